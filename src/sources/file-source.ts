@@ -1,0 +1,229 @@
+/**
+ * The standalone source: a folder of manifests, watched. Every `*.yaml`,
+ * `*.yml` and `*.json` under the folder (hidden entries excluded) is parsed
+ * and schema-checked; valid objects go to the store, invalid ones are reported
+ * and left out. Edits, new files and deleted files are applied as updates,
+ * creates and deletes. Unchanged files are not re-parsed.
+ */
+import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
+import type { Logger } from "pino";
+import type { KindName } from "../resources/kinds.ts";
+import {
+  formatDiagnostic,
+  type IgnoredObject,
+  type LoadedObject,
+  type ManifestDiagnostic,
+  type ManifestSet,
+  manifestFiles,
+  mergeObject,
+  type ParseOptions,
+  parseManifestText,
+} from "./manifests.ts";
+import type { ResourceStore } from "./store.ts";
+
+export interface FileSourceOptions extends ParseOptions {
+  readonly logger?: Logger;
+  /** Wait this long after the last file event before rescanning. */
+  readonly debounceMs?: number;
+  /** Also rescan on this interval (0: only on file events). Useful where inotify is unavailable. */
+  readonly pollIntervalMs?: number;
+  /** Called after every scan with the current diagnostics. */
+  readonly onScan?: (result: FileScanResult) => void;
+}
+
+export interface FileScanResult {
+  readonly files: number;
+  readonly objects: number;
+  readonly ignored: readonly IgnoredObject[];
+  readonly diagnostics: readonly ManifestDiagnostic[];
+  readonly changes: number;
+}
+
+interface CachedFile {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly set: ManifestSet;
+}
+
+export class FileSource {
+  readonly #dir: string;
+  readonly #store: ResourceStore;
+  readonly #options: FileSourceOptions;
+  readonly #cache = new Map<string, CachedFile>();
+  /** What this source last put in the store, by `Kind/namespace/name`. */
+  #owned = new Map<string, LoadedObject>();
+  #watcher: FSWatcher | undefined;
+  #poller: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #lastScan: FileScanResult | undefined;
+  #scanning = false;
+  #rescanRequested = false;
+
+  constructor(dir: string, store: ResourceStore, options: FileSourceOptions = {}) {
+    this.#dir = dir;
+    this.#store = store;
+    this.#options = options;
+  }
+
+  get lastScan(): FileScanResult | undefined {
+    return this.#lastScan;
+  }
+
+  /** Loads the folder once, then watches it. */
+  start(): FileScanResult {
+    const result = this.scan();
+    try {
+      this.#watcher = watch(this.#dir, { recursive: true }, () => this.#scheduleScan());
+      this.#watcher.on("error", (error) => {
+        this.#options.logger?.warn(
+          { err: error, dir: this.#dir },
+          "manifest folder watch failed; polling instead",
+        );
+        this.#watcher?.close();
+        this.#watcher = undefined;
+        this.#startPolling(1000);
+      });
+    } catch (error) {
+      this.#options.logger?.warn(
+        { err: error, dir: this.#dir },
+        "cannot watch manifest folder; polling instead",
+      );
+      this.#startPolling(1000);
+    }
+    if ((this.#options.pollIntervalMs ?? 0) > 0) this.#startPolling(this.#options.pollIntervalMs ?? 0);
+    return result;
+  }
+
+  stop(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#poller !== undefined) clearInterval(this.#poller);
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    this.#poller = undefined;
+    this.#debounce = undefined;
+  }
+
+  /** Reads the folder and applies the difference to the store. Never throws on bad input. */
+  scan(): FileScanResult {
+    if (this.#scanning) {
+      this.#rescanRequested = true;
+      return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+    }
+    this.#scanning = true;
+    try {
+      let result = this.#scanOnce();
+      while (this.#rescanRequested) {
+        this.#rescanRequested = false;
+        result = this.#scanOnce();
+      }
+      return result;
+    } finally {
+      this.#scanning = false;
+    }
+  }
+
+  #scanOnce(): FileScanResult {
+    const diagnostics: ManifestDiagnostic[] = [];
+    const ignored: IgnoredObject[] = [];
+    const desired = new Map<string, LoadedObject>();
+    let files: string[] = [];
+    try {
+      files = manifestFiles(this.#dir);
+    } catch (error) {
+      diagnostics.push({
+        severity: "error",
+        file: this.#dir,
+        message: `cannot read folder: ${(error as Error).message}`,
+      });
+      // Keep serving what we had: a folder that vanished for a moment must not wipe the config.
+      const result = { files: 0, objects: this.#owned.size, ignored, diagnostics, changes: 0 };
+      this.#finish(result);
+      return result;
+    }
+    const seen = new Set<string>();
+    for (const file of files) {
+      seen.add(file);
+      const set = this.#parseFile(file);
+      diagnostics.push(...set.diagnostics);
+      ignored.push(...set.ignored);
+      for (const loaded of set.objects) mergeObject(desired, loaded, diagnostics);
+    }
+    for (const file of this.#cache.keys()) if (!seen.has(file)) this.#cache.delete(file);
+
+    let changes = 0;
+    for (const [key, loaded] of desired) {
+      if (this.#store.upsert(loaded.kind, loaded.object)) changes++;
+      this.#owned.delete(key);
+    }
+    for (const gone of this.#owned.values()) {
+      const meta = gone.object.metadata;
+      if (this.#store.delete(gone.kind as KindName, meta.namespace ?? "", meta.name)) changes++;
+    }
+    this.#owned = desired;
+    const result = { files: files.length, objects: desired.size, ignored, diagnostics, changes };
+    this.#finish(result);
+    return result;
+  }
+
+  #finish(result: FileScanResult): void {
+    const previous = this.#lastScan;
+    this.#lastScan = result;
+    const logger = this.#options.logger;
+    if (logger !== undefined) {
+      const before = new Set(previous?.diagnostics.map(formatDiagnostic));
+      for (const d of result.diagnostics) {
+        const line = formatDiagnostic(d);
+        if (before.has(line)) continue; // report each problem once, not on every rescan
+        if (d.severity === "error") logger.error({ manifest: d }, `invalid manifest: ${line}`);
+        else logger.warn({ manifest: d }, line);
+      }
+      if (result.changes > 0 || previous === undefined) {
+        logger.info(
+          {
+            dir: this.#dir,
+            files: result.files,
+            objects: result.objects,
+            changes: result.changes,
+            invalid: result.diagnostics.filter((d) => d.severity === "error").length,
+          },
+          "manifests loaded",
+        );
+      }
+    }
+    this.#options.onScan?.(result);
+  }
+
+  #parseFile(file: string): ManifestSet {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat === undefined) return { objects: [], ignored: [], diagnostics: [] };
+    const cached = this.#cache.get(file);
+    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size)
+      return cached.set;
+    let set: ManifestSet;
+    try {
+      set = parseManifestText(file, readFileSync(file, "utf8"), this.#options);
+    } catch (error) {
+      set = {
+        objects: [],
+        ignored: [],
+        diagnostics: [{ severity: "error", file, message: `cannot read: ${(error as Error).message}` }],
+      };
+    }
+    this.#cache.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, set });
+    return set;
+  }
+
+  #scheduleScan(): void {
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      this.scan();
+    }, this.#options.debounceMs ?? 50);
+  }
+
+  #startPolling(intervalMs: number): void {
+    if (this.#poller !== undefined) return;
+    this.#poller = setInterval(() => this.scan(), intervalMs);
+    this.#poller.unref();
+  }
+}
