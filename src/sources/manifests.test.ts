@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { gatewayApiDir } from "../../test/support/gateway-api-data.ts";
 import { formatDiagnostic, loadManifests, parseManifestText } from "./manifests.ts";
 import { crdSchemaCheck } from "./schema.ts";
 
-const GATEWAY_API_CRDS = join(import.meta.dirname, "../../../shared/gateway-api/config/crd/standard");
+const GATEWAY_API_CRDS = join(gatewayApiDir(), "config/crd/standard");
 
 const ROUTE = `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -1,0 +1,6 @@
+/** Every `strait` subcommand, in the order `strait --help` lists them. */
+import type { Command } from "../command.ts";
+import { runCommand } from "./run.ts";
+import { versionCommand } from "./version.ts";
+
+export const COMMANDS: readonly Command[] = [runCommand, versionCommand];

@@ -1,0 +1,51 @@
+import {
+  RUN_SETTINGS,
+  resolveSettings,
+  settingsFlags,
+  settingsHelp,
+  stringSetting,
+} from "../../controller/config.ts";
+import { createLogger } from "../../controller/logger.ts";
+import { startController } from "../../controller/start.ts";
+import { type Command, EXIT, parseFlags, UsageError } from "../command.ts";
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "Run the controller: watch resources, serve xDS, write status",
+  help: `Usage: strait run [-f DIR] [flags]
+
+Runs the strait controller until SIGTERM or SIGINT. It reads Gateway API,
+Ingress and Cilium network-policy resources, translates them, serves the
+result over xDS to every node's Envoy and agent, and writes statuses.
+
+  strait run -f examples/quickstart     standalone: manifests from a folder, watched
+  strait run                            in a cluster (or with a kubeconfig)
+
+Settings (flag, environment variable or --config file key):
+    --config FILE
+      YAML file of settings, keyed as below.
+${settingsHelp(RUN_SETTINGS)}
+
+Logs are JSON lines on stdout. The operations server answers /healthz,
+/readyz (ready once the first full sync and reconcile are done) and /metrics.`,
+  async run(args, io) {
+    const { values } = parseFlags(args, { ...settingsFlags(RUN_SETTINGS), config: { type: "string" } });
+    const settings = resolveSettings(RUN_SETTINGS, values, io.env, values.config);
+    if (stringSetting(settings, "manifests") === "") throw new UsageError("-f needs a folder");
+    const logger = createLogger(stringSetting(settings, "logLevel") ?? "info", "strait-controller");
+    const running = await startController(settings, logger);
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: NodeJS.Signals) => {
+        logger.info({ signal }, "shutting down");
+        process.off("SIGTERM", shutdown);
+        process.off("SIGINT", shutdown);
+        resolve();
+      };
+      process.on("SIGTERM", shutdown);
+      process.on("SIGINT", shutdown);
+    });
+    await running.stop();
+    logger.info("stopped");
+    return EXIT.OK;
+  },
+};

@@ -1,0 +1,213 @@
+/**
+ * Configuration of `strait run`. Every setting has one row in RUN_SETTINGS and
+ * can be given, in order of precedence, as a flag, an environment variable or
+ * a key of the YAML config file (`--config FILE`); otherwise its default
+ * applies, which may differ between standalone (`-f DIR`) and in-cluster mode.
+ */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { ERROR_CODES, StraitError } from "../errors.ts";
+
+export interface SettingSpec {
+  /** Long flag name without dashes, e.g. `xds-address`. */
+  readonly flag: string;
+  readonly short?: string;
+  /** Key in the config file, e.g. `xdsAddress`. */
+  readonly key: string;
+  /** Environment variable, e.g. `STRAIT_XDS_ADDRESS`. */
+  readonly env: string;
+  readonly type: "string" | "boolean" | "list";
+  readonly description: string;
+  readonly standaloneDefault?: string | boolean | readonly string[];
+  readonly clusterDefault?: string | boolean | readonly string[];
+}
+
+export const RUN_SETTINGS = [
+  {
+    flag: "file",
+    short: "f",
+    key: "manifests",
+    env: "STRAIT_MANIFESTS",
+    type: "string",
+    description:
+      "Standalone mode: read Kubernetes manifests from this folder and watch it. Without it, strait reads the cluster (in-cluster config or kubeconfig).",
+  },
+  {
+    flag: "kubeconfig",
+    key: "kubeconfig",
+    env: "KUBECONFIG",
+    type: "string",
+    description:
+      "Kubeconfig file for cluster mode (default: in-cluster service account, then ~/.kube/config).",
+  },
+  {
+    flag: "log-level",
+    key: "logLevel",
+    env: "STRAIT_LOG_LEVEL",
+    type: "string",
+    description: "Log level: trace, debug, info, warn, error, fatal.",
+    standaloneDefault: "info",
+    clusterDefault: "info",
+  },
+  {
+    flag: "http-address",
+    key: "httpAddress",
+    env: "STRAIT_HTTP_ADDRESS",
+    type: "string",
+    description: "HOST:PORT of the operations server (/healthz, /readyz, /metrics and the local API).",
+    standaloneDefault: "127.0.0.1:9090",
+    clusterDefault: "0.0.0.0:9090",
+  },
+  {
+    flag: "crds",
+    key: "crds",
+    env: "STRAIT_CRDS",
+    type: "list",
+    description:
+      "CRD files or folders whose schemas validate incoming objects, instead of the bundled schemas (repeatable).",
+  },
+  {
+    flag: "namespace",
+    key: "namespace",
+    env: "STRAIT_NAMESPACE",
+    type: "string",
+    description: "Namespace of the controller itself (leader-election Lease).",
+    standaloneDefault: "strait-system",
+    clusterDefault: "strait-system",
+  },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingValue = string | boolean | readonly string[];
+
+/** Resolved settings, by config-file key. */
+export type Settings = Readonly<Record<string, SettingValue | undefined>>;
+
+/** parseArgs options for a settings table. */
+export function settingsFlags(specs: readonly SettingSpec[]) {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const s of specs) {
+    options[s.flag] = {
+      type: s.type === "boolean" ? "boolean" : "string",
+      ...(s.short === undefined ? {} : { short: s.short }),
+      ...(s.type === "list" ? { multiple: true } : {}),
+    };
+  }
+  return options;
+}
+
+function fromEnv(spec: SettingSpec, raw: string): SettingValue {
+  if (spec.type === "boolean") {
+    if (/^(1|true|yes)$/i.test(raw)) return true;
+    if (/^(0|false|no)$/i.test(raw)) return false;
+    throw new StraitError(ERROR_CODES.CONFIG, `${spec.env} must be true or false, got "${raw}"`);
+  }
+  if (spec.type === "list") return raw.split(",").filter((s) => s !== "");
+  return raw;
+}
+
+function fromFile(spec: SettingSpec, value: unknown, file: string): SettingValue {
+  const ok =
+    spec.type === "boolean"
+      ? typeof value === "boolean"
+      : spec.type === "list"
+        ? Array.isArray(value) && value.every((v) => typeof v === "string")
+        : typeof value === "string" || typeof value === "number";
+  if (!ok) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `${file}: ${spec.key} must be ${spec.type === "list" ? "a list of strings" : `a ${spec.type}`}`,
+    );
+  }
+  return typeof value === "number" ? String(value) : (value as SettingValue);
+}
+
+/**
+ * Resolves settings: flags, then environment, then config file, then defaults.
+ * Unknown config-file keys are errors, so a typo does not pass silently.
+ */
+export function resolveSettings(
+  specs: readonly SettingSpec[],
+  flags: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv,
+  configFile: string | undefined,
+): Settings {
+  let file: Record<string, unknown> = {};
+  if (configFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, "utf8");
+    } catch (cause) {
+      throw new StraitError(ERROR_CODES.CONFIG, `cannot read config file ${configFile}`, { cause });
+    }
+    let parsed: unknown;
+    try {
+      parsed = parse(text);
+    } catch (cause) {
+      throw new StraitError(
+        ERROR_CODES.CONFIG,
+        `config file ${configFile} is not valid YAML: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new StraitError(ERROR_CODES.CONFIG, `config file ${configFile} must be a mapping of settings`);
+      }
+      file = parsed as Record<string, unknown>;
+    }
+    const known = new Set(specs.map((s) => s.key));
+    for (const key of Object.keys(file)) {
+      if (!known.has(key)) {
+        throw new StraitError(
+          ERROR_CODES.CONFIG,
+          `config file ${configFile}: unknown setting "${key}" (known: ${[...known].sort().join(", ")})`,
+        );
+      }
+    }
+  }
+  const out: Record<string, SettingValue | undefined> = {};
+  for (const spec of specs) {
+    const flag = flags[spec.flag];
+    if (flag !== undefined) out[spec.key] = flag as SettingValue;
+    else if (env[spec.env] !== undefined && env[spec.env] !== "")
+      out[spec.key] = fromEnv(spec, env[spec.env] ?? "");
+    else if (file[spec.key] !== undefined) out[spec.key] = fromFile(spec, file[spec.key], configFile ?? "");
+  }
+  const standalone = out.manifests !== undefined;
+  for (const spec of specs) {
+    if (out[spec.key] !== undefined) continue;
+    const fallback = standalone ? spec.standaloneDefault : spec.clusterDefault;
+    if (fallback !== undefined) out[spec.key] = fallback;
+  }
+  return out;
+}
+
+/** Help lines for a settings table: flag, env, key and defaults. */
+export function settingsHelp(specs: readonly SettingSpec[]): string {
+  return specs
+    .map((s) => {
+      const flag = `${s.short === undefined ? "    " : `-${s.short}, `}--${s.flag}${s.type === "boolean" ? "" : s.type === "list" ? " VALUE..." : " VALUE"}`;
+      const defaults =
+        s.standaloneDefault === undefined && s.clusterDefault === undefined
+          ? ""
+          : s.standaloneDefault === s.clusterDefault
+            ? ` (default ${String(s.standaloneDefault)})`
+            : ` (default ${String(s.standaloneDefault ?? "none")} standalone, ${String(s.clusterDefault ?? "none")} in cluster)`;
+      return `  ${flag}\n      ${s.description}${defaults}\n      env ${s.env}, config key ${s.key}`;
+    })
+    .join("\n");
+}
+
+export function stringSetting(settings: Settings, key: string): string | undefined {
+  const v = settings[key];
+  return typeof v === "string" ? v : undefined;
+}
+
+export function listSetting(settings: Settings, key: string): readonly string[] {
+  const v = settings[key];
+  return Array.isArray(v) ? (v as readonly string[]) : [];
+}
+
+export function booleanSetting(settings: Settings, key: string): boolean {
+  return settings[key] === true;
+}

@@ -1,0 +1,79 @@
+/**
+ * Composition of the controller process (`strait run`): source → store →
+ * coalesced reconciles → outputs, plus the operations server. Used by the CLI
+ * and by end-to-end tests, which start it in-process.
+ */
+import { resolve } from "node:path";
+import type { Logger } from "pino";
+import { ERROR_CODES, StraitError } from "../errors.ts";
+import { FileSource } from "../sources/file-source.ts";
+import type { ParseOptions } from "../sources/manifests.ts";
+import { crdSchemaCheck } from "../sources/schema.ts";
+import { ResourceStore } from "../sources/store.ts";
+import { listSetting, type Settings, stringSetting } from "./config.ts";
+import { Controller, type Reconciler } from "./controller.ts";
+import { createControllerMetrics } from "./metrics.ts";
+import { createOpsServer, listenOpsServer } from "./ops-server.ts";
+
+export interface RunningController {
+  readonly store: ResourceStore;
+  readonly controller: Controller;
+  /** Bound address of the operations server. */
+  readonly httpAddress: string;
+  stop(): Promise<void>;
+}
+
+export async function startController(settings: Settings, logger: Logger): Promise<RunningController> {
+  const store = new ResourceStore();
+  const metrics = createControllerMetrics(store);
+  const crds = listSetting(settings, "crds");
+  const parse: ParseOptions = crds.length > 0 ? { check: crdSchemaCheck(crds) } : {};
+  const manifests = stringSetting(settings, "manifests");
+  const reconcilers: Reconciler[] = [];
+  const controller = new Controller({
+    store,
+    logger,
+    metrics,
+    reconcilers,
+    sources: [manifests === undefined ? "kubernetes" : "files"],
+  });
+
+  const app = createOpsServer({
+    address: stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090",
+    logger,
+    registry: metrics.registry,
+    notReadyReason: () => controller.notReadyReason(),
+  });
+
+  const stoppers: (() => Promise<void> | void)[] = [];
+  controller.start();
+  stoppers.push(() => controller.stop());
+
+  if (manifests !== undefined) {
+    const dir = resolve(manifests);
+    const files = new FileSource(dir, store, {
+      ...parse,
+      logger: logger.child({ component: "file-source" }),
+      onScan: (scan) =>
+        metrics.invalidObjects.set(scan.diagnostics.filter((d) => d.severity === "error").length),
+    });
+    files.start();
+    stoppers.push(() => files.stop());
+    controller.markSynced("files");
+  } else {
+    throw new StraitError(ERROR_CODES.CONFIG, "cluster mode is not available in this build; use -f DIR");
+  }
+
+  const ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
+  logger.info({ address: ops.address }, "operations server listening (/healthz, /readyz, /metrics)");
+  stoppers.push(() => ops.close());
+
+  return {
+    store,
+    controller,
+    httpAddress: ops.address,
+    async stop() {
+      for (const stop of stoppers.reverse()) await stop();
+    },
+  };
+}

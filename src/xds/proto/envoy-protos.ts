@@ -1,0 +1,117 @@
+/**
+ * The real Envoy API definitions, loaded with protobufjs from the copy shipped
+ * in @grpc/grpc-js-xds (`deps/envoy-api`, `deps/xds`, `deps/googleapis`,
+ * `deps/protoc-gen-validate`). Field names keep their proto spelling
+ * (snake_case), as Envoy's own YAML configuration does.
+ *
+ * Loading reads .proto files from node_modules once per process; after that,
+ * everything here is pure.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import protobuf from "protobufjs";
+
+const require = createRequire(import.meta.url);
+
+/** The .proto files whose messages strait emits or reads (their imports come along). */
+const ENTRY_FILES = [
+  "envoy/service/discovery/v3/ads.proto",
+  "envoy/service/discovery/v3/discovery.proto",
+  "envoy/config/listener/v3/listener.proto",
+  "envoy/config/route/v3/route.proto",
+  "envoy/config/cluster/v3/cluster.proto",
+  "envoy/config/endpoint/v3/endpoint.proto",
+  "envoy/extensions/transport_sockets/tls/v3/secret.proto",
+  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+  "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
+  "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
+  "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/filters/http/cors/v3/cors.proto",
+  "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/http/stateful_session/v3/stateful_session.proto",
+  "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
+  "envoy/extensions/filters/http/grpc_web/v3/grpc_web.proto",
+  "envoy/extensions/http/stateful_session/cookie/v3/cookie.proto",
+  "envoy/extensions/http/stateful_session/header/v3/header.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto",
+  "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto",
+  "envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto",
+  "envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.proto",
+  "envoy/extensions/access_loggers/stream/v3/stream.proto",
+  "envoy/config/rbac/v3/rbac.proto",
+  "envoy/type/matcher/v3/metadata.proto",
+];
+
+/** Type URLs of the xDS resource types strait serves. */
+export const TYPE_URLS = {
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  routeConfiguration: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  clusterLoadAssignment: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+} as const;
+
+export type EnvoyTypeUrl = (typeof TYPE_URLS)[keyof typeof TYPE_URLS];
+
+const TYPE_URL_PREFIX = "type.googleapis.com/";
+
+/** `envoy.config.listener.v3.Listener` from its type URL (any host part). */
+export function typeNameOf(typeUrl: string): string {
+  const slash = typeUrl.lastIndexOf("/");
+  return slash < 0 ? typeUrl : typeUrl.slice(slash + 1);
+}
+
+export function typeUrlOf(typeName: string): string {
+  return `${TYPE_URL_PREFIX}${typeName}`;
+}
+
+function includeDirs(): string[] {
+  const xdsPackage = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
+  const protobufPackage = dirname(require.resolve("protobufjs/package.json"));
+  return [
+    ...["deps/envoy-api", "deps/xds", "deps/googleapis", "deps/protoc-gen-validate"].map((d) =>
+      join(xdsPackage, d),
+    ),
+    protobufPackage,
+  ];
+}
+
+let cached: protobuf.Root | undefined;
+
+/** The loaded Envoy API (loaded on first use, then shared). */
+export function envoyRoot(): protobuf.Root {
+  if (cached !== undefined) return cached;
+  const dirs = includeDirs();
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => {
+    if (
+      protobuf.common.get(target) !== null &&
+      target.startsWith("google/protobuf/") &&
+      !target.endsWith("descriptor.proto")
+    ) {
+      return target; // protobufjs's built-in well-known types
+    }
+    for (const dir of dirs) {
+      const path = join(dir, target);
+      if (existsSync(path)) return path;
+    }
+    return target;
+  };
+  root.loadSync(ENTRY_FILES, { keepCase: true });
+  root.resolveAll();
+  cached = root;
+  return root;
+}
+
+/** A message type by full name, or undefined when the API has no such type. */
+export function findType(typeName: string): protobuf.Type | undefined {
+  try {
+    return envoyRoot().lookupType(typeName);
+  } catch {
+    return undefined;
+  }
+}

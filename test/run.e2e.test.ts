@@ -1,0 +1,66 @@
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { REPO, StraitProcess } from "./support/strait-process.ts";
+
+const running: StraitProcess[] = [];
+afterEach(async () => {
+  for (const p of running.splice(0)) await p.stop("SIGKILL");
+});
+
+async function startStandalone(dir: string): Promise<{ proc: StraitProcess; base: string }> {
+  const proc = new StraitProcess(["run", "-f", dir, "--http-address", "127.0.0.1:0", "--log-level", "debug"]);
+  running.push(proc);
+  const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"));
+  return { proc, base: `http://${String(line.address)}` };
+}
+
+async function metricValue(base: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
+describe("strait run -f (standalone)", () => {
+  it("loads the quickstart, becomes ready, serves metrics, and stops on SIGTERM", async () => {
+    const { proc, base } = await startStandalone(join(REPO, "examples/quickstart"));
+    const loaded = await proc.waitForLog((l) => l.msg === "manifests loaded");
+    expect(loaded.objects).toBe(9);
+    expect(loaded.invalid).toBe(0);
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    let ready = await fetch(`${base}/readyz`);
+    for (let i = 0; i < 50 && ready.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await fetch(`${base}/readyz`);
+    }
+    expect(ready.status).toBe(200);
+    expect(await metricValue(base, 'strait_objects{kind="HTTPRoute"}')).toBe(1);
+    expect(await metricValue(base, 'strait_reconcile_total{result="success"}')).toBeGreaterThanOrEqual(1);
+
+    expect(await proc.stop("SIGTERM")).toBe(0);
+    expect(proc.logs.at(-1)?.msg).toBe("stopped");
+  });
+
+  it("reports an invalid manifest in the log and in /metrics, and keeps serving the rest", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strait-run-"));
+    cpSync(join(REPO, "examples/quickstart"), dir, { recursive: true });
+    writeFileSync(
+      join(dir, "broken.yaml"),
+      "apiVersion: v1\nkind: Service\nmetadata: { name: b, namespace: shop }\nspec: { ports: [{ port: nope }] }\n",
+    );
+    const { proc, base } = await startStandalone(dir);
+    const error = await proc.waitForLog((l) => l.msg.startsWith("invalid manifest"));
+    expect(error.msg).toContain("broken.yaml#0 Service shop/b: spec.ports[0].port");
+    expect(await metricValue(base, "strait_invalid_objects")).toBe(1);
+    expect(await metricValue(base, 'strait_objects{kind="Service"}')).toBe(2);
+
+    writeFileSync(
+      join(dir, "broken.yaml"),
+      "apiVersion: v1\nkind: Service\nmetadata: { name: b, namespace: shop }\nspec: { ports: [{ port: 81 }] }\n",
+    );
+    await proc.waitForLog((l) => l.msg === "manifests loaded" && l.objects === 10);
+    expect(await metricValue(base, "strait_invalid_objects")).toBe(0);
+  });
+});

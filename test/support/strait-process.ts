@@ -1,0 +1,74 @@
+/**
+ * Starts `bin/strait` as a child process (the real CLI on the project's Node)
+ * and follows its JSON log lines, for end-to-end tests.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+export const REPO = join(import.meta.dirname, "../..");
+export const STRAIT_BIN = join(REPO, "bin/strait");
+
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+export class StraitProcess {
+  readonly child: ChildProcess;
+  readonly logs: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(STRAIT_BIN, args, {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        parsed = { level: 0, msg: line };
+      }
+      this.logs.push(parsed);
+      for (const w of [...this.#waiters]) {
+        if (w.match(parsed)) {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1);
+          w.resolve(parsed);
+        }
+      }
+    });
+    createInterface({ input: this.child.stderr as NodeJS.ReadableStream }).on("line", (l) =>
+      this.stderr.push(l),
+    );
+  }
+
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+    const seen = this.logs.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`log line not seen in ${timeoutMs} ms; stderr: ${this.stderr.join("\n")}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
