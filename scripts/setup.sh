@@ -29,11 +29,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm dependencies, exactly as locked. Re-run only when the lockfile changed.
+# npm dependencies, at the locked versions. Re-run only when the lockfile changed.
+# Not `npm ci`: the registry these machines reach serves Biome's CLI only for the
+# Linux platforms, so the lockfile lacks the other platforms' optional packages and
+# `npm ci` refuses it; `npm install --no-save` installs the locked tree as it is.
 stamp=node_modules/.strait-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: npm install (locked versions)"
+  npm install --no-save --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 
