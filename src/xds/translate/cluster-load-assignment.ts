@@ -1,0 +1,35 @@
+/**
+ * ServiceBackend → ClusterLoadAssignment: the ready endpoints, grouped by
+ * zone into localities. Every locality carries a weight (its number of
+ * endpoints): Envoy ignores locality weights unless a cluster asks for
+ * locality-weighted balancing, but gRPC drops localities without one.
+ */
+import type { Endpoint, ServiceBackend } from "../../model/backend.ts";
+
+/** Proto3 JSON of envoy.config.endpoint.v3.ClusterLoadAssignment. */
+export type ClusterLoadAssignmentJson = Readonly<Record<string, unknown>>;
+
+export function buildClusterLoadAssignment(backend: ServiceBackend): ClusterLoadAssignmentJson {
+  const byZone = new Map<string, Endpoint[]>();
+  for (const ep of backend.endpoints) {
+    const zone = ep.zone ?? "";
+    const list = byZone.get(zone);
+    if (list === undefined) byZone.set(zone, [ep]);
+    else list.push(ep);
+  }
+  const zones = [...byZone.keys()].sort();
+  return {
+    cluster_name: backend.clusterName,
+    endpoints: zones.map((zone) => {
+      const eps = byZone.get(zone) ?? [];
+      return {
+        ...(zone === "" ? {} : { locality: { zone } }),
+        load_balancing_weight: eps.length,
+        lb_endpoints: eps.map((ep) => ({
+          endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
+          health_status: "HEALTHY",
+        })),
+      };
+    }),
+  };
+}
