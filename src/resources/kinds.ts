@@ -34,6 +34,13 @@ export const KINDS = [
     namespaced: true,
   },
   {
+    kind: "ListenerSet",
+    group: "gateway.networking.k8s.io",
+    version: "v1",
+    plural: "listenersets",
+    namespaced: true,
+  },
+  {
     kind: "TLSRoute",
     group: "gateway.networking.k8s.io",
     version: "v1",
@@ -71,6 +78,7 @@ export const KINDS = [
     namespaced: true,
   },
   { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true },
+  { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true },
   { kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false },
   { kind: "Pod", group: "", version: "v1", plural: "pods", namespaced: true },
   { kind: "Node", group: "", version: "v1", plural: "nodes", namespaced: false },

@@ -12,11 +12,13 @@ import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking
 import type { IGatewayClass } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass";
 import type { IGRPCRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GRPCRoute";
 import type { IHTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import type { IListenerSet } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/ListenerSet";
 import type { IReferenceGrant } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/ReferenceGrant";
 import type { ITLSRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/TLSRoute";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { IIngressClass } from "kubernetes-models/networking.k8s.io/v1/IngressClass";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
@@ -51,6 +53,7 @@ interface KindTypes {
   HTTPRoute: IHTTPRoute;
   GRPCRoute: IGRPCRoute;
   TLSRoute: ITLSRoute;
+  ListenerSet: IListenerSet;
   ReferenceGrant: IReferenceGrant;
   BackendTLSPolicy: IBackendTLSPolicy;
   Ingress: IIngress;
@@ -58,6 +61,7 @@ interface KindTypes {
   Service: IService;
   EndpointSlice: IEndpointSlice;
   Secret: ISecret;
+  ConfigMap: IConfigMap;
   Namespace: INamespace;
   Pod: IPod;
   Node: INode;
