@@ -1,0 +1,324 @@
+/**
+ * The traffic checks of the conformance catalogue, judged as the upstream
+ * roundtripper and CompareRequest do (conformance/utils/http), on what the
+ * traffic engine reports. The upstream suite repeats each request until it
+ * passes three times in a row; the engine is deterministic except for the
+ * random value driving weighted choices, so each check sends several requests
+ * with different values and all must pass.
+ */
+import type { CheckData } from "../catalogue.ts";
+import { type CheckContext, type CheckFn, type CheckOutcome, fail, parseVia, pass } from "./context.ts";
+import type { BackendHit, TrafficRequest, TrafficResult } from "./traffic.ts";
+
+interface RequestData {
+  host?: string;
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  backendSetsResponseHeaders?: Record<string, string>;
+  doNotFollowRedirect?: boolean;
+}
+
+interface ExpectedData {
+  statusCode?: number | number[];
+  backend?: string;
+  namespace?: string;
+  backendReceives?: {
+    method?: string;
+    path?: string;
+    host?: string;
+    headers?: Record<string, string>;
+    absentHeaders?: string[];
+    sni?: string;
+  };
+  redirect?: { scheme?: string; host?: string; port?: string | number; path?: string };
+  responseHeaders?: Record<string, string>;
+  responseHeaderOneOf?: Record<string, string[]>;
+  responseAbsentHeaders?: string[];
+  mirroredTo?: { backend: string; namespace: string }[];
+  headerCompareIgnoresWhitespace?: boolean;
+}
+
+/** Random values each request check is repeated with: they cover every weight bucket boundary region. */
+const SAMPLES = [0.01, 0.37, 0.74, 0.99];
+
+function certFromField(ctx: CheckContext, field: unknown) {
+  const m = /Secret ([^/\s]+)\/(\S+)/.exec(String(field ?? ""));
+  return m === null ? undefined : ctx.issued.get(`${m[1]}/${m[2]}`);
+}
+
+export function buildRequest(
+  ctx: CheckContext,
+  check: CheckData,
+  scheme: "http" | "https",
+  random: number,
+): TrafficRequest {
+  const via = parseVia(check.via);
+  const request = (check.request ?? {}) as RequestData;
+  const headers: Record<string, string> = { ...(request.headers ?? {}) };
+  headers["X-Echo-Set-Header"] = Object.entries(request.backendSetsResponseHeaders ?? {})
+    .map(([k, v]) => `${k}:${v}`)
+    .join(",");
+  const clientCert = certFromField(ctx, check.clientCert);
+  const sni =
+    typeof check.tlsServerName === "string" && check.tlsServerName !== "" ? check.tlsServerName : undefined;
+  return {
+    gateway: { namespace: via.namespace, name: via.name },
+    ...(via.port === undefined ? {} : { port: via.port }),
+    scheme,
+    ...(request.host === undefined || request.host === "" ? {} : { host: request.host }),
+    method: request.method ?? "GET",
+    path: request.path ?? "/",
+    headers,
+    ...(sni === undefined ? {} : { sni }),
+    ...(clientCert === undefined ? {} : { clientCert }),
+    random,
+  };
+}
+
+function headerValue(headers: Readonly<Record<string, readonly string[]>>, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return v === undefined ? undefined : v.join(",");
+}
+
+function normalize(value: string, ignoreWhitespace: boolean): string {
+  return ignoreWhitespace ? value.replace(/\s+/g, "") : value;
+}
+
+function splitPathQuery(path: string): string {
+  return path.split("?")[0] ?? path;
+}
+
+/** Port of a redirect Location as Go's url.Port() gives it ("" when absent). */
+function parseLocation(
+  location: string,
+): { scheme: string; host: string; port: string; path: string } | undefined {
+  try {
+    const url = new URL(location);
+    // WHATWG URL drops default ports; read the port from the text so an explicit :80 is seen.
+    const explicit = /^[a-z]+:\/\/(?:\[[^\]]+\]|[^/:?#]+)(?::(\d+))?/i.exec(location)?.[1] ?? "";
+    return { scheme: url.protocol.replace(/:$/, ""), host: url.hostname, port: explicit, path: url.pathname };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Judges one response against `expected` (CompareRequest plus the catalogue's v1.6.1 additions). */
+export function judgeResponse(
+  request: TrafficRequest,
+  result: TrafficResult,
+  expected: ExpectedData,
+): string | undefined {
+  if (result.kind === "failed") return `request failed: ${result.reason}`;
+  const allowed =
+    expected.statusCode === undefined
+      ? [200]
+      : Array.isArray(expected.statusCode)
+        ? expected.statusCode
+        : [expected.statusCode];
+  if (!allowed.includes(result.status)) return `status ${result.status}, want ${allowed.join(" or ")}`;
+  const ignoreWs = expected.headerCompareIgnoresWhitespace === true;
+
+  if (result.status === 200 || result.status === 204) {
+    const backend = result.backend;
+    const receives = expected.backendReceives;
+    if (result.status === 200) {
+      const got = backend?.request;
+      const wantPath = receives?.path ?? splitPathQuery(request.path);
+      const wantMethod = receives?.method ?? (receives === undefined ? request.method : "GET");
+      const wantHost = receives?.host ?? (receives === undefined ? request.host : undefined);
+      if (backend === undefined) {
+        if (expected.backend !== undefined || (expected.namespace ?? "") !== "")
+          return "answered by the gateway, not by a backend";
+      } else {
+        if (wantHost !== undefined && wantHost !== got?.host)
+          return `backend saw host ${got?.host}, want ${wantHost}`;
+        if (splitPathQuery(got?.path ?? "") !== wantPath)
+          return `backend saw path ${got?.path}, want ${wantPath}`;
+        if (got?.method !== wantMethod) return `backend saw method ${got?.method}, want ${wantMethod}`;
+        if (receives?.sni !== undefined && got?.sni !== receives.sni)
+          return `backend saw SNI ${got?.sni}, want ${receives.sni}`;
+      }
+      if ((expected.namespace ?? "") !== (backend?.namespace ?? ""))
+        return `served from namespace "${backend?.namespace ?? ""}", want "${expected.namespace ?? ""}"`;
+      for (const [name, want] of Object.entries(receives?.headers ?? {})) {
+        const actual = got === undefined ? undefined : headerValue(got.headers, name);
+        if (actual === undefined) return `backend did not receive header ${name}`;
+        if (normalize(actual, ignoreWs) !== normalize(want, ignoreWs))
+          return `backend saw ${name}: ${actual}, want ${want}`;
+      }
+      for (const name of receives?.absentHeaders ?? []) {
+        if (got !== undefined && headerValue(got.headers, name) !== undefined)
+          return `backend received header ${name}, which should be absent`;
+      }
+      if (!(backend?.pod ?? "").startsWith(expected.backend ?? ""))
+        return `served by pod ${backend?.pod ?? "(none)"}, want ${expected.backend}*`;
+    }
+    for (const [name, want] of Object.entries(expected.responseHeaders ?? {})) {
+      const actual = headerValue(result.headers, name);
+      if (actual === undefined) return `response lacks header ${name}`;
+      if (normalize(actual, ignoreWs) !== normalize(want, ignoreWs))
+        return `response ${name}: ${actual}, want ${want}`;
+    }
+    for (const [name, options] of Object.entries(expected.responseHeaderOneOf ?? {})) {
+      const actual = headerValue(result.headers, name);
+      if (
+        actual === undefined ||
+        !options.some((o) => normalize(o, ignoreWs) === normalize(actual, ignoreWs))
+      ) {
+        return `response ${name}: ${actual ?? "(absent)"}, want one of ${options.join(" | ")}`;
+      }
+    }
+    for (const name of expected.responseAbsentHeaders ?? []) {
+      if (headerValue(result.headers, name) !== undefined)
+        return `response has header ${name}, which should be absent`;
+    }
+    for (const mirror of expected.mirroredTo ?? []) {
+      if (!result.mirrors.some((m) => m.pod.startsWith(mirror.backend) && m.namespace === mirror.namespace)) {
+        return `request not mirrored to ${mirror.namespace}/${mirror.backend}`;
+      }
+    }
+  } else if (result.status >= 300 && result.status < 400 && expected.redirect !== undefined) {
+    const location = headerValue(result.headers, "location");
+    if (location === undefined) return "redirect without Location";
+    const got = parseLocation(location);
+    if (got === undefined) return `unparsable Location ${location}`;
+    const want = expected.redirect;
+    if (want.host !== undefined && want.host !== got.host)
+      return `redirect host ${got.host}, want ${want.host}`;
+    const scheme = want.scheme ?? request.scheme;
+    if (got.scheme !== scheme) return `redirect scheme ${got.scheme}, want ${scheme}`;
+    const wantPort = want.port === undefined ? "" : String(want.port);
+    if (wantPort === "") {
+      const defaultPort = got.scheme === "https" ? "443" : got.scheme === "http" ? "80" : "";
+      if (got.port !== "" && got.port !== defaultPort)
+        return `redirect port ${got.port}, want none or ${defaultPort}`;
+    } else if (got.port !== wantPort) {
+      return `redirect port "${got.port}", want "${wantPort}"`;
+    }
+    const wantPath = want.path ?? splitPathQuery(request.path);
+    if (got.path !== wantPath) return `redirect path ${got.path}, want ${wantPath}`;
+  }
+  return undefined;
+}
+
+function repeat(
+  ctx: CheckContext,
+  check: CheckData,
+  scheme: "http" | "https",
+  judge: (req: TrafficRequest, res: TrafficResult) => string | undefined,
+): CheckOutcome {
+  for (const random of SAMPLES) {
+    const request = buildRequest(ctx, check, scheme, random);
+    const result = ctx.traffic.send(request);
+    const problem = judge(request, result);
+    if (problem !== undefined)
+      return fail(`${request.method} ${scheme}://${request.host ?? "(gateway)"}${request.path}: ${problem}`);
+  }
+  return pass();
+}
+
+export const http: CheckFn = (ctx, check) =>
+  repeat(ctx, check, "http", (req, res) => judgeResponse(req, res, (check.expected ?? {}) as ExpectedData));
+
+export const https: CheckFn = (ctx, check) =>
+  repeat(ctx, check, "https", (req, res) => judgeResponse(req, res, (check.expected ?? {}) as ExpectedData));
+
+export const httpNot200: CheckFn = (ctx, check) =>
+  repeat(ctx, check, "http", (_req, res) =>
+    res.kind === "response" && res.status === 200 ? "got 200" : undefined,
+  );
+
+export const httpsRequestFails: CheckFn = (ctx, check) => {
+  const request = buildRequest(ctx, check, "https", SAMPLES[0] ?? 0);
+  const result = ctx.traffic.send(request);
+  return result.kind === "failed"
+    ? pass(result.reason)
+    : fail(`https request got HTTP ${result.status}, want a TLS or connection failure`);
+};
+
+/** 500 requests, shares within ±0.05 of the expected weights; any other pod fails. */
+export const weightedDistribution: CheckFn = (ctx, check) => {
+  const shares = check.expectedShares as Record<string, number>;
+  const template = previousHttpCheck(check);
+  const counts = new Map<string, number>(Object.keys(shares).map((k) => [k, 0]));
+  const total = 500;
+  for (let i = 0; i < total; i++) {
+    const request = buildRequest(ctx, template, "http", (i + 0.5) / total);
+    const result = ctx.traffic.send(request);
+    if (result.kind !== "response" || result.backend === undefined)
+      return fail(`request ${i} not served by a backend`);
+    const pod = result.backend.pod;
+    const name = Object.keys(shares).find((prefix) => pod.startsWith(prefix));
+    if (name === undefined) return fail(`request ${i} served by unexpected pod ${pod}`);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  for (const [name, expected] of Object.entries(shares)) {
+    const share = (counts.get(name) ?? 0) / total;
+    if (expected === 0 && share > 0) return fail(`${name} got ${share}, want none`);
+    if (Math.abs(share - expected) > 0.05)
+      return fail(`${name} got share ${share.toFixed(3)}, want ${expected} ± 0.05`);
+  }
+  return pass(JSON.stringify(Object.fromEntries(counts)));
+};
+
+/** Mirrors: checked on the http check that follows (which lists `mirroredTo`); here the path must mirror to each backend. */
+export const mirroredRequestLogged: CheckFn = (ctx, check) => {
+  const backends = (check.mirrorBackends ?? []) as { BackendRef: { Name: string; Namespace: string } }[];
+  const template = nextHttpCheck(check);
+  const request = buildRequest(ctx, template, "http", SAMPLES[0] ?? 0);
+  const result = ctx.traffic.send(request);
+  if (result.kind !== "response") return fail(`request failed: ${result.reason}`);
+  for (const b of backends) {
+    const hit: BackendHit | undefined = result.mirrors.find(
+      (m) =>
+        m.pod.startsWith(b.BackendRef.Name) &&
+        m.namespace === b.BackendRef.Namespace &&
+        splitPathQuery(m.request.path) === String(check.path),
+    );
+    if (hit === undefined)
+      return fail(
+        `no mirrored request for ${String(check.path)} at ${b.BackendRef.Namespace}/${b.BackendRef.Name}`,
+      );
+  }
+  return pass();
+};
+
+/** The checks in a test are evaluated in order; traffic checks without a request borrow their neighbour's. */
+const neighbours = new WeakMap<CheckData, { previous?: CheckData; next?: CheckData }>();
+
+export function linkNeighbours(checks: readonly CheckData[]): void {
+  checks.forEach((check, i) => {
+    const previous = checks
+      .slice(0, i)
+      .reverse()
+      .find((c) => c.check === "http" && c.subtest === check.subtest);
+    const next = checks.slice(i + 1).find((c) => c.check === "http" && c.subtest === check.subtest);
+    neighbours.set(check, {
+      ...(previous === undefined ? {} : { previous }),
+      ...(next === undefined ? {} : { next }),
+    });
+  });
+}
+
+function previousHttpCheck(check: CheckData): CheckData {
+  const found = neighbours.get(check)?.previous;
+  if (found === undefined)
+    throw new Error(`${check.check}: no http check before it to take the request from`);
+  return found;
+}
+
+function nextHttpCheck(check: CheckData): CheckData {
+  const found = neighbours.get(check)?.next;
+  if (found === undefined) throw new Error(`${check.check}: no http check after it to take the request from`);
+  return found;
+}
+
+export const TRAFFIC_CHECKS: Readonly<Record<string, CheckFn>> = {
+  http,
+  https,
+  httpNot200,
+  httpsRequestFails,
+  weightedDistribution,
+  mirroredRequestLogged,
+};

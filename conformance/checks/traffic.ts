@@ -1,0 +1,64 @@
+/**
+ * The traffic side of the conformance harness: a request sent to a Gateway's
+ * address goes through the Envoy configuration strait generated (evaluated by
+ * the simulator) and reaches an echo backend, which reports what it received,
+ * as the upstream suite's echo server does.
+ */
+import type { Issued } from "../certificates.ts";
+
+export interface TrafficRequest {
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  /** Listener port; the Gateway's first listener port when not given. */
+  readonly port?: number;
+  readonly scheme: "http" | "https";
+  /** Host header; the gateway address (with port) when not given, as Go's HTTP client does. */
+  readonly host?: string;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** TLS server name (https only). */
+  readonly sni?: string;
+  /** Client certificate presented when the server asks for one (https only). */
+  readonly clientCert?: Issued;
+  /** Random value in [0, 1) driving weighted choices, so repeated sends explore the weights. */
+  readonly random: number;
+}
+
+export interface BackendRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly host: string;
+  /** Lower-cased names; repeated headers keep every value. */
+  readonly headers: Readonly<Record<string, readonly string[]>>;
+  /** SNI the gateway sent on a TLS connection to the backend, if any. */
+  readonly sni?: string;
+}
+
+export interface BackendHit {
+  readonly pod: string;
+  readonly namespace: string;
+  readonly request: BackendRequest;
+}
+
+export type TrafficResult =
+  | {
+      readonly kind: "response";
+      readonly status: number;
+      /** Lower-cased names. */
+      readonly headers: Readonly<Record<string, readonly string[]>>;
+      readonly backend?: BackendHit;
+      readonly mirrors: readonly BackendHit[];
+      /** For https: whether the server asked for a client certificate. */
+      readonly clientCertRequested?: boolean;
+    }
+  | {
+      /** No HTTP response: connection refused, TLS handshake failure, reset. */
+      readonly kind: "failed";
+      readonly reason: string;
+    };
+
+export interface TrafficEngine {
+  send(request: TrafficRequest): TrafficResult;
+  /** Gateway addresses as status reports them, for the Host header default. */
+  gatewayAddress(namespace: string, name: string, port?: number): string | undefined;
+}
