@@ -1,6 +1,8 @@
 /** Every `strait` subcommand, in the order `strait --help` lists them. */
 import type { Command } from "../command.ts";
 import { runCommand } from "./run.ts";
+import { statusCommand } from "./status.ts";
+import { translateCommand } from "./translate.ts";
 import { versionCommand } from "./version.ts";
 
-export const COMMANDS: readonly Command[] = [runCommand, versionCommand];
+export const COMMANDS: readonly Command[] = [runCommand, translateCommand, statusCommand, versionCommand];

@@ -1,0 +1,179 @@
+/**
+ * `npm run conformance`: plays the official Gateway API conformance tests
+ * through strait (controller pipeline for statuses, simulator for traffic),
+ * writes a ConformanceReport and prints a summary table. Exits 1 when a test
+ * of the selected profiles fails and is not on the skip list.
+ *
+ *   node conformance/run.ts [--manifests DIR] [--profiles GATEWAY-HTTP,...] [--test NAME]... [--report FILE] [--verbose]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parse, stringify } from "yaml";
+import { crdSchemaCheck } from "../src/sources/schema.ts";
+import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
+import { loadCatalogue, type TestData } from "./catalogue.ts";
+import { createProgrammaticObjects } from "./certificates.ts";
+import { type HarnessOptions, runTest, type TestResult } from "./harness.ts";
+import { MUTATIONS } from "./mutations.ts";
+import { type ConformanceReport, profileReport, type TestOutcome } from "./report.ts";
+import {
+  createStraitTarget,
+  STRAIT_CONTROLLER_NAME,
+  straitSupportedFeatures,
+  straitVersion,
+} from "./strait-target.ts";
+
+const HERE = import.meta.dirname;
+
+interface SkipEntry {
+  readonly test: string;
+  readonly reason: string;
+}
+
+function readSkipList(): ReadonlyMap<string, string> {
+  const data = parse(readFileSync(join(HERE, "skip-list.yaml"), "utf8")) as { skipped?: SkipEntry[] } | null;
+  return new Map((data?.skipped ?? []).map((s) => [s.test, s.reason]));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      manifests: { type: "string" },
+      profiles: { type: "string", default: "GATEWAY-HTTP" },
+      test: { type: "string", multiple: true },
+      report: { type: "string" },
+      verbose: { type: "boolean", short: "v", default: false },
+    },
+  });
+  const dataDir = gatewayApiDir();
+  const manifestsDir = resolve(values.manifests ?? join(dataDir, "conformance"));
+  const catalogue = loadCatalogue(dataDir);
+  const profiles = catalogue.profiles.filter((p) => values.profiles.split(",").includes(p.name));
+  if (profiles.length === 0) {
+    console.error(
+      `unknown profiles ${values.profiles}; known: ${catalogue.profiles.map((p) => p.name).join(", ")}`,
+    );
+    return 2;
+  }
+  const skip = readSkipList();
+  const supported = straitSupportedFeatures();
+  const programmatic = await createProgrammaticObjects(catalogue.programmaticObjects);
+  const options: HarnessOptions = {
+    manifestsDir,
+    gatewayClassName: "strait",
+    controllerName: STRAIT_CONTROLLER_NAME,
+    usableAddress: "127.0.0.1",
+    unusableAddress: "192.0.2.1",
+    schemaCheck: crdSchemaCheck([join(dataDir, "config/crd/standard")]),
+    programmatic: programmatic.objects,
+    issued: programmatic.issued,
+  };
+  const target = createStraitTarget();
+
+  const selected = catalogue.tests.filter(
+    (t) =>
+      t.profiles.some((p) => profiles.some((q) => q.name === p)) &&
+      (values.test === undefined || values.test.includes(t.name)),
+  );
+  const outcomes: TestOutcome[] = [];
+  const failures: TestResult[] = [];
+  const started = performance.now();
+  for (const test of selected) {
+    const unsupported = test.features.filter((f) => !supported.has(f));
+    if (skip.has(test.name) || unsupported.length > 0) {
+      outcomes.push({ test, result: "skipped" });
+      continue;
+    }
+    const result = runTest(target, options, test, MUTATIONS[test.name] ?? []);
+    outcomes.push({ test, result: result.passed ? "passed" : "failed" });
+    if (!result.passed) failures.push(result);
+    if (values.verbose || !result.passed) printTest(result, test);
+  }
+  const elapsed = (performance.now() - started) / 1000;
+
+  const report: ConformanceReport = {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "ConformanceReport",
+    implementation: {
+      organization: "strait",
+      project: "strait",
+      url: "https://github.com/strait-dev/strait",
+      version: straitVersion(),
+      contact: ["@strait-dev/maintainers"],
+    },
+    date: new Date().toISOString(),
+    gatewayAPIVersion: catalogue.version,
+    gatewayAPIChannel: "standard",
+    mode: "standalone-simulated",
+    profiles: profiles.map((p) => profileReport(p, outcomes, supported)),
+    succeededProvisionalTests: outcomes
+      .filter((o) => o.result === "passed" && o.test.provisional === true)
+      .map((o) => o.test.name)
+      .sort(),
+  };
+  const reportFile =
+    values.report ?? join(HERE, "reports", catalogue.version, "strait-standalone-simulated-report.yaml");
+  mkdirSync(dirname(reportFile), { recursive: true });
+  writeFileSync(reportFile, stringify(report, { lineWidth: 0 }));
+
+  printSummary(report, elapsed, reportFile);
+  const unexpected = failures.filter((f) => !skip.has(f.name));
+  for (const [name, reason] of skip) {
+    const o = outcomes.find((x) => x.test.name === name);
+    if (o !== undefined) console.log(`skipped ${name}: ${reason}`);
+  }
+  return unexpected.length > 0 ? 1 : 0;
+}
+
+function printTest(result: TestResult, test: TestData): void {
+  console.log(`${result.passed ? "PASS" : "FAIL"} ${test.name}`);
+  for (const e of result.errors) console.log(`    error: ${e}`);
+  for (const c of result.checks) {
+    if (c.outcome.ok) continue;
+    console.log(
+      `    check #${c.index} ${c.check}${c.subtest === undefined ? "" : ` [${c.subtest}]`}: ${c.outcome.message}`,
+    );
+  }
+}
+
+function printSummary(report: ConformanceReport, seconds: number, file: string): void {
+  const rows = report.profiles.flatMap((p) => [
+    [
+      p.name,
+      "core",
+      p.core.result,
+      p.core.statistics.Passed,
+      p.core.statistics.Failed,
+      p.core.statistics.Skipped,
+    ],
+    [
+      p.name,
+      "extended",
+      p.extended?.result ?? "-",
+      p.extended?.statistics.Passed ?? 0,
+      p.extended?.statistics.Failed ?? 0,
+      p.extended?.statistics.Skipped ?? 0,
+    ],
+  ]);
+  const header = ["profile", "level", "result", "passed", "failed", "skipped"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells: readonly unknown[]) =>
+    cells.map((c, i) => String(c).padEnd(widths[i] ?? 0)).join("  ");
+  console.log(`\n${line(header)}\n${line(widths.map((w) => "-".repeat(w)))}`);
+  for (const r of rows) console.log(line(r));
+  console.log(`\n${seconds.toFixed(1)} s; report: ${file}`);
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * One pass of the pure pipeline: objects → gateway model + statuses → Envoy
+ * resources. The running controller, `strait translate`/`status`/`simulate`
+ * and the conformance runner all call this one function.
+ */
+import { translateGateways } from "../gateway/index.ts";
+import type { GatewayModel } from "../model/gateway.ts";
+import type { ObjectStatus } from "../model/status.ts";
+import type { ResourceView } from "../resources/view.ts";
+import { type EnvoyResourceSet, translateGatewayModel } from "../xds/translate/index.ts";
+
+export interface PipelineOptions {
+  readonly now: Date;
+  /** Addresses Gateways get their own address from (IPv4 addresses, `a-b` ranges, CIDRs). */
+  readonly addressPool: readonly string[];
+  readonly controllerName?: string;
+}
+
+export interface PipelineOutput {
+  readonly model: GatewayModel;
+  readonly statuses: readonly ObjectStatus[];
+  readonly resources: EnvoyResourceSet;
+}
+
+/** Standalone default: loopback addresses, so each Gateway can bind its own on one machine. */
+export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
+
+export function runPipeline(view: ResourceView, options: PipelineOptions): PipelineOutput {
+  const { model, statuses } = translateGateways(view, {
+    now: options.now,
+    addressPool: options.addressPool,
+    ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
+  });
+  return { model, statuses, resources: translateGatewayModel(model) };
+}

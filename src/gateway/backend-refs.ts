@@ -1,0 +1,136 @@
+/**
+ * Route backendRefs → weighted backends. A reference that cannot be used
+ * (unknown kind, missing Service or port, cross-namespace without a
+ * ReferenceGrant, unsupported appProtocol) keeps its weight but has no
+ * cluster: the spec asks that its share of requests get HTTP 500, while the
+ * valid backends of the rule keep serving theirs.
+ */
+import type { ServiceBackend } from "../model/backend.ts";
+import type { HeaderMutation, WeightedBackend } from "../model/gateway.ts";
+import type { ResourceView } from "../resources/view.ts";
+import { headerMutation } from "./header-mutation.ts";
+import { referenceAllowed } from "./reference-grant.ts";
+import { resolveServiceBackend } from "./service-backends.ts";
+
+export interface BackendRefSpec {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  filters?: { type: string; requestHeaderModifier?: unknown; responseHeaderModifier?: unknown }[];
+}
+
+export interface RefProblem {
+  readonly reason: "BackendNotFound" | "InvalidKind" | "RefNotPermitted" | "UnsupportedProtocol";
+  readonly message: string;
+}
+
+export interface ResolvedRef {
+  readonly backend?: ServiceBackend;
+  readonly problem?: RefProblem;
+}
+
+/** appProtocol values strait can speak to (GEP-1911); others are UnsupportedProtocol. */
+const SUPPORTED_APP_PROTOCOLS = new Set([
+  "http",
+  "kubernetes.io/h2c",
+  "kubernetes.io/ws",
+  "h2c",
+  "grpc",
+  "http2",
+]);
+
+export function resolveBackendRef(
+  view: ResourceView,
+  from: { kind: string; namespace: string },
+  ref: BackendRefSpec,
+): ResolvedRef {
+  const group = ref.group ?? "";
+  const kind = ref.kind ?? "Service";
+  const namespace = ref.namespace ?? from.namespace;
+  if (group !== "" || kind !== "Service") {
+    return {
+      problem: {
+        reason: "InvalidKind",
+        message: `backendRef ${group === "" ? "core" : group}/${kind} ${ref.name} is not a Service`,
+      },
+    };
+  }
+  if (
+    !referenceAllowed(
+      view,
+      { group: "gateway.networking.k8s.io", kind: from.kind, namespace: from.namespace },
+      { group: "", kind: "Service", namespace, name: ref.name },
+    )
+  ) {
+    return {
+      problem: {
+        reason: "RefNotPermitted",
+        message: `Service ${namespace}/${ref.name} is in another namespace and no ReferenceGrant allows the reference`,
+      },
+    };
+  }
+  if (ref.port === undefined) {
+    return {
+      problem: {
+        reason: "BackendNotFound",
+        message: `backendRef to Service ${namespace}/${ref.name} needs a port`,
+      },
+    };
+  }
+  const resolved = resolveServiceBackend(view, namespace, ref.name, ref.port);
+  if (!resolved.ok) {
+    return { problem: { reason: "BackendNotFound", message: resolved.error.message } };
+  }
+  const servicePort = (view.get("Service", namespace, ref.name)?.spec?.ports ?? []).find(
+    (p) => p.port === ref.port,
+  );
+  const appProtocol = servicePort?.appProtocol;
+  if (appProtocol !== undefined && !SUPPORTED_APP_PROTOCOLS.has(appProtocol.toLowerCase())) {
+    return {
+      problem: {
+        reason: "UnsupportedProtocol",
+        message: `appProtocol ${appProtocol} of Service ${namespace}/${ref.name} port ${ref.port} is not supported`,
+      },
+    };
+  }
+  return { backend: resolved.value };
+}
+
+export interface RuleBackends {
+  readonly backends: readonly WeightedBackend[];
+  readonly services: readonly ServiceBackend[];
+  readonly problems: readonly RefProblem[];
+}
+
+export function resolveRuleBackends(
+  view: ResourceView,
+  from: { kind: string; namespace: string },
+  refs: readonly BackendRefSpec[],
+): RuleBackends {
+  const backends: WeightedBackend[] = [];
+  const services: ServiceBackend[] = [];
+  const problems: RefProblem[] = [];
+  for (const ref of refs) {
+    const weight = ref.weight ?? 1;
+    const resolved = resolveBackendRef(view, from, ref);
+    if (resolved.problem !== undefined) problems.push(resolved.problem);
+    if (resolved.backend !== undefined) services.push(resolved.backend);
+    if (weight === 0) continue;
+    let requestHeaders: HeaderMutation | undefined;
+    let responseHeaders: HeaderMutation | undefined;
+    for (const f of ref.filters ?? []) {
+      if (f.type === "RequestHeaderModifier") requestHeaders = headerMutation(f.requestHeaderModifier);
+      if (f.type === "ResponseHeaderModifier") responseHeaders = headerMutation(f.responseHeaderModifier);
+    }
+    backends.push({
+      ...(resolved.backend === undefined ? {} : { cluster: resolved.backend.clusterName }),
+      weight,
+      ...(requestHeaders === undefined ? {} : { requestHeaders }),
+      ...(responseHeaders === undefined ? {} : { responseHeaders }),
+    });
+  }
+  return { backends, services, problems };
+}

@@ -1,0 +1,126 @@
+/**
+ * Gateway: addresses, infrastructure parameters and listeners of one Gateway,
+ * and its Accepted/Programmed conditions.
+ */
+import type { ObjectOf } from "../resources/objects.ts";
+import type { ResourceView } from "../resources/view.ts";
+import { type AddressPool, allocateAddress, isIPv4, poolContains } from "./addresses.ts";
+import { type ConditionInput, cond } from "./conditions.ts";
+import { type ListenerState, validateListeners } from "./listeners.ts";
+import type { AttachedRoute } from "./route-tables.ts";
+
+export interface GatewayState {
+  readonly gateway: ObjectOf<"Gateway">;
+  readonly namespace: string;
+  readonly name: string;
+  readonly listeners: readonly ListenerState[];
+  readonly address?: string;
+  readonly accepted: ConditionInput;
+  readonly programmed: ConditionInput;
+  readonly insecureFallback: boolean;
+  routes: AttachedRoute[];
+}
+
+interface AddressDecision {
+  readonly address?: string;
+  readonly unsupported?: string;
+  readonly notUsable?: string;
+}
+
+function decideAddress(gw: ObjectOf<"Gateway">, pool: AddressPool, taken: Set<string>): AddressDecision {
+  const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+  const asked = (gw.spec.addresses ?? []) as { type?: string; value?: string }[];
+  for (const a of asked) {
+    const type = a.type ?? "IPAddress";
+    if (type !== "IPAddress")
+      return { unsupported: `address type ${type} is not supported; strait assigns IP addresses` };
+    if (a.value !== undefined && a.value !== "" && !isIPv4(a.value))
+      return { unsupported: `address ${a.value} is not an IPv4 address` };
+  }
+  const values = asked.map((a) => a.value).filter((v): v is string => v !== undefined && v !== "");
+  for (const value of values) {
+    if (!poolContains(pool, value)) return { notUsable: `address ${value} is not in the address pool` };
+    if (taken.has(value)) return { notUsable: `address ${value} is already used by another Gateway` };
+  }
+  if (values[0] !== undefined) {
+    for (const v of values) taken.add(v);
+    return { address: values[0] };
+  }
+  const previous = ((gw.status as { addresses?: { value?: string }[] } | undefined)?.addresses ?? [])[0]
+    ?.value;
+  const address = allocateAddress(pool, key, previous, taken);
+  return address === undefined ? { notUsable: "the address pool is exhausted" } : { address };
+}
+
+function infrastructureProblem(view: ResourceView, gw: ObjectOf<"Gateway">): string | undefined {
+  const ref = gw.spec.infrastructure?.parametersRef;
+  if (ref === undefined) return undefined;
+  if ((ref.group ?? "") !== "" || ref.kind !== "ConfigMap")
+    return `infrastructure.parametersRef ${ref.group}/${ref.kind} is not supported (use a ConfigMap)`;
+  if (view.get("ConfigMap", gw.metadata.namespace ?? "", ref.name) === undefined)
+    return `ConfigMap ${ref.name} not found`;
+  return undefined;
+}
+
+/** Gateways in a stable order: oldest first, so address allocation does not move old Gateways. */
+export function byAge(a: ObjectOf<"Gateway">, b: ObjectOf<"Gateway">): number {
+  const ta = a.metadata.creationTimestamp ?? "";
+  const tb = b.metadata.creationTimestamp ?? "";
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
+  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+export function buildGatewayState(
+  view: ResourceView,
+  gw: ObjectOf<"Gateway">,
+  pool: AddressPool,
+  taken: Set<string>,
+): GatewayState {
+  const namespace = gw.metadata.namespace ?? "";
+  const ref = { group: "gateway.networking.k8s.io", kind: "Gateway", namespace, name: gw.metadata.name };
+  const listeners = validateListeners(
+    view,
+    gw.spec.listeners.map((spec) => ({
+      owner: { kind: "Gateway" as const, namespace, name: gw.metadata.name, ref },
+      spec,
+    })),
+    gw.spec.tls,
+  );
+  const address = decideAddress(gw, pool, taken);
+  const infra = infrastructureProblem(view, gw);
+  const validListeners = listeners.filter((l) => l.accepted).length;
+  let accepted: ConditionInput;
+  if (address.unsupported !== undefined)
+    accepted = cond("Accepted", false, "UnsupportedAddress", address.unsupported);
+  else if (infra !== undefined) accepted = cond("Accepted", false, "InvalidParameters", infra);
+  else if (validListeners === 0)
+    accepted = cond("Accepted", false, "ListenersNotValid", "no listener is valid");
+  else if (validListeners < listeners.length)
+    accepted = cond(
+      "Accepted",
+      true,
+      "ListenersNotValid",
+      "some listeners are invalid; the valid ones are served",
+    );
+  else accepted = cond("Accepted", true, "Accepted", "Gateway is accepted");
+  let programmed: ConditionInput;
+  if (accepted.status === "False") programmed = cond("Programmed", false, "Invalid", accepted.message);
+  else if (address.notUsable !== undefined)
+    programmed = cond("Programmed", false, "AddressNotUsable", address.notUsable);
+  else if (address.address === undefined)
+    programmed = cond("Programmed", false, "AddressNotAssigned", "no address could be assigned");
+  else programmed = cond("Programmed", true, "Programmed", `Gateway is programmed on ${address.address}`);
+  return {
+    gateway: gw,
+    namespace,
+    name: gw.metadata.name,
+    listeners,
+    ...(address.address === undefined || programmed.status === "False" ? {} : { address: address.address }),
+    accepted,
+    programmed,
+    insecureFallback: listeners.some((l) => l.clientValidation?.optional === true),
+    routes: [],
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The HTTPRoute status: one entry per parentRef that names a Gateway of ours,
+ * with Accepted, ResolvedRefs and (when some rules were dropped)
+ * PartiallyInvalid. Entries written by other controllers are kept as they are.
+ */
+import type { ObjectStatus } from "../model/status.ts";
+import type { ObjectOf } from "../resources/objects.ts";
+import { buildConditions, type ConditionInput, cond } from "./conditions.ts";
+import type { TranslatedHttpRoute } from "./httproute.ts";
+import type { AttachmentResult, ParentRefLike } from "./route-attachment.ts";
+
+export interface ParentResult {
+  readonly parentRef: ParentRefLike;
+  readonly attachment: AttachmentResult;
+}
+
+interface ParentStatusLike {
+  parentRef?: ParentRefLike;
+  controllerName?: string;
+  conditions?: unknown;
+}
+
+function sameParent(a: ParentRefLike | undefined, b: ParentRefLike, routeNs: string): boolean {
+  if (a === undefined) return false;
+  return (
+    (a.group ?? "gateway.networking.k8s.io") === (b.group ?? "gateway.networking.k8s.io") &&
+    (a.kind ?? "Gateway") === (b.kind ?? "Gateway") &&
+    (a.namespace ?? routeNs) === (b.namespace ?? routeNs) &&
+    a.name === b.name &&
+    a.sectionName === b.sectionName &&
+    a.port === b.port
+  );
+}
+
+function cleanParentRef(ref: ParentRefLike): ParentRefLike {
+  return {
+    group: ref.group ?? "gateway.networking.k8s.io",
+    kind: ref.kind ?? "Gateway",
+    ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }),
+    name: ref.name,
+    ...(ref.sectionName === undefined ? {} : { sectionName: ref.sectionName }),
+    ...(ref.port === undefined ? {} : { port: ref.port }),
+  };
+}
+
+export function routeConditions(
+  translated: TranslatedHttpRoute,
+  attachment: AttachmentResult,
+): ConditionInput[] {
+  const out: ConditionInput[] = [];
+  if (!attachment.ok) {
+    out.push(cond("Accepted", false, attachment.reason, attachment.message));
+  } else if (translated.rules.length === 0 && translated.invalidRules.length > 0) {
+    out.push(cond("Accepted", false, "UnsupportedValue", translated.invalidRules.join("; ")));
+  } else {
+    out.push(cond("Accepted", true, "Accepted", "route is accepted"));
+  }
+  const problem = translated.refProblems[0];
+  out.push(
+    problem === undefined
+      ? cond("ResolvedRefs", true, "ResolvedRefs", "all references resolved")
+      : cond("ResolvedRefs", false, problem.reason, problem.message),
+  );
+  if (translated.rules.length > 0 && translated.invalidRules.length > 0) {
+    out.push(
+      cond("PartiallyInvalid", true, "UnsupportedValue", `dropped: ${translated.invalidRules.join("; ")}`),
+    );
+  }
+  return out;
+}
+
+export function httpRouteStatus(
+  route: ObjectOf<"HTTPRoute">,
+  translated: TranslatedHttpRoute,
+  results: readonly ParentResult[],
+  controllerName: string,
+  now: Date,
+): ObjectStatus | undefined {
+  const previous = ((route.status as { parents?: ParentStatusLike[] } | undefined)?.parents ??
+    []) as ParentStatusLike[];
+  const others = previous.filter((p) => p.controllerName !== controllerName);
+  if (results.length === 0 && others.length === previous.length) return undefined;
+  const ours = results.map((r) => {
+    const prev = previous.find(
+      (p) =>
+        p.controllerName === controllerName && sameParent(p.parentRef, r.parentRef, translated.namespace),
+    );
+    return {
+      parentRef: cleanParentRef(r.parentRef),
+      controllerName,
+      conditions: buildConditions(
+        routeConditions(translated, r.attachment),
+        prev?.conditions,
+        translated.generation,
+        now,
+      ),
+    };
+  });
+  return { ref: translated.ref, status: { parents: [...others, ...ours] } };
+}

@@ -1,0 +1,192 @@
+/**
+ * HTTPRoute → translated rules, independent of the parents it attaches to.
+ * A rule that cannot be programmed (an invalid regular expression, say) is
+ * dropped and reported (PartiallyInvalid, or Accepted=False when no rule is
+ * left); unresolved references keep the rule but answer 500 for their share.
+ */
+import type { ServiceBackend } from "../model/backend.ts";
+import type { Cors, HeaderMutation, Mirror, Retry, RouteMatch, WeightedBackend } from "../model/gateway.ts";
+import type { ResourceRef } from "../model/resource-ref.ts";
+import type { ObjectOf } from "../resources/objects.ts";
+import type { ResourceView } from "../resources/view.ts";
+import { type BackendRefSpec, type RefProblem, resolveRuleBackends } from "./backend-refs.ts";
+import { parseGatewayDuration } from "./duration.ts";
+import { type FilterSpec, type PathModifier, type RedirectSpec, translateFilters } from "./route-filters.ts";
+import { MATCH_ALL, translateMatch } from "./route-matches.ts";
+
+export interface TranslatedRule {
+  readonly index: number;
+  readonly name?: string;
+  readonly matches: readonly RouteMatch[];
+  readonly requestHeaders: HeaderMutation;
+  readonly responseHeaders: HeaderMutation;
+  readonly redirect?: RedirectSpec;
+  readonly hostRewrite?: string;
+  readonly pathRewrite?: PathModifier;
+  readonly backends: readonly WeightedBackend[];
+  readonly mirrors: readonly Mirror[];
+  readonly cors?: Cors;
+  /** Answer this status instead of forwarding (an unsupported filter, no backends). */
+  readonly directStatus?: number;
+  readonly requestTimeout?: number;
+  readonly backendTimeout?: number;
+  readonly retry?: Retry;
+}
+
+export interface TranslatedHttpRoute {
+  readonly ref: ResourceRef;
+  readonly namespace: string;
+  readonly name: string;
+  readonly creationTimestamp: string;
+  readonly generation: number | undefined;
+  readonly hostnames: readonly string[];
+  readonly rules: readonly TranslatedRule[];
+  /** Why rules were dropped; all dropped means Accepted=False. */
+  readonly invalidRules: readonly string[];
+  readonly refProblems: readonly RefProblem[];
+  readonly services: readonly ServiceBackend[];
+}
+
+interface RuleSpec {
+  name?: string;
+  matches?: Parameters<typeof translateMatch>[0][];
+  filters?: FilterSpec[];
+  backendRefs?: BackendRefSpec[];
+  timeouts?: { request?: string; backendRequest?: string };
+  retry?: { codes?: number[]; attempts?: number; backoff?: string };
+}
+
+function translateRule(
+  view: ResourceView,
+  route: ObjectOf<"HTTPRoute">,
+  rule: RuleSpec,
+  index: number,
+): { rule?: TranslatedRule; invalid?: string; refProblems: RefProblem[]; services: ServiceBackend[] } {
+  const from = { kind: "HTTPRoute", namespace: route.metadata.namespace ?? "" };
+  const matches: RouteMatch[] = [];
+  for (const spec of rule.matches === undefined || rule.matches.length === 0 ? [MATCH_ALL] : rule.matches) {
+    const m = translateMatch(spec);
+    if (!m.ok) return { invalid: `rule ${rule.name ?? index}: ${m.error}`, refProblems: [], services: [] };
+    matches.push(m.value);
+  }
+  const filters = translateFilters(view, from, rule.filters ?? []);
+  if (
+    filters.redirect !== undefined &&
+    (filters.pathRewrite !== undefined || filters.hostRewrite !== undefined)
+  ) {
+    return {
+      invalid: `rule ${rule.name ?? index}: RequestRedirect and URLRewrite cannot be combined`,
+      refProblems: [],
+      services: [],
+    };
+  }
+  const needsPrefix = [filters.redirect?.path, filters.pathRewrite].some(
+    (p) => p?.type === "ReplacePrefixMatch",
+  );
+  if (needsPrefix && matches.some((m) => m.path.type !== "PathPrefix")) {
+    return {
+      invalid: `rule ${rule.name ?? index}: ReplacePrefixMatch needs PathPrefix matches`,
+      refProblems: [],
+      services: [],
+    };
+  }
+  const backends = resolveRuleBackends(view, from, rule.backendRefs ?? []);
+
+  const timeouts: { request?: number; backendRequest?: number } = {};
+  for (const key of ["request", "backendRequest"] as const) {
+    const text = rule.timeouts?.[key];
+    if (text === undefined) continue;
+    const seconds = parseGatewayDuration(text);
+    if (seconds === undefined)
+      return {
+        invalid: `rule ${rule.name ?? index}: timeouts.${key} "${text}" is not a duration`,
+        refProblems: [],
+        services: [],
+      };
+    timeouts[key] = seconds;
+  }
+  if (
+    timeouts.request !== undefined &&
+    timeouts.backendRequest !== undefined &&
+    timeouts.request > 0 &&
+    timeouts.backendRequest > timeouts.request
+  ) {
+    return {
+      invalid: `rule ${rule.name ?? index}: timeouts.backendRequest must not exceed timeouts.request`,
+      refProblems: [],
+      services: [],
+    };
+  }
+  let retry: Retry | undefined;
+  if (rule.retry !== undefined) {
+    const backoff = rule.retry.backoff === undefined ? undefined : parseGatewayDuration(rule.retry.backoff);
+    if (rule.retry.backoff !== undefined && backoff === undefined) {
+      return {
+        invalid: `rule ${rule.name ?? index}: retry.backoff "${rule.retry.backoff}" is not a duration`,
+        refProblems: [],
+        services: [],
+      };
+    }
+    retry = {
+      attempts: rule.retry.attempts ?? 1,
+      codes: rule.retry.codes ?? [],
+      ...(backoff === undefined ? {} : { backoff }),
+    };
+  }
+
+  // No backends at all (none given, all weight 0) means 500 for the whole rule, unless it redirects.
+  const totalWeight = backends.backends.reduce((n, b) => n + b.weight, 0);
+  let directStatus: number | undefined;
+  if (filters.unsupported !== undefined) directStatus = 500;
+  else if (filters.redirect === undefined && totalWeight === 0) directStatus = 500;
+
+  return {
+    rule: {
+      index,
+      ...(rule.name === undefined ? {} : { name: rule.name }),
+      matches,
+      requestHeaders: filters.requestHeaders,
+      responseHeaders: filters.responseHeaders,
+      ...(filters.redirect === undefined ? {} : { redirect: filters.redirect }),
+      ...(filters.hostRewrite === undefined ? {} : { hostRewrite: filters.hostRewrite }),
+      ...(filters.pathRewrite === undefined ? {} : { pathRewrite: filters.pathRewrite }),
+      backends: backends.backends,
+      mirrors: filters.mirrors.map((m) => ({ cluster: m.backend.clusterName, fraction: m.fraction })),
+      ...(filters.cors === undefined ? {} : { cors: filters.cors }),
+      ...(directStatus === undefined ? {} : { directStatus }),
+      ...(timeouts.request === undefined ? {} : { requestTimeout: timeouts.request }),
+      ...(timeouts.backendRequest === undefined ? {} : { backendTimeout: timeouts.backendRequest }),
+      ...(retry === undefined ? {} : { retry }),
+    },
+    refProblems: [...backends.problems, ...filters.refProblems],
+    services: [...backends.services, ...filters.mirrors.map((m) => m.backend)],
+  };
+}
+
+export function translateHttpRoute(view: ResourceView, route: ObjectOf<"HTTPRoute">): TranslatedHttpRoute {
+  const namespace = route.metadata.namespace ?? "";
+  const rules: TranslatedRule[] = [];
+  const invalidRules: string[] = [];
+  const refProblems: RefProblem[] = [];
+  const services: ServiceBackend[] = [];
+  ((route.spec?.rules ?? []) as RuleSpec[]).forEach((spec, index) => {
+    const out = translateRule(view, route, spec, index);
+    if (out.invalid !== undefined) invalidRules.push(out.invalid);
+    if (out.rule !== undefined) rules.push(out.rule);
+    refProblems.push(...out.refProblems);
+    services.push(...out.services);
+  });
+  // A route with no rules routes every request to nothing: 404 for its hosts (spec default rule is implied only with rules: []).
+  return {
+    ref: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace, name: route.metadata.name },
+    namespace,
+    name: route.metadata.name,
+    creationTimestamp: route.metadata.creationTimestamp ?? "",
+    generation: route.metadata.generation,
+    hostnames: (route.spec?.hostnames ?? []) as string[],
+    rules,
+    invalidRules,
+    refProblems,
+    services,
+  };
+}

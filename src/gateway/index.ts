@@ -1,0 +1,133 @@
+/**
+ * The gateway stage of the pipeline: GatewayClass, Gateway, HTTPRoute and
+ * ReferenceGrant objects → the gateway model and the statuses the Gateway API
+ * defines. Pure: the clock and the address pool come in as options.
+ */
+import type { ServiceBackend } from "../model/backend.ts";
+import type { CaBundle, Certificate, GatewayModel, GatewayPort, RouteTable } from "../model/gateway.ts";
+import type { ObjectStatus } from "../model/status.ts";
+import type { ResourceView } from "../resources/view.ts";
+import { parseAddressPool } from "./addresses.ts";
+import { buildGatewayState, byAge, type GatewayState } from "./gateway.ts";
+import { gatewayStatus } from "./gateway-status.ts";
+import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
+import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
+import { httpRouteStatus, type ParentResult } from "./httproute-status.ts";
+import { attach, type ParentRefLike } from "./route-attachment.ts";
+import { buildGatewayTables } from "./route-tables.ts";
+
+export { SUPPORTED_FEATURES } from "./features.ts";
+export { CONTROLLER_NAME } from "./gatewayclass.ts";
+
+export interface GatewayOptions {
+  readonly now: Date;
+  /** Addresses the infrastructure gives Gateways: IPv4 addresses, ranges `a-b` or CIDRs. */
+  readonly addressPool: readonly string[];
+  readonly controllerName?: string;
+}
+
+export interface GatewayOutput {
+  readonly model: GatewayModel;
+  readonly statuses: readonly ObjectStatus[];
+}
+
+export function translateGateways(view: ResourceView, options: GatewayOptions): GatewayOutput {
+  const controllerName = options.controllerName ?? CONTROLLER_NAME;
+  const classes = decideClasses(view, controllerName);
+  const statuses: ObjectStatus[] = gatewayClassStatuses(view, classes, options.now);
+  const { pool } = parseAddressPool(options.addressPool);
+  const taken = new Set<string>();
+  const gateways = new Map<string, GatewayState>();
+  const ours = view
+    .list("Gateway")
+    .filter((gw) => classes.get(gw.spec.gatewayClassName)?.accepted === true)
+    .sort(byAge);
+  for (const gw of ours) {
+    gateways.set(`${gw.metadata.namespace}/${gw.metadata.name}`, buildGatewayState(view, gw, pool, taken));
+  }
+
+  const services = new Map<string, ServiceBackend>();
+  for (const route of view.list("HTTPRoute")) {
+    const translated: TranslatedHttpRoute = translateHttpRoute(view, route);
+    const results: ParentResult[] = [];
+    for (const parentRef of (route.spec?.parentRefs ?? []) as ParentRefLike[]) {
+      const group = parentRef.group ?? "gateway.networking.k8s.io";
+      const kind = parentRef.kind ?? "Gateway";
+      if (group !== "gateway.networking.k8s.io" || kind !== "Gateway") continue;
+      const gwKey = `${parentRef.namespace ?? translated.namespace}/${parentRef.name}`;
+      const state = gateways.get(gwKey);
+      if (state === undefined) continue; // not a Gateway of ours: its controller writes this parent's status
+      const attachment = attach(
+        view,
+        { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+        parentRef,
+        state.listeners,
+      );
+      const usable = attachment.ok && translated.rules.length > 0;
+      if (attachment.ok && usable) {
+        for (const a of attachment.attachments) {
+          a.listener.attachedRoutes++;
+          state.routes.push({ route: translated, attachment: a });
+        }
+        for (const s of translated.services) services.set(s.clusterName, s);
+      }
+      results.push({ parentRef, attachment });
+    }
+    const status = httpRouteStatus(route, translated, results, controllerName, options.now);
+    if (status !== undefined) statuses.push(status);
+  }
+
+  const ports: GatewayPort[] = [];
+  const routeTables: RouteTable[] = [];
+  const certificates = new Map<string, Certificate>();
+  const caBundles = new Map<string, CaBundle>();
+  for (const state of gateways.values()) {
+    statuses.push(gatewayStatus(state, options.now));
+    if (state.address === undefined) continue;
+    const built = buildGatewayTables({
+      namespace: state.namespace,
+      name: state.name,
+      ref: {
+        group: "gateway.networking.k8s.io",
+        kind: "Gateway",
+        namespace: state.namespace,
+        name: state.name,
+      },
+      address: state.address,
+      listeners: state.listeners,
+      routes: state.routes,
+    });
+    ports.push(...built.ports);
+    routeTables.push(...built.tables);
+    for (const l of state.listeners) {
+      if (!l.programmed) continue;
+      for (const c of l.certificates) {
+        certificates.set(c.name, {
+          name: c.name,
+          certificateChain: c.material.certificateChain,
+          privateKey: c.material.privateKey,
+          sources: [c.source],
+        });
+      }
+      if (l.clientValidation !== undefined) {
+        caBundles.set(l.clientValidation.caBundle, {
+          name: l.clientValidation.caBundle,
+          certificates: l.clientValidation.pem,
+          sources: [l.clientValidation.source],
+        });
+      }
+    }
+  }
+  const sortByName = <T extends { name: string }>(list: T[]): T[] =>
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    model: {
+      ports: sortByName(ports),
+      routeTables: sortByName(routeTables),
+      certificates: sortByName([...certificates.values()]),
+      caBundles: sortByName([...caBundles.values()]),
+      backends: [...services.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
+    },
+    statuses,
+  };
+}

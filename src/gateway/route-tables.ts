@@ -1,0 +1,267 @@
+/**
+ * Assembling a Gateway's ports and route tables from its listeners and the
+ * routes attached to them.
+ *
+ * Listener isolation: a request is matched only against the routes of the
+ * most specific listener whose hostname matches its Host. Each domain in a
+ * route table is therefore owned by one listener, and a listener hostname
+ * always gets a virtual host (empty if no route attaches), so a Host it owns
+ * can never fall through to a less specific listener's routes.
+ *
+ * Host precedence between routes: a virtual host for a domain holds the
+ * routes written for that domain first, then, for requests none of those
+ * match, the routes of the wildcard domains that cover it (longest first) and
+ * of `*`, from the same listener.
+ */
+import type {
+  GatewayPort,
+  RedirectAction,
+  Route,
+  RouteAction,
+  RouteTable,
+  TlsChain,
+  VirtualHost,
+} from "../model/gateway.ts";
+import type { ResourceRef } from "../model/resource-ref.ts";
+import { isWildcard, listenerSpecificity } from "./hostname.ts";
+import type { TranslatedHttpRoute, TranslatedRule } from "./httproute.ts";
+import type { ListenerState } from "./listeners.ts";
+import type { Attachment } from "./route-attachment.ts";
+import { comparePrecedence, type RankedMatch } from "./route-precedence.ts";
+
+export interface AttachedRoute {
+  readonly route: TranslatedHttpRoute;
+  readonly attachment: Attachment;
+}
+
+export interface GatewayTablesInput {
+  readonly namespace: string;
+  readonly name: string;
+  readonly ref: ResourceRef;
+  readonly address: string;
+  readonly listeners: readonly ListenerState[];
+  readonly routes: readonly AttachedRoute[];
+}
+
+interface Candidate {
+  readonly ranked: RankedMatch;
+  readonly route: TranslatedHttpRoute;
+  readonly rule: TranslatedRule;
+}
+
+const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
+
+/** Redirect with the port resolved as the spec says (explicit, else the scheme's, else the listener's). */
+function redirectAction(rule: TranslatedRule, listener: ListenerState): RedirectAction | undefined {
+  const r = rule.redirect;
+  if (r === undefined) return undefined;
+  const scheme = r.scheme ?? (listener.protocol === "HTTPS" ? "https" : "http");
+  const port = r.port ?? (r.scheme !== undefined ? (DEFAULT_PORT[r.scheme] ?? listener.port) : listener.port);
+  return {
+    kind: "redirect",
+    scheme,
+    ...(r.hostname === undefined ? {} : { hostname: r.hostname }),
+    // 0: the scheme's default port, which the Location leaves out.
+    port: DEFAULT_PORT[scheme] === port ? 0 : port,
+    ...(r.path === undefined
+      ? {}
+      : {
+          path:
+            r.path.type === "ReplaceFullPath"
+              ? r.path
+              : { type: "ReplacePrefixMatch", prefix: "", value: r.path.value },
+        }),
+    statusCode: r.statusCode,
+  };
+}
+
+function actionFor(rule: TranslatedRule, listener: ListenerState, prefix: string | undefined): RouteAction {
+  const redirect = redirectAction(rule, listener);
+  if (redirect !== undefined) {
+    if (redirect.path?.type === "ReplacePrefixMatch")
+      return { ...redirect, path: { ...redirect.path, prefix: prefix ?? "/" } };
+    return redirect;
+  }
+  if (rule.directStatus !== undefined) return { kind: "direct", status: rule.directStatus };
+  const pathRewrite =
+    rule.pathRewrite === undefined
+      ? undefined
+      : rule.pathRewrite.type === "ReplaceFullPath"
+        ? rule.pathRewrite
+        : { type: "ReplacePrefixMatch" as const, prefix: prefix ?? "/", value: rule.pathRewrite.value };
+  return {
+    kind: "forward",
+    backends: rule.backends,
+    ...(rule.hostRewrite === undefined ? {} : { hostRewrite: rule.hostRewrite }),
+    ...(pathRewrite === undefined ? {} : { pathRewrite }),
+    mirrors: rule.mirrors,
+    ...(rule.requestTimeout === undefined ? {} : { requestTimeout: rule.requestTimeout }),
+    ...(rule.backendTimeout === undefined ? {} : { backendTimeout: rule.backendTimeout }),
+    ...(rule.retry === undefined ? {} : { retry: rule.retry }),
+    websocket: false,
+  };
+}
+
+function toRoutes(candidates: readonly Candidate[], listener: ListenerState): Route[] {
+  return [...candidates]
+    .sort((a, b) => comparePrecedence(a.ranked, b.ranked))
+    .map(({ ranked, route, rule }) => {
+      const prefix = ranked.match.path.type === "PathPrefix" ? ranked.match.path.value : undefined;
+      return {
+        name: `${route.namespace}/${route.name}/${rule.name ?? `rule-${rule.index}`}/match-${ranked.matchIndex}`,
+        match: ranked.match,
+        action: actionFor(rule, listener, prefix),
+        requestHeaders: rule.requestHeaders,
+        responseHeaders: rule.responseHeaders,
+        ...(rule.cors === undefined ? {} : { cors: rule.cors }),
+        sources: [route.ref],
+      };
+    });
+}
+
+/** Domains covering `domain`, most specific first: longer wildcards, then `*`. */
+function coveringDomains(domain: string, domains: Iterable<string>): string[] {
+  return [...domains]
+    .filter(
+      (d) =>
+        d !== domain &&
+        (d === "*" || (isWildcard(d) && domain.endsWith(d.slice(1)) && domain.length > d.length - 1)),
+    )
+    .sort((a, b) => (a === "*" ? 1 : b === "*" ? -1 : b.length - a.length));
+}
+
+/** The listener among `listeners` that owns a domain: the most specific whose hostname matches it. */
+function owner(domain: string, listeners: readonly ListenerState[]): ListenerState | undefined {
+  let best: ListenerState | undefined;
+  let bestScore = -1;
+  for (const l of listeners) {
+    const score =
+      domain === "*" ? (l.hostname === undefined ? 0 : -1) : listenerSpecificity(l.hostname, domain);
+    if (score > bestScore) {
+      best = l;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function buildTable(
+  name: string,
+  listeners: readonly ListenerState[],
+  routes: readonly AttachedRoute[],
+  misdirected: readonly string[],
+): RouteTable {
+  // Per owning listener: domain → candidates.
+  const byListener = new Map<ListenerState, Map<string, Candidate[]>>();
+  for (const l of listeners) {
+    const domains = new Map<string, Candidate[]>();
+    if (l.hostname !== undefined) domains.set(l.hostname, []);
+    byListener.set(l, domains);
+  }
+  for (const { route, attachment } of routes) {
+    const domains = byListener.get(attachment.listener);
+    if (domains === undefined) continue;
+    for (const host of attachment.hostnames) {
+      if (owner(host, listeners) !== attachment.listener) continue;
+      let list = domains.get(host);
+      if (list === undefined) {
+        list = [];
+        domains.set(host, list);
+      }
+      for (const rule of route.rules) {
+        rule.matches.forEach((match, matchIndex) => {
+          list.push({
+            ranked: {
+              match,
+              creationTimestamp: route.creationTimestamp,
+              namespace: route.namespace,
+              name: route.name,
+              ruleIndex: rule.index,
+              matchIndex,
+            },
+            route,
+            rule,
+          });
+        });
+      }
+    }
+  }
+  const virtualHosts: VirtualHost[] = [];
+  for (const [listener, domains] of byListener) {
+    for (const [domain, candidates] of domains) {
+      const routes = [...toRoutes(candidates, listener)];
+      for (const wider of coveringDomains(domain, domains.keys()))
+        routes.push(...toRoutes(domains.get(wider) ?? [], listener));
+      virtualHosts.push({ name: `${name}/${domain}`, domains: [domain], routes });
+    }
+  }
+  virtualHosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { name, virtualHosts, misdirectedDomains: misdirected };
+}
+
+export function buildGatewayTables(input: GatewayTablesInput): {
+  ports: GatewayPort[];
+  tables: RouteTable[];
+} {
+  const ports: GatewayPort[] = [];
+  const tables: RouteTable[] = [];
+  const serving = input.listeners.filter((l) => l.programmed);
+  const portNumbers = [...new Set(serving.map((l) => l.port))].sort((a, b) => a - b);
+  for (const port of portNumbers) {
+    const onPort = serving.filter((l) => l.port === port);
+    const protocol = onPort[0]?.protocol === "HTTPS" ? "HTTPS" : "HTTP";
+    const base = `${input.namespace}/${input.name}`;
+    const routes = input.routes.filter((r) => r.attachment.listener.port === port);
+    if (protocol === "HTTP") {
+      const table = buildTable(`${base}/${port}`, onPort, routes, []);
+      tables.push(table);
+      ports.push({
+        name: `${base}/${port}`,
+        address: input.address,
+        port,
+        protocol,
+        routeTable: table.name,
+        tlsChains: [],
+        sources: [input.ref],
+      });
+      continue;
+    }
+    const chains: TlsChain[] = [];
+    for (const listener of onPort) {
+      const others = onPort
+        .filter((l) => l !== listener && l.hostname !== undefined)
+        .map((l) => l.hostname as string);
+      const table = buildTable(
+        `${base}/${listener.name}`,
+        [listener],
+        routes.filter((r) => r.attachment.listener === listener),
+        others,
+      );
+      tables.push(table);
+      chains.push({
+        name: `${base}/${listener.name}`,
+        serverNames: listener.hostname === undefined ? [] : [listener.hostname],
+        certificates: listener.certificates.map((c) => c.name),
+        routeTable: table.name,
+        ...(listener.clientValidation === undefined
+          ? {}
+          : {
+              clientValidation: {
+                caBundle: listener.clientValidation.caBundle,
+                optional: listener.clientValidation.optional,
+              },
+            }),
+        sources: [input.ref, ...listener.certificates.map((c) => c.source)],
+      });
+    }
+    ports.push({
+      name: `${base}/${port}`,
+      address: input.address,
+      port,
+      protocol,
+      tlsChains: chains,
+      sources: [input.ref],
+    });
+  }
+  return { ports, tables };
+}

@@ -1,0 +1,92 @@
+/**
+ * Gateway ports → Listeners: one per Gateway address and port. HTTP ports
+ * have one filter chain; HTTPS ports one per Gateway listener, chosen by SNI
+ * (the TLS inspector reads it), each terminating TLS with its certificates
+ * from SDS and routing through its own RouteConfiguration over RDS.
+ */
+import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
+import { httpFilters } from "./http-filters.ts";
+import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
+
+type Json = Record<string, unknown>;
+
+/** SDS name of a CA bundle, distinct from certificate names (`namespace/name`). */
+export function caBundleSecretName(bundle: string): string {
+  return `${bundle}/ca.crt`;
+}
+
+function connectionManager(statPrefix: string, routeConfig: string): Json {
+  return {
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: {
+      "@type": EXTENSION_TYPES.httpConnectionManager,
+      stat_prefix: statPrefix,
+      codec_type: "AUTO",
+      rds: { route_config_name: routeConfig, config_source: ADS },
+      http_filters: httpFilters(),
+      // WebSocket upgrades pass through to backends that speak it (kubernetes.io/ws).
+      upgrade_configs: [{ upgrade_type: "websocket" }],
+      use_remote_address: true,
+      normalize_path: true,
+    },
+  };
+}
+
+function tlsContext(chain: TlsChain): Json {
+  const validation = chain.clientValidation;
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": EXTENSION_TYPES.downstreamTlsContext,
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
+        alpn_protocols: ["h2", "http/1.1"],
+        ...(validation === undefined
+          ? {}
+          : {
+              combined_validation_context: {
+                // AllowInsecureFallback: ask for a certificate, but let clients without one or with an untrusted one in.
+                default_validation_context: validation.optional
+                  ? { trust_chain_verification: "ACCEPT_UNTRUSTED" }
+                  : {},
+                validation_context_sds_secret_config: {
+                  name: caBundleSecretName(validation.caBundle),
+                  sds_config: ADS,
+                },
+              },
+            }),
+      },
+      ...(validation !== undefined && !validation.optional ? { require_client_certificate: true } : {}),
+    },
+  };
+}
+
+export function buildListener(port: GatewayPort): Json {
+  const chains =
+    port.protocol === "HTTP"
+      ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
+      : port.tlsChains.map((chain) => ({
+          name: chain.name,
+          ...(chain.serverNames.length === 0
+            ? {}
+            : { filter_chain_match: { server_names: [...chain.serverNames] } }),
+          transport_socket: tlsContext(chain),
+          filters: [connectionManager(chain.name, chain.routeTable)],
+        }));
+  return {
+    name: port.name,
+    address: { socket_address: { address: port.address, port_value: port.port } },
+    ...(port.protocol === "HTTPS"
+      ? {
+          listener_filters: [
+            {
+              name: "envoy.filters.listener.tls_inspector",
+              typed_config: { "@type": EXTENSION_TYPES.tlsInspector },
+            },
+          ],
+        }
+      : {}),
+    filter_chains: chains,
+    per_connection_buffer_limit_bytes: 32768,
+  };
+}

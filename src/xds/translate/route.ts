@@ -1,0 +1,242 @@
+/**
+ * Model routes → Envoy routes (envoy.config.route.v3.Route), in the order the
+ * model gives (the Gateway API's precedence).
+ */
+import type {
+  Cors,
+  ForwardAction,
+  HeaderMutation,
+  RedirectAction,
+  Route,
+  RouteMatch,
+  WeightedBackend,
+} from "../../model/gateway.ts";
+import { formatDuration } from "../proto/json-codec.ts";
+import { EXTENSION_TYPES } from "./type-urls.ts";
+
+type Json = Record<string, unknown>;
+
+/**
+ * Cluster name for a backend that does not resolve. No cluster has this name,
+ * so Envoy answers with the route's cluster_not_found_response_code (500),
+ * exactly for the share of requests that backend's weight gives it.
+ */
+export const INVALID_BACKEND_CLUSTER = "strait/invalid-backend";
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function pathMatch(match: RouteMatch): Json {
+  const p = match.path;
+  if (p.type === "Exact") return { path: p.value };
+  if (p.type === "RegularExpression") return { safe_regex: { regex: p.value } };
+  // PathPrefix matches whole segments: /foo matches /foo and /foo/bar, not /foobar.
+  const trimmed = p.value.replace(/\/+$/, "");
+  return trimmed === "" ? { prefix: "/" } : { path_separated_prefix: trimmed };
+}
+
+function stringMatch(m: { type: "Exact" | "RegularExpression"; value: string }): Json {
+  return m.type === "Exact" ? { exact: m.value } : { safe_regex: { regex: m.value } };
+}
+
+function routeMatch(match: RouteMatch): Json {
+  const headers: Json[] = match.headers.map((h) => ({ name: h.name, string_match: stringMatch(h) }));
+  if (match.method !== undefined) headers.push({ name: ":method", string_match: { exact: match.method } });
+  return {
+    ...pathMatch(match),
+    ...(headers.length === 0 ? {} : { headers }),
+    ...(match.queryParams.length === 0
+      ? {}
+      : { query_parameters: match.queryParams.map((q) => ({ name: q.name, string_match: stringMatch(q) })) }),
+  };
+}
+
+/** Gateway API set → overwrite, add → append; removals go to the *_to_remove lists. */
+function headersToAdd(m: HeaderMutation): Json[] {
+  return [
+    ...m.set.map((h) => ({
+      header: { key: h.name, value: h.value },
+      append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+    })),
+    ...m.add.map((h) => ({
+      header: { key: h.name, value: h.value },
+      append_action: "APPEND_IF_EXISTS_OR_ADD",
+    })),
+  ];
+}
+
+function mutationFields(prefix: "request" | "response", m: HeaderMutation | undefined): Json {
+  if (m === undefined) return {};
+  const add = headersToAdd(m);
+  return {
+    ...(add.length === 0 ? {} : { [`${prefix}_headers_to_add`]: add }),
+    ...(m.remove.length === 0 ? {} : { [`${prefix}_headers_to_remove`]: [...m.remove] }),
+  };
+}
+
+function weightedCluster(b: WeightedBackend): Json {
+  return {
+    name: b.cluster ?? INVALID_BACKEND_CLUSTER,
+    weight: b.weight,
+    ...mutationFields("request", b.requestHeaders),
+    ...mutationFields("response", b.responseHeaders),
+  };
+}
+
+/** Rewrites for a ReplacePrefixMatch: a plain prefix swap, except when the replacement is `/`, which would double the slash. */
+function prefixRewrite(prefix: string, value: string): Json {
+  const from = prefix.replace(/\/+$/, "");
+  const to = value.replace(/\/+$/, "");
+  if (to === "")
+    return { regex_rewrite: { pattern: { regex: `^${escapeRegex(from)}/*` }, substitution: "/" } };
+  return from === ""
+    ? { regex_rewrite: { pattern: { regex: "^/" }, substitution: `${to}/` } }
+    : { prefix_rewrite: to };
+}
+
+function forward(action: ForwardAction): Json {
+  const valid = action.backends.filter((b) => b.cluster !== undefined);
+  const simple =
+    action.backends.length === 1 &&
+    valid.length === 1 &&
+    valid[0]?.requestHeaders === undefined &&
+    valid[0]?.responseHeaders === undefined;
+  const retry = action.retry;
+  const retryPolicy =
+    retry !== undefined
+      ? {
+          retry_on: retry.codes.length > 0 ? "retriable-status-codes" : "5xx",
+          ...(retry.codes.length > 0 ? { retriable_status_codes: [...retry.codes] } : {}),
+          num_retries: retry.attempts,
+          ...(retry.backoff === undefined
+            ? {}
+            : {
+                retry_back_off: {
+                  base_interval: formatDuration(
+                    Math.floor(retry.backoff),
+                    Math.round((retry.backoff % 1) * 1e9),
+                  ),
+                },
+              }),
+          ...(action.backendTimeout === undefined ? {} : { per_try_timeout: seconds(action.backendTimeout) }),
+        }
+      : action.backendTimeout !== undefined && action.backendTimeout > 0
+        ? { num_retries: 0, per_try_timeout: seconds(action.backendTimeout) }
+        : undefined;
+  const rewrite =
+    action.pathRewrite === undefined
+      ? {}
+      : action.pathRewrite.type === "ReplaceFullPath"
+        ? { regex_rewrite: { pattern: { regex: "^/.*$" }, substitution: action.pathRewrite.value } }
+        : prefixRewrite(action.pathRewrite.prefix, action.pathRewrite.value);
+  return {
+    ...(simple
+      ? { cluster: valid[0]?.cluster }
+      : { weighted_clusters: { clusters: action.backends.map(weightedCluster) } }),
+    cluster_not_found_response_code: "INTERNAL_SERVER_ERROR",
+    ...rewrite,
+    ...(action.hostRewrite === undefined ? {} : { host_rewrite_literal: action.hostRewrite }),
+    ...(action.requestTimeout === undefined ? {} : { timeout: seconds(action.requestTimeout) }),
+    ...(retryPolicy === undefined ? {} : { retry_policy: retryPolicy }),
+    ...(action.mirrors.length === 0
+      ? {}
+      : {
+          request_mirror_policies: action.mirrors.map((m) => ({
+            cluster: m.cluster,
+            ...(m.fraction >= 1
+              ? {}
+              : {
+                  runtime_fraction: {
+                    default_value: { numerator: Math.round(m.fraction * 1_000_000), denominator: "MILLION" },
+                  },
+                }),
+          })),
+        }),
+  };
+}
+
+function seconds(value: number): string {
+  return formatDuration(Math.floor(value), Math.round((value - Math.floor(value)) * 1e9));
+}
+
+const RESPONSE_CODES: Readonly<Record<number, string>> = {
+  301: "MOVED_PERMANENTLY",
+  302: "FOUND",
+  303: "SEE_OTHER",
+  307: "TEMPORARY_REDIRECT",
+  308: "PERMANENT_REDIRECT",
+};
+
+function redirect(action: RedirectAction): Json {
+  const path =
+    action.path === undefined
+      ? {}
+      : action.path.type === "ReplaceFullPath"
+        ? { path_redirect: action.path.value }
+        : prefixRewrite(action.path.prefix, action.path.value);
+  // port 0: the scheme's default. Envoy then keeps the request Host's port unless told a port,
+  // so without a host redirect the default port is set explicitly (":80" is equivalent to none).
+  const port =
+    action.port === 0
+      ? action.hostname === undefined
+        ? action.scheme === "https"
+          ? 443
+          : 80
+        : undefined
+      : action.port;
+  return {
+    ...(action.scheme === undefined ? {} : { scheme_redirect: action.scheme }),
+    ...(action.hostname === undefined ? {} : { host_redirect: action.hostname }),
+    ...(port === undefined ? {} : { port_redirect: port }),
+    ...path,
+    response_code: RESPONSE_CODES[action.statusCode] ?? "FOUND",
+  };
+}
+
+/** Origins as Envoy string matchers: `*` anything, `https://*.bar.com` a label wildcard. */
+function originMatchers(origins: readonly string[]): Json[] {
+  return origins.map((o) => {
+    if (o === "*") return { safe_regex: { regex: ".*" } };
+    if (!o.includes("*")) return { exact: o };
+    return { safe_regex: { regex: o.split("*").map(escapeRegex).join("[^/]+") } };
+  });
+}
+
+export function corsPolicy(cors: Cors): Json {
+  return {
+    "@type": EXTENSION_TYPES.corsPolicy,
+    allow_origin_string_match: originMatchers(cors.allowOrigins),
+    ...(cors.allowMethods.length === 0 ? {} : { allow_methods: cors.allowMethods.join(", ") }),
+    ...(cors.allowHeaders.length === 0 ? {} : { allow_headers: cors.allowHeaders.join(", ") }),
+    ...(cors.exposeHeaders.length === 0 ? {} : { expose_headers: cors.exposeHeaders.join(", ") }),
+    max_age: String(cors.maxAge ?? 5),
+    ...(cors.allowCredentials ? { allow_credentials: true } : {}),
+    // A preflight that does not match the policy goes on to the route, as the Gateway API expects.
+    forward_not_matching_preflights: true,
+  };
+}
+
+export function buildRoute(route: Route): Json {
+  const action = route.action;
+  let actionField: Json;
+  if (action.kind === "forward") actionField = { route: forward(action) };
+  else if (action.kind === "redirect") actionField = { redirect: redirect(action) };
+  else
+    actionField = {
+      direct_response: {
+        status: action.status,
+        ...(action.body === undefined ? {} : { body: { inline_string: action.body } }),
+      },
+    };
+  return {
+    name: route.name,
+    match: routeMatch(route.match),
+    ...actionField,
+    ...mutationFields("request", route.requestHeaders),
+    ...mutationFields("response", route.responseHeaders),
+    ...(route.cors === undefined
+      ? {}
+      : { typed_per_filter_config: { "envoy.filters.http.cors": corsPolicy(route.cors) } }),
+  };
+}
