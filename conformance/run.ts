@@ -64,7 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     manifestsDir,
     gatewayClassName: "strait",
     controllerName: STRAIT_CONTROLLER_NAME,
-    usableAddress: "127.0.0.1",
+    usableAddress: "127.0.1.250",
     unusableAddress: "192.0.2.1",
     schemaCheck: crdSchemaCheck([join(dataDir, "config/crd/standard")]),
     programmatic: programmatic.objects,

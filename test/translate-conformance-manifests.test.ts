@@ -34,11 +34,15 @@ describe("Envoy resources for the official conformance manifests", () => {
     let resources = 0;
     for (const test of catalogue.tests.filter((t) => t.baseManifests.includes("base/manifests.yaml"))) {
       const { cluster } = newCluster(options, test);
-      const out = runPipeline(cluster.store, { now: new Date("2026-01-01T00:00:00Z"), addressPool: ["127.0.1.0/24"] });
+      const out = runPipeline(cluster.store, {
+        now: new Date("2026-01-01T00:00:00Z"),
+        addressPool: ["127.0.1.0/24"],
+      });
       for (const [typeUrl, byName] of Object.entries(out.resources)) {
         for (const [name, json] of byName) {
           resources++;
-          for (const issue of encodeResource(typeUrl, json).issues) problems.push(`${test.name}: ${name}: ${issue.path}: ${issue.message}`);
+          for (const issue of encodeResource(typeUrl, json).issues)
+            problems.push(`${test.name}: ${name}: ${issue.path}: ${issue.message}`);
         }
       }
     }

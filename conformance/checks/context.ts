@@ -86,7 +86,10 @@ export function parseVia(via: unknown): {
   listener?: string;
 } {
   const text = String(via ?? "");
-  const m = /^([^/\s]+)\/([^\s]+)(?: port (\d+))?(?: \(listener ([^)]+)\))?$/.exec(text);
+  const m =
+    /^([^/\s]+)\/([^\s]+)(?: \(address without port\))?(?: port (\d+))?(?: \(listener ([^)]+)\))?$/.exec(
+      text,
+    );
   if (m === null) throw new Error(`cannot read via "${text}"`);
   return {
     namespace: m[1] ?? "",

@@ -48,6 +48,8 @@ export type TrafficResult =
       readonly headers: Readonly<Record<string, readonly string[]>>;
       readonly backend?: BackendHit;
       readonly mirrors: readonly BackendHit[];
+      /** The protocol the connection was upgraded to (101 Switching Protocols), if any. */
+      readonly upgraded?: string;
       /** For https: whether the server asked for a client certificate. */
       readonly clientCertRequested?: boolean;
     }

@@ -5,7 +5,11 @@
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
   "Gateway",
+  "GatewayAddressEmpty",
+  "GatewayFrontendClientCertificateValidation",
+  "GatewayFrontendClientCertificateValidationInsecureFallback",
   "GatewayHTTPListenerIsolation",
+  "GatewayHTTPSListenerDetectMisdirectedRequests",
   "GatewayPort8080",
   "GatewayStaticAddresses",
   "HTTPRoute",

@@ -228,15 +228,30 @@ export function buildGatewayTables(input: GatewayTablesInput): {
     }
     const chains: TlsChain[] = [];
     for (const listener of onPort) {
+      // Misdirected requests: the SNI chose this listener but the Host belongs to another listener of
+      // the port (its hostname; for a listener with a hostname, also anything outside it): 421.
       const others = onPort
         .filter((l) => l !== listener && l.hostname !== undefined)
         .map((l) => l.hostname as string);
-      const table = buildTable(
+      const misdirected =
+        listener.hostname === undefined
+          ? others
+          : [...others.filter((h) => owner(h, onPort) !== listener), "*"];
+      const own = buildTable(
         `${base}/${listener.name}`,
         [listener],
         routes.filter((r) => r.attachment.listener === listener),
-        others,
+        misdirected,
       );
+      // A host this listener's routes name but another listener of the port owns is misdirected too.
+      const table: RouteTable = {
+        ...own,
+        virtualHosts: own.virtualHosts.filter((vh) =>
+          vh.domains.every((d) =>
+            d === "*" ? listener.hostname === undefined : owner(d, onPort) === listener,
+          ),
+        ),
+      };
       tables.push(table);
       chains.push({
         name: `${base}/${listener.name}`,

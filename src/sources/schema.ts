@@ -163,7 +163,9 @@ function toJsonSchema(schema: unknown): unknown {
  * their schemas for the kinds they define, and the packaged schemas otherwise.
  */
 export function crdSchemaCheck(paths: readonly string[]): SchemaCheck {
-  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  // useDefaults: the API server applies schema defaults before validating, and some schemas
+  // (Gateway addresses) only validate once defaults are in.
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, useDefaults: true });
   const validators = new Map<string, ValidateFunction>();
   for (const file of listFiles(paths)) {
     let text: string;
@@ -196,6 +198,8 @@ export function crdSchemaCheck(paths: readonly string[]): SchemaCheck {
     const { group, version } = parseApiVersion(typeof obj.apiVersion === "string" ? obj.apiVersion : "");
     const validate = validators.get(`${group}/${version}/${kind}`);
     if (validate === undefined) return packagedSchemaCheck(kind, obj);
+    // The first pass fills in defaults (keyword order can put a check before a default); the second judges.
+    validate(obj);
     return validate(obj) ? [] : violationsOf(validate.errors);
   };
 }

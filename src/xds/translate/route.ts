@@ -212,8 +212,9 @@ export function corsPolicy(cors: Cors): Json {
     ...(cors.exposeHeaders.length === 0 ? {} : { expose_headers: cors.exposeHeaders.join(", ") }),
     max_age: String(cors.maxAge ?? 5),
     ...(cors.allowCredentials ? { allow_credentials: true } : {}),
-    // A preflight that does not match the policy goes on to the route, as the Gateway API expects.
-    forward_not_matching_preflights: true,
+    // A preflight from an origin the policy does not allow is answered by the CORS filter itself,
+    // without Access-Control-Allow-Origin, instead of reaching the backend.
+    forward_not_matching_preflights: false,
   };
 }
 

@@ -1,0 +1,274 @@
+/**
+ * strait as the conformance target: the controller pipeline reconciles, and
+ * requests go through the simulator against the Envoy resources it produced,
+ * to echo backends modelled on the upstream suite's echo server (it reports
+ * what it received, sets the response headers X-Echo-Set-Header asks for,
+ * and honours the `delay`, `responseCode`/`succeedAfter` query parameters the
+ * timeout and retry tests use).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runPipeline } from "../src/controller/pipeline.ts";
+import { parseGatewayDuration } from "../src/gateway/duration.ts";
+import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
+import {
+  finalizeResponse,
+  type HeaderList,
+  type NodeConfig,
+  prepareNodeConfig,
+  type SimResult,
+  simulate,
+} from "../src/xds/simulate/index.ts";
+import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
+import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
+import type { ConformanceCluster } from "./cluster.ts";
+import type { ConformanceTarget } from "./harness.ts";
+
+export const STRAIT_CONTROLLER_NAME = CONTROLLER_NAME;
+export const ADDRESS_POOL = ["127.0.1.0/24"];
+
+export function straitSupportedFeatures(): ReadonlySet<string> {
+  return new Set(SUPPORTED_FEATURES);
+}
+
+export function straitVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../package.json"), "utf8")) as {
+    version: string;
+  };
+  return `v${pkg.version}`;
+}
+
+function grouped(headers: HeaderList): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [n, v] of headers) {
+    const list = out[n] ?? [];
+    list.push(v);
+    out[n] = list;
+  }
+  return out;
+}
+
+/** Seconds of a Go-style duration in a query parameter (`1s`, `500ms`). */
+function querySeconds(path: string, name: string): number | undefined {
+  const m = new RegExp(`[?&]${name}=([^&]+)`).exec(path);
+  return m?.[1] === undefined ? undefined : parseGatewayDuration(decodeURIComponent(m[1]));
+}
+
+function queryValue(path: string, name: string): string | undefined {
+  const m = new RegExp(`[?&]${name}=([^&]+)`).exec(path);
+  return m?.[1] === undefined ? undefined : decodeURIComponent(m[1]);
+}
+
+function durationSeconds(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
+  return m === null ? undefined : Number(m[1]);
+}
+
+class SimulatedTraffic implements TrafficEngine {
+  readonly #config: NodeConfig;
+  readonly #cluster: ConformanceCluster;
+  /** Attempts seen per retry-test uuid, as the echo server counts them. */
+  readonly #attempts = new Map<string, number>();
+
+  constructor(config: NodeConfig, cluster: ConformanceCluster) {
+    this.#config = config;
+    this.#cluster = cluster;
+  }
+
+  gatewayAddress(namespace: string, name: string, port?: number): string | undefined {
+    const gw = this.#cluster.store.get("Gateway", namespace, name);
+    const address = ((gw?.status as { addresses?: { value?: string }[] } | undefined)?.addresses ?? [])[0]
+      ?.value;
+    if (address === undefined) return undefined;
+    return `${address}:${port ?? gw?.spec.listeners[0]?.port ?? 80}`;
+  }
+
+  send(request: TrafficRequest): TrafficResult {
+    // A Host with the port of one of the Gateway's listeners means the client connects to that port
+    // (HTTPRouteListenerPortMatching); other ports in a Host only test host matching.
+    const listenerPorts = new Set(
+      (
+        this.#cluster.store.get("Gateway", request.gateway.namespace, request.gateway.name)?.spec.listeners ??
+        []
+      ).map((l) => l.port),
+    );
+    const portInHost =
+      request.host !== undefined && /:\d+$/.test(request.host)
+        ? Number(request.host.split(":").pop())
+        : undefined;
+    const hostPort =
+      request.port ?? (portInHost !== undefined && listenerPorts.has(portInHost) ? portInHost : undefined);
+    const gwAddress = this.gatewayAddress(request.gateway.namespace, request.gateway.name, hostPort);
+    if (gwAddress === undefined)
+      return {
+        kind: "failed",
+        reason: `Gateway ${request.gateway.namespace}/${request.gateway.name} has no address`,
+      };
+    const [address = "", portText = "80"] = gwAddress.split(":");
+    const port = Number(portText);
+    // Go's client sends the gateway address as Host unless told otherwise, without a default port.
+    const defaultPort = request.scheme === "https" ? 443 : 80;
+    const authority = request.host ?? (port === defaultPort ? address : gwAddress);
+    const headers: [string, string][] = Object.entries(request.headers).map(([n, v]) => [n.toLowerCase(), v]);
+    const uuid = queryValue(request.path, "uuid") ?? `${request.path}#${request.random}`;
+    const result = simulate(
+      this.#config,
+      {
+        address,
+        port,
+        ...(request.scheme === "https"
+          ? {
+              tls: {
+                ...(request.sni === undefined ? {} : { sni: request.sni }),
+                ...(request.clientCert === undefined
+                  ? {}
+                  : { clientCertificatePem: request.clientCert.certPem }),
+              },
+            }
+          : {}),
+        method: request.method,
+        scheme: request.scheme,
+        authority,
+        path: request.path,
+        headers,
+      },
+      {
+        random: { cluster: request.random, endpoint: (request.random * 7.31) % 1, fraction: request.random },
+      },
+    );
+    return this.#respond(result, uuid);
+  }
+
+  #hit(
+    endpointAddress: string,
+    req: { method: string; path: string; authority: string; headers: HeaderList },
+    sni?: string,
+  ): BackendHit | undefined {
+    const pod = this.#cluster.podByIp(endpointAddress);
+    if (pod === undefined) return undefined;
+    return {
+      pod: pod.name,
+      namespace: pod.namespace,
+      request: {
+        method: req.method,
+        path: req.path,
+        host: req.authority,
+        headers: grouped(req.headers),
+        ...(sni === undefined ? {} : { sni }),
+      },
+    };
+  }
+
+  #respond(result: SimResult, uuid: string): TrafficResult {
+    const outcome = result.outcome;
+    if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason };
+    const requested = result.clientCertificateRequested === true ? { clientCertRequested: true } : {};
+    if (outcome.kind === "local-response") {
+      return {
+        kind: "response",
+        status: outcome.status,
+        headers: grouped(outcome.headers),
+        mirrors: [],
+        ...requested,
+      };
+    }
+    const backend = this.#hit(outcome.endpoint.address, outcome.request, outcome.upstreamTls?.sni);
+    if (backend === undefined) return { kind: "response", status: 503, headers: {}, mirrors: [] };
+    const mirrors = outcome.mirrors.flatMap((m) =>
+      m.endpoint === undefined ? [] : (this.#hit(m.endpoint.address, m.request) ?? []),
+    );
+
+    // The echo server's behaviour. It accepts WebSocket upgrades and echoes frames back.
+    if (outcome.upgrade === "websocket") {
+      return {
+        kind: "response",
+        status: 101,
+        headers: { upgrade: ["websocket"], connection: ["Upgrade"] },
+        backend,
+        mirrors,
+        upgraded: "websocket",
+        ...requested,
+      };
+    }
+    const path = outcome.request.path;
+    const delay = querySeconds(path, "delay") ?? 0;
+    const routeTimeout = durationSeconds(outcome.timeout) ?? 15;
+    const perTry = durationSeconds(outcome.retry?.perTryTimeout);
+    if (
+      delay > 0 &&
+      ((routeTimeout > 0 && delay >= routeTimeout) || (perTry !== undefined && perTry > 0 && delay >= perTry))
+    ) {
+      return {
+        kind: "response",
+        status: 504,
+        headers: { "content-type": ["text/plain"] },
+        backend,
+        mirrors,
+        ...requested,
+      };
+    }
+    let status = 200;
+    const code = queryValue(path, "responseCode");
+    if (code !== undefined) {
+      const succeedAfter = Number(queryValue(path, "succeedAfter") ?? "0");
+      const retry = outcome.retry;
+      const retriable =
+        retry !== undefined &&
+        (retry.retryOn.includes("5xx") || retry.retriableStatusCodes.includes(Number(code)));
+      const tries = 1 + (retriable ? (retry?.numRetries ?? 0) : 0);
+      for (let t = 0; t < tries; t++) {
+        const n = (this.#attempts.get(uuid) ?? 0) + 1;
+        this.#attempts.set(uuid, n);
+        status = n > succeedAfter ? 200 : Number(code);
+        if (
+          status === 200 ||
+          !(retry?.retriableStatusCodes.includes(status) || retry?.retryOn.includes("5xx"))
+        )
+          break;
+      }
+    }
+    const setHeader = (outcome.request.headers.find(([n]) => n === "x-echo-set-header")?.[1] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.includes(":"))
+      .map(
+        (s) =>
+          [s.slice(0, s.indexOf(":")).trim().toLowerCase(), s.slice(s.indexOf(":") + 1).trim()] as [
+            string,
+            string,
+          ],
+      );
+    const upstreamHeaders: HeaderList = [["content-type", "application/json"], ...setHeader];
+    return {
+      kind: "response",
+      status,
+      headers: grouped(finalizeResponse(outcome, upstreamHeaders)),
+      backend,
+      mirrors,
+      ...requested,
+    };
+  }
+}
+
+export function createStraitTarget(): ConformanceTarget {
+  return {
+    reconcile(view, now) {
+      const out = runPipeline(view, {
+        now,
+        addressPool: ADDRESS_POOL,
+        controllerName: STRAIT_CONTROLLER_NAME,
+      });
+      return { statuses: out.statuses, resources: out.resources };
+    },
+    traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): TrafficEngine {
+      const { config, issues } = prepareNodeConfig(resources);
+      if (issues.length > 0) {
+        throw new Error(
+          `generated resources do not encode: ${issues.map((i) => `${i.name}: ${i.issues.map((x) => `${x.path} ${x.message}`).join(", ")}`).join("; ")}`,
+        );
+      }
+      return new SimulatedTraffic(config, cluster);
+    },
+  };
+}

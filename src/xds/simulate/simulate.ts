@@ -1,0 +1,363 @@
+/**
+ * The simulator: evaluates one request against one node's Envoy
+ * configuration as Envoy would — listener, filter chain and TLS handshake,
+ * HTTP connection manager (RDS), virtual host, route, CORS filter, then the
+ * route's action (redirect, direct response, or forwarding with rewrites,
+ * header mutations, mirrors, timeouts and retries) and the endpoint.
+ */
+import { applyHeaderOps, headerOps, redirectLocation, redirectStatus, rewritePath } from "./actions.ts";
+import { corsPolicyOf, evaluateCors } from "./cors.ts";
+import { chooseFilterChain, findListener, handshake } from "./listener-match.ts";
+import { field, type Json, type NodeConfig } from "./node-config.ts";
+import { selectRoute, selectVirtualHost } from "./route-match.ts";
+import type { HeaderList, Mirror, SimOptions, SimRequest, SimResult } from "./types.ts";
+import { chooseCluster, clusterEndpoints, pickEndpoint, upstreamTls } from "./upstream.ts";
+
+const HCM_TYPE =
+  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+function connectionManager(chain: Json): Json | undefined {
+  for (const f of (chain.filters as Json[] | undefined) ?? []) {
+    const cfg = f.typed_config as Json | undefined;
+    if (cfg?.["@type"] === HCM_TYPE) return cfg;
+  }
+  return undefined;
+}
+
+function upgradeAllowed(type: string, hcm: Json, action: Json): boolean {
+  const find = (list: unknown) =>
+    ((list as Json[] | undefined) ?? []).find((u) => String(u.upgrade_type ?? "").toLowerCase() === type);
+  const onRoute = find(action.upgrade_configs);
+  if (onRoute !== undefined) return onRoute.enabled !== false;
+  const onHcm = find(hcm.upgrade_configs);
+  return onHcm !== undefined && onHcm.enabled !== false;
+}
+
+function local(status: number, reason: string, headers: HeaderList = [], body?: string) {
+  return {
+    kind: "local-response" as const,
+    status,
+    headers,
+    reason,
+    ...(body === undefined ? {} : { body }),
+  };
+}
+
+export function simulate(config: NodeConfig, request: SimRequest, options: SimOptions = {}): SimResult {
+  const trace: string[] = [];
+  const random = {
+    cluster: options.random?.cluster ?? 0,
+    endpoint: options.random?.endpoint ?? 0,
+    fraction: options.random?.fraction ?? 0,
+  };
+
+  const listener = findListener(config, request.address, request.port);
+  if (listener === undefined) {
+    return {
+      outcome: {
+        kind: "connection-failed",
+        reason: `no listener on ${request.address}:${request.port} (connection refused)`,
+      },
+      trace,
+    };
+  }
+  const listenerName = String(listener.name);
+  trace.push(`listener ${listenerName} serves ${request.address}:${request.port}`);
+  const choice = chooseFilterChain(listener, request);
+  if (choice === undefined) {
+    return {
+      listener: listenerName,
+      outcome: {
+        kind: "connection-failed",
+        reason: `no filter chain of ${listenerName} matches SNI ${request.tls?.sni ?? "(none)"}`,
+      },
+      trace,
+    };
+  }
+  trace.push(
+    `filter chain ${choice.name}${request.tls?.sni === undefined ? "" : ` for SNI ${request.tls.sni}`}`,
+  );
+  const tls = handshake(config, choice.chain, request);
+  const base = {
+    listener: listenerName,
+    filterChain: choice.name,
+    ...(tls.serverCertificates.length === 0 ? {} : { serverCertificates: tls.serverCertificates }),
+    clientCertificateRequested: tls.clientCertificateRequested,
+  };
+  if (!tls.ok) return { ...base, outcome: { kind: "connection-failed", reason: tls.reason }, trace };
+
+  const hcm = connectionManager(choice.chain);
+  if (hcm === undefined)
+    return {
+      ...base,
+      outcome: { kind: "connection-failed", reason: "the filter chain has no HTTP connection manager" },
+      trace,
+    };
+  const routeConfigName = field<string>(hcm, "rds", "route_config_name");
+  const routeConfig =
+    routeConfigName === undefined
+      ? (hcm.route_config as Json | undefined)
+      : config.routeConfigurations.get(routeConfigName);
+  if (routeConfig === undefined) {
+    // Envoy keeps the listener warming until its RDS resource arrives; requests see no route.
+    return {
+      ...base,
+      outcome: local(404, `route configuration ${routeConfigName ?? "(inline)"} is not on the node`),
+      trace,
+    };
+  }
+  const routeConfigurationName = String(routeConfig.name ?? routeConfigName ?? "");
+  trace.push(`route configuration ${routeConfigurationName}`);
+  const vh = selectVirtualHost(routeConfig, request.authority);
+  if (vh === undefined) {
+    return {
+      ...base,
+      routeConfiguration: routeConfigurationName,
+      outcome: local(404, `no virtual host for host ${request.authority}`),
+      trace,
+    };
+  }
+  const vhName = String(vh.name);
+  trace.push(`virtual host ${vhName} for host ${request.authority}`);
+  const headers: HeaderList = request.headers.map(([n, v]) => [n.toLowerCase(), v] as const);
+  const matched = selectRoute(vh, request.method, request.path, headers, random.fraction);
+  const where = { ...base, routeConfiguration: routeConfigurationName, virtualHost: vhName };
+  if (matched === undefined)
+    return {
+      ...where,
+      outcome: local(404, `no route of ${vhName} matches ${request.method} ${request.path}`),
+      trace,
+    };
+  const route = matched.route;
+  const routeName = String(route.name ?? "(unnamed)");
+  trace.push(`route ${routeName}`);
+  const at = { ...where, route: routeName };
+
+  // Response header mutations of the route, virtual host and route configuration (most specific first).
+  const responseOps = [
+    headerOps(route, "response"),
+    headerOps(vh, "response"),
+    headerOps(routeConfig, "response"),
+  ];
+
+  // The CORS filter runs before the router: it may answer a preflight itself.
+  const cors = evaluateCors(corsPolicyOf(route, vh), request.method, headers);
+  if (cors.preflight !== undefined) {
+    trace.push("CORS preflight answered by the CORS filter");
+    return { ...at, outcome: local(200, "CORS preflight", cors.preflight), trace };
+  }
+
+  if (route.redirect !== undefined) {
+    const redirect = route.redirect as Json;
+    const location = redirectLocation(
+      redirect,
+      request.scheme,
+      request.authority,
+      request.path,
+      matched.matchedPrefix,
+    );
+    const headersOut = responseOps.reduce<[string, string][]>(
+      (h, ops) => applyHeaderOps(h, ops),
+      [["location", location]],
+    );
+    return { ...at, outcome: local(redirectStatus(redirect), `redirect to ${location}`, headersOut), trace };
+  }
+  if (route.direct_response !== undefined) {
+    const dr = route.direct_response as Json;
+    const body = field<string>(dr, "body", "inline_string");
+    const headersOut = responseOps.reduce<[string, string][]>((h, ops) => applyHeaderOps(h, ops), []);
+    return { ...at, outcome: local(Number(dr.status ?? 200), "direct response", headersOut, body), trace };
+  }
+  const action = route.route as Json | undefined;
+  if (action === undefined) return { ...at, outcome: local(404, "route has no action"), trace };
+
+  // An Upgrade (WebSocket) request needs the upgrade enabled on the connection manager, or on the route.
+  const upgrade = headers.find(([n]) => n === "upgrade")?.[1]?.toLowerCase();
+  if (upgrade !== undefined && !upgradeAllowed(upgrade, hcm, action)) {
+    trace.push(`upgrade to ${upgrade} is not enabled: 403`);
+    return { ...at, outcome: local(403, `upgrade ${upgrade} not allowed`), trace };
+  }
+
+  const notFoundCode =
+    action.cluster_not_found_response_code === "INTERNAL_SERVER_ERROR"
+      ? 500
+      : action.cluster_not_found_response_code === "NOT_FOUND"
+        ? 404
+        : 503;
+  const chosen = chooseCluster(action, random.cluster);
+  if (chosen === undefined) return { ...at, outcome: local(503, "no cluster to route to"), trace };
+  const cluster = config.clusters.get(chosen.cluster);
+  if (cluster === undefined) {
+    trace.push(`cluster ${chosen.cluster} not found: ${notFoundCode}`);
+    return { ...at, outcome: local(notFoundCode, `cluster ${chosen.cluster} not found`), trace };
+  }
+  const endpoints = clusterEndpoints(config, cluster);
+  const endpoint = pickEndpoint(endpoints, random.endpoint);
+  if (endpoint === undefined) {
+    trace.push(`cluster ${chosen.cluster} has no healthy endpoint: 503`);
+    return {
+      ...at,
+      outcome: local(503, `no healthy upstream in cluster ${chosen.cluster}`, [], "no healthy upstream"),
+      trace,
+    };
+  }
+  trace.push(`cluster ${chosen.cluster}, endpoint ${endpoint.address}:${endpoint.port}`);
+
+  // The request as the upstream receives it.
+  let path = request.path;
+  let authority = request.authority;
+  const rewritten = rewritePath(action, request.path, matched.matchedPrefix);
+  let upstreamHeaders: [string, string][] = headers.map(([n, v]) => [n, v]);
+  if (rewritten !== undefined) {
+    upstreamHeaders.push(["x-envoy-original-path", request.path]);
+    path = rewritten;
+  }
+  if (typeof action.host_rewrite_literal === "string" && action.host_rewrite_literal !== "")
+    authority = action.host_rewrite_literal;
+  // Header mutations: weighted cluster entry first, then route, virtual host, route configuration
+  // (Envoy's default order; the last writer wins for overwrites).
+  const requestOps = [
+    ...(chosen.entry === undefined ? [] : [headerOps(chosen.entry, "request")]),
+    headerOps(route, "request"),
+    headerOps(vh, "request"),
+    headerOps(routeConfig, "request"),
+  ];
+  for (const ops of requestOps) upstreamHeaders = applyHeaderOps(upstreamHeaders, ops);
+  upstreamHeaders = upstreamHeaders.filter(([n]) => n !== "x-forwarded-proto");
+  upstreamHeaders.push(["x-forwarded-proto", request.scheme]);
+  const timeout = typeof action.timeout === "string" ? action.timeout : "15s";
+  if (timeout !== "0s")
+    upstreamHeaders.push([
+      "x-envoy-expected-rq-timeout-ms",
+      String(Math.round(Number.parseFloat(timeout) * 1000)),
+    ]);
+  const upstreamRequest = {
+    method: request.method,
+    scheme: request.scheme,
+    authority,
+    path,
+    headers: upstreamHeaders,
+  };
+
+  const mirrors: Mirror[] = [];
+  for (const policy of (action.request_mirror_policies as Json[] | undefined) ?? []) {
+    const fraction = field<{ numerator?: number; denominator?: string }>(
+      policy,
+      "runtime_fraction",
+      "default_value",
+    );
+    if (fraction !== undefined) {
+      const denominator =
+        fraction.denominator === "MILLION"
+          ? 1_000_000
+          : fraction.denominator === "TEN_THOUSAND"
+            ? 10_000
+            : 100;
+      if (!(random.fraction * denominator < Number(fraction.numerator ?? 0))) continue;
+    }
+    const name = String(policy.cluster ?? "");
+    const mirrorCluster = config.clusters.get(name);
+    const mirrorEndpoint =
+      mirrorCluster === undefined
+        ? undefined
+        : pickEndpoint(clusterEndpoints(config, mirrorCluster), random.endpoint);
+    // Envoy appends "-shadow" to the mirrored request's host.
+    const shadowHost =
+      policy.disable_shadow_host_suffix_append === true
+        ? authority
+        : `${authority.replace(/:\d+$/, "")}-shadow${authority.match(/:\d+$/)?.[0] ?? ""}`;
+    mirrors.push({
+      cluster: name,
+      ...(mirrorEndpoint === undefined ? {} : { endpoint: mirrorEndpoint }),
+      request: { ...upstreamRequest, authority: shadowHost },
+    });
+  }
+
+  const retryPolicy = action.retry_policy as Json | undefined;
+  const weighted = chosen.entry === undefined ? [] : [headerOps(chosen.entry, "response")];
+  const responseAdd = [...weighted, ...responseOps];
+  const tlsUp = upstreamTls(cluster);
+  return {
+    ...at,
+    outcome: {
+      kind: "forward",
+      cluster: chosen.cluster,
+      ...(chosen.all === undefined ? {} : { weightedClusters: chosen.all }),
+      endpoint,
+      ...(upgrade === undefined ? {} : { upgrade }),
+      ...(tlsUp === undefined ? {} : { upstreamTls: tlsUp }),
+      request: upstreamRequest,
+      mirrors,
+      timeout,
+      ...(retryPolicy === undefined
+        ? {}
+        : {
+            retry: {
+              retryOn: String(retryPolicy.retry_on ?? ""),
+              numRetries: Number(retryPolicy.num_retries ?? 1),
+              retriableStatusCodes: ((retryPolicy.retriable_status_codes as number[] | undefined) ?? []).map(
+                Number,
+              ),
+              ...(typeof retryPolicy.per_try_timeout === "string"
+                ? { perTryTimeout: retryPolicy.per_try_timeout }
+                : {}),
+              ...(field<string>(retryPolicy, "retry_back_off", "base_interval") === undefined
+                ? {}
+                : { backoff: field<string>(retryPolicy, "retry_back_off", "base_interval") as string }),
+            },
+          }),
+      response: {
+        headerMutations: responseAdd,
+        ...(cors.actual === undefined ? {} : { cors: cors.actual }),
+      },
+    },
+    trace,
+  };
+}
+
+/**
+ * The response the client gets for a forwarded request, given the upstream's
+ * status and headers: the route's response header mutations (weighted
+ * cluster entry, route, virtual host, route configuration), then the CORS
+ * filter's headers.
+ */
+export function finalizeResponse(
+  transform: SimResult["outcome"],
+  upstreamHeaders: HeaderList,
+): [string, string][] {
+  if (transform.kind !== "forward") return [];
+  let headers: [string, string][] = upstreamHeaders.map(([n, v]) => [n.toLowerCase(), v]);
+  const t = transform.response;
+  for (const ops of t.headerMutations) headers = applyHeaderOps(headers, ops);
+  if (t.cors !== undefined) {
+    headers = applyHeaderOps(headers, {
+      add: [
+        {
+          name: "access-control-allow-origin",
+          value: t.cors.allowOrigin,
+          action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        },
+        ...(t.cors.allowCredentials
+          ? [
+              {
+                name: "access-control-allow-credentials",
+                value: "true",
+                action: "OVERWRITE_IF_EXISTS_OR_ADD",
+              },
+            ]
+          : []),
+        ...(t.cors.exposeHeaders === undefined
+          ? []
+          : [
+              {
+                name: "access-control-expose-headers",
+                value: t.cors.exposeHeaders,
+                action: "OVERWRITE_IF_EXISTS_OR_ADD",
+              },
+            ]),
+      ],
+      remove: [],
+    });
+  }
+  return headers;
+}
