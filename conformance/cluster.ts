@@ -25,6 +25,11 @@ export interface Pod {
   readonly labels: Readonly<Record<string, string>>;
   /** Container ports by name, for named targetPorts. */
   readonly namedPorts: ReadonlyMap<string, number>;
+  /**
+   * `namespace/secret` whose certificate the echo server serves TLS with, when
+   * the Deployment mounts one for TLS_SERVER_CERT (the suite's TLS backends).
+   */
+  readonly tlsSecret?: string;
 }
 
 interface DeploymentLike {
@@ -33,7 +38,13 @@ interface DeploymentLike {
     replicas?: number;
     template?: {
       metadata?: { labels?: Record<string, string> };
-      spec?: { containers?: { ports?: { name?: string; containerPort: number }[] }[] };
+      spec?: {
+        containers?: {
+          ports?: { name?: string; containerPort: number }[];
+          env?: { name: string; value?: string }[];
+        }[];
+        volumes?: { name: string; secret?: { secretName?: string } }[];
+      };
     };
   };
 }
@@ -159,13 +170,26 @@ export class ConformanceCluster {
     for (const c of d.spec?.template?.spec?.containers ?? []) {
       for (const p of c.ports ?? []) if (p.name !== undefined) namedPorts.set(p.name, p.containerPort);
     }
+    const podSpec = d.spec?.template?.spec;
+    const servesTls = (podSpec?.containers ?? []).some((c) =>
+      (c.env ?? []).some((e) => e.name === "TLS_SERVER_CERT"),
+    );
+    const secretName = podSpec?.volumes?.find((v) => v.secret?.secretName !== undefined)?.secret?.secretName;
+    const tlsSecret = servesTls && secretName !== undefined ? `${ns}/${secretName}` : undefined;
     const hash = stableSuffix(`${ns}/${d.metadata.name}`, 10);
     for (let i = 0; i < replicas; i++) {
       const name = `${d.metadata.name}-${hash}-${stableSuffix(`${hash}/${i}`, 5)}`;
       const key = `${ns}/${name}`;
       const existing = this.#pods.get(key);
       const ip = existing?.ip ?? this.#allocateIp();
-      const pod: Pod = { namespace: ns, name, ip, labels, namedPorts };
+      const pod: Pod = {
+        namespace: ns,
+        name,
+        ip,
+        labels,
+        namedPorts,
+        ...(tlsSecret === undefined ? {} : { tlsSecret }),
+      };
       this.#pods.set(key, pod);
       this.#podsByIp.set(ip, pod);
     }

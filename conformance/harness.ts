@@ -135,6 +135,33 @@ export function newCluster(
   return { cluster, errors };
 }
 
+/**
+ * Some catalogue entries leave an object reference empty where the Go test uses a
+ * variable (`ref: {}`); the object is the one the neighbouring checks of the same
+ * kind name.
+ */
+function fillMissingRefs(checks: readonly CheckData[]): CheckData[] {
+  return checks.map((check, i) => {
+    const object = check.object as { kind?: string; name?: string } | undefined;
+    if (object === undefined || object.name !== undefined) return check;
+    const near = [...checks.slice(i + 1), ...checks.slice(0, i).reverse()];
+    for (const other of near) {
+      for (const value of Object.values(other)) {
+        const ref = value as { kind?: string; name?: string; namespace?: string } | undefined;
+        if (
+          ref !== null &&
+          typeof ref === "object" &&
+          ref.kind === object.kind &&
+          typeof ref.name === "string"
+        ) {
+          return { ...check, object: ref };
+        }
+      }
+    }
+    return check;
+  });
+}
+
 export function runTest(
   target: ConformanceTarget,
   options: HarnessOptions,
@@ -142,7 +169,8 @@ export function runTest(
   mutations: readonly Mutation[],
 ): TestResult {
   const { cluster, errors } = newCluster(options, test);
-  linkNeighbours(test.checks);
+  const checks = fillMissingRefs(test.checks);
+  linkNeighbours(checks);
   const results: CheckResult[] = [];
   let state: { resources: EnvoyResourceSet; errors: string[] };
   try {
@@ -157,7 +185,7 @@ export function runTest(
   }
   errors.push(...state.errors);
   let traffic: TrafficEngine = target.traffic(state.resources, cluster);
-  test.checks.forEach((check: CheckData, index) => {
+  checks.forEach((check: CheckData, index) => {
     const due = mutations.filter((m) => m.beforeCheck === index);
     if (due.length > 0) {
       for (const m of due) m.apply(cluster);

@@ -23,6 +23,18 @@ function patch(
   cluster.put(kind, change(copy) as unknown as AnyStoredObject);
 }
 
+/** The reconcile subtest's ConfigMap: a copy of tls-checks-ca-certificate, or with an empty ca.crt. */
+function putCaCopy(cluster: ConformanceCluster, valid: boolean): void {
+  const original = cluster.store.get("ConfigMap", INFRA, "tls-checks-ca-certificate");
+  if (original === undefined) throw new Error("mutation: ConfigMap tls-checks-ca-certificate not found");
+  cluster.put("ConfigMap", {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "tls-checks-ca-certificate-reconcile-test", namespace: INFRA },
+    data: { "ca.crt": valid ? (original.data?.["ca.crt"] ?? "") : "" },
+  } as AnyStoredObject);
+}
+
 function spec(obj: Record<string, unknown>): Record<string, unknown> {
   return obj.spec as Record<string, unknown>;
 }
@@ -141,6 +153,30 @@ export const MUTATIONS: Readonly<Record<string, readonly Mutation[]>> = {
         }
       },
     },
+  ],
+  // Reconcile subtest: "patches policy reconcile-test to reference a new ConfigMap
+  // tls-checks-ca-certificate-reconcile-test that does not exist yet ...; creates the ConfigMap with the
+  // original CA -> both True; patches its ca.crt to empty -> both False again; restores CA -> both True".
+  BackendTLSPolicy: [
+    {
+      beforeCheck: 20,
+      apply: (c) =>
+        patch(c, "BackendTLSPolicy", INFRA, "reconcile-test", (o) => ({
+          ...o,
+          spec: {
+            ...spec(o),
+            validation: {
+              ...(spec(o).validation as Record<string, unknown>),
+              caCertificateRefs: [
+                { group: "", kind: "ConfigMap", name: "tls-checks-ca-certificate-reconcile-test" },
+              ],
+            },
+          },
+        })),
+    },
+    { beforeCheck: 22, apply: (c) => putCaCopy(c, true) },
+    { beforeCheck: 24, apply: (c) => putCaCopy(c, false) },
+    { beforeCheck: 26, apply: (c) => putCaCopy(c, true) },
   ],
   // "patches spec.validation.hostname, waits for Accepted=True on the same-namespace ancestor".
   BackendTLSPolicyObservedGenerationBump: [

@@ -18,6 +18,8 @@ import {
   prepareNodeConfig,
   type SimResult,
   simulate,
+  type UpstreamTlsInfo,
+  verifyServerCertificate,
 } from "../src/xds/simulate/index.ts";
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
 import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
@@ -160,6 +162,18 @@ class SimulatedTraffic implements TrafficEngine {
     };
   }
 
+  #upstreamTlsProblem(address: string, tls: UpstreamTlsInfo | undefined): string | undefined {
+    const pod = this.#cluster.podByIp(address);
+    if (pod?.tlsSecret === undefined)
+      return tls === undefined ? undefined : "the gateway started TLS with a plain-text backend";
+    if (tls === undefined) return "the gateway sent plain text to a TLS backend";
+    const [ns = "", name = ""] = pod.tlsSecret.split("/");
+    const secret = this.#cluster.store.get("Secret", ns, name);
+    const crt = secret?.data?.["tls.crt"];
+    if (crt === undefined) return `backend certificate secret ${pod.tlsSecret} is missing`;
+    return verifyServerCertificate(tls, Buffer.from(crt, "base64").toString("utf8"));
+  }
+
   #respond(result: SimResult, uuid: string): TrafficResult {
     const outcome = result.outcome;
     if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason };
@@ -175,6 +189,17 @@ class SimulatedTraffic implements TrafficEngine {
     }
     const backend = this.#hit(outcome.endpoint.address, outcome.request, outcome.upstreamTls?.sni);
     if (backend === undefined) return { kind: "response", status: 503, headers: {}, mirrors: [] };
+    // A TLS backend needs TLS from the gateway, with its certificate accepted; a plain one needs plain text.
+    const tlsProblem = this.#upstreamTlsProblem(outcome.endpoint.address, outcome.upstreamTls);
+    if (tlsProblem !== undefined) {
+      return {
+        kind: "response",
+        status: 503,
+        headers: { "content-type": ["text/plain"] },
+        mirrors: [],
+        ...requested,
+      };
+    }
     const mirrors = outcome.mirrors.flatMap((m) =>
       m.endpoint === undefined ? [] : (this.#hit(m.endpoint.address, m.request) ?? []),
     );

@@ -8,6 +8,7 @@
 import type { ServiceBackend } from "../model/backend.ts";
 import type { HeaderMutation, WeightedBackend } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
+import { type BackendTlsPolicies, type PolicyDecision, policyForPort } from "./backend-tls-policy.ts";
 import { headerMutation } from "./header-mutation.ts";
 import { referenceAllowed } from "./reference-grant.ts";
 import { resolveServiceBackend } from "./service-backends.ts";
@@ -30,13 +31,17 @@ export interface RefProblem {
 export interface ResolvedRef {
   readonly backend?: ServiceBackend;
   readonly problem?: RefProblem;
+  /** The BackendTLSPolicy that applies to the backend, valid or not. */
+  readonly policy?: PolicyDecision;
 }
 
 /** appProtocol values strait can speak to (GEP-1911); others are UnsupportedProtocol. */
 const SUPPORTED_APP_PROTOCOLS = new Set([
   "http",
+  "https",
   "kubernetes.io/h2c",
   "kubernetes.io/ws",
+  "kubernetes.io/wss",
   "h2c",
   "grpc",
   "http2",
@@ -46,6 +51,7 @@ export function resolveBackendRef(
   view: ResourceView,
   from: { kind: string; namespace: string },
   ref: BackendRefSpec,
+  policies: BackendTlsPolicies,
 ): ResolvedRef {
   const group = ref.group ?? "";
   const kind = ref.kind ?? "Service";
@@ -96,27 +102,35 @@ export function resolveBackendRef(
       },
     };
   }
-  return { backend: resolved.value };
+  const policy = policyForPort(policies, namespace, ref.name, servicePort?.name ?? "");
+  if (policy === undefined) return { backend: resolved.value };
+  // An unusable BackendTLSPolicy makes the backend unusable: never fall back to clear text.
+  if (policy.tls === undefined) return { policy };
+  return { backend: { ...resolved.value, tls: policy.tls }, policy };
 }
 
 export interface RuleBackends {
   readonly backends: readonly WeightedBackend[];
   readonly services: readonly ServiceBackend[];
   readonly problems: readonly RefProblem[];
+  readonly policies: readonly PolicyDecision[];
 }
 
 export function resolveRuleBackends(
   view: ResourceView,
   from: { kind: string; namespace: string },
   refs: readonly BackendRefSpec[],
+  policies: BackendTlsPolicies,
 ): RuleBackends {
   const backends: WeightedBackend[] = [];
   const services: ServiceBackend[] = [];
   const problems: RefProblem[] = [];
+  const used: PolicyDecision[] = [];
   for (const ref of refs) {
     const weight = ref.weight ?? 1;
-    const resolved = resolveBackendRef(view, from, ref);
+    const resolved = resolveBackendRef(view, from, ref, policies);
     if (resolved.problem !== undefined) problems.push(resolved.problem);
+    if (resolved.policy !== undefined) used.push(resolved.policy);
     if (resolved.backend !== undefined) services.push(resolved.backend);
     if (weight === 0) continue;
     let requestHeaders: HeaderMutation | undefined;
@@ -132,5 +146,5 @@ export function resolveRuleBackends(
       ...(responseHeaders === undefined ? {} : { responseHeaders }),
     });
   }
-  return { backends, services, problems };
+  return { backends, services, problems, policies: used };
 }

@@ -4,6 +4,8 @@
  * conformance run (conformance/) checks that each listed feature's tests pass.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
+  "BackendTLSPolicy",
+  "BackendTLSPolicySANValidation",
   "Gateway",
   "GatewayAddressEmpty",
   "GatewayFrontendClientCertificateValidation",

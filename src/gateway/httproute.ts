@@ -10,6 +10,7 @@ import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type BackendRefSpec, type RefProblem, resolveRuleBackends } from "./backend-refs.ts";
+import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
 import { parseGatewayDuration } from "./duration.ts";
 import { type FilterSpec, type PathModifier, type RedirectSpec, translateFilters } from "./route-filters.ts";
 import { MATCH_ALL, translateMatch } from "./route-matches.ts";
@@ -45,6 +46,8 @@ export interface TranslatedHttpRoute {
   readonly invalidRules: readonly string[];
   readonly refProblems: readonly RefProblem[];
   readonly services: readonly ServiceBackend[];
+  /** BackendTLSPolicies applying to the route's backends (valid or not), for their status. */
+  readonly policies: readonly PolicyDecision[];
 }
 
 interface RuleSpec {
@@ -61,15 +64,28 @@ function translateRule(
   route: ObjectOf<"HTTPRoute">,
   rule: RuleSpec,
   index: number,
-): { rule?: TranslatedRule; invalid?: string; refProblems: RefProblem[]; services: ServiceBackend[] } {
+  policies: BackendTlsPolicies,
+): {
+  rule?: TranslatedRule;
+  invalid?: string;
+  refProblems: RefProblem[];
+  services: ServiceBackend[];
+  policies: PolicyDecision[];
+} {
   const from = { kind: "HTTPRoute", namespace: route.metadata.namespace ?? "" };
   const matches: RouteMatch[] = [];
   for (const spec of rule.matches === undefined || rule.matches.length === 0 ? [MATCH_ALL] : rule.matches) {
     const m = translateMatch(spec);
-    if (!m.ok) return { invalid: `rule ${rule.name ?? index}: ${m.error}`, refProblems: [], services: [] };
+    if (!m.ok)
+      return {
+        invalid: `rule ${rule.name ?? index}: ${m.error}`,
+        refProblems: [],
+        services: [],
+        policies: [],
+      };
     matches.push(m.value);
   }
-  const filters = translateFilters(view, from, rule.filters ?? []);
+  const filters = translateFilters(view, from, rule.filters ?? [], policies);
   if (
     filters.redirect !== undefined &&
     (filters.pathRewrite !== undefined || filters.hostRewrite !== undefined)
@@ -78,6 +94,7 @@ function translateRule(
       invalid: `rule ${rule.name ?? index}: RequestRedirect and URLRewrite cannot be combined`,
       refProblems: [],
       services: [],
+      policies: [],
     };
   }
   const needsPrefix = [filters.redirect?.path, filters.pathRewrite].some(
@@ -88,9 +105,10 @@ function translateRule(
       invalid: `rule ${rule.name ?? index}: ReplacePrefixMatch needs PathPrefix matches`,
       refProblems: [],
       services: [],
+      policies: [],
     };
   }
-  const backends = resolveRuleBackends(view, from, rule.backendRefs ?? []);
+  const backends = resolveRuleBackends(view, from, rule.backendRefs ?? [], policies);
 
   const timeouts: { request?: number; backendRequest?: number } = {};
   for (const key of ["request", "backendRequest"] as const) {
@@ -102,6 +120,7 @@ function translateRule(
         invalid: `rule ${rule.name ?? index}: timeouts.${key} "${text}" is not a duration`,
         refProblems: [],
         services: [],
+        policies: [],
       };
     timeouts[key] = seconds;
   }
@@ -115,6 +134,7 @@ function translateRule(
       invalid: `rule ${rule.name ?? index}: timeouts.backendRequest must not exceed timeouts.request`,
       refProblems: [],
       services: [],
+      policies: [],
     };
   }
   let retry: Retry | undefined;
@@ -125,6 +145,7 @@ function translateRule(
         invalid: `rule ${rule.name ?? index}: retry.backoff "${rule.retry.backoff}" is not a duration`,
         refProblems: [],
         services: [],
+        policies: [],
       };
     }
     retry = {
@@ -160,17 +181,24 @@ function translateRule(
     },
     refProblems: [...backends.problems, ...filters.refProblems],
     services: [...backends.services, ...filters.mirrors.map((m) => m.backend)],
+    policies: [...backends.policies, ...filters.policies],
   };
 }
 
-export function translateHttpRoute(view: ResourceView, route: ObjectOf<"HTTPRoute">): TranslatedHttpRoute {
+export function translateHttpRoute(
+  view: ResourceView,
+  route: ObjectOf<"HTTPRoute">,
+  policies: BackendTlsPolicies,
+): TranslatedHttpRoute {
   const namespace = route.metadata.namespace ?? "";
   const rules: TranslatedRule[] = [];
   const invalidRules: string[] = [];
   const refProblems: RefProblem[] = [];
   const services: ServiceBackend[] = [];
+  const used: PolicyDecision[] = [];
   ((route.spec?.rules ?? []) as RuleSpec[]).forEach((spec, index) => {
-    const out = translateRule(view, route, spec, index);
+    const out = translateRule(view, route, spec, index, policies);
+    used.push(...out.policies);
     if (out.invalid !== undefined) invalidRules.push(out.invalid);
     if (out.rule !== undefined) rules.push(out.rule);
     refProblems.push(...out.refProblems);
@@ -188,5 +216,6 @@ export function translateHttpRoute(view: ResourceView, route: ObjectOf<"HTTPRout
     invalidRules,
     refProblems,
     services,
+    policies: [...new Set(used)],
   };
 }

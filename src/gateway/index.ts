@@ -8,6 +8,8 @@ import type { CaBundle, Certificate, GatewayModel, GatewayPort, RouteTable } fro
 import type { ObjectStatus } from "../model/status.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { parseAddressPool } from "./addresses.ts";
+import { decideBackendTlsPolicies, type PolicyDecision } from "./backend-tls-policy.ts";
+import { backendTlsPolicyStatus } from "./backend-tls-policy-status.ts";
 import { buildGatewayState, byAge, type GatewayState } from "./gateway.ts";
 import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
@@ -46,9 +48,12 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     gateways.set(`${gw.metadata.namespace}/${gw.metadata.name}`, buildGatewayState(view, gw, pool, taken));
   }
 
+  const policies = decideBackendTlsPolicies(view);
+  /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
+  const policyAncestors = new Map<PolicyDecision, Set<GatewayState>>();
   const services = new Map<string, ServiceBackend>();
   for (const route of view.list("HTTPRoute")) {
-    const translated: TranslatedHttpRoute = translateHttpRoute(view, route);
+    const translated: TranslatedHttpRoute = translateHttpRoute(view, route, policies);
     const results: ParentResult[] = [];
     for (const parentRef of (route.spec?.parentRefs ?? []) as ParentRefLike[]) {
       const group = parentRef.group ?? "gateway.networking.k8s.io";
@@ -70,6 +75,11 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           state.routes.push({ route: translated, attachment: a });
         }
         for (const s of translated.services) services.set(s.clusterName, s);
+        for (const p of translated.policies) {
+          const set = policyAncestors.get(p) ?? new Set();
+          set.add(state);
+          policyAncestors.set(p, set);
+        }
       }
       results.push({ parentRef, attachment });
     }
@@ -117,6 +127,20 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         });
       }
     }
+  }
+  for (const decision of policies.decisions) {
+    // A conflicted policy applies nowhere, but reports on the same Gateways as the policy that won.
+    const users = policyAncestors.get(decision.conflictsWith ?? decision);
+    if (decision.conflictsWith !== undefined && users !== undefined) policyAncestors.set(decision, users);
+    if (decision.caBundle !== undefined && policyAncestors.has(decision))
+      caBundles.set(decision.caBundle.name, decision.caBundle);
+    const status = backendTlsPolicyStatus(
+      decision,
+      [...(policyAncestors.get(decision) ?? [])],
+      controllerName,
+      options.now,
+    );
+    if (status !== undefined) statuses.push(status);
   }
   const sortByName = <T extends { name: string }>(list: T[]): T[] =>
     list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -7,6 +7,7 @@ import type { ServiceBackend } from "../model/backend.ts";
 import type { Cors, HeaderMutation } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type RefProblem, resolveBackendRef } from "./backend-refs.ts";
+import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
 import { headerMutation, mergeMutations, NO_HEADER_CHANGES } from "./header-mutation.ts";
 
 interface PathModifierSpec {
@@ -67,6 +68,7 @@ export interface RuleFilters {
   readonly refProblems: readonly RefProblem[];
   /** A filter strait cannot apply: the rule must answer 500 rather than skip it. */
   readonly unsupported?: string;
+  readonly policies: readonly PolicyDecision[];
 }
 
 function pathModifier(spec: PathModifierSpec | undefined): PathModifier | undefined {
@@ -93,7 +95,9 @@ export function translateFilters(
   view: ResourceView,
   from: { kind: string; namespace: string },
   filters: readonly FilterSpec[],
+  policies: BackendTlsPolicies,
 ): RuleFilters {
+  const used: PolicyDecision[] = [];
   let requestHeaders = NO_HEADER_CHANGES;
   let responseHeaders = NO_HEADER_CHANGES;
   let redirect: RedirectSpec | undefined;
@@ -133,7 +137,8 @@ export function translateFilters(
       case "RequestMirror": {
         const m = f.requestMirror;
         if (m === undefined) break;
-        const resolved = resolveBackendRef(view, from, m.backendRef);
+        const resolved = resolveBackendRef(view, from, m.backendRef, policies);
+        if (resolved.policy !== undefined) used.push(resolved.policy);
         if (resolved.problem !== undefined) refProblems.push(resolved.problem);
         else if (resolved.backend !== undefined)
           mirrors.push({ backend: resolved.backend, fraction: mirrorFraction(m) });
@@ -171,5 +176,6 @@ export function translateFilters(
     ...(cors === undefined ? {} : { cors }),
     refProblems,
     ...(unsupported === undefined ? {} : { unsupported }),
+    policies: used,
   };
 }

@@ -19,6 +19,19 @@ export interface Endpoint {
   readonly target?: string;
 }
 
+/** TLS from the gateway to the backend (BackendTLSPolicy), validated against a CA bundle and names. */
+export interface UpstreamTls {
+  /** SNI sent, and the name the certificate must carry when `subjectAltNames` is empty. */
+  readonly sni: string;
+  /** CA bundle name (an SDS validation context), or "system" for the node's trust store. */
+  readonly trust: { readonly kind: "bundle"; readonly name: string } | { readonly kind: "system" };
+  /** Names the certificate must carry (any of them); the SNI when empty. */
+  readonly subjectAltNames: readonly { readonly type: "DNS" | "URI"; readonly value: string }[];
+  /** Client certificate (SDS secret name) the gateway presents, if any. */
+  readonly clientCertificate?: string;
+  readonly sources: readonly ResourceRef[];
+}
+
 export interface ServiceBackend {
   readonly kind: "Service";
   /** Envoy cluster name: `namespace/service:port`. */
@@ -30,5 +43,7 @@ export interface ServiceBackend {
   readonly protocol: UpstreamProtocol;
   /** Ready endpoints, sorted by address then port, without duplicates. */
   readonly endpoints: readonly Endpoint[];
+  /** TLS to the backend, when a BackendTLSPolicy applies. */
+  readonly tls?: UpstreamTls;
   readonly sources: readonly ResourceRef[];
 }

@@ -15,6 +15,7 @@ export { indexNodeConfig, type NodeConfig } from "./node-config.ts";
 export { parseHeader, parseRequestLine } from "./request.ts";
 export { finalizeResponse, simulate } from "./simulate.ts";
 export type * from "./types.ts";
+export { verifyServerCertificate } from "./upstream.ts";
 
 /**
  * Round-trips every resource through the real Envoy protos and indexes the

@@ -276,7 +276,7 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   const retryPolicy = action.retry_policy as Json | undefined;
   const weighted = chosen.entry === undefined ? [] : [headerOps(chosen.entry, "response")];
   const responseAdd = [...weighted, ...responseOps];
-  const tlsUp = upstreamTls(cluster);
+  const tlsUp = upstreamTls(config, cluster);
   return {
     ...at,
     outcome: {

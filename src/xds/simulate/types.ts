@@ -42,6 +42,20 @@ export interface UpstreamRequest {
   readonly headers: HeaderList;
 }
 
+export interface UpstreamTlsInfo {
+  readonly sni?: string;
+  /** PEM of the CAs the server certificate must chain to (from the SDS validation context). */
+  readonly trustedCaPem?: string;
+  readonly trustBundle?: string;
+  readonly systemTrust?: boolean;
+  readonly subjectAltNames: readonly {
+    readonly type: string;
+    readonly matcher: Readonly<Record<string, unknown>>;
+  }[];
+  /** SDS name of the client certificate presented to the backend. */
+  readonly clientCertificate?: string;
+}
+
 export interface Endpoint {
   readonly address: string;
   readonly port: number;
@@ -101,8 +115,8 @@ export type SimOutcome =
       readonly endpoint: Endpoint;
       /** The protocol the connection upgrades to (e.g. websocket), when the request asked and Envoy allows it. */
       readonly upgrade?: string;
-      /** TLS to the upstream (cluster transport socket), with the SNI sent. */
-      readonly upstreamTls?: { readonly sni?: string };
+      /** TLS to the upstream (cluster transport socket): SNI, trust, names; see verifyServerCertificate. */
+      readonly upstreamTls?: UpstreamTlsInfo;
       readonly request: UpstreamRequest;
       readonly mirrors: readonly Mirror[];
       /** Route timeout (`0s` disabled); Envoy's default is 15s. */

@@ -5,8 +5,10 @@
  * over the healthy endpoints, so a simulation with a given random value is
  * reproducible.
  */
+import { X509Certificate } from "node:crypto";
+import { stringMatches } from "./matchers.ts";
 import { field, type Json, type NodeConfig } from "./node-config.ts";
-import type { Endpoint } from "./types.ts";
+import type { Endpoint, UpstreamTlsInfo } from "./types.ts";
 
 export interface WeightedChoice {
   readonly cluster: string;
@@ -61,10 +63,62 @@ export function pickEndpoint(endpoints: readonly Endpoint[], random: number): En
   return endpoints[Math.min(endpoints.length - 1, Math.floor(random * endpoints.length))];
 }
 
-/** SNI of the cluster's TLS transport socket, if it originates TLS. */
-export function upstreamTls(cluster: Json): { sni?: string } | undefined {
+/** The TLS a cluster originates: SNI, trusted CAs, the names the server certificate must carry. */
+export function upstreamTls(config: NodeConfig, cluster: Json): UpstreamTlsInfo | undefined {
   const socket = cluster.transport_socket as Json | undefined;
   if (socket === undefined) return undefined;
-  const sni = field<string>(socket, "typed_config", "sni");
-  return sni === undefined || sni === "" ? {} : { sni };
+  const ctx = (socket.typed_config ?? {}) as Json;
+  const common = (ctx.common_tls_context ?? {}) as Json;
+  const combined = common.combined_validation_context as Json | undefined;
+  const validation = (combined?.default_validation_context ?? common.validation_context ?? {}) as Json;
+  const bundleName = field<string>(combined, "validation_context_sds_secret_config", "name");
+  const trustedCaPem =
+    bundleName === undefined
+      ? field<string>(validation, "trusted_ca", "inline_string")
+      : field<string>(config.secrets.get(bundleName), "validation_context", "trusted_ca", "inline_string");
+  const sans = ((validation.match_typed_subject_alt_names as Json[] | undefined) ?? []).map((m) => ({
+    type: String(m.san_type ?? "DNS"),
+    matcher: (m.matcher ?? {}) as Json,
+  }));
+  const clientCertificate = ((common.tls_certificate_sds_secret_configs as Json[] | undefined) ?? [])[0]
+    ?.name;
+  const sni = typeof ctx.sni === "string" && ctx.sni !== "" ? ctx.sni : undefined;
+  return {
+    ...(sni === undefined ? {} : { sni }),
+    ...(trustedCaPem === undefined ? {} : { trustedCaPem }),
+    ...(bundleName === undefined ? {} : { trustBundle: bundleName }),
+    ...(field<string>(validation, "trusted_ca", "filename") === undefined ? {} : { systemTrust: true }),
+    subjectAltNames: sans,
+    ...(typeof clientCertificate === "string" ? { clientCertificate } : {}),
+  };
+}
+
+/**
+ * Verifies a backend's server certificate as Envoy's upstream TLS would:
+ * chain to a trusted CA (when a validation context is set) and, when SAN
+ * matchers are configured, carry one of those names.
+ */
+export function verifyServerCertificate(tls: UpstreamTlsInfo, certificatePem: string): string | undefined {
+  const pems = certificatePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const leafPem = pems[0];
+  if (leafPem === undefined) return "the backend presented no certificate";
+  const leaf = new X509Certificate(leafPem);
+  if (tls.trustedCaPem !== undefined) {
+    const roots = (
+      tls.trustedCaPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+    ).map((p) => new X509Certificate(p));
+    if (!roots.some((r) => leaf.checkIssued(r) && leaf.verify(r.publicKey)))
+      return "the backend certificate is not signed by a trusted CA";
+  } else if (tls.systemTrust !== true && tls.trustBundle !== undefined) {
+    return `CA bundle ${tls.trustBundle} is not on the node`;
+  }
+  if (tls.subjectAltNames.length > 0) {
+    const names = (leaf.subjectAltName ?? "").split(",").map((s) => s.trim());
+    const ok = tls.subjectAltNames.some((m) => {
+      const prefix = m.type === "URI" ? "URI:" : m.type === "IP_ADDRESS" ? "IP Address:" : "DNS:";
+      return names.some((n) => n.startsWith(prefix) && stringMatches(m.matcher, n.slice(prefix.length)));
+    });
+    if (!ok) return "the backend certificate carries none of the required subject alternative names";
+  }
+  return undefined;
 }

@@ -4,9 +4,54 @@
  * The same cluster serves Envoy and proxyless gRPC clients (gRPC requires
  * EDS over ADS and round-robin, which this is).
  */
-import type { ServiceBackend } from "../../model/backend.ts";
+import type { ServiceBackend, UpstreamTls } from "../../model/backend.ts";
+import { caBundleSecretName } from "./listener.ts";
+import { ADS } from "./type-urls.ts";
 
 const HTTP_PROTOCOL_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+/** The node's trust store, for BackendTLSPolicy's wellKnownCACertificates: System (Debian's bundle path). */
+const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
+ * TLS to the backend (BackendTLSPolicy): SNI, and the certificate checked
+ * against the CA bundle and the names the policy gives (the SNI itself when
+ * it lists none).
+ */
+function upstreamTls(tls: UpstreamTls, protocol: ServiceBackend["protocol"]): Record<string, unknown> {
+  const names =
+    tls.subjectAltNames.length === 0 ? [{ type: "DNS" as const, value: tls.sni }] : tls.subjectAltNames;
+  const sanMatchers = names.map((n) => ({ san_type: n.type, matcher: { exact: n.value } }));
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": UPSTREAM_TLS,
+      sni: tls.sni,
+      common_tls_context: {
+        alpn_protocols: protocol === "http2" ? ["h2"] : ["http/1.1"],
+        ...(tls.clientCertificate === undefined
+          ? {}
+          : { tls_certificate_sds_secret_configs: [{ name: tls.clientCertificate, sds_config: ADS }] }),
+        ...(tls.trust.kind === "system"
+          ? {
+              validation_context: {
+                trusted_ca: { filename: SYSTEM_CA_FILE },
+                match_typed_subject_alt_names: sanMatchers,
+              },
+            }
+          : {
+              combined_validation_context: {
+                default_validation_context: { match_typed_subject_alt_names: sanMatchers },
+                validation_context_sds_secret_config: {
+                  name: caBundleSecretName(tls.trust.name),
+                  sds_config: ADS,
+                },
+              },
+            }),
+      },
+    },
+  };
+}
 
 /** Proto3 JSON of an Envoy Cluster (envoy.config.cluster.v3.Cluster). */
 export type ClusterJson = Readonly<Record<string, unknown>>;
@@ -23,6 +68,7 @@ export function buildCluster(backend: ServiceBackend): ClusterJson {
     lb_policy: "ROUND_ROBIN",
     // The same limit Envoy Gateway and Istio use: bounded memory per connection.
     per_connection_buffer_limit_bytes: 32768,
+    ...(backend.tls === undefined ? {} : { transport_socket: upstreamTls(backend.tls, backend.protocol) }),
     ...(backend.protocol === "http2"
       ? {
           // appProtocol kubernetes.io/h2c or grpc: speak HTTP/2 in clear text to the upstream.

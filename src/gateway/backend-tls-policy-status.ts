@@ -1,0 +1,58 @@
+/**
+ * BackendTLSPolicy status: one ancestor entry per Gateway of ours whose
+ * routes send to a backend the policy targets (GEP-713 ancestors), with the
+ * policy's Accepted and ResolvedRefs conditions. Other controllers' entries
+ * are kept.
+ */
+import type { ObjectStatus } from "../model/status.ts";
+import type { PolicyDecision } from "./backend-tls-policy.ts";
+import { buildConditions } from "./conditions.ts";
+import type { GatewayState } from "./gateway.ts";
+
+interface AncestorStatusLike {
+  ancestorRef?: { group?: string; kind?: string; namespace?: string; name?: string };
+  controllerName?: string;
+  conditions?: unknown;
+}
+
+export function backendTlsPolicyStatus(
+  decision: PolicyDecision,
+  ancestors: readonly GatewayState[],
+  controllerName: string,
+  now: Date,
+): ObjectStatus | undefined {
+  const policy = decision.policy;
+  const previous = ((policy.status as { ancestors?: AncestorStatusLike[] } | undefined)?.ancestors ??
+    []) as AncestorStatusLike[];
+  const others = previous.filter((a) => a.controllerName !== controllerName);
+  if (ancestors.length === 0 && others.length === previous.length) return undefined;
+  const ours = [...ancestors]
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+    .map((gw) => {
+      const prev = previous.find(
+        (a) =>
+          a.controllerName === controllerName &&
+          a.ancestorRef?.namespace === gw.namespace &&
+          a.ancestorRef?.name === gw.name,
+      );
+      return {
+        ancestorRef: {
+          group: "gateway.networking.k8s.io",
+          kind: "Gateway",
+          namespace: gw.namespace,
+          name: gw.name,
+        },
+        controllerName,
+        conditions: buildConditions(decision.conditions, prev?.conditions, policy.metadata.generation, now),
+      };
+    });
+  return {
+    ref: {
+      group: "gateway.networking.k8s.io",
+      kind: "BackendTLSPolicy",
+      namespace: policy.metadata.namespace ?? "",
+      name: policy.metadata.name,
+    },
+    status: { ancestors: [...others, ...ours] },
+  };
+}
