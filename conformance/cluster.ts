@@ -30,6 +30,8 @@ export interface Pod {
    * the Deployment mounts one for TLS_SERVER_CERT (the suite's TLS backends).
    */
   readonly tlsSecret?: string;
+  /** `namespace/configmap` of the CAs the echo server requires client certificates from (TLS_CLIENT_CACERTS). */
+  readonly clientCa?: string;
 }
 
 interface DeploymentLike {
@@ -43,7 +45,7 @@ interface DeploymentLike {
           ports?: { name?: string; containerPort: number }[];
           env?: { name: string; value?: string }[];
         }[];
-        volumes?: { name: string; secret?: { secretName?: string } }[];
+        volumes?: { name: string; secret?: { secretName?: string }; configMap?: { name?: string } }[];
       };
     };
   };
@@ -176,6 +178,11 @@ export class ConformanceCluster {
     );
     const secretName = podSpec?.volumes?.find((v) => v.secret?.secretName !== undefined)?.secret?.secretName;
     const tlsSecret = servesTls && secretName !== undefined ? `${ns}/${secretName}` : undefined;
+    const wantsClientCert = (podSpec?.containers ?? []).some((c) =>
+      (c.env ?? []).some((e) => e.name === "TLS_CLIENT_CACERTS"),
+    );
+    const caMap = podSpec?.volumes?.find((v) => v.configMap?.name !== undefined)?.configMap?.name;
+    const clientCa = wantsClientCert && caMap !== undefined ? `${ns}/${caMap}` : undefined;
     const hash = stableSuffix(`${ns}/${d.metadata.name}`, 10);
     for (let i = 0; i < replicas; i++) {
       const name = `${d.metadata.name}-${hash}-${stableSuffix(`${hash}/${i}`, 5)}`;

@@ -6,6 +6,7 @@
  * and honours the `delay`, `responseCode`/`succeedAfter` query parameters the
  * timeout and retry tests use).
  */
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runPipeline } from "../src/controller/pipeline.ts";
@@ -38,6 +39,14 @@ export function straitVersion(): string {
     version: string;
   };
   return `v${pkg.version}`;
+}
+
+function signedBy(certPem: string, caPem: string): boolean {
+  const leaf = new X509Certificate(certPem);
+  const cas = (caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (p) => new X509Certificate(p),
+  );
+  return cas.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
 }
 
 function grouped(headers: HeaderList): Record<string, string[]> {
@@ -146,6 +155,7 @@ class SimulatedTraffic implements TrafficEngine {
     endpointAddress: string,
     req: { method: string; path: string; authority: string; headers: HeaderList },
     sni?: string,
+    clientCertPem?: string,
   ): BackendHit | undefined {
     const pod = this.#cluster.podByIp(endpointAddress);
     if (pod === undefined) return undefined;
@@ -158,11 +168,16 @@ class SimulatedTraffic implements TrafficEngine {
         host: req.authority,
         headers: grouped(req.headers),
         ...(sni === undefined ? {} : { sni }),
+        ...(clientCertPem === undefined ? {} : { clientCertPem }),
       },
     };
   }
 
-  #upstreamTlsProblem(address: string, tls: UpstreamTlsInfo | undefined): string | undefined {
+  #upstreamTlsProblem(
+    address: string,
+    tls: UpstreamTlsInfo | undefined,
+    clientPem: string | undefined,
+  ): string | undefined {
     const pod = this.#cluster.podByIp(address);
     if (pod?.tlsSecret === undefined)
       return tls === undefined ? undefined : "the gateway started TLS with a plain-text backend";
@@ -171,7 +186,17 @@ class SimulatedTraffic implements TrafficEngine {
     const secret = this.#cluster.store.get("Secret", ns, name);
     const crt = secret?.data?.["tls.crt"];
     if (crt === undefined) return `backend certificate secret ${pod.tlsSecret} is missing`;
-    return verifyServerCertificate(tls, Buffer.from(crt, "base64").toString("utf8"));
+    const serverProblem = verifyServerCertificate(tls, Buffer.from(crt, "base64").toString("utf8"));
+    if (serverProblem !== undefined) return serverProblem;
+    if (pod.clientCa !== undefined) {
+      // The echo server requires a client certificate signed by its CA.
+      const [cns = "", cname = ""] = pod.clientCa.split("/");
+      const ca = this.#cluster.store.get("ConfigMap", cns, cname)?.data?.["ca.crt"];
+      if (clientPem === undefined) return "the backend requires a client certificate";
+      if (ca === undefined || !signedBy(clientPem, ca))
+        return "the backend does not trust the gateway's client certificate";
+    }
+    return undefined;
   }
 
   #respond(result: SimResult, uuid: string): TrafficResult {
@@ -187,10 +212,15 @@ class SimulatedTraffic implements TrafficEngine {
         ...requested,
       };
     }
-    const backend = this.#hit(outcome.endpoint.address, outcome.request, outcome.upstreamTls?.sni);
+    const clientName = outcome.upstreamTls?.clientCertificate;
+    const clientSecret = clientName === undefined ? undefined : this.#config.secrets.get(clientName);
+    const clientPem = (
+      clientSecret as { tls_certificate?: { certificate_chain?: { inline_string?: string } } } | undefined
+    )?.tls_certificate?.certificate_chain?.inline_string;
+    const backend = this.#hit(outcome.endpoint.address, outcome.request, outcome.upstreamTls?.sni, clientPem);
     if (backend === undefined) return { kind: "response", status: 503, headers: {}, mirrors: [] };
     // A TLS backend needs TLS from the gateway, with its certificate accepted; a plain one needs plain text.
-    const tlsProblem = this.#upstreamTlsProblem(outcome.endpoint.address, outcome.upstreamTls);
+    const tlsProblem = this.#upstreamTlsProblem(outcome.endpoint.address, outcome.upstreamTls, clientPem);
     if (tlsProblem !== undefined) {
       return {
         kind: "response",

@@ -31,6 +31,7 @@ interface ExpectedData {
     headers?: Record<string, string>;
     absentHeaders?: string[];
     sni?: string;
+    clientCert?: string;
   };
   redirect?: { scheme?: string; host?: string; port?: string | number; path?: string };
   responseHeaders?: Record<string, string>;
@@ -106,6 +107,14 @@ function parseLocation(
   }
 }
 
+let issuedForJudge: ReadonlyMap<string, { certPem: string }> = new Map();
+
+/** The PEM a catalogue "PEM from Secret ns/name" names. */
+function expectedPem(text: string): string | undefined {
+  const m = /Secret ([^/\s]+)\/(\S+)/.exec(text);
+  return m === null ? undefined : issuedForJudge.get(`${m[1]}/${m[2]}`)?.certPem;
+}
+
 /** Judges one response against `expected` (CompareRequest plus the catalogue's v1.6.1 additions). */
 export function judgeResponse(
   request: TrafficRequest,
@@ -141,6 +150,13 @@ export function judgeResponse(
         if (got?.method !== wantMethod) return `backend saw method ${got?.method}, want ${wantMethod}`;
         if (receives?.sni !== undefined && got?.sni !== receives.sni)
           return `backend saw SNI ${got?.sni}, want ${receives.sni}`;
+        if (receives?.clientCert !== undefined) {
+          const want = expectedPem(receives.clientCert);
+          if (want === undefined)
+            return `cannot read the expected client certificate "${receives.clientCert}"`;
+          if (got?.clientCertPem?.trim() !== want.trim())
+            return "backend did not receive the expected client certificate";
+        }
       }
       if ((expected.namespace ?? "") !== (backend?.namespace ?? ""))
         return `served from namespace "${backend?.namespace ?? ""}", want "${expected.namespace ?? ""}"`;
@@ -206,6 +222,7 @@ function repeat(
   scheme: "http" | "https",
   judge: (req: TrafficRequest, res: TrafficResult) => string | undefined,
 ): CheckOutcome {
+  issuedForJudge = ctx.issued;
   for (const random of SAMPLES) {
     const request = buildRequest(ctx, check, scheme, random);
     const result = ctx.traffic.send(request);

@@ -32,6 +32,8 @@ export interface BackendRequest {
   readonly headers: Readonly<Record<string, readonly string[]>>;
   /** SNI the gateway sent on a TLS connection to the backend, if any. */
   readonly sni?: string;
+  /** PEM of the client certificate the gateway presented on that connection, if any. */
+  readonly clientCertPem?: string;
 }
 
 export interface BackendHit {

@@ -8,6 +8,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "BackendTLSPolicySANValidation",
   "Gateway",
   "GatewayAddressEmpty",
+  "GatewayBackendClientCertificate",
   "GatewayFrontendClientCertificateValidation",
   "GatewayFrontendClientCertificateValidationInsecureFallback",
   "GatewayHTTPListenerIsolation",

@@ -12,7 +12,7 @@ export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
   const gw = state.gateway;
   const previous = (gw.status ?? {}) as { conditions?: unknown; listeners?: PreviousListener[] };
   const generation = gw.metadata.generation;
-  const conditions = [state.accepted, state.programmed];
+  const conditions = [state.accepted, state.programmed, state.resolvedRefs];
   if (state.insecureFallback) {
     conditions.push(
       cond(

@@ -2,12 +2,16 @@
  * Gateway: addresses, infrastructure parameters and listeners of one Gateway,
  * and its Accepted/Programmed conditions.
  */
+
+import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type AddressPool, allocateAddress, isIPv4, poolContains } from "./addresses.ts";
 import { type ConditionInput, cond } from "./conditions.ts";
 import { type ListenerState, validateListeners } from "./listeners.ts";
+import { referenceAllowed } from "./reference-grant.ts";
 import type { AttachedRoute } from "./route-tables.ts";
+import { type TlsMaterial, validateTlsSecret } from "./tls-certificate.ts";
 
 export interface GatewayState {
   readonly gateway: ObjectOf<"Gateway">;
@@ -16,6 +20,14 @@ export interface GatewayState {
   readonly listeners: readonly ListenerState[];
   readonly address?: string;
   readonly accepted: ConditionInput;
+  /** References of the Gateway itself (spec.tls.backend.clientCertificateRef). */
+  readonly resolvedRefs: ConditionInput;
+  /** The client certificate presented to TLS backends, when configured and valid. */
+  readonly backendClientCertificate?: {
+    readonly name: string;
+    readonly material: TlsMaterial;
+    readonly source: ResourceRef;
+  };
   readonly programmed: ConditionInput;
   readonly insecureFallback: boolean;
   routes: AttachedRoute[];
@@ -72,6 +84,61 @@ export function byAge(a: ObjectOf<"Gateway">, b: ObjectOf<"Gateway">): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
+interface ClientCertificateRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+}
+
+/** spec.tls.backend.clientCertificateRef: the certificate the Gateway presents to TLS backends. */
+function resolveBackendClientCertificate(
+  view: ResourceView,
+  gw: ObjectOf<"Gateway">,
+): { condition: ConditionInput; certificate?: NonNullable<GatewayState["backendClientCertificate"]> } {
+  const ref = (gw.spec.tls as { backend?: { clientCertificateRef?: ClientCertificateRef } } | undefined)
+    ?.backend?.clientCertificateRef;
+  if (ref === undefined)
+    return { condition: cond("ResolvedRefs", true, "ResolvedRefs", "all references resolved") };
+  const gwNs = gw.metadata.namespace ?? "";
+  const ns = ref.namespace ?? gwNs;
+  const invalid = (reason: string, message: string) => ({
+    condition: cond("ResolvedRefs", false, reason, message),
+  });
+  if ((ref.group ?? "") !== "" || (ref.kind ?? "Secret") !== "Secret") {
+    return invalid(
+      "InvalidClientCertificateRef",
+      `clientCertificateRef ${ref.group ?? ""}/${ref.kind ?? ""} ${ref.name} is not a Secret`,
+    );
+  }
+  if (
+    !referenceAllowed(
+      view,
+      { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gwNs },
+      { group: "", kind: "Secret", namespace: ns, name: ref.name },
+    )
+  ) {
+    return invalid(
+      "RefNotPermitted",
+      `Secret ${ns}/${ref.name} is in another namespace and no ReferenceGrant allows the reference`,
+    );
+  }
+  const secret = view.get("Secret", ns, ref.name);
+  if (secret === undefined)
+    return invalid("InvalidClientCertificateRef", `Secret ${ns}/${ref.name} not found`);
+  const material = validateTlsSecret(secret);
+  if (!material.ok)
+    return invalid("InvalidClientCertificateRef", `Secret ${ns}/${ref.name}: ${material.error}`);
+  return {
+    condition: cond("ResolvedRefs", true, "ResolvedRefs", "all references resolved"),
+    certificate: {
+      name: `${ns}/${ref.name}`,
+      material: material.value,
+      source: { group: "", kind: "Secret", namespace: ns, name: ref.name },
+    },
+  };
+}
+
 export function buildGatewayState(
   view: ResourceView,
   gw: ObjectOf<"Gateway">,
@@ -89,6 +156,7 @@ export function buildGatewayState(
     gw.spec.tls,
   );
   const address = decideAddress(gw, pool, taken);
+  const clientCert = resolveBackendClientCertificate(view, gw);
   const infra = infrastructureProblem(view, gw);
   const validListeners = listeners.filter((l) => l.accepted).length;
   let accepted: ConditionInput;
@@ -120,6 +188,8 @@ export function buildGatewayState(
     ...(address.address === undefined || programmed.status === "False" ? {} : { address: address.address }),
     accepted,
     programmed,
+    resolvedRefs: clientCert.condition,
+    ...(clientCert.certificate === undefined ? {} : { backendClientCertificate: clientCert.certificate }),
     insecureFallback: listeners.some((l) => l.clientValidation?.optional === true),
     routes: [],
   };

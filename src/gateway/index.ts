@@ -33,6 +33,34 @@ export interface GatewayOutput {
   readonly statuses: readonly ObjectStatus[];
 }
 
+/**
+ * A Gateway that presents a client certificate to TLS backends needs its own
+ * variant of each TLS backend's cluster (clusters are shared by every
+ * Gateway otherwise): `namespace/service:port~namespace/secret`.
+ */
+function clientCertificateClusters(
+  state: GatewayState,
+  services: Map<string, ServiceBackend>,
+  certificates: Map<string, Certificate>,
+): (cluster: string) => string {
+  const cert = state.backendClientCertificate;
+  if (cert === undefined) return (cluster) => cluster;
+  certificates.set(cert.name, {
+    name: cert.name,
+    certificateChain: cert.material.certificateChain,
+    privateKey: cert.material.privateKey,
+    sources: [cert.source],
+  });
+  return (cluster) => {
+    const base = services.get(cluster);
+    if (base?.tls === undefined) return cluster;
+    const name = `${cluster}~${cert.name}`;
+    if (!services.has(name))
+      services.set(name, { ...base, clusterName: name, tls: { ...base.tls, clientCertificate: cert.name } });
+    return name;
+  };
+}
+
 export function translateGateways(view: ResourceView, options: GatewayOptions): GatewayOutput {
   const controllerName = options.controllerName ?? CONTROLLER_NAME;
   const classes = decideClasses(view, controllerName);
@@ -106,6 +134,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       address: state.address,
       listeners: state.listeners,
       routes: state.routes,
+      clusterFor: clientCertificateClusters(state, services, certificates),
     });
     ports.push(...built.ports);
     routeTables.push(...built.tables);

@@ -41,6 +41,11 @@ export interface GatewayTablesInput {
   readonly address: string;
   readonly listeners: readonly ListenerState[];
   readonly routes: readonly AttachedRoute[];
+  /**
+   * The cluster this Gateway uses for a backend cluster: the same, or a variant
+   * (TLS backends of a Gateway that presents a client certificate).
+   */
+  readonly clusterFor?: (cluster: string) => string;
 }
 
 interface Candidate {
@@ -75,7 +80,12 @@ function redirectAction(rule: TranslatedRule, listener: ListenerState): Redirect
   };
 }
 
-function actionFor(rule: TranslatedRule, listener: ListenerState, prefix: string | undefined): RouteAction {
+function actionFor(
+  rule: TranslatedRule,
+  listener: ListenerState,
+  prefix: string | undefined,
+  clusterFor: (c: string) => string,
+): RouteAction {
   const redirect = redirectAction(rule, listener);
   if (redirect !== undefined) {
     if (redirect.path?.type === "ReplacePrefixMatch")
@@ -91,10 +101,12 @@ function actionFor(rule: TranslatedRule, listener: ListenerState, prefix: string
         : { type: "ReplacePrefixMatch" as const, prefix: prefix ?? "/", value: rule.pathRewrite.value };
   return {
     kind: "forward",
-    backends: rule.backends,
+    backends: rule.backends.map((b) =>
+      b.cluster === undefined ? b : { ...b, cluster: clusterFor(b.cluster) },
+    ),
     ...(rule.hostRewrite === undefined ? {} : { hostRewrite: rule.hostRewrite }),
     ...(pathRewrite === undefined ? {} : { pathRewrite }),
-    mirrors: rule.mirrors,
+    mirrors: rule.mirrors.map((m) => ({ ...m, cluster: clusterFor(m.cluster) })),
     ...(rule.requestTimeout === undefined ? {} : { requestTimeout: rule.requestTimeout }),
     ...(rule.backendTimeout === undefined ? {} : { backendTimeout: rule.backendTimeout }),
     ...(rule.retry === undefined ? {} : { retry: rule.retry }),
@@ -102,7 +114,11 @@ function actionFor(rule: TranslatedRule, listener: ListenerState, prefix: string
   };
 }
 
-function toRoutes(candidates: readonly Candidate[], listener: ListenerState): Route[] {
+function toRoutes(
+  candidates: readonly Candidate[],
+  listener: ListenerState,
+  clusterFor: (c: string) => string,
+): Route[] {
   return [...candidates]
     .sort((a, b) => comparePrecedence(a.ranked, b.ranked))
     .map(({ ranked, route, rule }) => {
@@ -110,7 +126,7 @@ function toRoutes(candidates: readonly Candidate[], listener: ListenerState): Ro
       return {
         name: `${route.namespace}/${route.name}/${rule.name ?? `rule-${rule.index}`}/match-${ranked.matchIndex}`,
         match: ranked.match,
-        action: actionFor(rule, listener, prefix),
+        action: actionFor(rule, listener, prefix, clusterFor),
         requestHeaders: rule.requestHeaders,
         responseHeaders: rule.responseHeaders,
         ...(rule.cors === undefined ? {} : { cors: rule.cors }),
@@ -150,6 +166,7 @@ function buildTable(
   listeners: readonly ListenerState[],
   routes: readonly AttachedRoute[],
   misdirected: readonly string[],
+  clusterFor: (c: string) => string,
 ): RouteTable {
   // Per owning listener: domain → candidates.
   const byListener = new Map<ListenerState, Map<string, Candidate[]>>();
@@ -189,9 +206,9 @@ function buildTable(
   const virtualHosts: VirtualHost[] = [];
   for (const [listener, domains] of byListener) {
     for (const [domain, candidates] of domains) {
-      const routes = [...toRoutes(candidates, listener)];
+      const routes = [...toRoutes(candidates, listener, clusterFor)];
       for (const wider of coveringDomains(domain, domains.keys()))
-        routes.push(...toRoutes(domains.get(wider) ?? [], listener));
+        routes.push(...toRoutes(domains.get(wider) ?? [], listener, clusterFor));
       virtualHosts.push({ name: `${name}/${domain}`, domains: [domain], routes });
     }
   }
@@ -205,6 +222,7 @@ export function buildGatewayTables(input: GatewayTablesInput): {
 } {
   const ports: GatewayPort[] = [];
   const tables: RouteTable[] = [];
+  const clusterFor = input.clusterFor ?? ((c: string) => c);
   const serving = input.listeners.filter((l) => l.programmed);
   const portNumbers = [...new Set(serving.map((l) => l.port))].sort((a, b) => a - b);
   for (const port of portNumbers) {
@@ -213,7 +231,7 @@ export function buildGatewayTables(input: GatewayTablesInput): {
     const base = `${input.namespace}/${input.name}`;
     const routes = input.routes.filter((r) => r.attachment.listener.port === port);
     if (protocol === "HTTP") {
-      const table = buildTable(`${base}/${port}`, onPort, routes, []);
+      const table = buildTable(`${base}/${port}`, onPort, routes, [], clusterFor);
       tables.push(table);
       ports.push({
         name: `${base}/${port}`,
@@ -242,6 +260,7 @@ export function buildGatewayTables(input: GatewayTablesInput): {
         [listener],
         routes.filter((r) => r.attachment.listener === listener),
         misdirected,
+        clusterFor,
       );
       // A host this listener's routes name but another listener of the port owns is misdirected too.
       const table: RouteTable = {
