@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectStatus } from "../src/model/status.ts";
 import { isKindName } from "../src/resources/kinds.ts";
+import type { AnyStoredObject } from "../src/resources/objects.ts";
 import type { ResourceView } from "../src/resources/view.ts";
 import { type ManifestSet, parseManifestText } from "../src/sources/manifests.ts";
 import type { SchemaCheck } from "../src/sources/schema.ts";
@@ -20,13 +21,19 @@ import { STATUS_CHECKS } from "./checks/status-checks.ts";
 import type { TrafficEngine } from "./checks/traffic.ts";
 import { linkNeighbours, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
 import { ConformanceCluster } from "./cluster.ts";
+import type { NoteCheck } from "./mutations.ts";
 
 /** What the runner needs from strait: one reconcile, and traffic through its Envoy config. */
 export interface ConformanceTarget {
   reconcile(
     view: ResourceView,
     now: Date,
-  ): { readonly statuses: readonly ObjectStatus[]; readonly resources: EnvoyResourceSet };
+  ): {
+    readonly statuses: readonly ObjectStatus[];
+    readonly resources: EnvoyResourceSet;
+    /** Objects the controller creates (applied to the cluster as it would). */
+    readonly ownedObjects: readonly Record<string, unknown>[];
+  };
   traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): TrafficEngine;
 }
 
@@ -86,6 +93,20 @@ export function settle(
     const output = target.reconcile(cluster.store, cluster.now());
     resources = output.resources;
     let changed = 0;
+    for (const obj of output.ownedObjects) {
+      const meta = obj.metadata as { name: string; namespace?: string };
+      if (obj.kind !== "Service") continue;
+      const current = cluster.store.get("Service", meta.namespace ?? "", meta.name);
+      if (
+        current !== undefined &&
+        JSON.stringify({ ...current.metadata.labels }) ===
+          JSON.stringify((obj.metadata as { labels?: unknown }).labels) &&
+        JSON.stringify(current.spec) === JSON.stringify(obj.spec)
+      )
+        continue;
+      cluster.put("Service", obj as unknown as AnyStoredObject);
+      changed++;
+    }
     for (const s of output.statuses) {
       if (!isKindName(s.ref.kind)) continue;
       const current = cluster.store.get(s.ref.kind, s.ref.namespace, s.ref.name) as
@@ -167,6 +188,7 @@ export function runTest(
   options: HarnessOptions,
   test: TestData,
   mutations: readonly Mutation[],
+  noteChecks: readonly NoteCheck[] = [],
 ): TestResult {
   const { cluster, errors } = newCluster(options, test);
   const checks = fillMissingRefs(test.checks);

@@ -211,3 +211,44 @@ export const MUTATIONS: Readonly<Record<string, readonly Mutation[]>> = {
     },
   ],
 };
+
+/** A check the catalogue states only in its notes, run after the test's listed checks. */
+export interface NoteCheck {
+  readonly name: string;
+  run(cluster: ConformanceCluster): { ok: boolean; message: string };
+}
+
+export const NOTE_CHECKS: Readonly<Record<string, readonly NoteCheck[]>> = {
+  // "Looks up ServiceAccounts, Pods and Services in gateway-conformance-infra with label
+  // gateway.networking.k8s.io/gateway-name=gateway-with-infrastructure-metadata; at least one must exist, and for
+  // the first item of each kind found, its labels and annotations must be a superset of
+  // spec.infrastructure.labels/annotations."
+  GatewayInfrastructure: [
+    {
+      name: "infrastructure labels and annotations propagate",
+      run(cluster) {
+        const gw = cluster.store.get("Gateway", INFRA, "gateway-with-infrastructure-metadata");
+        const infra = gw?.spec.infrastructure ?? {};
+        const found = cluster.store
+          .list("Service", INFRA)
+          .filter(
+            (svc) =>
+              svc.metadata.labels?.["gateway.networking.k8s.io/gateway-name"] ===
+              "gateway-with-infrastructure-metadata",
+          );
+        const first = found[0];
+        if (first === undefined)
+          return { ok: false, message: "no Service, Pod or ServiceAccount labelled with the gateway name" };
+        for (const [k, v] of Object.entries(infra.labels ?? {})) {
+          if (first.metadata.labels?.[k] !== v)
+            return { ok: false, message: `Service ${first.metadata.name} lacks label ${k}=${v}` };
+        }
+        for (const [k, v] of Object.entries(infra.annotations ?? {})) {
+          if (first.metadata.annotations?.[k] !== v)
+            return { ok: false, message: `Service ${first.metadata.name} lacks annotation ${k}=${v}` };
+        }
+        return { ok: true, message: `Service ${first.metadata.name} carries the infrastructure metadata` };
+      },
+    },
+  ],
+};

@@ -15,7 +15,7 @@ import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
 import { loadCatalogue, type TestData } from "./catalogue.ts";
 import { createProgrammaticObjects } from "./certificates.ts";
 import { type HarnessOptions, runTest, type TestResult } from "./harness.ts";
-import { MUTATIONS } from "./mutations.ts";
+import { MUTATIONS, NOTE_CHECKS } from "./mutations.ts";
 import { type ConformanceReport, profileReport, type TestOutcome } from "./report.ts";
 import {
   createStraitTarget,
@@ -86,7 +86,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       outcomes.push({ test, result: "skipped" });
       continue;
     }
-    const result = runTest(target, options, test, MUTATIONS[test.name] ?? []);
+    const result = runTest(target, options, test, MUTATIONS[test.name] ?? [], NOTE_CHECKS[test.name] ?? []);
     outcomes.push({ test, result: result.passed ? "passed" : "failed" });
     if (!result.passed) failures.push(result);
     if (values.verbose || !result.passed) printTest(result, test);

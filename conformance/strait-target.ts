@@ -314,7 +314,11 @@ export function createStraitTarget(): ConformanceTarget {
         addressPool: ADDRESS_POOL,
         controllerName: STRAIT_CONTROLLER_NAME,
       });
-      return { statuses: out.statuses, resources: out.resources };
+      return {
+        statuses: out.statuses,
+        resources: out.resources,
+        ownedObjects: out.ownedObjects as unknown as Record<string, unknown>[],
+      };
     },
     traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): TrafficEngine {
       const { config, issues } = prepareNodeConfig(resources);

@@ -3,7 +3,7 @@
  * resources. The running controller, `strait translate`/`status`/`simulate`
  * and the conformance runner all call this one function.
  */
-import { translateGateways } from "../gateway/index.ts";
+import { type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { ObjectStatus } from "../model/status.ts";
 import type { ResourceView } from "../resources/view.ts";
@@ -20,16 +20,18 @@ export interface PipelineOutput {
   readonly model: GatewayModel;
   readonly statuses: readonly ObjectStatus[];
   readonly resources: EnvoyResourceSet;
+  /** Objects strait creates in the cluster (per-Gateway Services). */
+  readonly ownedObjects: readonly OwnedObject[];
 }
 
 /** Standalone default: loopback addresses, so each Gateway can bind its own on one machine. */
 export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
 
 export function runPipeline(view: ResourceView, options: PipelineOptions): PipelineOutput {
-  const { model, statuses } = translateGateways(view, {
+  const { model, statuses, ownedObjects } = translateGateways(view, {
     now: options.now,
     addressPool: options.addressPool,
     ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
   });
-  return { model, statuses, resources: translateGatewayModel(model) };
+  return { model, statuses, ownedObjects, resources: translateGatewayModel(model) };
 }

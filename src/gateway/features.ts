@@ -13,6 +13,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GatewayFrontendClientCertificateValidationInsecureFallback",
   "GatewayHTTPListenerIsolation",
   "GatewayHTTPSListenerDetectMisdirectedRequests",
+  "GatewayInfrastructurePropagation",
   "GatewayPort8080",
   "GatewayStaticAddresses",
   "HTTPRoute",

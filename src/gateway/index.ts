@@ -11,6 +11,7 @@ import { parseAddressPool } from "./addresses.ts";
 import { decideBackendTlsPolicies, type PolicyDecision } from "./backend-tls-policy.ts";
 import { backendTlsPolicyStatus } from "./backend-tls-policy-status.ts";
 import { buildGatewayState, byAge, type GatewayState } from "./gateway.ts";
+import { gatewayService, type OwnedObject } from "./gateway-service.ts";
 import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
@@ -19,6 +20,7 @@ import { attach, type ParentRefLike } from "./route-attachment.ts";
 import { buildGatewayTables } from "./route-tables.ts";
 
 export { SUPPORTED_FEATURES } from "./features.ts";
+export type { OwnedObject } from "./gateway-service.ts";
 export { CONTROLLER_NAME } from "./gatewayclass.ts";
 
 export interface GatewayOptions {
@@ -31,6 +33,8 @@ export interface GatewayOptions {
 export interface GatewayOutput {
   readonly model: GatewayModel;
   readonly statuses: readonly ObjectStatus[];
+  /** Kubernetes objects strait creates for its Gateways (the per-Gateway Service). */
+  readonly ownedObjects: readonly OwnedObject[];
 }
 
 /**
@@ -182,5 +186,6 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       backends: [...services.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
     },
     statuses,
+    ownedObjects: [...gateways.values()].map(gatewayService),
   };
 }
