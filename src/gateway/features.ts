@@ -17,6 +17,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GatewayPort8080",
   "GatewayStaticAddresses",
   "HTTPRoute",
+  "ListenerSet",
   "HTTPRouteBackendProtocolH2C",
   "HTTPRouteBackendProtocolWebSocket",
   "HTTPRouteBackendRequestHeaderModification",

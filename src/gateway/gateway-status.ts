@@ -2,6 +2,7 @@
 import type { ObjectStatus } from "../model/status.ts";
 import { buildConditions, cond } from "./conditions.ts";
 import type { GatewayState } from "./gateway.ts";
+import { listenerSetAccepted } from "./listenerset.ts";
 
 interface PreviousListener {
   name?: unknown;
@@ -23,15 +24,17 @@ export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
       ),
     );
   }
-  const listeners = state.listeners.map((l) => {
-    const prev = (previous.listeners ?? []).find((p) => p?.name === l.name);
-    return {
-      name: l.name,
-      supportedKinds: l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
-      attachedRoutes: l.attachedRoutes,
-      conditions: buildConditions(l.conditions, prev?.conditions, generation, now),
-    };
-  });
+  const listeners = state.listeners
+    .filter((l) => l.owner.kind === "Gateway")
+    .map((l) => {
+      const prev = (previous.listeners ?? []).find((p) => p?.name === l.name);
+      return {
+        name: l.name,
+        supportedKinds: l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
+        attachedRoutes: l.attachedRoutes,
+        conditions: buildConditions(l.conditions, prev?.conditions, generation, now),
+      };
+    });
   return {
     ref: {
       group: "gateway.networking.k8s.io",
@@ -43,6 +46,7 @@ export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
       ...(state.address === undefined ? {} : { addresses: [{ type: "IPAddress", value: state.address }] }),
       conditions: buildConditions(conditions, previous.conditions, generation, now),
       listeners,
+      attachedListenerSets: state.listenerSets.filter((ls) => listenerSetAccepted(ls)).length,
     },
   };
 }

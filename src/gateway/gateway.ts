@@ -8,7 +8,8 @@ import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type AddressPool, allocateAddress, isIPv4, poolContains } from "./addresses.ts";
 import { type ConditionInput, cond } from "./conditions.ts";
-import { type ListenerState, validateListeners } from "./listeners.ts";
+import { type ListenerInput, type ListenerState, validateListeners } from "./listeners.ts";
+import { type ListenerSetState, listenerSetAccepted, listenerSetsOf } from "./listenerset.ts";
 import { referenceAllowed } from "./reference-grant.ts";
 import type { AttachedRoute } from "./route-tables.ts";
 import { type TlsMaterial, validateTlsSecret } from "./tls-certificate.ts";
@@ -17,7 +18,9 @@ export interface GatewayState {
   readonly gateway: ObjectOf<"Gateway">;
   readonly namespace: string;
   readonly name: string;
+  /** Every listener of the Gateway's ports: its own, then those of accepted ListenerSets. */
   readonly listeners: readonly ListenerState[];
+  readonly listenerSets: readonly ListenerSetState[];
   readonly address?: string;
   readonly accepted: ConditionInput;
   /** References of the Gateway itself (spec.tls.backend.clientCertificateRef). */
@@ -147,25 +150,49 @@ export function buildGatewayState(
 ): GatewayState {
   const namespace = gw.metadata.namespace ?? "";
   const ref = { group: "gateway.networking.k8s.io", kind: "Gateway", namespace, name: gw.metadata.name };
-  const listeners = validateListeners(
-    view,
-    gw.spec.listeners.map((spec) => ({
-      owner: { kind: "Gateway" as const, namespace, name: gw.metadata.name, ref },
-      spec,
-    })),
-    gw.spec.tls,
+  const listenerSets = listenerSetsOf(view, gw);
+  const inputs: ListenerInput[] = gw.spec.listeners.map((spec) => ({
+    owner: { kind: "Gateway" as const, namespace, name: gw.metadata.name, ref },
+    spec,
+  }));
+  for (const ls of listenerSets) {
+    if (!ls.allowed) continue;
+    const lsRef = {
+      group: "gateway.networking.k8s.io",
+      kind: "ListenerSet",
+      namespace: ls.namespace,
+      name: ls.name,
+    };
+    for (const spec of ls.listenerSet.spec.listeners) {
+      inputs.push({
+        owner: { kind: "ListenerSet", namespace: ls.namespace, name: ls.name, ref: lsRef },
+        spec: spec as ListenerInput["spec"],
+      });
+    }
+  }
+  const all = validateListeners(view, inputs, gw.spec.tls);
+  for (const ls of listenerSets)
+    ls.listeners = all.filter(
+      (l) => l.owner.kind === "ListenerSet" && l.owner.namespace === ls.namespace && l.owner.name === ls.name,
+    );
+  // A ListenerSet with no valid listener is not accepted: its listeners serve nothing.
+  const listeners = all.filter(
+    (l) =>
+      l.owner.kind === "Gateway" ||
+      listenerSets.some((ls) => ls.listeners.includes(l) && listenerSetAccepted(ls)),
   );
+  const own = all.filter((l) => l.owner.kind === "Gateway");
   const address = decideAddress(gw, pool, taken);
   const clientCert = resolveBackendClientCertificate(view, gw);
   const infra = infrastructureProblem(view, gw);
-  const validListeners = listeners.filter((l) => l.accepted).length;
+  const validListeners = own.filter((l) => l.accepted).length;
   let accepted: ConditionInput;
   if (address.unsupported !== undefined)
     accepted = cond("Accepted", false, "UnsupportedAddress", address.unsupported);
   else if (infra !== undefined) accepted = cond("Accepted", false, "InvalidParameters", infra);
   else if (validListeners === 0)
     accepted = cond("Accepted", false, "ListenersNotValid", "no listener is valid");
-  else if (validListeners < listeners.length)
+  else if (validListeners < own.length)
     accepted = cond(
       "Accepted",
       true,
@@ -185,6 +212,7 @@ export function buildGatewayState(
     namespace,
     name: gw.metadata.name,
     listeners,
+    listenerSets,
     ...(address.address === undefined || programmed.status === "False" ? {} : { address: address.address }),
     accepted,
     programmed,

@@ -32,11 +32,12 @@ function sameParent(a: ParentRefLike | undefined, b: ParentRefLike, routeNs: str
   );
 }
 
-function cleanParentRef(ref: ParentRefLike): ParentRefLike {
+/** The parentRef as status reports it: defaults filled in, the namespace always given. */
+function cleanParentRef(ref: ParentRefLike, routeNamespace: string): ParentRefLike {
   return {
     group: ref.group ?? "gateway.networking.k8s.io",
     kind: ref.kind ?? "Gateway",
-    ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }),
+    namespace: ref.namespace ?? routeNamespace,
     name: ref.name,
     ...(ref.sectionName === undefined ? {} : { sectionName: ref.sectionName }),
     ...(ref.port === undefined ? {} : { port: ref.port }),
@@ -86,7 +87,7 @@ export function httpRouteStatus(
         p.controllerName === controllerName && sameParent(p.parentRef, r.parentRef, translated.namespace),
     );
     return {
-      parentRef: cleanParentRef(r.parentRef),
+      parentRef: cleanParentRef(r.parentRef, translated.namespace),
       controllerName,
       conditions: buildConditions(
         routeConditions(translated, r.attachment),

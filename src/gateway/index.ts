@@ -16,6 +16,8 @@ import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
 import { httpRouteStatus, type ParentResult } from "./httproute-status.ts";
+import type { ListenerState } from "./listeners.ts";
+import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { attach, type ParentRefLike } from "./route-attachment.ts";
 import { buildGatewayTables } from "./route-tables.ts";
 
@@ -65,6 +67,14 @@ function clientCertificateClusters(
   };
 }
 
+function ownListeners(
+  state: GatewayState | undefined,
+): { gateway: GatewayState; listeners: readonly ListenerState[] } | undefined {
+  return state === undefined
+    ? undefined
+    : { gateway: state, listeners: state.listeners.filter((l) => l.owner.kind === "Gateway") };
+}
+
 export function translateGateways(view: ResourceView, options: GatewayOptions): GatewayOutput {
   const controllerName = options.controllerName ?? CONTROLLER_NAME;
   const classes = decideClasses(view, controllerName);
@@ -80,6 +90,17 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     gateways.set(`${gw.metadata.namespace}/${gw.metadata.name}`, buildGatewayState(view, gw, pool, taken));
   }
 
+  /** Accepted ListenerSets by `namespace/name`, with the Gateway they join. */
+  const listenerSetParents = new Map<
+    string,
+    { gateway: GatewayState; listeners: readonly ListenerState[] }
+  >();
+  for (const state of gateways.values()) {
+    for (const ls of state.listenerSets) {
+      if (listenerSetAccepted(ls))
+        listenerSetParents.set(`${ls.namespace}/${ls.name}`, { gateway: state, listeners: ls.listeners });
+    }
+  }
   const policies = decideBackendTlsPolicies(view);
   /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
   const policyAncestors = new Map<PolicyDecision, Set<GatewayState>>();
@@ -90,15 +111,17 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     for (const parentRef of (route.spec?.parentRefs ?? []) as ParentRefLike[]) {
       const group = parentRef.group ?? "gateway.networking.k8s.io";
       const kind = parentRef.kind ?? "Gateway";
-      if (group !== "gateway.networking.k8s.io" || kind !== "Gateway") continue;
-      const gwKey = `${parentRef.namespace ?? translated.namespace}/${parentRef.name}`;
-      const state = gateways.get(gwKey);
-      if (state === undefined) continue; // not a Gateway of ours: its controller writes this parent's status
+      if (group !== "gateway.networking.k8s.io" || (kind !== "Gateway" && kind !== "ListenerSet")) continue;
+      const key = `${parentRef.namespace ?? translated.namespace}/${parentRef.name}`;
+      // A Gateway parent offers its own listeners; a ListenerSet parent, the ListenerSet's.
+      const parent = kind === "Gateway" ? ownListeners(gateways.get(key)) : listenerSetParents.get(key);
+      if (parent === undefined) continue; // not a parent of ours: its controller writes this parent's status
+      const state = parent.gateway;
       const attachment = attach(
         view,
         { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
         parentRef,
-        state.listeners,
+        parent.listeners,
       );
       const usable = attachment.ok && translated.rules.length > 0;
       if (attachment.ok && usable) {
@@ -125,6 +148,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   const caBundles = new Map<string, CaBundle>();
   for (const state of gateways.values()) {
     statuses.push(gatewayStatus(state, options.now));
+    for (const ls of state.listenerSets) statuses.push(listenerSetStatus(ls, options.now));
     if (state.address === undefined) continue;
     const built = buildGatewayTables({
       namespace: state.namespace,

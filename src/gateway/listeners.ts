@@ -290,8 +290,20 @@ export function validateListeners(
       namespaces: namespacePolicy(spec),
       attachedRoutes: 0,
     };
+    // Conflicts with listeners of higher precedence on the same port.
+    const claim = claims.get(spec.port);
+    const hostKey = hostname ?? "";
+    let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
+    if (claim !== undefined && claim.protocol !== spec.protocol) conflict = "ProtocolConflict";
+    else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
+    if (conflict === undefined) {
+      if (claim === undefined)
+        claims.set(spec.port, { protocol: spec.protocol, hostnames: new Set([hostKey]) });
+      else claim.hostnames.add(hostKey);
+    }
+
     const supported = KINDS_BY_PROTOCOL[spec.protocol] !== undefined;
-    if (!supported) {
+    if (!supported && conflict === undefined) {
       out.push({
         ...base,
         supportedKinds: [],
@@ -306,18 +318,6 @@ export function validateListeners(
         ],
       });
       continue;
-    }
-
-    // Conflicts with listeners of higher precedence on the same port.
-    const claim = claims.get(spec.port);
-    const hostKey = hostname ?? "";
-    let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
-    if (claim !== undefined && claim.protocol !== spec.protocol) conflict = "ProtocolConflict";
-    else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
-    if (conflict === undefined) {
-      if (claim === undefined)
-        claims.set(spec.port, { protocol: spec.protocol, hostnames: new Set([hostKey]) });
-      else claim.hostnames.add(hostKey);
     }
 
     const { kinds, invalid } = routeKinds(spec);

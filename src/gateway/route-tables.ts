@@ -54,6 +54,11 @@ interface Candidate {
   readonly rule: TranslatedRule;
 }
 
+/** A listener's name within its Gateway: ListenerSet listeners are qualified by their ListenerSet. */
+function listenerId(l: ListenerState): string {
+  return l.owner.kind === "Gateway" ? l.name : `${l.owner.namespace}/${l.owner.name}/${l.name}`;
+}
+
 const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
 
 /** Redirect with the port resolved as the spec says (explicit, else the scheme's, else the listener's). */
@@ -256,7 +261,7 @@ export function buildGatewayTables(input: GatewayTablesInput): {
           ? others
           : [...others.filter((h) => owner(h, onPort) !== listener), "*"];
       const own = buildTable(
-        `${base}/${listener.name}`,
+        `${base}/${listenerId(listener)}`,
         [listener],
         routes.filter((r) => r.attachment.listener === listener),
         misdirected,
@@ -273,7 +278,7 @@ export function buildGatewayTables(input: GatewayTablesInput): {
       };
       tables.push(table);
       chains.push({
-        name: `${base}/${listener.name}`,
+        name: `${base}/${listenerId(listener)}`,
         serverNames: listener.hostname === undefined ? [] : [listener.hostname],
         certificates: listener.certificates.map((c) => c.name),
         routeTable: table.name,
