@@ -196,6 +196,7 @@ export class ConformanceCluster {
         labels,
         namedPorts,
         ...(tlsSecret === undefined ? {} : { tlsSecret }),
+        ...(clientCa === undefined ? {} : { clientCa }),
       };
       this.#pods.set(key, pod);
       this.#podsByIp.set(ip, pod);

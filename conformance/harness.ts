@@ -240,6 +240,9 @@ export function runTest(
       outcome,
     });
   });
+  for (const note of noteChecks) {
+    results.push({ index: results.length, check: `note: ${note.name}`, outcome: note.run(cluster) });
+  }
   return {
     name: test.name,
     passed: errors.length === 0 && results.every((r) => r.outcome.ok),

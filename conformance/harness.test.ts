@@ -1,0 +1,167 @@
+/**
+ * The conformance harness must be able to fail: each test here runs an
+ * official test against a deliberately broken strait and expects the
+ * harness to catch it.
+ */
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { crdSchemaCheck } from "../src/sources/schema.ts";
+import { TYPE_URLS } from "../src/xds/proto/index.ts";
+import type { EnvoyResourceJson, EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
+import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
+import { loadCatalogue, type TestData } from "./catalogue.ts";
+import { createProgrammaticObjects } from "./certificates.ts";
+import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
+import { runTest } from "./harness.ts";
+import { MUTATIONS, NOTE_CHECKS } from "./mutations.ts";
+import { createStraitTarget, STRAIT_CONTROLLER_NAME } from "./strait-target.ts";
+
+const dir = gatewayApiDir();
+const catalogue = loadCatalogue(dir);
+let options: HarnessOptions;
+
+beforeAll(async () => {
+  const programmatic = await createProgrammaticObjects(catalogue.programmaticObjects);
+  options = {
+    manifestsDir: join(dir, "conformance"),
+    gatewayClassName: "strait",
+    controllerName: STRAIT_CONTROLLER_NAME,
+    usableAddress: "127.0.1.250",
+    unusableAddress: "192.0.2.1",
+    schemaCheck: crdSchemaCheck([join(dir, "config/crd/standard")]),
+    programmatic: programmatic.objects,
+    issued: programmatic.issued,
+  };
+});
+
+function test(name: string): TestData {
+  const t = catalogue.tests.find((x) => x.name === name);
+  if (t === undefined) throw new Error(`catalogue lacks ${name}`);
+  return t;
+}
+
+function run(target: ConformanceTarget, name: string) {
+  return runTest(target, options, test(name), MUTATIONS[name] ?? [], NOTE_CHECKS[name] ?? []);
+}
+
+/** strait with one thing broken, by editing what the real target produces. */
+function broken(edit: {
+  statuses?: (
+    s: ReturnType<ConformanceTarget["reconcile"]>["statuses"],
+  ) => ReturnType<ConformanceTarget["reconcile"]>["statuses"];
+  resources?: (r: EnvoyResourceSet) => EnvoyResourceSet;
+  owned?: boolean;
+}): ConformanceTarget {
+  const real = createStraitTarget();
+  return {
+    reconcile(view, now) {
+      const out = real.reconcile(view, now);
+      return {
+        statuses: edit.statuses === undefined ? out.statuses : edit.statuses(out.statuses),
+        resources: edit.resources === undefined ? out.resources : edit.resources(out.resources),
+        ownedObjects: edit.owned === false ? [] : out.ownedObjects,
+      };
+    },
+    traffic: (resources, cluster) => real.traffic(resources, cluster),
+  };
+}
+
+function mapRoutes(
+  set: EnvoyResourceSet,
+  f: (route: Record<string, unknown>) => Record<string, unknown>,
+): EnvoyResourceSet {
+  const routes = new Map<string, EnvoyResourceJson>();
+  for (const [name, rc] of set[TYPE_URLS.routeConfiguration]) {
+    const vhosts = (rc.virtual_hosts as Record<string, unknown>[]).map((vh) => ({
+      ...vh,
+      routes: (vh.routes as Record<string, unknown>[]).map(f),
+    }));
+    routes.set(name, { ...rc, virtual_hosts: vhosts });
+  }
+  return { ...set, [TYPE_URLS.routeConfiguration]: routes };
+}
+
+describe("conformance harness", () => {
+  it("passes the real strait", () => {
+    expect(run(createStraitTarget(), "HTTPRouteSimpleSameNamespace").passed).toBe(true);
+  });
+
+  it("fails when route statuses are missing", () => {
+    const result = run(
+      broken({ statuses: (s) => s.filter((x) => x.ref.kind !== "HTTPRoute") }),
+      "HTTPRouteSimpleSameNamespace",
+    );
+    expect(result.passed).toBe(false);
+    expect(result.checks.find((c) => !c.outcome.ok)?.check).toBe("gatewayAndRoutesAccepted");
+  });
+
+  it("fails when routes send traffic to the wrong backend", () => {
+    const swap = (r: Record<string, unknown>) => {
+      const action = r.route as { cluster?: string } | undefined;
+      return action?.cluster === undefined
+        ? r
+        : {
+            ...r,
+            route: { ...action, cluster: action.cluster.replace("infra-backend-v1", "infra-backend-v2") },
+          };
+    };
+    const result = run(broken({ resources: (set) => mapRoutes(set, swap) }), "HTTPRouteSimpleSameNamespace");
+    expect(result.passed).toBe(false);
+    expect(result.checks.find((c) => !c.outcome.ok)?.outcome.message).toMatch(/status 500, want 200/);
+  });
+
+  it("fails when header modifications are dropped", () => {
+    const strip = (r: Record<string, unknown>) => {
+      const { request_headers_to_add: _a, request_headers_to_remove: _r, ...rest } = r;
+      return rest;
+    };
+    expect(
+      run(broken({ resources: (set) => mapRoutes(set, strip) }), "HTTPRouteRequestHeaderModifier").passed,
+    ).toBe(false);
+  });
+
+  it("fails when redirects lose their Location port", () => {
+    const noPort = (r: Record<string, unknown>) => {
+      const redirect = r.redirect as Record<string, unknown> | undefined;
+      if (redirect === undefined) return r;
+      const { port_redirect: _p, ...rest } = redirect;
+      return { ...r, redirect: rest };
+    };
+    expect(
+      run(broken({ resources: (set) => mapRoutes(set, noPort) }), "HTTPRouteRedirectPortAndScheme").passed,
+    ).toBe(false);
+  });
+
+  it("fails when the infrastructure Service is not created (a check from the catalogue's notes)", () => {
+    const result = run(broken({ owned: false }), "GatewayInfrastructure");
+    expect(result.passed).toBe(false);
+    expect(result.checks.at(-1)?.outcome.message).toMatch(/no Service/);
+  });
+
+  it("fails when the gateway does not present its backend client certificate", () => {
+    const noClientCert = (set: EnvoyResourceSet): EnvoyResourceSet => {
+      const clusters = new Map<string, EnvoyResourceJson>();
+      for (const [name, c] of set[TYPE_URLS.cluster]) {
+        clusters.set(
+          name,
+          JSON.parse(
+            JSON.stringify(c).replace(/"tls_certificate_sds_secret_configs":\[[^\]]*\],?/g, ""),
+          ) as EnvoyResourceJson,
+        );
+      }
+      return { ...set, [TYPE_URLS.cluster]: clusters };
+    };
+    expect(run(broken({ resources: noClientCert }), "GatewayTLSBackendClientCertificate").passed).toBe(false);
+  });
+
+  it("fails when weights are ignored", () => {
+    const firstOnly = (r: Record<string, unknown>) => {
+      const action = r.route as { weighted_clusters?: { clusters: { name: string }[] } } | undefined;
+      const first = action?.weighted_clusters?.clusters[0];
+      return first === undefined ? r : { ...r, route: { cluster: first.name } };
+    };
+    expect(run(broken({ resources: (set) => mapRoutes(set, firstOnly) }), "HTTPRouteWeight").passed).toBe(
+      false,
+    );
+  });
+});
