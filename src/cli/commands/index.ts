@@ -1,8 +1,15 @@
 /** Every `strait` subcommand, in the order `strait --help` lists them. */
 import type { Command } from "../command.ts";
 import { runCommand } from "./run.ts";
+import { simulateCommand } from "./simulate.ts";
 import { statusCommand } from "./status.ts";
 import { translateCommand } from "./translate.ts";
 import { versionCommand } from "./version.ts";
 
-export const COMMANDS: readonly Command[] = [runCommand, translateCommand, statusCommand, versionCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  translateCommand,
+  statusCommand,
+  simulateCommand,
+  versionCommand,
+];

@@ -1,0 +1,115 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import type { CommandIO } from "../command.ts";
+import { main } from "../main.ts";
+
+const QUICKSTART = join(import.meta.dirname, "../../../examples/quickstart");
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CommandIO = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), env: {} };
+  const code = await main(args, io);
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+describe("strait status", () => {
+  it("prints every owned object's status", async () => {
+    const r = await run(["status", "-f", QUICKSTART, "-o", "json"]);
+    expect(r.code).toBe(0);
+    const objects = JSON.parse(r.out) as {
+      kind: string;
+      name: string;
+      status: { conditions?: { type: string; status: string }[] };
+    }[];
+    expect(objects.map((o) => `${o.kind}/${o.name}`).sort()).toEqual([
+      "Gateway/edge",
+      "GatewayClass/strait",
+      "HTTPRoute/shop",
+    ]);
+    const gw = objects.find((o) => o.kind === "Gateway");
+    expect(gw?.status.conditions?.find((c) => c.type === "Programmed")?.status).toBe("True");
+  });
+
+  it("exits 1 when a manifest is invalid but still prints the rest", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strait-status-"));
+    writeFileSync(
+      join(dir, "bad.yaml"),
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: x }\nspec: { rules: [{ matches: [{ path: { type: Nope } }] }] }\n",
+    );
+    const r = await run(["status", "-f", QUICKSTART, "-f", dir]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("bad.yaml#0 HTTPRoute default/x: spec.rules[0].matches[0].path.type");
+    expect((parse(r.out) as unknown[]).length).toBe(3);
+  });
+
+  it("exits 2 without -f", async () => {
+    expect((await run(["status"])).code).toBe(2);
+  });
+});
+
+describe("strait translate", () => {
+  it("prints the Envoy resources, decoded from their protobuf form, with keys redacted", async () => {
+    const r = await run(["translate", "-f", QUICKSTART, "-o", "json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as Record<string, { name?: string; cluster_name?: string }[]>;
+    expect(out.listeners?.map((l) => l.name)).toEqual(["infra/edge/8080"]);
+    expect(out.clusters?.map((c) => c.name)).toEqual(["shop/landing:80", "shop/store:80"]);
+    expect(out.endpoints?.map((c) => c.cluster_name)).toEqual(["shop/landing:80", "shop/store:80"]);
+  });
+});
+
+describe("strait simulate", () => {
+  const base = ["simulate", "-f", QUICKSTART, "--gateway", "infra/edge", "-o", "json"];
+
+  it("answers where a request goes", async () => {
+    const r = await run([
+      ...base,
+      "--request",
+      "GET http://shop.example.com:8080/store/x",
+      "-H",
+      "x-test: 1",
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as {
+      route: string;
+      outcome: { kind: string; cluster: string; request: { headers: string[] } };
+    };
+    expect(out.route).toBe("shop/shop/rule-0/match-0");
+    expect(out.outcome.cluster).toBe("shop/store:80");
+    expect(out.outcome.request.headers).toContain("x-test: 1");
+  });
+
+  it("reports a 404 for an unknown host", async () => {
+    const r = await run([...base, "--request", "GET http://other.example.com:8080/"]);
+    const out = JSON.parse(r.out) as { outcome: { kind: string; status: number; reason: string } };
+    expect(out.outcome).toMatchObject({ kind: "local-response", status: 404 });
+    expect(out.outcome.reason).toMatch(/no virtual host/);
+  });
+
+  it("refuses a connection to a port with no listener", async () => {
+    const r = await run([...base, "--request", "GET http://shop.example.com:9999/"]);
+    expect((JSON.parse(r.out) as { outcome: { kind: string } }).outcome.kind).toBe("connection-failed");
+  });
+
+  it("gives clear errors for bad input", async () => {
+    const unknown = await run([
+      ...base.slice(0, 3),
+      "--gateway",
+      "infra/missing",
+      "--request",
+      "GET http://x/",
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain("Gateway infra/missing not found");
+    const badUrl = await run([...base, "--request", "GET nowhere"]);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.err).toContain('"nowhere" is not an http:// or https:// URL');
+    const badHeader = await run([...base, "--request", "GET http://x/", "-H", "no colon"]);
+    expect(badHeader.code).toBe(2);
+    expect(badHeader.err).toContain('must be "name: value"');
+  });
+});

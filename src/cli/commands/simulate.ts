@@ -1,0 +1,159 @@
+import { readFileSync } from "node:fs";
+import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
+import { parseHeader, parseRequestLine, prepareNodeConfig, simulate } from "../../xds/simulate/index.ts";
+import {
+  type Command,
+  EXIT,
+  outputFormat,
+  parseFlags,
+  render,
+  requirePaths,
+  UsageError,
+} from "../command.ts";
+import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+
+export const simulateCommand: Command = {
+  name: "simulate",
+  summary: "Show where a request goes through a Gateway, and why",
+  help: `Usage: strait simulate -f PATH... --gateway NS/NAME --request 'METHOD URL' [-H 'name: value']... [flags]
+
+Translates the manifests as the controller would and evaluates one request
+against the Envoy configuration every node receives, exactly as Envoy would:
+listener and TLS filter chain, virtual host, route, then the action (the
+cluster, the chosen weighted backend and endpoint, the request as the backend
+receives it, response headers, mirrors, timeouts, retries), or the redirect or
+direct response, or why the request is refused.
+
+  strait simulate -f examples/quickstart --gateway infra/edge --request 'GET http://shop.example.com:8080/store'
+
+${ONE_PASS_HELP}
+      --gateway NS/NAME     the Gateway the request is sent to (its address)
+      --request 'M URL'     method and http:// or https:// URL (method defaults to GET)
+  -H, --header 'n: v'       a request header (repeatable)
+      --sni NAME            TLS server name for https (default: the URL's host)
+      --client-cert FILE    PEM client certificate presented in the TLS handshake
+      --random R            the random value in [0,1) Envoy draws for weights, endpoints and fractions (default 0)
+      --address-pool P      addresses Gateways are given (default ${DEFAULT_STANDALONE_ADDRESS_POOL.join(",")})
+
+Exit code 0 when the simulation ran, 1 when the input had errors or the
+Gateway is unknown, 2 on usage errors (a URL or header that cannot be read).`,
+  async run(args, io) {
+    const { values } = parseFlags(args, {
+      ...ONE_PASS_FLAGS,
+      gateway: { type: "string" },
+      request: { type: "string" },
+      header: { type: "string", short: "H", multiple: true },
+      sni: { type: "string" },
+      "client-cert": { type: "string" },
+      random: { type: "string" },
+      "address-pool": { type: "string", multiple: true },
+    });
+    const paths = requirePaths(values.file, "simulate");
+    const format = outputFormat(values.output);
+    if (values.gateway === undefined || !/^[^/]+\/[^/]+$/.test(values.gateway))
+      throw new UsageError("--gateway NS/NAME is required");
+    if (values.request === undefined) throw new UsageError("--request 'METHOD URL' is required");
+    const line = parseRequestLine(values.request);
+    if (!line.ok) throw new UsageError(line.error);
+    const headers: (readonly [string, string])[] = [];
+    for (const h of values.header ?? []) {
+      const parsed = parseHeader(h);
+      if (!parsed.ok) throw new UsageError(parsed.error);
+      headers.push(parsed.value);
+    }
+    const random = values.random === undefined ? 0 : Number(values.random);
+    if (!(random >= 0 && random < 1)) throw new UsageError("--random must be a number in [0, 1)");
+    let clientCertificatePem: string | undefined;
+    if (values["client-cert"] !== undefined) {
+      try {
+        clientCertificatePem = readFileSync(values["client-cert"], "utf8");
+      } catch (error) {
+        throw new UsageError(`cannot read --client-cert: ${(error as Error).message}`);
+      }
+    }
+
+    const input = loadOnePass(paths, values.crds, io);
+    const out = runPipeline(input.store, {
+      now: new Date(),
+      addressPool: values["address-pool"] ?? DEFAULT_STANDALONE_ADDRESS_POOL,
+    });
+    const [ns = "", name = ""] = values.gateway.split("/");
+    const gwStatus = out.statuses.find(
+      (s) => s.ref.kind === "Gateway" && s.ref.namespace === ns && s.ref.name === name,
+    );
+    if (gwStatus === undefined) {
+      io.stderr(
+        `strait simulate: Gateway ${values.gateway} not found, or not of a GatewayClass strait owns\n`,
+      );
+      return EXIT.INPUT_ERRORS;
+    }
+    const address = ((gwStatus.status.addresses as { value?: string }[] | undefined) ?? [])[0]?.value;
+    if (address === undefined) {
+      const conditions =
+        (gwStatus.status.conditions as { type: string; status: string; message: string }[] | undefined) ?? [];
+      io.stderr(
+        `strait simulate: Gateway ${values.gateway} has no address: ${conditions
+          .filter((c) => c.status !== "True")
+          .map((c) => `${c.type}: ${c.message}`)
+          .join("; ")}\n`,
+      );
+      return EXIT.INPUT_ERRORS;
+    }
+    const { config, issues } = prepareNodeConfig(out.resources);
+    for (const i of issues)
+      io.stderr(
+        `error: ${i.name} does not encode: ${i.issues.map((x) => `${x.path}: ${x.message}`).join("; ")}\n`,
+      );
+    const result = simulate(
+      config,
+      {
+        address,
+        port: line.value.port,
+        ...(line.value.scheme === "https"
+          ? {
+              tls: {
+                sni: values.sni ?? line.value.host,
+                ...(clientCertificatePem === undefined ? {} : { clientCertificatePem }),
+              },
+            }
+          : {}),
+        method: line.value.method,
+        scheme: line.value.scheme,
+        authority: line.value.authority,
+        path: line.value.path,
+        headers,
+      },
+      { random: { cluster: random, endpoint: random, fraction: random } },
+    );
+    io.stdout(
+      render(
+        present({ gateway: values.gateway, address: `${address}:${line.value.port}`, ...result }),
+        format,
+      ),
+    );
+    return input.hadErrors || issues.length > 0 ? EXIT.INPUT_ERRORS : EXIT.OK;
+  },
+};
+
+/** Readable output: headers as "name: value" lines, empty header-mutation steps left out. */
+function present(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    if (value.every((v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "string"))) {
+      return (value as [string, string][]).map(([n, v]) => `${n}: ${v}`);
+    }
+    return value.map(present);
+  }
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "headerMutations" && Array.isArray(v)) {
+      const steps = (v as { add: unknown[]; remove: unknown[] }[]).filter(
+        (m) => m.add.length > 0 || m.remove.length > 0,
+      );
+      if (steps.length > 0) out[k] = steps;
+      continue;
+    }
+    out[k] = present(v);
+  }
+  return out;
+}
