@@ -23,7 +23,9 @@ export function re2Error(pattern: string): string | undefined {
   try {
     new RE2(pattern, "u");
   } catch (error) {
-    problem = (error as Error).message.replace(/^Invalid regular expression: /, "");
+    problem = (error as Error).message
+      .replace(/^Invalid regular expression: /, "")
+      .replace(/^\/.*\/u: /s, "");
   }
   if (re2Cache.size > 10_000) re2Cache.clear();
   re2Cache.set(pattern, problem);

@@ -212,8 +212,15 @@ function buildTable(
   for (const [listener, domains] of byListener) {
     for (const [domain, candidates] of domains) {
       const routes = [...toRoutes(candidates, listener, clusterFor)];
-      for (const wider of coveringDomains(domain, domains.keys()))
-        routes.push(...toRoutes(domains.get(wider) ?? [], listener, clusterFor));
+      // A route written for both a name and a wildcard covering it already appears once.
+      const seen = new Set(routes.map((r) => r.name));
+      for (const wider of coveringDomains(domain, domains.keys())) {
+        for (const r of toRoutes(domains.get(wider) ?? [], listener, clusterFor)) {
+          if (seen.has(r.name)) continue;
+          seen.add(r.name);
+          routes.push(r);
+        }
+      }
       virtualHosts.push({ name: `${name}/${domain}`, domains: [domain], routes });
     }
   }
