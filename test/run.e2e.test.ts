@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -62,5 +62,64 @@ describe("strait run -f (standalone)", () => {
     );
     await proc.waitForLog((l) => l.msg === "manifests loaded" && l.objects === 10);
     expect(await metricValue(base, "strait_invalid_objects")).toBe(0);
+  });
+});
+
+describe("strait run -f: statuses", () => {
+  it("serves statuses on the local API and follows edits (generation, observedGeneration, lastTransitionTime)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strait-run-"));
+    cpSync(join(REPO, "examples/quickstart"), dir, { recursive: true });
+    const { proc, base } = await startStandalone(dir);
+    await proc.waitForLog((l) => l.msg === "manifests loaded");
+    type Entry = {
+      status: {
+        parents: {
+          conditions: {
+            type: string;
+            status: string;
+            reason: string;
+            observedGeneration: number;
+            lastTransitionTime: string;
+          }[];
+        }[];
+      };
+    };
+    const routeStatus = async (): Promise<Entry | undefined> => {
+      const res = await fetch(`${base}/api/v1/statuses?kind=HTTPRoute&namespace=shop&name=shop`);
+      return ((await res.json()) as Entry[])[0];
+    };
+    let first: Entry | undefined;
+    for (let i = 0; i < 50 && first === undefined; i++) {
+      first = await routeStatus();
+      if (first === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    const accepted = first?.status.parents[0]?.conditions.find((c) => c.type === "Accepted");
+    expect(accepted).toMatchObject({ status: "True", reason: "Accepted", observedGeneration: 1 });
+
+    // Point the route at a Service that does not exist: ResolvedRefs goes False, Accepted stays True.
+    const file = join(dir, "app.yaml");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace(
+        "name: landing\n          port: 80",
+        "name: gone\n          port: 80",
+      ),
+    );
+    let updated: Entry | undefined;
+    for (let i = 0; i < 100; i++) {
+      updated = await routeStatus();
+      if (updated?.status.parents[0]?.conditions.find((c) => c.type === "ResolvedRefs")?.status === "False")
+        break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const conditions = updated?.status.parents[0]?.conditions ?? [];
+    expect(conditions.find((c) => c.type === "ResolvedRefs")).toMatchObject({
+      status: "False",
+      reason: "BackendNotFound",
+      observedGeneration: 2,
+    });
+    const stillAccepted = conditions.find((c) => c.type === "Accepted");
+    expect(stillAccepted).toMatchObject({ status: "True", observedGeneration: 2 });
+    expect(stillAccepted?.lastTransitionTime).toBe(accepted?.lastTransitionTime);
   });
 });

@@ -67,6 +67,22 @@ export const RUN_SETTINGS = [
       "CRD files or folders whose schemas validate incoming objects, instead of the bundled schemas (repeatable).",
   },
   {
+    flag: "address-pool",
+    key: "addressPool",
+    env: "STRAIT_ADDRESS_POOL",
+    type: "list",
+    description:
+      "Addresses Gateways get their own address from: IPv4 addresses, a-b ranges or CIDRs (repeatable). Every node's Envoy binds each Gateway's listeners to its address.",
+    standaloneDefault: ["127.0.1.0/24"],
+  },
+  {
+    flag: "status-file",
+    key: "statusFile",
+    env: "STRAIT_STATUS_FILE",
+    type: "string",
+    description: "Standalone mode: also write every object's status to this YAML file after each change.",
+  },
+  {
     flag: "namespace",
     key: "namespace",
     env: "STRAIT_NAMESPACE",

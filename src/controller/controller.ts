@@ -47,7 +47,8 @@ export class Controller {
   /** Starts listening to the store. Reconciles begin once every source has synced. */
   start(): void {
     this.#unsubscribe = this.#options.store.subscribe((change) => {
-      if (this.#unsynced.size === 0) this.#coalescer.add(change);
+      // A status-only change is the controller's own write coming back: nothing to translate.
+      if (this.#unsynced.size === 0 && change.statusOnly !== true) this.#coalescer.add(change);
     });
   }
 

@@ -9,15 +9,18 @@ import { ERROR_CODES, StraitError } from "../errors.ts";
 import { FileSource } from "../sources/file-source.ts";
 import type { ParseOptions } from "../sources/manifests.ts";
 import { crdSchemaCheck } from "../sources/schema.ts";
+import { LocalStatusWriter } from "../sources/status/local-status-writer.ts";
 import { ResourceStore } from "../sources/store.ts";
 import { listSetting, type Settings, stringSetting } from "./config.ts";
 import { Controller, type Reconciler } from "./controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
+import { PipelineReconciler } from "./pipeline-reconciler.ts";
 
 export interface RunningController {
   readonly store: ResourceStore;
   readonly controller: Controller;
+  readonly pipeline: PipelineReconciler;
   /** Bound address of the operations server. */
   readonly httpAddress: string;
   stop(): Promise<void>;
@@ -29,7 +32,11 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const crds = listSetting(settings, "crds");
   const parse: ParseOptions = crds.length > 0 ? { check: crdSchemaCheck(crds) } : {};
   const manifests = stringSetting(settings, "manifests");
-  const reconcilers: Reconciler[] = [];
+  const pipeline = new PipelineReconciler(
+    listSetting(settings, "addressPool"),
+    logger.child({ component: "pipeline" }),
+  );
+  const reconcilers: Reconciler[] = [pipeline];
   const controller = new Controller({
     store,
     logger,
@@ -50,6 +57,19 @@ export async function startController(settings: Settings, logger: Logger): Promi
   stoppers.push(() => controller.stop());
 
   if (manifests !== undefined) {
+    const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
+    pipeline.onOutput(async (output) => {
+      const written = await statuses.write(output.statuses);
+      if (written > 0) logger.debug({ written }, "statuses written");
+    });
+    app.get("/api/v1/statuses", async (request) => {
+      const q = request.query as { kind?: string; namespace?: string; name?: string };
+      return statuses.entries({
+        ...(q.kind === undefined ? {} : { kind: q.kind }),
+        ...(q.namespace === undefined ? {} : { namespace: q.namespace }),
+        ...(q.name === undefined ? {} : { name: q.name }),
+      });
+    });
     const dir = resolve(manifests);
     const files = new FileSource(dir, store, {
       ...parse,
@@ -71,6 +91,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
   return {
     store,
     controller,
+    pipeline,
     httpAddress: ops.address,
     async stop() {
       for (const stop of stoppers.reverse()) await stop();

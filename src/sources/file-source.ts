@@ -5,9 +5,12 @@
  * and left out. Edits, new files and deleted files are applied as updates,
  * creates and deletes. Unchanged files are not re-parsed.
  */
+
+import { randomUUID } from "node:crypto";
 import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
 import type { Logger } from "pino";
 import type { KindName } from "../resources/kinds.ts";
+import type { AnyStoredObject } from "../resources/objects.ts";
 import {
   formatDiagnostic,
   type IgnoredObject,
@@ -43,6 +46,42 @@ interface CachedFile {
   readonly mtimeMs: number;
   readonly size: number;
   readonly set: ManifestSet;
+}
+
+function withoutMetaAndStatus(obj: object): string {
+  const { metadata: _m, status: _s, ...rest } = obj as { metadata?: unknown; status?: unknown };
+  return JSON.stringify(rest);
+}
+
+/**
+ * Standalone mode plays the API server's part for the fields it owns:
+ * `generation` (1, then +1 when anything but metadata and status changes),
+ * `uid` and `creationTimestamp` (kept from the first load), and `.status`,
+ * which belongs to the controller and survives edits of the file.
+ */
+function withServerFields(loaded: LoadedObject, store: ResourceStore): AnyStoredObject {
+  const meta = loaded.object.metadata;
+  const current = store.get(loaded.kind, meta.namespace ?? "", meta.name) as AnyStoredObject | undefined;
+  const changed =
+    current === undefined || withoutMetaAndStatus(current) !== withoutMetaAndStatus(loaded.object);
+  const generation =
+    current?.metadata.generation === undefined ? 1 : current.metadata.generation + (changed ? 1 : 0);
+  const status = (current as { status?: unknown } | undefined)?.status;
+  return {
+    ...loaded.object,
+    metadata: {
+      ...meta,
+      uid: current?.metadata.uid ?? meta.uid ?? randomUUID(),
+      creationTimestamp:
+        current?.metadata.creationTimestamp ??
+        meta.creationTimestamp ??
+        new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+      generation,
+    },
+    ...(status === undefined || (loaded.object as { status?: unknown }).status !== undefined
+      ? {}
+      : { status }),
+  } as AnyStoredObject;
 }
 
 export class FileSource {
@@ -152,7 +191,7 @@ export class FileSource {
 
     let changes = 0;
     for (const [key, loaded] of desired) {
-      if (this.#store.upsert(loaded.kind, loaded.object)) changes++;
+      if (this.#store.upsert(loaded.kind, withServerFields(loaded, this.#store))) changes++;
       this.#owned.delete(key);
     }
     for (const gone of this.#owned.values()) {

@@ -17,6 +17,8 @@ import type { ResourceView } from "../resources/view.ts";
 export interface StoreChange {
   readonly type: "upsert" | "delete";
   readonly key: ObjectKey;
+  /** Only `.status` (and bookkeeping metadata) changed: nothing the pipeline translates. */
+  readonly statusOnly?: boolean;
 }
 
 export type StoreListener = (change: StoreChange) => void;
@@ -40,6 +42,8 @@ interface Entry {
   readonly obj: AnyStoredObject;
   /** Serialized content, to tell a real change from a resync. */
   readonly fingerprint: string;
+  /** Serialized content without status and resourceVersion, to tell a status-only change. */
+  readonly specFingerprint: string;
   readonly indexKeys: ReadonlyMap<IndexName, readonly string[]>;
 }
 
@@ -77,6 +81,7 @@ export class ResourceStore implements ResourceView {
     const previous = byId.get(id);
     const fingerprint = fingerprintOf(obj);
     if (previous !== undefined && previous.fingerprint === fingerprint) return false;
+    const specFingerprint = specFingerprintOf(obj);
     if (previous !== undefined) this.#unindex(kind, id, previous);
     const stored = obj as AnyStoredObject;
     const indexKeys = new Map<IndexName, readonly string[]>();
@@ -93,9 +98,14 @@ export class ResourceStore implements ResourceView {
         bucket.set(`${kind}/${id}`, stored);
       }
     }
-    byId.set(id, { obj: stored, fingerprint, indexKeys });
+    byId.set(id, { obj: stored, fingerprint, specFingerprint, indexKeys });
     this.#invalidate(kind);
-    this.#emit({ type: "upsert", key: { kind, namespace, name: obj.metadata.name } });
+    const statusOnly = previous !== undefined && previous.specFingerprint === specFingerprint;
+    this.#emit({
+      type: "upsert",
+      key: { kind, namespace, name: obj.metadata.name },
+      ...(statusOnly ? { statusOnly } : {}),
+    });
     return true;
   }
 
@@ -218,6 +228,16 @@ export class ResourceStore implements ResourceView {
 function fingerprintOf(obj: { metadata: object }): string {
   const { managedFields: _m, ...metadata } = obj.metadata as { managedFields?: unknown };
   return JSON.stringify({ ...obj, metadata });
+}
+
+function specFingerprintOf(obj: { metadata: object }): string {
+  const {
+    managedFields: _m,
+    resourceVersion: _r,
+    ...metadata
+  } = obj.metadata as { managedFields?: unknown; resourceVersion?: unknown };
+  const { status: _s, ...rest } = obj as { status?: unknown };
+  return JSON.stringify({ ...rest, metadata });
 }
 
 /** Index keys of an object; a malformed object that breaks an index function is simply not indexed. */
