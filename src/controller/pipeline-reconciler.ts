@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { ResourceView } from "../resources/view.ts";
 import type { Reconciler } from "./controller.ts";
-import { type PipelineOutput, runPipeline } from "./pipeline.ts";
+import { PipelineCache, type PipelineOutput, runPipeline } from "./pipeline.ts";
 
 export type PipelineConsumer = (output: PipelineOutput) => Promise<void> | void;
 
@@ -16,6 +16,7 @@ export class PipelineReconciler implements Reconciler {
   readonly #logger: Logger;
   readonly #consumers: PipelineConsumer[] = [];
   #latest: PipelineOutput | undefined;
+  readonly #cache = new PipelineCache();
 
   constructor(addressPool: readonly string[], logger: Logger) {
     this.#addressPool = addressPool;
@@ -32,7 +33,7 @@ export class PipelineReconciler implements Reconciler {
   }
 
   async reconcile(view: ResourceView): Promise<void> {
-    const output = runPipeline(view, { now: new Date(), addressPool: this.#addressPool });
+    const output = runPipeline(view, { now: new Date(), addressPool: this.#addressPool, cache: this.#cache });
     this.#latest = output;
     this.#logger.debug(
       {

@@ -3,14 +3,22 @@
  * resources. The running controller, `strait translate`/`status`/`simulate`
  * and the conformance runner all call this one function.
  */
-import { type OwnedObject, translateGateways } from "../gateway/index.ts";
+import { GatewayCache, type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { ObjectStatus } from "../model/status.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { type EnvoyResourceSet, translateGatewayModel } from "../xds/translate/index.ts";
+import { type EnvoyResourceSet, translateGatewayModel, XdsCache } from "../xds/translate/index.ts";
+
+/** State kept between passes so a small change re-translates only what it touches. */
+export class PipelineCache {
+  readonly gateway = new GatewayCache();
+  readonly xds = new XdsCache();
+}
 
 export interface PipelineOptions {
   readonly now: Date;
+  /** Pass the same cache to every run to translate incrementally. */
+  readonly cache?: PipelineCache;
   /** Addresses Gateways get their own address from (IPv4 addresses, `a-b` ranges, CIDRs). */
   readonly addressPool: readonly string[];
   readonly controllerName?: string;
@@ -31,7 +39,8 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
   const { model, statuses, ownedObjects } = translateGateways(view, {
     now: options.now,
     addressPool: options.addressPool,
+    ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
     ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
   });
-  return { model, statuses, ownedObjects, resources: translateGatewayModel(model) };
+  return { model, statuses, ownedObjects, resources: translateGatewayModel(model, options.cache?.xds) };
 }

@@ -6,9 +6,14 @@
 import type { ServiceBackend } from "../model/backend.ts";
 import type { CaBundle, Certificate, GatewayModel, GatewayPort, RouteTable } from "../model/gateway.ts";
 import type { ObjectStatus } from "../model/status.ts";
+import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { parseAddressPool } from "./addresses.ts";
-import { decideBackendTlsPolicies, type PolicyDecision } from "./backend-tls-policy.ts";
+import {
+  type BackendTlsPolicies,
+  decideBackendTlsPolicies,
+  type PolicyDecision,
+} from "./backend-tls-policy.ts";
 import { backendTlsPolicyStatus } from "./backend-tls-policy-status.ts";
 import { buildGatewayState, byAge, type GatewayState } from "./gateway.ts";
 import { gatewayService, type OwnedObject } from "./gateway-service.ts";
@@ -20,13 +25,31 @@ import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { attach, type ParentRefLike } from "./route-attachment.ts";
 import { buildGatewayTables } from "./route-tables.ts";
+import { type Memo, memoize, RefCountedUnion, reuseSigned, type SignedEntry } from "./translation-cache.ts";
 
 export { SUPPORTED_FEATURES } from "./features.ts";
 export type { OwnedObject } from "./gateway-service.ts";
 export { CONTROLLER_NAME } from "./gatewayclass.ts";
 
+/** Results kept between passes for incremental translation (see translation-cache.ts). */
+export class GatewayCache {
+  readonly routes = new WeakMap<object, Memo<TranslatedHttpRoute>>();
+  readonly policies = new Map<string, Memo<BackendTlsPolicies>>();
+  readonly tables = new Map<
+    string,
+    SignedEntry<{ ports: GatewayPort[]; tables: RouteTable[]; variants: ServiceBackend[] }>
+  >();
+  readonly attachments = new WeakMap<object, AttachEntry>();
+  readonly backends = new RefCountedUnion<TranslatedHttpRoute, ServiceBackend>(
+    (b) => b.clusterName,
+    (route) => route.services,
+  );
+}
+
 export interface GatewayOptions {
   readonly now: Date;
+  /** Keep one across passes to translate incrementally. */
+  readonly cache?: GatewayCache;
   /** Addresses the infrastructure gives Gateways: IPv4 addresses, ranges `a-b` or CIDRs. */
   readonly addressPool: readonly string[];
   readonly controllerName?: string;
@@ -46,33 +69,140 @@ export interface GatewayOutput {
  */
 function clientCertificateClusters(
   state: GatewayState,
-  services: Map<string, ServiceBackend>,
-  certificates: Map<string, Certificate>,
+  services: ReadonlyMap<string, ServiceBackend>,
+  variants: Map<string, ServiceBackend>,
 ): (cluster: string) => string {
   const cert = state.backendClientCertificate;
   if (cert === undefined) return (cluster) => cluster;
-  certificates.set(cert.name, {
-    name: cert.name,
-    certificateChain: cert.material.certificateChain,
-    privateKey: cert.material.privateKey,
-    sources: [cert.source],
-  });
   return (cluster) => {
     const base = services.get(cluster);
     if (base?.tls === undefined) return cluster;
     const name = `${cluster}~${cert.name}`;
-    if (!services.has(name))
-      services.set(name, { ...base, clusterName: name, tls: { ...base.tls, clientCertificate: cert.name } });
+    if (!variants.has(name))
+      variants.set(name, { ...base, clusterName: name, tls: { ...base.tls, clientCertificate: cert.name } });
     return name;
   };
 }
 
-function ownListeners(
-  state: GatewayState | undefined,
-): { gateway: GatewayState; listeners: readonly ListenerState[] } | undefined {
-  return state === undefined
-    ? undefined
-    : { gateway: state, listeners: state.listeners.filter((l) => l.owner.kind === "Gateway") };
+/** What a Gateway's route tables depend on besides the route translations themselves. */
+function tablesSignature(state: GatewayState): string {
+  const index = new Map(state.listeners.map((l, i) => [l, i]));
+  return JSON.stringify({
+    address: state.address,
+    clientCert: state.backendClientCertificate?.name,
+    listeners: state.listeners.map((l) => [
+      l.owner.kind,
+      l.owner.namespace,
+      l.owner.name,
+      l.name,
+      l.port,
+      l.protocol,
+      l.hostname,
+      l.programmed,
+      l.certificates.map((c) => c.name),
+      l.clientValidation?.caBundle,
+      l.clientValidation?.optional,
+    ]),
+    routes: state.routes.map((r) => [index.get(r.attachment.listener), r.attachment.hostnames]),
+  });
+}
+
+type ParentListeners = {
+  readonly gateway: GatewayState;
+  readonly listeners: readonly ListenerState[];
+  readonly signature: string;
+};
+
+/** What route attachment depends on in a set of listeners. */
+function listenersSignature(listeners: readonly ListenerState[]): string {
+  return JSON.stringify(
+    listeners.map((l) => [
+      l.owner.kind,
+      l.owner.name,
+      l.name,
+      l.port,
+      l.hostname,
+      l.accepted,
+      l.supportedKinds.map((k) => k.kind),
+      l.namespaces,
+    ]),
+  );
+}
+
+type CachedResult =
+  | {
+      readonly ok: true;
+      readonly attachments: readonly { readonly listener: number; readonly hostnames: readonly string[] }[];
+    }
+  | { readonly ok: false };
+
+interface AttachEntry {
+  readonly translated: TranslatedHttpRoute;
+  readonly signatures: readonly string[];
+  readonly namespaceRevision: number;
+  readonly results: readonly CachedResult[];
+  readonly status: ObjectStatus | undefined;
+}
+
+/**
+ * Attaches a route to its parents and builds its status, reusing the last
+ * result while the route, its translation and its parents' listeners are
+ * unchanged. Attachments are kept as listener positions, so they bind to
+ * this pass's listener objects.
+ */
+function attachRoute(
+  cache: GatewayCache,
+  view: ResourceView,
+  route: ObjectOf<"HTTPRoute">,
+  translated: TranslatedHttpRoute,
+  parents: readonly { parentRef: ParentRefLike; parent: ParentListeners }[],
+  namespaceRevision: number,
+  controllerName: string,
+  now: Date,
+): AttachEntry {
+  const signatures = parents.map((p) => p.parent.signature);
+  const hit = cache.attachments.get(route);
+  if (
+    hit !== undefined &&
+    hit.translated === translated &&
+    hit.namespaceRevision === namespaceRevision &&
+    hit.signatures.length === signatures.length &&
+    hit.signatures.every((s, i) => s === signatures[i])
+  ) {
+    return hit;
+  }
+  const results: ParentResult[] = parents.map(({ parentRef, parent }) => ({
+    parentRef,
+    attachment: attach(
+      view,
+      { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+      parentRef,
+      parent.listeners,
+    ),
+  }));
+  const entry: AttachEntry = {
+    translated,
+    signatures,
+    namespaceRevision,
+    results: results.map((r, i) =>
+      r.attachment.ok
+        ? {
+            ok: true,
+            attachments: r.attachment.attachments.map((a) => ({
+              listener: parents[i]?.parent.listeners.indexOf(a.listener) ?? -1,
+              hostnames: a.hostnames,
+            })),
+          }
+        : { ok: false },
+    ),
+    status: httpRouteStatus(route, translated, results, controllerName, now),
+  };
+  cache.attachments.set(route, entry);
+  return entry;
+}
+
+function parentListeners(gateway: GatewayState, listeners: readonly ListenerState[]): ParentListeners {
+  return { gateway, listeners, signature: listenersSignature(listeners) };
 }
 
 export function translateGateways(view: ResourceView, options: GatewayOptions): GatewayOutput {
@@ -91,57 +221,76 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   }
 
   /** Accepted ListenerSets by `namespace/name`, with the Gateway they join. */
-  const listenerSetParents = new Map<
-    string,
-    { gateway: GatewayState; listeners: readonly ListenerState[] }
-  >();
+  const gatewayParents = new Map<string, ParentListeners>();
+  for (const [key, state] of gateways)
+    gatewayParents.set(
+      key,
+      parentListeners(
+        state,
+        state.listeners.filter((l) => l.owner.kind === "Gateway"),
+      ),
+    );
+  const listenerSetParents = new Map<string, ParentListeners>();
   for (const state of gateways.values()) {
     for (const ls of state.listenerSets) {
       if (listenerSetAccepted(ls))
-        listenerSetParents.set(`${ls.namespace}/${ls.name}`, { gateway: state, listeners: ls.listeners });
+        listenerSetParents.set(`${ls.namespace}/${ls.name}`, parentListeners(state, ls.listeners));
     }
   }
-  const policies = decideBackendTlsPolicies(view);
+  const cache = options.cache ?? new GatewayCache();
+  const policies = memoize(cache.policies, "policies", view, [], (v) => decideBackendTlsPolicies(v));
   /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
   const policyAncestors = new Map<PolicyDecision, Set<GatewayState>>();
-  const services = new Map<string, ServiceBackend>();
+  /** Routes that are attached somewhere: their backends become clusters. */
+  const contributors = new Map<string, TranslatedHttpRoute>();
+  const namespaceRevision = view.revision?.("Namespace") ?? Number.NaN;
   for (const route of view.list("HTTPRoute")) {
-    const translated: TranslatedHttpRoute = translateHttpRoute(view, route, policies);
-    const results: ParentResult[] = [];
+    const translated: TranslatedHttpRoute = memoize(cache.routes, route, view, [policies], (v) =>
+      translateHttpRoute(v, route, policies),
+    );
+    const parents: { parentRef: ParentRefLike; parent: ParentListeners }[] = [];
     for (const parentRef of (route.spec?.parentRefs ?? []) as ParentRefLike[]) {
       const group = parentRef.group ?? "gateway.networking.k8s.io";
       const kind = parentRef.kind ?? "Gateway";
       if (group !== "gateway.networking.k8s.io" || (kind !== "Gateway" && kind !== "ListenerSet")) continue;
       const key = `${parentRef.namespace ?? translated.namespace}/${parentRef.name}`;
       // A Gateway parent offers its own listeners; a ListenerSet parent, the ListenerSet's.
-      const parent = kind === "Gateway" ? ownListeners(gateways.get(key)) : listenerSetParents.get(key);
+      const parent = kind === "Gateway" ? gatewayParents.get(key) : listenerSetParents.get(key);
       if (parent === undefined) continue; // not a parent of ours: its controller writes this parent's status
-      const state = parent.gateway;
-      const attachment = attach(
-        view,
-        { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
-        parentRef,
-        parent.listeners,
-      );
-      const usable = attachment.ok && translated.rules.length > 0;
-      if (attachment.ok && usable) {
-        for (const a of attachment.attachments) {
-          a.listener.attachedRoutes++;
-          state.routes.push({ route: translated, attachment: a });
-        }
-        for (const s of translated.services) services.set(s.clusterName, s);
-        for (const p of translated.policies) {
-          const set = policyAncestors.get(p) ?? new Set();
-          set.add(state);
-          policyAncestors.set(p, set);
-        }
-      }
-      results.push({ parentRef, attachment });
+      parents.push({ parentRef, parent });
     }
-    const status = httpRouteStatus(route, translated, results, controllerName, options.now);
-    if (status !== undefined) statuses.push(status);
+    const attached = attachRoute(
+      cache,
+      view,
+      route,
+      translated,
+      parents,
+      namespaceRevision,
+      controllerName,
+      options.now,
+    );
+    attached.results.forEach((result, i) => {
+      const parent = parents[i]?.parent;
+      if (parent === undefined || !result.ok || translated.rules.length === 0) return;
+      const state = parent.gateway;
+      for (const a of result.attachments) {
+        const listener = parent.listeners[a.listener];
+        if (listener === undefined) continue;
+        listener.attachedRoutes++;
+        state.routes.push({ route: translated, attachment: { listener, hostnames: a.hostnames } });
+      }
+      contributors.set(`${translated.namespace}/${translated.name}`, translated);
+      for (const p of translated.policies) {
+        const set = policyAncestors.get(p) ?? new Set();
+        set.add(state);
+        policyAncestors.set(p, set);
+      }
+    });
+    if (attached.status !== undefined) statuses.push(attached.status);
   }
 
+  const routeBackends = cache.backends.update(contributors);
+  const services = new Map<string, ServiceBackend>(routeBackends.map((b) => [b.clusterName, b]));
   const ports: GatewayPort[] = [];
   const routeTables: RouteTable[] = [];
   const certificates = new Map<string, Certificate>();
@@ -149,21 +298,42 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   for (const state of gateways.values()) {
     statuses.push(gatewayStatus(state, options.now));
     for (const ls of state.listenerSets) statuses.push(listenerSetStatus(ls, options.now));
-    if (state.address === undefined) continue;
-    const built = buildGatewayTables({
-      namespace: state.namespace,
-      name: state.name,
-      ref: {
-        group: "gateway.networking.k8s.io",
-        kind: "Gateway",
-        namespace: state.namespace,
-        name: state.name,
+    const address = state.address;
+    if (address === undefined) continue;
+    const cert = state.backendClientCertificate;
+    if (cert !== undefined) {
+      certificates.set(cert.name, {
+        name: cert.name,
+        certificateChain: cert.material.certificateChain,
+        privateKey: cert.material.privateKey,
+        sources: [cert.source],
+      });
+    }
+    const built = reuseSigned(
+      cache.tables,
+      `${state.namespace}/${state.name}`,
+      tablesSignature(state),
+      state.routes.map((r) => r.route),
+      () => {
+        const variants = new Map<string, ServiceBackend>();
+        const tables = buildGatewayTables({
+          namespace: state.namespace,
+          name: state.name,
+          ref: {
+            group: "gateway.networking.k8s.io",
+            kind: "Gateway",
+            namespace: state.namespace,
+            name: state.name,
+          },
+          address,
+          listeners: state.listeners,
+          routes: state.routes,
+          clusterFor: clientCertificateClusters(state, services, variants),
+        });
+        return { ...tables, variants: [...variants.values()] };
       },
-      address: state.address,
-      listeners: state.listeners,
-      routes: state.routes,
-      clusterFor: clientCertificateClusters(state, services, certificates),
-    });
+    );
+    for (const v of built.variants) services.set(v.clusterName, v);
     ports.push(...built.ports);
     routeTables.push(...built.tables);
     for (const l of state.listeners) {
@@ -207,7 +377,11 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       routeTables: sortByName(routeTables),
       certificates: sortByName([...certificates.values()]),
       caBundles: sortByName([...caBundles.values()]),
-      backends: [...services.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
+      // Variants (client-certificate clusters) are few: merged into the shared sorted list only when present.
+      backends:
+        services.size === routeBackends.length
+          ? routeBackends
+          : [...services.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),

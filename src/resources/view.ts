@@ -14,4 +14,9 @@ export interface ResourceView {
   list<K extends KindName>(kind: K, namespace?: string): readonly ObjectOf<K>[];
   /** Objects found under `key` in a secondary index; sorted by kind, namespace, name. */
   byIndex<I extends IndexName>(index: I, key: string): readonly IndexedObject<I>[];
+  /**
+   * A number that changes whenever an object of the kind changes (optional):
+   * lets a cache skip revalidating reads of kinds that did not change at all.
+   */
+  revision?(kind: KindName): number;
 }

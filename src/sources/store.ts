@@ -25,6 +25,8 @@ export type StoreListener = (change: StoreChange) => void;
 
 const INDEX_NAMES = Object.keys(INDEXES) as IndexName[];
 
+const EMPTY: readonly AnyStoredObject[] = Object.freeze([]);
+
 function nsName(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
@@ -56,6 +58,9 @@ export class ResourceStore implements ResourceView {
   );
   readonly #indexesByKind = new Map<KindName, IndexName[]>();
   readonly #listeners = new Set<StoreListener>();
+  readonly #revisions = new Map<KindName, number>();
+  /** Sorted index buckets, dropped when the bucket changes. */
+  readonly #sortedBuckets = new Map<string, readonly AnyStoredObject[]>();
 
   constructor() {
     for (const name of INDEX_NAMES) {
@@ -96,6 +101,7 @@ export class ResourceStore implements ResourceView {
           byKey.set(key, bucket);
         }
         bucket.set(`${kind}/${id}`, stored);
+        this.#sortedBuckets.delete(`${index}\u0000${key}`);
       }
     }
     byId.set(id, { obj: stored, fingerprint, specFingerprint, indexKeys });
@@ -162,15 +168,24 @@ export class ResourceStore implements ResourceView {
       }
       this.#sortedByNamespace.set(kind, byNs);
     }
-    return (byNs.get(namespace) ?? []) as readonly ObjectOf<K>[];
+    return (byNs.get(namespace) ?? EMPTY) as readonly ObjectOf<K>[];
   }
 
+  /**
+   * The same array is returned until the bucket changes, so callers (the
+   * translation cache) can tell "unchanged" by identity.
+   */
   byIndex<I extends IndexName>(index: I, key: string): readonly IndexedObject<I>[] {
+    const cacheKey = `${index}\u0000${key}`;
+    const cached = this.#sortedBuckets.get(cacheKey);
+    if (cached !== undefined) return cached as readonly IndexedObject<I>[];
     const bucket = this.#indexMap(index).get(key);
-    if (bucket === undefined) return [];
-    return [...bucket.entries()]
+    if (bucket === undefined) return EMPTY as readonly IndexedObject<I>[];
+    const sorted = [...bucket.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, obj]) => obj as IndexedObject<I>);
+      .map(([, obj]) => obj);
+    this.#sortedBuckets.set(cacheKey, sorted);
+    return sorted as unknown as readonly IndexedObject<I>[];
   }
 
   /** Number of stored objects of each kind. */
@@ -206,6 +221,7 @@ export class ResourceStore implements ResourceView {
       for (const key of keys) {
         const bucket = byKey.get(key);
         bucket?.delete(`${kind}/${id}`);
+        this.#sortedBuckets.delete(`${index}\u0000${key}`);
         if (bucket?.size === 0) byKey.delete(key);
       }
     }
@@ -216,7 +232,12 @@ export class ResourceStore implements ResourceView {
     this.#sortedByNamespace.delete(kind);
   }
 
+  revision(kind: KindName): number {
+    return this.#revisions.get(kind) ?? 0;
+  }
+
   #emit(change: StoreChange): void {
+    this.#revisions.set(change.key.kind, (this.#revisions.get(change.key.kind) ?? 0) + 1);
     for (const listener of this.#listeners) listener(change);
   }
 }

@@ -95,8 +95,6 @@ function routeConfig(virtualHosts: EnvoyResourceJson[]) {
   return { name: "rc", virtual_hosts: virtualHosts };
 }
 
-const forwardTo = (c: string) => ({ cluster: c });
-
 describe("virtual host selection (Envoy VirtualHost.domains search order)", () => {
   const vhosts = [
     {

@@ -18,17 +18,48 @@ export {
   TYPE_ORDER,
 } from "./resource-set.ts";
 
-export function translateGatewayModel(model: GatewayModel): EnvoyResourceSet {
+/**
+ * Envoy resources already built for model elements, reused while the model
+ * element is the same object (the gateway stage reuses unchanged ones).
+ */
+export class XdsCache {
+  readonly #built = new WeakMap<object, EnvoyResourceJson[]>();
+
+  get<T extends object>(element: T, build: (element: T) => EnvoyResourceJson[]): EnvoyResourceJson[] {
+    let json = this.#built.get(element);
+    if (json === undefined) {
+      json = build(element);
+      this.#built.set(element, json);
+    }
+    return json;
+  }
+}
+
+export function translateGatewayModel(
+  model: GatewayModel,
+  cache: XdsCache = new XdsCache(),
+): EnvoyResourceSet {
   const set = emptyResourceSet();
   const put = (typeUrl: keyof typeof set, json: EnvoyResourceJson, name: string) => {
     (set[typeUrl] as Map<string, EnvoyResourceJson>).set(name, json);
   };
-  for (const port of model.ports) put(TYPE_URLS.listener, buildListener(port), port.name);
-  for (const table of model.routeTables)
-    put(TYPE_URLS.routeConfiguration, buildRouteConfiguration(table), table.name);
+  for (const port of model.ports) {
+    put(TYPE_URLS.listener, cache.get(port, (p) => [buildListener(p)])[0] ?? {}, port.name);
+  }
+  for (const table of model.routeTables) {
+    put(
+      TYPE_URLS.routeConfiguration,
+      cache.get(table, (t) => [buildRouteConfiguration(t)])[0] ?? {},
+      table.name,
+    );
+  }
   for (const backend of model.backends) {
-    put(TYPE_URLS.cluster, buildCluster(backend), backend.clusterName);
-    put(TYPE_URLS.clusterLoadAssignment, buildClusterLoadAssignment(backend), backend.clusterName);
+    const [cluster = {}, cla = {}] = cache.get(backend, (b) => [
+      buildCluster(b),
+      buildClusterLoadAssignment(b),
+    ]);
+    put(TYPE_URLS.cluster, cluster, backend.clusterName);
+    put(TYPE_URLS.clusterLoadAssignment, cla, backend.clusterName);
   }
   for (const cert of model.certificates) put(TYPE_URLS.secret, buildCertificateSecret(cert), cert.name);
   for (const bundle of model.caBundles) {
