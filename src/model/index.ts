@@ -4,6 +4,16 @@
  * the objects it came from.
  */
 export type { Endpoint, ServiceBackend, UpstreamProtocol } from "./backend.ts";
+export type {
+  AuthType,
+  Direction,
+  EndpointPolicy,
+  IpcacheEntry,
+  L4Protocol,
+  LocalEndpoint,
+  PolicyEntry,
+  SecurityIdentity,
+} from "./endpoint-policy.ts";
 export type * from "./gateway.ts";
 export type { ResourceRef } from "./resource-ref.ts";
 export type { Result } from "./result.ts";
