@@ -9,7 +9,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { runPipeline } from "../src/controller/pipeline.ts";
+import { PipelineCache, runPipeline } from "../src/controller/pipeline.ts";
 import { parseGatewayDuration } from "../src/gateway/duration.ts";
 import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
 import {
@@ -307,10 +307,13 @@ class SimulatedTraffic implements TrafficEngine {
 }
 
 export function createStraitTarget(): ConformanceTarget {
+  // One cache for the whole run, as the controller keeps one: the tests exercise incremental translation.
+  const cache = new PipelineCache();
   return {
     reconcile(view, now) {
       const out = runPipeline(view, {
         now,
+        cache,
         addressPool: ADDRESS_POOL,
         controllerName: STRAIT_CONTROLLER_NAME,
       });

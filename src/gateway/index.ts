@@ -25,6 +25,7 @@ import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { attach, type ParentRefLike } from "./route-attachment.ts";
 import { buildGatewayTables } from "./route-tables.ts";
+import { sameServiceBackend } from "./service-backends.ts";
 import { type Memo, memoize, RefCountedUnion, reuseSigned, type SignedEntry } from "./translation-cache.ts";
 
 export { SUPPORTED_FEATURES } from "./features.ts";
@@ -43,6 +44,7 @@ export class GatewayCache {
   readonly backends = new RefCountedUnion<TranslatedHttpRoute, ServiceBackend>(
     (b) => b.clusterName,
     (route) => route.services,
+    sameServiceBackend,
   );
 }
 
@@ -69,7 +71,7 @@ export interface GatewayOutput {
  */
 function clientCertificateClusters(
   state: GatewayState,
-  services: ReadonlyMap<string, ServiceBackend>,
+  services: { get(cluster: string): ServiceBackend | undefined },
   variants: Map<string, ServiceBackend>,
 ): (cluster: string) => string {
   const cert = state.backendClientCertificate;
@@ -84,9 +86,12 @@ function clientCertificateClusters(
   };
 }
 
-/** What a Gateway's route tables depend on besides the route translations themselves. */
+/**
+ * What a Gateway's route tables depend on besides its attached routes: its
+ * address, client certificate and listeners. The routes themselves are
+ * compared by identity (see tablesIdentities).
+ */
 function tablesSignature(state: GatewayState): string {
-  const index = new Map(state.listeners.map((l, i) => [l, i]));
   return JSON.stringify({
     address: state.address,
     clientCert: state.backendClientCertificate?.name,
@@ -103,8 +108,19 @@ function tablesSignature(state: GatewayState): string {
       l.clientValidation?.caBundle,
       l.clientValidation?.optional,
     ]),
-    routes: state.routes.map((r) => [index.get(r.attachment.listener), r.attachment.hostnames]),
   });
+}
+
+/**
+ * The attached routes of a Gateway, flattened for an identity comparison:
+ * each route's translation, the position of the listener it attached to, and
+ * its hostnames array (kept across passes by the attachment cache).
+ */
+function tablesIdentities(state: GatewayState): unknown[] {
+  const index = new Map(state.listeners.map((l, i) => [l, i]));
+  const out: unknown[] = [];
+  for (const r of state.routes) out.push(r.route, index.get(r.attachment.listener), r.attachment.hostnames);
+  return out;
 }
 
 type ParentListeners = {
@@ -160,17 +176,17 @@ function attachRoute(
   controllerName: string,
   now: Date,
 ): AttachEntry {
-  const signatures = parents.map((p) => p.parent.signature);
   const hit = cache.attachments.get(route);
   if (
     hit !== undefined &&
     hit.translated === translated &&
     hit.namespaceRevision === namespaceRevision &&
-    hit.signatures.length === signatures.length &&
-    hit.signatures.every((s, i) => s === signatures[i])
+    hit.signatures.length === parents.length &&
+    parents.every((p, i) => p.parent.signature === hit.signatures[i])
   ) {
     return hit;
   }
+  const signatures = parents.map((p) => p.parent.signature);
   const results: ParentResult[] = parents.map(({ parentRef, parent }) => ({
     parentRef,
     attachment: attach(
@@ -242,10 +258,12 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
   const policyAncestors = new Map<PolicyDecision, Set<GatewayState>>();
   /** Routes that are attached somewhere: their backends become clusters. */
-  const contributors = new Map<string, TranslatedHttpRoute>();
+  const contributors = new Set<TranslatedHttpRoute>();
   const namespaceRevision = view.revision?.("Namespace") ?? Number.NaN;
   for (const route of view.list("HTTPRoute")) {
-    const translated: TranslatedHttpRoute = memoize(cache.routes, route, view, [policies], (v) =>
+    // Keyed by the route's spec identity: the controller's own status writes do not re-translate it.
+    const specKey = view.specIdentity?.("HTTPRoute", route) ?? route;
+    const translated: TranslatedHttpRoute = memoize(cache.routes, specKey, view, [policies], (v) =>
       translateHttpRoute(v, route, policies),
     );
     const parents: { parentRef: ParentRefLike; parent: ParentListeners }[] = [];
@@ -269,9 +287,11 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       controllerName,
       options.now,
     );
-    attached.results.forEach((result, i) => {
+    for (let i = 0; i < attached.results.length; i++) {
+      const result = attached.results[i];
       const parent = parents[i]?.parent;
-      if (parent === undefined || !result.ok || translated.rules.length === 0) return;
+      if (result === undefined || parent === undefined || !result.ok || translated.rules.length === 0)
+        continue;
       const state = parent.gateway;
       for (const a of result.attachments) {
         const listener = parent.listeners[a.listener];
@@ -279,18 +299,19 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         listener.attachedRoutes++;
         state.routes.push({ route: translated, attachment: { listener, hostnames: a.hostnames } });
       }
-      contributors.set(`${translated.namespace}/${translated.name}`, translated);
+      contributors.add(translated);
       for (const p of translated.policies) {
         const set = policyAncestors.get(p) ?? new Set();
         set.add(state);
         policyAncestors.set(p, set);
       }
-    });
+    }
     if (attached.status !== undefined) statuses.push(attached.status);
   }
 
   const routeBackends = cache.backends.update(contributors);
-  const services = new Map<string, ServiceBackend>(routeBackends.map((b) => [b.clusterName, b]));
+  /** Client-certificate variants of TLS backends (few): added to the backends below. */
+  const variants = new Map<string, ServiceBackend>();
   const ports: GatewayPort[] = [];
   const routeTables: RouteTable[] = [];
   const certificates = new Map<string, Certificate>();
@@ -313,9 +334,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       cache.tables,
       `${state.namespace}/${state.name}`,
       tablesSignature(state),
-      state.routes.map((r) => r.route),
+      tablesIdentities(state),
       () => {
-        const variants = new Map<string, ServiceBackend>();
+        const own = new Map<string, ServiceBackend>();
         const tables = buildGatewayTables({
           namespace: state.namespace,
           name: state.name,
@@ -328,12 +349,12 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           address,
           listeners: state.listeners,
           routes: state.routes,
-          clusterFor: clientCertificateClusters(state, services, variants),
+          clusterFor: clientCertificateClusters(state, cache.backends, own),
         });
-        return { ...tables, variants: [...variants.values()] };
+        return { ...tables, variants: [...own.values()] };
       },
     );
-    for (const v of built.variants) services.set(v.clusterName, v);
+    for (const v of built.variants) variants.set(v.clusterName, v);
     ports.push(...built.ports);
     routeTables.push(...built.tables);
     for (const l of state.listeners) {
@@ -379,9 +400,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       caBundles: sortByName([...caBundles.values()]),
       // Variants (client-certificate clusters) are few: merged into the shared sorted list only when present.
       backends:
-        services.size === routeBackends.length
+        variants.size === 0
           ? routeBackends
-          : [...services.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
+          : [...routeBackends, ...variants.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),

@@ -108,3 +108,36 @@ export function resolveServiceBackend(
     sources: [{ group: "", kind: "Service", namespace, name }],
   });
 }
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return (
+    a.address === b.address &&
+    a.port === b.port &&
+    a.zone === b.zone &&
+    a.nodeName === b.nodeName &&
+    a.target === b.target
+  );
+}
+
+/** Whether two translations of a Service port are equal (so the older one can be kept). */
+export function sameServiceBackend(a: ServiceBackend, b: ServiceBackend): boolean {
+  if (
+    a.clusterName !== b.clusterName ||
+    a.protocol !== b.protocol ||
+    a.endpoints.length !== b.endpoints.length ||
+    (a.tls === undefined) !== (b.tls === undefined) ||
+    a.sources.length !== b.sources.length
+  )
+    return false;
+  for (let i = 0; i < a.endpoints.length; i++) {
+    if (!sameEndpoint(a.endpoints[i] as Endpoint, b.endpoints[i] as Endpoint)) return false;
+  }
+  for (let i = 0; i < a.sources.length; i++) {
+    const x = a.sources[i];
+    const y = b.sources[i];
+    if (x?.group !== y?.group || x?.kind !== y?.kind || x?.namespace !== y?.namespace || x?.name !== y?.name)
+      return false;
+  }
+  // TLS settings are small and rare: compared whole.
+  return a.tls === b.tls || JSON.stringify(a.tls) === JSON.stringify(b.tls);
+}

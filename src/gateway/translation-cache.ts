@@ -81,6 +81,10 @@ export class TrackingView implements ResourceView {
   revision(kind: KindName): number {
     return this.#inner.revision?.(kind) ?? Number.NaN;
   }
+
+  specIdentity<K extends KindName>(kind: K, obj: ObjectOf<K>): object {
+    return this.#inner.specIdentity?.(kind, obj) ?? obj;
+  }
 }
 
 function replayed(view: ResourceView, reads: readonly Read[]): boolean {
@@ -167,29 +171,57 @@ interface Counted<T> {
 
 /**
  * The union of values that many contributors bring (Service backends that
- * routes reference), kept across passes: only contributors that changed or
- * left are re-counted, so a pass with one changed route costs one route's
- * worth of work. A value brought by a contributor that changed replaces the
- * kept one (it is the newer translation of the same key).
+ * routes reference), kept across passes: only contributors that are new or
+ * gone since the last pass are counted, so a pass with one changed route costs
+ * one route's worth of work. Contributors are told apart by identity (a
+ * changed route is a new translation object). A value a new contributor
+ * brings replaces the kept one unless `same` says they are equal, so an
+ * unchanged backend keeps its identity and the sorted union stays the same
+ * array: later stages then reuse what they built from it.
  */
-export class RefCountedUnion<C, T> {
+export class RefCountedUnion<C extends object, T> {
   readonly #keyOf: (value: T) => string;
   readonly #valuesOf: (contributor: C) => readonly T[];
-  #contributors = new Map<string, C>();
+  readonly #same: (a: T, b: T) => boolean;
+  #contributors: ReadonlySet<C> = new Set<C>();
   readonly #counts = new Map<string, Counted<T>>();
   #sortedKeys: string[] = [];
-  #sorted: T[] = [];
+  #sorted: readonly T[] = [];
 
-  constructor(keyOf: (value: T) => string, valuesOf: (contributor: C) => readonly T[]) {
+  constructor(
+    keyOf: (value: T) => string,
+    valuesOf: (contributor: C) => readonly T[],
+    same: (a: T, b: T) => boolean,
+  ) {
     this.#keyOf = keyOf;
     this.#valuesOf = valuesOf;
+    this.#same = same;
   }
 
-  /** Replaces the contributors (by id) and returns the union, sorted by key. */
-  update(contributors: ReadonlyMap<string, C>): readonly T[] {
+  /** Replaces the contributors (the caller must not change the set afterwards) and returns the union, sorted by key. */
+  update(contributors: ReadonlySet<C>): readonly T[] {
     let keysChanged = false;
     let valuesChanged = false;
-    const remove = (c: C) => {
+    // New contributors first, so a value that a changed route still brings never drops to zero.
+    for (const c of contributors) {
+      if (this.#contributors.has(c)) continue;
+      for (const v of this.#valuesOf(c)) {
+        const key = this.#keyOf(v);
+        const entry = this.#counts.get(key);
+        if (entry === undefined) {
+          this.#counts.set(key, { value: v, count: 1 });
+          keysChanged = true;
+          continue;
+        }
+        entry.count++;
+        if (entry.value !== v && !this.#same(entry.value, v)) {
+          entry.value = v;
+          valuesChanged = true;
+        }
+      }
+    }
+    for (const c of this.#contributors) {
+      if (contributors.has(c)) continue;
       for (const v of this.#valuesOf(c)) {
         const key = this.#keyOf(v);
         const entry = this.#counts.get(key);
@@ -200,34 +232,16 @@ export class RefCountedUnion<C, T> {
           keysChanged = true;
         }
       }
-    };
-    const add = (c: C) => {
-      for (const v of this.#valuesOf(c)) {
-        const key = this.#keyOf(v);
-        const entry = this.#counts.get(key);
-        if (entry === undefined) {
-          this.#counts.set(key, { value: v, count: 1 });
-          keysChanged = true;
-        } else {
-          entry.count++;
-          if (entry.value !== v) {
-            entry.value = v;
-            valuesChanged = true;
-          }
-        }
-      }
-    };
-    for (const [id, old] of this.#contributors) {
-      const now = contributors.get(id);
-      if (now !== old) remove(old);
     }
-    for (const [id, now] of contributors) {
-      if (this.#contributors.get(id) !== now) add(now);
-    }
-    this.#contributors = new Map(contributors);
+    this.#contributors = contributors;
     if (keysChanged) this.#sortedKeys = [...this.#counts.keys()].sort();
     if (keysChanged || valuesChanged)
       this.#sorted = this.#sortedKeys.map((k) => this.#counts.get(k)?.value as T);
     return this.#sorted;
+  }
+
+  /** The kept value under a key, if some contributor brings it. */
+  get(key: string): T | undefined {
+    return this.#counts.get(key)?.value;
   }
 }

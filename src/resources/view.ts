@@ -19,4 +19,10 @@ export interface ResourceView {
    * lets a cache skip revalidating reads of kinds that did not change at all.
    */
   revision?(kind: KindName): number;
+  /**
+   * A token shared by every version of an object that differs only in status
+   * (optional; the object itself otherwise): lets a cache of spec-only work
+   * survive status writes.
+   */
+  specIdentity?<K extends KindName>(kind: K, obj: ObjectOf<K>): object;
 }

@@ -97,4 +97,40 @@ describe("ResourceStore", () => {
     expect(store.upsert("HTTPRoute", bad)).toBe(true);
     expect(store.get("HTTPRoute", "a", "bad")).toBeDefined();
   });
+
+  it("replaces an object in its sorted lists without disturbing other namespaces' lists", () => {
+    const store = new ResourceStore();
+    for (const ns of ["a", "b", "c"])
+      for (const n of ["r1", "r2", "r3"]) store.upsert("HTTPRoute", route(ns, n, []));
+    const all = store.list("HTTPRoute");
+    const inA = store.list("HTTPRoute", "a");
+    const inB = store.list("HTTPRoute", "b");
+    const replaced = route("b", "r2", [{ name: "gw" }]);
+    store.upsert("HTTPRoute", replaced);
+    expect(store.list("HTTPRoute")).not.toBe(all);
+    expect(store.list("HTTPRoute")[4]).toBe(replaced);
+    expect(store.list("HTTPRoute").map((r) => `${r.metadata.namespace}/${r.metadata.name}`)).toEqual(
+      all.map((r) => `${r.metadata.namespace}/${r.metadata.name}`),
+    );
+    expect(store.list("HTTPRoute", "a")).toBe(inA);
+    expect(store.list("HTTPRoute", "b")).not.toBe(inB);
+    expect(store.list("HTTPRoute", "b")[1]).toBe(replaced);
+    store.upsert("HTTPRoute", route("b", "r0", []));
+    expect(store.list("HTTPRoute", "b").map((r) => r.metadata.name)).toEqual(["r0", "r1", "r2", "r3"]);
+  });
+
+  it("keeps an object's spec identity across status-only changes, and only those", () => {
+    const store = new ResourceStore();
+    const first = route("a", "r1", []);
+    store.upsert("HTTPRoute", first);
+    const withStatus = { ...first, status: { parents: [] } } as ObjectOf<"HTTPRoute">;
+    store.upsert("HTTPRoute", withStatus);
+    expect(store.specIdentity("HTTPRoute", withStatus)).toBe(first);
+    const withStatus2 = { ...first, status: { parents: [{ controllerName: "x" }] } } as never;
+    store.upsert("HTTPRoute", withStatus2);
+    expect(store.specIdentity("HTTPRoute", withStatus2)).toBe(first);
+    const edited = route("a", "r1", [{ name: "gw" }]);
+    store.upsert("HTTPRoute", edited);
+    expect(store.specIdentity("HTTPRoute", edited)).toBe(edited);
+  });
 });

@@ -4,6 +4,7 @@
  * the ResourceView interface. Writes that change nothing (same content) are
  * dropped here, so they never cause a reconcile.
  */
+import { ERROR_CODES, StraitError } from "../errors.ts";
 import { INDEXES, type IndexedObject, type IndexName, indexSpec } from "../resources/indexes.ts";
 import { KIND_NAMES, type KindName } from "../resources/kinds.ts";
 import {
@@ -59,6 +60,8 @@ export class ResourceStore implements ResourceView {
   readonly #indexesByKind = new Map<KindName, IndexName[]>();
   readonly #listeners = new Set<StoreListener>();
   readonly #revisions = new Map<KindName, number>();
+  /** Stored object → the first stored version with the same spec (see specIdentity). */
+  readonly #specTokens = new WeakMap<object, object>();
   /** Sorted index buckets, dropped when the bucket changes. */
   readonly #sortedBuckets = new Map<string, readonly AnyStoredObject[]>();
 
@@ -104,9 +107,11 @@ export class ResourceStore implements ResourceView {
         this.#sortedBuckets.delete(`${index}\u0000${key}`);
       }
     }
-    byId.set(id, { obj: stored, fingerprint, specFingerprint, indexKeys });
-    this.#invalidate(kind);
     const statusOnly = previous !== undefined && previous.specFingerprint === specFingerprint;
+    this.#specTokens.set(stored, statusOnly ? (this.#specTokens.get(previous.obj) ?? previous.obj) : stored);
+    byId.set(id, { obj: stored, fingerprint, specFingerprint, indexKeys });
+    if (previous === undefined) this.#invalidate(kind);
+    else this.#replaceSorted(kind, previous.obj, stored);
     this.#emit({
       type: "upsert",
       key: { kind, namespace, name: obj.metadata.name },
@@ -227,9 +232,32 @@ export class ResourceStore implements ResourceView {
     }
   }
 
+  /**
+   * An object replaced in place keeps its position in the sorted lists: the
+   * lists are copied with the one element swapped instead of re-sorted, and the
+   * per-namespace lists of other namespaces keep their identity.
+   */
+  #replaceSorted(kind: KindName, previous: AnyStoredObject, next: AnyStoredObject): void {
+    const all = this.#sorted.get(kind);
+    if (all !== undefined) this.#sorted.set(kind, swapped(all, previous, next));
+    const byNs = this.#sortedByNamespace.get(kind);
+    const ns = next.metadata.namespace ?? "";
+    const list = byNs?.get(ns);
+    if (byNs !== undefined && list !== undefined) byNs.set(ns, swapped(list, previous, next));
+  }
+
   #invalidate(kind: KindName): void {
     this.#sorted.delete(kind);
     this.#sortedByNamespace.delete(kind);
+  }
+
+  /**
+   * The same token for every version of an object that differs only in
+   * status: caches of spec-only translations key on it, so the controller's
+   * own status writes do not invalidate them.
+   */
+  specIdentity<K extends KindName>(_kind: K, obj: ObjectOf<K>): object {
+    return this.#specTokens.get(obj) ?? obj;
   }
 
   revision(kind: KindName): number {
@@ -240,6 +268,28 @@ export class ResourceStore implements ResourceView {
     this.#revisions.set(change.key.kind, (this.#revisions.get(change.key.kind) ?? 0) + 1);
     for (const listener of this.#listeners) listener(change);
   }
+}
+
+/** A copy of a sorted list with `previous` (found by binary search) replaced by `next`. */
+function swapped(
+  list: readonly AnyStoredObject[],
+  previous: AnyStoredObject,
+  next: AnyStoredObject,
+): readonly AnyStoredObject[] {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareObjects(list[mid] as AnyStoredObject, previous);
+    if (c === 0) {
+      const copy = list.slice();
+      copy[mid] = next;
+      return copy;
+    }
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  throw new StraitError(ERROR_CODES.INTERNAL, "store: a replaced object was missing from its sorted list");
 }
 
 /**

@@ -25,6 +25,12 @@ export class LocalStatusWriter implements StatusWriter {
   readonly #store: ResourceStore;
   readonly #file: string | undefined;
   #latest: readonly ObjectStatus[] = [];
+  /**
+   * Stored object → a status object known to equal its status. The pipeline
+   * hands back the same status object for an unchanged route, so one
+   * identity check settles most of them without serializing anything.
+   */
+  readonly #settled = new WeakMap<object, object>();
 
   constructor(store: ResourceStore, file?: string) {
     this.#store = store;
@@ -40,7 +46,11 @@ export class LocalStatusWriter implements StatusWriter {
         | (AnyStoredObject & { status?: unknown })
         | undefined;
       if (current === undefined) continue;
-      if (JSON.stringify(current.status ?? {}) === JSON.stringify(s.status)) continue;
+      if (current.status === s.status || this.#settled.get(current) === s.status) continue;
+      if (JSON.stringify(current.status ?? {}) === JSON.stringify(s.status)) {
+        this.#settled.set(current, s.status);
+        continue;
+      }
       this.#store.upsert(s.ref.kind, { ...current, status: s.status } as AnyStoredObject);
       written++;
     }

@@ -24,6 +24,14 @@ export {
  */
 export class XdsCache {
   readonly #built = new WeakMap<object, EnvoyResourceJson[]>();
+  /** The clusters and load assignments of the last backends list, reused while it is the same array. */
+  backends:
+    | {
+        readonly list: readonly object[];
+        readonly clusters: ReadonlyMap<string, EnvoyResourceJson>;
+        readonly assignments: ReadonlyMap<string, EnvoyResourceJson>;
+      }
+    | undefined;
 
   get<T extends object>(element: T, build: (element: T) => EnvoyResourceJson[]): EnvoyResourceJson[] {
     let json = this.#built.get(element);
@@ -53,18 +61,29 @@ export function translateGatewayModel(
       table.name,
     );
   }
-  for (const backend of model.backends) {
-    const [cluster = {}, cla = {}] = cache.get(backend, (b) => [
-      buildCluster(b),
-      buildClusterLoadAssignment(b),
-    ]);
-    put(TYPE_URLS.cluster, cluster, backend.clusterName);
-    put(TYPE_URLS.clusterLoadAssignment, cla, backend.clusterName);
+  if (cache.backends?.list !== model.backends) {
+    // Thousands of backends: the maps are rebuilt only when the list changed (elements are still reused).
+    const clusters = new Map<string, EnvoyResourceJson>();
+    const assignments = new Map<string, EnvoyResourceJson>();
+    for (const backend of model.backends) {
+      const [cluster = {}, cla = {}] = cache.get(backend, (b) => [
+        buildCluster(b),
+        buildClusterLoadAssignment(b),
+      ]);
+      clusters.set(backend.clusterName, cluster);
+      assignments.set(backend.clusterName, cla);
+    }
+    cache.backends = { list: model.backends, clusters, assignments };
   }
+
   for (const cert of model.certificates) put(TYPE_URLS.secret, buildCertificateSecret(cert), cert.name);
   for (const bundle of model.caBundles) {
     const json = buildCaBundleSecret(bundle);
     put(TYPE_URLS.secret, json, String(json.name));
   }
-  return set;
+  return {
+    ...set,
+    [TYPE_URLS.cluster]: cache.backends.clusters,
+    [TYPE_URLS.clusterLoadAssignment]: cache.backends.assignments,
+  };
 }
