@@ -10,16 +10,14 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
-import { crdSchemaCheck } from "../src/sources/schema.ts";
 import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
 import { loadCatalogue, type TestData } from "./catalogue.ts";
-import { createProgrammaticObjects } from "./certificates.ts";
-import { type HarnessOptions, runTest, type TestResult } from "./harness.ts";
+import { runTest, type TestResult } from "./harness.ts";
 import { MUTATIONS, NOTE_CHECKS } from "./mutations.ts";
 import { type ConformanceReport, profileReport, type TestOutcome } from "./report.ts";
 import {
   createStraitTarget,
-  STRAIT_CONTROLLER_NAME,
+  straitHarnessOptions,
   straitSupportedFeatures,
   straitVersion,
 } from "./strait-target.ts";
@@ -59,17 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const skip = readSkipList();
   const supported = straitSupportedFeatures();
-  const programmatic = await createProgrammaticObjects(catalogue.programmaticObjects);
-  const options: HarnessOptions = {
-    manifestsDir,
-    gatewayClassName: "strait",
-    controllerName: STRAIT_CONTROLLER_NAME,
-    usableAddress: "127.0.1.250",
-    unusableAddress: "192.0.2.1",
-    schemaCheck: crdSchemaCheck([join(dataDir, "config/crd/standard")]),
-    programmatic: programmatic.objects,
-    issued: programmatic.issued,
-  };
+  const options = await straitHarnessOptions(dataDir, catalogue, manifestsDir);
   const target = createStraitTarget();
 
   const selected = catalogue.tests.filter(

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { PipelineCache, runPipeline } from "../src/controller/pipeline.ts";
 import { parseGatewayDuration } from "../src/gateway/duration.ts";
 import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
+import { crdSchemaCheck } from "../src/sources/schema.ts";
 import {
   finalizeResponse,
   type HeaderList,
@@ -23,9 +24,11 @@ import {
   verifyServerCertificate,
 } from "../src/xds/simulate/index.ts";
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
+import type { Catalogue } from "./catalogue.ts";
+import { createProgrammaticObjects } from "./certificates.ts";
 import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
 import type { ConformanceCluster } from "./cluster.ts";
-import type { ConformanceTarget } from "./harness.ts";
+import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
 
 export const STRAIT_CONTROLLER_NAME = CONTROLLER_NAME;
 export const ADDRESS_POOL = ["127.0.1.0/24"];
@@ -332,5 +335,28 @@ export function createStraitTarget(): ConformanceTarget {
       }
       return new SimulatedTraffic(config, cluster);
     },
+  };
+}
+
+/**
+ * The harness options every strait run uses: the class and controller names,
+ * the addresses Gateways may ask for, the release's own CRD schemas, and the
+ * certificates the suite creates programmatically.
+ */
+export async function straitHarnessOptions(
+  dataDir: string,
+  catalogue: Catalogue,
+  manifestsDir: string = join(dataDir, "conformance"),
+): Promise<HarnessOptions> {
+  const programmatic = await createProgrammaticObjects(catalogue.programmaticObjects);
+  return {
+    manifestsDir,
+    gatewayClassName: "strait",
+    controllerName: STRAIT_CONTROLLER_NAME,
+    usableAddress: "127.0.1.250",
+    unusableAddress: "192.0.2.1",
+    schemaCheck: crdSchemaCheck([join(dataDir, "config/crd/standard")]),
+    programmatic: programmatic.objects,
+    issued: programmatic.issued,
   };
 }

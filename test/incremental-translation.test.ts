@@ -7,16 +7,14 @@
  * after another onto one store (as a re-list would), statuses written back
  * after every pass as the status writer does.
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generate, route } from "../bench/generate.ts";
 import { loadCatalogue } from "../conformance/catalogue.ts";
-import { createProgrammaticObjects } from "../conformance/certificates.ts";
-import { type HarnessOptions, newCluster } from "../conformance/harness.ts";
+import { newCluster } from "../conformance/harness.ts";
+import { straitHarnessOptions } from "../conformance/strait-target.ts";
 import { PipelineCache, type PipelineOutput, runPipeline } from "../src/controller/pipeline.ts";
 import { KIND_NAMES } from "../src/resources/kinds.ts";
 import type { AnyStoredObject } from "../src/resources/objects.ts";
-import { crdSchemaCheck } from "../src/sources/schema.ts";
 import { LocalStatusWriter } from "../src/sources/status/local-status-writer.ts";
 import type { ResourceStore } from "../src/sources/store.ts";
 import { gatewayApiDir } from "./support/gateway-api-data.ts";
@@ -189,17 +187,7 @@ describe("incremental translation equals a fresh translation", () => {
   it("on the conformance manifests, applied one test after another onto one store", async () => {
     const dir = gatewayApiDir();
     const catalogue = loadCatalogue(dir);
-    const programmatic = await createProgrammaticObjects(catalogue.programmaticObjects);
-    const options: HarnessOptions = {
-      manifestsDir: join(dir, "conformance"),
-      gatewayClassName: "strait",
-      controllerName: "strait.dev/gateway-controller",
-      usableAddress: "127.0.1.250",
-      unusableAddress: "192.0.2.1",
-      schemaCheck: crdSchemaCheck([join(dir, "config/crd/standard")]),
-      programmatic: programmatic.objects,
-      issued: programmatic.issued,
-    };
+    const options = await straitHarnessOptions(dir, catalogue);
     const tests = catalogue.tests.filter((t) => t.baseManifests.includes("base/manifests.yaml"));
     expect(tests.length).toBeGreaterThan(50);
     const { cluster: first } = newCluster(options, tests[0] as (typeof tests)[number]);

@@ -4,13 +4,11 @@
  * encoding with the real Envoy protos: no unknown field, no wrong type, no
  * violated validate.rules constraint.
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadCatalogue } from "../conformance/catalogue.ts";
-import { createProgrammaticObjects } from "../conformance/certificates.ts";
-import { type HarnessOptions, newCluster } from "../conformance/harness.ts";
+import { newCluster } from "../conformance/harness.ts";
+import { straitHarnessOptions } from "../conformance/strait-target.ts";
 import { runPipeline } from "../src/controller/pipeline.ts";
-import { crdSchemaCheck } from "../src/sources/schema.ts";
 import { encodeResource } from "../src/xds/proto/index.ts";
 import { gatewayApiDir } from "./support/gateway-api-data.ts";
 
@@ -19,17 +17,7 @@ const catalogue = loadCatalogue(dir);
 
 describe("Envoy resources for the official conformance manifests", () => {
   it("encode without a single issue, for every test's manifests", async () => {
-    const programmatic = await createProgrammaticObjects(catalogue.programmaticObjects);
-    const options: HarnessOptions = {
-      manifestsDir: join(dir, "conformance"),
-      gatewayClassName: "strait",
-      controllerName: "strait.dev/gateway-controller",
-      usableAddress: "127.0.1.250",
-      unusableAddress: "192.0.2.1",
-      schemaCheck: crdSchemaCheck([join(dir, "config/crd/standard")]),
-      programmatic: programmatic.objects,
-      issued: programmatic.issued,
-    };
+    const options = await straitHarnessOptions(dir, catalogue);
     const problems: string[] = [];
     let resources = 0;
     for (const test of catalogue.tests.filter((t) => t.baseManifests.includes("base/manifests.yaml"))) {

@@ -18,6 +18,7 @@ import type { CaBundle } from "../model/gateway.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type ConditionInput, cond } from "./conditions.ts";
+import { byAge } from "./object-order.ts";
 import { validateCaBundle } from "./tls-certificate.ts";
 
 export interface PolicyDecision {
@@ -43,15 +44,6 @@ interface TargetRef {
   kind?: string;
   name: string;
   sectionName?: string;
-}
-
-function byAge(a: ObjectOf<"BackendTLSPolicy">, b: ObjectOf<"BackendTLSPolicy">): number {
-  const ta = a.metadata.creationTimestamp ?? "";
-  const tb = b.metadata.creationTimestamp ?? "";
-  if (ta !== tb) return ta === "" ? 1 : tb === "" ? -1 : ta < tb ? -1 : 1;
-  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
-  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 function evaluate(view: ResourceView, policy: ObjectOf<"BackendTLSPolicy">): PolicyDecision {

@@ -78,14 +78,6 @@ function infrastructureProblem(view: ResourceView, gw: ObjectOf<"Gateway">): str
 }
 
 /** Gateways in a stable order: oldest first, so address allocation does not move old Gateways. */
-export function byAge(a: ObjectOf<"Gateway">, b: ObjectOf<"Gateway">): number {
-  const ta = a.metadata.creationTimestamp ?? "";
-  const tb = b.metadata.creationTimestamp ?? "";
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
-  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
 
 interface ClientCertificateRef {
   group?: string;

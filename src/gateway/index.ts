@@ -15,7 +15,7 @@ import {
   type PolicyDecision,
 } from "./backend-tls-policy.ts";
 import { backendTlsPolicyStatus } from "./backend-tls-policy-status.ts";
-import { buildGatewayState, byAge, type GatewayState } from "./gateway.ts";
+import { buildGatewayState, type GatewayState } from "./gateway.ts";
 import { gatewayService, type OwnedObject } from "./gateway-service.ts";
 import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
@@ -23,6 +23,7 @@ import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
 import { httpRouteStatus, type ParentResult } from "./httproute-status.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
+import { byAge } from "./object-order.ts";
 import { attach, type ParentRefLike } from "./route-attachment.ts";
 import { buildGatewayTables } from "./route-tables.ts";
 import { sameServiceBackend } from "./service-backends.ts";

@@ -100,9 +100,24 @@ interface GatewayTls {
   };
 }
 
-function namespacePolicy(listener: ListenerSpec): NamespacePolicy {
-  const ns = listener.allowedRoutes?.namespaces;
-  const from = ns?.from ?? "Same";
+interface NamespacesSpec {
+  from?: string;
+  selector?: {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: { key: string; operator: string; values?: string[] }[];
+  };
+}
+
+/**
+ * A `namespaces` field (allowedRoutes, allowedListeners) as a policy; a
+ * `from` outside `allowed` falls back to `fallback`, the field's default.
+ */
+export function namespacePolicyOf(
+  ns: NamespacesSpec | undefined,
+  fallback: "Same" | "None",
+  allowed: readonly ("Same" | "All" | "None")[],
+): NamespacePolicy {
+  const from = ns?.from ?? fallback;
   if (from === "Selector") {
     return {
       from,
@@ -114,7 +129,13 @@ function namespacePolicy(listener: ListenerSpec): NamespacePolicy {
       })),
     };
   }
-  return { from: from === "All" || from === "None" ? from : "Same" };
+  return {
+    from: (allowed as readonly string[]).includes(from) ? (from as "Same" | "All" | "None") : fallback,
+  };
+}
+
+function namespacePolicy(listener: ListenerSpec): NamespacePolicy {
+  return namespacePolicyOf(listener.allowedRoutes?.namespaces, "Same", ["Same", "All", "None"]);
 }
 
 function routeKinds(listener: ListenerSpec): { kinds: RouteKind[]; invalid: string[] } {

@@ -10,7 +10,8 @@ import type { ObjectStatus } from "../model/status.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { buildConditions, type ConditionInput, cond } from "./conditions.ts";
-import type { ListenerState, NamespacePolicy } from "./listeners.ts";
+import { type ListenerState, type NamespacePolicy, namespacePolicyOf } from "./listeners.ts";
+import { byAge } from "./object-order.ts";
 import { namespaceAllowed } from "./route-attachment.ts";
 
 export interface ListenerSetState {
@@ -23,41 +24,8 @@ export interface ListenerSetState {
 }
 
 function allowedPolicy(gw: ObjectOf<"Gateway">): NamespacePolicy {
-  const ns = (
-    gw.spec as {
-      allowedListeners?: {
-        namespaces?: {
-          from?: string;
-          selector?: {
-            matchLabels?: Record<string, string>;
-            matchExpressions?: { key: string; operator: string; values?: string[] }[];
-          };
-        };
-      };
-    }
-  ).allowedListeners?.namespaces;
-  const from = ns?.from ?? "None";
-  if (from === "Selector") {
-    return {
-      from,
-      matchLabels: ns?.selector?.matchLabels ?? {},
-      matchExpressions: (ns?.selector?.matchExpressions ?? []).map((e) => ({
-        key: e.key,
-        operator: e.operator,
-        values: e.values ?? [],
-      })),
-    };
-  }
-  return { from: from === "Same" || from === "All" ? from : "None" };
-}
-
-function byAge(a: ObjectOf<"ListenerSet">, b: ObjectOf<"ListenerSet">): number {
-  const ta = a.metadata.creationTimestamp ?? "";
-  const tb = b.metadata.creationTimestamp ?? "";
-  if (ta !== tb) return ta === "" ? 1 : tb === "" ? -1 : ta < tb ? -1 : 1;
-  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
-  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  const spec = gw.spec as { allowedListeners?: { namespaces?: Parameters<typeof namespacePolicyOf>[0] } };
+  return namespacePolicyOf(spec.allowedListeners?.namespaces, "None", ["Same", "All", "None"]);
 }
 
 /** The ListenerSets whose parentRef names this Gateway, in precedence order, each allowed or not. */
