@@ -92,7 +92,10 @@ describe("strait simulate", () => {
 
   it("refuses a connection to a port with no listener", async () => {
     const r = await run([...base, "--request", "GET http://shop.example.com:9999/"]);
-    expect((JSON.parse(r.out) as { outcome: { kind: string } }).outcome.kind).toBe("connection-failed");
+    const out = JSON.parse(r.out) as { outcome: { kind: string; reason: string } };
+    expect(out.outcome.kind).toBe("connection-failed");
+    // The reason names the ports the Gateway's address does listen on.
+    expect(out.outcome.reason).toMatch(/listens on port 8080$/);
   });
 
   it("gives clear errors for bad input", async () => {

@@ -53,10 +53,17 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
 
   const listener = findListener(config, request.address, request.port);
   if (listener === undefined) {
+    // Say which ports the address does serve: the usual mistake is a URL without the listener's port.
+    const ports = [...config.listeners.keys()]
+      .filter((k) => k.startsWith(`${request.address}:`) || k.startsWith("0.0.0.0:"))
+      .map((k) => k.slice(k.lastIndexOf(":") + 1))
+      .sort((a, b) => Number(a) - Number(b));
+    const hint =
+      ports.length === 0 ? "" : `; ${request.address} listens on port ${[...new Set(ports)].join(", ")}`;
     return {
       outcome: {
         kind: "connection-failed",
-        reason: `no listener on ${request.address}:${request.port} (connection refused)`,
+        reason: `no listener on ${request.address}:${request.port} (connection refused)${hint}`,
       },
       trace,
     };
