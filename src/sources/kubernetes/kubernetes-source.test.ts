@@ -263,7 +263,14 @@ describe("KubernetesSource: watch", () => {
     server.create(service("after"));
     await waitFor(() => store.get("Service", "shop", "after") !== undefined, "the event after the garbage");
     expect(serviceNames(store)).toEqual(["after", "good"]);
-    expect(lines.filter((l) => l.msg === "malformed object ignored").length).toBe(3);
+    // One from the list (no namespace), three from the stream (null, no name, wrong kind).
+    const malformed = lines.filter((l) => l.msg === "malformed object ignored");
+    expect(malformed.map((l) => l.reason)).toEqual([
+      "metadata.namespace is missing",
+      "not a JSON object",
+      "metadata.name is missing",
+      "kind is Pod, expected Service",
+    ]);
     expect(lines.some((l) => l.msg === "unknown watch event type ignored")).toBe(true);
     expect(server.requestsFor("services", { watch: true }).length).toBe(1);
   });

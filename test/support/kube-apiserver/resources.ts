@@ -22,6 +22,11 @@ export const LEASE: ServedResource = {
 
 export const SERVED_RESOURCES: readonly ServedResource[] = [...KINDS, LEASE];
 
+/** Identity of a resource: its group and plural. */
+export function resourceKey(r: ServedResource): string {
+  return `${r.group}/${r.plural}`;
+}
+
 export function apiVersionOfResource(r: ServedResource): string {
   return r.group === "" ? r.version : `${r.group}/${r.version}`;
 }

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { clone } from "./json.ts";
-import { apiVersionOfResource, type ServedResource } from "./resources.ts";
+import { apiVersionOfResource, resourceKey, type ServedResource } from "./resources.ts";
 
 export interface ApiObject {
   apiVersion: string;
@@ -51,7 +51,7 @@ export class ObjectStorage {
   #rv = 1000;
   /** Watches from a resourceVersion older than this get 410 Gone. */
   #compactedRv = 0;
-  readonly #objects = new Map<ServedResource, Map<string, ApiObject>>();
+  readonly #objects = new Map<string, Map<string, ApiObject>>();
   #history: ChangeEvent[] = [];
   readonly #listeners = new Set<(event: ChangeEvent) => void>();
 
@@ -69,7 +69,7 @@ export class ObjectStorage {
   }
 
   list(resource: ServedResource, namespace?: string): ApiObject[] {
-    const all = [...(this.#objects.get(resource)?.values() ?? [])];
+    const all = [...(this.#objects.get(resourceKey(resource))?.values() ?? [])];
     return all
       .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
       .sort((a, b) =>
@@ -81,7 +81,7 @@ export class ObjectStorage {
   }
 
   get(resource: ServedResource, namespace: string | undefined, name: string): ApiObject | undefined {
-    const obj = this.#objects.get(resource)?.get(keyOf(namespace, name));
+    const obj = this.#objects.get(resourceKey(resource))?.get(keyOf(namespace, name));
     return obj === undefined ? undefined : clone(obj);
   }
 
@@ -191,7 +191,7 @@ export class ObjectStorage {
    */
   eventsSince(resource: ServedResource, rv: number): ChangeEvent[] | "expired" {
     if (rv < this.#compactedRv) return "expired";
-    return this.#history.filter((e) => e.resource === resource && e.rv > rv);
+    return this.#history.filter((e) => resourceKey(e.resource) === resourceKey(resource) && e.rv > rv);
   }
 
   /** Forgets the history up to now. Watches from any older resourceVersion now get 410. */
@@ -229,10 +229,10 @@ export class ObjectStorage {
   }
 
   #mapOf(resource: ServedResource): Map<string, ApiObject> {
-    let map = this.#objects.get(resource);
+    let map = this.#objects.get(resourceKey(resource));
     if (map === undefined) {
       map = new Map();
-      this.#objects.set(resource, map);
+      this.#objects.set(resourceKey(resource), map);
     }
     return map;
   }

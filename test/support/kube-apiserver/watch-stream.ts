@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { sortKeys } from "./json.ts";
-import { apiVersionOfResource, type ServedResource } from "./resources.ts";
+import { apiVersionOfResource, resourceKey, type ServedResource } from "./resources.ts";
 import type { StatusBody } from "./status.ts";
 import type { ApiObject, ChangeEvent } from "./storage.ts";
 
@@ -52,7 +52,7 @@ export class WatchStream {
 
   /** Sends a change event if it belongs to this watch. */
   change(event: ChangeEvent): void {
-    if (event.resource !== this.resource) return;
+    if (resourceKey(event.resource) !== resourceKey(this.resource)) return;
     if (this.namespace !== undefined && event.object.metadata.namespace !== this.namespace) return;
     this.#write(event.type, event.object);
   }
