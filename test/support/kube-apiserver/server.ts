@@ -192,6 +192,15 @@ export class KubeApiServer {
     for (const w of this.#watches) w.bookmark(this.storage.resourceVersion);
   }
 
+  /** Holds back events of the open watches (of `kind`, or all) until resumeWatches(). */
+  pauseWatches(kind?: string): void {
+    for (const w of this.#watches) if (kind === undefined || w.resource.kind === kind) w.pause();
+  }
+
+  resumeWatches(): void {
+    for (const w of this.#watches) w.resume();
+  }
+
   openWatches(kind?: string): readonly WatchStream[] {
     return [...this.#watches].filter((w) => kind === undefined || w.resource.kind === kind);
   }

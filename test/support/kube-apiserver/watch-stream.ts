@@ -17,6 +17,8 @@ export class WatchStream {
   readonly #response: ServerResponse;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Lines held back while the stream is paused (a slow watch). */
+  #held: string[] | undefined;
   readonly #onClose: () => void;
   /** Events written, by type: what tests assert the client received. */
   readonly sent: { type: string; rv: string }[] = [];
@@ -78,7 +80,18 @@ export class WatchStream {
   }
 
   raw(line: string): void {
-    if (!this.#closed) this.#response.write(`${line}\n`);
+    this.#send(`${line}\n`);
+  }
+
+  /** Holds events back until resume(), as a lagging watch cache would. */
+  pause(): void {
+    this.#held ??= [];
+  }
+
+  resume(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const line of held) this.#send(line);
   }
 
   /** Ends the stream cleanly (the terminating zero-length chunk). */
@@ -100,7 +113,13 @@ export class WatchStream {
     if (this.#closed) return;
     const rv = (object as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? "";
     this.sent.push({ type, rv });
-    this.#response.write(`${JSON.stringify(sortKeys({ type, object }))}\n`);
+    this.#send(`${JSON.stringify(sortKeys({ type, object }))}\n`);
+  }
+
+  #send(line: string): void {
+    if (this.#closed) return;
+    if (this.#held !== undefined) this.#held.push(line);
+    else this.#response.write(line);
   }
 
   #finish(): void {
