@@ -38,6 +38,8 @@ export interface RecordedRequest {
   readonly contentType: string | undefined;
   readonly body: unknown;
   readonly watch: boolean;
+  /** The user whose bearer token authenticated the request. */
+  readonly user: string | undefined;
   status: number;
 }
 
@@ -52,7 +54,7 @@ export interface FailureRule {
 }
 
 export interface KubeApiServerOptions {
-  /** Bearer token clients must send (default "test-token"). */
+  /** Bearer token of the default user "test" (default "test-token"). */
   readonly token?: string;
   /** Kinds the server does not serve, as if their CRDs were not installed. */
   readonly unserved?: readonly string[];
@@ -72,7 +74,9 @@ export class KubeApiServer {
   readonly storage = new ObjectStorage();
   readonly requests: RecordedRequest[] = [];
   readonly #server: Server;
-  readonly #token: string;
+  /** Bearer token → user name. */
+  readonly #users = new Map<string, string>();
+  readonly #kubeconfigs = new Map<string, string>();
   readonly #unserved: Set<string>;
   readonly #watches = new Set<WatchStream>();
   readonly #snapshots = new Map<string, ListSnapshot>();
@@ -80,10 +84,9 @@ export class KubeApiServer {
   #bookmarkTimer: NodeJS.Timeout | undefined;
   #snapshotSeq = 0;
   #url = "";
-  #kubeconfig: string | undefined;
 
   private constructor(options: KubeApiServerOptions) {
-    this.#token = options.token ?? "test-token";
+    this.#users.set(options.token ?? "test-token", "test");
     this.#unserved = new Set(options.unserved ?? []);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
@@ -111,10 +114,21 @@ export class KubeApiServer {
     return this.#url;
   }
 
-  /** A kubeconfig file for this server (written once). */
+  /** A kubeconfig file for this server, as the default user "test". */
   get kubeconfig(): string {
-    this.#kubeconfig ??= writeKubeconfig(this.#url, this.#token);
-    return this.#kubeconfig;
+    return this.kubeconfigFor("test");
+  }
+
+  /** A kubeconfig file with a token of its own, so tests can tell which client sent a request. */
+  kubeconfigFor(user: string): string {
+    let file = this.#kubeconfigs.get(user);
+    if (file === undefined) {
+      const token = [...this.#users].find(([, u]) => u === user)?.[0] ?? `token-${user}`;
+      this.#users.set(token, user);
+      file = writeKubeconfig(this.#url, token);
+      this.#kubeconfigs.set(user, file);
+    }
+    return file;
   }
 
   async close(): Promise<void> {
@@ -246,6 +260,8 @@ export class KubeApiServer {
         body = text;
       }
     }
+    const auth = req.headers.authorization ?? "";
+    const user = auth.startsWith("Bearer ") ? this.#users.get(auth.slice(7)) : undefined;
     const record: RecordedRequest = {
       method,
       path: url.pathname,
@@ -253,6 +269,7 @@ export class KubeApiServer {
       contentType,
       body,
       watch,
+      user,
       status: 0,
     };
     this.requests.push(record);
@@ -262,7 +279,7 @@ export class KubeApiServer {
       return undefined;
     };
 
-    if (req.headers.authorization !== `Bearer ${this.#token}`) {
+    if (user === undefined) {
       return reply(401, statusBody(401, "Unauthorized", "Unauthorized"));
     }
     const failure = this.#failures.find(
