@@ -33,6 +33,11 @@ export interface KubeRequestOptions {
 
 export type WatchCallback = (type: unknown, object: unknown) => void;
 
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+
+/** How long one connection pool is reused before it is rebuilt from the kubeconfig. */
+const DISPATCHER_LIFETIME_MS = 10 * 60_000;
+
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 export interface LoadedKubeConfig {
@@ -87,6 +92,8 @@ export class KubeClient {
   readonly config: KubeConfig;
   readonly #http = new IsomorphicFetchHttpLibrary();
   readonly #timeoutMs: number;
+  #dispatcher: Dispatcher | undefined;
+  #dispatcherSince = 0;
 
   constructor(config: KubeConfig, options: { readonly requestTimeoutMs?: number } = {}) {
     this.config = config;
@@ -114,6 +121,7 @@ export class KubeClient {
     let text: string;
     try {
       await this.config.applySecurityAuthentication(ctx);
+      this.#reuseDispatcher(ctx);
       const response = await this.#http.send(ctx).toPromise();
       status = response.httpStatusCode;
       text = await response.body.text();
@@ -138,6 +146,28 @@ export class KubeClient {
       message: `${method} ${url.pathname}: ${status} ${typeof s?.message === "string" ? s.message : text.slice(0, 200)}`,
       ...(typeof s?.reason === "string" ? { reason: s.reason } : {}),
     };
+  }
+
+  /**
+   * client-node (2.0.1) builds a new undici Agent for every request, so no
+   * connection would ever be reused: a TCP and TLS handshake per status patch,
+   * and sockets piling up. One Agent is kept and reused instead; it is rebuilt
+   * every few minutes so that rotated client certificates (exec plugins) are
+   * picked up. The old one closes once its requests are done.
+   */
+  #reuseDispatcher(ctx: RequestContext): void {
+    const fresh = ctx.getDispatcher();
+    if (fresh === undefined) return;
+    const now = performance.now();
+    if (this.#dispatcher === undefined || now - this.#dispatcherSince > DISPATCHER_LIFETIME_MS) {
+      const old = this.#dispatcher;
+      this.#dispatcher = fresh;
+      this.#dispatcherSince = now;
+      old?.close().catch(() => undefined);
+    } else {
+      fresh.close().catch(() => undefined);
+    }
+    ctx.setDispatcher(this.#dispatcher);
   }
 
   /**

@@ -49,6 +49,12 @@ export class KubernetesStatusWriter implements StatusWriter {
   readonly #backoff: Backoff;
   readonly #written = new Map<string, Written>();
   readonly #refused = new Set<string>();
+  /**
+   * Stored object → a status object known to equal its status. The pipeline
+   * hands back the same status object for an unchanged object, so one identity
+   * check settles most statuses of a reconcile without serializing anything.
+   */
+  readonly #settled = new WeakMap<object, object>();
   #latest: readonly ObjectStatus[] = [];
   #running: Promise<number> = Promise.resolve(0);
   #queued: Promise<number> | undefined;
@@ -126,7 +132,9 @@ export class KubernetesStatusWriter implements StatusWriter {
       this.#written.delete(key);
       return "skipped";
     }
+    if (current.status === s.status || this.#settled.get(current) === s.status) return "skipped";
     if (sameJson(current.status ?? {}, s.status)) {
+      this.#settled.set(current, s.status);
       this.#written.delete(key);
       return "skipped";
     }

@@ -83,6 +83,7 @@ export class KubeApiServer {
   readonly #failures: FailureRule[] = [];
   #bookmarkTimer: NodeJS.Timeout | undefined;
   #snapshotSeq = 0;
+  #connections = 0;
   #url = "";
 
   private constructor(options: KubeApiServerOptions) {
@@ -92,6 +93,9 @@ export class KubeApiServer {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) send(res, 500, statusBody(500, "InternalError", String(error)));
       });
+    });
+    this.#server.on("connection", () => {
+      this.#connections++;
     });
     this.storage.subscribe((event) => {
       for (const w of this.#watches) w.change(event);
@@ -112,6 +116,11 @@ export class KubeApiServer {
 
   get url(): string {
     return this.#url;
+  }
+
+  /** TCP connections accepted so far. */
+  get connections(): number {
+    return this.#connections;
   }
 
   /** A kubeconfig file for this server, as the default user "test". */
