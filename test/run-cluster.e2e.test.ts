@@ -187,7 +187,10 @@ describe("strait run --kubeconfig (cluster mode)", () => {
     retarget(server, "gone");
     await waitFor(() => holder() === followerName, "the follower takes the Lease", 10_000);
     const tookMs = performance.now() - killed;
-    expect(tookMs).toBeLessThan(2_000 + 1_000); // the lease duration, plus retry periods and process scheduling
+    // The lease duration (2 s) from the follower's last observation of a change, plus its retry
+    // period with jitter (≤ 440 ms) and process scheduling on a loaded machine. Measured: 2.2–2.4 s.
+    expect(tookMs).toBeGreaterThanOrEqual(2_000 - 500);
+    expect(tookMs).toBeLessThan(3_500);
 
     // The new leader writes every current status, including the change made while no one led.
     await waitFor(
