@@ -189,7 +189,7 @@ describe("strait run --kubeconfig (cluster mode)", () => {
     const tookMs = performance.now() - killed;
     // The lease duration (2 s) from the follower's last observation of a change, plus its retry
     // period with jitter (≤ 440 ms) and process scheduling on a loaded machine. Measured: 2.2–2.4 s.
-    expect(tookMs).toBeGreaterThanOrEqual(2_000 - 500);
+    expect(tookMs).toBeGreaterThanOrEqual(2_000 - 700); // its last observation may predate the kill by a retry period
     expect(tookMs).toBeLessThan(3_500);
 
     // The new leader writes every current status, including the change made while no one led.
