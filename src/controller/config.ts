@@ -87,9 +87,51 @@ export const RUN_SETTINGS = [
     key: "namespace",
     env: "STRAIT_NAMESPACE",
     type: "string",
-    description: "Namespace of the controller itself (leader-election Lease).",
-    standaloneDefault: "strait-system",
-    clusterDefault: "strait-system",
+    description:
+      "Namespace of the controller itself, where its leader-election Lease lives (default: the pod's namespace in a cluster, else strait-system).",
+  },
+  {
+    flag: "lease-name",
+    key: "leaseName",
+    env: "STRAIT_LEASE_NAME",
+    type: "string",
+    description:
+      "Cluster mode: name of the coordination.k8s.io Lease the replicas elect a status-writing leader on.",
+    clusterDefault: "strait-controller",
+  },
+  {
+    flag: "identity",
+    key: "identity",
+    env: "STRAIT_IDENTITY",
+    type: "string",
+    description:
+      "Cluster mode: this replica's holderIdentity in the Lease; unique per replica (default: hostname_pid; in a pod the hostname is the pod name).",
+  },
+  {
+    flag: "lease-duration",
+    key: "leaseDuration",
+    env: "STRAIT_LEASE_DURATION",
+    type: "string",
+    description:
+      "Cluster mode: how long the Lease holds without renewal before another replica may take it over (whole seconds, e.g. 15s).",
+    clusterDefault: "15s",
+  },
+  {
+    flag: "lease-renew-deadline",
+    key: "leaseRenewDeadline",
+    env: "STRAIT_LEASE_RENEW_DEADLINE",
+    type: "string",
+    description:
+      "Cluster mode: the leader stops writing statuses if it could not renew the Lease for this long; shorter than the lease duration.",
+    clusterDefault: "10s",
+  },
+  {
+    flag: "lease-retry-period",
+    key: "leaseRetryPeriod",
+    env: "STRAIT_LEASE_RETRY_PERIOD",
+    type: "string",
+    description: "Cluster mode: interval between attempts to acquire or renew the Lease.",
+    clusterDefault: "2s",
   },
 ] as const satisfies readonly SettingSpec[];
 

@@ -5,12 +5,12 @@
  */
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { ERROR_CODES, StraitError } from "../errors.ts";
 import { FileSource } from "../sources/file-source.ts";
 import type { ParseOptions } from "../sources/manifests.ts";
 import { crdSchemaCheck } from "../sources/schema.ts";
 import { LocalStatusWriter } from "../sources/status/local-status-writer.ts";
 import { ResourceStore } from "../sources/store.ts";
+import { startClusterMode } from "./cluster-mode.ts";
 import { listSetting, type Settings, stringSetting } from "./config.ts";
 import { Controller, type Reconciler } from "./controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
@@ -81,10 +81,18 @@ export async function startController(settings: Settings, logger: Logger): Promi
     stoppers.push(() => files.stop());
     controller.markSynced("files");
   } else {
-    throw new StraitError(ERROR_CODES.CONFIG, "cluster mode is not available in this build; use -f DIR");
+    const cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
+    stoppers.push(() => cluster.stop());
   }
 
-  const ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
+  let ops: Awaited<ReturnType<typeof listenOpsServer>>;
+  try {
+    ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
+  } catch (error) {
+    // Stop what already runs (watches, timers), or the process would linger after the error.
+    for (const stop of stoppers.reverse()) await stop();
+    throw error;
+  }
   logger.info({ address: ops.address }, "operations server listening (/healthz, /readyz, /metrics)");
   stoppers.push(() => ops.close());
 

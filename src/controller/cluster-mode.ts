@@ -1,0 +1,122 @@
+/**
+ * Cluster mode of `strait run` (no `-f`): the Kubernetes source fills the
+ * store, every replica reconciles, and only the replica holding the
+ * leader-election Lease writes statuses. Leadership is logged and exported as
+ * the `strait_leader` gauge.
+ */
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import { Gauge } from "prom-client";
+import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
+import { parseGatewayDuration } from "../gateway/duration.ts";
+import { KubeClient, loadKubeConfig } from "../sources/kubernetes/kube-client.ts";
+import { KubernetesSource } from "../sources/kubernetes/kubernetes-source.ts";
+import { LeaderElector } from "../sources/kubernetes/leader-election.ts";
+import { KubernetesStatusWriter } from "../sources/status/kubernetes-status-writer.ts";
+import type { ResourceStore } from "../sources/store.ts";
+import { type Settings, stringSetting } from "./config.ts";
+import type { Controller } from "./controller.ts";
+import type { ControllerMetrics } from "./metrics.ts";
+import type { PipelineReconciler } from "./pipeline-reconciler.ts";
+
+export interface ClusterModeInput {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly store: ResourceStore;
+  readonly controller: Controller;
+  readonly pipeline: PipelineReconciler;
+  readonly metrics: ControllerMetrics;
+}
+
+export interface ClusterMode {
+  readonly elector: LeaderElector;
+  readonly source: KubernetesSource;
+  stop(): Promise<void>;
+}
+
+function durationMs(settings: Settings, key: string, flag: string, fallback: string): number {
+  const text = stringSetting(settings, key) ?? fallback;
+  const seconds = parseGatewayDuration(text);
+  if (seconds === undefined || seconds <= 0) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--${flag} must be a duration such as 15s or 500ms, got "${text}"`,
+    );
+  }
+  return seconds * 1000;
+}
+
+export function startClusterMode(input: ClusterModeInput): ClusterMode {
+  const { settings, logger, store, controller, pipeline, metrics } = input;
+  const loaded = loadKubeConfig(stringSetting(settings, "kubeconfig"));
+  const client = new KubeClient(loaded.config);
+  const namespace = stringSetting(settings, "namespace") ?? loaded.podNamespace ?? "strait-system";
+  const identity = stringSetting(settings, "identity") ?? `${hostname()}_${process.pid}`;
+  const leaseName = stringSetting(settings, "leaseName") ?? "strait-controller";
+  const leaseDurationMs = durationMs(settings, "leaseDuration", "lease-duration", "15s");
+  const renewDeadlineMs = durationMs(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
+  const retryPeriodMs = durationMs(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
+  if (!(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      "leader election needs --lease-retry-period < --lease-renew-deadline < --lease-duration",
+    );
+  }
+  logger.info(
+    { kubeconfig: loaded.source, server: client.server, lease: `${namespace}/${leaseName}`, identity },
+    "cluster mode",
+  );
+
+  const elector = new LeaderElector({
+    client,
+    namespace,
+    name: leaseName,
+    identity,
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
+    logger: logger.child({ component: "leader-election" }),
+  });
+  const writer = new KubernetesStatusWriter({
+    client,
+    view: store,
+    isLeader: () => elector.isLeader,
+    logger: logger.child({ component: "status-writer" }),
+  });
+  const leader = new Gauge({
+    name: "strait_leader",
+    help: "1 while this replica holds the leader-election Lease and writes statuses, else 0.",
+    registers: [metrics.registry],
+  });
+  leader.set(0);
+  const logFailure = (error: unknown) =>
+    logger.error({ err: messageOf(error) }, "status writing failed unexpectedly");
+  elector.onChange((leading) => {
+    leader.set(leading ? 1 : 0);
+    // A new leader writes every current status: the previous one may have stopped mid-way.
+    if (leading) writer.flush().catch(logFailure);
+  });
+  // Not awaited: publishing config must never wait on API writes; the writer serializes its runs.
+  pipeline.onOutput((output) => {
+    writer.write(output.statuses).catch(logFailure);
+  });
+
+  const source = new KubernetesSource({
+    client,
+    store,
+    logger: logger.child({ component: "kubernetes-source" }),
+    onSynced: () => controller.markSynced("kubernetes"),
+  });
+  source.start();
+  elector.start();
+
+  return {
+    elector,
+    source,
+    async stop() {
+      writer.stop();
+      await elector.stop();
+      await source.stop();
+    },
+  };
+}
