@@ -82,8 +82,7 @@ export function createAgentApi(deps: AgentApiDeps): FastifyInstance {
   app.put("/api/v1/desired-state", async (request, reply) => {
     const parsed = validateDesiredState(request.body);
     if (!parsed.ok) {
-      agent.reject(parsed.error, "api");
-      metrics.rejected.inc({ origin: "api" });
+      agent.reject(parsed.error, "api"); // logs it, counts it in strait_agent_rejected_updates_total
       return reply.code(400).send({ errors: parsed.error });
     }
     const applied = await agent.applyDesired(parsed.value, "api");
