@@ -87,6 +87,8 @@ export interface Pod {
   readonly ip: string;
   readonly hostInterface: string;
   readonly helper: NsHelper;
+  /** The chain's ADD result, which a runtime passes to CHECK and DEL as prevResult. */
+  readonly result: unknown;
 }
 
 export class NodeLab {
@@ -195,7 +197,7 @@ export class NodeLab {
     const hostInterface = res.interfaces.find((i) => i.sandbox === undefined)?.name ?? "";
     const helper = new NsHelper(netns, name);
     this.helpers.push(helper);
-    const created = { name, netns, containerId, ip, hostInterface, helper };
+    const created = { name, netns, containerId, ip, hostInterface, helper, result };
     this.pods.push(created);
     return created;
   }
