@@ -87,26 +87,45 @@ export function toFlow(
   };
 }
 
-/** The last `capacity` flows, and the listeners of `--follow`. */
+/**
+ * The last `capacity` events, kept raw in a ring and turned into flows only
+ * when someone reads them: at tens of thousands of new connections per
+ * second, decoding every event eagerly would cost the node a good part of a
+ * core for flows nobody looks at. Followers get each event decoded as it comes.
+ */
 export class FlowBuffer {
   readonly #capacity: number;
-  readonly #flows: Flow[] = [];
+  readonly #ring: (Buffer | undefined)[];
+  #next = 0;
   readonly #listeners = new Set<(f: Flow) => void>();
+  readonly #decode: (record: Buffer) => Flow | undefined;
   total = 0;
 
-  constructor(capacity = 10_000) {
+  /** `decode` turns a ring-buffer record into a flow (undefined: not a flow event, skipped). */
+  constructor(decode: (record: Buffer) => Flow | undefined, capacity = 10_000) {
+    this.#decode = decode;
     this.#capacity = capacity;
+    this.#ring = new Array(capacity);
   }
 
-  push(flow: Flow): void {
+  push(record: Buffer): void {
     this.total++;
-    this.#flows.push(flow);
-    if (this.#flows.length > this.#capacity) this.#flows.splice(0, this.#flows.length - this.#capacity);
-    for (const l of this.#listeners) l(flow);
+    this.#ring[this.#next] = record;
+    this.#next = (this.#next + 1) % this.#capacity;
+    if (this.#listeners.size === 0) return;
+    const flow = this.#decode(record);
+    if (flow !== undefined) for (const l of this.#listeners) l(flow);
   }
 
-  list(): readonly Flow[] {
-    return this.#flows;
+  /** Oldest first. */
+  list(): Flow[] {
+    const out: Flow[] = [];
+    for (let i = 0; i < this.#capacity; i++) {
+      const record = this.#ring[(this.#next + i) % this.#capacity];
+      const flow = record === undefined ? undefined : this.#decode(record);
+      if (flow !== undefined) out.push(flow);
+    }
+    return out;
   }
 
   subscribe(listener: (f: Flow) => void): () => void {

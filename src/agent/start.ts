@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type Settings, stringSetting } from "../controller/config.ts";
 import { listenOpsServer } from "../controller/ops-server.ts";
+import { decodeFlowEvent } from "../datapath/codecs/flow-event.ts";
 import { Datapath } from "../datapath/datapath.ts";
 import { addon } from "../datapath/native.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
@@ -79,16 +80,18 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     );
   }
 
-  const flows = new FlowBuffer();
   const bootToWall = (ns: bigint) => {
     const ageMs = Number(addon().bootTimeNs() - ns) / 1e6;
     return new Date(Date.now() - ageMs);
   };
+  const flows = new FlowBuffer((record) => {
+    const ev = decodeFlowEvent(record);
+    return ev === undefined ? undefined : toFlow(ev, bootToWall, (ip) => agent.podOf(ip));
+  });
   const poll = setInterval(() => {
-    for (const ev of datapath.readEvents()) {
-      flows.push(toFlow(ev, bootToWall, (ip) => agent.podOf(ip)));
-      metrics.flowEvents.inc();
-    }
+    const records = datapath.readEventRecords();
+    for (const r of records) flows.push(r);
+    if (records.length > 0) metrics.flowEvents.inc(records.length);
   }, EVENT_POLL_MS);
 
   const deps = {

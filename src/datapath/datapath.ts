@@ -9,7 +9,6 @@ import { err, ok, type Result } from "../model/result.ts";
 import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-object.ts";
 import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { COUNTERS_MAX, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
-import { decodeFlowEvent, type RawFlowEvent } from "./codecs/flow-event.ts";
 import { AUTH_TYPES } from "./codecs/policy.ts";
 import { mustParseIpv4 } from "./ipv4.ts";
 import { endpointEntries, ipcacheEntries, type ProgrammedEndpoint, policyEntries } from "./map-entries.ts";
@@ -189,15 +188,10 @@ export class Datapath {
     return out;
   }
 
-  /** Flow events available now in the ring buffer (never blocks). */
-  readEvents(): RawFlowEvent[] {
+  /** Ring-buffer records available now (never blocks); decodeFlowEvent reads them. */
+  readEventRecords(): Buffer[] {
     this.#ring ??= addon().ringbufOpen(this.object.maps.strait_events.info.fd);
-    const out: RawFlowEvent[] = [];
-    for (const record of addon().ringbufConsume(this.#ring)) {
-      const ev = decodeFlowEvent(record);
-      if (ev !== undefined) out.push(ev);
-    }
-    return out;
+    return addon().ringbufConsume(this.#ring);
   }
 
   /** Closes the agent's handles. Pinned maps and attached programs stay: enforcement goes on. */

@@ -29,22 +29,36 @@ function event(body: Record<string, unknown>) {
 function awaitLine(socket: Socket, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = "";
-    const timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("error", onError);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error("timeout"));
+    }, timeoutMs);
     const onData = (d: Buffer) => {
       buf += d.toString();
       const i = buf.indexOf("\n");
       if (i >= 0) {
-        clearTimeout(timer);
-        socket.off("data", onData);
+        done();
         resolve(buf.slice(0, i));
       }
     };
-    socket.on("data", onData);
-    socket.once("error", (e) => {
-      clearTimeout(timer);
+    const onError = (e: Error) => {
+      done();
       reject(e);
-    });
+    };
+    socket.on("data", onData);
+    socket.on("error", onError);
   });
+}
+
+function percentiles(values: number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99) };
 }
 
 function connect(host: string, port: number, timeoutMs: number): Promise<Socket> {
@@ -137,6 +151,47 @@ const handlers: Record<string, (r: Request) => Promise<Record<string, unknown>>>
     } finally {
       sock.close();
     }
+  },
+  /**
+   * Benchmark load: `concurrency` workers open a connection, send one line,
+   * await the echo and close, for `durationMs`. Reports the count and the
+   * per-connection latency percentiles (connect + request + response).
+   */
+  async loadTcp(r) {
+    const end = Date.now() + (r.durationMs as number);
+    const latencies: number[] = [];
+    let errors = 0;
+    const worker = async () => {
+      while (Date.now() < end) {
+        const t0 = performance.now();
+        try {
+          const s = await connect(r.host as string, r.port as number, 2000);
+          s.write("x\n");
+          await awaitLine(s, 2000);
+          s.destroy();
+          latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: r.concurrency as number }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    return { ok: true, connections: latencies.length, errors, seconds, ...percentiles(latencies) };
+  },
+  /** Benchmark: `count` sequential requests on one connection; latency percentiles. */
+  async pingPong(r) {
+    const s = await connect(r.host as string, r.port as number, 2000);
+    const latencies: number[] = [];
+    for (let i = 0; i < (r.count as number); i++) {
+      const t0 = performance.now();
+      s.write("p\n");
+      await awaitLine(s, 2000);
+      latencies.push(performance.now() - t0);
+    }
+    s.destroy();
+    return { ok: true, ...percentiles(latencies) };
   },
   /**
    * A transparent pass-through proxy on 127.0.0.1:<port> (IP_TRANSPARENT, as
