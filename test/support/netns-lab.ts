@@ -60,7 +60,12 @@ export class NsHelper {
       { stdio: ["pipe", "pipe", "inherit"] },
     );
     createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      const r = JSON.parse(line) as Reply;
+      let r: Reply;
+      try {
+        r = JSON.parse(line) as Reply;
+      } catch {
+        return; // a line cut short when the helper was killed
+      }
       if (r.event === true) this.events.push(r);
       else this.#waiting.get(r.id)?.(r);
     });
