@@ -1,3 +1,4 @@
+/** `strait agent`: the per-node agent process (composition in src/agent/start.ts). */
 import { AGENT_SETTINGS } from "../../agent/settings.ts";
 import { startAgent } from "../../agent/start.ts";
 import { resolveSettings, settingsFlags, settingsHelp, stringSetting } from "../../controller/config.ts";

@@ -1,3 +1,4 @@
+/** `strait observe`: the datapath's flows from the agent's local API, printed like `hubble observe`. */
 import { agentRequest, agentStream } from "../../agent/client.ts";
 import type { FlowFilter } from "../../agent/flow-filter.ts";
 import { matchesFlow } from "../../agent/flow-filter.ts";
