@@ -10,3 +10,8 @@ export async function setup(): Promise<void> {
   const { ensureBpffs } = await import("../../src/datapath/bpf-object.ts");
   ensureBpffs("/sys/fs/bpf/strait-tests");
 }
+
+export async function teardown(): Promise<void> {
+  const { rmSync } = await import("node:fs");
+  rmSync("/sys/fs/bpf/strait-tests", { recursive: true, force: true });
+}
