@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: "forks",
+    globalSetup: ["test/support/global-setup.ts"],
     // Tests that take the kernel (network namespaces, BPF, TPROXY) are serialized by their own lock.
   },
 });

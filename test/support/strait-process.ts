@@ -22,8 +22,10 @@ export class StraitProcess {
   readonly #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(STRAIT_BIN, args, {
+  /** `wrapper` runs the CLI under another command, e.g. `nsenter --net=/run/netns/X`. */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, wrapper: readonly string[] = []) {
+    const [command = STRAIT_BIN, ...prefix] = [...wrapper, STRAIT_BIN];
+    this.child = spawn(command, [...prefix, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,5 +1,7 @@
 /** Every `strait` subcommand, in the order `strait --help` lists them. */
 import type { Command } from "../command.ts";
+import { agentCommand } from "./agent.ts";
+import { observeCommand } from "./observe.ts";
 import { runCommand } from "./run.ts";
 import { simulateCommand } from "./simulate.ts";
 import { statusCommand } from "./status.ts";
@@ -11,5 +13,7 @@ export const COMMANDS: readonly Command[] = [
   translateCommand,
   statusCommand,
   simulateCommand,
+  agentCommand,
+  observeCommand,
   versionCommand,
 ];

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tc programs on each local endpoint's host-side veth (the attach point of
+ * Cilium's bpf_lxc.c):
+ *  - from_endpoint, on the veth's ingress: packets the pod sends (its egress policy);
+ *  - to_endpoint, on the veth's egress: packets delivered to the pod (its ingress policy).
+ * Decision order for each packet: parse → which endpoint → connection tracking
+ * (established flows and replies pass without a policy lookup) → ipcache
+ * (peer identity) → policy → auth → create the CT entry → mark for the proxy.
+ */
+#include "lib/common.h"
+#include "lib/parse.h"
+#include "lib/endpoints.h"
+#include "lib/ipcache.h"
+#include "lib/policy.h"
+#include "lib/ct.h"
+#include "lib/auth.h"
+#include "lib/events.h"
+#include "lib/metrics.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * Puts struct flow_event into the object's BTF (a ring buffer map carries no
+ * value type), so the layout test can check its TypeScript codec against it.
+ */
+const struct flow_event *flow_event_btf __attribute__((unused));
+
+static __always_inline __u32 proxy_mark(__u16 proxy_port)
+{
+	return MARK_MAGIC_TO_PROXY | ((__u32)bpf_htons(proxy_port) << 16);
+}
+
+static __always_inline int drop(struct __sk_buff *skb, const struct packet *pkt, __u8 direction, __u8 reason,
+				__u16 endpoint_id, __u32 src_identity, __u32 dst_identity)
+{
+	count_packet(skb, direction, VERDICT_DROPPED, reason);
+	emit_event(skb, pkt, EVENT_DROP, VERDICT_DROPPED, reason, direction, endpoint_id, src_identity,
+		   dst_identity, 0, 0, 0);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int pass(struct __sk_buff *skb, __u8 direction, __u16 proxy_port)
+{
+	if (proxy_port) {
+		skb->mark = proxy_mark(proxy_port);
+		count_packet(skb, direction, VERDICT_REDIRECTED, DROP_NONE);
+	} else {
+		count_packet(skb, direction, VERDICT_FORWARDED, DROP_NONE);
+	}
+	return TC_ACT_OK;
+}
+
+/*
+ * The part shared by both directions once the packet's endpoint and peer are
+ * known: policy, auth, CT entry, event. `local` is the endpoint whose policy
+ * applies; `peer` the remote identity and node.
+ */
+static __always_inline int new_flow(struct __sk_buff *skb, const struct packet *pkt, __u8 direction,
+				    const struct endpoint_info *local, struct ipcache_info peer,
+				    __u16 extra_proxy_port)
+{
+	__u32 src_identity = direction == DIR_EGRESS ? local->identity : peer.identity;
+	__u32 dst_identity = direction == DIR_EGRESS ? peer.identity : local->identity;
+	struct policy_verdict v = policy_check(local, direction, peer.identity, pkt->protocol, pkt->dport);
+
+	if (v.drop_reason != DROP_NONE)
+		return drop(skb, pkt, direction, v.drop_reason, local->id, src_identity, dst_identity);
+
+	if (v.auth_type != AUTH_TYPE_NONE &&
+	    !auth_valid(local->identity, peer.identity, peer.node, v.auth_type)) {
+		count_packet(skb, direction, VERDICT_DROPPED, DROP_AUTH_REQUIRED);
+		emit_event(skb, pkt, EVENT_AUTH_REQUIRED, VERDICT_DROPPED, DROP_AUTH_REQUIRED, direction,
+			   local->id, src_identity, dst_identity, 0, v.auth_type, peer.node);
+		return TC_ACT_SHOT;
+	}
+
+	__u16 proxy_port = v.proxy_port ? v.proxy_port : extra_proxy_port;
+	if (ct_create(pkt, direction, src_identity, proxy_port) < 0)
+		return drop(skb, pkt, direction, DROP_CT_CREATE_FAILED, local->id, src_identity, dst_identity);
+
+	emit_event(skb, pkt, EVENT_POLICY_VERDICT, proxy_port ? VERDICT_REDIRECTED : VERDICT_FORWARDED,
+		   DROP_NONE, direction, local->id, src_identity, dst_identity, proxy_port, v.auth_type,
+		   peer.node);
+	return pass(skb, direction, proxy_port);
+}
+
+SEC("tc")
+int from_endpoint(struct __sk_buff *skb)
+{
+	struct packet pkt = {};
+	int parsed = parse_packet(skb, &pkt);
+
+	if (parsed == PARSE_NOT_IPV4)
+		return TC_ACT_OK;
+	if (parsed < 0)
+		return drop(skb, &pkt, DIR_EGRESS, -parsed, 0, 0, 0);
+
+	struct endpoint_info *ep = endpoint_lookup(pkt.saddr);
+	if (!ep || ep->ifindex != skb->ifindex)
+		return drop(skb, &pkt, DIR_EGRESS, DROP_INVALID_SOURCE, 0, 0, 0);
+
+	struct ct_entry *entry = 0;
+	int ct = ct_lookup(&pkt, DIR_EGRESS, &entry);
+	if (ct == CT_ESTABLISHED && entry)
+		return pass(skb, DIR_EGRESS, entry->proxy_port);
+	if (ct == CT_REPLY)
+		return pass(skb, DIR_EGRESS, 0);
+
+	/*
+	 * An L7 redirect must happen here, before the node's PREROUTING where
+	 * TPROXY runs: the destination's to_endpoint is too late. So when the
+	 * destination is a local endpoint whose ingress entry for this flow has a
+	 * proxy port, redirect now (Cilium's local delivery does the same). The
+	 * destination's own program still enforces its ingress policy on the
+	 * proxy's upstream connection.
+	 */
+	__u16 ingress_proxy_port = 0;
+	struct endpoint_info *dst_ep = endpoint_lookup(pkt.daddr);
+	if (dst_ep) {
+		struct policy_verdict dv =
+			policy_check(dst_ep, DIR_INGRESS, ep->identity, pkt.protocol, pkt.dport);
+		if (dv.drop_reason == DROP_NONE)
+			ingress_proxy_port = dv.proxy_port;
+	}
+	return new_flow(skb, &pkt, DIR_EGRESS, ep, ipcache_resolve(pkt.daddr), ingress_proxy_port);
+}
+
+SEC("tc")
+int to_endpoint(struct __sk_buff *skb)
+{
+	struct packet pkt = {};
+	int parsed = parse_packet(skb, &pkt);
+
+	if (parsed == PARSE_NOT_IPV4)
+		return TC_ACT_OK;
+	if (parsed < 0)
+		return drop(skb, &pkt, DIR_INGRESS, -parsed, 0, 0, 0);
+
+	struct endpoint_info *ep = endpoint_lookup(pkt.daddr);
+	if (!ep || ep->ifindex != skb->ifindex)
+		return drop(skb, &pkt, DIR_INGRESS, DROP_UNKNOWN_ENDPOINT, 0, 0, 0);
+
+	struct ct_entry *entry = 0;
+	int ct = ct_lookup(&pkt, DIR_INGRESS, &entry);
+	if (ct != CT_NEW)
+		return pass(skb, DIR_INGRESS, 0);
+
+	struct ipcache_info peer = ipcache_resolve(pkt.saddr);
+	/* The node's proxy tells, in the mark, which identity its upstream connection speaks for. */
+	if ((skb->mark & MARK_MAGIC_MASK) == MARK_MAGIC_FROM_PROXY && (skb->mark >> 16) != 0)
+		peer.identity = skb->mark >> 16;
+	return new_flow(skb, &pkt, DIR_INGRESS, ep, peer, 0);
+}

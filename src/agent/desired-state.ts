@@ -1,0 +1,40 @@
+/**
+ * The agent's one input interface: the desired state of this node's
+ * datapath, in strait's model. Today a file or the agent's local API provide
+ * it; the controller will push it over xDS with strait's own resource types
+ * (a third DesiredStateSource, nothing else changes).
+ */
+import type { EndpointPolicy, IpcacheEntry, LocalEndpoint } from "../model/endpoint-policy.ts";
+
+export interface DesiredState {
+  /**
+   * This node's endpoints. `hostInterface` may be "" when strait-cni reports
+   * the interface (matched by `pod`, else by address); then `addresses` may
+   * be empty too and come from the CNI result.
+   */
+  readonly endpoints: readonly LocalEndpoint[];
+  readonly policies: readonly EndpointPolicy[];
+  readonly ipcache: readonly IpcacheEntry[];
+}
+
+export const EMPTY_DESIRED_STATE: DesiredState = { endpoints: [], policies: [], ipcache: [] };
+
+/** An update the source could not turn into a DesiredState: rejected, the previous state stays. */
+export interface FieldError {
+  /** Path of the offending field, e.g. `policies[0].entries[2].port`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export type DesiredStateSink = (state: DesiredState, origin: string) => void;
+export type RejectSink = (errors: readonly FieldError[], origin: string) => void;
+
+/**
+ * A provider of desired state. It validates what it reads (validateDesiredState),
+ * hands valid states to `accept` and invalid ones to `reject`.
+ */
+export interface DesiredStateSource {
+  readonly name: string;
+  start(accept: DesiredStateSink, reject: RejectSink): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,65 @@
+/**
+ * Settings of `strait agent`, in the same flag / environment / config-file
+ * scheme as `strait run` (src/controller/config.ts).
+ */
+import type { SettingSpec } from "../controller/config.ts";
+import { DEFAULT_PIN_ROOT } from "../datapath/bpf-object.ts";
+
+export const DEFAULT_AGENT_SOCKET = "/run/strait/agent.sock";
+
+function both(value: string) {
+  return { standaloneDefault: value, clusterDefault: value } as const;
+}
+
+export const AGENT_SETTINGS = [
+  {
+    flag: "log-level",
+    key: "logLevel",
+    env: "STRAIT_LOG_LEVEL",
+    type: "string",
+    description: "Log level: trace, debug, info, warn, error, fatal.",
+    ...both("info"),
+  },
+  {
+    flag: "http-address",
+    key: "httpAddress",
+    env: "STRAIT_AGENT_HTTP_ADDRESS",
+    type: "string",
+    description: "HOST:PORT of the agent's local API and /healthz, /readyz, /metrics.",
+    ...both("127.0.0.1:9091"),
+  },
+  {
+    flag: "api-socket",
+    key: "apiSocket",
+    env: "STRAIT_AGENT_SOCKET",
+    type: "string",
+    description: "Unix socket of the same API, for strait-cni and strait observe.",
+    ...both(DEFAULT_AGENT_SOCKET),
+  },
+  {
+    flag: "state-dir",
+    key: "stateDir",
+    env: "STRAIT_AGENT_STATE_DIR",
+    type: "string",
+    description:
+      "Folder where the agent keeps the last applied desired state and the CNI attachments, for restarts.",
+    ...both("/run/strait/state"),
+  },
+  {
+    flag: "bpf-root",
+    key: "bpfRoot",
+    env: "STRAIT_BPF_ROOT",
+    type: "string",
+    description:
+      "bpffs folder where the datapath's maps are pinned (bpffs is mounted on /sys/fs/bpf when missing).",
+    ...both(DEFAULT_PIN_ROOT),
+  },
+  {
+    flag: "desired-state",
+    key: "desiredState",
+    env: "STRAIT_DESIRED_STATE",
+    type: "string",
+    description:
+      "JSON or YAML file of desired state (endpoints, policies, ipcache), watched. Without it, the state comes from PUT /api/v1/desired-state.",
+  },
+] as const satisfies readonly SettingSpec[];

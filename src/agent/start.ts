@@ -1,0 +1,131 @@
+/**
+ * Composition of the agent process (`strait agent`): datapath, agent core,
+ * desired-state source, flow reader, API servers. Used by the CLI and by
+ * tests. Stopping leaves the datapath in place: programs stay attached and
+ * maps pinned, so enforcement and connections survive an agent restart.
+ */
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { type Settings, stringSetting } from "../controller/config.ts";
+import { listenOpsServer } from "../controller/ops-server.ts";
+import { decodeFlowEvent } from "../datapath/codecs/flow-event.ts";
+import { Datapath } from "../datapath/datapath.ts";
+import { addon } from "../datapath/native.ts";
+import { ERROR_CODES, StraitError } from "../errors.ts";
+import { Agent } from "./agent.ts";
+import { createAgentApi } from "./api.ts";
+import type { DesiredStateSource } from "./desired-state.ts";
+import { FileDesiredStateSource } from "./file-source.ts";
+import { FlowBuffer, toFlow } from "./flows.ts";
+import { createAgentMetrics } from "./metrics.ts";
+
+export interface RunningAgent {
+  readonly agent: Agent;
+  readonly httpAddress: string;
+  readonly socketPath: string;
+  stop(): Promise<void>;
+}
+
+const EVENT_POLL_MS = 20;
+
+async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  rmSync(path, { force: true }); // a socket left by a killed agent
+  try {
+    await app.listen({ path });
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.NETWORK, `cannot listen on unix socket ${path}`, { cause });
+  }
+  chmodSync(path, 0o600);
+}
+
+export async function startAgent(settings: Settings, logger: Logger): Promise<RunningAgent> {
+  const pinRoot = stringSetting(settings, "bpfRoot") ?? "/sys/fs/bpf/strait";
+  const datapath = Datapath.open({ pinRoot });
+  logger.info({ pinRoot }, "datapath loaded (pinned maps reused when present)");
+  const metrics = createAgentMetrics(datapath);
+  const stateDir = stringSetting(settings, "stateDir");
+  const agent = new Agent({
+    datapath,
+    logger: logger.child({ component: "agent" }),
+    ...(stateDir === undefined ? {} : { stateDir }),
+    events: {
+      onRejected: (origin) => metrics.rejected.inc({ origin }),
+      onMapFull: (e) => metrics.mapFull.inc({ map: e.map }),
+    },
+  });
+
+  let ready: string | undefined = "waiting for the first desired state";
+  // The state a previous agent enforced: reconcile to it first (a no-op when nothing changed), so a
+  // restart never passes through an empty state.
+  const persisted = agent.loadPersistedState();
+  if (persisted !== undefined) {
+    const r = await agent.applyDesired(persisted, "state-dir");
+    if (r.ok) ready = undefined;
+  }
+
+  const sources: DesiredStateSource[] = [];
+  const file = stringSetting(settings, "desiredState");
+  if (file !== undefined) sources.push(new FileDesiredStateSource(file));
+  for (const source of sources) {
+    await source.start(
+      (state, origin) => {
+        void agent.applyDesired(state, origin).then((r) => {
+          if (r.ok) ready = undefined;
+        });
+      },
+      (errors, origin) => agent.reject(errors, origin),
+    );
+  }
+
+  const bootToWall = (ns: bigint) => {
+    const ageMs = Number(addon().bootTimeNs() - ns) / 1e6;
+    return new Date(Date.now() - ageMs);
+  };
+  const flows = new FlowBuffer((record) => {
+    const ev = decodeFlowEvent(record);
+    return ev === undefined ? undefined : toFlow(ev, bootToWall, (ip) => agent.podOf(ip));
+  });
+  const poll = setInterval(() => {
+    const records = datapath.readEventRecords();
+    for (const r of records) flows.push(r);
+    if (records.length > 0) metrics.flowEvents.inc(records.length);
+  }, EVENT_POLL_MS);
+
+  const deps = {
+    agent,
+    flows,
+    metrics,
+    logger,
+    notReadyReason: () => ready,
+  };
+  const socketPath = stringSetting(settings, "apiSocket") ?? "/run/strait/agent.sock";
+  const tcp = createAgentApi(deps);
+  const unix = createAgentApi(deps);
+  // PUT /desired-state through the API makes the agent ready too.
+  for (const app of [tcp, unix]) {
+    app.addHook("onResponse", async (request, reply) => {
+      if (request.method === "PUT" && request.url === "/api/v1/desired-state" && reply.statusCode === 200) {
+        ready = undefined;
+      }
+    });
+  }
+  const ops = await listenOpsServer(tcp, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9091");
+  await listenSocket(unix, socketPath);
+  logger.info({ address: ops.address, socket: socketPath }, "agent API listening");
+
+  return {
+    agent,
+    httpAddress: ops.address,
+    socketPath,
+    async stop() {
+      clearInterval(poll);
+      for (const s of sources) await s.stop();
+      await unix.close();
+      await ops.close();
+      datapath.close();
+    },
+  };
+}

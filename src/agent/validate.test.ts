@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { validateDesiredState } from "./validate.ts";
+
+const good = {
+  endpoints: [{ id: 1, identity: 1001, addresses: ["10.0.0.5"], hostInterface: "veth1", pod: "default/a" }],
+  policies: [
+    {
+      endpointId: 1,
+      ingressEnforced: true,
+      egressEnforced: false,
+      entries: [
+        {
+          direction: "ingress",
+          remoteIdentity: 1002,
+          protocol: "TCP",
+          port: 80,
+          verdict: "allow",
+          proxyPort: 15001,
+        },
+        { direction: "ingress", remoteIdentity: "any", protocol: "ANY", verdict: "deny" },
+      ],
+    },
+  ],
+  ipcache: [{ prefix: "10.0.0.0/24", identity: 2000, node: "192.0.2.1" }],
+};
+
+describe("validateDesiredState", () => {
+  it("accepts a valid state, filling defaults (port any, no sources)", () => {
+    const r = validateDesiredState(good);
+    expect(r.ok).toBe(true);
+    if (r.ok)
+      expect(r.value.policies[0]?.entries[1]).toMatchObject({ port: "any", protocol: "ANY", sources: [] });
+  });
+
+  it("names every invalid field", () => {
+    const bad = {
+      endpoints: [{ id: 0, identity: 1001, addresses: ["10.0.0.300"], hostInterface: "a-name-far-too-long" }],
+      policies: [
+        {
+          endpointId: 9,
+          ingressEnforced: "yes",
+          egressEnforced: false,
+          entries: [
+            { direction: "up", remoteIdentity: -1, protocol: "QUIC", port: 0, verdict: "deny", proxyPort: 1 },
+          ],
+        },
+      ],
+      ipcache: [{ prefix: "10.0.0.1/24", identity: 5 }],
+      extra: true,
+    };
+    const r = validateDesiredState(bad);
+    expect(r.ok).toBe(false);
+    const fields = r.ok ? [] : r.error.map((e) => e.field);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        "extra",
+        "endpoints[0].id",
+        "endpoints[0].addresses[0]",
+        "endpoints[0].hostInterface",
+        "policies[0].ingressEnforced",
+        "policies[0].entries[0].direction",
+        "policies[0].entries[0].remoteIdentity",
+        "policies[0].entries[0].protocol",
+        "policies[0].entries[0].port",
+        "policies[0].entries[0]",
+        "ipcache[0].prefix",
+      ]),
+    );
+  });
+
+  it("rejects a policy for an endpoint that does not exist, and duplicate endpoint ids", () => {
+    const r = validateDesiredState({
+      endpoints: [good.endpoints[0], good.endpoints[0]],
+      policies: [{ ...good.policies[0], endpointId: 2 }],
+    });
+    expect(r.ok ? [] : r.error.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      "endpoints[1].id: 1 is also endpoints[0].id",
+      "policies[0].endpointId: no endpoint has id 2",
+    ]);
+  });
+
+  it("rejects what is not an object", () => {
+    expect(validateDesiredState([1, 2])).toEqual({
+      ok: false,
+      error: [{ field: "(root)", message: "must be an object" }],
+    });
+  });
+});

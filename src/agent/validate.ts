@@ -1,0 +1,203 @@
+/**
+ * Strict validation of a desired-state update (JSON from the local API or a
+ * file): every error names its field. Pure.
+ */
+
+import { parseIpv4, parseIpv4Prefix } from "../datapath/ipv4.ts";
+import {
+  type AuthType,
+  type EndpointPolicy,
+  FIRST_WORKLOAD_IDENTITY,
+  type IpcacheEntry,
+  type L4Protocol,
+  type LocalEndpoint,
+  type PolicyEntry,
+} from "../model/endpoint-policy.ts";
+import type { ResourceRef } from "../model/resource-ref.ts";
+import { err, ok, type Result } from "../model/result.ts";
+import type { DesiredState, FieldError } from "./desired-state.ts";
+
+const PROTOCOLS: readonly L4Protocol[] = ["TCP", "UDP", "SCTP", "ICMP", "ANY"];
+const AUTH: readonly AuthType[] = ["none", "mtls-spiffe", "always-fail"];
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+type Obj = Record<string, unknown>;
+
+class Checker {
+  readonly errors: FieldError[] = [];
+
+  fail(field: string, message: string): undefined {
+    this.errors.push({ field, message });
+    return undefined;
+  }
+
+  object(v: unknown, field: string): Obj | undefined {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return this.fail(field, "must be an object");
+    return v as Obj;
+  }
+
+  array(v: unknown, field: string): unknown[] | undefined {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) return this.fail(field, "must be a list");
+    return v;
+  }
+
+  int(v: unknown, field: string, min: number, max: number): number | undefined {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      return this.fail(field, `must be an integer in ${min}..${max}`);
+    }
+    return v;
+  }
+
+  identity(v: unknown, field: string): number | undefined {
+    return this.int(v, field, 1, 0xffffffff);
+  }
+
+  string(v: unknown, field: string): string | undefined {
+    if (typeof v !== "string") return this.fail(field, "must be a string");
+    return v;
+  }
+
+  sources(v: unknown, field: string): readonly ResourceRef[] {
+    const list = this.array(v, field) ?? [];
+    return list as ResourceRef[];
+  }
+}
+
+function endpoint(c: Checker, v: unknown, f: string): LocalEndpoint | undefined {
+  const o = c.object(v, f);
+  if (o === undefined) return undefined;
+  const id = c.int(o.id, `${f}.id`, 1, 65535);
+  const identity = c.identity(o.identity, `${f}.identity`);
+  const addresses = (c.array(o.addresses, `${f}.addresses`) ?? []).map((a, i) => {
+    const s = c.string(a, `${f}.addresses[${i}]`);
+    if (s === undefined) return "";
+    const p = parseIpv4(s);
+    if (!p.ok) c.fail(`${f}.addresses[${i}]`, p.error);
+    return s;
+  });
+  const hostInterface = o.hostInterface === undefined ? "" : c.string(o.hostInterface, `${f}.hostInterface`);
+  if (hostInterface !== undefined && hostInterface !== "" && !IFNAME.test(hostInterface)) {
+    c.fail(`${f}.hostInterface`, "must be an interface name (1..15 of A-Z a-z 0-9 _ . -)");
+  }
+  const pod = o.pod === undefined ? undefined : c.string(o.pod, `${f}.pod`);
+  if (hostInterface === "" && pod === undefined && addresses.length === 0) {
+    c.fail(`${f}`, "needs hostInterface, pod or addresses to be matched with an interface");
+  }
+  if (id === undefined || identity === undefined || hostInterface === undefined) return undefined;
+  return {
+    id,
+    identity,
+    addresses,
+    hostInterface,
+    ...(pod === undefined ? {} : { pod }),
+    sources: c.sources(o.sources, `${f}.sources`),
+  };
+}
+
+function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
+  const o = c.object(v, f);
+  if (o === undefined) return undefined;
+  const direction = o.direction;
+  if (direction !== "ingress" && direction !== "egress")
+    c.fail(`${f}.direction`, 'must be "ingress" or "egress"');
+  const remoteIdentity =
+    o.remoteIdentity === "any" ? "any" : c.identity(o.remoteIdentity, `${f}.remoteIdentity`);
+  const protocol = o.protocol ?? "ANY";
+  if (!PROTOCOLS.includes(protocol as L4Protocol))
+    c.fail(`${f}.protocol`, `must be one of ${PROTOCOLS.join(", ")}`);
+  const port = o.port === undefined || o.port === "any" ? "any" : c.int(o.port, `${f}.port`, 1, 65535);
+  const verdict = o.verdict;
+  if (verdict !== "allow" && verdict !== "deny") c.fail(`${f}.verdict`, 'must be "allow" or "deny"');
+  const proxyPort = o.proxyPort === undefined ? undefined : c.int(o.proxyPort, `${f}.proxyPort`, 1, 65535);
+  const auth = o.auth;
+  if (auth !== undefined && !AUTH.includes(auth as AuthType))
+    c.fail(`${f}.auth`, `must be one of ${AUTH.join(", ")}`);
+  if (verdict === "deny" && (proxyPort !== undefined || (auth !== undefined && auth !== "none"))) {
+    c.fail(f, "a deny entry takes neither proxyPort nor auth");
+  }
+  if (remoteIdentity === undefined || port === undefined) return undefined;
+  return {
+    direction: direction as PolicyEntry["direction"],
+    remoteIdentity,
+    protocol: protocol as L4Protocol,
+    port,
+    verdict: verdict as PolicyEntry["verdict"],
+    ...(proxyPort === undefined ? {} : { proxyPort }),
+    ...(auth === undefined ? {} : { auth: auth as AuthType }),
+    sources: c.sources(o.sources, `${f}.sources`),
+  };
+}
+
+function policy(c: Checker, v: unknown, f: string): EndpointPolicy | undefined {
+  const o = c.object(v, f);
+  if (o === undefined) return undefined;
+  const endpointId = c.int(o.endpointId, `${f}.endpointId`, 1, 65535);
+  for (const flag of ["ingressEnforced", "egressEnforced"]) {
+    if (typeof o[flag] !== "boolean") c.fail(`${f}.${flag}`, "must be true or false");
+  }
+  const entries = (c.array(o.entries, `${f}.entries`) ?? []).map((e, i) => entry(c, e, `${f}.entries[${i}]`));
+  if (endpointId === undefined) return undefined;
+  return {
+    endpointId,
+    ingressEnforced: o.ingressEnforced === true,
+    egressEnforced: o.egressEnforced === true,
+    entries: entries.filter((e): e is PolicyEntry => e !== undefined),
+    sources: c.sources(o.sources, `${f}.sources`),
+  };
+}
+
+function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefined {
+  const o = c.object(v, f);
+  if (o === undefined) return undefined;
+  const prefix = c.string(o.prefix, `${f}.prefix`);
+  if (prefix !== undefined) {
+    const p = parseIpv4Prefix(prefix);
+    if (!p.ok) c.fail(`${f}.prefix`, p.error);
+  }
+  const identity = c.identity(o.identity, `${f}.identity`);
+  const node = o.node === undefined ? undefined : c.string(o.node, `${f}.node`);
+  if (node !== undefined && !parseIpv4(node).ok) c.fail(`${f}.node`, `"${node}" is not an IPv4 address`);
+  if (prefix === undefined || identity === undefined) return undefined;
+  return { prefix, identity, ...(node === undefined ? {} : { node }) };
+}
+
+/** Parses and checks a desired state; every problem is reported with its field path. */
+export function validateDesiredState(input: unknown): Result<DesiredState, FieldError[]> {
+  const c = new Checker();
+  const o = c.object(input, "(root)");
+  if (o === undefined) return err(c.errors);
+  for (const key of Object.keys(o)) {
+    if (!["endpoints", "policies", "ipcache"].includes(key)) c.fail(key, "unknown field");
+  }
+  const endpoints = (c.array(o.endpoints, "endpoints") ?? []).map((e, i) =>
+    endpoint(c, e, `endpoints[${i}]`),
+  );
+  const policies = (c.array(o.policies, "policies") ?? []).map((p, i) => policy(c, p, `policies[${i}]`));
+  const ipcache = (c.array(o.ipcache, "ipcache") ?? []).map((e, i) => ipcacheEntry(c, e, `ipcache[${i}]`));
+
+  const ids = new Map<number, number>();
+  endpoints.forEach((e, i) => {
+    if (e === undefined) return;
+    const seen = ids.get(e.id);
+    if (seen !== undefined) c.fail(`endpoints[${i}].id`, `${e.id} is also endpoints[${seen}].id`);
+    ids.set(e.id, i);
+    if (e.identity < FIRST_WORKLOAD_IDENTITY && e.identity !== 5) {
+      c.fail(`endpoints[${i}].identity`, `a workload identity is >= ${FIRST_WORKLOAD_IDENTITY}`);
+    }
+  });
+  const owned = new Set<number>();
+  policies.forEach((p, i) => {
+    if (p === undefined) return;
+    if (!ids.has(p.endpointId)) c.fail(`policies[${i}].endpointId`, `no endpoint has id ${p.endpointId}`);
+    if (owned.has(p.endpointId))
+      c.fail(`policies[${i}].endpointId`, `endpoint ${p.endpointId} has two policies`);
+    owned.add(p.endpointId);
+  });
+  if (c.errors.length > 0) return err(c.errors);
+  return ok({
+    endpoints: endpoints as LocalEndpoint[],
+    policies: policies as EndpointPolicy[],
+    ipcache: ipcache as IpcacheEntry[],
+  });
+}

@@ -1,0 +1,82 @@
+/** `strait observe`: the datapath's flows from the agent's local API, printed like `hubble observe`. */
+import { agentRequest, agentStream } from "../../agent/client.ts";
+import type { FlowFilter } from "../../agent/flow-filter.ts";
+import { matchesFlow } from "../../agent/flow-filter.ts";
+import type { Flow } from "../../agent/flows.ts";
+import { DEFAULT_AGENT_SOCKET } from "../../agent/settings.ts";
+import { ERROR_CODES, StraitError } from "../../errors.ts";
+import { type Command, EXIT, parseFlags, UsageError } from "../command.ts";
+import { formatFlow } from "../flow-format.ts";
+
+const VERDICTS = ["FORWARDED", "DROPPED", "REDIRECTED"];
+
+export const observeCommand: Command = {
+  name: "observe",
+  summary: "Print the datapath's flows (like hubble observe)",
+  help: `Usage: strait observe [--from PEER] [--to PEER] [--verdict V] [--port N] [-o json] [--follow]
+
+Prints the flows the node's datapath reported: each new connection with its
+policy verdict, and every dropped packet with its reason.
+
+  --from PEER, --to PEER   source / destination: an IP, a pod (namespace/name) or
+                           an identity (ID:1001); repeatable
+  --verdict V              FORWARDED, DROPPED or REDIRECTED; repeatable
+  --port N                 source or destination port; repeatable
+  -o json                  one JSON object per line instead of text
+  -f, --follow             keep printing new flows until interrupted
+  --agent ADDRESS          the agent's unix socket or HOST:PORT (default ${DEFAULT_AGENT_SOCKET},
+                           env STRAIT_AGENT_SOCKET)
+
+  strait observe --verdict DROPPED
+  strait observe --to default/server --port 80 -o json`,
+  async run(args, io) {
+    const { values } = parseFlags(args, {
+      from: { type: "string", multiple: true },
+      to: { type: "string", multiple: true },
+      verdict: { type: "string", multiple: true },
+      port: { type: "string", multiple: true },
+      output: { type: "string", short: "o" },
+      follow: { type: "boolean", short: "f" },
+      agent: { type: "string" },
+    });
+    const format = values.output ?? "text";
+    if (format !== "text" && format !== "json")
+      throw new UsageError(`-o must be json (or omitted), not "${format}"`);
+    const verdicts = (values.verdict ?? []).map((v) => v.toUpperCase());
+    for (const v of verdicts)
+      if (!VERDICTS.includes(v))
+        throw new UsageError(`--verdict must be one of ${VERDICTS.join(", ")}, not "${v}"`);
+    const ports = (values.port ?? []).map((p) => {
+      const n = Number(p);
+      if (!Number.isInteger(n) || n < 1 || n > 65535)
+        throw new UsageError(`--port must be 1..65535, not "${p}"`);
+      return n;
+    });
+    const filter: FlowFilter = {
+      from: values.from ?? [],
+      to: values.to ?? [],
+      verdict: verdicts,
+      port: ports,
+    };
+    const address = values.agent ?? io.env.STRAIT_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET;
+    const print = (f: Flow) => {
+      if (matchesFlow(f, filter))
+        io.stdout(format === "json" ? `${JSON.stringify(f)}\n` : `${formatFlow(f)}\n`);
+    };
+    try {
+      if (values.follow === true) {
+        await agentStream(address, "/api/v1/flows?follow=true", (line) => print(JSON.parse(line) as Flow));
+        return EXIT.OK;
+      }
+      const res = await agentRequest(address, "GET", "/api/v1/flows");
+      if (res.status !== 200 || !Array.isArray(res.body)) {
+        throw new StraitError(ERROR_CODES.NETWORK, `the agent answered ${res.status}`);
+      }
+      for (const f of res.body as Flow[]) print(f);
+      return EXIT.OK;
+    } catch (cause) {
+      if (cause instanceof StraitError) throw cause;
+      throw new StraitError(ERROR_CODES.NETWORK, `cannot reach the agent at ${address}`, { cause });
+    }
+  },
+};

@@ -1,0 +1,36 @@
+/** Codec of the ipcache (LPM trie): mirrors `struct ipcache_key` and `struct ipcache_info` (bpf/lib/ipcache.h). */
+import { type Ipv4Octets, type Ipv4Prefix, readIpv4, writeIpv4 } from "../ipv4.ts";
+import { layout, offsetOf } from "./layout.ts";
+
+export const IPCACHE_KEY = layout("ipcache_key", [
+  ["prefixlen", 4],
+  ["addr", 4],
+]);
+export const IPCACHE_INFO = layout("ipcache_info", [
+  ["identity", 4],
+  ["node", 4],
+]);
+
+export interface IpcacheInfo {
+  readonly identity: number;
+  /** The node's address, or undefined for this node / none. */
+  readonly node?: Ipv4Octets;
+}
+
+export function encodeIpcacheKey(prefix: Ipv4Prefix): Buffer {
+  const b = Buffer.alloc(IPCACHE_KEY.size);
+  b.writeUInt32LE(prefix.length, offsetOf(IPCACHE_KEY, "prefixlen"));
+  writeIpv4(b, offsetOf(IPCACHE_KEY, "addr"), prefix.octets);
+  return b;
+}
+
+export function decodeIpcacheKey(b: Buffer): string {
+  return `${readIpv4(b, offsetOf(IPCACHE_KEY, "addr"))}/${b.readUInt32LE(offsetOf(IPCACHE_KEY, "prefixlen"))}`;
+}
+
+export function encodeIpcacheInfo(info: IpcacheInfo): Buffer {
+  const b = Buffer.alloc(IPCACHE_INFO.size);
+  b.writeUInt32LE(info.identity, offsetOf(IPCACHE_INFO, "identity"));
+  if (info.node !== undefined) writeIpv4(b, offsetOf(IPCACHE_INFO, "node"), info.node);
+  return b;
+}

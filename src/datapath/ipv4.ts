@@ -1,0 +1,59 @@
+/**
+ * IPv4 addresses and prefixes as the datapath stores them: four octets in
+ * network order. One strict parser and one formatter each.
+ */
+import { err, ok, type Result } from "../model/result.ts";
+
+export type Ipv4Octets = readonly [number, number, number, number];
+
+export interface Ipv4Prefix {
+  readonly octets: Ipv4Octets;
+  readonly length: number;
+}
+
+export function parseIpv4(text: string): Result<Ipv4Octets> {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) {
+    return err(`"${text}" is not an IPv4 address`);
+  }
+  return ok(parts.map(Number) as unknown as Ipv4Octets);
+}
+
+/** `a.b.c.d/len`, or a bare address as /32. Host bits must be zero. */
+export function parseIpv4Prefix(text: string): Result<Ipv4Prefix> {
+  const [address = "", length, ...rest] = text.split("/");
+  const parsed = parseIpv4(address);
+  if (!parsed.ok) return parsed;
+  if (rest.length > 0 || (length !== undefined && !/^(\d|[12]\d|3[0-2])$/.test(length))) {
+    return err(`"${text}" is not an IPv4 prefix (a.b.c.d/0..32)`);
+  }
+  const len = length === undefined ? 32 : Number(length);
+  const value = octetsToNumber(parsed.value);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  if ((value & ~mask) >>> 0 !== 0) return err(`"${text}" has host bits set past /${len}`);
+  return ok({ octets: parsed.value, length: len });
+}
+
+export function formatIpv4(octets: Ipv4Octets): string {
+  return octets.join(".");
+}
+
+export function octetsToNumber(octets: Ipv4Octets): number {
+  return ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+}
+
+/** Writes an address in network order (the bytes as written: a.b.c.d). */
+export function writeIpv4(buf: Buffer, offset: number, octets: Ipv4Octets): void {
+  buf.set(octets, offset);
+}
+
+export function readIpv4(buf: Buffer, offset: number): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+}
+
+/** For addresses that have already been validated (internal use). */
+export function mustParseIpv4(text: string): Ipv4Octets {
+  const parsed = parseIpv4(text);
+  if (!parsed.ok) throw new TypeError(parsed.error);
+  return parsed.value;
+}

@@ -1,0 +1,277 @@
+/**
+ * C-level tests of bpf/lxc.c: the programs run with BPF_PROG_TEST_RUN on
+ * crafted frames, against maps filled through the TypeScript codecs (unpinned,
+ * so these tests touch no running agent and can run beside other tests).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { canRunKernelTests, KERNEL_SKIP_REASON } from "../../test/support/kernel.ts";
+import { frame, markOf, skbContext, TCP } from "../../test/support/packets.ts";
+import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-object.ts";
+import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
+import { counterIndex, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
+import { decodeCtEntry } from "./codecs/ct.ts";
+import { encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
+import { decodeFlowEvent, type RawFlowEvent } from "./codecs/flow-event.ts";
+import { encodeIpcacheInfo, encodeIpcacheKey } from "./codecs/ipcache.ts";
+import {
+  encodePolicyKey,
+  encodePolicyValue,
+  IPPROTO,
+  type PolicyKey,
+  type PolicyValue,
+} from "./codecs/policy.ts";
+import { mustParseIpv4 } from "./ipv4.ts";
+import { addon } from "./native.ts";
+import { DIR, DROP, EVENT, toProxyMark, VERDICT } from "./reasons.ts";
+
+const TC_ACT_OK = 0;
+const TC_ACT_SHOT = 2;
+
+// Pod A (client, endpoint 1, identity 1001) and pod B (server, endpoint 2, identity 1002), both on lo
+// (ifindex 1) as far as the test run is concerned; C is a remote pod on another node.
+const A = { ip: "10.250.0.1", id: 1, identity: 1001 };
+const B = { ip: "10.250.0.2", id: 2, identity: 1002 };
+const C = { ip: "10.250.9.9", identity: 2002, node: "192.0.2.10" };
+
+describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_SKIP_REASON ?? ""}`, () => {
+  let dp: DatapathObject;
+  let ring: number;
+  let sport = 30000;
+
+  beforeAll(() => {
+    dp = loadDatapathObject({ pinRoot: null });
+    ring = addon().ringbufOpen(dp.maps.strait_events.info.fd);
+  });
+  afterAll(() => {
+    addon().ringbufClose(ring);
+    dp?.close();
+  });
+
+  function clear(...names: MapName[]) {
+    for (const n of names) for (const k of dp.maps[n].keys()) dp.maps[n].delete(k);
+  }
+
+  function endpoint(ep: { ip: string; id: number; identity: number }, ingress: boolean, egress: boolean) {
+    dp.maps.strait_endpoints.update(
+      encodeEndpointKey(mustParseIpv4(ep.ip)),
+      encodeEndpointInfo({
+        ifindex: 1,
+        identity: ep.identity,
+        id: ep.id,
+        ingressEnforced: ingress,
+        egressEnforced: egress,
+      }),
+    );
+    dp.maps.strait_ipcache.update(
+      encodeIpcacheKey({ octets: mustParseIpv4(ep.ip), length: 32 }),
+      encodeIpcacheInfo({ identity: ep.identity }),
+    );
+  }
+
+  function policy(
+    key: Partial<PolicyKey> & { endpointId: number; direction: number },
+    value: Partial<PolicyValue> = {},
+  ) {
+    dp.maps.strait_policy.update(
+      encodePolicyKey({ identity: 0, protocol: IPPROTO.TCP, port: 0, ...key }),
+      encodePolicyValue({ deny: false, authType: 0, proxyPort: 0, ...value }),
+    );
+  }
+
+  function events(): RawFlowEvent[] {
+    return addon()
+      .ringbufConsume(ring)
+      .map((b) => decodeFlowEvent(b))
+      .filter((e): e is RawFlowEvent => e !== undefined);
+  }
+
+  function run(program: "from" | "to", spec: Parameters<typeof frame>[0], mark = 0) {
+    const fd = program === "from" ? dp.programs.fromEndpoint : dp.programs.toEndpoint;
+    const result = addon().progTestRun(fd, frame(spec), skbContext({ mark }), 1);
+    expect(result.error).toBe(0);
+    return { retval: result.retval, mark: markOf(result.ctx) };
+  }
+
+  const tcp = (src: string, dst: string, dport: number, flags: number = TCP.SYN, sp = sport) =>
+    ({ src, dst, protocol: "tcp", sport: sp, dport, flags }) as const;
+
+  beforeEach(() => {
+    clear("strait_endpoints", "strait_ipcache", "strait_policy", "strait_ct", "strait_auth");
+    events();
+    sport += 1;
+  });
+
+  it("allows everything for an endpoint no policy selects, and reports the new flow", () => {
+    endpoint(A, false, false);
+    expect(run("from", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_OK);
+    const [ev] = events();
+    expect(ev).toMatchObject({
+      type: EVENT.POLICY_VERDICT,
+      verdict: VERDICT.FORWARDED,
+      direction: DIR.EGRESS,
+      source: A.ip,
+      destination: B.ip,
+      destinationPort: 80,
+      sourceIdentity: A.identity,
+      destinationIdentity: 2, // B is not in the ipcache here: world
+      protocol: 6,
+      tcpFlags: TCP.SYN,
+      endpointId: A.id,
+    });
+  });
+
+  it("allows by identity and port, denies the rest by default (TCP and UDP)", () => {
+    endpoint(A, false, true);
+    endpoint(B, true, false);
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: B.identity, port: 80 });
+    policy({
+      endpointId: A.id,
+      direction: DIR.EGRESS,
+      identity: B.identity,
+      protocol: IPPROTO.UDP,
+      port: 53,
+    });
+    expect(run("from", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_OK);
+    expect(run("from", tcp(A.ip, B.ip, 81, TCP.SYN, sport + 100)).retval).toBe(TC_ACT_SHOT);
+    expect(run("from", { src: A.ip, dst: B.ip, protocol: "udp", sport, dport: 53 }).retval).toBe(TC_ACT_OK);
+    expect(run("from", { src: A.ip, dst: B.ip, protocol: "udp", sport, dport: 54 }).retval).toBe(TC_ACT_SHOT);
+    // To a peer of another identity on the allowed port: denied.
+    endpoint({ ip: "10.250.0.3", id: 3, identity: 1003 }, false, false);
+    expect(run("from", tcp(A.ip, "10.250.0.3", 80)).retval).toBe(TC_ACT_SHOT);
+    const drops = events().filter((e) => e.type === EVENT.DROP);
+    expect(drops.map((e) => [e.destinationPort, e.dropReason])).toEqual([
+      [81, DROP.POLICY_DEFAULT_DENY],
+      [54, DROP.POLICY_DEFAULT_DENY],
+      [80, DROP.POLICY_DEFAULT_DENY],
+    ]);
+    // Ingress side of B: enforced, nothing allows A yet.
+    expect(run("to", tcp(A.ip, B.ip, 80, TCP.SYN, sport + 200)).retval).toBe(TC_ACT_SHOT);
+    policy({ endpointId: B.id, direction: DIR.INGRESS, identity: A.identity, port: 80 });
+    expect(run("to", tcp(A.ip, B.ip, 80, TCP.SYN, sport + 300)).retval).toBe(TC_ACT_OK);
+  });
+
+  it("applies deny precedence across identity and port wildcards", () => {
+    endpoint(A, false, true);
+    endpoint(B, false, false);
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: B.identity, port: 443 });
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: 0, protocol: 0 });
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: 0, port: 443 }, { deny: true });
+    // The identity+port allow is more specific than the any+port deny: the deny still wins.
+    expect(run("from", tcp(A.ip, B.ip, 443)).retval).toBe(TC_ACT_SHOT);
+    expect(run("from", tcp(A.ip, B.ip, 8443)).retval).toBe(TC_ACT_OK);
+    expect(events().find((e) => e.type === EVENT.DROP)?.dropReason).toBe(DROP.POLICY_DENIED);
+  });
+
+  it("marks a flow for the proxy with 0x0200 | be16(port) << 16, on every packet of the connection", () => {
+    endpoint(A, false, true);
+    endpoint(B, false, false);
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: B.identity, port: 80 }, { proxyPort: 15001 });
+    const syn = run("from", tcp(A.ip, B.ip, 80));
+    expect(syn.retval).toBe(TC_ACT_OK);
+    expect(syn.mark).toBe(0x993a0200);
+    expect(syn.mark).toBe(toProxyMark(15001));
+    const ack = run("from", tcp(A.ip, B.ip, 80, TCP.ACK));
+    expect(ack.mark).toBe(0x993a0200);
+    const [ev] = events();
+    expect(ev).toMatchObject({ verdict: VERDICT.REDIRECTED, proxyPort: 15001 });
+  });
+
+  it("redirects to the proxy of a local destination's ingress entry at the source", () => {
+    endpoint(A, false, false);
+    endpoint(B, true, false);
+    policy(
+      { endpointId: B.id, direction: DIR.INGRESS, identity: A.identity, port: 80 },
+      { proxyPort: 15002 },
+    );
+    expect(run("from", tcp(A.ip, B.ip, 80)).mark).toBe(toProxyMark(15002));
+  });
+
+  it("drops a new flow that needs auth while the auth map has no valid entry, with an event carrying the key", () => {
+    endpoint(A, false, true);
+    dp.maps.strait_ipcache.update(
+      encodeIpcacheKey({ octets: mustParseIpv4(C.ip), length: 32 }),
+      encodeIpcacheInfo({ identity: C.identity, node: mustParseIpv4(C.node) }),
+    );
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: C.identity, port: 443 }, { authType: 1 });
+    expect(run("from", tcp(A.ip, C.ip, 443)).retval).toBe(TC_ACT_SHOT);
+    const [ev] = events();
+    expect(ev).toMatchObject({
+      type: EVENT.AUTH_REQUIRED,
+      verdict: VERDICT.DROPPED,
+      dropReason: DROP.AUTH_REQUIRED,
+      sourceIdentity: A.identity,
+      destinationIdentity: C.identity,
+      remoteNode: C.node,
+      authType: 1,
+    });
+    const key = encodeAuthKey({
+      localIdentity: A.identity,
+      remoteIdentity: C.identity,
+      remoteNode: mustParseIpv4(C.node),
+      authType: 1,
+    });
+    // Expired entry: still dropped.
+    dp.maps.strait_auth.update(key, encodeAuthInfo(addon().bootTimeNs() - 1n));
+    expect(run("from", tcp(A.ip, C.ip, 443)).retval).toBe(TC_ACT_SHOT);
+    // Valid entry: the retransmitted SYN passes.
+    dp.maps.strait_auth.update(key, encodeAuthInfo(addon().bootTimeNs() + 60_000_000_000n));
+    expect(run("from", tcp(A.ip, C.ip, 443)).retval).toBe(TC_ACT_OK);
+  });
+
+  it("passes replies and established packets through connection tracking, without a policy lookup", () => {
+    endpoint(A, true, true); // both directions enforced
+    endpoint(B, true, true);
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: B.identity, port: 80 });
+    expect(run("from", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_OK);
+    // B's reply arrives at A (to_endpoint): nothing allows B → A, CT says it is a reply.
+    expect(run("to", tcp(B.ip, A.ip, sport, TCP.SYN | TCP.ACK, 80)).retval).toBe(TC_ACT_OK);
+    // A new connection from B to A is denied.
+    expect(run("to", tcp(B.ip, A.ip, 22, TCP.SYN, 50000)).retval).toBe(TC_ACT_SHOT);
+    // Removing the policy entry does not break the established connection, but new ones fail.
+    clear("strait_policy");
+    expect(run("from", tcp(A.ip, B.ip, 80, TCP.ACK)).retval).toBe(TC_ACT_OK);
+    expect(run("from", tcp(A.ip, B.ip, 80, TCP.SYN, sport + 1)).retval).toBe(TC_ACT_SHOT);
+    const ctKeys = dp.maps.strait_ct.keys();
+    expect(ctKeys.length).toBe(1);
+    const entry = decodeCtEntry(dp.maps.strait_ct.lookup(ctKeys[0] as Buffer) as Buffer);
+    expect(entry.seenReply).toBe(true);
+    expect(entry.packets).toBe(3n);
+  });
+
+  it("uses the identity a proxy's upstream connection carries in its mark", () => {
+    endpoint(B, true, false);
+    policy({ endpointId: B.id, direction: DIR.INGRESS, identity: A.identity, port: 80 });
+    const node = "10.250.0.254"; // the proxy connects from the node's address: world, not allowed
+    expect(run("to", tcp(node, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+    expect(run("to", tcp(node, B.ip, 80, TCP.SYN, sport + 1), 0x0a00 | (A.identity << 16)).retval).toBe(
+      TC_ACT_OK,
+    );
+  });
+
+  it("drops spoofed sources, unknown destinations and fragments", () => {
+    endpoint(A, false, false);
+    expect(run("from", tcp("10.250.0.77", B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+    expect(run("to", tcp(B.ip, "10.250.0.77", 80)).retval).toBe(TC_ACT_SHOT);
+    expect(run("from", { ...tcp(A.ip, B.ip, 80), fragOff: 0x2000 }).retval).toBe(TC_ACT_SHOT);
+    expect(events().map((e) => e.dropReason)).toEqual([
+      DROP.INVALID_SOURCE,
+      DROP.UNKNOWN_ENDPOINT,
+      DROP.FRAGMENT,
+    ]);
+  });
+
+  it("counts packets per CPU by direction, verdict and drop reason", () => {
+    const cpus = addon().possibleCpus();
+    const read = (dir: number, verdict: number, reason: number) => {
+      const raw = dp.maps.strait_counters.lookup(
+        encodeCounterKey(counterIndex(dir, verdict, reason)),
+        16 * cpus,
+      );
+      return sumPerCpu(raw as Buffer, cpus).packets;
+    };
+    const before = read(DIR.EGRESS, VERDICT.DROPPED, DROP.INVALID_SOURCE);
+    run("from", tcp("10.250.0.77", B.ip, 80));
+    run("from", tcp("10.250.0.78", B.ip, 80));
+    expect(read(DIR.EGRESS, VERDICT.DROPPED, DROP.INVALID_SOURCE) - before).toBe(2n);
+  });
+});

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { tproxyRuleset } from "./tproxy.ts";
+
+describe("TPROXY ruleset", () => {
+  it("has one TPROXY rule per proxy port and protocol, matching Cilium's mark, after the transparent-socket rule", () => {
+    const rules = tproxyRuleset([15002, 15001, 15001]);
+    const lines = rules.split("\n").map((l) => l.trim());
+    expect(lines).toContain("type filter hook prerouting priority mangle; policy accept;");
+    const socketRule = lines.findIndex((l) => l.startsWith("meta l4proto { tcp, udp } socket transparent 1"));
+    const first = lines.findIndex((l) => l.includes("tproxy to"));
+    expect(socketRule).toBeGreaterThan(0);
+    expect(first).toBeGreaterThan(socketRule);
+    expect(lines.filter((l) => l.includes("tproxy to"))).toEqual([
+      "meta mark 0x993a0200 meta l4proto tcp tproxy to 127.0.0.1:15001 meta mark set 0x00000200 accept",
+      "meta mark 0x993a0200 meta l4proto udp tproxy to 127.0.0.1:15001 meta mark set 0x00000200 accept",
+      "meta mark 0x9a3a0200 meta l4proto tcp tproxy to 127.0.0.1:15002 meta mark set 0x00000200 accept",
+      "meta mark 0x9a3a0200 meta l4proto udp tproxy to 127.0.0.1:15002 meta mark set 0x00000200 accept",
+    ]);
+  });
+});
