@@ -3,9 +3,10 @@
  * each field's offset and size) must equal the struct in the compiled
  * object's BTF, so the C and TypeScript sides cannot drift apart.
  */
-import { existsSync } from "node:fs";
+
 import { describe, expect, it } from "vitest";
-import { ADDON_PATH, addon, LXC_OBJECT_PATH } from "../native.ts";
+import { nativeBuilt } from "../../../test/support/kernel.ts";
+import { addon, LXC_OBJECT_PATH } from "../native.ts";
 import { AUTH_INFO, AUTH_KEY } from "./auth.ts";
 import { COUNTER } from "./counters.ts";
 import { CT_ENTRY, CT_KEY } from "./ct.ts";
@@ -30,9 +31,7 @@ const LAYOUTS: readonly StructLayout[] = [
   COUNTER,
 ];
 
-const built = existsSync(ADDON_PATH) && existsSync(LXC_OBJECT_PATH);
-
-describe.skipIf(!built)(
+describe.skipIf(!nativeBuilt)(
   "codec layouts match the BTF of build/bpf/lxc.o (needs node scripts/build-native.ts)",
   () => {
     for (const l of LAYOUTS) {
