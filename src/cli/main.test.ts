@@ -16,6 +16,16 @@ describe("strait CLI", () => {
     for (const c of COMMANDS) expect(io.out.join("")).toContain(`  ${c.name}`);
   });
 
+  it("lists each command under the name and summary the command itself has", async () => {
+    for (const entry of COMMANDS) {
+      const command = await entry.load();
+      expect({ name: command.name, summary: command.summary }).toEqual({
+        name: entry.name,
+        summary: entry.summary,
+      });
+    }
+  });
+
   it("gives each command a help text with a usage line", async () => {
     for (const c of COMMANDS) {
       const io = capture();

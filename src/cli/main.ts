@@ -23,15 +23,16 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const target = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    io.stdout(target === undefined ? topHelp() : `${target.help}\n`);
+    io.stdout(target === undefined ? topHelp() : `${(await target.load()).help}\n`);
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === "--version") return main(["version"], io);
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
     io.stderr(`strait: unknown command "${name}"\n\n${topHelp()}`);
     return EXIT.USAGE;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     io.stdout(`${command.help}\n`);
     return EXIT.OK;
