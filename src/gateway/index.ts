@@ -42,6 +42,7 @@ export class GatewayCache {
     SignedEntry<{ ports: GatewayPort[]; tables: RouteTable[]; variants: ServiceBackend[] }>
   >();
   readonly attachments = new WeakMap<object, AttachEntry>();
+  readonly parentKeys = new WeakMap<object, readonly ParentKey[]>();
   readonly backends = new RefCountedUnion<TranslatedHttpRoute, ServiceBackend>(
     (b) => b.clusterName,
     (route) => route.services,
@@ -153,10 +154,46 @@ type CachedResult =
     }
   | { readonly ok: false };
 
+/** A parentRef of a route that names a Gateway or a ListenerSet, with its `namespace/name` key. */
+interface ParentKey {
+  readonly parentRef: ParentRefLike;
+  readonly kind: "Gateway" | "ListenerSet";
+  readonly key: string;
+}
+
+/** The route's Gateway API parentRefs, kept per route object so the keys are built once. */
+function parentKeysOf(cache: GatewayCache, route: ObjectOf<"HTTPRoute">): readonly ParentKey[] {
+  const known = cache.parentKeys.get(route);
+  if (known !== undefined) return known;
+  const namespace = route.metadata.namespace ?? "";
+  const keys: ParentKey[] = [];
+  for (const parentRef of (route.spec?.parentRefs ?? []) as ParentRefLike[]) {
+    const group = parentRef.group ?? "gateway.networking.k8s.io";
+    const kind = parentRef.kind ?? "Gateway";
+    if (group !== "gateway.networking.k8s.io" || (kind !== "Gateway" && kind !== "ListenerSet")) continue;
+    keys.push({ parentRef, kind, key: `${parentRef.namespace ?? namespace}/${parentRef.name}` });
+  }
+  cache.parentKeys.set(route, keys);
+  return keys;
+}
+
+interface Parents {
+  readonly gateways: ReadonlyMap<string, ParentListeners>;
+  readonly listenerSets: ReadonlyMap<string, ParentListeners>;
+}
+
+/** A Gateway parent offers its own listeners; a ListenerSet parent, the ListenerSet's. */
+function parentOf(parents: Parents, ref: ParentKey): ParentListeners | undefined {
+  return ref.kind === "Gateway" ? parents.gateways.get(ref.key) : parents.listenerSets.get(ref.key);
+}
+
 interface AttachEntry {
   readonly translated: TranslatedHttpRoute;
-  readonly signatures: readonly string[];
+  /** Per parent key: the signature of its listeners then, or undefined when it was not ours. */
+  readonly signatures: readonly (string | undefined)[];
   readonly namespaceRevision: number;
+  /** Per result: the parent key it is for (parents that are not ours have no result). */
+  readonly resultKeys: readonly ParentKey[];
   readonly results: readonly CachedResult[];
   readonly status: ObjectStatus | undefined;
 }
@@ -164,49 +201,56 @@ interface AttachEntry {
 /**
  * Attaches a route to its parents and builds its status, reusing the last
  * result while the route, its translation and its parents' listeners are
- * unchanged. Attachments are kept as listener positions, so they bind to
- * this pass's listener objects.
+ * unchanged (checked without allocating: this runs for every route on every
+ * pass). Attachments are kept as listener positions, so they bind to this
+ * pass's listener objects.
  */
 function attachRoute(
   cache: GatewayCache,
   view: ResourceView,
   route: ObjectOf<"HTTPRoute">,
   translated: TranslatedHttpRoute,
-  parents: readonly { parentRef: ParentRefLike; parent: ParentListeners }[],
+  parents: Parents,
   namespaceRevision: number,
   controllerName: string,
   now: Date,
 ): AttachEntry {
+  const keys = parentKeysOf(cache, route);
   const hit = cache.attachments.get(route);
   if (
     hit !== undefined &&
     hit.translated === translated &&
     hit.namespaceRevision === namespaceRevision &&
-    hit.signatures.length === parents.length &&
-    parents.every((p, i) => p.parent.signature === hit.signatures[i])
+    keys.every((k, i) => parentOf(parents, k)?.signature === hit.signatures[i])
   ) {
     return hit;
   }
-  const signatures = parents.map((p) => p.parent.signature);
-  const results: ParentResult[] = parents.map(({ parentRef, parent }) => ({
-    parentRef,
+  const ours: { ref: ParentKey; parent: ParentListeners }[] = [];
+  for (const ref of keys) {
+    const parent = parentOf(parents, ref);
+    // A parent that is not ours: its controller writes that parent's status.
+    if (parent !== undefined) ours.push({ ref, parent });
+  }
+  const results: ParentResult[] = ours.map(({ ref, parent }) => ({
+    parentRef: ref.parentRef,
     attachment: attach(
       view,
       { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
-      parentRef,
+      ref.parentRef,
       parent.listeners,
     ),
   }));
   const entry: AttachEntry = {
     translated,
-    signatures,
+    signatures: keys.map((k) => parentOf(parents, k)?.signature),
     namespaceRevision,
+    resultKeys: ours.map((o) => o.ref),
     results: results.map((r, i) =>
       r.attachment.ok
         ? {
             ok: true,
             attachments: r.attachment.attachments.map((a) => ({
-              listener: parents[i]?.parent.listeners.indexOf(a.listener) ?? -1,
+              listener: ours[i]?.parent.listeners.indexOf(a.listener) ?? -1,
               hostnames: a.hostnames,
             })),
           }
@@ -254,6 +298,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         listenerSetParents.set(`${ls.namespace}/${ls.name}`, parentListeners(state, ls.listeners));
     }
   }
+  const parents: Parents = { gateways: gatewayParents, listenerSets: listenerSetParents };
   const cache = options.cache ?? new GatewayCache();
   const policies = memoize(cache.policies, "policies", view, [], (v) => decideBackendTlsPolicies(v));
   /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
@@ -267,17 +312,6 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     const translated: TranslatedHttpRoute = memoize(cache.routes, specKey, view, [policies], (v) =>
       translateHttpRoute(v, route, policies),
     );
-    const parents: { parentRef: ParentRefLike; parent: ParentListeners }[] = [];
-    for (const parentRef of (route.spec?.parentRefs ?? []) as ParentRefLike[]) {
-      const group = parentRef.group ?? "gateway.networking.k8s.io";
-      const kind = parentRef.kind ?? "Gateway";
-      if (group !== "gateway.networking.k8s.io" || (kind !== "Gateway" && kind !== "ListenerSet")) continue;
-      const key = `${parentRef.namespace ?? translated.namespace}/${parentRef.name}`;
-      // A Gateway parent offers its own listeners; a ListenerSet parent, the ListenerSet's.
-      const parent = kind === "Gateway" ? gatewayParents.get(key) : listenerSetParents.get(key);
-      if (parent === undefined) continue; // not a parent of ours: its controller writes this parent's status
-      parents.push({ parentRef, parent });
-    }
     const attached = attachRoute(
       cache,
       view,
@@ -290,7 +324,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     );
     for (let i = 0; i < attached.results.length; i++) {
       const result = attached.results[i];
-      const parent = parents[i]?.parent;
+      const key = attached.resultKeys[i];
+      const parent = key === undefined ? undefined : parentOf(parents, key);
       if (result === undefined || parent === undefined || !result.ok || translated.rules.length === 0)
         continue;
       const state = parent.gateway;
