@@ -1,0 +1,142 @@
+/**
+ * DiscoveryResponse and DeltaDiscoveryResponse bytes, assembled from resources
+ * that are already encoded. A response to a thousand clients is mostly the
+ * same resources: each resource's Any (and delta Resource) is built once and
+ * shared, and a full wildcard response's resources are joined once per
+ * snapshot, so a push costs one concatenation per client. Field numbers are
+ * read from the Envoy protos, not written down here.
+ */
+import type protobuf from "protobufjs";
+import { ERROR_CODES, StraitError } from "../../errors.ts";
+import type { ResourceEntry, TypeSnapshot } from "../cache/type-snapshot.ts";
+import { findType } from "../proto/index.ts";
+
+function fieldNumbers<const N extends string>(typeName: string, names: readonly N[]): Record<N, number> {
+  const type: protobuf.Type | undefined = findType(typeName);
+  const out = {} as Record<N, number>;
+  for (const name of names) {
+    const field = type?.fields[name];
+    if (field === undefined)
+      throw new StraitError(ERROR_CODES.INTERNAL, `Envoy protos lack ${typeName}.${name}`);
+    out[name] = field.id;
+  }
+  return out;
+}
+
+const ANY = fieldNumbers("google.protobuf.Any", ["type_url", "value"]);
+const RESPONSE = fieldNumbers("envoy.service.discovery.v3.DiscoveryResponse", [
+  "version_info",
+  "resources",
+  "type_url",
+  "nonce",
+]);
+const DELTA_RESPONSE = fieldNumbers("envoy.service.discovery.v3.DeltaDiscoveryResponse", [
+  "system_version_info",
+  "resources",
+  "type_url",
+  "removed_resources",
+  "nonce",
+]);
+const RESOURCE = fieldNumbers("envoy.service.discovery.v3.Resource", ["name", "version", "resource"]);
+
+const LENGTH_DELIMITED = 2;
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let v = value;
+  while (v > 0x7f) {
+    bytes.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
+
+function field(number: number, payload: Uint8Array): Buffer {
+  return Buffer.concat([varint((number << 3) | LENGTH_DELIMITED), varint(payload.length), payload]);
+}
+
+function stringField(number: number, text: string): Buffer {
+  return field(number, Buffer.from(text, "utf8"));
+}
+
+function anyOf(typeUrl: string, entry: ResourceEntry): Buffer {
+  return Buffer.concat([stringField(ANY.type_url, typeUrl), field(ANY.value, entry.bytes)]);
+}
+
+const sotwFields = new WeakMap<ResourceEntry, Buffer>();
+const deltaFields = new WeakMap<ResourceEntry, Buffer>();
+const joinedWildcard = new WeakMap<TypeSnapshot, Buffer>();
+
+/** `resources` field (an Any) of a DiscoveryResponse, built once per resource. */
+function sotwResourceField(typeUrl: string, entry: ResourceEntry): Buffer {
+  let bytes = sotwFields.get(entry);
+  if (bytes === undefined) {
+    bytes = field(RESPONSE.resources, anyOf(typeUrl, entry));
+    sotwFields.set(entry, bytes);
+  }
+  return bytes;
+}
+
+/** `resources` field (a Resource: name, version, Any) of a DeltaDiscoveryResponse, built once per resource. */
+function deltaResourceField(typeUrl: string, entry: ResourceEntry): Buffer {
+  let bytes = deltaFields.get(entry);
+  if (bytes === undefined) {
+    const resource = Buffer.concat([
+      stringField(RESOURCE.name, entry.name),
+      stringField(RESOURCE.version, entry.version),
+      field(RESOURCE.resource, anyOf(typeUrl, entry)),
+    ]);
+    bytes = field(DELTA_RESPONSE.resources, resource);
+    deltaFields.set(entry, bytes);
+  }
+  return bytes;
+}
+
+export interface SotwResponse {
+  readonly versionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly resources: readonly ResourceEntry[];
+  /** When `resources` is exactly this snapshot's wildcard set: its joined bytes are reused. */
+  readonly wildcardOf?: TypeSnapshot;
+}
+
+export function encodeSotwResponse(response: SotwResponse): Buffer {
+  const { typeUrl } = response;
+  let body: Buffer;
+  if (response.wildcardOf !== undefined) {
+    const snapshot = response.wildcardOf;
+    let joined = joinedWildcard.get(snapshot);
+    if (joined === undefined) {
+      joined = Buffer.concat(snapshot.wildcardEntries().map((e) => sotwResourceField(typeUrl, e)));
+      joinedWildcard.set(snapshot, joined);
+    }
+    body = joined;
+  } else body = Buffer.concat(response.resources.map((e) => sotwResourceField(typeUrl, e)));
+  return Buffer.concat([
+    stringField(RESPONSE.version_info, response.versionInfo),
+    body,
+    stringField(RESPONSE.type_url, typeUrl),
+    stringField(RESPONSE.nonce, response.nonce),
+  ]);
+}
+
+export interface DeltaResponse {
+  readonly systemVersionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly resources: readonly ResourceEntry[];
+  readonly removed: readonly string[];
+}
+
+export function encodeDeltaResponse(response: DeltaResponse): Buffer {
+  const { typeUrl } = response;
+  return Buffer.concat([
+    stringField(DELTA_RESPONSE.system_version_info, response.systemVersionInfo),
+    ...response.resources.map((e) => deltaResourceField(typeUrl, e)),
+    stringField(DELTA_RESPONSE.type_url, typeUrl),
+    ...response.removed.map((name) => stringField(DELTA_RESPONSE.removed_resources, name)),
+    stringField(DELTA_RESPONSE.nonce, response.nonce),
+  ]);
+}
