@@ -288,10 +288,10 @@ describe("StreamAggregatedResources (state of the world)", () => {
     ack(client, edsAdd, ["ns/a:80", "ns/b:80", "ns/c:80"]);
     const rdsNew = await client.next();
     expect(rdsNew.typeUrl).toBe(RDS);
-    expect(
-      (rdsNew.resources[0]?.json.virtual_hosts as { routes: { route: { cluster: string } }[] }[])[0]
-        ?.routes[0]?.route.cluster,
-    ).toBe("ns/c:80");
+    const vhosts = (rdsNew.resources[0]?.json.virtual_hosts ?? []) as {
+      routes: { route: { cluster: string } }[];
+    }[];
+    expect(vhosts[0]?.routes[0]?.route.cluster).toBe("ns/c:80");
     ack(client, rdsNew, ["gw/http"]);
     const cdsRemove = await client.next();
     expect(cdsRemove.typeUrl).toBe(CDS);
