@@ -16,6 +16,7 @@ import { Controller, type Reconciler } from "./controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { startXdsServing } from "./xds-serving.ts";
 
 export interface RunningController {
   readonly store: ResourceStore;
@@ -23,6 +24,8 @@ export interface RunningController {
   readonly pipeline: PipelineReconciler;
   /** Bound address of the operations server. */
   readonly httpAddress: string;
+  /** Bound address of the xDS server. */
+  readonly xdsAddress: string;
   stop(): Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
+  const xds = await startXdsServing({ settings, logger, registry: metrics.registry, store, pipeline, app });
+  stoppers.push(() => xds.stop());
 
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
@@ -93,6 +98,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     controller,
     pipeline,
     httpAddress: ops.address,
+    xdsAddress: xds.address,
     async stop() {
       for (const stop of stoppers.reverse()) await stop();
     },
