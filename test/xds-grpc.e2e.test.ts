@@ -5,7 +5,7 @@
  * calls two real gRPC servers on loopback. Both get calls; an EndpointSlice
  * edit is followed within a second; a strait restart goes unnoticed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,7 +13,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO, StraitProcess } from "./support/strait-process.ts";
+import { syncState } from "../src/cli/commands/proxy-status.ts";
+import type { ClientStatus } from "../src/xds/server/index.ts";
+import { REPO, STRAIT_BIN, StraitProcess } from "./support/strait-process.ts";
 
 interface CallLine {
   readonly at: number;
@@ -162,10 +164,27 @@ describe("proxyless gRPC (grpc-js-xds) through strait run -f", () => {
     for (const s of servers) s.stop();
   });
 
-  it("sends calls to both endpoints of the EndpointSlice", async () => {
+  it("sends calls to both endpoints of the EndpointSlice; strait proxy-status shows the client in sync", async () => {
     await waitFor("calls to both servers", () => servers.every((s) => s.calls() >= 5), 20_000);
     expect(servers[0]?.calls()).toBeGreaterThanOrEqual(5);
     expect(servers[1]?.calls()).toBeGreaterThanOrEqual(5);
+
+    const ops = await strait.waitForLog((l) => l.msg.startsWith("operations server listening"));
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        STRAIT_BIN,
+        ["proxy-status", "--address", String(ops.address), "-o", "json"],
+        (error, stdout) => (error === null ? resolve(stdout) : reject(error)),
+      ),
+    );
+    const client = (JSON.parse(out) as ClientStatus[]).find((c) => c.node.id === "e2e-grpc-client");
+    expect(client?.mode).toBe("sotw");
+    expect(client?.types.map((t) => [t.type, t.names, syncState(t)])).toEqual([
+      ["CDS", 1, "SYNCED"],
+      ["EDS", 1, "SYNCED"],
+      ["LDS", 1, "SYNCED"],
+      ["RDS", 1, "SYNCED"],
+    ]);
   }, 30_000);
 
   it("follows an EndpointSlice edit within one second", async () => {

@@ -1,5 +1,6 @@
 /** Every `strait` subcommand, in the order `strait --help` lists them. */
 import type { Command } from "../command.ts";
+import { proxyStatusCommand } from "./proxy-status.ts";
 import { runCommand } from "./run.ts";
 import { simulateCommand } from "./simulate.ts";
 import { statusCommand } from "./status.ts";
@@ -11,5 +12,6 @@ export const COMMANDS: readonly Command[] = [
   translateCommand,
   statusCommand,
   simulateCommand,
+  proxyStatusCommand,
   versionCommand,
 ];

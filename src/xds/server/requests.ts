@@ -52,9 +52,16 @@ function messageType(name: string): protobuf.Type {
   return type;
 }
 
-const SOTW = messageType("envoy.service.discovery.v3.DiscoveryRequest");
-const DELTA = messageType("envoy.service.discovery.v3.DeltaDiscoveryRequest");
-const STRUCT = messageType("google.protobuf.Struct");
+/** Looked up on first use: loading the Envoy protos takes a moment, and not every command needs them. */
+let types: { sotw: protobuf.Type; delta: protobuf.Type; struct: protobuf.Type } | undefined;
+function requestTypes() {
+  types ??= {
+    sotw: messageType("envoy.service.discovery.v3.DiscoveryRequest"),
+    delta: messageType("envoy.service.discovery.v3.DeltaDiscoveryRequest"),
+    struct: messageType("google.protobuf.Struct"),
+  };
+  return types;
+}
 
 interface NodeMessage {
   id?: string;
@@ -74,7 +81,7 @@ function nodeOf(message: NodeMessage | null | undefined): NodeInfo | undefined {
   const metadata =
     message.metadata === null || message.metadata === undefined
       ? {}
-      : (messageToJson(STRUCT, message.metadata) as Record<string, unknown>);
+      : (messageToJson(requestTypes().struct, message.metadata) as Record<string, unknown>);
   const agent = [message.user_agent_name ?? "", message.user_agent_version ?? ""].filter((s) => s !== "");
   return {
     ...UNKNOWN_NODE,
@@ -102,7 +109,7 @@ function problem(typeUrl: string, names: readonly string[]): string | undefined 
 
 export function decodeSotwRequest(bytes: Uint8Array): Decoded<SotwRequest> {
   try {
-    const m = SOTW.decode(bytes) as unknown as {
+    const m = requestTypes().sotw.decode(bytes) as unknown as {
       version_info?: string;
       node?: NodeMessage | null;
       resource_names?: string[];
@@ -127,7 +134,7 @@ export function decodeSotwRequest(bytes: Uint8Array): Decoded<SotwRequest> {
 
 export function decodeDeltaRequest(bytes: Uint8Array): Decoded<DeltaRequest> {
   try {
-    const m = DELTA.decode(bytes) as unknown as {
+    const m = requestTypes().delta.decode(bytes) as unknown as {
       node?: NodeMessage | null;
       type_url?: string;
       resource_names_subscribe?: string[];

@@ -23,21 +23,36 @@ function fieldNumbers<const N extends string>(typeName: string, names: readonly 
   return out;
 }
 
-const ANY = fieldNumbers("google.protobuf.Any", ["type_url", "value"]);
-const RESPONSE = fieldNumbers("envoy.service.discovery.v3.DiscoveryResponse", [
-  "version_info",
-  "resources",
-  "type_url",
-  "nonce",
-]);
-const DELTA_RESPONSE = fieldNumbers("envoy.service.discovery.v3.DeltaDiscoveryResponse", [
-  "system_version_info",
-  "resources",
-  "type_url",
-  "removed_resources",
-  "nonce",
-]);
-const RESOURCE = fieldNumbers("envoy.service.discovery.v3.Resource", ["name", "version", "resource"]);
+/** Field numbers, read from the protos on first use. */
+let numbers:
+  | {
+      any: Record<"type_url" | "value", number>;
+      response: Record<"version_info" | "resources" | "type_url" | "nonce", number>;
+      delta: Record<"system_version_info" | "resources" | "type_url" | "removed_resources" | "nonce", number>;
+      resource: Record<"name" | "version" | "resource", number>;
+    }
+  | undefined;
+
+function fields() {
+  numbers ??= {
+    any: fieldNumbers("google.protobuf.Any", ["type_url", "value"]),
+    response: fieldNumbers("envoy.service.discovery.v3.DiscoveryResponse", [
+      "version_info",
+      "resources",
+      "type_url",
+      "nonce",
+    ]),
+    delta: fieldNumbers("envoy.service.discovery.v3.DeltaDiscoveryResponse", [
+      "system_version_info",
+      "resources",
+      "type_url",
+      "removed_resources",
+      "nonce",
+    ]),
+    resource: fieldNumbers("envoy.service.discovery.v3.Resource", ["name", "version", "resource"]),
+  };
+  return numbers;
+}
 
 const LENGTH_DELIMITED = 2;
 
@@ -61,7 +76,7 @@ function stringField(number: number, text: string): Buffer {
 }
 
 function anyOf(typeUrl: string, entry: ResourceEntry): Buffer {
-  return Buffer.concat([stringField(ANY.type_url, typeUrl), field(ANY.value, entry.bytes)]);
+  return Buffer.concat([stringField(fields().any.type_url, typeUrl), field(fields().any.value, entry.bytes)]);
 }
 
 const sotwFields = new WeakMap<ResourceEntry, Buffer>();
@@ -72,7 +87,7 @@ const joinedWildcard = new WeakMap<TypeSnapshot, Buffer>();
 function sotwResourceField(typeUrl: string, entry: ResourceEntry): Buffer {
   let bytes = sotwFields.get(entry);
   if (bytes === undefined) {
-    bytes = field(RESPONSE.resources, anyOf(typeUrl, entry));
+    bytes = field(fields().response.resources, anyOf(typeUrl, entry));
     sotwFields.set(entry, bytes);
   }
   return bytes;
@@ -82,12 +97,13 @@ function sotwResourceField(typeUrl: string, entry: ResourceEntry): Buffer {
 function deltaResourceField(typeUrl: string, entry: ResourceEntry): Buffer {
   let bytes = deltaFields.get(entry);
   if (bytes === undefined) {
+    const { resource: r, delta } = fields();
     const resource = Buffer.concat([
-      stringField(RESOURCE.name, entry.name),
-      stringField(RESOURCE.version, entry.version),
-      field(RESOURCE.resource, anyOf(typeUrl, entry)),
+      stringField(r.name, entry.name),
+      stringField(r.version, entry.version),
+      field(r.resource, anyOf(typeUrl, entry)),
     ]);
-    bytes = field(DELTA_RESPONSE.resources, resource);
+    bytes = field(delta.resources, resource);
     deltaFields.set(entry, bytes);
   }
   return bytes;
@@ -114,11 +130,12 @@ export function encodeSotwResponse(response: SotwResponse): Buffer {
     }
     body = joined;
   } else body = Buffer.concat(response.resources.map((e) => sotwResourceField(typeUrl, e)));
+  const f = fields().response;
   return Buffer.concat([
-    stringField(RESPONSE.version_info, response.versionInfo),
+    stringField(f.version_info, response.versionInfo),
     body,
-    stringField(RESPONSE.type_url, typeUrl),
-    stringField(RESPONSE.nonce, response.nonce),
+    stringField(f.type_url, typeUrl),
+    stringField(f.nonce, response.nonce),
   ]);
 }
 
@@ -132,11 +149,12 @@ export interface DeltaResponse {
 
 export function encodeDeltaResponse(response: DeltaResponse): Buffer {
   const { typeUrl } = response;
+  const f = fields().delta;
   return Buffer.concat([
-    stringField(DELTA_RESPONSE.system_version_info, response.systemVersionInfo),
+    stringField(f.system_version_info, response.systemVersionInfo),
     ...response.resources.map((e) => deltaResourceField(typeUrl, e)),
-    stringField(DELTA_RESPONSE.type_url, typeUrl),
-    ...response.removed.map((name) => stringField(DELTA_RESPONSE.removed_resources, name)),
-    stringField(DELTA_RESPONSE.nonce, response.nonce),
+    stringField(f.type_url, typeUrl),
+    ...response.removed.map((name) => stringField(f.removed_resources, name)),
+    stringField(f.nonce, response.nonce),
   ]);
 }
