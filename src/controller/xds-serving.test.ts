@@ -26,6 +26,7 @@ describe("xDS listening settings", () => {
       maxMessageBytes: 4194304,
       maxSubscriptionsPerStream: 100000,
       writeTimeoutMs: 30000,
+      maxBytesInFlight: 256 * 1024 * 1024,
     });
   });
 

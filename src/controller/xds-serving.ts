@@ -18,7 +18,13 @@ import type { Registry } from "prom-client";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { SnapshotCache } from "../xds/cache/index.ts";
-import { createXdsMetrics, type XdsLimits, XdsServer, type XdsTls } from "../xds/server/index.ts";
+import {
+  createXdsMetrics,
+  DEFAULT_LIMITS,
+  type XdsLimits,
+  XdsServer,
+  type XdsTls,
+} from "../xds/server/index.ts";
 import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { parseHostPort } from "./ops-server.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
@@ -124,6 +130,7 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
       maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
       maxSubscriptionsPerStream: positiveInteger(settings, "xdsMaxSubscriptions", "--xds-max-subscriptions"),
       writeTimeoutMs: duration(settings, "xdsWriteTimeout", "--xds-write-timeout"),
+      maxBytesInFlight: DEFAULT_LIMITS.maxBytesInFlight,
     },
   };
 }

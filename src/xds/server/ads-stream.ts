@@ -27,6 +27,7 @@ import type { SnapshotCache } from "../cache/snapshot-cache.ts";
 import type { ClientStatus, NackStatus, SentStatus, TypeStatus } from "./client-status.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded } from "./requests.ts";
+import type { SendBudget } from "./send-budget.ts";
 import { type SubscriptionChange, TypeState, type TypeUpdate } from "./type-state.ts";
 
 export interface XdsLimits {
@@ -38,6 +39,8 @@ export interface XdsLimits {
   readonly maxSubscriptionsPerStream: number;
   /** A response not taken by the client within this time cuts the client off. */
   readonly writeTimeoutMs: number;
+  /** Bytes of responses in flight over all streams (see send-budget.ts). */
+  readonly maxBytesInFlight: number;
 }
 
 /** Distinct type URLs one stream may ask for: strait serves five, agents add a few. */
@@ -48,6 +51,7 @@ export interface StreamContext {
   readonly logger: Logger;
   readonly metrics: XdsMetrics | undefined;
   readonly limits: XdsLimits;
+  readonly budget: SendBudget;
   /** Ends the client's connection at once (it stopped reading). */
   readonly cutOff: (peer: string) => void;
   readonly closed: (stream: AdsStream<unknown>) => void;
@@ -84,7 +88,11 @@ export abstract class AdsStream<Request> {
   #ordered: TypeState[] = [];
   #node: NodeInfo | undefined;
   #nonce = 0;
+  /** Set from the moment a response is taken until the client has read it (or the stream ends). */
   #writing = false;
+  /** Bytes this stream holds of the shared budget, and how to give up its place in the queue. */
+  #budgetHeld = 0;
+  #cancelWait: (() => void) | undefined;
   #scheduled = false;
   #closed = false;
   #writeTimer: NodeJS.Timeout | undefined;
@@ -363,7 +371,21 @@ export abstract class AdsStream<Request> {
     if (snapshot === undefined) return; // nothing published yet: the client waits
     const next = this.#next(snapshot);
     if (next === undefined) return;
-    const { state, update } = next;
+    // The update holds shared, already encoded resources: cheap to keep while waiting for the budget.
+    this.#writing = true;
+    const size = next.update.resources.reduce((n, e) => n + e.bytes.length + e.name.length + 64, 256);
+    this.#cancelWait = this.context.budget.request(size, () => {
+      this.#cancelWait = undefined;
+      this.#budgetHeld = size;
+      if (this.#closed) {
+        this.#releaseBudget();
+        return;
+      }
+      this.#send(next.state, next.update);
+    });
+  }
+
+  #send(state: TypeState, update: TypeUpdate): void {
     const nonce = String(++this.#nonce);
     const bytes = this.encode(state, update, nonce);
     const record = this.#record(state.typeUrl);
@@ -396,13 +418,20 @@ export abstract class AdsStream<Request> {
       },
       "xDS push",
     );
-    this.#writing = true;
     this.#writeTimer = setTimeout(() => this.#tooSlow(), this.context.limits.writeTimeoutMs);
     this.#call.write(bytes, () => {
       clearTimeout(this.#writeTimer);
+      this.#releaseBudget();
       this.#writing = false;
       this.schedule();
     });
+  }
+
+  #releaseBudget(): void {
+    if (this.#budgetHeld === 0) return;
+    const held = this.#budgetHeld;
+    this.#budgetHeld = 0;
+    this.context.budget.release(held);
   }
 
   #tooSlow(): void {
@@ -421,6 +450,8 @@ export abstract class AdsStream<Request> {
     this.#closed = true;
     clearTimeout(this.#writeTimer);
     clearTimeout(this.#waitTimer);
+    this.#cancelWait?.();
+    this.#releaseBudget();
     this.#unsubscribe();
     this.context.metrics?.connectedClients.dec({ mode: this.mode });
     for (const state of this.#types.values()) {

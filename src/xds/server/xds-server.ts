@@ -19,6 +19,7 @@ import type { ClientStatus } from "./client-status.ts";
 import { DeltaStream } from "./delta-stream.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded, DeltaRequest, SotwRequest } from "./requests.ts";
+import { SendBudget } from "./send-budget.ts";
 import { SotwStream } from "./sotw-stream.ts";
 
 export interface XdsTls {
@@ -43,6 +44,7 @@ export const DEFAULT_LIMITS: XdsLimits = {
   maxMessageBytes: 4 * 1024 * 1024,
   maxSubscriptionsPerStream: 100_000,
   writeTimeoutMs: 30_000,
+  maxBytesInFlight: 256 * 1024 * 1024,
 };
 
 /** Server pings keep idle connections honest (a vanished client is noticed within about a minute). */
@@ -80,6 +82,7 @@ export class XdsServer {
       logger,
       metrics: options.metrics,
       limits,
+      budget: new SendBudget(limits.maxBytesInFlight),
       cutOff: (peer) => this.#sockets.get(peer)?.destroy(),
       closed: (stream) => this.#streams.delete(stream),
     };
