@@ -40,6 +40,8 @@ export class LayerEncoder {
   readonly #wildcard: boolean;
   #memo = new WeakMap<object, Encoded>();
   #previous: Layer = new Map();
+  /** Per type, the names and encodings the previous layer was made of (to skip re-hashing an unchanged type). */
+  #previousParts = new Map<string, { names: string[]; encoded: Encoded[] }>();
 
   /** `wildcard`: whether this layer's resources are part of wildcard subscriptions. */
   constructor(wildcard: boolean) {
@@ -49,8 +51,10 @@ export class LayerEncoder {
   encode(set: ResourceJsonSet): EncodeResult {
     const invalid: InvalidResource[] = [];
     const layer = new Map<string, TypeSnapshot>();
+    const parts = new Map<string, { names: string[]; encoded: Encoded[] }>();
     for (const [typeUrl, resources] of Object.entries(set)) {
-      const entries: ResourceEntry[] = [];
+      const names: string[] = [];
+      const encodings: Encoded[] = [];
       for (const [name, json] of resources) {
         let encoded = this.#memo.get(json);
         if (encoded === undefined) {
@@ -70,15 +74,32 @@ export class LayerEncoder {
           encoded = { bytes, version: contentVersion(bytes) };
           this.#memo.set(json, encoded);
         }
-        entries.push({ name, version: encoded.version, bytes: encoded.bytes, wildcard: this.#wildcard });
+        names.push(name);
+        encodings.push(encoded);
       }
-      if (entries.length === 0) continue;
-      const snapshot = TypeSnapshot.of(typeUrl, entries);
+      if (names.length === 0) continue;
+      parts.set(typeUrl, { names, encoded: encodings });
       const previous = this.#previous.get(typeUrl);
+      const before = this.#previousParts.get(typeUrl);
+      if (
+        previous !== undefined &&
+        before !== undefined &&
+        before.names.length === names.length &&
+        names.every((n, i) => n === before.names[i] && encodings[i] === before.encoded[i])
+      ) {
+        layer.set(typeUrl, previous); // the same resources as last time: nothing to hash or sort
+        continue;
+      }
+      const entries: ResourceEntry[] = names.map((name, i) => {
+        const e = encodings[i] as Encoded;
+        return { name, version: e.version, bytes: e.bytes, wildcard: this.#wildcard };
+      });
+      const snapshot = TypeSnapshot.of(typeUrl, entries);
       layer.set(typeUrl, previous?.version === snapshot.version ? previous : snapshot);
     }
     if (invalid.length > 0) return { ok: false, invalid };
     this.#previous = layer;
+    this.#previousParts = parts;
     return { ok: true, layer };
   }
 }

@@ -24,7 +24,11 @@ function byName(a: ResourceEntry, b: ResourceEntry): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+let nextId = 1;
+
 export class TypeSnapshot {
+  /** Unique in this process: lets memo keys name a snapshot. */
+  readonly id = nextId++;
   readonly typeUrl: string;
   /** Hash of every (name, version, wildcard) of the type, in name order. */
   readonly version: string;

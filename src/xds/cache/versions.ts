@@ -15,7 +15,9 @@ export function contentVersion(bytes: Uint8Array): string {
 
 /** The version of an ordered list of parts (names, versions); the order matters. */
 export function combinedVersion(parts: Iterable<string>): string {
-  const hash = createHash("sha256");
-  for (const part of parts) hash.update(part).update("\0");
-  return hash.digest("hex").slice(0, VERSION_HEX_DIGITS);
+  // One update of the joined text: a native call per part costs more than the hashing.
+  return createHash("sha256")
+    .update([...parts].join("\0"))
+    .digest("hex")
+    .slice(0, VERSION_HEX_DIGITS);
 }

@@ -15,6 +15,7 @@
  * A resource sent is a resource the client has, whether it ACKs or NACKs it:
  * a NACKed version is never sent again, only a newer one.
  */
+import { hash } from "node:crypto";
 import type { XdsTypeInfo } from "../cache/resource-types.ts";
 import type { ResourceEntry, TypeSnapshot } from "../cache/type-snapshot.ts";
 import { combinedVersion } from "../cache/versions.ts";
@@ -31,6 +32,14 @@ export interface TypeUpdate {
   readonly version: string;
   /** Set when `resources` is exactly the snapshot's wildcard set (its bytes are shared). */
   readonly wildcardOf?: TypeSnapshot;
+  /** The snapshot the update brings the client to. */
+  readonly snapshot: TypeSnapshot;
+  /**
+   * Set when the update depends only on the snapshot, the client's previous
+   * snapshot and its subscription: every client with the same key gets the
+   * very same response, which is then encoded once.
+   */
+  readonly shareKey?: string;
 }
 
 export interface SubscriptionChange {
@@ -39,6 +48,11 @@ export interface SubscriptionChange {
 }
 
 const NONE: SubscriptionChange = { added: [], removed: [] };
+
+/** A digest of the names in order: equal lists, equal digests (one native call, for thousands of names). */
+function fingerprintOf(names: readonly string[]): string {
+  return hash("sha1", names.join("\0"), "base64");
+}
 
 function indexOfSorted(list: readonly string[], name: string): number {
   let lo = 0;
@@ -70,6 +84,10 @@ export class TypeState {
   /** SotW reconnect: the version the client says it has, checked against the first snapshot. */
   #reportedVersion: string | undefined;
   #versionMemo: { snapshot: TypeSnapshot; names: readonly string[]; version: string } | undefined;
+  /** Hash of the subscription (wildcard and names), computed once per change of it. */
+  #subscriptionKey: { names: readonly string[]; wildcard: boolean; key: string } | undefined;
+  /** Fingerprint of the last SotW request's name list, in its order: an identical list needs no work. */
+  #lastRequest: { length: number; fingerprint: string } | undefined;
 
   constructor(info: XdsTypeInfo) {
     this.info = info;
@@ -116,8 +134,14 @@ export class TypeState {
       wildcard = star;
       names = star ? requested.filter((n) => n !== WILDCARD) : requested;
     }
-    // Most requests are ACKs naming the same resources: keep the array (and its interned strings).
-    const change = this.#sameNames(names) ? NONE : this.#replaceNames([...new Set(names)].sort());
+    // Most requests are ACKs naming the same resources as the last one, in the same order: a
+    // fingerprint says so without sorting; otherwise compare as sets. Either way an unchanged
+    // subscription keeps its array (and its interned strings).
+    const fingerprint = fingerprintOf(requested);
+    const repeated =
+      this.#lastRequest?.length === requested.length && this.#lastRequest.fingerprint === fingerprint;
+    this.#lastRequest = { length: requested.length, fingerprint };
+    const change = repeated || this.#sameNames(names) ? NONE : this.#replaceNames([...new Set(names)].sort());
     this.#setWildcard(wildcard);
     return change;
   }
@@ -256,7 +280,7 @@ export class TypeState {
     if (this.#names.length === 0 && this.#wildcard) return snapshot.version;
     const memo = this.#versionMemo;
     if (memo?.snapshot === snapshot && memo.names === this.#names) return memo.version;
-    const version = combinedVersion([snapshot.version, this.#wildcard ? WILDCARD : "", ...this.#names]);
+    const version = combinedVersion([snapshot.version, this.#subscriptionHash()]);
     this.#versionMemo = { snapshot, names: this.#names, version };
     return version;
   }
@@ -307,6 +331,13 @@ export class TypeState {
     }
     const mustRespond = this.#mustRespond;
     const base = this.#base;
+    // Without exceptions, the update is a function of (base, snapshot, subscription): shareable.
+    const shareable =
+      this.#overrides === undefined &&
+      (this.#forced === undefined || base === undefined) &&
+      (this.#retained === undefined || this.#retained.size === 0) &&
+      removals.length === 0;
+    const shareKey = shareable ? `${mode} ${base?.id ?? 0} ${this.#subscriptionHash()}` : undefined;
     this.#base = snapshot;
     this.#overrides = undefined;
     this.#forced = undefined;
@@ -319,17 +350,38 @@ export class TypeState {
     if (mode === "delta") {
       // A named resource that does not exist is said so at once (it is not a removal of anything in use).
       if (upserts.length === 0 && missing.length === 0 && !mustRespond) return undefined;
-      return { resources: upserts, removed: missing, version: snapshot.version };
+      return this.#shared(
+        { resources: upserts, removed: missing, version: snapshot.version, snapshot },
+        shareKey,
+      );
     }
     if (!this.info.fullStateInSotw) {
       // RDS, EDS, SDS: only what changed; there is no way to say "removed" (the parent stops naming it).
       this.#retained = undefined;
       // A type strait does not serve gets one empty answer, so the client is not left waiting.
       if (upserts.length === 0 && !(mustRespond && !this.info.known)) return undefined;
-      return { resources: upserts, removed: [], version: this.sotwVersion(snapshot) };
+      return this.#shared(
+        { resources: upserts, removed: [], version: this.sotwVersion(snapshot), snapshot },
+        shareKey,
+      );
     }
     if (upserts.length === 0 && missing.length === 0 && !mustRespond) return undefined; // only removals: later
-    return this.#fullState(snapshot, true);
+    return this.#shared(this.#fullState(snapshot, true), shareKey);
+  }
+
+  #shared(update: TypeUpdate, key: string | undefined): TypeUpdate {
+    return key === undefined ? update : { ...update, shareKey: key };
+  }
+
+  /** Hash of the subscription (wildcard and names), computed once per change of it. */
+  #subscriptionHash(): string {
+    let sub = this.#subscriptionKey;
+    if (sub?.names !== this.#names || sub.wildcard !== this.#wildcard) {
+      const key = combinedVersion([this.#wildcard ? WILDCARD : "", ...this.#names]);
+      sub = { names: this.#names, wildcard: this.#wildcard, key };
+      this.#subscriptionKey = sub;
+    }
+    return sub.key;
   }
 
   /** Deferred removals, once every type is up to date; undefined when there are none. */
@@ -339,7 +391,7 @@ export class TypeState {
     this.#retained = undefined;
     const gone = [...retained.keys()].filter((name) => !this.#visible(snapshot.get(name), name));
     if (gone.length === 0) return undefined;
-    if (mode === "delta") return { resources: [], removed: gone, version: snapshot.version };
+    if (mode === "delta") return { resources: [], removed: gone, version: snapshot.version, snapshot };
     return this.#fullState(snapshot, false);
   }
 
@@ -352,7 +404,13 @@ export class TypeState {
         : combinedVersion([this.sotwVersion(snapshot), ...retained.map((e) => e.name)]);
     if (this.#names.length === 0 && retained.length === 0) {
       const all = this.#wildcard ? snapshot.wildcardEntries() : [];
-      return { resources: all, removed: [], version, ...(this.#wildcard ? { wildcardOf: snapshot } : {}) };
+      return {
+        resources: all,
+        removed: [],
+        version,
+        snapshot,
+        ...(this.#wildcard ? { wildcardOf: snapshot } : {}),
+      };
     }
     const resources = this.#wildcard ? [...snapshot.wildcardEntries()] : [];
     for (const name of this.#names) {
@@ -360,7 +418,7 @@ export class TypeState {
       if (entry !== undefined && !(this.#wildcard && entry.wildcard)) resources.push(entry);
     }
     for (const entry of retained) if (!resources.includes(entry)) resources.push(entry);
-    return { resources, removed: [], version };
+    return { resources, removed: [], version, snapshot };
   }
 
   *#candidates(snapshot: TypeSnapshot): Iterable<string> {

@@ -120,7 +120,7 @@ export interface SotwResponse {
 
 export function encodeSotwResponse(response: SotwResponse): Buffer {
   const { typeUrl } = response;
-  let body: Buffer;
+  let body: Buffer[];
   if (response.wildcardOf !== undefined) {
     const snapshot = response.wildcardOf;
     let joined = joinedWildcard.get(snapshot);
@@ -128,12 +128,13 @@ export function encodeSotwResponse(response: SotwResponse): Buffer {
       joined = Buffer.concat(snapshot.wildcardEntries().map((e) => sotwResourceField(typeUrl, e)));
       joinedWildcard.set(snapshot, joined);
     }
-    body = joined;
-  } else body = Buffer.concat(response.resources.map((e) => sotwResourceField(typeUrl, e)));
+    body = [joined];
+  } else body = response.resources.map((e) => sotwResourceField(typeUrl, e));
   const f = fields().response;
+  // One allocation for the whole response.
   return Buffer.concat([
     stringField(f.version_info, response.versionInfo),
-    body,
+    ...body,
     stringField(f.type_url, typeUrl),
     stringField(f.nonce, response.nonce),
   ]);
