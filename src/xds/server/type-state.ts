@@ -19,6 +19,7 @@ import { hash } from "node:crypto";
 import type { XdsTypeInfo } from "../cache/resource-types.ts";
 import type { ResourceEntry, TypeSnapshot } from "../cache/type-snapshot.ts";
 import { combinedVersion } from "../cache/versions.ts";
+import { EMPTY_NAME_LIST, internedNameList, type NameList, nameList } from "./name-lists.ts";
 
 export const WILDCARD = "*";
 
@@ -72,8 +73,8 @@ export class TypeState {
   #wildcard = false;
   /** SotW: once a request named resources, an empty list no longer means wildcard. */
   #everNamed = false;
-  /** Explicitly subscribed names, sorted (a sorted array costs a pointer per name). */
-  #names: string[] = [];
+  /** Explicitly subscribed names, sorted, shared with every stream that names the same (name-lists.ts). */
+  #names: NameList = EMPTY_NAME_LIST;
   #requested = false;
   #base: TypeSnapshot | undefined;
   #overrides: Map<string, string> | undefined;
@@ -83,9 +84,9 @@ export class TypeState {
   #mustRespond = false;
   /** SotW reconnect: the version the client says it has, checked against the first snapshot. */
   #reportedVersion: string | undefined;
-  #versionMemo: { snapshot: TypeSnapshot; names: readonly string[]; version: string } | undefined;
+  #versionMemo: { snapshot: TypeSnapshot; names: NameList; version: string } | undefined;
   /** Hash of the subscription (wildcard and names), computed once per change of it. */
-  #subscriptionKey: { names: readonly string[]; wildcard: boolean; key: string } | undefined;
+  #subscriptionKey: { names: NameList; wildcard: boolean; key: string } | undefined;
   /** Fingerprint of the last SotW request's name list, in its order: an identical list needs no work. */
   #lastRequest: { length: number; fingerprint: string } | undefined;
 
@@ -102,7 +103,7 @@ export class TypeState {
   }
 
   get names(): readonly string[] {
-    return this.#names;
+    return this.#names.names;
   }
 
   /** Whether the client asked for this type at all. */
@@ -112,7 +113,7 @@ export class TypeState {
 
   /** Subscribed names, counting the wildcard as one. */
   get subscriptionCount(): number {
-    return this.#names.length + (this.#wildcard ? 1 : 0);
+    return this.#names.names.length + (this.#wildcard ? 1 : 0);
   }
 
   // ---- subscriptions ----
@@ -147,10 +148,10 @@ export class TypeState {
   }
 
   #sameNames(names: readonly string[]): boolean {
-    if (names.length !== this.#names.length) return false;
+    if (names.length !== this.#names.names.length) return false;
     const seen = new Set<number>();
     for (const name of names) {
-      const index = indexOfSorted(this.#names, name);
+      const index = indexOfSorted(this.#names.names, name);
       if (index < 0 || seen.has(index)) return false;
       seen.add(index);
     }
@@ -178,7 +179,7 @@ export class TypeState {
         this.#wildcard = true;
         continue;
       }
-      if (indexOfSorted(this.#names, name) < 0) added.add(name);
+      if (indexOfSorted(this.#names.names, name) < 0) added.add(name);
       // Named again while already subscribed: the protocol says send it anyway (the client may have dropped it).
       this.#force(name);
     }
@@ -192,14 +193,14 @@ export class TypeState {
         continue;
       }
       // A phantom unsubscription (not subscribed) is ignored, as the protocol allows.
-      if (indexOfSorted(this.#names, name) < 0) continue;
+      if (indexOfSorted(this.#names.names, name) < 0) continue;
       removed.add(name);
       // With a wildcard too, the client cannot tell whether to keep it: say so either way.
       if (this.#wildcard) this.#force(name);
     }
     if (added.size > 0 || removed.size > 0) {
       // A new array, sorted once for the whole request (never mutated: its identity versions the subscription).
-      this.#names = [...this.#names.filter((n) => !removed.has(n)), ...added].sort();
+      this.#names = nameList([...this.#names.names.filter((n) => !removed.has(n)), ...added].sort());
     }
     return added.size === 0 && removed.size === 0 ? NONE : { added: [...added], removed: [...removed] };
   }
@@ -215,14 +216,14 @@ export class TypeState {
 
   /** Everything, as on stream end: what to release. */
   allNames(): readonly string[] {
-    return this.#names;
+    return this.#names.names;
   }
 
   #replaceNames(names: string[]): SubscriptionChange {
-    const old = this.#names;
+    const old = this.#names.names;
     const added = names.filter((n) => indexOfSorted(old, n) < 0);
     const removed = old.filter((n) => indexOfSorted(names, n) < 0);
-    this.#names = names;
+    this.#names = nameList(names);
     for (const name of added) this.#force(name);
     // With a wildcard too, an unsubscribed name may or may not stay: a full-state response settles it.
     if (this.#wildcard) for (const name of removed) this.#force(name);
@@ -241,7 +242,7 @@ export class TypeState {
   #resetKnown(): void {
     const base = this.#base;
     if (base !== undefined) {
-      for (const name of this.#names) {
+      for (const name of this.#names.names) {
         const version = this.#overrides?.get(name) ?? base.get(name)?.version;
         if (version === undefined) continue;
         this.#overrides ??= new Map();
@@ -257,7 +258,7 @@ export class TypeState {
   }
 
   #named(name: string): boolean {
-    return indexOfSorted(this.#names, name) >= 0;
+    return indexOfSorted(this.#names.names, name) >= 0;
   }
 
   #visible(entry: ResourceEntry | undefined, name: string): entry is ResourceEntry {
@@ -277,7 +278,7 @@ export class TypeState {
 
   /** SotW version_info: the type's version, plus the subscription unless it is the wildcard alone. */
   sotwVersion(snapshot: TypeSnapshot): string {
-    if (this.#names.length === 0 && this.#wildcard) return snapshot.version;
+    if (this.#names.names.length === 0 && this.#wildcard) return snapshot.version;
     const memo = this.#versionMemo;
     if (memo?.snapshot === snapshot && memo.names === this.#names) return memo.version;
     const version = combinedVersion([snapshot.version, this.#subscriptionHash()]);
@@ -309,9 +310,9 @@ export class TypeState {
     ) {
       return undefined;
     }
-    if (this.#base === undefined && this.#names.length > 0) {
+    if (this.#base === undefined && !this.#names.interned) {
       // Share the snapshot's name strings instead of keeping the ones decoded from the request.
-      this.#names = this.#names.map((n) => snapshot.get(n)?.name ?? n);
+      this.#names = internedNameList(this.#names, (n) => snapshot.get(n)?.name ?? n);
     }
     const upserts: ResourceEntry[] = [];
     const removals: string[] = [];
@@ -377,7 +378,7 @@ export class TypeState {
   #subscriptionHash(): string {
     let sub = this.#subscriptionKey;
     if (sub?.names !== this.#names || sub.wildcard !== this.#wildcard) {
-      const key = combinedVersion([this.#wildcard ? WILDCARD : "", ...this.#names]);
+      const key = combinedVersion([this.#wildcard ? WILDCARD : "", this.#names.hash]);
       sub = { names: this.#names, wildcard: this.#wildcard, key };
       this.#subscriptionKey = sub;
     }
@@ -402,7 +403,7 @@ export class TypeState {
       retained.length === 0
         ? this.sotwVersion(snapshot)
         : combinedVersion([this.sotwVersion(snapshot), ...retained.map((e) => e.name)]);
-    if (this.#names.length === 0 && retained.length === 0) {
+    if (this.#names.names.length === 0 && retained.length === 0) {
       const all = this.#wildcard ? snapshot.wildcardEntries() : [];
       return {
         resources: all,
@@ -413,7 +414,7 @@ export class TypeState {
       };
     }
     const resources = this.#wildcard ? [...snapshot.wildcardEntries()] : [];
-    for (const name of this.#names) {
+    for (const name of this.#names.names) {
       const entry = snapshot.get(name);
       if (entry !== undefined && !(this.#wildcard && entry.wildcard)) resources.push(entry);
     }
