@@ -16,7 +16,7 @@ import { Controller, type Reconciler } from "./controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler } from "./pipeline-reconciler.ts";
-import { startXdsServing } from "./xds-serving.ts";
+import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
 export interface RunningController {
   readonly store: ResourceStore;
@@ -55,11 +55,11 @@ export async function startController(settings: Settings, logger: Logger): Promi
     notReadyReason: () => controller.notReadyReason(),
   });
 
+  // xDS settings are checked before anything starts, so a bad one fails fast.
+  const xdsConfig = xdsListenConfig(settings);
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
-  const xds = await startXdsServing({ settings, logger, registry: metrics.registry, store, pipeline, app });
-  stoppers.push(() => xds.stop());
 
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
@@ -88,6 +88,22 @@ export async function startController(settings: Settings, logger: Logger): Promi
   } else {
     throw new StraitError(ERROR_CODES.CONFIG, "cluster mode is not available in this build; use -f DIR");
   }
+
+  let xds: Awaited<ReturnType<typeof startXdsServing>>;
+  try {
+    xds = await startXdsServing({
+      config: xdsConfig,
+      logger,
+      registry: metrics.registry,
+      store,
+      pipeline,
+      app,
+    });
+  } catch (error) {
+    for (const stop of stoppers.reverse()) await stop(); // e.g. the port is taken: leave nothing running
+    throw error;
+  }
+  stoppers.push(() => xds.stop());
 
   const ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
   logger.info({ address: ops.address }, "operations server listening (/healthz, /readyz, /metrics)");

@@ -27,11 +27,13 @@ import {
 } from "../xds/server/index.ts";
 import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { parseHostPort } from "./ops-server.ts";
+import type { PipelineOutput } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { proxylessResolver } from "./proxyless-resolver.ts";
 
 export interface XdsServingOptions {
-  readonly settings: Settings;
+  /** From `xdsListenConfig(settings)`. */
+  readonly config: XdsListenConfig;
   readonly logger: Logger;
   readonly registry: Registry;
   readonly store: ResourceView;
@@ -136,7 +138,7 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
 }
 
 export async function startXdsServing(options: XdsServingOptions): Promise<XdsServing> {
-  const config = xdsListenConfig(options.settings);
+  const { config } = options;
   const logger = options.logger.child({ component: "xds" });
   const metrics = createXdsMetrics(options.registry);
   const cache = new SnapshotCache({
@@ -151,10 +153,14 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       }
     },
   });
-  options.pipeline.onOutput((output) => {
-    const published = cache.publish(output.resources);
+  const publish = (resources: PipelineOutput["resources"]) => {
+    const published = cache.publish(resources);
     if (published.ok) logger.debug({ version: published.version }, "xDS snapshot published");
-  });
+  };
+  options.pipeline.onOutput((output) => publish(output.resources));
+  // A pass that ran before this consumer was registered is not lost.
+  const latest = options.pipeline.latest;
+  if (latest !== undefined) publish(latest.resources);
   const server = new XdsServer({
     cache,
     logger,
