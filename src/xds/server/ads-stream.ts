@@ -24,11 +24,11 @@ import { type NodeInfo, UNKNOWN_NODE } from "../cache/node.ts";
 import { pushRank, typeInfo } from "../cache/resource-types.ts";
 import type { Snapshot } from "../cache/snapshot.ts";
 import type { SnapshotCache } from "../cache/snapshot-cache.ts";
-import type { TypeSnapshot } from "../cache/type-snapshot.ts";
 import type { ClientStatus, NackStatus, SentStatus, TypeStatus } from "./client-status.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded } from "./requests.ts";
 import type { SendBudget } from "./send-budget.ts";
+import { type EncodedResponse, sharedResponse } from "./shared-responses.ts";
 import { type SubscriptionChange, TypeState, type TypeUpdate } from "./type-state.ts";
 
 export interface XdsLimits {
@@ -73,10 +73,6 @@ interface TypeRecord {
 }
 
 const REMEMBERED_RESPONSES = 4;
-/** Distinct shared responses kept per snapshot (beyond that, clients are too different to share). */
-const SHARED_PER_SNAPSHOT = 64;
-const sharedResponses = new WeakMap<TypeSnapshot, Map<string, { nonce: string; bytes: Buffer }>>();
-let sharedNonce = 0;
 /** How long later types wait for the answer to an earlier type's response. */
 export const ACK_WAIT_MS = 2000;
 const NAMES_IN_LOG = 10;
@@ -390,31 +386,12 @@ export abstract class AdsStream<Request> {
     });
   }
 
-  /**
-   * The response's bytes and nonce. Clients with the same share key get the
-   * same bytes, nonce included (a nonce only has to tell one stream's
-   * responses apart, and "s"-prefixed shared ones never collide with a
-   * stream's own numbers); the same stream never gets one nonce twice in a row.
-   */
-  #encodeResponse(state: TypeState, update: TypeUpdate): { nonce: string; bytes: Buffer } {
-    const key = update.shareKey;
-    if (key !== undefined) {
-      let memo = sharedResponses.get(update.snapshot);
-      const hit = memo?.get(key);
-      if (hit !== undefined && this.lastSent(state.typeUrl)?.nonce !== hit.nonce) return hit;
-      if (hit === undefined && (memo === undefined || memo.size < SHARED_PER_SNAPSHOT)) {
-        const nonce = `s${++sharedNonce}`;
-        const shared = { nonce, bytes: this.encode(state, update, nonce) };
-        if (memo === undefined) {
-          memo = new Map();
-          sharedResponses.set(update.snapshot, memo);
-        }
-        memo.set(key, shared);
-        return shared;
-      }
-    }
+  #encodeResponse(state: TypeState, update: TypeUpdate): EncodedResponse {
+    const encode = (nonce: string) => this.encode(state, update, nonce);
+    const shared = sharedResponse(update, this.lastSent(state.typeUrl)?.nonce, encode);
+    if (shared !== undefined) return shared;
     const nonce = String(++this.#nonce);
-    return { nonce, bytes: this.encode(state, update, nonce) };
+    return { nonce, bytes: encode(nonce) };
   }
 
   #send(state: TypeState, update: TypeUpdate): void {

@@ -329,6 +329,25 @@ describe("StreamAggregatedResources (state of the world)", () => {
     expect(names(await stale.next())).toEqual(["ns/a:80", "ns/b:80"]);
   });
 
+  it("sends clients in the same position the same response (encoded once), and a stream never the same nonce twice", async () => {
+    xds.cache.publish(config());
+    const one = connect();
+    const two = connect();
+    for (const c of [one, two]) c.send({ node: NODE, type_url: EDS, resource_names: ["ns/a:80", "ns/b:80"] });
+    const [first1, first2] = [await one.next(), await two.next()];
+    expect(first2.nonce).toBe(first1.nonce);
+    ack(one, first1, ["ns/a:80", "ns/b:80"]);
+    ack(two, first2, ["ns/a:80", "ns/b:80"]);
+    await one.quiet(100);
+    const changed = config();
+    (changed[EDS] as Map<string, unknown>).set("ns/a:80", endpoints("ns/a:80", 7001));
+    xds.cache.publish(changed);
+    const [next1, next2] = [await one.next(), await two.next()];
+    expect(next1.nonce).toBe(next2.nonce);
+    expect(next1.nonce).not.toBe(first1.nonce);
+    expect(names(next1)).toEqual(["ns/a:80"]);
+  });
+
   it("a listener that goes away is absent from the next LDS response; a named missing one gets an empty answer", async () => {
     xds.cache.publish(config());
     const client = connect();
