@@ -6,6 +6,7 @@
  * endpoints). Interest is counted per name over every stream, resolved again
  * on every configuration change, and dropped when the last subscriber leaves.
  */
+import { messageOf } from "../../errors.ts";
 import type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
 import { LayerEncoder } from "./layer-encoder.ts";
 import type { Layer } from "./snapshot.ts";
@@ -85,7 +86,14 @@ export class OnDemandResources {
     const resolver = this.#resolver;
     if (resolver === undefined) return false;
     for (const interest of which ?? this.#interest.values()) {
-      const set = resolver(interest.typeUrl, interest.name);
+      let set: ResourceJsonSet | undefined;
+      try {
+        set = resolver(interest.typeUrl, interest.name);
+      } catch (error) {
+        // A resolver bug: reported like an encoding failure, and this name keeps what it had.
+        this.#onInvalid([{ typeUrl: interest.typeUrl, name: interest.name, error: messageOf(error) }]);
+        continue;
+      }
       if (set === undefined) {
         interest.layer = undefined;
         continue;

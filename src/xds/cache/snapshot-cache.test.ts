@@ -138,4 +138,20 @@ describe("SnapshotCache", () => {
     expect(cache.snapshotFor(node("x"))?.type(TYPE_URLS.cluster).get("demand/x:1")).toBeUndefined();
     expect(notified).toBe(before + 1);
   });
+
+  it("survives a resolver that throws: the name resolves to nothing, reported, and the rest is served", () => {
+    const reported: string[] = [];
+    const cache = new SnapshotCache({
+      resolver: (_typeUrl, name) => {
+        if (name === "boom") throw new Error("resolver bug");
+        return set([cluster(name)]);
+      },
+      onInvalid: (layer, invalid) => reported.push(...invalid.map((i) => `${layer} ${i.name}: ${i.error}`)),
+    });
+    cache.retain(TYPE_URLS.cluster, ["boom", "fine"]);
+    expect(cache.publish(set([cluster("ns/a:80")])).ok).toBe(true);
+    expect(reported).toEqual(["on-demand boom: resolver bug"]);
+    const clusters = cache.snapshotFor(node("x"))?.type(TYPE_URLS.cluster);
+    expect([...(clusters?.entries.keys() ?? [])].sort()).toEqual(["fine", "ns/a:80"]);
+  });
 });

@@ -367,6 +367,17 @@ export abstract class AdsStream<Request> {
   }
 
   #pump(): void {
+    try {
+      this.#pumpOnce();
+    } catch (error) {
+      // A bug here must end this stream only, never the process or the other streams.
+      this.context.logger.error({ err: error, stream: this.id }, "xDS push failed");
+      this.#releaseBudget();
+      this.fail(status.INTERNAL, `strait could not build a response: ${messageOf(error)}`, "internal");
+    }
+  }
+
+  #pumpOnce(): void {
     if (this.#closed || this.#writing) return;
     const snapshot = this.context.cache.snapshotFor(this.node);
     if (snapshot === undefined) return; // nothing published yet: the client waits
@@ -382,7 +393,13 @@ export abstract class AdsStream<Request> {
         this.#releaseBudget();
         return;
       }
-      this.#send(next.state, next.update);
+      try {
+        this.#send(next.state, next.update);
+      } catch (error) {
+        this.context.logger.error({ err: error, stream: this.id }, "xDS push failed");
+        this.#releaseBudget();
+        this.fail(status.INTERNAL, `strait could not send a response: ${messageOf(error)}`, "internal");
+      }
     });
   }
 
