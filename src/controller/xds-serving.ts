@@ -18,6 +18,7 @@ import type { Registry } from "prom-client";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { SnapshotCache } from "../xds/cache/index.ts";
+import { TYPE_URLS } from "../xds/proto/index.ts";
 import {
   createXdsMetrics,
   DEFAULT_LIMITS,
@@ -143,6 +144,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   const metrics = createXdsMetrics(options.registry);
   const cache = new SnapshotCache({
     resolver: proxylessResolver(options.store),
+    onDemandTypes: [TYPE_URLS.listener],
     onInvalid: (layer, invalid) => {
       metrics.invalidResources.inc({ layer }, invalid.length);
       for (const bad of invalid) {

@@ -154,4 +154,19 @@ describe("SnapshotCache", () => {
     const clusters = cache.snapshotFor(node("x"))?.type(TYPE_URLS.cluster);
     expect([...(clusters?.entries.keys() ?? [])].sort()).toEqual(["fine", "ns/a:80"]);
   });
+
+  it("counts interest only in the types given for on-demand resolution", () => {
+    const resolved: string[] = [];
+    const cache = new SnapshotCache({
+      resolver: (_t, name) => {
+        resolved.push(name);
+        return undefined;
+      },
+      onDemandTypes: [TYPE_URLS.listener],
+    });
+    cache.publish(set([cluster("ns/a:80")]));
+    cache.retain(TYPE_URLS.clusterLoadAssignment, ["ns/a:80"]);
+    cache.retain(TYPE_URLS.listener, ["svc.ns:80"]);
+    expect(resolved).toEqual(["svc.ns:80"]);
+  });
 });

@@ -18,6 +18,12 @@ import { type Layer, Snapshot } from "./snapshot.ts";
 
 export interface SnapshotCacheOptions {
   readonly resolver?: OnDemandResolver;
+  /**
+   * The types whose named subscriptions the resolver may answer (all when
+   * omitted). Proxyless gRPC needs Listeners only; skipping the others spares
+   * counting the thousands of endpoint names every Envoy subscribes to.
+   */
+  readonly onDemandTypes?: readonly string[];
   /** A layer was refused because resources failed encoding (a translator bug): log and count. */
   readonly onInvalid?: (layer: string, invalid: readonly InvalidResource[]) => void;
 }
@@ -36,6 +42,7 @@ export class SnapshotCache {
   readonly #onDemand: OnDemandResources;
   readonly #onInvalid: (layer: string, invalid: readonly InvalidResource[]) => void;
   readonly #nodes = new Map<string, NodeLayer>();
+  readonly #onDemandTypes: ReadonlySet<string> | undefined;
   readonly #listeners = new Set<() => void>();
   #gateway: Layer | undefined;
   #shared: Snapshot | undefined;
@@ -46,6 +53,7 @@ export class SnapshotCache {
     this.#onDemand = new OnDemandResources(options.resolver, (invalid) =>
       this.#onInvalid("on-demand", invalid),
     );
+    this.#onDemandTypes = options.onDemandTypes === undefined ? undefined : new Set(options.onDemandTypes);
   }
 
   /** True once a gateway layer was published: clients are answered from then on. */
@@ -92,6 +100,7 @@ export class SnapshotCache {
 
   /** A stream subscribed to these names: resources may have to be made for them. */
   retain(typeUrl: string, names: readonly string[]): void {
+    if (this.#onDemandTypes?.has(typeUrl) === false) return;
     const fresh = this.#onDemand.retain(typeUrl, names);
     // Before the first gateway layer the objects are not all there yet: resolved at the first publish.
     if (fresh.length > 0 && this.ready && this.#onDemand.resolve(fresh)) this.#changed();
@@ -99,6 +108,7 @@ export class SnapshotCache {
 
   /** A stream unsubscribed from these names (or ended). */
   release(typeUrl: string, names: readonly string[]): void {
+    if (this.#onDemandTypes?.has(typeUrl) === false) return;
     if (this.#onDemand.release(typeUrl, names)) this.#changed();
   }
 
