@@ -56,6 +56,9 @@ async function startReplica(
     "strait-system",
     "--http-address",
     "127.0.0.1:0",
+    // Replicas on one host: each its own port (on loopback, plaintext xDS is allowed).
+    "--xds-address",
+    "127.0.0.1:0",
     "--log-level",
     "debug",
     ...LEASE_FLAGS,

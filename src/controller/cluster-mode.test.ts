@@ -14,7 +14,12 @@ afterEach(async () => {
 });
 
 function settings(flags: Record<string, unknown>) {
-  return resolveSettings(RUN_SETTINGS, { "http-address": "127.0.0.1:0", ...flags }, {}, undefined);
+  return resolveSettings(
+    RUN_SETTINGS,
+    { "http-address": "127.0.0.1:0", "xds-address": "127.0.0.1:0", ...flags },
+    {},
+    undefined,
+  );
 }
 
 async function start(flags: Record<string, unknown>): Promise<RunningController> {

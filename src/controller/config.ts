@@ -133,6 +133,83 @@ export const RUN_SETTINGS = [
     description: "Cluster mode: interval between attempts to acquire or renew the Lease.",
     clusterDefault: "2s",
   },
+  {
+    flag: "xds-address",
+    key: "xdsAddress",
+    env: "STRAIT_XDS_ADDRESS",
+    type: "string",
+    description:
+      "HOST:PORT of the xDS server (ADS, state of the world and incremental) that Envoys, agents and proxyless gRPC clients connect to.",
+    standaloneDefault: "127.0.0.1:18000",
+    clusterDefault: "0.0.0.0:18000",
+  },
+  {
+    flag: "xds-tls-cert",
+    key: "xdsTlsCert",
+    env: "STRAIT_XDS_TLS_CERT",
+    type: "string",
+    description:
+      "PEM certificate chain the xDS server presents. With --xds-tls-key and --xds-client-ca (all three or none): TLS, and clients must present a certificate from that CA.",
+  },
+  {
+    flag: "xds-tls-key",
+    key: "xdsTlsKey",
+    env: "STRAIT_XDS_TLS_KEY",
+    type: "string",
+    description: "PEM private key of --xds-tls-cert.",
+  },
+  {
+    flag: "xds-client-ca",
+    key: "xdsClientCa",
+    env: "STRAIT_XDS_CLIENT_CA",
+    type: "string",
+    description: "PEM CA bundle that xDS client certificates must chain to.",
+  },
+  {
+    flag: "xds-plaintext",
+    key: "xdsPlaintext",
+    env: "STRAIT_XDS_PLAINTEXT",
+    type: "boolean",
+    description:
+      "Serve xDS without TLS on an address other than loopback. Without TLS files, strait refuses to start unless the xDS address is a loopback address or this is given.",
+  },
+  {
+    flag: "xds-max-streams",
+    key: "xdsMaxStreams",
+    env: "STRAIT_XDS_MAX_STREAMS",
+    type: "string",
+    description: "Open xDS streams over all clients; more are refused with RESOURCE_EXHAUSTED.",
+    standaloneDefault: "10000",
+    clusterDefault: "10000",
+  },
+  {
+    flag: "xds-max-message-bytes",
+    key: "xdsMaxMessageBytes",
+    env: "STRAIT_XDS_MAX_MESSAGE_BYTES",
+    type: "string",
+    description:
+      "Largest xDS request accepted, in bytes; larger ones end the stream with RESOURCE_EXHAUSTED.",
+    standaloneDefault: "4194304",
+    clusterDefault: "4194304",
+  },
+  {
+    flag: "xds-max-subscriptions",
+    key: "xdsMaxSubscriptions",
+    env: "STRAIT_XDS_MAX_SUBSCRIPTIONS",
+    type: "string",
+    description: "Resource names one xDS stream may subscribe to, over all types.",
+    standaloneDefault: "100000",
+    clusterDefault: "100000",
+  },
+  {
+    flag: "xds-write-timeout",
+    key: "xdsWriteTimeout",
+    env: "STRAIT_XDS_WRITE_TIMEOUT",
+    type: "string",
+    description: "How long an xDS client may take to read a response (e.g. 30s, 500ms) before it is cut off.",
+    standaloneDefault: "30s",
+    clusterDefault: "30s",
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingValue = string | boolean | readonly string[];

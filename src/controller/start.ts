@@ -16,6 +16,7 @@ import { Controller, type Reconciler } from "./controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
 export interface RunningController {
   readonly store: ResourceStore;
@@ -23,6 +24,8 @@ export interface RunningController {
   readonly pipeline: PipelineReconciler;
   /** Bound address of the operations server. */
   readonly httpAddress: string;
+  /** Bound address of the xDS server. */
+  readonly xdsAddress: string;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,8 @@ export async function startController(settings: Settings, logger: Logger): Promi
     notReadyReason: () => controller.notReadyReason(),
   });
 
+  // xDS settings are checked before anything starts, so a bad one fails fast.
+  const xdsConfig = xdsListenConfig(settings);
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
@@ -85,13 +90,31 @@ export async function startController(settings: Settings, logger: Logger): Promi
     stoppers.push(() => cluster.stop());
   }
 
+  /** Stops what already runs (watches, timers, the xDS port), or the process would linger after an error. */
+  const unwind = async (error: unknown): Promise<never> => {
+    for (const stop of stoppers.reverse()) await stop();
+    throw error;
+  };
+  let xds: Awaited<ReturnType<typeof startXdsServing>>;
+  try {
+    xds = await startXdsServing({
+      config: xdsConfig,
+      logger,
+      registry: metrics.registry,
+      store,
+      pipeline,
+      app,
+    });
+  } catch (error) {
+    return unwind(error); // e.g. the port is taken: leave nothing running
+  }
+  stoppers.push(() => xds.stop());
+
   let ops: Awaited<ReturnType<typeof listenOpsServer>>;
   try {
     ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
   } catch (error) {
-    // Stop what already runs (watches, timers), or the process would linger after the error.
-    for (const stop of stoppers.reverse()) await stop();
-    throw error;
+    return unwind(error);
   }
   logger.info({ address: ops.address }, "operations server listening (/healthz, /readyz, /metrics)");
   stoppers.push(() => ops.close());
@@ -101,6 +124,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     controller,
     pipeline,
     httpAddress: ops.address,
+    xdsAddress: xds.address,
     async stop() {
       for (const stop of stoppers.reverse()) await stop();
     },

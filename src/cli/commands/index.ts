@@ -36,6 +36,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./simulate.ts")).simulateCommand,
   },
   {
+    name: "proxy-status",
+    summary: "List the xDS clients of a running controller and their sync state",
+    load: async () => (await import("./proxy-status.ts")).proxyStatusCommand,
+  },
+  {
     name: "agent",
     summary: "Run the node agent: eBPF datapath, TPROXY rules, flow events",
     load: async () => (await import("./agent.ts")).agentCommand,

@@ -54,12 +54,28 @@ function join(path: string, field: string): string {
   return path === "" ? field : `${path}.${field}`;
 }
 
+const CAMEL = new Map<string, string>();
+
+/** JSON name of a proto field name (memoized: the same few hundred names, over and over). */
 function camel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+  let out = CAMEL.get(name);
+  if (out === undefined) {
+    out = name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+    CAMEL.set(name, out);
+  }
+  return out;
 }
 
+const FULL_NAMES = new WeakMap<protobuf.Type, string>();
+
+/** `envoy.config.cluster.v3.Cluster` (protobufjs walks the parents on every read of `fullName`). */
 function fullName(type: protobuf.Type): string {
-  return type.fullName.replace(/^\./, "");
+  let name = FULL_NAMES.get(type);
+  if (name === undefined) {
+    name = type.fullName.replace(/^\./, "");
+    FULL_NAMES.set(type, name);
+  }
+  return name;
 }
 
 /** Field of a type by proto name or JSON name. */

@@ -15,8 +15,20 @@ type Rules = ReadonlyMap<string, unknown>;
 
 const RULES_PREFIX = "(validate.rules).";
 
+/** Fields do not change once the protos are loaded: their rules are worked out once. */
+const RULES = new WeakMap<protobuf.Field, Rules>();
+
 /** Rules of a field as `kind.rule` → value, e.g. `string.min_len` → 1. */
 function rulesOf(field: protobuf.Field): Rules {
+  let rules = RULES.get(field);
+  if (rules === undefined) {
+    rules = readRules(field);
+    RULES.set(field, rules);
+  }
+  return rules;
+}
+
+function readRules(field: protobuf.Field): Rules {
   const rules = new Map<string, unknown>();
   for (const [key, value] of Object.entries(field.options ?? {})) {
     if (key.startsWith(RULES_PREFIX)) rules.set(key.slice(RULES_PREFIX.length), value);

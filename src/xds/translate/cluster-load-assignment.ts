@@ -2,7 +2,9 @@
  * ServiceBackend → ClusterLoadAssignment: the ready endpoints, grouped by
  * zone into localities. Every locality carries a weight (its number of
  * endpoints): Envoy ignores locality weights unless a cluster asks for
- * locality-weighted balancing, but gRPC drops localities without one.
+ * locality-weighted balancing, but gRPC drops localities without one. And
+ * every group carries a locality, empty for endpoints without a zone: to
+ * Envoy that is the same as none, but gRPC rejects (NACKs) a group without.
  */
 import type { Endpoint, ServiceBackend } from "../../model/backend.ts";
 
@@ -23,7 +25,7 @@ export function buildClusterLoadAssignment(backend: ServiceBackend): ClusterLoad
     endpoints: zones.map((zone) => {
       const eps = byZone.get(zone) ?? [];
       return {
-        ...(zone === "" ? {} : { locality: { zone } }),
+        locality: zone === "" ? {} : { zone },
         load_balancing_weight: eps.length,
         lb_endpoints: eps.map((ep) => ({
           endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },

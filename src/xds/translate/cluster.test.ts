@@ -74,6 +74,7 @@ describe("Service backends to clusters and load assignments", () => {
       cluster_name: "app/web:80",
       endpoints: [
         {
+          locality: {},
           load_balancing_weight: 1,
           lb_endpoints: [
             {

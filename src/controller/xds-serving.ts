@@ -1,0 +1,181 @@
+/**
+ * The xDS part of the controller process: the snapshot cache fed by every
+ * pipeline pass, the ADS server, its metrics, and `/api/v1/xds/clients` on
+ * the ops server (what `strait proxy-status` reads).
+ *
+ * Transport security, the rule: with --xds-tls-cert, --xds-tls-key and
+ * --xds-client-ca (all three), TLS where every client must present a
+ * certificate from that CA. Without them, plaintext only on a loopback
+ * address (the standalone default, 127.0.0.1:18000) or when --xds-plaintext
+ * says so; so the in-cluster default, 0.0.0.0:18000, refuses to start
+ * without TLS files or an explicit --xds-plaintext.
+ */
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { ERROR_CODES, StraitError } from "../errors.ts";
+import type { ResourceView } from "../resources/view.ts";
+import { SnapshotCache } from "../xds/cache/index.ts";
+import { TYPE_URLS } from "../xds/proto/index.ts";
+import {
+  createXdsMetrics,
+  DEFAULT_LIMITS,
+  type XdsLimits,
+  XdsServer,
+  type XdsTls,
+} from "../xds/server/index.ts";
+import { booleanSetting, type Settings, stringSetting } from "./config.ts";
+import { parseHostPort } from "./ops-server.ts";
+import type { PipelineOutput } from "./pipeline.ts";
+import type { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { proxylessResolver } from "./proxyless-resolver.ts";
+
+export interface XdsServingOptions {
+  /** From `xdsListenConfig(settings)`. */
+  readonly config: XdsListenConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly store: ResourceView;
+  readonly pipeline: PipelineReconciler;
+  readonly app: FastifyInstance;
+}
+
+export interface XdsServing {
+  /** Bound `host:port`. */
+  readonly address: string;
+  readonly cache: SnapshotCache;
+  readonly server: XdsServer;
+  stop(): Promise<void>;
+}
+
+export interface XdsListenConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: XdsTls | undefined;
+  readonly limits: XdsLimits;
+}
+
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
+function positiveInteger(settings: Settings, key: string, flag: string): number {
+  const raw = stringSetting(settings, key) ?? "";
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
+    throw new StraitError(ERROR_CODES.CONFIG, `${flag} must be a positive integer, got "${raw}"`);
+  }
+  return n;
+}
+
+/** `30s`, `500ms`, `2m` → milliseconds. */
+function duration(settings: Settings, key: string, flag: string): number {
+  const raw = stringSetting(settings, key) ?? "";
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw);
+  const ms = m === null ? Number.NaN : Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"];
+  if (!Number.isFinite(ms) || ms < 1) {
+    throw new StraitError(ERROR_CODES.CONFIG, `${flag} must be a duration like 30s or 500ms, got "${raw}"`);
+  }
+  return ms;
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.CONFIG, `${flag}: cannot read ${path}`, { cause });
+  }
+}
+
+/** The xDS listening address, TLS material and limits from the settings, with the rule above. */
+export function xdsListenConfig(settings: Settings): XdsListenConfig {
+  const address = stringSetting(settings, "xdsAddress") ?? "127.0.0.1:18000";
+  const { host, port } = parseHostPort(address, "--xds-address");
+  const files = {
+    cert: stringSetting(settings, "xdsTlsCert"),
+    key: stringSetting(settings, "xdsTlsKey"),
+    clientCa: stringSetting(settings, "xdsClientCa"),
+  };
+  const given = Object.values(files).filter((f) => f !== undefined && f !== "").length;
+  const plaintext = booleanSetting(settings, "xdsPlaintext");
+  if (given > 0 && given < 3) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      "--xds-tls-cert, --xds-tls-key and --xds-client-ca go together: give all three for TLS, or none",
+    );
+  }
+  if (given === 3 && plaintext) {
+    throw new StraitError(ERROR_CODES.CONFIG, "--xds-plaintext contradicts the --xds-tls-* files given");
+  }
+  if (given === 0 && !plaintext && !isLoopback(host)) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `xDS on ${address} would be plaintext: give --xds-tls-cert, --xds-tls-key and --xds-client-ca, or --xds-plaintext to serve it without TLS`,
+    );
+  }
+  const tls =
+    given === 3
+      ? {
+          cert: readPem(files.cert as string, "--xds-tls-cert"),
+          key: readPem(files.key as string, "--xds-tls-key"),
+          clientCa: readPem(files.clientCa as string, "--xds-client-ca"),
+        }
+      : undefined;
+  return {
+    host,
+    port,
+    tls,
+    limits: {
+      maxStreams: positiveInteger(settings, "xdsMaxStreams", "--xds-max-streams"),
+      maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
+      maxSubscriptionsPerStream: positiveInteger(settings, "xdsMaxSubscriptions", "--xds-max-subscriptions"),
+      writeTimeoutMs: duration(settings, "xdsWriteTimeout", "--xds-write-timeout"),
+      maxBytesInFlight: DEFAULT_LIMITS.maxBytesInFlight,
+    },
+  };
+}
+
+export async function startXdsServing(options: XdsServingOptions): Promise<XdsServing> {
+  const { config } = options;
+  const logger = options.logger.child({ component: "xds" });
+  const metrics = createXdsMetrics(options.registry);
+  const cache = new SnapshotCache({
+    resolver: proxylessResolver(options.store),
+    onDemandTypes: [TYPE_URLS.listener],
+    onInvalid: (layer, invalid) => {
+      metrics.invalidResources.inc({ layer }, invalid.length);
+      for (const bad of invalid) {
+        logger.error(
+          { layer, typeUrl: bad.typeUrl, name: bad.name, error: bad.error },
+          "resource failed strict encoding (a translator bug); clients keep the previous configuration",
+        );
+      }
+    },
+  });
+  const publish = (resources: PipelineOutput["resources"]) => {
+    const published = cache.publish(resources);
+    if (published.ok) logger.debug({ version: published.version }, "xDS snapshot published");
+  };
+  options.pipeline.onOutput((output) => publish(output.resources));
+  // A pass that ran before this consumer was registered is not lost.
+  const latest = options.pipeline.latest;
+  if (latest !== undefined) publish(latest.resources);
+  const server = new XdsServer({
+    cache,
+    logger,
+    metrics,
+    limits: config.limits,
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
+  });
+  options.app.get("/api/v1/xds/clients", async () => ({ clients: server.clients() }));
+  const bound = await server.listen(config.host, config.port);
+  const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${bound.port}`;
+  logger.info(
+    { address, tls: config.tls !== undefined, clientCertificates: config.tls !== undefined },
+    "xDS server listening",
+  );
+  return { address, cache, server, stop: () => server.close() };
+}

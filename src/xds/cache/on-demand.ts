@@ -1,0 +1,136 @@
+/**
+ * Resources made on demand for named subscriptions. A proxyless gRPC client
+ * asks for the Listener named after its target (`svc.ns.svc.cluster.local:
+ * 8080`); nothing in the gateway configuration has that name, so the resolver
+ * builds it (an API listener, its route, the Service's cluster and
+ * endpoints). Interest is counted per name over every stream, resolved again
+ * on every configuration change, and dropped when the last subscriber leaves.
+ */
+import { messageOf } from "../../errors.ts";
+import type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
+import { LayerEncoder } from "./layer-encoder.ts";
+import type { Layer } from "./snapshot.ts";
+import { type ResourceEntry, TypeSnapshot } from "./type-snapshot.ts";
+
+/**
+ * Builds the resources a subscription to `name` of `typeUrl` needs, or
+ * undefined when the name means nothing (the subscription then sees "does
+ * not exist", as the protocol says).
+ */
+export type OnDemandResolver = (typeUrl: string, name: string) => ResourceJsonSet | undefined;
+
+export interface Interest {
+  readonly typeUrl: string;
+  readonly name: string;
+  count: number;
+  /** The encoded resources, or undefined when the name resolves to nothing. */
+  layer: Layer | undefined;
+}
+
+function interestKey(typeUrl: string, name: string): string {
+  return `${typeUrl}\n${name}`;
+}
+
+export class OnDemandResources {
+  readonly #resolver: OnDemandResolver | undefined;
+  readonly #onInvalid: (invalid: readonly InvalidResource[]) => void;
+  readonly #interest = new Map<string, Interest>();
+  #layer: Layer = new Map();
+
+  constructor(
+    resolver: OnDemandResolver | undefined,
+    onInvalid: (invalid: readonly InvalidResource[]) => void,
+  ) {
+    this.#resolver = resolver;
+    this.#onInvalid = onInvalid;
+  }
+
+  get layer(): Layer {
+    return this.#layer;
+  }
+
+  /** Counts one more subscriber; returns the names that are new (to be resolved). */
+  retain(typeUrl: string, names: readonly string[]): Interest[] {
+    const fresh: Interest[] = [];
+    if (this.#resolver === undefined) return fresh;
+    for (const name of names) {
+      const key = interestKey(typeUrl, name);
+      const interest = this.#interest.get(key);
+      if (interest !== undefined) interest.count++;
+      else {
+        const created: Interest = { typeUrl, name, count: 1, layer: undefined };
+        this.#interest.set(key, created);
+        fresh.push(created);
+      }
+    }
+    return fresh;
+  }
+
+  /** Counts one subscriber less; returns whether resources were dropped. */
+  release(typeUrl: string, names: readonly string[]): boolean {
+    let dropped = false;
+    for (const name of names) {
+      const key = interestKey(typeUrl, name);
+      const interest = this.#interest.get(key);
+      if (interest === undefined) continue;
+      if (--interest.count > 0) continue;
+      this.#interest.delete(key);
+      if (interest.layer !== undefined) dropped = true;
+    }
+    if (dropped) this.#rebuild();
+    return dropped;
+  }
+
+  /** Resolves the given interests (every one when omitted); returns whether the layer changed. */
+  resolve(which?: readonly Interest[]): boolean {
+    const resolver = this.#resolver;
+    if (resolver === undefined) return false;
+    for (const interest of which ?? this.#interest.values()) {
+      let set: ResourceJsonSet | undefined;
+      try {
+        set = resolver(interest.typeUrl, interest.name);
+      } catch (error) {
+        // A resolver bug: reported like an encoding failure, and this name keeps what it had.
+        this.#onInvalid([{ typeUrl: interest.typeUrl, name: interest.name, error: messageOf(error) }]);
+        continue;
+      }
+      if (set === undefined) {
+        interest.layer = undefined;
+        continue;
+      }
+      // A fresh encoder per resolution: these are a handful of small resources, made anew each time.
+      const encoded = new LayerEncoder(false).encode(set);
+      if (encoded.ok) interest.layer = encoded.layer;
+      else this.#onInvalid(encoded.invalid); // keep what this name had: a translator bug must not cut clients off
+    }
+    return this.#rebuild();
+  }
+
+  #rebuild(): boolean {
+    const byType = new Map<string, Map<string, ResourceEntry>>();
+    for (const interest of this.#interest.values()) {
+      for (const [typeUrl, snapshot] of interest.layer ?? []) {
+        let entries = byType.get(typeUrl);
+        if (entries === undefined) {
+          entries = new Map();
+          byType.set(typeUrl, entries);
+        }
+        // Two targets naming one Service (svc.ns and svc.ns.svc.cluster.local) share its cluster: same content.
+        for (const [name, entry] of snapshot.entries) if (!entries.has(name)) entries.set(name, entry);
+      }
+    }
+    const layer = new Map<string, TypeSnapshot>();
+    let changed = byType.size !== this.#layer.size;
+    for (const [typeUrl, entries] of byType) {
+      const next = TypeSnapshot.of(typeUrl, entries.values());
+      const previous = this.#layer.get(typeUrl);
+      if (previous?.version === next.version) layer.set(typeUrl, previous);
+      else {
+        layer.set(typeUrl, next);
+        changed = true;
+      }
+    }
+    this.#layer = layer;
+    return changed;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The xDS server: envoy.service.discovery.v3.AggregatedDiscoveryService on
+ * @grpc/grpc-js, over plaintext or TLS with client-certificate verification.
+ *
+ * strait owns the listening socket and hands each connection to gRPC (a
+ * connection injector), so it can cut off one client's connection — a
+ * client that stopped reading — without touching any other. Limits: open
+ * streams (over all clients), request size, subscriptions per stream, types
+ * per stream, and the time a client may take to read a response.
+ */
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { Server as GrpcServer, ServerCredentials, type ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { ERROR_CODES, StraitError } from "../../errors.ts";
+import type { SnapshotCache } from "../cache/snapshot-cache.ts";
+import { adsServiceDefinition } from "./ads-service.ts";
+import type { AdsStream, StreamContext, XdsLimits } from "./ads-stream.ts";
+import type { ClientStatus } from "./client-status.ts";
+import { DeltaStream } from "./delta-stream.ts";
+import type { XdsMetrics } from "./metrics.ts";
+import type { Decoded, DeltaRequest, SotwRequest } from "./requests.ts";
+import { SendBudget } from "./send-budget.ts";
+import { SotwStream } from "./sotw-stream.ts";
+
+export interface XdsTls {
+  /** PEM certificate chain the server presents. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** PEM CA bundle client certificates must chain to; clients without one are refused. */
+  readonly clientCa: Buffer;
+}
+
+export interface XdsServerOptions {
+  readonly cache: SnapshotCache;
+  readonly logger: Logger;
+  readonly metrics?: XdsMetrics;
+  readonly limits: XdsLimits;
+  /** TLS with client-certificate verification; plaintext without. */
+  readonly tls?: XdsTls;
+}
+
+export const DEFAULT_LIMITS: XdsLimits = {
+  maxStreams: 10_000,
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxSubscriptionsPerStream: 100_000,
+  writeTimeoutMs: 30_000,
+  maxBytesInFlight: 256 * 1024 * 1024,
+};
+
+/** Server pings keep idle connections honest (a vanished client is noticed within about a minute). */
+const KEEPALIVE_MS = 60_000;
+const KEEPALIVE_TIMEOUT_MS = 20_000;
+/** An xDS client needs one or two streams per connection; more is a misbehaving client. */
+const MAX_STREAMS_PER_CONNECTION = 16;
+
+function peerKey(address: string | undefined, port: number | undefined): string {
+  return `${address ?? ""}:${port ?? 0}`;
+}
+
+export class XdsServer {
+  readonly #options: XdsServerOptions;
+  readonly #grpc: GrpcServer;
+  readonly #net: NetServer;
+  readonly #sockets = new Map<string, Socket>();
+  readonly #streams = new Set<AdsStream<unknown>>();
+  readonly #context: StreamContext;
+  #nextStream = 1;
+  #closing = false;
+
+  constructor(options: XdsServerOptions) {
+    this.#options = options;
+    const { limits, logger } = options;
+    this.#grpc = new GrpcServer({
+      "grpc.max_receive_message_length": limits.maxMessageBytes,
+      "grpc.max_send_message_length": -1,
+      "grpc.keepalive_time_ms": KEEPALIVE_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
+      "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
+    });
+    this.#context = {
+      cache: options.cache,
+      logger,
+      metrics: options.metrics,
+      limits,
+      budget: new SendBudget(limits.maxBytesInFlight),
+      cutOff: (peer) => this.#sockets.get(peer)?.destroy(),
+      closed: (stream) => this.#streams.delete(stream),
+    };
+    this.#grpc.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: ServerDuplexStream<Decoded<SotwRequest>, Buffer>) =>
+        this.#accept(call, (id) => new SotwStream(id, "sotw", call, this.#context)),
+      DeltaAggregatedResources: (call: ServerDuplexStream<Decoded<DeltaRequest>, Buffer>) =>
+        this.#accept(call, (id) => new DeltaStream(id, "delta", call, this.#context)),
+    });
+    const credentials =
+      options.tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(
+            options.tls.clientCa,
+            [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
+            true,
+          );
+    const injector = this.#grpc.createConnectionInjector(credentials);
+    this.#net = createServer({ noDelay: true }, (socket) => {
+      const key = peerKey(socket.remoteAddress, socket.remotePort);
+      this.#sockets.set(key, socket);
+      socket.once("close", () => this.#sockets.delete(key));
+      // A reset or a failed TLS handshake ends this connection only.
+      socket.on("error", (error) => logger.debug({ err: error, peer: key }, "xDS connection error"));
+      injector.injectConnection(socket);
+    });
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks one). */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (cause: Error) =>
+        reject(new StraitError(ERROR_CODES.NETWORK, `cannot listen for xDS on ${host}:${port}`, { cause }));
+      this.#net.once("error", onError);
+      this.#net.listen(port, host, () => {
+        this.#net.off("error", onError);
+        resolve();
+      });
+    });
+    const bound = this.#net.address();
+    return { host, port: typeof bound === "object" && bound !== null ? bound.port : port };
+  }
+
+  /** Every open stream, for the ops API and `strait proxy-status`. */
+  clients(): ClientStatus[] {
+    return [...this.#streams].map((s) => s.status()).sort((a, b) => a.stream - b.stream);
+  }
+
+  /** Ends every stream (clients reconnect, to this replica or another) and stops listening. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const stream of [...this.#streams])
+      stream.fail(status.UNAVAILABLE, "strait is shutting down", "shutdown");
+    const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      // Let the statuses out, then drop whatever is left.
+      const timer = setTimeout(() => {
+        this.#grpc.forceShutdown();
+        resolve();
+      }, 200);
+      this.#grpc.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    for (const socket of this.#sockets.values()) socket.destroy();
+    await closed;
+  }
+
+  #accept<R>(call: ServerDuplexStream<Decoded<R>, Buffer>, create: (id: number) => AdsStream<R>): void {
+    const { limits, logger, metrics } = this.#options;
+    if (this.#closing) {
+      call.emit("error", { code: status.UNAVAILABLE, details: "strait is shutting down" });
+      return;
+    }
+    if (this.#streams.size >= limits.maxStreams) {
+      logger.warn({ peer: call.getPeer(), limit: limits.maxStreams }, "xDS stream refused: too many streams");
+      metrics?.closedStreams.inc({ reason: "limit" });
+      call.emit("error", {
+        code: status.RESOURCE_EXHAUSTED,
+        details: `strait serves at most ${limits.maxStreams} xDS streams`,
+      });
+      return;
+    }
+    const stream = create(this.#nextStream++);
+    this.#streams.add(stream as AdsStream<unknown>);
+  }
+}

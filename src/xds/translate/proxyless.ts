@@ -1,0 +1,96 @@
+/**
+ * Proxyless gRPC: a gRPC client with an `xds:///svc.ns.svc.cluster.local:8080`
+ * target asks for the Listener named `svc.ns.svc.cluster.local:8080`. This
+ * parses such names and builds what the client needs for one Service port:
+ * an API listener (HTTP connection manager, routes over RDS, the router
+ * filter, which is all gRPC accepts), a route configuration sending every
+ * call to the Service's cluster, and that cluster with its endpoints, named
+ * and built exactly as for the gateway (`ns/svc:port`, EDS over ADS, round
+ * robin, weighted localities), so an Envoy and a gRPC client share them.
+ */
+import type { ServiceBackend } from "../../model/backend.ts";
+import { TYPE_URLS } from "../proto/envoy-protos.ts";
+import { buildCluster } from "./cluster.ts";
+import { buildClusterLoadAssignment } from "./cluster-load-assignment.ts";
+import { type EnvoyResourceJson, type EnvoyResourceSet, emptyResourceSet } from "./resource-set.ts";
+import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
+
+export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
+
+/** A Service (and maybe its port) named by a proxyless target host. */
+export interface ServiceTarget {
+  readonly namespace: string;
+  readonly service: string;
+  /** The Service port; absent when the name has none (then the Service must have exactly one). */
+  readonly port?: number;
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * `svc.ns`, `svc.ns.svc` or `svc.ns.svc.<cluster domain>`, optionally with
+ * `:port`; anything else (gateway listener names like `ns/gw/http`, other
+ * hosts) is not a Service target.
+ */
+export function parseServiceTarget(
+  name: string,
+  clusterDomain: string = DEFAULT_CLUSTER_DOMAIN,
+): ServiceTarget | undefined {
+  const match = /^([^:/]+)(?::(\d{1,5}))?$/.exec(name);
+  if (match === null) return undefined;
+  const host = (match[1] as string).toLowerCase().replace(/\.$/, "");
+  const port = match[2] === undefined ? undefined : Number(match[2]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  const labels = host.split(".");
+  const domain = ["svc", ...clusterDomain.toLowerCase().split(".")];
+  const rest = labels.slice(2).join(".");
+  if (labels.length < 2 || !(rest === "" || rest === "svc" || rest === domain.join("."))) return undefined;
+  const [service, namespace] = labels as [string, string];
+  if (!LABEL.test(service) || !LABEL.test(namespace)) return undefined;
+  return { namespace, service, ...(port === undefined ? {} : { port }) };
+}
+
+/** RDS name of a Service port's proxyless routes (shared by every target name of that port). */
+export function proxylessRouteConfigName(backend: ServiceBackend): string {
+  return `grpc/${backend.clusterName}`;
+}
+
+/** Listener (named `listenerName`), route configuration, cluster and endpoints for one Service port. */
+export function buildProxylessResources(listenerName: string, backend: ServiceBackend): EnvoyResourceSet {
+  const routeConfigName = proxylessRouteConfigName(backend);
+  const listener: EnvoyResourceJson = {
+    name: listenerName,
+    api_listener: {
+      api_listener: {
+        "@type": EXTENSION_TYPES.httpConnectionManager,
+        stat_prefix: "grpc",
+        rds: { route_config_name: routeConfigName, config_source: ADS },
+        // gRPC runs HTTP filters it knows; the router, last, is the one it requires.
+        http_filters: [
+          { name: "envoy.filters.http.router", typed_config: { "@type": EXTENSION_TYPES.router } },
+        ],
+      },
+    },
+  };
+  const routeConfiguration: EnvoyResourceJson = {
+    name: routeConfigName,
+    virtual_hosts: [
+      {
+        name: backend.clusterName,
+        // The route configuration belongs to this Service port alone, whatever name the client used.
+        domains: ["*"],
+        routes: [
+          { name: backend.clusterName, match: { prefix: "/" }, route: { cluster: backend.clusterName } },
+        ],
+      },
+    ],
+  };
+  const set = emptyResourceSet();
+  const put = (typeUrl: keyof EnvoyResourceSet, name: string, json: EnvoyResourceJson) =>
+    (set[typeUrl] as Map<string, EnvoyResourceJson>).set(name, json);
+  put(TYPE_URLS.listener, listenerName, listener);
+  put(TYPE_URLS.routeConfiguration, routeConfigName, routeConfiguration);
+  put(TYPE_URLS.cluster, backend.clusterName, buildCluster(backend));
+  put(TYPE_URLS.clusterLoadAssignment, backend.clusterName, buildClusterLoadAssignment(backend));
+  return set;
+}
