@@ -353,6 +353,69 @@ describe.skipIf(!canRunKernelTests)(`datapath in network namespaces ${KERNEL_SKI
     );
   });
 
+  it("fails a CNI ADD the datapath cannot take, and leaves nothing of it attached", async () => {
+    // A pod the desired state knows, whose policy cannot fit the policy map: the agent learns
+    // that only when strait-cni reports the pod and the policy would be written.
+    const capacity = 262_144; // POLICY_MAX, bpf/lib/policy.h
+    const base = state(clientEgress(), serverIngress());
+    const ghostEntries = Array.from({ length: capacity }, (_, i) => allow("ingress", 256 + i, "TCP", 80));
+    const withGhost = {
+      ...base,
+      endpoints: [
+        ...base.endpoints,
+        { id: 4, identity: 1004, addresses: [], hostInterface: "", pod: "default/ghost", sources: [] },
+      ],
+      policies: [
+        ...base.policies,
+        { endpointId: 4, ingressEnforced: true, egressEnforced: false, entries: ghostEntries, sources: [] },
+      ],
+    };
+    expect((await put(withGhost)).status).toBe(200); // the ghost is pending: nothing to write yet
+
+    const pod = { name: "ghost", netns: `${lab.id}-ghost`, containerId: `${lab.id}-ghost-container` };
+    execFileSync("ip", ["netns", "add", pod.netns]);
+    const [ptp, straitCni] = lab.conflist().plugins as [Record<string, unknown>, Record<string, unknown>];
+    try {
+      const chained = lab.execPlugin(ptp, "ADD", pod);
+      expect(chained.status, chained.stdout).toBe(0);
+      const prevResult = JSON.parse(chained.stdout) as { interfaces: { name: string; sandbox?: string }[] };
+      const hostInterface = prevResult.interfaces.find((i) => i.sandbox === undefined)?.name ?? "";
+      expect(hostInterface).not.toBe("");
+
+      const r = lab.execPlugin(straitCni, "ADD", pod, prevResult);
+      expect(r.status).not.toBe(0);
+      const error = JSON.parse(r.stdout) as { code: number; msg: string; details: string };
+      expect(error.msg).toBe("the strait agent could not attach the pod");
+      expect(error.details).toMatch(/strait_policy is full/);
+
+      // Nothing half-attached: no programs on the interface, the pod unknown to the agent, and
+      // everything else enforced as before.
+      expect(lab.inNode("tc", ["filter", "show", "dev", hostInterface, "ingress"])).not.toContain(
+        "from_endpoint",
+      );
+      expect(lab.inNode("tc", ["filter", "show", "dev", hostInterface, "egress"])).not.toContain(
+        "to_endpoint",
+      );
+      const status = (await agentRequest(lab.socket, "GET", "/api/v1/status")).body as {
+        endpoints: { pod: string; state: string }[];
+      };
+      expect(status.endpoints.find((e) => e.pod === "default/ghost")?.state).toBe("pending");
+      expect(status.endpoints.find((e) => e.pod === "default/client")?.state).toBe("programmed");
+      const cniCheck = lab.execPlugin(straitCni, "CHECK", pod, prevResult);
+      expect(cniCheck.status).not.toBe(0);
+      // The failed ADD left no attachment behind: the same state applies again (a kept attachment
+      // would make the agent try to program the ghost, and overflow the map, on every reconcile).
+      expect((await put(withGhost)).status).toBe(200);
+      expect(await client.helper.call("tcpConnect", { host: server.ip, port: 8080 })).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      lab.execPlugin(ptp, "DEL", pod);
+      execFileSync("ip", ["netns", "del", pod.netns]);
+      expect((await put(base)).status).toBe(200);
+    }
+  }, 60_000);
+
   it("detaches a pod on CNI DEL", async () => {
     lab.deletePod(other);
     const status = (await agentRequest(lab.socket, "GET", "/api/v1/status")).body as {
