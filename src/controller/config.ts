@@ -317,6 +317,22 @@ export function resolveSettings(
   return out;
 }
 
+/** Words of `text` in lines of at most `width` characters, each starting with `indent`. */
+function wrap(text: string, indent: string, width = 92): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(indent + line);
+  return lines.join("\n");
+}
+
 /** Help lines for a settings table: flag, env, key and defaults. */
 export function settingsHelp(specs: readonly SettingSpec[]): string {
   return specs
@@ -328,7 +344,8 @@ export function settingsHelp(specs: readonly SettingSpec[]): string {
           : s.standaloneDefault === s.clusterDefault
             ? ` (default ${String(s.standaloneDefault)})`
             : ` (default ${String(s.standaloneDefault ?? "none")} standalone, ${String(s.clusterDefault ?? "none")} in cluster)`;
-      return `  ${flag}\n      ${s.description}${defaults}\n      env ${s.env}, config key ${s.key}`;
+      const indent = " ".repeat(10);
+      return `  ${flag}\n${wrap(`${s.description}${defaults}`, indent)}\n${indent}env ${s.env}, config key ${s.key}`;
     })
     .join("\n");
 }

@@ -20,8 +20,8 @@ Stopping the agent leaves the datapath in place: enforcement and established
 connections go on, and the next agent takes the pinned maps over.
 
 Settings (flag, environment variable or --config file key):
-    --config FILE
-      YAML file of settings, keyed as below.
+      --config FILE
+          YAML file of settings, keyed as below.
 ${settingsHelp(AGENT_SETTINGS)}`,
   async run(args, io) {
     const { values } = parseFlags(args, { ...settingsFlags(AGENT_SETTINGS), config: { type: "string" } });

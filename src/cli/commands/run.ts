@@ -22,8 +22,8 @@ result over xDS to every node's Envoy and agent, and writes statuses.
   strait run                            in a cluster (or with a kubeconfig)
 
 Settings (flag, environment variable or --config file key):
-    --config FILE
-      YAML file of settings, keyed as below.
+      --config FILE
+          YAML file of settings, keyed as below.
 ${settingsHelp(RUN_SETTINGS)}
 
 Logs are JSON lines on stdout. The operations server answers /healthz,
