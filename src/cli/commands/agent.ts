@@ -4,6 +4,7 @@ import { startAgent } from "../../agent/start.ts";
 import { resolveSettings, settingsFlags, settingsHelp, stringSetting } from "../../controller/config.ts";
 import { createLogger } from "../../controller/logger.ts";
 import { type Command, EXIT, parseFlags } from "../command.ts";
+import { untilSignal } from "../until-signal.ts";
 
 export const agentCommand: Command = {
   name: "agent",
@@ -28,16 +29,7 @@ ${settingsHelp(AGENT_SETTINGS)}`,
     const settings = resolveSettings(AGENT_SETTINGS, values, io.env, values.config);
     const logger = createLogger(stringSetting(settings, "logLevel") ?? "info", "strait-agent");
     const running = await startAgent(settings, logger);
-    await new Promise<void>((resolve) => {
-      const shutdown = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, "shutting down (the datapath stays in place)");
-        process.off("SIGTERM", shutdown);
-        process.off("SIGINT", shutdown);
-        resolve();
-      };
-      process.on("SIGTERM", shutdown);
-      process.on("SIGINT", shutdown);
-    });
+    await untilSignal(logger, "shutting down (the datapath stays in place)");
     await running.stop();
     logger.info("stopped");
     return EXIT.OK;

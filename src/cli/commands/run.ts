@@ -8,6 +8,7 @@ import {
 import { createLogger } from "../../controller/logger.ts";
 import { startController } from "../../controller/start.ts";
 import { type Command, EXIT, parseFlags, UsageError } from "../command.ts";
+import { untilSignal } from "../until-signal.ts";
 
 export const runCommand: Command = {
   name: "run",
@@ -34,16 +35,7 @@ Logs are JSON lines on stdout. The operations server answers /healthz,
     if (stringSetting(settings, "manifests") === "") throw new UsageError("-f needs a folder");
     const logger = createLogger(stringSetting(settings, "logLevel") ?? "info", "strait-controller");
     const running = await startController(settings, logger);
-    await new Promise<void>((resolve) => {
-      const shutdown = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, "shutting down");
-        process.off("SIGTERM", shutdown);
-        process.off("SIGINT", shutdown);
-        resolve();
-      };
-      process.on("SIGTERM", shutdown);
-      process.on("SIGINT", shutdown);
-    });
+    await untilSignal(logger, "shutting down");
     await running.stop();
     logger.info("stopped");
     return EXIT.OK;

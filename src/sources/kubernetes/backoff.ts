@@ -33,3 +33,24 @@ export class Backoff {
     this.#failures = 0;
   }
 }
+
+/** A sleep that `wake()` ends at once, so a loop being stopped never waits out its delay. */
+export class Sleeper {
+  #wake: (() => void) | undefined;
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
+}

@@ -19,6 +19,7 @@
  */
 import type { Logger } from "pino";
 import { messageOf } from "../../errors.ts";
+import { Sleeper } from "./backoff.ts";
 import type { KubeClient } from "./kube-client.ts";
 import { namespacedCollectionPath, type ResourceLocation, resourcePath } from "./resource-path.ts";
 
@@ -78,7 +79,7 @@ export class LeaderElector {
   #stopped = false;
   #running: Promise<void> | undefined;
   #deadline: NodeJS.Timeout | undefined;
-  #cancelSleep: (() => void) | undefined;
+  readonly #sleeper = new Sleeper();
   #inflight: AbortController | undefined;
 
   constructor(options: LeaderElectionOptions) {
@@ -129,7 +130,7 @@ export class LeaderElector {
    */
   async stop(options: { readonly release?: boolean } = {}): Promise<void> {
     this.#stopped = true;
-    this.#cancelSleep?.();
+    this.#sleeper.wake();
     this.#inflight?.abort();
     await this.#running;
     const wasLeading = this.#leading;
@@ -318,15 +319,6 @@ export class LeaderElector {
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#cancelSleep = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#cancelSleep = done;
-    });
+    return this.#stopped ? Promise.resolve() : this.#sleeper.sleep(ms);
   }
 }

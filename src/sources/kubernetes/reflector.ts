@@ -24,7 +24,7 @@ import { messageOf } from "../../errors.ts";
 import type { KindInfo } from "../../resources/kinds.ts";
 import type { AnyStoredObject } from "../../resources/objects.ts";
 import type { ResourceStore } from "../store.ts";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffOptions, Sleeper } from "./backoff.ts";
 import type { KubeClient } from "./kube-client.ts";
 import { resourcePath } from "./resource-path.ts";
 import { describeRaw, resourceVersionOf, storedObjectFrom } from "./stored-object.ts";
@@ -88,7 +88,7 @@ export class Reflector {
   #running: Promise<void> | undefined;
   #abortList: AbortController | undefined;
   #cancelWatch: (() => void) | undefined;
-  #cancelSleep: (() => void) | undefined;
+  readonly #sleeper = new Sleeper();
 
   constructor(info: KindInfo, options: ReflectorOptions) {
     this.info = info;
@@ -114,7 +114,7 @@ export class Reflector {
     this.#stopped = true;
     this.#abortList?.abort();
     this.#cancelWatch?.();
-    this.#cancelSleep?.();
+    this.#sleeper.wake();
     await this.#running;
   }
 
@@ -350,15 +350,6 @@ export class Reflector {
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#cancelSleep = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#cancelSleep = done;
-    });
+    return this.#stopped ? Promise.resolve() : this.#sleeper.sleep(ms);
   }
 }
