@@ -85,10 +85,17 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     isLeader: () => elector.isLeader,
     logger: logger.child({ component: "status-writer" }),
   });
+  const source = new KubernetesSource({
+    client,
+    store,
+    logger: logger.child({ component: "kubernetes-source" }),
+    onSynced: () => controller.markSynced("kubernetes"),
+  });
   const owned = new OwnedObjectWriter({
     client,
     store,
     isLeader: () => elector.isLeader,
+    canDelete: () => source.states().Gateway === "synced",
     logger: logger.child({ component: "owned-object-writer" }),
   });
   new Gauge({
@@ -124,12 +131,6 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     owned.write(output.ownedObjects).catch(logOwnedFailure);
   });
 
-  const source = new KubernetesSource({
-    client,
-    store,
-    logger: logger.child({ component: "kubernetes-source" }),
-    onSynced: () => controller.markSynced("kubernetes"),
-  });
   source.start();
   elector.start();
 

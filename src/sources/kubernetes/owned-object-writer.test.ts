@@ -59,6 +59,8 @@ async function setup(options: { leader?: boolean } = {}) {
     client,
     store,
     isLeader: () => leader,
+    // As cluster mode does: no deletes while the Gateway kind is not served.
+    canDelete: () => source.states().Gateway === "synced",
     logger,
     retry: { initialMs: 50, maxMs: 200 },
   });
@@ -85,6 +87,7 @@ async function setup(options: { leader?: boolean } = {}) {
   return {
     server,
     store,
+    source,
     writer,
     lines,
     pass,
@@ -306,6 +309,31 @@ describe("OwnedObjectWriter", () => {
     expect(await writer.resync()).toBe(1);
     expect(writes(server).at(-1)).toMatchObject({ method: "PATCH", status: 200 });
     expect(server.storage.resourceVersion).toBe(rv);
+  });
+
+  it("deletes nothing before the first pass, nor while the Gateway kind is not served", async () => {
+    const { server, source, writer, store, pass, caughtUp } = await setup();
+    server.create({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: {
+        name: "edge-strait",
+        namespace: "infra",
+        labels: { "app.kubernetes.io/managed-by": "strait", [GATEWAY_NAME_LABEL]: "edge" },
+      },
+      spec: {},
+    });
+    await caughtUp("Service", "edge-strait");
+    // Leadership comes before the first pass: no wanted objects known yet, which is not "none".
+    expect(await writer.resync()).toBe(0);
+    expect(writes(server)).toEqual([]);
+
+    server.setServed("Gateway", false); // the CRD is being reinstalled, say
+    await waitFor(() => source.states().Gateway === "unserved", "the Gateway kind unserved");
+    expect(store.list("Gateway")).toEqual([]);
+    expect(await pass()).toBe(0);
+    expect(writes(server)).toEqual([]);
+    expect(server.get("Service", "infra", "edge-strait")).toBeDefined();
   });
 
   it("logs failed writes (5xx, 409, 422) and retries them after a back-off; never throws", async () => {

@@ -13,7 +13,12 @@
  *   store shows as preconditions, so an object that changed hands meanwhile is
  *   not deleted. The garbage collector would delete the Service of a deleted
  *   Gateway through the owner reference, but not the Service of a Gateway that
- *   merely stopped being strait's (its class changed);
+ *   merely stopped being strait's (its class changed). Nothing is deleted
+ *   before the first pass (an empty list of wanted objects would mean "delete
+ *   them all"), nor while `canDelete` says the owners cannot be seen (the
+ *   Gateway kind not served: a Gateway that is gone and one strait cannot see
+ *   look the same; if the CRD was removed, its Gateways went with it and the
+ *   garbage collector deletes their Services);
  * - an object of the same name that strait does not manage is never touched:
  *   the Gateway goes without its Service, which is logged as a warning and
  *   counted (`blocked`, the `strait_owned_object_conflicts` gauge).
@@ -52,6 +57,8 @@ export interface OwnedObjectWriterOptions {
   /** Where the live objects are read; its deletions tell the writer an object is gone. */
   readonly store: ResourceStore;
   readonly isLeader: () => boolean;
+  /** False while the owners' kind cannot be read (default: always true); deletes wait meanwhile. */
+  readonly canDelete?: () => boolean;
   readonly logger: Logger;
   /** Back-off of retries after failed writes (default 1 s, up to 30 s). */
   readonly retry?: BackoffOptions;
@@ -93,7 +100,8 @@ export class OwnedObjectWriter {
   #blocked = new Map<string, string>();
   readonly #refused = new Set<string>();
   readonly #noUid = new Set<string>();
-  #latest: readonly DesiredObject[] = [];
+  /** The objects of the latest pass; undefined until the first. */
+  #latest: readonly DesiredObject[] | undefined;
   #running: Promise<number> = Promise.resolve(0);
   #queued: Promise<number> | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -146,11 +154,12 @@ export class OwnedObjectWriter {
     if (this.#retry !== undefined) clearTimeout(this.#retry);
   }
 
-  async #writeAll(objects: readonly DesiredObject[]): Promise<number> {
+  async #writeAll(objects: readonly DesiredObject[] | undefined): Promise<number> {
     if (this.#stopped || !this.#options.isLeader()) {
       this.#blocked.clear(); // only the leader writes, so only the leader knows what is blocked
       return 0;
     }
+    if (objects === undefined) return 0;
     const { store } = this.#options;
     const wanted = new Set<string>();
     const blocked = new Map<string, string>();
@@ -175,7 +184,8 @@ export class OwnedObjectWriter {
       if (this.#upToDate(key, desired, body, live)) continue;
       tasks.push(() => this.#apply(kind, key, body, desired, live));
     }
-    for (const kind of OWNED_KINDS) {
+    const deleting = this.#options.canDelete?.() ?? true;
+    for (const kind of deleting ? OWNED_KINDS : []) {
       for (const live of store.list(kind) as readonly LiveObject[]) {
         if (!isManagedByStrait(live.metadata.labels)) continue;
         const key = keyOf(kind, live.metadata.namespace ?? "", live.metadata.name);
