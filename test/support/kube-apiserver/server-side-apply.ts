@@ -333,14 +333,7 @@ export function serverSideApply(
     mine.paths.size === applied.size &&
     [...applied].every((p) => mine.paths.has(p)) &&
     same(withoutManagedFields(live), withoutManagedFields(merged));
-  const nextEntries: ManagedFieldsEntry[] = [];
-  for (const o of others) {
-    if (o.paths.size === 0) continue;
-    nextEntries.push(
-      conflicts.some((c) => c.owner === o) ? { ...o.entry, fieldsV1: toFieldsV1(o.paths) } : o.entry,
-    );
-  }
-  nextEntries.push(
+  const mineNext: ManagedFieldsEntry =
     unchanged && mine !== undefined
       ? mine.entry
       : {
@@ -350,8 +343,17 @@ export function serverSideApply(
           time: now,
           fieldsType: "FieldsV1",
           fieldsV1: toFieldsV1(applied),
-        },
-  );
+        };
+  // In their order, so an apply that changes nothing changes no entry either.
+  const nextEntries: ManagedFieldsEntry[] = [];
+  for (const e of entries) {
+    if (e === mine) nextEntries.push(mineNext);
+    else if (e.paths.size === 0) continue;
+    else if (conflicts.some((c) => c.owner === e))
+      nextEntries.push({ ...e.entry, fieldsV1: toFieldsV1(e.paths) });
+    else nextEntries.push(e.entry);
+  }
+  if (mine === undefined) nextEntries.push(mineNext);
   const metadata = isObj(merged.metadata) ? merged.metadata : {};
   return { ok: true, object: { ...merged, metadata: { ...metadata, managedFields: nextEntries } } };
 }

@@ -296,6 +296,10 @@ describe("test API server: server-side apply and delete", () => {
     await applyCall(s, "a", service("a", { labels: { shared: "1" } }), "fieldManager=strait");
     await applyCall(s, "a", service("a"));
     expect(s.get("Service", "n", "a")?.metadata.labels).toEqual({ shared: "1" });
+    // With two managers on the object, the same apply again still changes nothing.
+    const rv = s.storage.resourceVersion;
+    expect((await applyCall(s, "a", service("a"))).status).toBe(200);
+    expect(s.storage.resourceVersion).toBe(rv);
   });
 
   it("merges Service ports item by item, keeping the node port allocated to a port that stays", async () => {
