@@ -296,9 +296,11 @@ describe("test API server: server-side apply and delete", () => {
     await applyCall(s, "a", service("a", { labels: { shared: "1" } }), "fieldManager=strait");
     await applyCall(s, "a", service("a"));
     expect(s.get("Service", "n", "a")?.metadata.labels).toEqual({ shared: "1" });
-    // With two managers on the object, the same apply again still changes nothing.
+    // With two managers on an object, strait's first, the same apply again still changes nothing.
+    await applyCall(s, "b", service("b"));
+    await applyCall(s, "b", service("b", { labels: { x: "1" } }), "fieldManager=other");
     const rv = s.storage.resourceVersion;
-    expect((await applyCall(s, "a", service("a"))).status).toBe(200);
+    expect((await applyCall(s, "b", service("b"))).status).toBe(200);
     expect(s.storage.resourceVersion).toBe(rv);
   });
 
