@@ -18,6 +18,8 @@ export type WorkerCommand =
 export interface WorkerCounts {
   readonly patches: number;
   readonly patchErrors: number;
+  /** Server-side applies of the Gateways' Services (strait's owned objects). */
+  readonly serviceApplies: number;
   readonly routeLists: number;
 }
 
@@ -37,12 +39,15 @@ for (const k of KINDS) {
 
 // Counted incrementally: the benchmark polls often, and rescanning every request would slow the server.
 let scanned = 0;
-const tally = { patches: 0, patchErrors: 0, routeLists: 0 };
+const tally = { patches: 0, patchErrors: 0, serviceApplies: 0, routeLists: 0 };
 function counts(): WorkerCounts {
   for (; scanned < server.requests.length; scanned++) {
     const r = server.requests[scanned];
     if (r === undefined || r.status === 0) break; // still in flight
-    if (r.method === "PATCH") {
+    if (r.method === "PATCH" && r.path.includes("/services/")) {
+      if (r.status === 200 || r.status === 201) tally.serviceApplies++;
+      else tally.patchErrors++;
+    } else if (r.method === "PATCH") {
       if (r.status === 200) tally.patches++;
       else tally.patchErrors++;
     } else if (!r.watch && r.method === "GET" && r.path.endsWith("/httproutes")) tally.routeLists++;

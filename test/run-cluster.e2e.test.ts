@@ -1,7 +1,8 @@
 /**
  * `strait run --kubeconfig FILE` (cluster mode) as child processes against the
  * wire-level test API server, with the quickstart manifests: statuses patched,
- * readiness, leader election between two replicas, take-over after a crash.
+ * the Gateway's Service applied, readiness, leader election between two
+ * replicas, take-over after a crash.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -102,7 +103,12 @@ function condition(obj: ApiObject | undefined, type: string): Condition | undefi
   );
 }
 
-const statusPatches = (server: KubeApiServer) => server.requests.filter((r) => r.method === "PATCH");
+const statusPatches = (server: KubeApiServer) =>
+  server.requests.filter((r) => r.method === "PATCH" && r.path.endsWith("/status"));
+
+const SERVICE_PATH = "/api/v1/namespaces/infra/services/edge-strait";
+const serviceApplies = (server: KubeApiServer) =>
+  server.requests.filter((r) => r.method === "PATCH" && r.path === SERVICE_PATH);
 
 /** Points the quickstart route's catch-all rule at another Service. */
 function retarget(server: KubeApiServer, backend: string): void {
@@ -133,11 +139,43 @@ describe("strait run --kubeconfig (cluster mode)", () => {
     expect(condition(server.get("GatewayClass", undefined, "strait"), "Accepted")?.status).toBe("True");
     expect(condition(server.get("Gateway", "infra", "edge"), "Accepted")?.status).toBe("True");
 
-    // One patch per object, all on /status, none repeated once the watch has brought them back.
+    // The quickstart Gateway's Service, applied by strait and owned by the Gateway.
+    await waitFor(
+      () => server.get("Service", "infra", "edge-strait") !== undefined,
+      "the Gateway's Service",
+      10_000,
+    );
+    const gateway = server.get("Gateway", "infra", "edge");
+    const service = server.get("Service", "infra", "edge-strait");
+    expect(service?.metadata.labels).toEqual({
+      "gateway.networking.k8s.io/gateway-name": "edge",
+      "app.kubernetes.io/managed-by": "strait",
+    });
+    expect(service?.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "Gateway",
+        name: "edge",
+        uid: gateway?.metadata.uid,
+        controller: true,
+      },
+    ]);
+    expect(service?.spec).toMatchObject({ type: "LoadBalancer", ports: [{ port: 8080, protocol: "TCP" }] });
+    expect(await metric(base, "strait_owned_object_conflicts")).toBe(0);
+
+    // One patch per object, none repeated once the watch has brought them back; besides the
+    // Service's apply, all on /status.
     await new Promise((r) => setTimeout(r, 500));
     const paths = statusPatches(server).map((p) => p.path);
-    expect(paths.every((p) => p.endsWith("/status"))).toBe(true);
     expect(new Set(paths).size).toBe(paths.length);
+    expect(serviceApplies(server).map((r) => [r.contentType, r.query.fieldManager, r.status])).toEqual([
+      ["application/apply-patch+yaml", "strait", 201],
+    ]);
+    expect(
+      server.requests.filter((r) => r.method === "PATCH").length -
+        paths.length -
+        serviceApplies(server).length,
+    ).toBe(0);
     expect(paths).toContain("/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/shop/status");
     expect(paths).toContain("/apis/gateway.networking.k8s.io/v1/gatewayclasses/strait/status");
     expect(paths).toContain("/apis/gateway.networking.k8s.io/v1/namespaces/infra/gateways/edge/status");
@@ -183,6 +221,8 @@ describe("strait run --kubeconfig (cluster mode)", () => {
     expect(await metric(leader.base, "strait_leader")).toBe(1);
     expect(await metric(follower.base, "strait_leader")).toBe(0);
     expect(new Set(statusPatches(server).map((p) => p.user))).toEqual(new Set([leaderName]));
+    await waitFor(() => serviceApplies(server).length > 0, "the Gateway's Service", 10_000);
+    expect(new Set(serviceApplies(server).map((p) => p.user))).toEqual(new Set([leaderName]));
 
     // The leader crashes; while no one leads, the route changes.
     await leader.proc.stop("SIGKILL");
@@ -207,5 +247,16 @@ describe("strait run --kubeconfig (cluster mode)", () => {
     );
     expect(await metric(follower.base, "strait_leader")).toBe(1);
     expect(follower.proc.logs.some((l) => l.msg === "became leader: writing statuses")).toBe(true);
+    // It cannot know what the old leader applied: it applies the Service once (a no-op on the server).
+    await waitFor(
+      () => serviceApplies(server).some((p) => p.user === followerName),
+      "the new leader's apply",
+      10_000,
+    );
+    expect(
+      serviceApplies(server)
+        .filter((p) => p.user === followerName)
+        .map((p) => p.status),
+    ).toEqual([200]);
   });
 });

@@ -74,4 +74,38 @@ describe("cluster mode configuration", () => {
     const metrics = await (await fetch(`http://${running.httpAddress}/metrics`)).text();
     expect(metrics).toMatch(/^strait_leader 1$/m);
   });
+
+  it("leaves a foreign Service with the Gateway's Service name alone and counts it in strait_owned_object_conflicts", async () => {
+    const server = await KubeApiServer.start();
+    cleanups.push(() => server.close());
+    server.create({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GatewayClass",
+      metadata: { name: "strait" },
+      spec: { controllerName: "strait.dev/gateway-controller" },
+    });
+    server.create({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "edge", namespace: "infra" },
+      spec: { gatewayClassName: "strait", listeners: [{ name: "http", protocol: "HTTP", port: 80 }] },
+    });
+    server.create({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "edge-strait", namespace: "infra" },
+      spec: { ports: [{ port: 1234 }] },
+    });
+    const running = await start({ kubeconfig: server.kubeconfig });
+    const conflicts = async () =>
+      /^strait_owned_object_conflicts (\d+)$/m.exec(
+        await (await fetch(`http://${running.httpAddress}/metrics`)).text(),
+      )?.[1];
+    for (let i = 0; i < 100 && (await conflicts()) !== "1"; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await conflicts()).toBe("1");
+    expect(server.requestsFor("services").filter((r) => r.method !== "GET")).toEqual([]);
+    server.delete("Service", "infra", "edge-strait");
+    await waitFor(() => server.get("Service", "infra", "edge-strait") !== undefined, "strait's own Service");
+    expect(await conflicts()).toBe("0");
+  });
 });

@@ -1,8 +1,9 @@
 /**
  * Cluster mode of `strait run` (no `-f`): the Kubernetes source fills the
  * store, every replica reconciles, and only the replica holding the
- * leader-election Lease writes statuses. Leadership is logged and exported as
- * the `strait_leader` gauge.
+ * leader-election Lease writes statuses and the objects strait owns (the
+ * per-Gateway Services). Leadership is logged and exported as the
+ * `strait_leader` gauge.
  */
 import { hostname } from "node:os";
 import type { Logger } from "pino";
@@ -12,6 +13,7 @@ import { parseGatewayDuration } from "../gateway/duration.ts";
 import { KubeClient, loadKubeConfig } from "../sources/kubernetes/kube-client.ts";
 import { KubernetesSource } from "../sources/kubernetes/kubernetes-source.ts";
 import { LeaderElector } from "../sources/kubernetes/leader-election.ts";
+import { OwnedObjectWriter } from "../sources/kubernetes/owned-object-writer.ts";
 import { KubernetesStatusWriter } from "../sources/status/kubernetes-status-writer.ts";
 import type { ResourceStore } from "../sources/store.ts";
 import { type Settings, stringSetting } from "./config.ts";
@@ -83,6 +85,27 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     isLeader: () => elector.isLeader,
     logger: logger.child({ component: "status-writer" }),
   });
+  const source = new KubernetesSource({
+    client,
+    store,
+    logger: logger.child({ component: "kubernetes-source" }),
+    onSynced: () => controller.markSynced("kubernetes"),
+  });
+  const owned = new OwnedObjectWriter({
+    client,
+    store,
+    isLeader: () => elector.isLeader,
+    canDelete: () => source.states().Gateway === "synced",
+    logger: logger.child({ component: "owned-object-writer" }),
+  });
+  new Gauge({
+    name: "strait_owned_object_conflicts",
+    help: "Objects strait should create for its Gateways (their Services) but leaves alone, because an object of that name exists that strait does not manage. Counted by the leader.",
+    registers: [metrics.registry],
+    collect() {
+      this.set(owned.blocked.length);
+    },
+  });
   const leader = new Gauge({
     name: "strait_leader",
     help: "1 while this replica holds the leader-election Lease and writes statuses, else 0.",
@@ -91,22 +114,23 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
   leader.set(0);
   const logFailure = (error: unknown) =>
     logger.error({ err: messageOf(error) }, "status writing failed unexpectedly");
+  const logOwnedFailure = (error: unknown) =>
+    logger.error({ err: messageOf(error) }, "owned object writing failed unexpectedly");
   elector.onChange((leading) => {
     leader.set(leading ? 1 : 0);
-    // A new leader writes every current status: the previous one may have stopped mid-way.
-    if (leading) writer.flush().catch(logFailure);
+    // A new leader writes every current status and owned object: the previous one may have
+    // stopped mid-way, and what it applied last is known only to it.
+    if (leading) {
+      writer.flush().catch(logFailure);
+      owned.resync().catch(logOwnedFailure);
+    }
   });
-  // Not awaited: publishing config must never wait on API writes; the writer serializes its runs.
+  // Not awaited: publishing config must never wait on API writes; the writers serialize their runs.
   pipeline.onOutput((output) => {
     writer.write(output.statuses).catch(logFailure);
+    owned.write(output.ownedObjects).catch(logOwnedFailure);
   });
 
-  const source = new KubernetesSource({
-    client,
-    store,
-    logger: logger.child({ component: "kubernetes-source" }),
-    onSynced: () => controller.markSynced("kubernetes"),
-  });
   source.start();
   elector.start();
 
@@ -115,6 +139,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     source,
     async stop() {
       writer.stop();
+      owned.stop();
       await elector.stop();
       await source.stop();
     },

@@ -9,7 +9,14 @@
  *   (ADDED, MODIFIED, DELETED; BOOKMARK with `allowWatchBookmarks`; ERROR with a
  *   410 Expired Status when the resourceVersion is older than the history);
  * - `GET`/`POST`/`PUT`/`DELETE` of single objects, with 409 on a stale
- *   resourceVersion; `PATCH` (merge patch) on the `/status` subresource.
+ *   resourceVersion (and on failed DeleteOptions preconditions);
+ * - `PATCH` on the main resource: server-side apply (`application/apply-patch+yaml`,
+ *   `fieldManager`, `force`; see server-side-apply.ts: 201 when it creates, 200
+ *   otherwise, 409 on a field conflict) and merge patches; merge patches on the
+ *   `/status` subresource; other patch types get 415;
+ * - on objects written over the wire, the server's Service defaulting (cluster
+ *   IP, node ports) and the validation strait's writes can meet (422 Invalid).
+ *   Objects the tests write directly are stored as given.
  *
  * Tests drive it directly: create/update/delete objects, compact the history,
  * expire or drop watches, send bookmarks, make a kind unserved (its CRD not
@@ -18,6 +25,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { applyMergePatch, sortKeys } from "./json.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
+import { applyPatch, isStatus, mergePatch, prepareWrite, type WriteContext } from "./object-writes.ts";
 import { type ParsedPath, parseApiPath } from "./paths.ts";
 import {
   apiVersionOfResource,
@@ -27,6 +35,7 @@ import {
   LEASE,
   type ServedResource,
 } from "./resources.ts";
+import { ServiceDefaulter } from "./service-defaults.ts";
 import { NOT_SERVED, type StatusBody, statusBody } from "./status.ts";
 import { type ApiObject, ObjectStorage, type WriteResult } from "./storage.ts";
 import { WatchStream } from "./watch-stream.ts";
@@ -81,6 +90,7 @@ export class KubeApiServer {
   readonly #watches = new Set<WatchStream>();
   readonly #snapshots = new Map<string, ListSnapshot>();
   readonly #failures: FailureRule[] = [];
+  readonly #services = new ServiceDefaulter();
   #bookmarkTimer: NodeJS.Timeout | undefined;
   #snapshotSeq = 0;
   #connections = 0;
@@ -333,12 +343,47 @@ export class KubeApiServer {
       }
       const input = { ...(body as unknown as ApiObject) };
       input.metadata = { ...input.metadata, ...(ns === undefined ? {} : { namespace: ns }) };
+      const prepared = prepareWrite(
+        this.#writeContext(resource, ns, parsed.name),
+        input,
+        this.storage.get(resource, ns, parsed.name),
+      );
+      if (isStatus(prepared)) return reply(prepared.code, prepared);
       // A Lease has no status subresource: a PUT writes all of it.
-      const result = this.storage.update(resource, input, resource === LEASE ? "replace" : "keep");
+      const result = this.storage.update(resource, prepared, resource === LEASE ? "replace" : "keep");
       return this.#replyWrite(resource, result, 200, reply);
     }
+    if (method === "PATCH" && parsed.subresource === undefined) {
+      if (query.force !== undefined && mediaType(contentType) !== "application/apply-patch+yaml") {
+        return reply(
+          422,
+          statusBody(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch',
+          ),
+        );
+      }
+      const ctx = this.#writeContext(resource, ns, parsed.name);
+      if (mediaType(contentType) === "application/apply-patch+yaml") {
+        const out = applyPatch(ctx, text, query);
+        return reply(out.code, out.payload);
+      }
+      if (mediaType(contentType) === "application/merge-patch+json") {
+        const out = mergePatch(ctx, body);
+        return reply(out.code, out.payload);
+      }
+      return reply(
+        415,
+        statusBody(
+          415,
+          "UnsupportedMediaType",
+          `the body of the request was in an unknown format: ${contentType} (the test API server takes apply and merge patches)`,
+        ),
+      );
+    }
     if (method === "PATCH" && parsed.subresource === "status") {
-      if (contentType?.split(";")[0]?.trim() !== "application/merge-patch+json") {
+      if (mediaType(contentType) !== "application/merge-patch+json") {
         return reply(
           415,
           statusBody(
@@ -366,7 +411,13 @@ export class KubeApiServer {
       return this.#replyWrite(resource, result, 200, reply);
     }
     if (method === "DELETE" && parsed.subresource === undefined) {
-      return this.#replyWrite(resource, this.storage.delete(resource, ns, parsed.name), 200, reply);
+      // DeleteOptions in the body may carry preconditions: delete only the object the client saw.
+      const pre = isObject(body) && isObject(body.preconditions) ? body.preconditions : {};
+      const result = this.storage.delete(resource, ns, parsed.name, {
+        ...(typeof pre.uid === "string" ? { uid: pre.uid } : {}),
+        ...(typeof pre.resourceVersion === "string" ? { resourceVersion: pre.resourceVersion } : {}),
+      });
+      return this.#replyWrite(resource, result, 200, reply);
     }
     return reply(405, statusBody(405, "MethodNotAllowed", `${method} is not supported here`));
   }
@@ -467,11 +518,17 @@ export class KubeApiServer {
     const input = body as unknown as ApiObject;
     const ns = resource.namespaced ? (parsed.namespace ?? input.metadata.namespace) : undefined;
     const { resourceVersion: _rv, ...metadata } = input.metadata;
-    const result = this.storage.create(resource, {
-      ...input,
-      metadata: { ...metadata, ...(ns === undefined ? {} : { namespace: ns }) },
-    });
-    this.#replyWrite(resource, result, 201, reply);
+    const prepared = prepareWrite(
+      this.#writeContext(resource, ns, metadata.name),
+      { ...input, metadata: { ...metadata, ...(ns === undefined ? {} : { namespace: ns }) } },
+      undefined,
+    );
+    if (isStatus(prepared)) return reply(prepared.code, prepared);
+    this.#replyWrite(resource, this.storage.create(resource, prepared), 201, reply);
+  }
+
+  #writeContext(resource: ServedResource, namespace: string | undefined, name: string): WriteContext {
+    return { storage: this.storage, services: this.#services, resource, namespace, name };
   }
 
   #replyWrite(resource: ServedResource, result: WriteResult, okCode: number, reply: Reply): undefined {
@@ -504,6 +561,11 @@ function send(res: ServerResponse, code: number, payload: unknown): void {
   const text = JSON.stringify(sortKeys(payload));
   res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** The media type of a Content-Type header, without parameters. */
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(";")[0]?.trim().toLowerCase();
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -173,11 +173,25 @@ export class ObjectStorage {
     return this.#replace(resource, map, key, current, next);
   }
 
-  delete(resource: ServedResource, namespace: string | undefined, name: string): WriteResult {
+  /** Deletes an object; `preconditions` (DeleteOptions) must match it, else 409 Conflict. */
+  delete(
+    resource: ServedResource,
+    namespace: string | undefined,
+    name: string,
+    preconditions: { readonly uid?: string; readonly resourceVersion?: string } = {},
+  ): WriteResult {
     const map = this.#mapOf(resource);
     const key = keyOf(namespace, name);
     const current = map.get(key);
     if (current === undefined) return notFound(resource, name);
+    const failed =
+      preconditions.uid !== undefined && preconditions.uid !== current.metadata.uid
+        ? `UID in precondition: ${preconditions.uid}, UID in object meta: ${current.metadata.uid}`
+        : preconditions.resourceVersion !== undefined &&
+            preconditions.resourceVersion !== current.metadata.resourceVersion
+          ? `ResourceVersion in precondition: ${preconditions.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`
+          : undefined;
+    if (failed !== undefined) return conflict(resource, name, `Precondition failed: ${failed}`);
     map.delete(key);
     const rv = ++this.#rv;
     const last = { ...clone(current), metadata: { ...clone(current.metadata), resourceVersion: String(rv) } };
@@ -247,11 +261,15 @@ function notFound(resource: ServedResource, name: string): WriteResult {
   };
 }
 
-function conflict(resource: ServedResource, name: string): WriteResult {
+function conflict(
+  resource: ServedResource,
+  name: string,
+  why = "the object has been modified; please apply your changes to the latest version and try again",
+): WriteResult {
   return {
     ok: false,
     code: 409,
     reason: "Conflict",
-    message: `Operation cannot be fulfilled on ${resource.plural}${resource.group === "" ? "" : `.${resource.group}`} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    message: `Operation cannot be fulfilled on ${resource.plural}${resource.group === "" ? "" : `.${resource.group}`} "${name}": ${why}`,
   };
 }
