@@ -38,7 +38,7 @@ import type { Logger } from "pino";
 import { apiVersionOf, kindInfo } from "../../resources/kinds.ts";
 import { canonicalJson } from "../status/merge-patch.ts";
 import type { ResourceStore } from "../store.ts";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "./backoff.ts";
 import type { KubeClient } from "./kube-client.ts";
 import {
   applyBody,
@@ -51,6 +51,7 @@ import {
   type OwnedKind,
 } from "./owned-object.ts";
 import { resourcePath } from "./resource-path.ts";
+import { type WriteOutcome, WriteRunner, type WriteTask } from "./write-runner.ts";
 
 export interface OwnedObjectWriterOptions {
   readonly client: KubeClient;
@@ -85,12 +86,9 @@ interface LiveObject {
   };
 }
 
-type Outcome = "written" | "skipped" | "failed";
-type Task = () => Promise<Outcome>;
-
 export class OwnedObjectWriter {
   readonly #options: OwnedObjectWriterOptions;
-  readonly #backoff: Backoff;
+  readonly #runner: WriteRunner;
   readonly #unsubscribe: () => void;
   /** Key → this replica's last successful apply. */
   readonly #applied = new Map<string, Applied>();
@@ -102,14 +100,15 @@ export class OwnedObjectWriter {
   readonly #noUid = new Set<string>();
   /** The objects of the latest pass; undefined until the first. */
   #latest: readonly DesiredObject[] | undefined;
-  #running: Promise<number> = Promise.resolve(0);
-  #queued: Promise<number> | undefined;
-  #retry: NodeJS.Timeout | undefined;
-  #stopped = false;
 
   constructor(options: OwnedObjectWriterOptions) {
     this.#options = options;
-    this.#backoff = new Backoff(options.retry ?? { initialMs: 1_000, maxMs: 30_000 });
+    this.#runner = new WriteRunner(() => this.#plan(this.#latest), {
+      logger: options.logger,
+      what: "owned objects",
+      concurrency: options.concurrency ?? 4,
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+    });
     this.#unsubscribe = options.store.subscribe((change) => {
       if (change.type !== "delete" || !isOwnedKind(change.key.kind)) return;
       // Gone from the cluster: whatever was applied before no longer holds, and a delete is done.
@@ -138,32 +137,25 @@ export class OwnedObjectWriter {
 
   /** Runs are serialized; calls during a run share the next one, which takes the latest objects. */
   flush(): Promise<number> {
-    if (this.#queued !== undefined) return this.#queued;
-    const next = this.#running.then(() => {
-      this.#queued = undefined;
-      return this.#writeAll(this.#latest);
-    });
-    this.#queued = next;
-    this.#running = next.catch(() => 0);
-    return next;
+    return this.#runner.flush();
   }
 
   stop(): void {
-    this.#stopped = true;
+    this.#runner.stop();
     this.#unsubscribe();
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
   }
 
-  async #writeAll(objects: readonly DesiredObject[] | undefined): Promise<number> {
-    if (this.#stopped || !this.#options.isLeader()) {
+  /** The writes of one run: applies of what differs, deletes of what is no longer wanted. */
+  #plan(objects: readonly DesiredObject[] | undefined): WriteTask[] {
+    if (!this.#options.isLeader()) {
       this.#blocked.clear(); // only the leader writes, so only the leader knows what is blocked
-      return 0;
+      return [];
     }
-    if (objects === undefined) return 0;
+    if (objects === undefined) return [];
     const { store } = this.#options;
     const wanted = new Set<string>();
     const blocked = new Map<string, string>();
-    const tasks: Task[] = [];
+    const tasks: WriteTask[] = [];
     for (const obj of objects) {
       const kind = obj.kind;
       if (!isOwnedKind(kind) || obj.apiVersion !== apiVersionOf(kindInfo(kind))) {
@@ -194,20 +186,7 @@ export class OwnedObjectWriter {
       }
     }
     this.#setBlocked(blocked);
-
-    let written = 0;
-    let failed = 0;
-    const worker = async () => {
-      for (let task = tasks.shift(); task !== undefined; task = tasks.shift()) {
-        const outcome = await task();
-        if (outcome === "written") written++;
-        else if (outcome === "failed") failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: this.#options.concurrency ?? 4 }, worker));
-    if (failed > 0) this.#scheduleRetry(failed);
-    else this.#backoff.reset();
-    return written;
+    return tasks;
   }
 
   /**
@@ -233,9 +212,9 @@ export class OwnedObjectWriter {
     body: Readonly<Record<string, unknown>>,
     desired: string,
     live: LiveObject | undefined,
-  ): Promise<Outcome> {
+  ): Promise<WriteOutcome> {
     // Leadership is checked again right before the request: it may have ended during this run.
-    if (this.#stopped || !this.#options.isLeader()) return "skipped";
+    if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
     const { namespace, name } = body.metadata as { namespace: string; name: string };
     const res = await this.#options.client.request(
       "PATCH",
@@ -264,8 +243,8 @@ export class OwnedObjectWriter {
     return "written";
   }
 
-  async #delete(kind: OwnedKind, key: string, live: LiveObject): Promise<Outcome> {
-    if (this.#stopped || !this.#options.isLeader()) return "skipped";
+  async #delete(kind: OwnedKind, key: string, live: LiveObject): Promise<WriteOutcome> {
+    if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
     const { namespace = "", name, uid, resourceVersion } = live.metadata;
     const res = await this.#options.client.request(
       "DELETE",
@@ -324,19 +303,6 @@ export class OwnedObjectWriter {
       { object: key },
       "owner has no uid: applying the owned object without an owner reference",
     );
-  }
-
-  #scheduleRetry(failed: number): void {
-    if (this.#stopped || this.#retry !== undefined) return;
-    const delay = this.#backoff.next();
-    this.#options.logger.debug({ failed, retryInMs: delay }, "owned object writes will be retried");
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      this.flush().catch((error: unknown) =>
-        this.#options.logger.error({ err: error }, "owned object retry failed"),
-      );
-    }, delay);
-    this.#retry.unref();
   }
 }
 

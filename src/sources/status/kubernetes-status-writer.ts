@@ -18,9 +18,10 @@ import type { Logger } from "pino";
 import type { ObjectStatus } from "../../model/status.ts";
 import { isKindName, kindInfo } from "../../resources/kinds.ts";
 import type { ResourceView } from "../../resources/view.ts";
-import { Backoff, type BackoffOptions } from "../kubernetes/backoff.ts";
+import type { BackoffOptions } from "../kubernetes/backoff.ts";
 import type { KubeClient } from "../kubernetes/kube-client.ts";
 import { resourcePath } from "../kubernetes/resource-path.ts";
+import { type WriteOutcome, WriteRunner } from "../kubernetes/write-runner.ts";
 import { canonicalJson, createMergePatch, sameJson } from "./merge-patch.ts";
 import { isStatusKind } from "./status-kinds.ts";
 import type { StatusWriter } from "./status-writer.ts";
@@ -42,11 +43,9 @@ interface Written {
   readonly status: string;
 }
 
-type Outcome = "written" | "skipped" | "failed";
-
 export class KubernetesStatusWriter implements StatusWriter {
   readonly #options: KubernetesStatusWriterOptions;
-  readonly #backoff: Backoff;
+  readonly #runner: WriteRunner;
   readonly #written = new Map<string, Written>();
   readonly #refused = new Set<string>();
   /**
@@ -56,14 +55,18 @@ export class KubernetesStatusWriter implements StatusWriter {
    */
   readonly #settled = new WeakMap<object, object>();
   #latest: readonly ObjectStatus[] = [];
-  #running: Promise<number> = Promise.resolve(0);
-  #queued: Promise<number> | undefined;
-  #retry: NodeJS.Timeout | undefined;
-  #stopped = false;
 
   constructor(options: KubernetesStatusWriterOptions) {
     this.#options = options;
-    this.#backoff = new Backoff(options.retry ?? { initialMs: 1_000, maxMs: 30_000 });
+    this.#runner = new WriteRunner(
+      () => (options.isLeader() ? this.#latest.map((s) => () => this.#writeOne(s)) : []),
+      {
+        logger: options.logger,
+        what: "statuses",
+        concurrency: options.concurrency ?? 8,
+        ...(options.retry === undefined ? {} : { retry: options.retry }),
+      },
+    );
   }
 
   /** Records the statuses and writes those that changed; resolves with how many were written. */
@@ -73,46 +76,18 @@ export class KubernetesStatusWriter implements StatusWriter {
   }
 
   /**
-   * Writes the latest statuses (on becoming leader, and for retries). Runs are
-   * serialized; while one runs, further calls share the next run, which takes
-   * the statuses as they are when it starts.
+   * Writes the latest statuses (on becoming leader, and for retries); calls
+   * while a run is going share the next one (see write-runner.ts).
    */
   flush(): Promise<number> {
-    if (this.#queued !== undefined) return this.#queued;
-    const next = this.#running.then(() => {
-      this.#queued = undefined;
-      return this.#writeAll(this.#latest);
-    });
-    this.#queued = next;
-    this.#running = next.catch(() => 0);
-    return next;
+    return this.#runner.flush();
   }
 
   stop(): void {
-    this.#stopped = true;
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    this.#runner.stop();
   }
 
-  async #writeAll(statuses: readonly ObjectStatus[]): Promise<number> {
-    if (this.#stopped || !this.#options.isLeader()) return 0;
-    const queue = [...statuses];
-    let written = 0;
-    let failed = 0;
-    const worker = async () => {
-      for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
-        const outcome = await this.#writeOne(s);
-        if (outcome === "written") written++;
-        else if (outcome === "failed") failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: this.#options.concurrency ?? 8 }, worker));
-    if (written > 0) this.#options.logger.debug({ written, failed }, "statuses written");
-    if (failed > 0) this.#scheduleRetry(failed);
-    else this.#backoff.reset();
-    return written;
-  }
-
-  async #writeOne(s: ObjectStatus): Promise<Outcome> {
+  async #writeOne(s: ObjectStatus): Promise<WriteOutcome> {
     const { kind, namespace, name } = s.ref;
     if (!isKindName(kind) || !isStatusKind(kind)) {
       if (!this.#refused.has(kind)) {
@@ -144,7 +119,7 @@ export class KubernetesStatusWriter implements StatusWriter {
     // Written already from this very object version; the watch has not brought the result back yet.
     if (last !== undefined && last.baseVersion === version && last.status === desired) return "skipped";
     // Leadership is checked again right before the request: it may have ended during this run.
-    if (this.#stopped || !this.#options.isLeader()) return "skipped";
+    if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
     const res = await this.#options.client.request(
       "PATCH",
       resourcePath(kindInfo(kind), { namespace, name, subresource: "status" }),
@@ -169,18 +144,5 @@ export class KubernetesStatusWriter implements StatusWriter {
         : "status not written; retrying",
     );
     return "failed";
-  }
-
-  #scheduleRetry(failed: number): void {
-    if (this.#stopped || this.#retry !== undefined) return;
-    const delay = this.#backoff.next();
-    this.#options.logger.debug({ failed, retryInMs: delay }, "status writes will be retried");
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      this.flush().catch((error: unknown) =>
-        this.#options.logger.error({ err: error }, "status retry failed"),
-      );
-    }, delay);
-    this.#retry.unref();
   }
 }
