@@ -24,7 +24,7 @@ import { addon } from "../src/datapath/native.ts";
 import type { PolicyEntry } from "../src/model/endpoint-policy.ts";
 import { NodeLab, type Pod, sweepLeftovers } from "../test/support/netns-lab.ts";
 import { frame, skbContext, TCP } from "../test/support/packets.ts";
-import { REPO, StraitProcess } from "../test/support/strait-process.ts";
+import { REPO } from "../test/support/strait-process.ts";
 
 const SIZES = [10, 1_000, 10_000, 100_000];
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 1000);
@@ -219,23 +219,8 @@ async function main() {
   const startLoad = loadavg().map((l) => Number(l.toFixed(2)));
   const lab = new NodeLab(232);
   const stoppers: (() => void)[] = [];
-  const agent = new StraitProcess(
-    [
-      "agent",
-      "--http-address",
-      "127.0.0.1:0",
-      "--api-socket",
-      lab.socket,
-      "--state-dir",
-      lab.stateDir,
-      "--bpf-root",
-      lab.pinRoot,
-      "--log-level",
-      "warn",
-    ],
-    {},
-    ["nsenter", `--net=/run/netns/${lab.nodeNs}`],
-  );
+  const agent = lab.startAgent("warn");
+
   try {
     await agent
       .waitForLog((l) => l.msg === "agent API listening" || l.level >= 50, 15_000)

@@ -17,7 +17,7 @@ import type { Flow } from "../src/agent/flows.ts";
 import type { PolicyEntry } from "../src/model/endpoint-policy.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { type NodeLab as Lab, NodeLab, type Pod, sweepLeftovers } from "./support/netns-lab.ts";
-import { STRAIT_BIN, StraitProcess } from "./support/strait-process.ts";
+import { STRAIT_BIN, type StraitProcess } from "./support/strait-process.ts";
 
 const CLIENT = 1001;
 const SERVER = 1002;
@@ -42,24 +42,7 @@ describe.skipIf(!canRunKernelTests)(`datapath in network namespaces ${KERNEL_SKI
   let other: Pod;
 
   function startAgent(): StraitProcess {
-    const p = new StraitProcess(
-      [
-        "agent",
-        "--http-address",
-        "127.0.0.1:0",
-        "--api-socket",
-        lab.socket,
-        "--state-dir",
-        lab.stateDir,
-        "--bpf-root",
-        lab.pinRoot,
-        "--log-level",
-        "debug",
-      ],
-      {},
-      ["nsenter", `--net=/run/netns/${lab.nodeNs}`],
-    );
-    return p;
+    return lab.startAgent("debug");
   }
 
   function state(clientEntries: readonly PolicyEntry[], serverEntries: readonly PolicyEntry[]) {

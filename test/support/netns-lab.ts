@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { REPO } from "./strait-process.ts";
+import { REPO, StraitProcess } from "./strait-process.ts";
 
 export const LAB_PREFIX = "stlab";
 const CNI_PATH = "/usr/lib/cni";
@@ -118,6 +118,27 @@ export class NodeLab {
     this.subnet = `10.${octet}.0`;
     sh("ip", ["netns", "add", this.nodeNs]);
     this.inNode("ip", ["link", "set", "lo", "up"]);
+  }
+
+  /** `strait agent` for this lab: in the node namespace, with the lab's socket, state and pins. */
+  startAgent(logLevel: string): StraitProcess {
+    return new StraitProcess(
+      [
+        "agent",
+        "--http-address",
+        "127.0.0.1:0",
+        "--api-socket",
+        this.socket,
+        "--state-dir",
+        this.stateDir,
+        "--bpf-root",
+        this.pinRoot,
+        "--log-level",
+        logLevel,
+      ],
+      {},
+      ["nsenter", `--net=/run/netns/${this.nodeNs}`],
+    );
   }
 
   inNode(cmd: string, args: readonly string[], input?: string): string {
