@@ -30,6 +30,8 @@ const SIZES = [10, 1_000, 10_000, 100_000];
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+/** Back-to-back pairs of none and strait-10, for the cost over no policy (see below). */
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 15);
 const TCP_LOAD = join(REPO, "build/bench/tcp-load");
 const CLIENT = 1001;
 const SERVER = 1002;
@@ -317,6 +319,32 @@ async function main() {
       for (const step of steps) await step();
     }
 
+    // The cost over no policy, paired: none and strait-10 measured back to back (order alternating),
+    // so each ratio compares neighbours in time and the machine's drift between rounds cancels out.
+    const pairRatios: number[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      const none = () => {
+        detach();
+        clearIptables();
+        return measure(client, server.ip, 8080);
+      };
+      const strait = async () => {
+        clearIptables();
+        await applyStrait(10);
+        return measure(client, server.ip, 8080);
+      };
+      if (i % 2 === 0) {
+        const n = none();
+        pairRatios.push((await strait()).rate / n.rate);
+      } else {
+        const t = await strait();
+        pairRatios.push(t.rate / none().rate);
+      }
+    }
+    const sortedRatios = [...pairRatios].sort((x, y) => x - y);
+    const quartile = (q: number) =>
+      Number((sortedRatios[Math.floor(q * (sortedRatios.length - 1))] ?? 0).toFixed(3));
+
     const result: Record<string, unknown> = {
       date: new Date().toISOString(),
       loadAverage: { start: startLoad, end: loadavg().map((l) => Number(l.toFixed(2))) },
@@ -336,6 +364,7 @@ async function main() {
       strait100kVs10: Number((rate("strait-100000") / rate("strait-10")).toFixed(3)),
       strait10kVsIptables10k: Number((rate("strait-10000") / rate("iptables-10000")).toFixed(2)),
       straitVsNone: Number((rate("strait-10") / rate("none")).toFixed(3)),
+      straitVsNonePaired: { pairs: PAIRS, median: quartile(0.5), q1: quartile(0.25), q3: quartile(0.75) },
     };
     const text = `${JSON.stringify(result, null, 2)}\n`;
     console.log(text);
