@@ -4,9 +4,9 @@
 setup:
 	@./scripts/setup.sh
 
-# Standalone mode on the bundled quickstart manifests (Ctrl-C to stop).
+# Standalone mode on the bundled quickstart manifests, with their echo backends and the managed Envoy (Ctrl-C stops).
 run: setup
-	@./bin/strait run -f examples/quickstart
+	@./scripts/quickstart.sh
 
 # Lint, type-check, import boundaries and every test.
 test: setup

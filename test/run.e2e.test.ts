@@ -10,7 +10,20 @@ afterEach(async () => {
 });
 
 async function startStandalone(dir: string): Promise<{ proc: StraitProcess; base: string }> {
-  const proc = new StraitProcess(["run", "-f", dir, "--http-address", "127.0.0.1:0", "--log-level", "debug"]);
+  // Free ports only, and no managed Envoy: these tests are about the controller (the Envoy tests are in envoy.e2e).
+  const proc = new StraitProcess([
+    "run",
+    "-f",
+    dir,
+    "--http-address",
+    "127.0.0.1:0",
+    "--xds-address",
+    "127.0.0.1:0",
+    "--envoy",
+    "none",
+    "--log-level",
+    "debug",
+  ]);
   running.push(proc);
   const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"));
   return { proc, base: `http://${String(line.address)}` };

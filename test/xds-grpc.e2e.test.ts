@@ -110,6 +110,8 @@ describe("proxyless gRPC (grpc-js-xds) through strait run -f", () => {
       "127.0.0.1:0",
       "--xds-address",
       `127.0.0.1:${xdsPort}`,
+      "--envoy",
+      "none",
     ]);
     await proc.waitForLog((l) => l.msg === "xDS server listening");
     return proc;

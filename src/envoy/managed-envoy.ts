@@ -197,7 +197,11 @@ export class ManagedEnvoy {
   #forward(line: string): void {
     if (line.trim() === "") return;
     const entry = parseEnvoyLogLine(line);
-    this.#logger[entry.level]({ envoyLogger: entry.logger }, entry.message);
+    // At start Envoy lists its ~70 extension categories at info, one line each: detail, not news.
+    const listing =
+      entry.logger === "main" &&
+      (entry.message.startsWith("  ") || entry.message === "statically linked extensions:");
+    this.#logger[listing && entry.level === "info" ? "debug" : entry.level]({ envoyLogger: entry.logger }, entry.message);
   }
 
   async #waitForAdmin(timeoutMs: number): Promise<void> {

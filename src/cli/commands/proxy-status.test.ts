@@ -26,7 +26,7 @@ describe("strait proxy-status", () => {
   beforeAll(async () => {
     const settings = resolveSettings(
       RUN_SETTINGS,
-      { file: QUICKSTART, "http-address": "127.0.0.1:0", "xds-address": "127.0.0.1:0" },
+      { file: QUICKSTART, "http-address": "127.0.0.1:0", "xds-address": "127.0.0.1:0", envoy: "none" },
       {},
       undefined,
     );
