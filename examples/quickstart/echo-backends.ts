@@ -54,7 +54,9 @@ for (const s of servers) {
     });
     res.writeHead(200, { "content-type": "application/json" }).end(`${body}\n`);
   })
-    .listen(s.port, s.address, () => console.log(`echo backend ${s.namespace}/${s.pod} on ${s.address}:${s.port}`))
+    .listen(s.port, s.address, () =>
+      console.log(`echo backend ${s.namespace}/${s.pod} on ${s.address}:${s.port}`),
+    )
     .on("error", (error) => {
       console.error(`echo backend ${s.namespace}/${s.pod} on ${s.address}:${s.port}: ${error.message}`);
       process.exitCode = 1;

@@ -201,7 +201,10 @@ export class ManagedEnvoy {
     const listing =
       entry.logger === "main" &&
       (entry.message.startsWith("  ") || entry.message === "statically linked extensions:");
-    this.#logger[listing && entry.level === "info" ? "debug" : entry.level]({ envoyLogger: entry.logger }, entry.message);
+    this.#logger[listing && entry.level === "info" ? "debug" : entry.level](
+      { envoyLogger: entry.logger },
+      entry.message,
+    );
   }
 
   async #waitForAdmin(timeoutMs: number): Promise<void> {
