@@ -4,15 +4,18 @@
  * its log lines join strait's, it is restarted when it dies, and both xDS
  * variants work.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_ENVOY_BINARY } from "../src/envoy/index.ts";
 import { httpRequest } from "./support/http-request.ts";
 import { copyQuickstart, startEchoBackends } from "./support/quickstart-copy.ts";
-import { StraitProcess } from "./support/strait-process.ts";
+import { STRAIT_BIN, StraitProcess } from "./support/strait-process.ts";
+
+const run = promisify(execFile);
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -89,6 +92,22 @@ describe("strait run -f with the managed Envoy", () => {
     };
     expect(info.managed).toBe(true);
     expect(info.adminAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+
+    // proxy-config: Envoy's own dump beside what strait serves; every resource the same.
+    const { stdout } = await run(STRAIT_BIN, ["proxy-config", "--address", base.slice(7), "-o", "json"]);
+    const shown = JSON.parse(stdout) as {
+      node: string;
+      resources: { kind: string; name: string; state: string }[];
+    };
+    expect(shown.node).toBe("strait-managed-envoy");
+    expect(shown.resources.map((r) => `${r.kind} ${r.name} ${r.state}`).sort()).toEqual([
+      "clusters shop/landing:80 SYNCED",
+      "clusters shop/store:80 SYNCED",
+      "endpoints shop/landing:80 SYNCED",
+      "endpoints shop/store:80 SYNCED",
+      `listeners infra/edge/${copy.gateway.port} SYNCED`,
+      `routes infra/edge/${copy.gateway.port} SYNCED`,
+    ]);
   });
 
   it("restarts Envoy with back-off when it dies, and serves again", async () => {

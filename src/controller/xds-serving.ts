@@ -18,7 +18,8 @@ import type { Registry } from "prom-client";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { SnapshotCache } from "../xds/cache/index.ts";
-import { TYPE_URLS } from "../xds/proto/index.ts";
+import { UNKNOWN_NODE } from "../xds/cache/node.ts";
+import { decodeResource, TYPE_URLS } from "../xds/proto/index.ts";
 import {
   createXdsMetrics,
   DEFAULT_LIMITS,
@@ -171,6 +172,23 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
     ...(config.tls === undefined ? {} : { tls: config.tls }),
   });
   options.app.get("/api/v1/xds/clients", async () => ({ clients: server.clients() }));
+  // What strait serves one node (a connected client's node id): `strait proxy-config` sets it beside Envoy's own dump.
+  options.app.get("/api/v1/xds/config", async (request, reply) => {
+    const id = (request.query as { node?: string }).node ?? "";
+    const node = server.nodeOf(id) ?? { ...UNKNOWN_NODE, id };
+    const snapshot = cache.snapshotFor(node);
+    if (snapshot === undefined) return reply.code(503).send({ error: "no configuration published yet" });
+    return {
+      node: id,
+      connected: server.nodeOf(id) !== undefined,
+      version: snapshot.version,
+      resources: snapshot.typeUrls().flatMap((typeUrl) =>
+        [...snapshot.type(typeUrl).entries.values()]
+          .filter((e) => e.wildcard)
+          .map((e) => ({ typeUrl, name: e.name, version: e.version, resource: decodeResource(typeUrl, e.bytes) })),
+      ),
+    };
+  });
   const bound = await server.listen(config.host, config.port);
   const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${bound.port}`;
   logger.info(

@@ -41,6 +41,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./proxy-status.ts")).proxyStatusCommand,
   },
   {
+    name: "proxy-config",
+    summary: "Show an Envoy's configuration as Envoy reports it, beside what strait sent it",
+    load: async () => (await import("./proxy-config.ts")).proxyConfigCommand,
+  },
+  {
     name: "agent",
     summary: "Run the node agent: eBPF datapath, TPROXY rules, flow events",
     load: async () => (await import("./agent.ts")).agentCommand,

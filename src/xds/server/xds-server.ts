@@ -12,6 +12,7 @@ import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { Server as GrpcServer, ServerCredentials, type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../../errors.ts";
+import type { NodeInfo } from "../cache/node.ts";
 import type { SnapshotCache } from "../cache/snapshot-cache.ts";
 import { adsServiceDefinition } from "./ads-service.ts";
 import type { AdsStream, StreamContext, XdsLimits } from "./ads-stream.ts";
@@ -129,6 +130,12 @@ export class XdsServer {
   /** Every open stream, for the ops API and `strait proxy-status`. */
   clients(): ClientStatus[] {
     return [...this.#streams].map((s) => s.status()).sort((a, b) => a.stream - b.stream);
+  }
+
+  /** The node a connected client announced under this `node.id` (its first stream's), if one is connected. */
+  nodeOf(id: string): NodeInfo | undefined {
+    for (const stream of this.#streams) if (stream.node.id === id) return stream.node;
+    return undefined;
   }
 
   /** Ends every stream (clients reconnect, to this replica or another) and stops listening. */
