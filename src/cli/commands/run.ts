@@ -19,7 +19,8 @@ Runs the strait controller until SIGTERM or SIGINT. It reads Gateway API,
 Ingress and Cilium network-policy resources, translates them, serves the
 result over xDS to every node's Envoy and agent, and writes statuses.
 
-  strait run -f examples/quickstart     standalone: manifests from a folder, watched
+  strait run -f examples/quickstart     standalone: manifests from a folder, watched,
+                                        and a managed local Envoy serving the Gateways
   strait run                            in a cluster (or with a kubeconfig)
 
 Settings (flag, environment variable or --config file key):
@@ -27,8 +28,10 @@ Settings (flag, environment variable or --config file key):
           YAML file of settings, keyed as below.
 ${settingsHelp(RUN_SETTINGS)}
 
-Logs are JSON lines on stdout. The operations server answers /healthz,
-/readyz (ready once the first full sync and reconcile are done) and /metrics.`,
+Logs are JSON lines on stdout (the managed Envoy's lines too, "component":"envoy").
+The operations server answers /healthz, /readyz (ready once the first full sync and
+reconcile are done and, with --envoy managed, once that Envoy ACKed its first
+configuration) and /metrics.`,
   async run(args, io) {
     const { values } = parseFlags(args, { ...settingsFlags(RUN_SETTINGS), config: { type: "string" } });
     const settings = resolveSettings(RUN_SETTINGS, values, io.env, values.config);
