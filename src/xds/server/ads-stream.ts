@@ -291,7 +291,18 @@ export abstract class AdsStream<Request> {
       );
       return false;
     }
-    if (change.added.length > 0) this.context.cache.retain(state.typeUrl, change.added);
+    if (change.added.length > 0) {
+      this.context.cache.retain(state.typeUrl, change.added);
+      // Subscribing to new names of this type means the client applied the earlier types' responses
+      // that named them (new clusters → their endpoints): those need not wait for their ACK any more.
+      // Envoy withholds the ACK of a CDS response until its new clusters have warmed, which takes
+      // their endpoints: waiting for that ACK before sending the endpoints would stall every new
+      // cluster until ACK_WAIT_MS.
+      const rank = pushRank(state.typeUrl);
+      for (const typeUrl of [...this.#unanswered.keys()]) {
+        if (pushRank(typeUrl) < rank) this.#unanswered.delete(typeUrl);
+      }
+    }
     if (change.removed.length > 0) this.context.cache.release(state.typeUrl, change.removed);
     return true;
   }

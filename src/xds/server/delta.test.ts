@@ -18,6 +18,7 @@ import {
   routeConfig,
 } from "../../../test/support/xds-fixtures.ts";
 import { startXds, type XdsHarness } from "../../../test/support/xds-server-harness.ts";
+import { ACK_WAIT_MS } from "./ads-stream.ts";
 
 let xds: XdsHarness;
 const clients: RawAdsClient[] = [];
@@ -223,5 +224,32 @@ describe("DeltaAggregatedResources (incremental)", () => {
       [EDS, ["ns/b:80"]],
       [CDS, ["ns/b:80"]],
     ]);
+  });
+
+  it("sends new clusters' endpoints as soon as they are subscribed to, before the CDS ACK (Envoy holds it while they warm)", async () => {
+    xds.cache.publish(config({ "ns/a:80": "10s" }));
+    const client = connect();
+    client.send({ node: NODE, type_url: CDS });
+    ack(client, await client.next());
+    client.send({ type_url: EDS, resource_names_subscribe: ["ns/a:80"] });
+    ack(client, await client.next());
+    client.send({ type_url: RDS, resource_names_subscribe: ["gw/http"] });
+    ack(client, await client.next());
+    await client.quiet();
+
+    xds.cache.publish(config({ "ns/a:80": "10s", "ns/c:80": "10s" }, "ns/c:80"));
+    const cds = await client.next();
+    expect(names(cds)).toEqual(["ns/c:80"]);
+    // As Envoy does: no ACK yet, only the subscription to the new cluster's endpoints.
+    const asked = Date.now();
+    client.send({ type_url: EDS, resource_names_subscribe: ["ns/c:80"] });
+    const eds = await client.next();
+    expect(eds.typeUrl).toBe(EDS);
+    expect(names(eds)).toEqual(["ns/c:80"]);
+    expect(Date.now() - asked).toBeLessThan(ACK_WAIT_MS / 2);
+    // Routes still wait for the endpoints' answer.
+    await client.quiet(200);
+    ack(client, eds);
+    expect((await client.next()).typeUrl).toBe(RDS);
   });
 });
