@@ -22,12 +22,12 @@ afterEach(() => {
   for (const s of sources.splice(0)) s.stop();
 });
 
-function startSource(dir: string) {
+function startSource(dir: string, options: { debounceMs?: number; maxDelayMs?: number } = {}) {
   const store = new ResourceStore();
   const changes: StoreChange[] = [];
   const scans: FileScanResult[] = [];
   store.subscribe((c) => changes.push(c));
-  const source = new FileSource(dir, store, { debounceMs: 10, onScan: (r) => scans.push(r) });
+  const source = new FileSource(dir, store, { debounceMs: 10, ...options, onScan: (r) => scans.push(r) });
   sources.push(source);
   source.start();
   return { store, changes, scans, source };
@@ -55,6 +55,21 @@ describe("FileSource", () => {
       "upsert b",
       "delete a",
     ]);
+  });
+
+  it("reads a folder that keeps changing, without waiting for a quiet moment", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
+    writeFileSync(join(dir, "a.yaml"), service("a", 1));
+    const { store } = startSource(dir, { debounceMs: 100, maxDelayMs: 200 });
+    // An edit every 20 ms for 1.5 s: a debounce of 100 ms alone would never fire.
+    let seenWhileWriting = false;
+    for (let port = 2; port < 75; port++) {
+      writeFileSync(join(dir, "a.yaml"), service("a", port));
+      await new Promise((r) => setTimeout(r, 20));
+      if ((store.get("Service", "app", "a")?.spec?.ports?.[0]?.port ?? 1) > 1) seenWhileWriting = true;
+    }
+    expect(seenWhileWriting).toBe(true);
+    await until(() => store.get("Service", "app", "a")?.spec?.ports?.[0]?.port === 74);
   });
 
   it("follows an editor's write-then-rename and an object moving between files", async () => {

@@ -28,6 +28,12 @@ export interface FileSourceOptions extends ParseOptions {
   readonly logger?: Logger;
   /** Wait this long after the last file event before rescanning. */
   readonly debounceMs?: number;
+  /**
+   * But never longer than this after the first event of a burst: a folder
+   * that keeps changing (a deploy tool writing file after file) must still
+   * be read, not wait for a quiet moment that never comes.
+   */
+  readonly maxDelayMs?: number;
   /** Also rescan on this interval (0: only on file events). Useful where inotify is unavailable. */
   readonly pollIntervalMs?: number;
   /** Called after every scan with the current diagnostics. */
@@ -94,6 +100,8 @@ export class FileSource {
   #watcher: FSWatcher | undefined;
   #poller: NodeJS.Timeout | undefined;
   #debounce: NodeJS.Timeout | undefined;
+  /** When the first file event not yet scanned arrived. */
+  #burstStart: number | undefined;
   #lastScan: FileScanResult | undefined;
   #scanning = false;
   #rescanRequested = false;
@@ -254,10 +262,18 @@ export class FileSource {
 
   #scheduleScan(): void {
     if (this.#debounce !== undefined) clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => {
-      this.#debounce = undefined;
-      this.scan();
-    }, this.#options.debounceMs ?? 50);
+    const now = Date.now();
+    this.#burstStart ??= now;
+    const debounce = this.#options.debounceMs ?? 50;
+    const latest = this.#burstStart + (this.#options.maxDelayMs ?? 250);
+    this.#debounce = setTimeout(
+      () => {
+        this.#debounce = undefined;
+        this.#burstStart = undefined;
+        this.scan();
+      },
+      Math.max(0, Math.min(debounce, latest - now)),
+    );
   }
 
   #startPolling(intervalMs: number): void {
