@@ -182,11 +182,18 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       node: id,
       connected: server.nodeOf(id) !== undefined,
       version: snapshot.version,
-      resources: snapshot.typeUrls().flatMap((typeUrl) =>
-        [...snapshot.type(typeUrl).entries.values()]
-          .filter((e) => e.wildcard)
-          .map((e) => ({ typeUrl, name: e.name, version: e.version, resource: decodeResource(typeUrl, e.bytes) })),
-      ),
+      resources: snapshot
+        .typeUrls()
+        .flatMap((typeUrl) =>
+          [...snapshot.type(typeUrl).entries.values()]
+            .filter((e) => e.wildcard)
+            .map((e) => ({
+              typeUrl,
+              name: e.name,
+              version: e.version,
+              resource: decodeResource(typeUrl, e.bytes),
+            })),
+        ),
     };
   });
   const bound = await server.listen(config.host, config.port);
