@@ -9,7 +9,7 @@ import type { ServiceBackend } from "../model/backend.ts";
 import type { HeaderMutation, WeightedBackend } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type BackendTlsPolicies, type PolicyDecision, policyForPort } from "./backend-tls-policy.ts";
-import { headerMutation } from "./header-mutation.ts";
+import { headerMutation, withoutHostHeader } from "./header-mutation.ts";
 import { referenceAllowed } from "./reference-grant.ts";
 import { resolveServiceBackend } from "./service-backends.ts";
 
@@ -110,6 +110,8 @@ export function resolveBackendRef(
 }
 
 export interface RuleBackends {
+  /** A backendRef filter that cannot be programmed: the rule is invalid. */
+  readonly invalid?: string;
   readonly backends: readonly WeightedBackend[];
   readonly services: readonly ServiceBackend[];
   readonly problems: readonly RefProblem[];
@@ -126,6 +128,7 @@ export function resolveRuleBackends(
   const services: ServiceBackend[] = [];
   const problems: RefProblem[] = [];
   const used: PolicyDecision[] = [];
+  let invalid: string | undefined;
   for (const ref of refs) {
     const weight = ref.weight ?? 1;
     const resolved = resolveBackendRef(view, from, ref, policies);
@@ -136,7 +139,15 @@ export function resolveRuleBackends(
     let requestHeaders: HeaderMutation | undefined;
     let responseHeaders: HeaderMutation | undefined;
     for (const f of ref.filters ?? []) {
-      if (f.type === "RequestHeaderModifier") requestHeaders = headerMutation(f.requestHeaderModifier);
+      if (f.type === "RequestHeaderModifier") {
+        requestHeaders = headerMutation(f.requestHeaderModifier);
+        // Envoy has no per-backend Host rewrite in a header mutation: it would refuse the whole route table.
+        if (
+          requestHeaders.set.some((h) => h.name.toLowerCase() === "host") ||
+          withoutHostHeader(requestHeaders).invalid
+        )
+          invalid = `backendRef ${ref.name}: RequestHeaderModifier cannot change the Host header of one backend`;
+      }
       if (f.type === "ResponseHeaderModifier") responseHeaders = headerMutation(f.responseHeaderModifier);
     }
     backends.push({
@@ -146,5 +157,5 @@ export function resolveRuleBackends(
       ...(responseHeaders === undefined ? {} : { responseHeaders }),
     });
   }
-  return { backends, services, problems, policies: used };
+  return { backends, services, problems, policies: used, ...(invalid === undefined ? {} : { invalid }) };
 }

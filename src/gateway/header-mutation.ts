@@ -26,3 +26,26 @@ export function mergeMutations(a: HeaderMutation, b: HeaderMutation): HeaderMuta
 export function isEmptyMutation(m: HeaderMutation): boolean {
   return m.set.length === 0 && m.add.length === 0 && m.remove.length === 0;
 }
+
+/**
+ * The Host header cannot be a header mutation in Envoy: it refuses the whole
+ * RouteConfiguration (":-prefixed or host headers may not be modified"),
+ * taking every route of the listener down. Setting it is a host rewrite
+ * (`host_rewrite_literal`), which is what the filter means; adding a second
+ * Host or removing it has no meaning for an upstream request and is refused.
+ */
+export function withoutHostHeader(m: HeaderMutation): {
+  readonly mutation: HeaderMutation;
+  readonly host?: string;
+  readonly invalid?: string;
+} {
+  const isHost = (name: string) => name.toLowerCase() === "host";
+  if (m.add.some((h) => isHost(h.name)) || m.remove.some(isHost))
+    return {
+      mutation: m,
+      invalid: "RequestHeaderModifier cannot add or remove the Host header (set it instead)",
+    };
+  const host = m.set.filter((h) => isHost(h.name)).at(-1)?.value;
+  if (host === undefined) return { mutation: m };
+  return { mutation: { ...m, set: m.set.filter((h) => !isHost(h.name)) }, host };
+}

@@ -86,6 +86,14 @@ function translateRule(
     matches.push(m.value);
   }
   const filters = translateFilters(view, from, rule.filters ?? [], policies);
+  if (filters.invalid !== undefined) {
+    return {
+      invalid: `rule ${rule.name ?? index}: ${filters.invalid}`,
+      refProblems: [],
+      services: [],
+      policies: [],
+    };
+  }
   if (
     filters.redirect !== undefined &&
     (filters.pathRewrite !== undefined || filters.hostRewrite !== undefined)
@@ -109,6 +117,14 @@ function translateRule(
     };
   }
   const backends = resolveRuleBackends(view, from, rule.backendRefs ?? [], policies);
+  if (backends.invalid !== undefined) {
+    return {
+      invalid: `rule ${rule.name ?? index}: ${backends.invalid}`,
+      refProblems: [],
+      services: [],
+      policies: [],
+    };
+  }
 
   const timeouts: { request?: number; backendRequest?: number } = {};
   for (const key of ["request", "backendRequest"] as const) {

@@ -8,7 +8,7 @@ import type { Cors, HeaderMutation } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type RefProblem, resolveBackendRef } from "./backend-refs.ts";
 import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
-import { headerMutation, mergeMutations, NO_HEADER_CHANGES } from "./header-mutation.ts";
+import { headerMutation, mergeMutations, NO_HEADER_CHANGES, withoutHostHeader } from "./header-mutation.ts";
 
 interface PathModifierSpec {
   type: string;
@@ -68,6 +68,8 @@ export interface RuleFilters {
   readonly refProblems: readonly RefProblem[];
   /** A filter strait cannot apply: the rule must answer 500 rather than skip it. */
   readonly unsupported?: string;
+  /** A filter whose values cannot be programmed: the rule is invalid. */
+  readonly invalid?: string;
   readonly policies: readonly PolicyDecision[];
 }
 
@@ -105,13 +107,20 @@ export function translateFilters(
   let pathRewrite: PathModifier | undefined;
   let cors: Cors | undefined;
   let unsupported: string | undefined;
+  let invalid: string | undefined;
+  /** Host from a RequestHeaderModifier; URLRewrite's hostname, the explicit API, wins over it. */
+  let hostHeader: string | undefined;
   const mirrors: { backend: ServiceBackend; fraction: number }[] = [];
   const refProblems: RefProblem[] = [];
   for (const f of filters) {
     switch (f.type) {
-      case "RequestHeaderModifier":
-        requestHeaders = mergeMutations(requestHeaders, headerMutation(f.requestHeaderModifier));
+      case "RequestHeaderModifier": {
+        const split = withoutHostHeader(headerMutation(f.requestHeaderModifier));
+        if (split.invalid !== undefined) invalid = split.invalid;
+        if (split.host !== undefined) hostHeader = split.host;
+        requestHeaders = mergeMutations(requestHeaders, split.mutation);
         break;
+      }
       case "ResponseHeaderModifier":
         responseHeaders = mergeMutations(responseHeaders, headerMutation(f.responseHeaderModifier));
         break;
@@ -166,11 +175,14 @@ export function translateFilters(
         unsupported = `filter type ${f.type} is not supported`;
     }
   }
+  // A redirect forwards nothing: a Host to send upstream does not apply.
+  if (hostRewrite === undefined && redirect === undefined) hostRewrite = hostHeader;
   return {
     requestHeaders,
     responseHeaders,
     ...(redirect === undefined ? {} : { redirect }),
     ...(hostRewrite === undefined ? {} : { hostRewrite }),
+    ...(invalid === undefined ? {} : { invalid }),
     ...(pathRewrite === undefined ? {} : { pathRewrite }),
     mirrors,
     ...(cors === undefined ? {} : { cors }),
