@@ -28,9 +28,23 @@ export interface BootstrapOptions {
   };
   /** How long Envoy waits for the first LDS/CDS answer before it starts without them (default 15 s). */
   readonly initialFetchTimeout?: string;
+  /** Runtime keys on top of ENVOY_RUNTIME (a static layer). */
+  readonly runtime?: Readonly<Record<string, unknown>>;
 }
 
 export const XDS_CLUSTER = "strait-xds";
+
+/**
+ * Envoy's runtime as strait needs it. RE2 programs: Envoy refuses a regex
+ * whose compiled program exceeds 100 instructions by default, and with it the
+ * whole RouteConfiguration (every route of the listener); Gateway API regexes
+ * are user input with no such limit, so the limit is raised to Istio's
+ * 32768 (the warning level stays at 1000 so large ones still show in stats).
+ */
+export const ENVOY_RUNTIME: Readonly<Record<string, unknown>> = {
+  "re2.max_program_size.error_level": 32768,
+  "re2.max_program_size.warn_level": 1000,
+};
 
 function addressOf(host: string, port: number) {
   return { socket_address: { address: host, port_value: port } };
@@ -104,6 +118,9 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
       ],
     },
     admin: { address: addressOf(options.admin.host, options.admin.port) },
+    layered_runtime: {
+      layers: [{ name: "strait", static_layer: { ...ENVOY_RUNTIME, ...options.runtime } }],
+    },
     // No limit on downstream connections is Envoy's default, and it warns about it at every start;
     // the overload manager's resource monitor sets one, as Envoy's docs advise for an edge proxy.
     overload_manager: {
