@@ -59,6 +59,11 @@ export class Controller {
     if (this.#unsynced.size === 0) this.#coalescer.touch({ kind: "Namespace", namespace: "", name: "" });
   }
 
+  /** Reconciles again soon although no object changed (an input outside the store did, e.g. Envoy's NACKs). */
+  reconcileSoon(): void {
+    if (this.#unsynced.size === 0) this.#coalescer.touch({ kind: "Namespace", namespace: "", name: "" });
+  }
+
   /** Why the controller is not ready, or undefined once it is. */
   notReadyReason(): string | undefined {
     if (this.#unsynced.size > 0) return `waiting for first sync of ${[...this.#unsynced].join(", ")}`;

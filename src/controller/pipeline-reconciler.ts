@@ -4,6 +4,7 @@
  * owned-object writer. Consumers register once; each gets every output.
  */
 import type { Logger } from "pino";
+import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
 import type { Reconciler } from "./controller.ts";
 import { PipelineCache, type PipelineOutput, runPipeline } from "./pipeline.ts";
@@ -16,6 +17,7 @@ export class PipelineReconciler implements Reconciler {
   readonly #logger: Logger;
   readonly #consumers: PipelineConsumer[] = [];
   #latest: PipelineOutput | undefined;
+  #rejections: readonly DataPlaneRejection[] = [];
   readonly #cache = new PipelineCache();
 
   constructor(addressPool: readonly string[], logger: Logger) {
@@ -28,12 +30,22 @@ export class PipelineReconciler implements Reconciler {
     return this.#latest;
   }
 
+  /** What the data plane refuses now; the next reconcile shows it in status. */
+  setRejections(rejections: readonly DataPlaneRejection[]): void {
+    this.#rejections = rejections;
+  }
+
   onOutput(consumer: PipelineConsumer): void {
     this.#consumers.push(consumer);
   }
 
   async reconcile(view: ResourceView): Promise<void> {
-    const output = runPipeline(view, { now: new Date(), addressPool: this.#addressPool, cache: this.#cache });
+    const output = runPipeline(view, {
+      now: new Date(),
+      addressPool: this.#addressPool,
+      cache: this.#cache,
+      rejections: this.#rejections,
+    });
     this.#latest = output;
     this.#logger.debug(
       {

@@ -3,8 +3,10 @@
  * resources. The running controller, `strait translate`/`status`/`simulate`
  * and the conformance runner all call this one function.
  */
+import { applyDataPlaneRejections } from "../gateway/data-plane-rejections.ts";
 import { GatewayCache, type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { GatewayModel } from "../model/gateway.ts";
+import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ObjectStatus } from "../model/status.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type EnvoyResourceSet, translateGatewayModel, XdsCache } from "../xds/translate/index.ts";
@@ -22,6 +24,8 @@ export interface PipelineOptions {
   /** Addresses Gateways get their own address from (IPv4 addresses, `a-b` ranges, CIDRs). */
   readonly addressPool: readonly string[];
   readonly controllerName?: string;
+  /** Resources the data plane refused (Envoy's NACKs): shown on what produced them. */
+  readonly rejections?: readonly DataPlaneRejection[];
 }
 
 export interface PipelineOutput {
@@ -42,5 +46,10 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
     ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
   });
-  return { model, statuses, ownedObjects, resources: translateGatewayModel(model, options.cache?.xds) };
+  return {
+    model,
+    statuses: applyDataPlaneRejections(view, model, statuses, options.rejections ?? [], options.now),
+    ownedObjects,
+    resources: translateGatewayModel(model, options.cache?.xds),
+  };
 }

@@ -121,6 +121,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
       store,
       pipeline,
       app,
+      onRejectionsChanged: () => controller.reconcileSoon(),
     });
   } catch (error) {
     return unwind(error); // e.g. the port is taken: leave nothing running

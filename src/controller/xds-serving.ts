@@ -28,6 +28,7 @@ import {
   type XdsTls,
 } from "../xds/server/index.ts";
 import { booleanSetting, type Settings, stringSetting } from "./config.ts";
+import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
 import type { PipelineOutput } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
@@ -41,6 +42,8 @@ export interface XdsServingOptions {
   readonly store: ResourceView;
   readonly pipeline: PipelineReconciler;
   readonly app: FastifyInstance;
+  /** Envoy's NACKs changed what the data plane refuses: reconcile so statuses show it. */
+  readonly onRejectionsChanged?: () => void;
 }
 
 export interface XdsServing {
@@ -156,7 +159,12 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       }
     },
   });
+  const rejections = new DataPlaneRejections(() => {
+    options.pipeline.setRejections(rejections.list());
+    options.onRejectionsChanged?.();
+  });
   const publish = (resources: PipelineOutput["resources"]) => {
+    rejections.prune(resources);
     const published = cache.publish(resources);
     if (published.ok) logger.debug({ version: published.version }, "xDS snapshot published");
   };
@@ -170,7 +178,10 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
     metrics,
     limits: config.limits,
     ...(config.tls === undefined ? {} : { tls: config.tls }),
+    onAnswer: (answer) => rejections.answer(answer),
+    onStreamClosed: (stream, node) => rejections.streamClosed(stream, node),
   });
+  options.app.get("/api/v1/xds/rejections", async () => ({ rejections: rejections.list() }));
   options.app.get("/api/v1/xds/clients", async () => ({ clients: server.clients() }));
   // What strait serves one node (a connected client's node id): `strait proxy-config` sets it beside Envoy's own dump.
   options.app.get("/api/v1/xds/config", async (request, reply) => {
@@ -182,18 +193,16 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       node: id,
       connected: server.nodeOf(id) !== undefined,
       version: snapshot.version,
-      resources: snapshot
-        .typeUrls()
-        .flatMap((typeUrl) =>
-          [...snapshot.type(typeUrl).entries.values()]
-            .filter((e) => e.wildcard)
-            .map((e) => ({
-              typeUrl,
-              name: e.name,
-              version: e.version,
-              resource: decodeResource(typeUrl, e.bytes),
-            })),
-        ),
+      resources: snapshot.typeUrls().flatMap((typeUrl) =>
+        [...snapshot.type(typeUrl).entries.values()]
+          .filter((e) => e.wildcard)
+          .map((e) => ({
+            typeUrl,
+            name: e.name,
+            version: e.version,
+            resource: decodeResource(typeUrl, e.bytes),
+          })),
+      ),
     };
   });
   const bound = await server.listen(config.host, config.port);

@@ -58,7 +58,7 @@ export class GatewayLab {
         req.resume();
         res
           .writeHead(200, { "content-type": "application/json" })
-          .end(JSON.stringify({ backend: name, path: req.url }));
+          .end(JSON.stringify({ backend: name, path: req.url, host: req.headers.host }));
       });
       server.keepAliveTimeout = 60_000;
       await new Promise<void>((resolve) => server.listen(port, address, resolve));
@@ -167,7 +167,21 @@ ${filter}      backendRefs: [{ name: ${service}, port: 80 }]
     this.strait = undefined;
   }
 
-  async startEnvoy(api: XdsApi): Promise<ManagedEnvoy> {
+  /** A manifest file of the test's own in the watched folder (written aside and renamed over). */
+  writeFile(name: string, text: string): void {
+    writeFileSync(join(this.dir, `.${name}.tmp`), text);
+    renameSync(join(this.dir, `.${name}.tmp`), join(this.dir, name));
+  }
+
+  /** The status strait reports for an object (standalone local API). */
+  async status(kind: string, name: string, namespace = "lab"): Promise<Record<string, unknown> | undefined> {
+    const res = await fetch(
+      `http://${this.opsAddress}/api/v1/statuses?kind=${kind}&namespace=${namespace}&name=${name}`,
+    );
+    return ((await res.json()) as { status: Record<string, unknown> }[])[0]?.status;
+  }
+
+  async startEnvoy(api: XdsApi, runtime?: Readonly<Record<string, unknown>>): Promise<ManagedEnvoy> {
     const envoy = new ManagedEnvoy({
       binary: resolveEnvoyBinary(),
       logger: pino({ level: "warn" }),
@@ -177,6 +191,7 @@ ${filter}      backendRefs: [{ name: ${service}, port: 80 }]
         xds: { host: "127.0.0.1", port: this.xdsPort },
         api,
         admin: { host: "127.0.0.1", port: 0 },
+        ...(runtime === undefined ? {} : { runtime }),
       },
     });
     await envoy.start();
@@ -184,14 +199,18 @@ ${filter}      backendRefs: [{ name: ${service}, port: 80 }]
     return envoy;
   }
 
-  /** One request to route `i` through Envoy. */
-  get(i: number, agent?: Agent): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  /** One request through Envoy: to route `i` (`/r<i>/x`), or to a path. */
+  get(
+    i: number | string,
+    agent?: Agent,
+  ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+    const path = typeof i === "number" ? `/r${i}/x` : i;
     return new Promise((resolve, reject) => {
       const req = request(
         {
           host: this.gateway.address,
           port: this.gateway.port,
-          path: `/r${i}/x`,
+          path,
           agent: agent ?? false,
           timeout: 5000,
         },

@@ -24,7 +24,8 @@ import { type NodeInfo, UNKNOWN_NODE } from "../cache/node.ts";
 import { pushRank, typeInfo } from "../cache/resource-types.ts";
 import type { Snapshot } from "../cache/snapshot.ts";
 import type { SnapshotCache } from "../cache/snapshot-cache.ts";
-import type { ClientStatus, NackStatus, SentStatus, TypeStatus } from "./client-status.ts";
+import type { ResourceEntry } from "../cache/type-snapshot.ts";
+import type { ClientStatus, NackStatus, SentStatus, TypeStatus, XdsAnswer } from "./client-status.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded } from "./requests.ts";
 import type { SendBudget } from "./send-budget.ts";
@@ -56,12 +57,16 @@ export interface StreamContext {
   /** Ends the client's connection at once (it stopped reading). */
   readonly cutOff: (peer: string) => void;
   readonly closed: (stream: AdsStream<unknown>) => void;
+  /** Every ACK and NACK of a response, with the resources it carried (NACK into status). */
+  readonly answered?: (answer: XdsAnswer) => void;
 }
 
 /** A response sent for one type, as remembered for ACK/NACK matching and status. */
 interface Sent extends SentStatus {
   /** Some of its resource names, for the NACK log. */
   readonly names: readonly string[];
+  /** Every resource it carried (shared with the snapshot, not copied). */
+  readonly entries: readonly ResourceEntry[];
 }
 
 interface TypeRecord {
@@ -245,6 +250,19 @@ export abstract class AdsStream<Request> {
   protected ack(typeUrl: string, version: string, nonce: string): void {
     this.#record(typeUrl).acked = { version, nonce, at: new Date().toISOString() };
     this.answered(typeUrl, nonce);
+    this.#report(typeUrl, nonce, undefined);
+  }
+
+  #report(typeUrl: string, nonce: string, error: string | undefined): void {
+    const sent = nonce === "" ? undefined : this.sentWithNonce(typeUrl, nonce);
+    if (sent === undefined || this.context.answered === undefined) return;
+    this.context.answered({
+      stream: this.id,
+      node: this.node.id,
+      typeUrl,
+      ...(error === undefined ? { accepted: true } : { accepted: false, error }),
+      resources: sent.entries.map((e) => ({ name: e.name, version: e.version })),
+    });
   }
 
   /** The client answered the response with this nonce (an ACK, a NACK, or a request carrying it). */
@@ -260,6 +278,7 @@ export abstract class AdsStream<Request> {
     record.nacked = { version, nonce, at: new Date().toISOString(), error, resources: names };
     record.nacks++;
     this.answered(typeUrl, nonce);
+    this.#report(typeUrl, nonce, error);
     const info = typeInfo(typeUrl);
     this.context.metrics?.nacks.inc({ type: info.short });
     // The client keeps its last accepted configuration; strait sends this type again only when it changes.
@@ -435,6 +454,7 @@ export abstract class AdsStream<Request> {
         ...update.resources.slice(0, NAMES_IN_LOG).map((e) => e.name),
         ...update.removed.slice(0, NAMES_IN_LOG),
       ],
+      entries: update.resources,
     });
     if (record.sent.length > REMEMBERED_RESPONSES) record.sent.shift();
     this.#unanswered.set(state.typeUrl, { nonce, at: Date.now() });

@@ -47,3 +47,16 @@ export interface ClientStatus {
   readonly node: { readonly id: string; readonly cluster: string; readonly userAgent: string };
   readonly types: readonly TypeStatus[];
 }
+
+/** A client's answer to one response: ACK (accepted) or NACK, with what the response carried. */
+export interface XdsAnswer {
+  readonly stream: number;
+  /** The client's node.id. */
+  readonly node: string;
+  readonly typeUrl: string;
+  readonly accepted: boolean;
+  /** NACK: error_detail.message. */
+  readonly error?: string;
+  /** The resources of the answered response, with the versions sent. */
+  readonly resources: readonly { readonly name: string; readonly version: string }[];
+}

@@ -16,7 +16,7 @@ import type { NodeInfo } from "../cache/node.ts";
 import type { SnapshotCache } from "../cache/snapshot-cache.ts";
 import { adsServiceDefinition } from "./ads-service.ts";
 import type { AdsStream, StreamContext, XdsLimits } from "./ads-stream.ts";
-import type { ClientStatus } from "./client-status.ts";
+import type { ClientStatus, XdsAnswer } from "./client-status.ts";
 import { DeltaStream } from "./delta-stream.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded, DeltaRequest, SotwRequest } from "./requests.ts";
@@ -38,6 +38,10 @@ export interface XdsServerOptions {
   readonly limits: XdsLimits;
   /** TLS with client-certificate verification; plaintext without. */
   readonly tls?: XdsTls;
+  /** Every ACK and NACK, with the resources of the answered response. */
+  readonly onAnswer?: (answer: XdsAnswer) => void;
+  /** A stream ended (its client's answers no longer hold). */
+  readonly onStreamClosed?: (stream: number, node: string) => void;
 }
 
 export const DEFAULT_LIMITS: XdsLimits = {
@@ -85,7 +89,11 @@ export class XdsServer {
       limits,
       budget: new SendBudget(limits.maxBytesInFlight),
       cutOff: (peer) => this.#sockets.get(peer)?.destroy(),
-      closed: (stream) => this.#streams.delete(stream),
+      closed: (stream) => {
+        this.#streams.delete(stream);
+        options.onStreamClosed?.(stream.id, stream.node.id);
+      },
+      ...(options.onAnswer === undefined ? {} : { answered: options.onAnswer }),
     };
     this.#grpc.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: ServerDuplexStream<Decoded<SotwRequest>, Buffer>) =>

@@ -1,0 +1,232 @@
+/**
+ * Envoy's NACKs, in status. A resource Envoy refused (a listener, a route
+ * configuration, a cluster, its endpoints, a secret) is traced back through
+ * the model to what produced it:
+ *
+ * - the Gateway listeners it serves get `Programmed=False`, reason `Invalid`,
+ *   with Envoy's error (listeners, route configurations, secrets);
+ * - the routes in it, or sending to it, get the parent condition
+ *   `strait.dev/Programmed=False`, reason `RejectedByDataPlane` on their
+ *   parent entry for that Gateway (route configurations, clusters,
+ *   endpoints). The Gateway API defines no route condition for this; a
+ *   domain-prefixed type is how the spec lets implementations add one.
+ *
+ * Everything else keeps its status: other listeners, other Gateways, other
+ * routes. Once Envoy accepts a later version the rejection is gone from the
+ * input and the conditions return to what the spec stage computed.
+ */
+
+import type { GatewayModel, Route } from "../model/gateway.ts";
+import type { DataPlaneRejection } from "../model/rejection.ts";
+import type { Condition, ObjectStatus } from "../model/status.ts";
+import type { ResourceView } from "../resources/view.ts";
+
+export const ROUTE_PROGRAMMED = "strait.dev/Programmed";
+export const REJECTED_BY_DATA_PLANE = "RejectedByDataPlane";
+
+/** Condition messages stay readable (the CRDs allow 32 KiB; Envoy's errors can be long). */
+const MAX_MESSAGE = 1024;
+
+interface Marks {
+  /** `ns/gateway` → listener name → message. */
+  readonly listeners: Map<string, Map<string, string>>;
+  /** `ns/route` → `ns/gateway` → message. */
+  readonly routes: Map<string, Map<string, string>>;
+}
+
+function gatewayOf(resourceName: string): string {
+  return resourceName.split("/").slice(0, 2).join("/");
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE - 1)}…`;
+}
+
+function mark(map: Map<string, Map<string, string>>, outer: string, inner: string, message: string): void {
+  const entry = map.get(outer) ?? new Map<string, string>();
+  if (!entry.has(inner)) entry.set(inner, message);
+  map.set(outer, entry);
+}
+
+function routeKeys(route: Route): string[] {
+  return route.sources.filter((s) => s.kind.endsWith("Route")).map((s) => `${s.namespace}/${s.name}`);
+}
+
+function usesCluster(route: Route, cluster: string): boolean {
+  const action = route.action;
+  if (action.kind !== "forward") return false;
+  return (
+    action.backends.some((b) => b.cluster === cluster) || action.mirrors.some((m) => m.cluster === cluster)
+  );
+}
+
+/** Names of a Gateway's listeners on a port (HTTP ports serve every listener of the port). */
+function listenersOnPort(view: ResourceView, gateway: string, port: number): string[] {
+  const [namespace = "", name = ""] = gateway.split("/");
+  const gw = view.get("Gateway", namespace, name);
+  return (gw?.spec.listeners ?? []).filter((l) => l.port === port).map((l) => l.name);
+}
+
+function collect(view: ResourceView, model: GatewayModel, rejections: readonly DataPlaneRejection[]): Marks {
+  const marks: Marks = { listeners: new Map(), routes: new Map() };
+  const markTable = (table: string, message: string) => {
+    for (const vh of model.routeTables.find((t) => t.name === table)?.virtualHosts ?? [])
+      for (const route of vh.routes)
+        for (const key of routeKeys(route)) mark(marks.routes, key, gatewayOf(table), message);
+  };
+  const markPortListeners = (portName: string, message: string, chain?: string) => {
+    const port = model.ports.find((p) => p.name === portName);
+    if (port === undefined) return;
+    const gateway = gatewayOf(port.name);
+    const names =
+      chain === undefined ? listenersOnPort(view, gateway, port.port) : [chain.split("/").slice(2).join("/")];
+    for (const listener of names) mark(marks.listeners, gateway, listener, message);
+  };
+  for (const r of rejections) {
+    const message = clip(`Envoy rejected ${r.resource} ${r.name}: ${r.message}`);
+    switch (r.resource) {
+      case "listener": {
+        markPortListeners(r.name, message);
+        const port = model.ports.find((p) => p.name === r.name);
+        for (const table of [port?.routeTable, ...(port?.tlsChains.map((c) => c.routeTable) ?? [])])
+          if (table !== undefined) markTable(table, message);
+        break;
+      }
+      case "route": {
+        markTable(r.name, message);
+        for (const port of model.ports) {
+          if (port.routeTable === r.name) markPortListeners(port.name, message);
+          for (const chain of port.tlsChains)
+            if (chain.routeTable === r.name) markPortListeners(port.name, message, chain.name);
+        }
+        break;
+      }
+      case "cluster":
+      case "endpoints": {
+        for (const table of model.routeTables)
+          for (const vh of table.virtualHosts)
+            for (const route of vh.routes)
+              if (usesCluster(route, r.name))
+                for (const key of routeKeys(route)) mark(marks.routes, key, gatewayOf(table.name), message);
+        break;
+      }
+      case "secret": {
+        for (const port of model.ports)
+          for (const chain of port.tlsChains)
+            if (chain.certificates.includes(r.name) || chain.clientValidation?.caBundle === r.name)
+              markPortListeners(port.name, message, chain.name);
+        break;
+      }
+    }
+  }
+  return marks;
+}
+
+type Conditions = readonly Condition[];
+
+function previousTime(previous: unknown, type: string, status: string): string | undefined {
+  if (!Array.isArray(previous)) return undefined;
+  const old = (previous as { type?: unknown; status?: unknown; lastTransitionTime?: unknown }[]).find(
+    (c) => c?.type === type,
+  );
+  return old?.status === status && typeof old.lastTransitionTime === "string"
+    ? old.lastTransitionTime
+    : undefined;
+}
+
+function setCondition(
+  conditions: Conditions,
+  type: string,
+  reason: string,
+  message: string,
+  previous: unknown,
+  now: Date,
+  generation: number | undefined,
+): Condition[] {
+  const stamp = previousTime(previous, type, "False") ?? now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const condition: Condition = {
+    type,
+    status: "False",
+    reason,
+    message,
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+    lastTransitionTime: stamp,
+  };
+  const at = conditions.findIndex((c) => c.type === type);
+  return at < 0 ? [...conditions, condition] : conditions.map((c, i) => (i === at ? condition : c));
+}
+
+/** The statuses with the rejections applied; unchanged (the same array) when there are none. */
+export function applyDataPlaneRejections(
+  view: ResourceView,
+  model: GatewayModel,
+  statuses: readonly ObjectStatus[],
+  rejections: readonly DataPlaneRejection[],
+  now: Date,
+): readonly ObjectStatus[] {
+  if (rejections.length === 0) return statuses;
+  const marks = collect(view, model, rejections);
+  return statuses.map((s) => {
+    const key = `${s.ref.namespace}/${s.ref.name}`;
+    if (s.ref.kind === "Gateway") {
+      const listeners = marks.listeners.get(key);
+      if (listeners === undefined) return s;
+      const previous = (view.get("Gateway", s.ref.namespace, s.ref.name)?.status ?? {}) as {
+        listeners?: { name?: string; conditions?: unknown }[];
+      };
+      const generation = view.get("Gateway", s.ref.namespace, s.ref.name)?.metadata.generation;
+      const list = (s.status.listeners ?? []) as { name: string; conditions: Conditions }[];
+      return {
+        ...s,
+        status: {
+          ...s.status,
+          listeners: list.map((l) => {
+            const message = listeners.get(l.name);
+            if (message === undefined) return l;
+            const prev = previous.listeners?.find((p) => p?.name === l.name)?.conditions;
+            return {
+              ...l,
+              conditions: setCondition(l.conditions, "Programmed", "Invalid", message, prev, now, generation),
+            };
+          }),
+        },
+      };
+    }
+    if (s.ref.kind !== "HTTPRoute" && s.ref.kind !== "GRPCRoute") return s;
+    const gateways = marks.routes.get(key);
+    if (gateways === undefined) return s;
+    const object = view.get(s.ref.kind, s.ref.namespace, s.ref.name);
+    const previous = ((object?.status ?? {}) as { parents?: { parentRef?: unknown; conditions?: unknown }[] })
+      .parents;
+    const parents = (s.status.parents ?? []) as {
+      parentRef: { name: string; namespace?: string; kind?: string };
+      conditions: Conditions;
+    }[];
+    return {
+      ...s,
+      status: {
+        ...s.status,
+        parents: parents.map((p) => {
+          if ((p.parentRef.kind ?? "Gateway") !== "Gateway") return p;
+          const message = gateways.get(`${p.parentRef.namespace ?? s.ref.namespace}/${p.parentRef.name}`);
+          if (message === undefined) return p;
+          const prev = previous?.find(
+            (q) => JSON.stringify(q?.parentRef) === JSON.stringify(p.parentRef),
+          )?.conditions;
+          return {
+            ...p,
+            conditions: setCondition(
+              p.conditions,
+              ROUTE_PROGRAMMED,
+              REJECTED_BY_DATA_PLANE,
+              message,
+              prev,
+              now,
+              object?.metadata.generation,
+            ),
+          };
+        }),
+      },
+    };
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * A resource the data plane refused: Envoy NACKed the version strait sent.
+ * An input of the status stage (like the clock), so that a rejection shows on
+ * the Gateway listeners and routes that produced the resource.
+ */
+
+export type DataPlaneResource = "listener" | "route" | "cluster" | "endpoints" | "secret";
+
+export interface DataPlaneRejection {
+  readonly resource: DataPlaneResource;
+  /** The Envoy resource name (listener `ns/gateway/port`, cluster `ns/service:port`, …). */
+  readonly name: string;
+  /** Envoy's error text. */
+  readonly message: string;
+}
