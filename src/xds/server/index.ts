@@ -4,6 +4,13 @@
  * It reads snapshots from xds/cache and keeps each stream's protocol state.
  */
 export type { XdsLimits } from "./ads-stream.ts";
-export type { AckStatus, ClientStatus, NackStatus, SentStatus, TypeStatus, XdsAnswer } from "./client-status.ts";
+export type {
+  AckStatus,
+  ClientStatus,
+  NackStatus,
+  SentStatus,
+  TypeStatus,
+  XdsAnswer,
+} from "./client-status.ts";
 export { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
 export { DEFAULT_LIMITS, XdsServer, type XdsServerOptions, type XdsTls } from "./xds-server.ts";
