@@ -133,6 +133,22 @@ describe("configurations Envoy would refuse, caught in translation", () => {
     expect(refused).toMatchObject({ reason: "UnsupportedValue" });
     expect(refused.message).toContain("cannot add or remove the Host header");
     expect((await lab.get("/add-host/x")).status).toBe(404);
+    // The same check of Envoy's covers response headers: no Host there either.
+    lab.writeFile(
+      "resp-host.yaml",
+      route(
+        "resp-host",
+        "{ type: PathPrefix, value: /resp-host/ }",
+        setHost
+          .replace("RequestHeaderModifier", "ResponseHeaderModifier")
+          .replace("requestHeaderModifier", "responseHeaderModifier"),
+      ),
+    );
+    const refusedResponse = await until("the resp-host status", async () => {
+      const c = routeCondition(await lab.status("HTTPRoute", "resp-host"), "Accepted");
+      return c?.status === "False" ? c : undefined;
+    });
+    expect(refusedResponse.message).toContain("ResponseHeaderModifier cannot change a Host header");
     expect((await lab.get(0)).status).toBe(200);
     const rejections = (await (await fetch(`http://${lab.opsAddress}/api/v1/xds/rejections`)).json()) as {
       rejections: unknown[];

@@ -9,7 +9,7 @@ import type { ServiceBackend } from "../model/backend.ts";
 import type { HeaderMutation, WeightedBackend } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type BackendTlsPolicies, type PolicyDecision, policyForPort } from "./backend-tls-policy.ts";
-import { headerMutation, withoutHostHeader } from "./header-mutation.ts";
+import { headerMutation, responseHostProblem, withoutHostHeader } from "./header-mutation.ts";
 import { referenceAllowed } from "./reference-grant.ts";
 import { resolveServiceBackend } from "./service-backends.ts";
 
@@ -148,7 +148,11 @@ export function resolveRuleBackends(
         )
           invalid = `backendRef ${ref.name}: RequestHeaderModifier cannot change the Host header of one backend`;
       }
-      if (f.type === "ResponseHeaderModifier") responseHeaders = headerMutation(f.responseHeaderModifier);
+      if (f.type === "ResponseHeaderModifier") {
+        responseHeaders = headerMutation(f.responseHeaderModifier);
+        const problem = responseHostProblem(responseHeaders);
+        if (problem !== undefined) invalid = `backendRef ${ref.name}: ${problem}`;
+      }
     }
     backends.push({
       ...(resolved.backend === undefined ? {} : { cluster: resolved.backend.clusterName }),

@@ -49,3 +49,11 @@ export function withoutHostHeader(m: HeaderMutation): {
   if (host === undefined) return { mutation: m };
   return { mutation: { ...m, set: m.set.filter((h) => !isHost(h.name)) }, host };
 }
+
+/** A response header mutation touching Host: Envoy refuses it too (same check), so the rule is refused. */
+export function responseHostProblem(m: HeaderMutation): string | undefined {
+  const isHost = (name: string) => name.toLowerCase() === "host";
+  return m.set.some((h) => isHost(h.name)) || m.add.some((h) => isHost(h.name)) || m.remove.some(isHost)
+    ? "ResponseHeaderModifier cannot change a Host header (Envoy refuses it)"
+    : undefined;
+}

@@ -8,7 +8,13 @@ import type { Cors, HeaderMutation } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type RefProblem, resolveBackendRef } from "./backend-refs.ts";
 import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
-import { headerMutation, mergeMutations, NO_HEADER_CHANGES, withoutHostHeader } from "./header-mutation.ts";
+import {
+  headerMutation,
+  mergeMutations,
+  NO_HEADER_CHANGES,
+  responseHostProblem,
+  withoutHostHeader,
+} from "./header-mutation.ts";
 
 interface PathModifierSpec {
   type: string;
@@ -121,9 +127,12 @@ export function translateFilters(
         requestHeaders = mergeMutations(requestHeaders, split.mutation);
         break;
       }
-      case "ResponseHeaderModifier":
-        responseHeaders = mergeMutations(responseHeaders, headerMutation(f.responseHeaderModifier));
+      case "ResponseHeaderModifier": {
+        const mutation = headerMutation(f.responseHeaderModifier);
+        invalid = responseHostProblem(mutation) ?? invalid;
+        responseHeaders = mergeMutations(responseHeaders, mutation);
         break;
+      }
       case "RequestRedirect": {
         const r = f.requestRedirect ?? {};
         const code = r.statusCode ?? 302;
