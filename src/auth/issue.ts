@@ -53,7 +53,7 @@ export interface IssueOptions {
   readonly subject: string;
   readonly publicKey: CryptoKey;
   /** The issuer; omitted for a self-signed certificate (signed with `selfKey`). */
-  readonly issuer?: { readonly name: string; readonly privateKey: CryptoKey };
+  readonly issuer?: { readonly name: string | x509.Name; readonly privateKey: CryptoKey };
   readonly selfKey?: CryptoKey;
   readonly notBefore: Date;
   readonly notAfter: Date;
