@@ -27,6 +27,8 @@ export interface AuthMapStore {
   /** false when the map refused it (full): the flow stays blocked, which is fail-closed. */
   upsert(key: AuthKey, expires: Date): boolean;
   delete(key: AuthKey): void;
+  /** The expiry of one entry (one lookup, for the per-event path). */
+  get(key: AuthKey): Date | undefined;
   list(): AuthEntry[];
 }
 
@@ -40,6 +42,10 @@ export class MemoryAuthMap implements AuthMapStore {
 
   delete(key: AuthKey): void {
     this.entries.delete(authKeyString(key));
+  }
+
+  get(key: AuthKey): Date | undefined {
+    return this.entries.get(authKeyString(key))?.expires;
   }
 
   list(): AuthEntry[] {

@@ -114,9 +114,20 @@ export class AuthManager {
     readonly authType: number;
   }): void {
     this.#o.events?.onRequired?.();
-    if (ev.authType !== 1) return this.#o.events?.onSkipped?.("unsupported-auth-type"); // always-fail stays failed
+    const skip = this.#skipReason(ev);
+    if (skip !== undefined) this.#o.events?.onSkipped?.(skip);
+  }
+
+  /** Why an event starts no handshake; undefined when it started one. */
+  #skipReason(ev: {
+    readonly localIdentity: number;
+    readonly remoteIdentity: number;
+    readonly remoteNode: string;
+    readonly authType: number;
+  }): "reserved-identity" | "unsupported-auth-type" | "fresh" | "in-flight" | "back-off" | undefined {
+    if (ev.authType !== 1) return "unsupported-auth-type"; // always-fail stays failed
     if (ev.localIdentity < FIRST_WORKLOAD_IDENTITY || ev.remoteIdentity < FIRST_WORKLOAD_IDENTITY) {
-      return this.#o.events?.onSkipped?.("reserved-identity");
+      return "reserved-identity";
     }
     const key: AuthKey = {
       localIdentity: ev.localIdentity,
@@ -125,13 +136,13 @@ export class AuthManager {
       authType: "mtls-spiffe",
     };
     const s = this.#state(key);
-    if (s.inFlight !== undefined) return this.#o.events?.onSkipped?.("in-flight");
-    if (s.retryAt > this.#now()) return this.#o.events?.onSkipped?.("back-off");
+    if (s.inFlight !== undefined) return "in-flight";
+    if (s.retryAt > this.#now()) return "back-off";
     // An event raised just before the entry was written, by a packet already in flight.
-    const held = this.#o.store.list().find((e) => authKeyString(e.key) === authKeyString(key));
-    if (held !== undefined && held.expires.getTime() > this.#now() + 1000)
-      return this.#o.events?.onSkipped?.("fresh");
-    this.#run(s);
+    const held = this.#o.store.get(key);
+    if (held !== undefined && held.getTime() > this.#now() + 1000) return "fresh";
+    void this.#run(s);
+    return undefined;
   }
 
   /** Runs the handshake for a key now (shared by events, re-auth and rotation). */
@@ -178,8 +189,7 @@ export class AuthManager {
           "mutual auth failed",
         );
         // A re-auth that failed: try again after the back-off, while the entry still holds.
-        const held = this.#o.store.list().find((e) => authKeyString(e.key) === authKeyString(key));
-        if (held !== undefined) this.#retryLater(s, delay);
+        if (this.#o.store.get(key) !== undefined) this.#retryLater(s, delay);
       }
     })().finally(() => {
       delete s.inFlight;

@@ -39,6 +39,12 @@ export class DatapathAuthMap implements AuthMapStore {
     this.#map.delete(this.#encode(key));
   }
 
+  get(key: AuthKey): Date | undefined {
+    const value = this.#map.lookup(this.#encode(key));
+    if (value === undefined) return undefined;
+    return new Date(this.#now() + Number(decodeAuthInfo(value) - addon().bootTimeNs()) / 1e6);
+  }
+
   list(): AuthEntry[] {
     const bootNow = addon().bootTimeNs();
     const wallNow = this.#now();
