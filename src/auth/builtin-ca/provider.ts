@@ -125,8 +125,9 @@ export class BuiltinCaProvider implements IdentityProvider {
     this.#healthy = true;
     h.failures = 0;
     h.svid = svid;
-    const life = svid.notAfter.getTime() - svid.notBefore.getTime();
-    const renewAt = svid.notBefore.getTime() + life / 2;
+    // Half of the lifetime left when it arrived (notBefore is back-dated for clock skew).
+    const now = this.#now().getTime();
+    const renewAt = now + (svid.notAfter.getTime() - now) / 2;
     h.timer = setTimeout(
       () => void this.#renew(identity, h),
       Math.max(1000, renewAt - this.#now().getTime()),
