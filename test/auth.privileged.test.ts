@@ -11,7 +11,7 @@
  * and, in the second part, from real SPIRE (spire-server, one spire-agent per
  * node, the Delegated Identity API), built by scripts/build-spire.sh.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -21,8 +21,10 @@ import type { Flow } from "../src/agent/flows.ts";
 import { CertificateAuthority } from "../src/auth/builtin-ca/authority.ts";
 import { derToPem } from "../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN, type TrustDomain } from "../src/auth/spiffe-id.ts";
+import { SpireEntrySync } from "../src/auth/spire/entry-sync.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { type Pod, sweepLeftovers } from "./support/netns-lab.ts";
+import { SpireProcess, spireBinDir, writeAgentConfig, writeServerConfig } from "./support/spire.ts";
 import { REPO, type StraitProcess } from "./support/strait-process.ts";
 import { TwoNodeLab } from "./support/two-node-lab.ts";
 
@@ -321,7 +323,6 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
   it("strait observe shows the auth drops and the handshakes", async () => {
     const r = await client.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 8000 });
     expect(r.ok).toBe(true);
-    const { execFileSync } = await import("node:child_process");
     const { STRAIT_BIN } = await import("./support/strait-process.ts");
     const out = execFileSync(STRAIT_BIN, ["observe", "--agent", lab.b.socket, "--verdict", "DROPPED"], {
       encoding: "utf8",
@@ -337,3 +338,232 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
     );
   });
 });
+
+describe.skipIf(!canRunKernelTests)(
+  `mutual auth between two nodes with real SPIRE ${KERNEL_SKIP_REASON ?? ""}`,
+  () => {
+    const CLIENT2 = 1003;
+    let lab: TwoNodeLab;
+    let client: Pod;
+    let client2: Pod;
+    let server: Pod;
+    let bin: string;
+    let spireServer: SpireProcess;
+    const spireAgents: Record<"a" | "b", SpireProcess | undefined> = { a: undefined, b: undefined };
+    const agentConf: Record<
+      "a" | "b",
+      { file: string; adminSocket: string; publicSocket: string } | undefined
+    > = {
+      a: undefined,
+      b: undefined,
+    };
+    let agentA: StraitProcess;
+    let agentB: StraitProcess;
+    let sync: SpireEntrySync;
+    const SPIRE_PORT = AUTH_PORT + 5;
+
+    const authStatus = async (socket: string) =>
+      (await agentRequest(socket, "GET", "/api/v1/auth")).body as AuthStatus;
+
+    function startSpireAgent(which: "a" | "b"): SpireProcess {
+      const node = which === "a" ? lab.a : lab.b;
+      const conf = agentConf[which];
+      if (conf === undefined) throw new Error("no config");
+      const p = new SpireProcess(node.nodeNs, join(bin, "spire-agent"), ["run", "-config", conf.file]);
+      spireAgents[which] = p;
+      return p;
+    }
+
+    async function healthy(which: "a" | "b"): Promise<void> {
+      const node = which === "a" ? lab.a : lab.b;
+      const conf = agentConf[which];
+      await waitFor(
+        `spire-agent ${which} healthy (${spireAgents[which]?.output.join("")})`,
+        async () => {
+          try {
+            node.inNode(join(bin, "spire-agent"), ["healthcheck", "-socketPath", conf?.publicSocket ?? ""]);
+            return true;
+          } catch {
+            return undefined;
+          }
+        },
+        30_000,
+      );
+    }
+
+    beforeAll(async () => {
+      bin = spireBinDir();
+      sweepLeftovers();
+      lab = new TwoNodeLab(238, 239, 2);
+      const serverDir = join(lab.a.dir, "spire-server");
+      const serverConf = writeServerConfig(serverDir, {
+        host: lab.addressA,
+        port: SPIRE_PORT,
+        trustDomain: DEFAULT_TRUST_DOMAIN,
+      });
+      spireServer = new SpireProcess(lab.a.nodeNs, join(bin, "spire-server"), ["run", "-config", serverConf]);
+      const apiSocket = join(serverDir, "api.sock");
+      await waitFor(
+        `spire-server healthy (${spireServer.output.join("")})`,
+        async () => {
+          try {
+            execFileSync(join(bin, "spire-server"), ["healthcheck", "-socketPath", apiSocket], {
+              stdio: "ignore",
+            });
+            return true;
+          } catch {
+            return undefined;
+          }
+        },
+        30_000,
+      );
+      // The controller's part: strait's registration entries, through the server's Entry API.
+      sync = new SpireEntrySync({
+        socketPath: apiSocket,
+        trustDomain: DEFAULT_TRUST_DOMAIN,
+        delegateSelectors: [{ type: "unix", value: "uid:0" }],
+      });
+      const synced = await sync.sync(new Set([CLIENT, SERVER, CLIENT2]));
+      expect(synced).toEqual({ ok: true, value: { created: 4, updated: 0, deleted: 0 } });
+      expect(await sync.sync(new Set([CLIENT, SERVER, CLIENT2]))).toEqual({
+        ok: true,
+        value: { created: 0, updated: 0, deleted: 0 },
+      });
+      for (const which of ["a", "b"] as const) {
+        const token = execFileSync(
+          join(bin, "spire-server"),
+          [
+            "token",
+            "generate",
+            "-socketPath",
+            apiSocket,
+            "-spiffeID",
+            `spiffe://${DEFAULT_TRUST_DOMAIN}/strait-agent`,
+          ],
+          { encoding: "utf8" },
+        )
+          .replace(/^Token:\s*/, "")
+          .trim();
+        agentConf[which] = writeAgentConfig(join((which === "a" ? lab.a : lab.b).dir, "spire-agent"), {
+          serverHost: lab.addressA,
+          serverPort: SPIRE_PORT,
+          trustDomain: DEFAULT_TRUST_DOMAIN,
+          joinToken: token,
+          delegate: `spiffe://${DEFAULT_TRUST_DOMAIN}/strait-delegate`,
+        });
+        startSpireAgent(which);
+      }
+      await healthy("a");
+      await healthy("b");
+      const start = (which: "a" | "b") =>
+        (which === "a" ? lab.a : lab.b).startAgent("info", [
+          "--auth-provider",
+          "spire",
+          "--spire-admin-socket",
+          agentConf[which]?.adminSocket ?? "",
+          "--auth-address",
+          `${which === "a" ? lab.addressA : lab.addressB}:${AUTH_PORT}`,
+        ]);
+      agentA = start("a");
+      agentB = start("b");
+      await agentA.waitForLog((l) => l.msg === "agent API listening");
+      await agentB.waitForLog((l) => l.msg === "agent API listening");
+      client = lab.a.addPod("client");
+      client2 = lab.a.addPod("client2");
+      server = lab.b.addPod("server");
+      const { a, b } = desiredStates(lab, client, server);
+      const a2 = {
+        ...a,
+        endpoints: [...a.endpoints, { ...a.endpoints[0], id: 2, identity: CLIENT2, pod: "default/client2" }],
+        ipcache: [...a.ipcache, { prefix: `${client2.ip}/32`, identity: CLIENT2 }],
+      };
+      const b2 = {
+        ...b,
+        policies: [
+          {
+            ...b.policies[0],
+            entries: [
+              ...(b.policies[0]?.entries ?? []),
+              { ...b.policies[0]?.entries[0], remoteIdentity: CLIENT2 },
+            ],
+          },
+        ],
+        ipcache: [...b.ipcache, { prefix: `${client2.ip}/32`, identity: CLIENT2, node: lab.addressA }],
+      };
+      expect((await agentRequest(lab.a.socket, "PUT", "/api/v1/desired-state", a2)).status).toBe(200);
+      expect((await agentRequest(lab.b.socket, "PUT", "/api/v1/desired-state", b2)).status).toBe(200);
+      expect((await server.helper.call("listenTcp", { port: PORT })).ok).toBe(true);
+      await waitFor("SVIDs from SPIRE on both nodes", async () =>
+        agentA.logs.some((l) => l.msg === "SVIDs from SPIRE") &&
+        agentB.logs.some((l) => l.msg === "SVIDs from SPIRE")
+          ? true
+          : undefined,
+      );
+    }, 180_000);
+
+    afterAll(async () => {
+      await agentA?.stop("SIGKILL");
+      await agentB?.stop("SIGKILL");
+      await spireAgents.a?.kill();
+      await spireAgents.b?.kill();
+      await spireServer?.kill();
+      sync?.close();
+      lab?.cleanup();
+    });
+
+    it("authenticates with SPIRE's SVIDs: first SYN dropped, retransmission passes", async () => {
+      const t0 = performance.now();
+      const r = await client.helper.call("tcpConnect", {
+        host: server.ip,
+        port: PORT,
+        message: "spire",
+        timeoutMs: 8000,
+      });
+      const elapsed = performance.now() - t0;
+      expect(r, JSON.stringify(r)).toMatchObject({ ok: true, reply: "server:spire" });
+      expect(elapsed).toBeGreaterThan(900);
+      process.stdout.write(`first SYN to established, SPIRE: ${elapsed.toFixed(0)} ms\n`);
+      const status = await authStatus(lab.b.socket);
+      expect(status.provider).toBe("spire");
+      expect(status.entries.map((e) => e.key.remoteIdentity)).toEqual([CLIENT]);
+    });
+
+    it("with node A's SPIRE agent killed: the existing entry holds, a new pair fails closed, and both work once it is back", async () => {
+      await spireAgents.a?.kill();
+      await agentA.waitForLog((l) => l.msg === "SPIRE agent unreachable: SVIDs dropped");
+      // The entry written before holds (until its expiry, an hour here):
+      const held = await client.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 3000 });
+      expect(held.ok).toBe(true);
+      // A pair never authenticated cannot be now: A has no SVID to present.
+      const blocked = await client2.helper.call("tcpConnect", {
+        host: server.ip,
+        port: PORT,
+        timeoutMs: 4000,
+      });
+      expect(blocked.ok).toBe(false);
+      expect((await authStatus(lab.b.socket)).entries.map((e) => e.key.remoteIdentity)).toEqual([CLIENT]);
+
+      startSpireAgent("a");
+      await healthy("a");
+      await waitFor(
+        "client2 to get through after SPIRE's return",
+        async () => {
+          const r = await client2.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 8000 });
+          return r.ok ? true : undefined;
+        },
+        60_000,
+      );
+      expect((await authStatus(lab.b.socket)).entries.map((e) => e.key.remoteIdentity).sort()).toEqual([
+        CLIENT,
+        CLIENT2,
+      ]);
+    }, 120_000);
+
+    it("removes SPIRE entries of identities that are gone", async () => {
+      expect(await sync.sync(new Set([CLIENT, SERVER]))).toEqual({
+        ok: true,
+        value: { created: 0, updated: 0, deleted: 1 },
+      });
+    });
+  },
+);
