@@ -25,7 +25,12 @@ const provider = new MemoryIdentityProvider(td);
 provider.setBundles(bundleSet(bundle.value));
 provider.setSvid(1001, await svidFrom(ca, identitySpiffeId(td, 1001)));
 provider.setSvid(1002, await svidFrom(ca, identitySpiffeId(td, 1002)));
-const server = new HandshakeServer({ provider, maxPerPeer: 1024, maxConnections: 4096, failuresBeforeBackoff: 1e9 });
+const server = new HandshakeServer({
+  provider,
+  maxPerPeer: 1024,
+  maxConnections: 4096,
+  failuresBeforeBackoff: 1e9,
+});
 const { port } = await server.listen(0, "127.0.0.1");
 const req = { localIdentity: 1001, remoteIdentity: 1002, host: "127.0.0.1", port };
 
@@ -50,7 +55,8 @@ const wall = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 durations.sort((a, b) => a - b);
-const q = (p: number) => durations[Math.min(durations.length - 1, Math.floor(p * durations.length))]?.toFixed(2);
+const q = (p: number) =>
+  durations[Math.min(durations.length - 1, Math.floor(p * durations.length))]?.toFixed(2);
 console.log(
   JSON.stringify({
     count,
