@@ -3,13 +3,29 @@
  * to remote identity R on the remote node's agent. Result values only: every
  * failure comes back with a reason; the caller fails closed.
  */
-import { connect } from "node:tls";
+import { connect, createSecureContext, type SecureContext } from "node:tls";
 import { err, ok, type Result } from "../../model/result.ts";
 import { derToPem } from "../certificate.ts";
-import type { IdentityProvider } from "../identity-provider.ts";
+import type { IdentityProvider, Svid } from "../identity-provider.ts";
 import { identityServerName, identitySpiffeId } from "../spiffe-id.ts";
 import { validateX509Svid } from "../x509-svid.ts";
 import { PROTOCOL_VERSION, peerChain, readLine } from "./protocol.ts";
+
+/** One TLS context per SVID: building it (parsing the key and chain) is a good part of a handshake's cost. */
+const contexts = new WeakMap<Svid, SecureContext>();
+
+function contextOf(svid: Svid): SecureContext {
+  let c = contexts.get(svid);
+  if (c === undefined) {
+    c = createSecureContext({
+      minVersion: "TLSv1.3",
+      cert: svid.chainDer.map((d) => derToPem(d)).join(""),
+      key: svid.keyPem,
+    });
+    contexts.set(svid, c);
+  }
+  return c;
+}
 
 export type HandshakeFailure =
   | "no-local-svid"
@@ -66,8 +82,7 @@ export function authenticate(
       servername: identityServerName(provider.trustDomain, req.remoteIdentity),
       minVersion: "TLSv1.3",
       maxVersion: "TLSv1.3",
-      cert: svid.chainDer.map((d) => derToPem(d)).join(""),
-      key: svid.keyPem,
+      secureContext: contextOf(svid),
       // Validated below as an X.509-SVID of exactly the remote identity.
       rejectUnauthorized: false,
     });
