@@ -46,6 +46,8 @@ export interface AgentStatus {
 export interface AgentEvents {
   onRejected?(origin: string, errors: readonly FieldError[]): void;
   onMapFull?(error: MapWriteError): void;
+  /** A desired state is now enforced (the auth manager follows it). */
+  onApplied?(state: DesiredState): void;
 }
 
 /** Where an endpoint's interface and addresses come from: the desired state, else strait-cni. */
@@ -136,6 +138,7 @@ export class Agent {
       }
       this.#desired = state;
       this.#persist(state);
+      this.#events.onApplied?.(state);
       this.#logger.info(
         {
           origin,

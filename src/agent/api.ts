@@ -9,11 +9,13 @@
  *   GET  /api/v1/desired-state          the state being enforced
  *   PUT  /api/v1/desired-state          replace it (400 with field errors; 507 when a map would overflow)
  *   GET  /api/v1/flows[?follow=true]    recent flows (JSON), or a stream of them (NDJSON)
- *   POST /api/v1/auth                   write an auth map entry (the auth manager's door)
+ *   GET  /api/v1/auth                   mutual auth: provider, auth map entries, failed handshakes
+ *   POST /api/v1/auth                   write an auth map entry by hand (tests, debugging)
  *   POST /api/v1/cni/{add,del,check,gc} strait-cni
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
+import type { AgentAuth } from "../auth/agent-auth.ts";
 import { messageOf } from "../errors.ts";
 import type { Agent } from "./agent.ts";
 import type { CniAttachment } from "./cni-registry.ts";
@@ -29,6 +31,7 @@ export interface AgentApiDeps {
   readonly flows: FlowBuffer;
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
+  readonly auth?: AgentAuth;
   readonly notReadyReason: () => string | undefined;
 }
 
@@ -107,6 +110,11 @@ export function createAgentApi(deps: AgentApiDeps): FastifyInstance {
     return reply;
   });
 
+  app.get("/api/v1/auth", async () =>
+    deps.auth === undefined
+      ? { provider: "none", healthy: false, entries: [], failures: [] }
+      : deps.auth.status(),
+  );
   app.post("/api/v1/auth", async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     const authType = b.authType;

@@ -2,6 +2,8 @@
  * Settings of `strait agent`, in the same flag / environment / config-file
  * scheme as `strait run` (src/controller/config.ts).
  */
+
+import { AUTH_SETTINGS } from "../auth/settings.ts";
 import type { SettingSpec } from "../controller/config.ts";
 import { DEFAULT_PIN_ROOT } from "../datapath/bpf-object.ts";
 
@@ -62,4 +64,5 @@ export const AGENT_SETTINGS = [
     description:
       "JSON or YAML file of desired state (endpoints, policies, ipcache), watched. Without it, the state comes from PUT /api/v1/desired-state.",
   },
+  ...AUTH_SETTINGS,
 ] as const satisfies readonly SettingSpec[];

@@ -8,11 +8,14 @@ import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { type AgentAuth, startAgentAuth } from "../auth/agent-auth.ts";
 import { type Settings, stringSetting } from "../controller/config.ts";
 import { listenOpsServer } from "../controller/ops-server.ts";
-import { decodeFlowEvent } from "../datapath/codecs/flow-event.ts";
+import { decodeFlowEvent, FLOW_EVENT } from "../datapath/codecs/flow-event.ts";
+import { offsetOf } from "../datapath/codecs/layout.ts";
 import { Datapath } from "../datapath/datapath.ts";
 import { addon } from "../datapath/native.ts";
+import { DIR, EVENT } from "../datapath/reasons.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { Agent } from "./agent.ts";
 import { createAgentApi } from "./api.ts";
@@ -29,6 +32,8 @@ export interface RunningAgent {
 }
 
 const EVENT_POLL_MS = 20;
+/** Where a ring-buffer record says its event type: only auth-required ones are decoded here. */
+const EVENT_TYPE_AT = offsetOf(FLOW_EVENT, "type");
 
 async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
@@ -47,6 +52,12 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   logger.info({ pinRoot }, "datapath loaded (pinned maps reused when present)");
   const metrics = createAgentMetrics(datapath);
   const stateDir = stringSetting(settings, "stateDir");
+  // Mutual auth (src/auth): undefined with --auth-provider none, and then auth-required flows stay blocked.
+  const auth: AgentAuth | undefined = await startAgentAuth(settings, {
+    datapath,
+    logger,
+    registry: metrics.registry,
+  });
   const agent = new Agent({
     datapath,
     logger: logger.child({ component: "agent" }),
@@ -54,6 +65,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     events: {
       onRejected: (origin) => metrics.rejected.inc({ origin }),
       onMapFull: (e) => metrics.mapFull.inc({ map: e.map }),
+      onApplied: (state) => auth?.setDesired(state),
     },
   });
 
@@ -90,7 +102,19 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   });
   const poll = setInterval(() => {
     const records = datapath.readEventRecords();
-    for (const r of records) flows.push(r);
+    for (const r of records) {
+      flows.push(r);
+      if (auth === undefined || r[EVENT_TYPE_AT] !== EVENT.AUTH_REQUIRED) continue;
+      const ev = decodeFlowEvent(r);
+      if (ev === undefined) continue;
+      const egress = ev.direction === DIR.EGRESS;
+      auth.authRequired({
+        localIdentity: egress ? ev.sourceIdentity : ev.destinationIdentity,
+        remoteIdentity: egress ? ev.destinationIdentity : ev.sourceIdentity,
+        remoteNode: ev.remoteNode,
+        authType: ev.authType,
+      });
+    }
     if (records.length > 0) metrics.flowEvents.inc(records.length);
   }, EVENT_POLL_MS);
 
@@ -99,6 +123,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     flows,
     metrics,
     logger,
+    ...(auth === undefined ? {} : { auth }),
     notReadyReason: () => ready,
   };
   const socketPath = stringSetting(settings, "apiSocket") ?? "/run/strait/agent.sock";
@@ -122,6 +147,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     socketPath,
     async stop() {
       clearInterval(poll);
+      await auth?.stop();
       for (const s of sources) await s.stop();
       await unix.close();
       await ops.close();

@@ -106,10 +106,12 @@ export class NodeLab {
   readonly subnet: string;
   readonly pods: Pod[] = [];
   readonly helpers: NsHelper[] = [];
+  /** Extra routes (destination CIDRs) pods get through the node, e.g. another lab's pod subnet. */
+  readonly podRoutes: string[] = [];
 
-  /** `octet` picks the lab's private /24: 10.<octet>.0.0/24. */
-  constructor(octet: number) {
-    this.id = `${LAB_PREFIX}-${process.pid}`;
+  /** `octet` picks the lab's private /24: 10.<octet>.0.0/24; `name` tells two labs of one test apart. */
+  constructor(octet: number, name?: string) {
+    this.id = name === undefined ? `${LAB_PREFIX}-${process.pid}` : `${LAB_PREFIX}-${process.pid}-${name}`;
     this.nodeNs = `${this.id}-node`;
     this.dir = mkdtempSync(join(tmpdir(), `${this.id}-`));
     this.socket = join(this.dir, "agent.sock");
@@ -121,7 +123,7 @@ export class NodeLab {
   }
 
   /** `strait agent` for this lab: in the node namespace, with the lab's socket, state and pins. */
-  startAgent(logLevel: string): StraitProcess {
+  startAgent(logLevel: string, extraArgs: readonly string[] = []): StraitProcess {
     return new StraitProcess(
       [
         "agent",
@@ -135,6 +137,7 @@ export class NodeLab {
         this.pinRoot,
         "--log-level",
         logLevel,
+        ...extraArgs,
       ],
       {},
       ["nsenter", `--net=/run/netns/${this.nodeNs}`],
@@ -175,6 +178,7 @@ export class NodeLab {
           ipam: {
             type: "host-local",
             ranges: [[{ subnet: `${this.subnet}.0/24` }]],
+            ...(this.podRoutes.length === 0 ? {} : { routes: this.podRoutes.map((dst) => ({ dst })) }),
             dataDir: join(this.dir, "ipam"),
           },
         },

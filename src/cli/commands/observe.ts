@@ -10,6 +10,46 @@ import { formatFlow } from "../flow-format.ts";
 
 const VERDICTS = ["FORWARDED", "DROPPED", "REDIRECTED"];
 
+interface AuthKeyView {
+  readonly localIdentity: number;
+  readonly remoteIdentity: number;
+  readonly remoteNode: string;
+  readonly authType: string;
+}
+
+interface AuthStatusView {
+  readonly provider: string;
+  readonly healthy: boolean;
+  readonly entries: readonly {
+    readonly key: AuthKeyView;
+    readonly expires: string;
+    readonly lastHandshake?: { readonly time: string; readonly result: string };
+  }[];
+  readonly failures: readonly {
+    readonly key: AuthKeyView;
+    readonly last: { readonly time: string; readonly result: string; readonly message?: string };
+  }[];
+}
+
+function formatAuthStatus(s: AuthStatusView): string {
+  const pair = (k: AuthKeyView) =>
+    `ID:${k.localIdentity} <-> ID:${k.remoteIdentity} node ${k.remoteNode === "0.0.0.0" ? "local" : k.remoteNode} ${k.authType}`;
+  const lines = [`provider ${s.provider} (${s.healthy ? "healthy" : "unreachable"})`];
+  for (const e of s.entries) {
+    const last =
+      e.lastHandshake === undefined
+        ? ""
+        : `, last handshake ${e.lastHandshake.result} at ${e.lastHandshake.time}`;
+    lines.push(`${pair(e.key)} expires ${e.expires}${last}`);
+  }
+  for (const f of s.failures) {
+    lines.push(
+      `${pair(f.key)} FAILED ${f.last.result} at ${f.last.time}${f.last.message === undefined ? "" : `: ${f.last.message}`}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
 export const observeCommand: Command = {
   name: "observe",
   summary: "Print the datapath's flows (like hubble observe)",
@@ -24,6 +64,9 @@ policy verdict, and every dropped packet with its reason.
   --port N                 source or destination port; repeatable
   -o json                  one JSON object per line instead of text
   -f, --follow             keep printing new flows until interrupted
+  --auth                   print the mutual-auth state instead: the auth map's entries
+                           (local <-> remote identity, node, expiry, last handshake) and
+                           the pairs whose last handshake failed, with why
   --agent ADDRESS          the agent's unix socket or HOST:PORT (default ${DEFAULT_AGENT_SOCKET},
                            env STRAIT_AGENT_SOCKET)
 
@@ -38,6 +81,7 @@ policy verdict, and every dropped packet with its reason.
       output: { type: "string", short: "o" },
       follow: { type: "boolean", short: "f" },
       agent: { type: "string" },
+      auth: { type: "boolean" },
     });
     const format = values.output ?? "text";
     if (format !== "text" && format !== "json")
@@ -64,6 +108,15 @@ policy verdict, and every dropped packet with its reason.
         io.stdout(format === "json" ? `${JSON.stringify(f)}\n` : `${formatFlow(f)}\n`);
     };
     try {
+      if (values.auth === true) {
+        const res = await agentRequest(address, "GET", "/api/v1/auth");
+        if (res.status !== 200)
+          throw new StraitError(ERROR_CODES.NETWORK, `the agent answered ${res.status}`);
+        io.stdout(
+          format === "json" ? `${JSON.stringify(res.body)}\n` : formatAuthStatus(res.body as AuthStatusView),
+        );
+        return EXIT.OK;
+      }
       if (values.follow === true) {
         await agentStream(address, "/api/v1/flows?follow=true", (line) => print(JSON.parse(line) as Flow));
         return EXIT.OK;

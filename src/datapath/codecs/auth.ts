@@ -38,3 +38,16 @@ export function encodeAuthInfo(expiresBootNs: bigint): Buffer {
   b.writeBigUInt64LE(expiresBootNs, offsetOf(AUTH_INFO, "expires"));
   return b;
 }
+
+export function decodeAuthKey(b: Buffer): AuthKey & { readonly remoteNodeText: string } {
+  return {
+    localIdentity: b.readUInt32LE(offsetOf(AUTH_KEY, "local_identity")),
+    remoteIdentity: b.readUInt32LE(offsetOf(AUTH_KEY, "remote_identity")),
+    remoteNodeText: readIpv4(b, offsetOf(AUTH_KEY, "remote_node")),
+    authType: b.readUInt8(offsetOf(AUTH_KEY, "auth_type")),
+  };
+}
+
+export function decodeAuthInfo(b: Buffer): bigint {
+  return b.readBigUInt64LE(offsetOf(AUTH_INFO, "expires"));
+}

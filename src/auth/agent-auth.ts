@@ -1,0 +1,219 @@
+/**
+ * Mutual auth as the agent runs it, composed in one place so the agent only
+ * calls this: the identity provider chosen by the settings, the handshake
+ * server, the auth manager on the kernel auth map, and their metrics.
+ */
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { DesiredState } from "../agent/desired-state.ts";
+import type { Settings } from "../controller/config.ts";
+import { stringSetting } from "../controller/config.ts";
+import type { Datapath } from "../datapath/datapath.ts";
+import { ERROR_CODES, StraitError } from "../errors.ts";
+import { BuiltinCaProvider } from "./builtin-ca/provider.ts";
+import { pemBlocks } from "./certificate.ts";
+import { authenticate } from "./handshake/client.ts";
+import { HandshakeServer } from "./handshake/server.ts";
+import type { IdentityProvider } from "./identity-provider.ts";
+import { authDesiredOf } from "./manager/auth-desired.ts";
+import type { AuthKey } from "./manager/auth-key.ts";
+import { type AuthEntryStatus, AuthManager } from "./manager/auth-manager.ts";
+import { DatapathAuthMap } from "./manager/datapath-auth-map.ts";
+import { parseTrustDomain, type TrustDomain } from "./spiffe-id.ts";
+import { SpireDelegatedProvider } from "./spire/delegated-provider.ts";
+
+export interface AgentAuth {
+  readonly provider: IdentityProvider;
+  readonly address: { readonly host: string; readonly port: number };
+  /** An auth-required event (local/remote already oriented by direction). */
+  authRequired(ev: {
+    localIdentity: number;
+    remoteIdentity: number;
+    remoteNode: string;
+    authType: number;
+  }): void;
+  setDesired(state: DesiredState): void;
+  status(): {
+    readonly provider: string;
+    readonly healthy: boolean;
+    readonly entries: readonly AuthEntryStatus[];
+    readonly failures: readonly { key: AuthKey; last: { time: string; result: string; message?: string } }[];
+  };
+  stop(): Promise<void>;
+}
+
+function hostPort(text: string, what: string): { host: string; port: number } {
+  const i = text.lastIndexOf(":");
+  const port = Number(text.slice(i + 1));
+  if (i < 1 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new StraitError(ERROR_CODES.CONFIG, `${what} must be HOST:PORT, not "${text}"`);
+  }
+  return { host: text.slice(0, i).replace(/^\[|\]$/g, ""), port };
+}
+
+function required(settings: Settings, key: string, flag: string): string {
+  const v = stringSetting(settings, key);
+  if (v === undefined)
+    throw new StraitError(ERROR_CODES.CONFIG, `--${flag} is required for this auth provider`);
+  return v;
+}
+
+function providerOf(
+  settings: Settings,
+  trustDomain: TrustDomain,
+  logger: Logger,
+): IdentityProvider | undefined {
+  const kind = stringSetting(settings, "authProvider") ?? "none";
+  const log = logger.child({ component: "identity-provider" });
+  switch (kind) {
+    case "none":
+      return undefined;
+    case "builtin-ca": {
+      const rootFile = required(settings, "builtinCaRoot", "builtin-ca-root");
+      let root: Buffer | undefined;
+      let token: string;
+      try {
+        root = pemBlocks(readFileSync(rootFile, "utf8"))[0];
+        token = readFileSync(
+          required(settings, "builtinCaTokenFile", "builtin-ca-token-file"),
+          "utf8",
+        ).trim();
+      } catch (cause) {
+        throw new StraitError(ERROR_CODES.IO_READ, "cannot read the built-in CA's root or node token", {
+          cause,
+        });
+      }
+      if (root === undefined) throw new StraitError(ERROR_CODES.CONFIG, `${rootFile} holds no certificate`);
+      return new BuiltinCaProvider({
+        trustDomain,
+        url: required(settings, "builtinCaUrl", "builtin-ca-url"),
+        nodeToken: token,
+        bootstrapRootDer: root,
+        logger: log,
+      });
+    }
+    case "spire":
+      return new SpireDelegatedProvider({
+        trustDomain,
+        socketPath: stringSetting(settings, "spireAdminSocket") ?? "/run/spire/sockets/admin.sock",
+        logger: log,
+      });
+    default:
+      throw new StraitError(
+        ERROR_CODES.CONFIG,
+        `--auth-provider must be none, builtin-ca or spire, not "${kind}"`,
+      );
+  }
+}
+
+export async function startAgentAuth(
+  settings: Settings,
+  deps: { readonly datapath: Datapath; readonly logger: Logger; readonly registry: Registry },
+): Promise<AgentAuth | undefined> {
+  const td = parseTrustDomain(stringSetting(settings, "trustDomain") ?? "strait.local");
+  if (!td.ok) throw new StraitError(ERROR_CODES.CONFIG, `--trust-domain: ${td.error}`);
+  const logger = deps.logger.child({ component: "auth" });
+  const provider = providerOf(settings, td.value, deps.logger);
+  if (provider === undefined) return undefined;
+  const listen = hostPort(stringSetting(settings, "authAddress") ?? "0.0.0.0:4250", "--auth-address");
+  const peerPortText = stringSetting(settings, "authPeerPort");
+  const registers = [deps.registry];
+
+  const handshakes = new Counter({
+    name: "strait_auth_handshakes_total",
+    help: "Mutual-auth handshakes this agent started, by result (ok, or the failure reason).",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: "strait_auth_handshake_seconds",
+    help: "Duration of successful mutual-auth handshakes started by this agent.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers,
+  });
+  const requiredEvents = new Counter({
+    name: "strait_auth_required_events_total",
+    help: "auth-required events read from the datapath (each one a dropped packet).",
+    registers,
+  });
+  const skipped = new Counter({
+    name: "strait_auth_required_skipped_total",
+    help: "auth-required events that started no handshake, by reason.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  const served = new Counter({
+    name: "strait_auth_handshakes_served_total",
+    help: "Handshakes other agents made with this one, by result.",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  const gcd = new Counter({
+    name: "strait_auth_entries_removed_total",
+    help: "Auth map entries removed by the auth manager, by reason.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+
+  const server = new HandshakeServer({
+    provider,
+    onResult: (r) => served.inc({ result: r.ok ? "ok" : "refused" }),
+  });
+  const bound = await server.listen(listen.port, listen.host);
+  await provider.start();
+  const store = new DatapathAuthMap(deps.datapath.map("strait_auth"));
+  const manager = new AuthManager({
+    provider,
+    store,
+    authenticate: (req) => authenticate(provider, req),
+    port: peerPortText === undefined ? bound.port : Number(peerPortText),
+    localAddress: listen.host === "0.0.0.0" || listen.host === "::" ? "127.0.0.1" : listen.host,
+    logger,
+    events: {
+      onRequired: () => requiredEvents.inc(),
+      onSkipped: (reason) => skipped.inc({ reason }),
+      onHandshake: (result, ms) => {
+        handshakes.inc({ result });
+        if (result === "ok") duration.observe(ms / 1000);
+      },
+      onGc: (reason) => gcd.inc({ reason }),
+    },
+  });
+  new Gauge({
+    name: "strait_auth_entries",
+    help: "mtls-spiffe entries in the auth map.",
+    registers,
+    collect() {
+      this.set(store.list().length);
+    },
+  });
+  new Gauge({
+    name: "strait_auth_provider_healthy",
+    help: "1 when the identity provider's source (SPIRE agent, built-in CA issuer) answered last time.",
+    registers,
+    collect() {
+      this.set(provider.healthy() ? 1 : 0);
+    },
+  });
+  manager.start();
+  logger.info({ provider: provider.name, address: bound, trustDomain: td.value }, "mutual auth listening");
+
+  return {
+    provider,
+    address: bound,
+    authRequired: (ev) => manager.handleAuthRequired(ev),
+    setDesired: (state) => manager.setDesired(authDesiredOf(state)),
+    status: () => ({
+      provider: provider.name,
+      healthy: provider.healthy(),
+      entries: manager.entries(),
+      failures: manager.failures(),
+    }),
+    async stop() {
+      await manager.stop();
+      await server.close();
+      await provider.stop();
+    },
+  };
+}
