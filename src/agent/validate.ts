@@ -3,7 +3,7 @@
  * file): every error names its field. Pure.
  */
 
-import { parseIpv4, parseIpv4Prefix } from "../datapath/ipv4.ts";
+import { parseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import {
   type AuthType,
   type EndpointPolicy,

@@ -10,7 +10,7 @@ import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-obj
 import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { COUNTERS_MAX, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
 import { AUTH_TYPES } from "./codecs/policy.ts";
-import { mustParseIpv4 } from "./ipv4.ts";
+import { mustParseIpv4 } from "../net/ipv4.ts";
 import { endpointEntries, ipcacheEntries, type ProgrammedEndpoint, policyEntries } from "./map-entries.ts";
 import { MapSync, type MapWriteError } from "./map-sync.ts";
 import { addon, errnoName } from "./native.ts";

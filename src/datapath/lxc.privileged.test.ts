@@ -20,7 +20,7 @@ import {
   type PolicyKey,
   type PolicyValue,
 } from "./codecs/policy.ts";
-import { mustParseIpv4 } from "./ipv4.ts";
+import { mustParseIpv4 } from "../net/ipv4.ts";
 import { addon } from "./native.ts";
 import { DIR, DROP, EVENT, toProxyMark, VERDICT } from "./reasons.ts";
 

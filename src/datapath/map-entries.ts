@@ -7,7 +7,7 @@ import type { EndpointPolicy, IpcacheEntry } from "../model/endpoint-policy.ts";
 import { encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
 import { encodeIpcacheInfo, encodeIpcacheKey } from "./codecs/ipcache.ts";
 import { encodePolicyKey, encodePolicyValue, policyKeyOf, policyValueOf } from "./codecs/policy.ts";
-import { mustParseIpv4, parseIpv4Prefix } from "./ipv4.ts";
+import { mustParseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 
 export interface MapEntry {
   readonly key: Buffer;
