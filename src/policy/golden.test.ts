@@ -46,6 +46,7 @@ interface Flow {
   readonly port: number;
   readonly protocol?: "TCP" | "UDP";
   readonly http?: string;
+  readonly headers?: Readonly<Record<string, string>>;
   readonly verdict: "ALLOWED" | "DENIED";
   readonly deniedAt?: string;
   readonly proxied?: boolean;
@@ -79,11 +80,16 @@ describe("policy golden cases", () => {
     golden(dir, "statuses.yaml", output.statuses);
     golden(dir, "identities.yaml", output.identities);
     // Every node carries the identities too; identities.yaml has them once.
-    golden(dir, "nodes.yaml", output.nodes.map(({ identities: _, ...node }) => node));
+    golden(
+      dir,
+      "nodes.yaml",
+      output.nodes.map(({ identities: _, ...node }) => node),
+    );
 
     const expectation = parse(readFileSync(join(dir, "expect.yaml"), "utf8")) as { flows?: Flow[] };
     for (const f of expectation.flows ?? []) {
-      const http = f.http === undefined ? undefined : parseHttpRequest(f.http, "server");
+      const parsed = f.http === undefined ? undefined : parseHttpRequest(f.http, "server");
+      const http = parsed === undefined ? undefined : { ...parsed, headers: f.headers ?? {} };
       const result = tracePolicy(output, {
         src: peer(f.from),
         dst: peer(f.to),

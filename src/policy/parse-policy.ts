@@ -174,6 +174,10 @@ function servicePeers(ctx: RuleContext, v: unknown, path: string): ServicePeer[]
   return out;
 }
 
+function noPeerField(o: Obj, direction: Direction): boolean {
+  return L3_FIELDS[direction].every((f) => !present(o[f]));
+}
+
 function peersOf(ctx: RuleContext, o: Obj, path: string, direction: Direction): PeerSet {
   const { c } = ctx;
   const fields = L3_FIELDS[direction];
@@ -288,7 +292,11 @@ function peerRule(
     direction,
     deny,
     path,
-    peers,
+    // A rule with neither peers nor ports (`- {}`) selects nothing: it only enables default deny.
+    peers:
+      noPeerField(o, direction) && toPorts === undefined
+        ? { kind: "some", selectors: [], services: [] }
+        : peers,
     ...(toPorts === undefined ? {} : { toPorts }),
     ...(auth === undefined ? {} : { auth }),
   };
