@@ -18,6 +18,8 @@ import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { parseManifestText } from "../sources/manifests.ts";
 import { ResourceStore } from "../sources/store.ts";
+import { encodeResource, TYPE_URLS } from "../xds/proto/index.ts";
+import { l7Resources } from "../xds/translate/l7-policy.ts";
 import { parseHttpRequest } from "./http-match.ts";
 import { computePolicy } from "./index.ts";
 import { type TracePeer, tracePolicy } from "./trace.ts";
@@ -85,6 +87,27 @@ describe("policy golden cases", () => {
       "nodes.yaml",
       output.nodes.map(({ identities: _, ...node }) => node),
     );
+
+    // The node's Envoy configuration for its L7 policies; every resource must pass strict encoding.
+    const envoy = Object.fromEntries(
+      output.nodes.flatMap((n) => {
+        const r = l7Resources(n, { accessLog: "/run/strait/envoy-access.log" });
+        for (const [resource, json] of r.listeners)
+          expect(encodeResource(TYPE_URLS.listener, json).issues, resource).toEqual([]);
+        for (const [resource, json] of r.clusters)
+          expect(encodeResource(TYPE_URLS.cluster, json).issues, resource).toEqual([]);
+        return r.listeners.size === 0
+          ? []
+          : [
+              [
+                n.node,
+                { listeners: Object.fromEntries(r.listeners), clusters: Object.fromEntries(r.clusters) },
+              ],
+            ];
+      }),
+    );
+    if (Object.keys(envoy).length > 0 || existsSync(join(dir, "envoy.yaml")))
+      golden(dir, "envoy.yaml", envoy);
 
     const expectation = parse(readFileSync(join(dir, "expect.yaml"), "utf8")) as { flows?: Flow[] };
     for (const f of expectation.flows ?? []) {
