@@ -4,7 +4,8 @@
  * tests. Stopping leaves the datapath in place: programs stay attached and
  * maps pinned, so enforcement and connections survive an agent restart.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -20,6 +21,7 @@ import type { DesiredStateSource } from "./desired-state.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
 import { createAgentMetrics } from "./metrics.ts";
+import { XdsDesiredStateSource } from "./xds-source.ts";
 
 export interface RunningAgent {
   readonly agent: Agent;
@@ -39,6 +41,41 @@ async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
     throw new StraitError(ERROR_CODES.NETWORK, `cannot listen on unix socket ${path}`, { cause });
   }
   chmodSync(path, 0o600);
+}
+
+function readTlsFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.CONFIG, `${flag}: cannot read ${path}`, { cause });
+  }
+}
+
+function xdsSource(settings: Settings, address: string, logger: Logger): XdsDesiredStateSource {
+  const files = [
+    stringSetting(settings, "xdsTlsCert"),
+    stringSetting(settings, "xdsTlsKey"),
+    stringSetting(settings, "xdsCa"),
+  ];
+  const given = files.filter((f) => f !== undefined && f !== "").length;
+  if (given > 0 && given < 3) {
+    throw new StraitError(ERROR_CODES.CONFIG, "--xds-tls-cert, --xds-tls-key and --xds-ca go together");
+  }
+  const [cert, key, ca] = files as [string, string, string];
+  return new XdsDesiredStateSource({
+    address,
+    node: stringSetting(settings, "nodeName") ?? hostname(),
+    logger,
+    ...(given === 3
+      ? {
+          tls: {
+            cert: readTlsFile(cert, "--xds-tls-cert"),
+            key: readTlsFile(key, "--xds-tls-key"),
+            ca: readTlsFile(ca, "--xds-ca"),
+          },
+        }
+      : {}),
+  });
 }
 
 export async function startAgent(settings: Settings, logger: Logger): Promise<RunningAgent> {
@@ -69,12 +106,15 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   const sources: DesiredStateSource[] = [];
   const file = stringSetting(settings, "desiredState");
   if (file !== undefined) sources.push(new FileDesiredStateSource(file));
+  const xdsAddress = stringSetting(settings, "xdsAddress");
+  if (xdsAddress !== undefined) sources.push(xdsSource(settings, xdsAddress, logger));
   for (const source of sources) {
     await source.start(
-      (state, origin) => {
-        void agent.applyDesired(state, origin).then((r) => {
-          if (r.ok) ready = undefined;
-        });
+      async (state, origin) => {
+        const r = await agent.applyDesired(state, origin);
+        if (!r.ok) return { ok: false, errors: r.error };
+        ready = undefined;
+        return { ok: true };
       },
       (errors, origin) => agent.reject(errors, origin),
     );

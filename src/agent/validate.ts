@@ -3,7 +3,6 @@
  * file): every error names its field. Pure.
  */
 
-import { parseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import {
   type AuthType,
   type EndpointPolicy,
@@ -15,6 +14,7 @@ import {
 } from "../model/endpoint-policy.ts";
 import type { ResourceRef } from "../model/resource-ref.ts";
 import { err, ok, type Result } from "../model/result.ts";
+import { parseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import type { DesiredState, FieldError } from "./desired-state.ts";
 
 const PROTOCOLS: readonly L4Protocol[] = ["TCP", "UDP", "SCTP", "ICMP", "ANY"];
