@@ -107,6 +107,10 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
   if (!PROTOCOLS.includes(protocol as L4Protocol))
     c.fail(`${f}.protocol`, `must be one of ${PROTOCOLS.join(", ")}`);
   const port = o.port === undefined || o.port === "any" ? "any" : c.int(o.port, `${f}.port`, 1, 65535);
+  const endPort = o.endPort === undefined ? undefined : c.int(o.endPort, `${f}.endPort`, 1, 65535);
+  if (endPort !== undefined && (port === "any" || (port !== undefined && endPort < port))) {
+    c.fail(`${f}.endPort`, "must be a port at or after port");
+  }
   const verdict = o.verdict;
   if (verdict !== "allow" && verdict !== "deny") c.fail(`${f}.verdict`, 'must be "allow" or "deny"');
   const proxyPort = o.proxyPort === undefined ? undefined : c.int(o.proxyPort, `${f}.proxyPort`, 1, 65535);
@@ -122,6 +126,7 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
     remoteIdentity,
     protocol: protocol as L4Protocol,
     port,
+    ...(endPort === undefined ? {} : { endPort }),
     verdict: verdict as PolicyEntry["verdict"],
     ...(proxyPort === undefined ? {} : { proxyPort }),
     ...(auth === undefined ? {} : { auth: auth as AuthType }),
