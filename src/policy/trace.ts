@@ -72,10 +72,13 @@ function lpm(ipcache: readonly IpcacheEntry[], ip: string): SecurityIdentity {
   return best?.identity ?? RESERVED_IDENTITIES.world;
 }
 
-function identityName(output: PolicyOutput, id: SecurityIdentity | "any"): string {
-  if (id === "any") return "any identity";
+function identityName(_output: PolicyOutput, id: SecurityIdentity | "any"): string {
+  return id === "any" ? "any identity" : `ID:${id}`;
+}
+
+function identityLabels(output: PolicyOutput, id: SecurityIdentity): string {
   const info = output.identities.find((i) => i.id === id);
-  return info === undefined ? `ID:${id}` : `ID:${id} (${info.labels.join(", ")})`;
+  return info === undefined ? "(unknown identity)" : info.labels.join(", ");
 }
 
 function resolve(output: PolicyOutput, peer: TracePeer, otherNode: NodePolicy | undefined): Side {
@@ -189,9 +192,8 @@ function l4Step(
   }
   const policy = ep.node.policies.find((p) => p.endpointId === ep.id);
   const why = output.explanations.get(`${ep.node.node}|${ep.id}`);
-  lines.push(`${label} (endpoint ${ep.id} on node ${ep.node.node}, ${identityName(output, side.identity)}):`);
-  const selected = (why?.selectedBy ?? []).filter(() => true);
-  if (selected.length > 0) for (const r of selected) lines.push(`  selected by ${r}`);
+  lines.push(`${label} (endpoint ${ep.id} on node ${ep.node.node}):`);
+  for (const r of why?.selectedBy ?? []) lines.push(`  selected by ${r}`);
   const r = datapathLookup(policy, direction, remote, q.protocol, q.port);
   if (!r.enforced) {
     lines.push(`  ${direction} not enforced (no rule puts it in default-deny): allowed`);
@@ -282,6 +284,8 @@ export function tracePolicy(output: PolicyOutput, q: TraceQuery): TraceResult {
       : src.identity;
   lines.push(
     `Tracing From: ${src.name} (${identityName(output, src.identity)}) => To: ${dst.name} (${identityName(output, dst.identity)}) Ports: [${q.port}/${q.protocol}]${q.http === undefined ? "" : ` HTTP: ${q.http.method} ${q.http.path}`}`,
+    `  ID:${src.identity}: ${identityLabels(output, src.identity)}`,
+    `  ID:${dst.identity}: ${identityLabels(output, dst.identity)}`,
   );
   const egress = l4Step(output, src, "egress", dstSeenBySrc, q, lines);
   if (egress.denied) return finish("DENIED", "egress");
