@@ -93,6 +93,15 @@ export const AGENT_SETTINGS = [
     description: "CA certificate (PEM) the xDS server's certificate chains to.",
   },
   {
+    flag: "envoy-access-log",
+    key: "envoyAccessLog",
+    env: "STRAIT_ENVOY_ACCESS_LOG",
+    type: "string",
+    description:
+      "The node's Envoy's JSON access log of L7 policy requests (the controller's --l7-access-log), followed for `strait observe`.",
+    ...both("/run/strait/envoy-access.log"),
+  },
+  {
     flag: "desired-state",
     key: "desiredState",
     env: "STRAIT_DESIRED_STATE",

@@ -15,6 +15,7 @@ import { decodeFlowEvent } from "../datapath/codecs/flow-event.ts";
 import { Datapath } from "../datapath/datapath.ts";
 import { addon } from "../datapath/native.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { accessLogFlow, LineFollower } from "./access-log.ts";
 import { Agent } from "./agent.ts";
 import { createAgentApi } from "./api.ts";
 import type { DesiredStateSource } from "./desired-state.ts";
@@ -31,6 +32,7 @@ export interface RunningAgent {
 }
 
 const EVENT_POLL_MS = 20;
+const ACCESS_LOG_POLL_MS = 100;
 
 async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
@@ -133,6 +135,20 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     for (const r of records) flows.push(r);
     if (records.length > 0) metrics.flowEvents.inc(records.length);
   }, EVENT_POLL_MS);
+  // The node's Envoy's L7 verdicts, beside the datapath's flows.
+  const accessLog = new LineFollower(
+    stringSetting(settings, "envoyAccessLog") ?? "/run/strait/envoy-access.log",
+  );
+  const resolvePeer = (ip: string) => {
+    const pod = agent.podOf(ip);
+    return { identity: agent.identityOf(ip), ...(pod === undefined ? {} : { pod }) };
+  };
+  const accessPoll = setInterval(() => {
+    for (const line of accessLog.poll()) {
+      const flow = accessLogFlow(line, resolvePeer);
+      if (flow !== undefined) flows.pushFlow(flow);
+    }
+  }, ACCESS_LOG_POLL_MS);
 
   const deps = {
     agent,
@@ -162,6 +178,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     socketPath,
     async stop() {
       clearInterval(poll);
+      clearInterval(accessPoll);
       for (const s of sources) await s.stop();
       await unix.close();
       await ops.close();
