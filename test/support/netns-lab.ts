@@ -225,6 +225,8 @@ export class NodeLab {
           ipam: {
             type: "host-local",
             ranges: [[{ subnet: `${this.subnet}.0/24` }]],
+            // A default route through the node, so pods reach hosts outside the cluster (addExternal).
+            routes: [{ dst: "0.0.0.0/0" }],
             dataDir: join(this.dir, "ipam"),
           },
         },
