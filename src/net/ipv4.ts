@@ -79,3 +79,16 @@ export function prefixContains(outer: Ipv4Prefix, inner: Ipv4Prefix): boolean {
 export function prefixContainsAddress(prefix: Ipv4Prefix, address: Ipv4Octets): boolean {
   return prefixContains(prefix, { octets: address, length: 32 });
 }
+
+const PREFIX_MEMO = new Map<string, Result<Ipv4Prefix>>();
+
+/** parseIpv4Prefix, remembered: the ipcache's prefixes are parsed over and over, per node and pass. */
+export function parseIpv4PrefixCached(text: string): Result<Ipv4Prefix> {
+  let r = PREFIX_MEMO.get(text);
+  if (r === undefined) {
+    r = parseIpv4Prefix(text);
+    if (PREFIX_MEMO.size > 1_000_000) PREFIX_MEMO.clear();
+    PREFIX_MEMO.set(text, r);
+  }
+  return r;
+}

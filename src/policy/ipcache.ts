@@ -7,7 +7,7 @@
  * API server, CIDR. Addresses nobody names are `world` in the datapath.
  */
 import { type IpcacheEntry, RESERVED_IDENTITIES } from "../model/endpoint-policy.ts";
-import { formatIpv4Prefix, parseIpv4Prefix } from "../net/ipv4.ts";
+import { formatIpv4Prefix, parseIpv4PrefixCached as parseIpv4Prefix } from "../net/ipv4.ts";
 import type { Identity } from "./identities.ts";
 import type { NodeInfo, Workload } from "./workloads.ts";
 

@@ -19,7 +19,7 @@
  * for `strait observe`.
  */
 import type { HttpRule, IpcacheEntry, L7Policy, L7Rule, NodePolicy } from "../../model/endpoint-policy.ts";
-import { parseIpv4Prefix, prefixContains } from "../../net/ipv4.ts";
+import { parseIpv4PrefixCached as parseIpv4Prefix, prefixContains } from "../../net/ipv4.ts";
 import type { EnvoyResourceJson } from "./resource-set.ts";
 import { EXTENSION_TYPES } from "./type-urls.ts";
 
@@ -54,64 +54,84 @@ function none(): Json {
 }
 
 /**
- * The addresses that the datapath resolves to one of `identities`, as an RBAC
- * principal (`direct_remote_ip`) or permission (`destination_ip`): each of
- * their ipcache prefixes minus the more specific prefixes of other
- * identities inside it; world is every address no prefix covers.
+ * The addresses that the datapath resolves to one of a set of identities, as
+ * an RBAC principal (`direct_remote_ip`) or permission (`destination_ip`):
+ * each of their ipcache prefixes minus the more specific prefixes of other
+ * identities inside it; world is every address no prefix covers. The
+ * prefixes are parsed and each one's holes found once per node.
  */
+export class AddressIndex {
+  readonly #byIdentity = new Map<number, { prefix: string; holes: string[] }[]>();
+  readonly #all: string[] = [];
+  readonly #memo = new Map<string, Json>();
+
+  constructor(ipcache: readonly IpcacheEntry[]) {
+    const parsed = ipcache.flatMap((e) => {
+      const p = parseIpv4Prefix(e.prefix);
+      return p.ok ? [{ entry: e, prefix: p.value }] : [];
+    });
+    // Only prefixes shorter than /32 can have holes; they are few (nodes' CIDRs, CIDR identities).
+    for (const { entry, prefix } of parsed) {
+      const holes =
+        prefix.length === 32
+          ? []
+          : parsed
+              .filter(
+                (o) =>
+                  o.entry.identity !== entry.identity &&
+                  o.prefix.length > prefix.length &&
+                  prefixContains(prefix, o.prefix),
+              )
+              .map((o) => o.entry.prefix);
+      const list = this.#byIdentity.get(entry.identity) ?? [];
+      list.push({ prefix: entry.prefix, holes });
+      this.#byIdentity.set(entry.identity, list);
+      this.#all.push(entry.prefix);
+    }
+  }
+
+  matcher(identities: readonly number[], field: IpField): Json {
+    const key = `${field}|${identities.join(",")}`;
+    let m = this.#memo.get(key);
+    if (m === undefined) {
+      m = this.#build(identities, field);
+      this.#memo.set(key, m);
+    }
+    return m;
+  }
+
+  #build(identities: readonly number[], field: IpField): Json {
+    const isPrincipal = field === "direct_remote_ip";
+    const or = (items: Json[]): Json => {
+      if (items.length === 0) return isPrincipal ? none() : { not_rule: { any: true } };
+      if (items.length === 1) return items[0] as Json;
+      return isPrincipal ? { or_ids: { ids: items } } : { or_rules: { rules: items } };
+    };
+    const and = (items: Json[]): Json =>
+      isPrincipal ? { and_ids: { ids: items } } : { and_rules: { rules: items } };
+    const not = (item: Json): Json => (isPrincipal ? { not_id: item } : { not_rule: item });
+    const leaf = (prefix: string): Json => ({ [field]: cidr(prefix) });
+    const parts: Json[] = [];
+    for (const id of identities) {
+      for (const { prefix, holes } of this.#byIdentity.get(id) ?? []) {
+        parts.push(holes.length === 0 ? leaf(prefix) : and([leaf(prefix), not(or(holes.map(leaf)))]));
+      }
+      if (id === 2) {
+        // world: no prefix of the ipcache covers the address
+        parts.push(this.#all.length === 0 ? { any: true } : not(or(this.#all.map(leaf))));
+      }
+    }
+    return or(parts);
+  }
+}
+
+/** One-off form of AddressIndex.matcher. */
 export function addressMatcher(
   identities: readonly number[],
   ipcache: readonly IpcacheEntry[],
   field: IpField,
 ): Json {
-  const isPrincipal = field === "direct_remote_ip";
-  const or = (items: Json[]): Json =>
-    items.length === 0
-      ? isPrincipal
-        ? none()
-        : { not_rule: { any: true } }
-      : items.length === 1
-        ? (items[0] as Json)
-        : isPrincipal
-          ? { or_ids: { ids: items } }
-          : { or_rules: { rules: items } };
-  const and = (items: Json[]): Json =>
-    items.length === 1
-      ? (items[0] as Json)
-      : isPrincipal
-        ? { and_ids: { ids: items } }
-        : { and_rules: { rules: items } };
-  const not = (item: Json): Json => (isPrincipal ? { not_id: item } : { not_rule: item });
-  const leaf = (prefix: string): Json => ({ [field]: cidr(prefix) });
-
-  const parsed = ipcache.flatMap((e) => {
-    const p = parseIpv4Prefix(e.prefix);
-    return p.ok ? [{ entry: e, prefix: p.value }] : [];
-  });
-  const wanted = new Set(identities);
-  const parts: Json[] = [];
-  for (const { entry, prefix } of parsed) {
-    if (!wanted.has(entry.identity)) continue;
-    const holes = parsed.filter(
-      (o) =>
-        o.entry.identity !== entry.identity &&
-        o.prefix.length > prefix.length &&
-        prefixContains(prefix, o.prefix),
-    );
-    const own = leaf(entry.prefix);
-    parts.push(holes.length === 0 ? own : and([own, not(or(holes.map((h) => leaf(h.entry.prefix))))]));
-  }
-  if (wanted.has(2)) {
-    // world: no prefix of the ipcache covers the address
-    parts.push(
-      parsed.length === 0
-        ? isPrincipal
-          ? any()
-          : { any: true }
-        : not(or(parsed.map((p) => leaf(p.entry.prefix)))),
-    );
-  }
-  return or(parts);
+  return new AddressIndex(ipcache).matcher(identities, field);
 }
 
 function regex(name: string, value: string): Json {
@@ -135,7 +155,7 @@ export function httpPermission(rule: HttpRule): Json {
   return rules.length === 1 ? (rules[0] as Json) : { and_rules: { rules } };
 }
 
-function rbacPolicy(rule: L7Rule, policy: L7Policy, ipcache: readonly IpcacheEntry[]): Json {
+function rbacPolicy(rule: L7Rule, policy: L7Policy, addresses: AddressIndex): Json {
   const requests: Json =
     rule.http === "all"
       ? { any: true }
@@ -145,11 +165,11 @@ function rbacPolicy(rule: L7Rule, policy: L7Policy, ipcache: readonly IpcacheEnt
   if (policy.direction === "ingress") {
     return {
       permissions: [requests],
-      principals: [rule.remote === "any" ? any() : addressMatcher(rule.remote, ipcache, "direct_remote_ip")],
+      principals: [rule.remote === "any" ? any() : addresses.matcher(rule.remote, "direct_remote_ip")],
     };
   }
   const destinations =
-    rule.remote === "any" ? { any: true } : addressMatcher(rule.remote, ipcache, "destination_ip");
+    rule.remote === "any" ? { any: true } : addresses.matcher(rule.remote, "destination_ip");
   return { permissions: [{ and_rules: { rules: [destinations, requests] } }], principals: [any()] };
 }
 
@@ -179,13 +199,18 @@ function accessLog(path: string, policy: L7Policy): Json {
   };
 }
 
-function filterChain(policy: L7Policy, node: NodePolicy, options: L7Options): Json | undefined {
+function filterChain(
+  policy: L7Policy,
+  node: NodePolicy,
+  options: L7Options,
+  addresses: AddressIndex,
+): Json | undefined {
   const ep = node.endpoints.find((e) => e.id === policy.endpointId);
   if (ep === undefined || ep.addresses.length === 0) return undefined;
   const ranges = ep.addresses.map((a) => cidr(`${a}/32`));
   const name = `${policy.direction}/${ep.pod ?? ep.id}/${policy.port}`;
   const policies = Object.fromEntries(
-    policy.rules.map((r, i) => [`rule-${i}`, rbacPolicy(r, policy, node.ipcache)]),
+    policy.rules.map((r, i) => [`rule-${i}`, rbacPolicy(r, policy, addresses)]),
   );
   return {
     name,
@@ -234,10 +259,11 @@ export interface L7Resources {
 
 export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
   const byListener = new Map<string, { direction: "ingress" | "egress"; port: number; chains: Json[] }>();
+  const addresses = new AddressIndex(node.ipcache);
   for (const policy of node.l7) {
     const name = l7ListenerName(policy.direction, policy.proxyPort);
     const l = byListener.get(name) ?? { direction: policy.direction, port: policy.proxyPort, chains: [] };
-    const chain = filterChain(policy, node, options);
+    const chain = filterChain(policy, node, options, addresses);
     if (chain !== undefined) l.chains.push(chain);
     byListener.set(name, l);
   }
