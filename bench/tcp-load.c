@@ -4,6 +4,8 @@
  * what limits the measured rate (bench/datapath.ts compiles and runs it in
  * the pods' namespaces):
  *   tcp-load server PORT                         echo server (epoll, one thread)
+ *   tcp-load httpserver PORT                     HTTP/1.1 keep-alive server: "ok" to every request
+ *                                                (bodyless requests, as wrk sends; for bench/l7.ts)
  *   tcp-load load HOST PORT DURATION_MS CONC     CONC connections in flight: connect, send a
  *                                                line, read the echo, close; repeat
  *   tcp-load pingpong HOST PORT COUNT            COUNT requests on one connection
@@ -57,7 +59,24 @@ static struct sockaddr_in addr_of(const char *host, int port)
 	return a;
 }
 
-static int server(int port)
+static const char HTTP_OK[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+
+/* Answers each complete request head in what was read (a head can straddle two reads: `tail` keeps its end). */
+static int http_answer(int fd, const char *buf, ssize_t r, unsigned *tail)
+{
+	for (ssize_t i = 0; i < r; i++) {
+		unsigned want[] = { '\r', '\n', '\r', '\n' };
+		*tail = (buf[i] == (char)want[*tail]) ? *tail + 1 : (buf[i] == '\r' ? 1 : 0);
+		if (*tail == 4) {
+			*tail = 0;
+			if (write(fd, HTTP_OK, sizeof(HTTP_OK) - 1) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int server(int port, int http)
 {
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -72,6 +91,7 @@ static int server(int port)
 	printf("{\"listening\":%d}\n", port);
 	fflush(stdout);
 	char buf[4096];
+	static unsigned tails[65536];
 	for (;;) {
 		int n = epoll_wait(ep, events, MAX_EVENTS, -1);
 		for (int i = 0; i < n; i++) {
@@ -87,10 +107,11 @@ static int server(int port)
 			}
 			ssize_t r = read(fd, buf, sizeof(buf));
 			if (r <= 0) {
+				tails[fd & 0xffff] = 0;
 				close(fd);
 				continue;
 			}
-			if (write(fd, buf, (size_t)r) < 0)
+			if (http ? http_answer(fd, buf, r, &tails[fd & 0xffff]) < 0 : write(fd, buf, (size_t)r) < 0)
 				close(fd);
 		}
 	}
@@ -198,11 +219,13 @@ static int pingpong(const char *host, int port, long count)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "server"))
-		return server(atoi(argv[2]));
+		return server(atoi(argv[2]), 0);
+	if (argc >= 3 && !strcmp(argv[1], "httpserver"))
+		return server(atoi(argv[2]), 1);
 	if (argc >= 6 && !strcmp(argv[1], "load"))
 		return load(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
 	if (argc >= 5 && !strcmp(argv[1], "pingpong"))
 		return pingpong(argv[2], atoi(argv[3]), atol(argv[4]));
-	fprintf(stderr, "usage: tcp-load server PORT | load HOST PORT DURATION_MS CONC | pingpong HOST PORT COUNT\n");
+	fprintf(stderr, "usage: tcp-load server PORT | httpserver PORT | load HOST PORT DURATION_MS CONC | pingpong HOST PORT COUNT\n");
 	return 2;
 }

@@ -15,8 +15,9 @@ import type { MapWriteError } from "../datapath/map-sync.ts";
 import { addon } from "../datapath/native.ts";
 import { installTproxy } from "../datapath/tproxy.ts";
 import { messageOf } from "../errors.ts";
-import type { EndpointPolicy, LocalEndpoint } from "../model/endpoint-policy.ts";
+import { type EndpointPolicy, type LocalEndpoint, RESERVED_IDENTITIES } from "../model/endpoint-policy.ts";
 import { err, ok, type Result } from "../model/result.ts";
+import { parseIpv4, parseIpv4Prefix, prefixContainsAddress } from "../net/ipv4.ts";
 import { type CniAttachment, CniRegistry } from "./cni-registry.ts";
 import { type DesiredState, EMPTY_DESIRED_STATE, type FieldError } from "./desired-state.ts";
 import { validateDesiredState } from "./validate.ts";
@@ -305,6 +306,22 @@ export class Agent {
   /** Reconciles to the current state again (interfaces may have appeared). */
   resync(): Promise<Result<void, readonly unknown[]>> {
     return this.#serialize(() => this.#reconcile(this.#desired));
+  }
+
+  /** The identity the datapath resolves an address to (the ipcache's longest prefix; world when none). */
+  identityOf(ip: string): number {
+    const address = parseIpv4(ip);
+    if (!address.ok) return RESERVED_IDENTITIES.world;
+    let best = -1;
+    let identity: number = RESERVED_IDENTITIES.world;
+    for (const e of this.#desired.ipcache) {
+      const p = parseIpv4Prefix(e.prefix);
+      if (p.ok && p.value.length > best && prefixContainsAddress(p.value, address.value)) {
+        best = p.value.length;
+        identity = e.identity;
+      }
+    }
+    return identity;
   }
 
   podOf(ip: string): string | undefined {

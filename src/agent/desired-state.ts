@@ -1,8 +1,8 @@
 /**
  * The agent's one input interface: the desired state of this node's
- * datapath, in strait's model. Today a file or the agent's local API provide
- * it; the controller will push it over xDS with strait's own resource types
- * (a third DesiredStateSource, nothing else changes).
+ * datapath, in strait's model. The controller pushes it over xDS with
+ * strait's own resource types (xds-source.ts, the normal source); a file or
+ * the agent's local API provide it when the agent runs on its own.
  */
 import type { EndpointPolicy, IpcacheEntry, LocalEndpoint } from "../model/endpoint-policy.ts";
 
@@ -26,7 +26,12 @@ export interface FieldError {
   readonly message: string;
 }
 
-export type DesiredStateSink = (state: DesiredState, origin: string) => void;
+/** What became of a state handed to the agent: applied, or refused with the errors (the old state stays). */
+export type ApplyOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly errors: readonly unknown[] };
+
+export type DesiredStateSink = (state: DesiredState, origin: string) => Promise<ApplyOutcome>;
 export type RejectSink = (errors: readonly FieldError[], origin: string) => void;
 
 /**

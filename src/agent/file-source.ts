@@ -29,7 +29,7 @@ export class FileDesiredStateSource implements DesiredStateSource {
         return;
       }
       const parsed = validateDesiredState(input);
-      if (parsed.ok) accept(parsed.value, this.name);
+      if (parsed.ok) void accept(parsed.value, this.name);
       else reject(parsed.error, this.name);
     };
     try {

@@ -1,5 +1,5 @@
 /**
- * The filters of `strait observe` (`--from`, `--to`, `--verdict`, `--port`),
+ * The filters of `strait observe` (`--from`, `--to`, `--verdict`, `--port`, `--protocol`),
  * as a pure predicate over flows. A peer matches by IP, by pod
  * (`namespace/name`), or by identity (`identity:1001` or `ID:1001`).
  */
@@ -10,6 +10,8 @@ export interface FlowFilter {
   readonly to?: readonly string[];
   readonly verdict?: readonly string[];
   readonly port?: readonly number[];
+  /** `http`: the proxy's L7 records only; `l3-l4`: the datapath's only. */
+  readonly protocol?: "http" | "l3-l4";
 }
 
 function peerMatches(peer: FlowPeer, wanted: string): boolean {
@@ -39,5 +41,7 @@ export function matchesFlow(flow: Flow, filter: FlowFilter): boolean {
   if (filter.port !== undefined && filter.port.length > 0) {
     if (!filter.port.some((p) => p === flow.source.port || p === flow.destination.port)) return false;
   }
+  if (filter.protocol === "http" && flow.l7 === undefined) return false;
+  if (filter.protocol === "l3-l4" && flow.l7 !== undefined) return false;
   return true;
 }

@@ -28,6 +28,17 @@ export interface Flow {
   readonly destination: FlowPeer;
   readonly tcpFlags?: readonly string[];
   readonly proxyPort?: number;
+  /** An HTTP request the node's Envoy handled on an L7 policy port (from its access log). */
+  readonly l7?: {
+    readonly protocol: string;
+    readonly method: string;
+    readonly path: string;
+    readonly authority: string;
+    readonly status: number;
+    /** Envoy's response code details, e.g. `rbac_access_denied_matched_policy[none]`. */
+    readonly details: string;
+    readonly durationMs: number;
+  };
   readonly auth?: {
     readonly type: string;
     readonly localIdentity: number;
@@ -95,7 +106,8 @@ export function toFlow(
  */
 export class FlowBuffer {
   readonly #capacity: number;
-  readonly #ring: (Buffer | undefined)[];
+  /** Raw datapath records, or flows already made (the proxy's L7 records). */
+  readonly #ring: (Buffer | Flow | undefined)[];
   #next = 0;
   readonly #listeners = new Set<(f: Flow) => void>();
   readonly #decode: (record: Buffer) => Flow | undefined;
@@ -117,12 +129,20 @@ export class FlowBuffer {
     if (flow !== undefined) for (const l of this.#listeners) l(flow);
   }
 
+  /** A flow that is already made (an L7 record of the node's Envoy). */
+  pushFlow(flow: Flow): void {
+    this.total++;
+    this.#ring[this.#next] = flow;
+    this.#next = (this.#next + 1) % this.#capacity;
+    for (const l of this.#listeners) l(flow);
+  }
+
   /** Oldest first. */
   list(): Flow[] {
     const out: Flow[] = [];
     for (let i = 0; i < this.#capacity; i++) {
       const record = this.#ring[(this.#next + i) % this.#capacity];
-      const flow = record === undefined ? undefined : this.#decode(record);
+      const flow = record === undefined ? undefined : Buffer.isBuffer(record) ? this.#decode(record) : record;
       if (flow !== undefined) out.push(flow);
     }
     return out;

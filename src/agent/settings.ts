@@ -57,12 +57,59 @@ export const AGENT_SETTINGS = [
     ...both(DEFAULT_PIN_ROOT),
   },
   {
+    flag: "xds-address",
+    key: "xdsAddress",
+    env: "STRAIT_XDS_ADDRESS",
+    type: "string",
+    description:
+      "HOST:PORT of the controller's xDS server: the agent's normal source of desired state (its node's endpoints, policies, ipcache).",
+  },
+  {
+    flag: "node-name",
+    key: "nodeName",
+    env: "NODE_NAME",
+    type: "string",
+    description:
+      "The Kubernetes node this agent runs on (whose resources it asks for); the chart sets it from spec.nodeName. Default: the host name.",
+  },
+  {
+    flag: "xds-tls-cert",
+    key: "xdsTlsCert",
+    env: "STRAIT_AGENT_XDS_TLS_CERT",
+    type: "string",
+    description:
+      "Client certificate (PEM) for TLS to the xDS server; with --xds-tls-key and --xds-ca. Plaintext without.",
+  },
+  {
+    flag: "xds-tls-key",
+    key: "xdsTlsKey",
+    env: "STRAIT_AGENT_XDS_TLS_KEY",
+    type: "string",
+    description: "Private key (PEM) of --xds-tls-cert.",
+  },
+  {
+    flag: "xds-ca",
+    key: "xdsCa",
+    env: "STRAIT_AGENT_XDS_CA",
+    type: "string",
+    description: "CA certificate (PEM) the xDS server's certificate chains to.",
+  },
+  {
+    flag: "envoy-access-log",
+    key: "envoyAccessLog",
+    env: "STRAIT_ENVOY_ACCESS_LOG",
+    type: "string",
+    description:
+      "The node's Envoy's JSON access log of L7 policy requests (the controller's --l7-access-log), followed for `strait observe`.",
+    ...both("/run/strait/envoy-access.log"),
+  },
+  {
     flag: "desired-state",
     key: "desiredState",
     env: "STRAIT_DESIRED_STATE",
     type: "string",
     description:
-      "JSON or YAML file of desired state (endpoints, policies, ipcache), watched. Without it, the state comes from PUT /api/v1/desired-state.",
+      "JSON or YAML file of desired state (endpoints, policies, ipcache), watched, for an agent running without a controller. Without it and --xds-address, the state comes from PUT /api/v1/desired-state.",
   },
   ...AUTH_SETTINGS,
 ] as const satisfies readonly SettingSpec[];

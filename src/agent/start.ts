@@ -4,7 +4,8 @@
  * tests. Stopping leaves the datapath in place: programs stay attached and
  * maps pinned, so enforcement and connections survive an agent restart.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -17,12 +18,14 @@ import { Datapath } from "../datapath/datapath.ts";
 import { addon } from "../datapath/native.ts";
 import { DIR, EVENT } from "../datapath/reasons.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { accessLogFlow, LineFollower } from "./access-log.ts";
 import { Agent } from "./agent.ts";
 import { createAgentApi } from "./api.ts";
 import type { DesiredStateSource } from "./desired-state.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
 import { createAgentMetrics } from "./metrics.ts";
+import { XdsDesiredStateSource } from "./xds-source.ts";
 
 export interface RunningAgent {
   readonly agent: Agent;
@@ -34,6 +37,7 @@ export interface RunningAgent {
 const EVENT_POLL_MS = 20;
 /** Where a ring-buffer record says its event type: only auth-required ones are decoded here. */
 const EVENT_TYPE_AT = offsetOf(FLOW_EVENT, "type");
+const ACCESS_LOG_POLL_MS = 100;
 
 async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
@@ -44,6 +48,41 @@ async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
     throw new StraitError(ERROR_CODES.NETWORK, `cannot listen on unix socket ${path}`, { cause });
   }
   chmodSync(path, 0o600);
+}
+
+function readTlsFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.CONFIG, `${flag}: cannot read ${path}`, { cause });
+  }
+}
+
+function xdsSource(settings: Settings, address: string, logger: Logger): XdsDesiredStateSource {
+  const files = [
+    stringSetting(settings, "xdsTlsCert"),
+    stringSetting(settings, "xdsTlsKey"),
+    stringSetting(settings, "xdsCa"),
+  ];
+  const given = files.filter((f) => f !== undefined && f !== "").length;
+  if (given > 0 && given < 3) {
+    throw new StraitError(ERROR_CODES.CONFIG, "--xds-tls-cert, --xds-tls-key and --xds-ca go together");
+  }
+  const [cert, key, ca] = files as [string, string, string];
+  return new XdsDesiredStateSource({
+    address,
+    node: stringSetting(settings, "nodeName") ?? hostname(),
+    logger,
+    ...(given === 3
+      ? {
+          tls: {
+            cert: readTlsFile(cert, "--xds-tls-cert"),
+            key: readTlsFile(key, "--xds-tls-key"),
+            ca: readTlsFile(ca, "--xds-ca"),
+          },
+        }
+      : {}),
+  });
 }
 
 export async function startAgent(settings: Settings, logger: Logger): Promise<RunningAgent> {
@@ -81,12 +120,15 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   const sources: DesiredStateSource[] = [];
   const file = stringSetting(settings, "desiredState");
   if (file !== undefined) sources.push(new FileDesiredStateSource(file));
+  const xdsAddress = stringSetting(settings, "xdsAddress");
+  if (xdsAddress !== undefined) sources.push(xdsSource(settings, xdsAddress, logger));
   for (const source of sources) {
     await source.start(
-      (state, origin) => {
-        void agent.applyDesired(state, origin).then((r) => {
-          if (r.ok) ready = undefined;
-        });
+      async (state, origin) => {
+        const r = await agent.applyDesired(state, origin);
+        if (!r.ok) return { ok: false, errors: r.error };
+        ready = undefined;
+        return { ok: true };
       },
       (errors, origin) => agent.reject(errors, origin),
     );
@@ -117,6 +159,20 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     }
     if (records.length > 0) metrics.flowEvents.inc(records.length);
   }, EVENT_POLL_MS);
+  // The node's Envoy's L7 verdicts, beside the datapath's flows.
+  const accessLog = new LineFollower(
+    stringSetting(settings, "envoyAccessLog") ?? "/run/strait/envoy-access.log",
+  );
+  const resolvePeer = (ip: string) => {
+    const pod = agent.podOf(ip);
+    return { identity: agent.identityOf(ip), ...(pod === undefined ? {} : { pod }) };
+  };
+  const accessPoll = setInterval(() => {
+    for (const line of accessLog.poll()) {
+      const flow = accessLogFlow(line, resolvePeer);
+      if (flow !== undefined) flows.pushFlow(flow);
+    }
+  }, ACCESS_LOG_POLL_MS);
 
   const deps = {
     agent,
@@ -148,6 +204,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     async stop() {
       clearInterval(poll);
       await auth?.stop();
+      clearInterval(accessPoll);
       for (const s of sources) await s.stop();
       await unix.close();
       await ops.close();

@@ -3,7 +3,6 @@
  * file): every error names its field. Pure.
  */
 
-import { parseIpv4, parseIpv4Prefix } from "../datapath/ipv4.ts";
 import {
   type AuthType,
   type EndpointPolicy,
@@ -15,6 +14,7 @@ import {
 } from "../model/endpoint-policy.ts";
 import type { ResourceRef } from "../model/resource-ref.ts";
 import { err, ok, type Result } from "../model/result.ts";
+import { parseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import type { DesiredState, FieldError } from "./desired-state.ts";
 
 const PROTOCOLS: readonly L4Protocol[] = ["TCP", "UDP", "SCTP", "ICMP", "ANY"];
@@ -107,6 +107,10 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
   if (!PROTOCOLS.includes(protocol as L4Protocol))
     c.fail(`${f}.protocol`, `must be one of ${PROTOCOLS.join(", ")}`);
   const port = o.port === undefined || o.port === "any" ? "any" : c.int(o.port, `${f}.port`, 1, 65535);
+  const endPort = o.endPort === undefined ? undefined : c.int(o.endPort, `${f}.endPort`, 1, 65535);
+  if (endPort !== undefined && (port === "any" || (port !== undefined && endPort < port))) {
+    c.fail(`${f}.endPort`, "must be a port at or after port");
+  }
   const verdict = o.verdict;
   if (verdict !== "allow" && verdict !== "deny") c.fail(`${f}.verdict`, 'must be "allow" or "deny"');
   const proxyPort = o.proxyPort === undefined ? undefined : c.int(o.proxyPort, `${f}.proxyPort`, 1, 65535);
@@ -122,6 +126,7 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
     remoteIdentity,
     protocol: protocol as L4Protocol,
     port,
+    ...(endPort === undefined ? {} : { endPort }),
     verdict: verdict as PolicyEntry["verdict"],
     ...(proxyPort === undefined ? {} : { proxyPort }),
     ...(auth === undefined ? {} : { auth: auth as AuthType }),

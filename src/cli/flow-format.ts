@@ -15,6 +15,10 @@ function peer(p: FlowPeer, withPort: boolean): string {
 }
 
 export function formatFlow(f: Flow): string {
+  if (f.l7 !== undefined) {
+    const url = `http://${f.l7.authority}${f.l7.path}`;
+    return `${stamp(f.time)}: ${peer(f.source, true)} -> ${peer(f.destination, true)} http-request ${f.verdict} (${f.l7.protocol} ${f.l7.method} ${url}) => ${f.l7.status}${f.verdict === "DROPPED" ? ` ${f.dropReason ?? ""}` : ""}`;
+  }
   const ports = f.protocol === "TCP" || f.protocol === "UDP" || f.protocol === "SCTP";
   const what =
     f.verdict === "DROPPED"

@@ -76,6 +76,26 @@ export const RUN_SETTINGS = [
     standaloneDefault: ["127.0.1.0/24"],
   },
   {
+    flag: "cluster-name",
+    key: "clusterName",
+    env: "STRAIT_CLUSTER_NAME",
+    type: "string",
+    description:
+      "The cluster's name, as CiliumNetworkPolicy sees it: the `cluster` entity and the io.cilium.k8s.policy.cluster label of every pod's identity.",
+    standaloneDefault: "default",
+    clusterDefault: "default",
+  },
+  {
+    flag: "l7-access-log",
+    key: "l7AccessLog",
+    env: "STRAIT_L7_ACCESS_LOG",
+    type: "string",
+    description:
+      "Where each node's Envoy writes a JSON line per request its L7 policy listeners handle; the node's agent reads it for `strait observe` (same path on every node).",
+    standaloneDefault: "/run/strait/envoy-access.log",
+    clusterDefault: "/run/strait/envoy-access.log",
+  },
+  {
     flag: "status-file",
     key: "statusFile",
     env: "STRAIT_STATUS_FILE",

@@ -6,8 +6,19 @@
 import type { Logger } from "pino";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
+import { type Settings, stringSetting } from "./config.ts";
 import type { Reconciler } from "./controller.ts";
-import { PipelineCache, type PipelineOutput, runPipeline } from "./pipeline.ts";
+import { PipelineCache, type PipelineOutput, type PolicySettings, runPipeline } from "./pipeline.ts";
+
+/** The policy stage's settings from the controller's (`--cluster-name`, `--l7-access-log`). */
+export function policySettings(settings: Settings): PolicySettings {
+  const clusterName = stringSetting(settings, "clusterName");
+  const accessLog = stringSetting(settings, "l7AccessLog");
+  return {
+    ...(clusterName === undefined ? {} : { clusterName }),
+    ...(accessLog === undefined ? {} : { accessLog }),
+  };
+}
 
 export type PipelineConsumer = (output: PipelineOutput) => Promise<void> | void;
 
@@ -19,10 +30,12 @@ export class PipelineReconciler implements Reconciler {
   #latest: PipelineOutput | undefined;
   #rejections: readonly DataPlaneRejection[] = [];
   readonly #cache = new PipelineCache();
+  readonly #policy: PolicySettings;
 
-  constructor(addressPool: readonly string[], logger: Logger) {
+  constructor(addressPool: readonly string[], logger: Logger, policy: PolicySettings = {}) {
     this.#addressPool = addressPool;
     this.#logger = logger;
+    this.#policy = policy;
   }
 
   /** The output of the last reconcile, if any. */
@@ -45,7 +58,14 @@ export class PipelineReconciler implements Reconciler {
       addressPool: this.#addressPool,
       cache: this.#cache,
       rejections: this.#rejections,
+      policy: this.#policy,
     });
+    for (const bad of output.policy.invalid) {
+      this.#logger.warn(
+        { policy: bad.ref, problems: bad.problems },
+        "invalid network policy: not enforced (status Valid=False); every other policy still is",
+      );
+    }
     this.#latest = output;
     this.#logger.debug(
       {

@@ -1,21 +1,45 @@
 /**
  * One pass of the pure pipeline: objects → gateway model + statuses → Envoy
- * resources. The running controller, `strait translate`/`status`/`simulate`
- * and the conformance runner all call this one function.
+ * resources, and objects → policy (identities, per-node policy) → each
+ * node's agent and Envoy resources. The running controller, `strait
+ * translate`/`status`/`simulate`, `strait policy trace` and the conformance
+ * runner all call this one function.
  */
 import { applyDataPlaneRejections } from "../gateway/data-plane-rejections.ts";
 import { GatewayCache, type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ObjectStatus } from "../model/status.ts";
+import { computePolicy, type IdentityRecord, PolicyCache, type PolicyOutput } from "../policy/index.ts";
 import type { ResourceView } from "../resources/view.ts";
+import { TYPE_URLS } from "../xds/proto/envoy-protos.ts";
+import { agentResources } from "../xds/translate/agent-resources.ts";
 import { type EnvoyResourceSet, translateGatewayModel, XdsCache } from "../xds/translate/index.ts";
+import { l7Resources } from "../xds/translate/l7-policy.ts";
+import type { EnvoyResourceJson } from "../xds/translate/resource-set.ts";
 
 /** State kept between passes so a small change re-translates only what it touches. */
 export class PipelineCache {
   readonly gateway = new GatewayCache();
   readonly xds = new XdsCache();
+  readonly policy = new PolicyCache();
 }
+
+export interface PolicySettings {
+  readonly clusterName?: string;
+  /** SPIFFE trust domain of the identities (`spiffe://<trust-domain>/identity/<id>`). */
+  readonly trustDomain?: string;
+  /** Where each node's Envoy writes the JSON access log of proxied requests (the agent reads it). */
+  readonly accessLog?: string;
+  /** Identities recorded by the leader in the API (cluster mode). */
+  readonly identityRecords?: readonly IdentityRecord[];
+}
+
+export const DEFAULT_TRUST_DOMAIN = "strait.local";
+export const DEFAULT_L7_ACCESS_LOG = "/run/strait/envoy-access.log";
+
+/** A node's own xDS resources by type URL, then name: its agent's types and its Envoy's L7 listeners. */
+export type NodeResources = Readonly<Record<string, ReadonlyMap<string, EnvoyResourceJson>>>;
 
 export interface PipelineOptions {
   readonly now: Date;
@@ -26,6 +50,7 @@ export interface PipelineOptions {
   readonly controllerName?: string;
   /** Resources the data plane refused (Envoy's NACKs): shown on what produced them. */
   readonly rejections?: readonly DataPlaneRejection[];
+  readonly policy?: PolicySettings;
 }
 
 export interface PipelineOutput {
@@ -34,6 +59,9 @@ export interface PipelineOutput {
   readonly resources: EnvoyResourceSet;
   /** Objects strait creates in the cluster (per-Gateway Services). */
   readonly ownedObjects: readonly OwnedObject[];
+  readonly policy: PolicyOutput;
+  /** Per node (by Kubernetes node name): what its agent and its Envoy get on top of the shared resources. */
+  readonly nodeResources: ReadonlyMap<string, NodeResources>;
 }
 
 /** Standalone default: loopback addresses, so each Gateway can bind its own on one machine. */
@@ -46,10 +74,32 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
     ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
   });
+  const settings = options.policy ?? {};
+  const policy = computePolicy(view, {
+    now: options.now,
+    ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
+    ...(settings.identityRecords === undefined ? {} : { records: settings.identityRecords }),
+    ...(options.cache === undefined ? {} : { cache: options.cache.policy }),
+  });
+  const nodeResources = new Map<string, NodeResources>();
+  for (const node of policy.nodes) {
+    const l7 = l7Resources(node, { accessLog: settings.accessLog ?? DEFAULT_L7_ACCESS_LOG });
+    nodeResources.set(node.node, {
+      ...agentResources(node, { trustDomain: settings.trustDomain ?? DEFAULT_TRUST_DOMAIN }),
+      ...(l7.listeners.size === 0
+        ? {}
+        : { [TYPE_URLS.listener]: l7.listeners, [TYPE_URLS.cluster]: l7.clusters }),
+    });
+  }
   return {
     model,
-    statuses: applyDataPlaneRejections(view, model, statuses, options.rejections ?? [], options.now),
+    statuses: [
+      ...applyDataPlaneRejections(view, model, statuses, options.rejections ?? [], options.now),
+      ...policy.statuses,
+    ],
     ownedObjects,
     resources: translateGatewayModel(model, options.cache?.xds),
+    policy,
+    nodeResources,
   };
 }

@@ -22,7 +22,7 @@ import {
 } from "./managed-envoy.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
-import { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { PipelineReconciler, policySettings } from "./pipeline-reconciler.ts";
 import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
 export interface RunningController {
@@ -47,6 +47,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const pipeline = new PipelineReconciler(
     listSetting(settings, "addressPool"),
     logger.child({ component: "pipeline" }),
+    policySettings(settings),
   );
   const reconcilers: Reconciler[] = [pipeline];
   const controller = new Controller({

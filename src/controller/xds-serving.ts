@@ -159,19 +159,31 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       }
     },
   });
+  // Each node's own layer (its agent's policy, its Envoy's L7 listeners), keyed as nodes announce
+  // themselves (`strait.dev/node` metadata); nodes that left lose theirs.
   const rejections = new DataPlaneRejections(() => {
     options.pipeline.setRejections(rejections.list());
     options.onRejectionsChanged?.();
   });
-  const publish = (resources: PipelineOutput["resources"]) => {
-    rejections.prune(resources);
-    const published = cache.publish(resources);
-    if (published.ok) logger.debug({ version: published.version }, "xDS snapshot published");
+  let nodeKeys = new Set<string>();
+  const publish = (output: PipelineOutput) => {
+    rejections.prune(output.resources);
+    const next = new Set<string>();
+    for (const [node, resources] of output.nodeResources) {
+      const key = `node/${node}`;
+      next.add(key);
+      cache.setNodeResources(key, resources);
+    }
+    for (const key of nodeKeys) if (!next.has(key)) cache.setNodeResources(key, undefined);
+    nodeKeys = next;
+    const published = cache.publish(output.resources);
+    if (published.ok)
+      logger.debug({ version: published.version, nodes: next.size }, "xDS snapshot published");
   };
-  options.pipeline.onOutput((output) => publish(output.resources));
+  options.pipeline.onOutput((output) => publish(output));
   // A pass that ran before this consumer was registered is not lost.
   const latest = options.pipeline.latest;
-  if (latest !== undefined) publish(latest.resources);
+  if (latest !== undefined) publish(latest);
   const server = new XdsServer({
     cache,
     logger,

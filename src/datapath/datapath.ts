@@ -6,11 +6,11 @@
  */
 import type { AuthType, EndpointPolicy, IpcacheEntry } from "../model/endpoint-policy.ts";
 import { err, ok, type Result } from "../model/result.ts";
+import { mustParseIpv4 } from "../net/ipv4.ts";
 import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-object.ts";
 import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { COUNTERS_MAX, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
 import { AUTH_TYPES } from "./codecs/policy.ts";
-import { mustParseIpv4 } from "./ipv4.ts";
 import { endpointEntries, ipcacheEntries, type ProgrammedEndpoint, policyEntries } from "./map-entries.ts";
 import { MapSync, type MapWriteError } from "./map-sync.ts";
 import { addon, errnoName } from "./native.ts";

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "../../test/support/kernel.ts";
 import { frame, markOf, skbContext, TCP } from "../../test/support/packets.ts";
+import { mustParseIpv4 } from "../net/ipv4.ts";
 import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-object.ts";
 import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { counterIndex, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
@@ -20,7 +21,6 @@ import {
   type PolicyKey,
   type PolicyValue,
 } from "./codecs/policy.ts";
-import { mustParseIpv4 } from "./ipv4.ts";
 import { addon } from "./native.ts";
 import { DIR, DROP, EVENT, toProxyMark, VERDICT } from "./reasons.ts";
 

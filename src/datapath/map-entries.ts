@@ -3,11 +3,11 @@
  * reconciler can diff it against what the kernel holds. Keys are hex strings
  * of the encoded C key (what the kernel compares), values the encoded C value.
  */
-import type { EndpointPolicy, IpcacheEntry } from "../model/endpoint-policy.ts";
+import type { EndpointPolicy, IpcacheEntry, PolicyEntry } from "../model/endpoint-policy.ts";
+import { mustParseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import { encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
 import { encodeIpcacheInfo, encodeIpcacheKey } from "./codecs/ipcache.ts";
 import { encodePolicyKey, encodePolicyValue, policyKeyOf, policyValueOf } from "./codecs/policy.ts";
-import { mustParseIpv4, parseIpv4Prefix } from "./ipv4.ts";
 
 export interface MapEntry {
   readonly key: Buffer;
@@ -40,6 +40,22 @@ export function endpointEntries(endpoints: readonly ProgrammedEndpoint[]): MapCo
 }
 
 /**
+ * A port range (`endPort`) is one hash-map key per port: the datapath's
+ * lookup is exact on ports, so a range costs its width in map entries (the
+ * capacity check counts them before anything is written).
+ */
+function* expandRanges(entries: readonly PolicyEntry[]): Generator<PolicyEntry> {
+  for (const e of entries) {
+    if (e.endPort === undefined || e.port === "any" || e.endPort <= e.port) {
+      yield e;
+      continue;
+    }
+    const { endPort: _end, ...single } = e;
+    for (let port = e.port; port <= e.endPort; port++) yield { ...single, port };
+  }
+}
+
+/**
  * Policy entries of the given endpoints. Two model entries may share a key
  * (same peer, protocol and port); then a deny wins, as it would in the
  * datapath, and among allows the one with a proxy port or auth type is kept.
@@ -47,7 +63,7 @@ export function endpointEntries(endpoints: readonly ProgrammedEndpoint[]): MapCo
 export function policyEntries(policies: readonly EndpointPolicy[]): MapContent {
   const out = new Map<string, MapEntry>();
   for (const policy of policies) {
-    for (const entry of policy.entries) {
+    for (const entry of expandRanges(policy.entries)) {
       const key = encodePolicyKey(policyKeyOf(policy.endpointId, entry));
       const value = policyValueOf(entry);
       const hex = key.toString("hex");

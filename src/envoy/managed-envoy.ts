@@ -38,6 +38,8 @@ export interface ManagedEnvoyOptions {
   readonly maxRestartDelayMs?: number;
   /** More command-line arguments, after strait's own. */
   readonly extraArgs?: readonly string[];
+  /** A command Envoy runs under, e.g. `nsenter --net=/run/netns/X` for a node in a network namespace. */
+  readonly commandPrefix?: readonly string[];
 }
 
 const SETPRIV = "/usr/bin/setpriv";
@@ -152,9 +154,14 @@ export class ManagedEnvoy {
     rmSync(join(this.#dir, "admin-address"), { force: true });
     this.#adminAddress = undefined;
     const usePdeathsig = process.platform === "linux" && existsSync(SETPRIV);
-    const [command, args] = usePdeathsig
+    const [inner, innerArgs] = usePdeathsig
       ? [SETPRIV, ["--pdeathsig", "TERM", "--", this.#options.binary, ...this.#args()]]
       : [this.#options.binary, this.#args()];
+    const prefix = this.#options.commandPrefix ?? [];
+    const [command, args] =
+      prefix.length === 0
+        ? [inner, innerArgs]
+        : [prefix[0] as string, [...prefix.slice(1), inner, ...innerArgs]];
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#child = child;
     this.#startedAt = Date.now();

@@ -49,6 +49,8 @@ export interface PolicyEntry {
   readonly protocol: L4Protocol;
   /** Destination port (1..65535), or "any". Ignored for ICMP and ANY. */
   readonly port: number | "any";
+  /** With a `port`: the last port of an inclusive range `port..endPort` (Cilium's `endPort`). */
+  readonly endPort?: number;
   readonly verdict: "allow" | "deny";
   /** For allowed flows that need L7 handling: the node-local Envoy listener port. */
   readonly proxyPort?: number;
@@ -89,4 +91,80 @@ export interface IpcacheEntry {
   readonly identity: SecurityIdentity;
   /** The node's address where the prefix lives (for mutual auth), when it is a remote endpoint. */
   readonly node?: string;
+}
+
+/**
+ * A security identity and the labels it stands for (`source:key=value`, or
+ * `source:key` for an empty value, sorted), as Cilium's identities carry them.
+ */
+export interface IdentityInfo {
+  readonly id: SecurityIdentity;
+  readonly labels: readonly string[];
+}
+
+/** A header condition of an HTTP rule (Cilium's `headers` and `headerMatches`). */
+export interface HttpHeaderMatch {
+  readonly name: string;
+  /** The exact value required; without it, the header must be present. */
+  readonly value?: string;
+  /** The value comes from a Secret that cannot be read: the condition never holds (as Cilium does). */
+  readonly never?: true;
+  /**
+   * Cilium's `mismatch` action. Without one a mismatch fails the rule; with
+   * LOG the rule still matches and the mismatch is only logged.
+   */
+  readonly mismatch?: "LOG";
+}
+
+/**
+ * One HTTP rule of a CiliumNetworkPolicy port: every condition given must
+ * hold. `method`, `path` and `host` are regular expressions matched against
+ * the whole value (`:method`, `:path`, `:authority`), as Cilium has Envoy do.
+ */
+export interface HttpRule {
+  readonly method?: string;
+  readonly path?: string;
+  readonly host?: string;
+  readonly headers: readonly HttpHeaderMatch[];
+}
+
+/** Which requests the proxy lets through, for some peers of an L7 port. */
+export interface L7Rule {
+  /** The peers (identities), or every peer. */
+  readonly remote: readonly SecurityIdentity[] | "any";
+  /**
+   * The allowed requests (any one of the rules), or "all" for peers that a
+   * policy allows on this port at L3/L4 without HTTP rules (Cilium's L7 wildcard).
+   */
+  readonly http: readonly HttpRule[] | "all";
+  readonly sources: readonly ResourceRef[];
+}
+
+/**
+ * The L7 part of an endpoint's policy for one TCP port and direction: the
+ * datapath marks the flows of these peers for `proxyPort`, and the node's
+ * Envoy lets through the requests one of `rules` allows (403 otherwise).
+ */
+export interface L7Policy {
+  readonly endpointId: number;
+  readonly direction: Direction;
+  /** The destination port (TCP). */
+  readonly port: number;
+  readonly proxyPort: number;
+  readonly rules: readonly L7Rule[];
+  readonly sources: readonly ResourceRef[];
+}
+
+/**
+ * Everything one node enforces: its endpoints and their policies (the
+ * agent's desired state), the L7 policies (the node's Envoy), the ipcache
+ * and the identities' labels.
+ */
+export interface NodePolicy {
+  readonly node: string;
+  readonly endpoints: readonly LocalEndpoint[];
+  readonly policies: readonly EndpointPolicy[];
+  readonly l7: readonly L7Policy[];
+  readonly ipcache: readonly IpcacheEntry[];
+  readonly identities: readonly IdentityInfo[];
 }

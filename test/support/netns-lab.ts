@@ -87,6 +87,7 @@ export class NsHelper {
 
 export interface Pod {
   readonly name: string;
+  readonly namespace: string;
   readonly netns: string;
   readonly containerId: string;
   readonly ip: string;
@@ -108,6 +109,7 @@ export class NodeLab {
   readonly helpers: NsHelper[] = [];
   /** Extra routes (destination CIDRs) pods get through the node, e.g. another lab's pod subnet. */
   readonly podRoutes: string[] = [];
+  readonly externals: string[] = [];
 
   /** `octet` picks the lab's private /24: 10.<octet>.0.0/24; `name` tells two labs of one test apart. */
   constructor(octet: number, name?: string) {
@@ -154,7 +156,54 @@ export class NodeLab {
     return h;
   }
 
-  #cniEnv(command: string, pod: { netns: string; containerId: string; name: string }): NodeJS.ProcessEnv {
+  /** A strait command (`run`, say) in the node namespace. */
+  startInNode(args: readonly string[]): StraitProcess {
+    return new StraitProcess(args, {}, ["nsenter", `--net=/run/netns/${this.nodeNs}`]);
+  }
+
+  /**
+   * A host outside the cluster ("the world"): its own namespace joined to the
+   * node by a veth, holding `addresses` (a /24 each), routed from the node.
+   */
+  addExternal(name: string, addresses: readonly string[]): NsHelper {
+    const netns = `${this.id}-${name}`;
+    const hostSide = `${LAB_PREFIX}${process.pid % 100000}${name.slice(0, 3)}`.slice(0, 15);
+    sh("ip", ["netns", "add", netns]);
+    this.externals.push(netns);
+    sh("ip", [
+      "link",
+      "add",
+      hostSide,
+      "netns",
+      this.nodeNs,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "netns",
+      netns,
+    ]);
+    const inNs = (args: readonly string[]) => sh("ip", ["-n", netns, ...args]);
+    inNs(["link", "set", "lo", "up"]);
+    inNs(["link", "set", "eth0", "up"]);
+    this.inNode("ip", ["link", "set", hostSide, "up"]);
+    this.inNode("ip", ["addr", "add", "192.0.2.1/32", "dev", hostSide]);
+    for (const a of addresses) {
+      inNs(["addr", "add", `${a}/32`, "dev", "eth0"]);
+      this.inNode("ip", ["route", "replace", `${a}/32`, "dev", hostSide]);
+    }
+    inNs(["route", "add", "192.0.2.1/32", "dev", "eth0"]);
+    inNs(["route", "add", "default", "via", "192.0.2.1", "dev", "eth0", "onlink"]);
+    const helper = new NsHelper(netns, name);
+    this.helpers.push(helper);
+    return helper;
+  }
+
+  #cniEnv(
+    command: string,
+    pod: { netns: string; containerId: string; name: string; namespace?: string },
+  ): NodeJS.ProcessEnv {
     return {
       ...process.env,
       CNI_COMMAND: command,
@@ -162,7 +211,7 @@ export class NodeLab {
       CNI_NETNS: `/run/netns/${pod.netns}`,
       CNI_IFNAME: "eth0",
       CNI_PATH: CNI_PATH,
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.name}`,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace ?? "default"};K8S_POD_NAME=${pod.name}`,
     };
   }
 
@@ -178,7 +227,8 @@ export class NodeLab {
           ipam: {
             type: "host-local",
             ranges: [[{ subnet: `${this.subnet}.0/24` }]],
-            ...(this.podRoutes.length === 0 ? {} : { routes: this.podRoutes.map((dst) => ({ dst })) }),
+            // A default route through the node, so pods reach hosts outside the cluster (addExternal).
+            routes: [{ dst: "0.0.0.0/0" }, ...this.podRoutes.map((dst) => ({ dst }))],
             dataDir: join(this.dir, "ipam"),
           },
         },
@@ -191,7 +241,7 @@ export class NodeLab {
   execPlugin(
     plugin: Record<string, unknown>,
     command: string,
-    pod: { netns: string; containerId: string; name: string },
+    pod: { netns: string; containerId: string; name: string; namespace?: string },
     prevResult?: unknown,
   ): { status: number; stdout: string } {
     const list = this.conflist();
@@ -211,11 +261,11 @@ export class NodeLab {
   }
 
   /** Creates a pod: its namespace, then ADD through the whole chain. */
-  addPod(name: string): Pod {
+  addPod(name: string, namespace = "default"): Pod {
     const netns = `${this.id}-${name}`;
     const containerId = `${this.id}-${name}-container`;
     sh("ip", ["netns", "add", netns]);
-    const pod = { netns, containerId, name };
+    const pod = { netns, containerId, name, namespace };
     let result: unknown;
     for (const plugin of this.conflist().plugins) {
       const r = this.execPlugin(plugin, "ADD", pod, result);
@@ -227,7 +277,7 @@ export class NodeLab {
     const hostInterface = res.interfaces.find((i) => i.sandbox === undefined)?.name ?? "";
     const helper = new NsHelper(netns, name);
     this.helpers.push(helper);
-    const created = { name, netns, containerId, ip, hostInterface, helper, result };
+    const created = { name, namespace, netns, containerId, ip, hostInterface, helper, result };
     this.pods.push(created);
     return created;
   }
@@ -242,6 +292,7 @@ export class NodeLab {
   cleanup(): void {
     for (const h of this.helpers) h.stop();
     for (const p of this.pods) spawnSync("ip", ["netns", "del", p.netns]);
+    for (const n of this.externals) spawnSync("ip", ["netns", "del", n]);
     spawnSync("ip", ["netns", "del", this.nodeNs]);
     rmSync(this.pinRoot, { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });

@@ -6,9 +6,11 @@
  *
  * Ops: listenTcp, listenUdp (echo servers that prefix replies with their tag),
  * tcpConnect (connect, send, await the echo), tcpOpen/tcpSend (a long-lived
- * connection), udpSend, listenTransparent (a TPROXY pass-through proxy).
+ * connection), udpSend, listenTransparent (a TPROXY pass-through proxy),
+ * listenHttp (answers `tag:METHOD /path`), httpRequest (one request, a new connection).
  */
 import { createSocket } from "node:dgram";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer, Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { addon } from "../../src/datapath/native.ts";
@@ -80,6 +82,43 @@ function connect(host: string, port: number, timeoutMs: number): Promise<Socket>
 }
 
 const handlers: Record<string, (r: Request) => Promise<Record<string, unknown>>> = {
+  async listenHttp(r) {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end(`${tag}:${req.method} ${req.url}`);
+      });
+    });
+    await new Promise<void>((res) => server.listen(r.port as number, "0.0.0.0", res));
+    return { ok: true };
+  },
+  httpRequest(r) {
+    return new Promise((resolve) => {
+      const req = httpRequest(
+        {
+          host: r.host as string,
+          port: r.port as number,
+          method: (r.method as string | undefined) ?? "GET",
+          path: (r.path as string | undefined) ?? "/",
+          headers: { ...((r.headers as Record<string, string> | undefined) ?? {}), connection: "close" },
+          agent: false,
+          timeout: (r.timeoutMs as number | undefined) ?? 2000,
+        },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => {
+            body += d;
+          });
+          res.on("end", () => resolve({ ok: true, status: res.statusCode, body }));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", (e) => resolve({ ok: false, error: e.message }));
+      req.end(r.body === undefined ? undefined : String(r.body));
+    });
+  },
   async listenTcp(r) {
     const server = createServer((c) => {
       c.on("error", () => undefined);

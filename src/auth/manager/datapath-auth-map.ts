@@ -6,8 +6,8 @@
 import type { BpfMap } from "../../datapath/bpf-object.ts";
 import { decodeAuthInfo, decodeAuthKey, encodeAuthInfo, encodeAuthKey } from "../../datapath/codecs/auth.ts";
 import { AUTH_TYPES } from "../../datapath/codecs/policy.ts";
-import { mustParseIpv4 } from "../../datapath/ipv4.ts";
 import { addon } from "../../datapath/native.ts";
+import { mustParseIpv4 } from "../../net/ipv4.ts";
 import type { AuthEntry, AuthKey, AuthMapStore } from "./auth-key.ts";
 import { LOCAL_NODE } from "./auth-key.ts";
 

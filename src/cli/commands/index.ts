@@ -36,6 +36,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./simulate.ts")).simulateCommand,
   },
   {
+    name: "policy",
+    summary: "Explain a CiliumNetworkPolicy verdict for one flow (policy trace)",
+    load: async () => (await import("./policy.ts")).policyCommand,
+  },
+  {
     name: "proxy-status",
     summary: "List the xDS clients of a running controller and their sync state",
     load: async () => (await import("./proxy-status.ts")).proxyStatusCommand,

@@ -1,4 +1,7 @@
-/** `strait observe`: the datapath's flows from the agent's local API, printed like `hubble observe`. */
+/**
+ * `strait observe`: the datapath's flows and the node's Envoy's L7 verdicts
+ * from the agent's local API, printed like `hubble observe`.
+ */
 import { agentRequest, agentStream } from "../../agent/client.ts";
 import type { FlowFilter } from "../../agent/flow-filter.ts";
 import { matchesFlow } from "../../agent/flow-filter.ts";
@@ -53,15 +56,18 @@ function formatAuthStatus(s: AuthStatusView): string {
 export const observeCommand: Command = {
   name: "observe",
   summary: "Print the datapath's flows (like hubble observe)",
-  help: `Usage: strait observe [--from PEER] [--to PEER] [--verdict V] [--port N] [-o json] [--follow]
+  help: `Usage: strait observe [--from PEER] [--to PEER] [--verdict V] [--port N] [--protocol P] [-o json] [--follow]
 
 Prints the flows the node's datapath reported: each new connection with its
-policy verdict, and every dropped packet with its reason.
+policy verdict, and every dropped packet with its reason; and each HTTP
+request the node's Envoy handled on an L7 policy port (http-request, with
+method, URL and status; DROPPED when the policy denied it with a 403).
 
   --from PEER, --to PEER   source / destination: an IP, a pod (namespace/name) or
                            an identity (ID:1001); repeatable
   --verdict V              FORWARDED, DROPPED or REDIRECTED; repeatable
   --port N                 source or destination port; repeatable
+  --protocol P             http: the L7 (HTTP) records only; l3-l4: the datapath's only
   -o json                  one JSON object per line instead of text
   -f, --follow             keep printing new flows until interrupted
   --auth                   print the mutual-auth state instead: the auth map's entries
@@ -71,13 +77,15 @@ policy verdict, and every dropped packet with its reason.
                            env STRAIT_AGENT_SOCKET)
 
   strait observe --verdict DROPPED
-  strait observe --to default/server --port 80 -o json`,
+  strait observe --to default/server --port 80 -o json
+  strait observe --protocol http --verdict DROPPED`,
   async run(args, io) {
     const { values } = parseFlags(args, {
       from: { type: "string", multiple: true },
       to: { type: "string", multiple: true },
       verdict: { type: "string", multiple: true },
       port: { type: "string", multiple: true },
+      protocol: { type: "string" },
       output: { type: "string", short: "o" },
       follow: { type: "boolean", short: "f" },
       agent: { type: "string" },
@@ -96,11 +104,15 @@ policy verdict, and every dropped packet with its reason.
         throw new UsageError(`--port must be 1..65535, not "${p}"`);
       return n;
     });
+    const protocol = values.protocol?.toLowerCase();
+    if (protocol !== undefined && protocol !== "http" && protocol !== "l3-l4")
+      throw new UsageError(`--protocol must be http or l3-l4, not "${values.protocol}"`);
     const filter: FlowFilter = {
       from: values.from ?? [],
       to: values.to ?? [],
       verdict: verdicts,
       port: ports,
+      ...(protocol === undefined ? {} : { protocol }),
     };
     const address = values.agent ?? io.env.STRAIT_AGENT_SOCKET ?? DEFAULT_AGENT_SOCKET;
     const print = (f: Flow) => {

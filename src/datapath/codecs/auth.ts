@@ -1,5 +1,5 @@
 /** Codec of the auth map: mirrors `struct auth_key` and `struct auth_info` (bpf/lib/auth.h). */
-import { type Ipv4Octets, readIpv4, writeIpv4 } from "../ipv4.ts";
+import { type Ipv4Octets, readIpv4, writeIpv4 } from "../../net/ipv4.ts";
 import { layout, offsetOf } from "./layout.ts";
 
 export const AUTH_KEY = layout("auth_key", [

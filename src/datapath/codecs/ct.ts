@@ -1,5 +1,5 @@
 /** Codec of connection tracking: mirrors `struct ct_key` and `struct ct_entry` (bpf/lib/ct.h). */
-import { readIpv4 } from "../ipv4.ts";
+import { readIpv4 } from "../../net/ipv4.ts";
 import { layout, offsetOf } from "./layout.ts";
 
 export const CT_KEY = layout("ct_key", [

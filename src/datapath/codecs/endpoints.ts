@@ -1,5 +1,5 @@
 /** Codec of the endpoints map: mirrors `struct endpoint_key` and `struct endpoint_info` (bpf/lib/endpoints.h). */
-import { type Ipv4Octets, readIpv4, writeIpv4 } from "../ipv4.ts";
+import { type Ipv4Octets, readIpv4, writeIpv4 } from "../../net/ipv4.ts";
 import { layout, offsetOf } from "./layout.ts";
 
 export const ENDPOINT_KEY = layout("endpoint_key", [["addr", 4]]);

@@ -1,5 +1,5 @@
 /** Codec of the ring buffer's records: mirrors `struct flow_event` (bpf/lib/events.h). */
-import { readIpv4 } from "../ipv4.ts";
+import { readIpv4 } from "../../net/ipv4.ts";
 import { layout, offsetOf } from "./layout.ts";
 
 export const FLOW_EVENT = layout("flow_event", [

@@ -1,5 +1,5 @@
 /** Codec of the ipcache (LPM trie): mirrors `struct ipcache_key` and `struct ipcache_info` (bpf/lib/ipcache.h). */
-import { type Ipv4Octets, type Ipv4Prefix, readIpv4, writeIpv4 } from "../ipv4.ts";
+import { type Ipv4Octets, type Ipv4Prefix, readIpv4, writeIpv4 } from "../../net/ipv4.ts";
 import { layout, offsetOf } from "./layout.ts";
 
 export const IPCACHE_KEY = layout("ipcache_key", [

@@ -28,6 +28,8 @@ const ENTRY_FILES = [
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
+  "envoy/extensions/filters/listener/original_src/v3/original_src.proto",
+  "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/http/cors/v3/cors.proto",
   "envoy/extensions/filters/http/rbac/v3/rbac.proto",
@@ -44,6 +46,8 @@ const ENTRY_FILES = [
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/config/rbac/v3/rbac.proto",
   "envoy/type/matcher/v3/metadata.proto",
+  // strait's own resource types for the agent (this folder).
+  "strait/v1/agent.proto",
 ];
 
 /** Type URLs of the xDS resource types strait serves. */
@@ -53,6 +57,14 @@ export const TYPE_URLS = {
   cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
   clusterLoadAssignment: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
   secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+} as const;
+
+/** Type URLs of strait's own resource types (strait/v1/agent.proto), served to each node's agent. */
+export const STRAIT_TYPE_URLS = {
+  identity: "type.googleapis.com/strait.v1.Identity",
+  identityHosts: "type.googleapis.com/strait.v1.IdentityHosts",
+  authSettings: "type.googleapis.com/strait.v1.AuthSettings",
+  endpointPolicy: "type.googleapis.com/strait.v1.EndpointPolicy",
 } as const;
 
 export type EnvoyTypeUrl = (typeof TYPE_URLS)[keyof typeof TYPE_URLS];
@@ -77,6 +89,7 @@ function includeDirs(): string[] {
       join(xdsPackage, d),
     ),
     protobufPackage,
+    import.meta.dirname,
   ];
 }
 

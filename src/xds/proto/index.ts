@@ -7,7 +7,15 @@ import { ERROR_CODES, StraitError } from "../../errors.ts";
 import { findType, typeNameOf } from "./envoy-protos.ts";
 import { decodeToJson, encodeJson, type ProtoIssue } from "./json-codec.ts";
 
-export { type EnvoyTypeUrl, envoyRoot, findType, TYPE_URLS, typeNameOf, typeUrlOf } from "./envoy-protos.ts";
+export {
+  type EnvoyTypeUrl,
+  envoyRoot,
+  findType,
+  STRAIT_TYPE_URLS,
+  TYPE_URLS,
+  typeNameOf,
+  typeUrlOf,
+} from "./envoy-protos.ts";
 export {
   decodeToJson,
   encodeJson,

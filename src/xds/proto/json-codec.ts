@@ -294,14 +294,16 @@ class Converter {
     return { fields };
   }
 
+  // protobufjs's built-in google/protobuf/struct.proto names Value's fields in camelCase (keepCase
+  // applies only to the .proto files loaded from disk), so these keys are camelCase.
   value(value: Json, path: string): PlainObject | undefined {
-    if (value === null) return { null_value: 0 };
-    if (typeof value === "number") return { number_value: value };
-    if (typeof value === "string") return { string_value: value };
-    if (typeof value === "boolean") return { bool_value: value };
+    if (value === null) return { nullValue: 0 };
+    if (typeof value === "number") return { numberValue: value };
+    if (typeof value === "string") return { stringValue: value };
+    if (typeof value === "boolean") return { boolValue: value };
     if (Array.isArray(value))
-      return { list_value: { values: value.map((v, i) => this.value(v, `${path}[${i}]`)) } };
-    if (isPlainObject(value)) return { struct_value: this.struct(value, path) };
+      return { listValue: { values: value.map((v, i) => this.value(v, `${path}[${i}]`)) } };
+    if (isPlainObject(value)) return { structValue: this.struct(value, path) };
     return this.issue(path, `cannot represent ${describe(value)} as a protobuf Value`);
   }
 }
@@ -350,13 +352,14 @@ export function encodeJson(
 
 // ---- decoding: message → proto3 JSON (proto field names) ----
 
+/** A decoded google.protobuf.Value (camelCase fields, protobufjs's built-in definition) as JSON. */
 function valueToJson(v: PlainObject): unknown {
-  if ("null_value" in v) return null;
-  if ("number_value" in v) return v.number_value;
-  if ("string_value" in v) return v.string_value;
-  if ("bool_value" in v) return v.bool_value;
-  if ("struct_value" in v) return structToJson(v.struct_value as PlainObject);
-  if ("list_value" in v) return ((v.list_value as { values?: PlainObject[] }).values ?? []).map(valueToJson);
+  if ("nullValue" in v) return null;
+  if ("numberValue" in v) return v.numberValue;
+  if ("stringValue" in v) return v.stringValue;
+  if ("boolValue" in v) return v.boolValue;
+  if ("structValue" in v) return structToJson(v.structValue as PlainObject);
+  if ("listValue" in v) return ((v.listValue as { values?: PlainObject[] }).values ?? []).map(valueToJson);
   return null;
 }
 

@@ -153,4 +153,20 @@ describe("strict Envoy encoding", () => {
       weight: 1,
     });
   });
+
+  it("keeps Struct values both ways (a node's strait.dev/node metadata, listener metadata)", () => {
+    const json = {
+      name: "l",
+      address: { socket_address: { address: "127.0.0.1", port_value: 1 } },
+      metadata: {
+        filter_metadata: {
+          strait: { node: "node-a", n: 2, ok: true, none: null, list: ["x", 1], nested: { a: "b" } },
+        },
+      },
+    };
+    const { bytes, issues } = encodeResource(TYPE_URLS.listener, json);
+    expect(issues).toEqual([]);
+    const back = decodeResource(TYPE_URLS.listener, bytes ?? new Uint8Array()) as typeof json;
+    expect(back.metadata).toEqual(json.metadata);
+  });
 });

@@ -1,6 +1,7 @@
 /**
- * IPv4 addresses and prefixes as the datapath stores them: four octets in
- * network order. One strict parser and one formatter each.
+ * IPv4 addresses and prefixes: four octets in network order, as the datapath
+ * stores them and the policy stage compares them. One strict parser and one
+ * formatter each. Pure, shared by the policy stage, the agent and the datapath.
  */
 import { err, ok, type Result } from "../model/result.ts";
 
@@ -56,4 +57,38 @@ export function mustParseIpv4(text: string): Ipv4Octets {
   const parsed = parseIpv4(text);
   if (!parsed.ok) throw new TypeError(parsed.error);
   return parsed.value;
+}
+
+/** The prefix as `a.b.c.d/len`. */
+export function formatIpv4Prefix(prefix: Ipv4Prefix): string {
+  return `${formatIpv4(prefix.octets)}/${prefix.length}`;
+}
+
+function maskOf(length: number): number {
+  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+}
+
+/** Whether `inner` lies within `outer` (equal prefixes included). */
+export function prefixContains(outer: Ipv4Prefix, inner: Ipv4Prefix): boolean {
+  if (inner.length < outer.length) return false;
+  const mask = maskOf(outer.length);
+  return (octetsToNumber(inner.octets) & mask) >>> 0 === (octetsToNumber(outer.octets) & mask) >>> 0;
+}
+
+/** Whether the address lies within the prefix. */
+export function prefixContainsAddress(prefix: Ipv4Prefix, address: Ipv4Octets): boolean {
+  return prefixContains(prefix, { octets: address, length: 32 });
+}
+
+const PREFIX_MEMO = new Map<string, Result<Ipv4Prefix>>();
+
+/** parseIpv4Prefix, remembered: the ipcache's prefixes are parsed over and over, per node and pass. */
+export function parseIpv4PrefixCached(text: string): Result<Ipv4Prefix> {
+  let r = PREFIX_MEMO.get(text);
+  if (r === undefined) {
+    r = parseIpv4Prefix(text);
+    if (PREFIX_MEMO.size > 1_000_000) PREFIX_MEMO.clear();
+    PREFIX_MEMO.set(text, r);
+  }
+  return r;
 }

@@ -1,0 +1,181 @@
+/**
+ * A node's policy model → the agent's xDS resources (strait/v1/agent.proto)
+ * as proto3 JSON, and back. One resource per endpoint (its policy), per
+ * identity (its labels, and its prefixes in the node's ipcache), and the
+ * node's auth settings, so a change to one pod updates one or two resources,
+ * not the node's whole state (the delta protocol then sends only those).
+ */
+import type {
+  AuthType,
+  EndpointPolicy,
+  IdentityInfo,
+  IpcacheEntry,
+  L4Protocol,
+  LocalEndpoint,
+  NodePolicy,
+  PolicyEntry,
+} from "../../model/endpoint-policy.ts";
+import { STRAIT_TYPE_URLS } from "../proto/envoy-protos.ts";
+import type { EnvoyResourceJson } from "./resource-set.ts";
+
+export type AgentResourceSet = Readonly<Record<string, ReadonlyMap<string, EnvoyResourceJson>>>;
+
+export interface AgentSettings {
+  readonly trustDomain: string;
+}
+
+const AUTH: Readonly<Record<AuthType, string>> = {
+  none: "AUTH_NONE",
+  "mtls-spiffe": "MTLS_SPIFFE",
+  "always-fail": "ALWAYS_FAIL",
+};
+
+function entryJson(e: PolicyEntry): EnvoyResourceJson {
+  const portless = e.protocol === "ANY" || e.protocol === "ICMP";
+  return {
+    direction: e.direction === "ingress" ? "INGRESS" : "EGRESS",
+    remote_identity: e.remoteIdentity === "any" ? 0 : e.remoteIdentity,
+    protocol: e.protocol,
+    port: portless || e.port === "any" ? 0 : e.port,
+    ...(e.endPort === undefined ? {} : { end_port: e.endPort }),
+    verdict: e.verdict === "deny" ? "DENY" : "ALLOW",
+    ...(e.proxyPort === undefined ? {} : { proxy_port: e.proxyPort }),
+    ...(e.auth === undefined || e.auth === "none" ? {} : { auth: AUTH[e.auth] }),
+  };
+}
+
+/** The resource name of an endpoint: its pod, else its id. */
+export function endpointResourceName(ep: LocalEndpoint): string {
+  return ep.pod ?? `endpoint/${ep.id}`;
+}
+
+export function agentResources(node: NodePolicy, settings: AgentSettings): AgentResourceSet {
+  const policies = new Map(node.policies.map((p) => [p.endpointId, p]));
+  const endpoints = new Map<string, EnvoyResourceJson>();
+  for (const ep of node.endpoints) {
+    const p = policies.get(ep.id);
+    endpoints.set(endpointResourceName(ep), {
+      endpoint_id: ep.id,
+      identity: ep.identity,
+      pod: endpointResourceName(ep),
+      addresses: ep.addresses,
+      ingress_enforced: p?.ingressEnforced ?? false,
+      egress_enforced: p?.egressEnforced ?? false,
+      entries: (p?.entries ?? []).map(entryJson),
+    });
+  }
+  const hosts = new Map<number, { prefix: string; node?: string }[]>();
+  for (const e of node.ipcache) {
+    const list = hosts.get(e.identity) ?? [];
+    list.push({ prefix: e.prefix, ...(e.node === undefined ? {} : { node: e.node }) });
+    hosts.set(e.identity, list);
+  }
+  return {
+    [STRAIT_TYPE_URLS.identity]: new Map(
+      node.identities.map((i) => [String(i.id), { id: i.id, labels: i.labels } as EnvoyResourceJson]),
+    ),
+    [STRAIT_TYPE_URLS.identityHosts]: new Map(
+      [...hosts].map(([identity, prefixes]) => [String(identity), { identity, prefixes }]),
+    ),
+    [STRAIT_TYPE_URLS.authSettings]: new Map([["default", { trust_domain: settings.trustDomain }]]),
+    [STRAIT_TYPE_URLS.endpointPolicy]: endpoints,
+  };
+}
+
+// ---- the agent's side: resources (decoded to proto3 JSON) → its desired state ----
+
+type Json = Readonly<Record<string, unknown>>;
+
+const PROTOCOLS: Readonly<Record<string, L4Protocol>> = {
+  ANY: "ANY",
+  ICMP: "ICMP",
+  TCP: "TCP",
+  UDP: "UDP",
+  SCTP: "SCTP",
+};
+
+const AUTH_BACK: Readonly<Record<string, AuthType>> = {
+  AUTH_NONE: "none",
+  MTLS_SPIFFE: "mtls-spiffe",
+  ALWAYS_FAIL: "always-fail",
+};
+
+function num(v: unknown): number {
+  return typeof v === "number" ? v : typeof v === "string" ? Number(v) : 0;
+}
+
+function entryFromJson(j: Json): PolicyEntry {
+  const port = num(j.port);
+  const endPort = num(j.end_port);
+  const proxyPort = num(j.proxy_port);
+  const auth = AUTH_BACK[String(j.auth ?? "AUTH_NONE")] ?? "none";
+  const remote = num(j.remote_identity);
+  return {
+    direction: j.direction === "EGRESS" ? "egress" : "ingress",
+    remoteIdentity: remote === 0 ? "any" : remote,
+    protocol: PROTOCOLS[String(j.protocol ?? "ANY")] ?? "ANY",
+    port: port === 0 ? "any" : port,
+    ...(endPort === 0 || port === 0 ? {} : { endPort }),
+    verdict: j.verdict === "DENY" ? "deny" : "allow",
+    ...(proxyPort === 0 ? {} : { proxyPort }),
+    ...(auth === "none" ? {} : { auth }),
+    sources: [],
+  };
+}
+
+export interface AgentState {
+  readonly endpoints: readonly LocalEndpoint[];
+  readonly policies: readonly EndpointPolicy[];
+  readonly ipcache: readonly IpcacheEntry[];
+  readonly identities: readonly IdentityInfo[];
+  readonly trustDomain?: string;
+}
+
+/** Resources by type URL then name (decoded), as the agent holds them → what it enforces. */
+export function agentStateFrom(resources: ReadonlyMap<string, ReadonlyMap<string, Json>>): AgentState {
+  const endpoints: LocalEndpoint[] = [];
+  const policies: EndpointPolicy[] = [];
+  for (const j of resources.get(STRAIT_TYPE_URLS.endpointPolicy)?.values() ?? []) {
+    const id = num(j.endpoint_id);
+    endpoints.push({
+      id,
+      identity: num(j.identity),
+      addresses: Array.isArray(j.addresses) ? j.addresses.map(String) : [],
+      hostInterface: "",
+      pod: String(j.pod ?? ""),
+      sources: [],
+    });
+    const entries = Array.isArray(j.entries) ? j.entries.map((e) => entryFromJson(e as Json)) : [];
+    if (j.ingress_enforced === true || j.egress_enforced === true || entries.length > 0) {
+      policies.push({
+        endpointId: id,
+        ingressEnforced: j.ingress_enforced === true,
+        egressEnforced: j.egress_enforced === true,
+        entries,
+        sources: [],
+      });
+    }
+  }
+  const ipcache: IpcacheEntry[] = [];
+  for (const j of resources.get(STRAIT_TYPE_URLS.identityHosts)?.values() ?? []) {
+    const identity = num(j.identity);
+    for (const p of Array.isArray(j.prefixes) ? (j.prefixes as Json[]) : []) {
+      const node = typeof p.node === "string" && p.node !== "" ? p.node : undefined;
+      ipcache.push({ prefix: String(p.prefix), identity, ...(node === undefined ? {} : { node }) });
+    }
+  }
+  const identities: IdentityInfo[] = [...(resources.get(STRAIT_TYPE_URLS.identity)?.values() ?? [])].map(
+    (j) => ({
+      id: num(j.id),
+      labels: Array.isArray(j.labels) ? j.labels.map(String) : [],
+    }),
+  );
+  const auth = resources.get(STRAIT_TYPE_URLS.authSettings)?.get("default");
+  return {
+    endpoints: endpoints.sort((a, b) => a.id - b.id),
+    policies: policies.sort((a, b) => a.endpointId - b.endpointId),
+    ipcache,
+    identities: identities.sort((a, b) => a.id - b.id),
+    ...(typeof auth?.trust_domain === "string" ? { trustDomain: auth.trust_domain } : {}),
+  };
+}
