@@ -208,12 +208,16 @@ export class ControlPlane {
     );
   }
 
-  /** Stops and starts kube-apiserver on the same port, e.g. to break every watch at once. */
-  async restartApiServer(): Promise<void> {
+  /**
+   * Stops and starts kube-apiserver on the same port, e.g. to break every watch
+   * at once; `whileDown` runs in between (etcd is still up).
+   */
+  async restartApiServer(options: { readonly whileDown?: () => Promise<void> } = {}): Promise<void> {
     const old = this.#apiServer;
     if (old === undefined) throw new Error("no kube-apiserver");
     await old.stop();
     this.#children.splice(this.#children.indexOf(old), 1);
+    await options.whileDown?.();
     await this.#startApiServer(fixtureBinaries().kubeApiserver, Number(new URL(this.server).port));
   }
 
