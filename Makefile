@@ -1,5 +1,5 @@
 # The two entry points of the README. Each does its own set-up first.
-.PHONY: setup run test
+.PHONY: setup fixtures run test conformance-official
 
 setup:
 	@./scripts/setup.sh
@@ -8,6 +8,11 @@ setup:
 run: setup
 	@./bin/strait run -f examples/quickstart
 
+# The Go fixtures of the real-control-plane tests (kube-apiserver, etcd, helm, the
+# Gateway API conformance binary), built once per version into ~/.cache/strait.
+fixtures:
+	@./scripts/build-fixtures.sh
+
 # Lint, type-check, import boundaries and every test.
-test: setup
+test: setup fixtures
 	@npm test --silent
