@@ -16,3 +16,8 @@ fixtures:
 # Lint, type-check, import boundaries and every test.
 test: setup fixtures
 	@npm test --silent
+
+# The official Gateway API conformance suite (Go, v1.6.1) against strait in cluster
+# mode on a real control plane with a real Envoy; writes conformance/reports/. Root.
+conformance-official: setup fixtures
+	@node_modules/.bin/node scripts/conformance-official.ts
