@@ -62,7 +62,13 @@ beforeAll(async () => {
   await applier.apply(chart, { namespace: NAMESPACE });
   const quickstart = join(REPO, "examples/quickstart");
   await applier.apply(readManifests(join(quickstart, "gateway.yaml")));
-  await applier.apply(readManifests(join(quickstart, "app.yaml")));
+  // The quickstart's endpoints are loopback addresses (its echo backends run on this machine); a real
+  // API server refuses loopback EndpointSlice addresses, as it must, so here they are pod addresses.
+  await applier.apply(
+    readManifests(join(quickstart, "app.yaml")).map((m) =>
+      m.kind === "EndpointSlice" ? JSON.parse(JSON.stringify(m).replaceAll('"127.0.2.', '"10.0.2.')) : m,
+    ),
+  );
   straitKubeconfig = await plane.kubeconfigForServiceAccount(NAMESPACE, "strait-controller");
 }, 240_000);
 
