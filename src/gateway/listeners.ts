@@ -13,6 +13,7 @@ import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type ConditionInput, cond } from "./conditions.ts";
+import { type NamespacePolicy, type NamespacesSpec, namespacePolicyOf } from "./namespace-policy.ts";
 import { referenceAllowed } from "./reference-grant.ts";
 import { type TlsMaterial, validateCaBundle, validateTlsSecret } from "./tls-certificate.ts";
 
@@ -36,20 +37,6 @@ export interface ListenerOwner {
   readonly namespace: string;
   readonly name: string;
   readonly ref: ResourceRef;
-}
-
-export type NamespacePolicy =
-  | { readonly from: "Same" | "All" | "None" }
-  | {
-      readonly from: "Selector";
-      readonly matchLabels: Readonly<Record<string, string>>;
-      readonly matchExpressions: readonly LabelExpression[];
-    };
-
-export interface LabelExpression {
-  readonly key: string;
-  readonly operator: string;
-  readonly values: readonly string[];
 }
 
 export interface ListenerState {
@@ -100,42 +87,12 @@ interface GatewayTls {
   };
 }
 
-interface NamespacesSpec {
-  from?: string;
-  selector?: {
-    matchLabels?: Record<string, string>;
-    matchExpressions?: { key: string; operator: string; values?: string[] }[];
-  };
-}
-
-/**
- * A `namespaces` field (allowedRoutes, allowedListeners) as a policy; a
- * `from` outside `allowed` falls back to `fallback`, the field's default.
- */
-export function namespacePolicyOf(
-  ns: NamespacesSpec | undefined,
-  fallback: "Same" | "None",
-  allowed: readonly ("Same" | "All" | "None")[],
-): NamespacePolicy {
-  const from = ns?.from ?? fallback;
-  if (from === "Selector") {
-    return {
-      from,
-      matchLabels: ns?.selector?.matchLabels ?? {},
-      matchExpressions: (ns?.selector?.matchExpressions ?? []).map((e) => ({
-        key: e.key,
-        operator: e.operator,
-        values: e.values ?? [],
-      })),
-    };
-  }
-  return {
-    from: (allowed as readonly string[]).includes(from) ? (from as "Same" | "All" | "None") : fallback,
-  };
-}
-
 function namespacePolicy(listener: ListenerSpec): NamespacePolicy {
-  return namespacePolicyOf(listener.allowedRoutes?.namespaces, "Same", ["Same", "All", "None"]);
+  return namespacePolicyOf(
+    listener.allowedRoutes?.namespaces as NamespacesSpec | undefined,
+    "Same",
+    "allowedRoutes.namespaces",
+  );
 }
 
 function routeKinds(listener: ListenerSpec): { kinds: RouteKind[]; invalid: string[] } {
@@ -351,11 +308,15 @@ export function validateListeners(
 
     let certificates: ListenerState["certificates"] = [];
     let clientValidation: ListenerState["clientValidation"];
-    let acceptProblem: RefProblem | undefined;
+    // An allowedRoutes that admits nothing (fails closed) makes the listener invalid, saying why.
+    let acceptProblem: RefProblem | undefined =
+      base.namespaces.from === "Invalid"
+        ? { reason: "UnsupportedValue", message: base.namespaces.message }
+        : undefined;
     if (spec.protocol === "HTTPS") {
       const mode = spec.tls?.mode ?? "Terminate";
       if (mode !== "Terminate") {
-        acceptProblem = {
+        acceptProblem ??= {
           reason: "UnsupportedValue",
           message: `TLS mode ${mode} is not valid on an HTTPS listener`,
         };

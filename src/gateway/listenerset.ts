@@ -10,22 +10,29 @@ import type { ObjectStatus } from "../model/status.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { buildConditions, type ConditionInput, cond } from "./conditions.ts";
-import { type ListenerState, type NamespacePolicy, namespacePolicyOf } from "./listeners.ts";
+import type { ListenerState } from "./listeners.ts";
+import {
+  type NamespacePolicy,
+  type NamespacesSpec,
+  namespaceAllowed,
+  namespacePolicyOf,
+} from "./namespace-policy.ts";
 import { byAge } from "./object-order.ts";
-import { namespaceAllowed } from "./route-attachment.ts";
 
 export interface ListenerSetState {
   readonly listenerSet: ObjectOf<"ListenerSet">;
   readonly namespace: string;
   readonly name: string;
   readonly allowed: boolean;
+  /** Why the Gateway does not allow it, when it does not. */
+  readonly notAllowed?: string;
   /** Filled in once the Gateway's listeners are validated. */
   listeners: ListenerState[];
 }
 
 function allowedPolicy(gw: ObjectOf<"Gateway">): NamespacePolicy {
-  const spec = gw.spec as { allowedListeners?: { namespaces?: Parameters<typeof namespacePolicyOf>[0] } };
-  return namespacePolicyOf(spec.allowedListeners?.namespaces, "None", ["Same", "All", "None"]);
+  const spec = gw.spec as { allowedListeners?: { namespaces?: NamespacesSpec } };
+  return namespacePolicyOf(spec.allowedListeners?.namespaces, "None", "allowedListeners.namespaces");
 }
 
 /** The ListenerSets whose parentRef names this Gateway, in precedence order, each allowed or not. */
@@ -44,13 +51,24 @@ export function listenerSetsOf(view: ResourceView, gw: ObjectOf<"Gateway">): Lis
       );
     })
     .sort(byAge)
-    .map((ls) => ({
-      listenerSet: ls,
-      namespace: ls.metadata.namespace ?? "",
-      name: ls.metadata.name,
-      allowed: namespaceAllowed(view, policy, gwNs, ls.metadata.namespace ?? ""),
-      listeners: [],
-    }));
+    .map((ls) => {
+      const allowed = namespaceAllowed(view, policy, gwNs, ls.metadata.namespace ?? "");
+      return {
+        listenerSet: ls,
+        namespace: ls.metadata.namespace ?? "",
+        name: ls.metadata.name,
+        allowed,
+        ...(allowed
+          ? {}
+          : {
+              notAllowed:
+                policy.from === "Invalid"
+                  ? `the parent Gateway's ${policy.message}`
+                  : "the parent Gateway's allowedListeners does not allow ListenerSets from this namespace",
+            }),
+        listeners: [],
+      };
+    });
 }
 
 /** Accepted: allowed by the Gateway and with at least one listener that can serve. */
@@ -67,7 +85,7 @@ export function listenerSetStatus(state: ListenerSetState, now: Date): ObjectSta
   const generation = ls.metadata.generation;
   let conditions: ConditionInput[];
   if (!state.allowed) {
-    const why = "the parent Gateway's allowedListeners does not allow ListenerSets from this namespace";
+    const why = state.notAllowed ?? "the parent Gateway does not allow this ListenerSet";
     conditions = [cond("Accepted", false, "NotAllowed", why), cond("Programmed", false, "NotAllowed", why)];
   } else if (!listenerSetAccepted(state)) {
     conditions = [

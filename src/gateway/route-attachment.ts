@@ -7,7 +7,8 @@
  */
 import type { ResourceView } from "../resources/view.ts";
 import { routeHostnames } from "./hostname.ts";
-import type { LabelExpression, ListenerState, NamespacePolicy } from "./listeners.ts";
+import type { ListenerState } from "./listeners.ts";
+import { namespaceAllowed } from "./namespace-policy.ts";
 
 export interface ParentRefLike {
   readonly group?: string;
@@ -31,55 +32,6 @@ export type AttachmentResult =
       readonly reason: "NoMatchingParent" | "NotAllowedByListeners" | "NoMatchingListenerHostname";
       readonly message: string;
     };
-
-function matchesExpression(labels: Readonly<Record<string, string>>, e: LabelExpression): boolean {
-  const value = labels[e.key];
-  switch (e.operator) {
-    case "In":
-      return value !== undefined && e.values.includes(value);
-    case "NotIn":
-      return value === undefined || !e.values.includes(value);
-    case "Exists":
-      return value !== undefined;
-    case "DoesNotExist":
-      return value === undefined;
-    default:
-      return false;
-  }
-}
-
-/**
- * Labels of a namespace. `kubernetes.io/metadata.name` is set by the API
- * server on every namespace; it is added here too, so selectors on it work
- * in standalone mode and for namespaces that exist only implicitly.
- */
-function namespaceLabels(view: ResourceView, namespace: string): Record<string, string> {
-  const ns = view.get("Namespace", "", namespace);
-  return { ...(ns?.metadata.labels ?? {}), "kubernetes.io/metadata.name": namespace };
-}
-
-export function namespaceAllowed(
-  view: ResourceView,
-  policy: NamespacePolicy,
-  listenerNamespace: string,
-  routeNamespace: string,
-): boolean {
-  switch (policy.from) {
-    case "All":
-      return true;
-    case "None":
-      return false;
-    case "Same":
-      return listenerNamespace === routeNamespace;
-    case "Selector": {
-      const labels = namespaceLabels(view, routeNamespace);
-      return (
-        Object.entries(policy.matchLabels).every(([k, v]) => labels[k] === v) &&
-        policy.matchExpressions.every((e) => matchesExpression(labels, e))
-      );
-    }
-  }
-}
 
 export function attach(
   view: ResourceView,
