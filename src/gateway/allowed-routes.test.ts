@@ -9,7 +9,15 @@
  * counted in attachedRoutes.
  */
 import { describe, expect, it } from "vitest";
-import { BASE, conditionOf, listenerOf, onePass, parentsOf, statusOf, storeOf } from "./testing/one-pass.ts";
+import {
+  BASE,
+  conditionOf,
+  listenerOf,
+  onePass,
+  parentsOf,
+  statusOf,
+  storeOf,
+} from "../../test/support/gateway-one-pass.ts";
 
 function gatewayWithNamespaces(namespaces: string): string {
   return `

@@ -3,10 +3,11 @@
  * statuses looked up by kind and name. Used by the spec-class tests beside
  * the stage; not imported by the stage itself.
  */
-import type { Condition, ObjectStatus } from "../../model/status.ts";
-import { parseManifestText } from "../../sources/manifests.ts";
-import { ResourceStore } from "../../sources/store.ts";
-import { type GatewayOptions, type GatewayOutput, translateGateways } from "../index.ts";
+
+import { type GatewayOptions, type GatewayOutput, translateGateways } from "../../src/gateway/index.ts";
+import type { Condition, ObjectStatus } from "../../src/model/status.ts";
+import { parseManifestText } from "../../src/sources/manifests.ts";
+import { ResourceStore } from "../../src/sources/store.ts";
 
 export const TEST_NOW = new Date("2026-01-01T00:00:00Z");
 
