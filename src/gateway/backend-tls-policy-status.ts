@@ -2,12 +2,16 @@
  * BackendTLSPolicy status: one ancestor entry per Gateway of ours whose
  * routes send to a backend the policy targets (GEP-713 ancestors), with the
  * policy's Accepted and ResolvedRefs conditions. Other controllers' entries
- * are kept.
+ * are kept. At most 16 entries in all, as the CRD allows.
  */
 import type { ObjectStatus } from "../model/status.ts";
 import type { PolicyDecision } from "./backend-tls-policy.ts";
 import { buildConditions } from "./conditions.ts";
 import type { GatewayState } from "./gateway.ts";
+import { byAge } from "./object-order.ts";
+
+/** `status.ancestors` maxItems in the BackendTLSPolicy CRD. */
+export const MAX_ANCESTORS = 16;
 
 interface AncestorStatusLike {
   ancestorRef?: { group?: string; kind?: string; namespace?: string; name?: string };
@@ -26,8 +30,13 @@ export function backendTlsPolicyStatus(
     []) as AncestorStatusLike[];
   const others = previous.filter((a) => a.controllerName !== controllerName);
   if (ancestors.length === 0 && others.length === previous.length) return undefined;
+  // The CRD holds at most 16 ancestors, other controllers' entries included; when full, no further
+  // entry is added (GEP-713). Which Gateways get the places must not depend on strait's earlier
+  // status: the oldest first, as listener conflicts are decided.
+  const room = Math.max(0, MAX_ANCESTORS - others.length);
   const ours = [...ancestors]
-    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+    .sort((a, b) => byAge(a.gateway, b.gateway))
+    .slice(0, room)
     .map((gw) => {
       const prev = previous.find(
         (a) =>

@@ -18,6 +18,13 @@ interface PreviousCondition {
   lastTransitionTime?: unknown;
 }
 
+/** `message` maxLength of metav1.Condition in every Gateway API CRD. */
+const MAX_MESSAGE = 32768;
+
+function clipMessage(text: string): string {
+  return text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE - 1)}…`;
+}
+
 /** Conditions with generation and transition times, in the order given. */
 export function buildConditions(
   inputs: readonly ConditionInput[],
@@ -34,7 +41,7 @@ export function buildConditions(
       type: c.type,
       status: c.status,
       reason: c.reason,
-      message: c.message,
+      message: clipMessage(c.message),
       ...(generation === undefined ? {} : { observedGeneration: generation }),
       lastTransitionTime: keep ? (old.lastTransitionTime as string) : stamp,
     };

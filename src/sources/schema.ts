@@ -132,7 +132,7 @@ export function packagedSchemaCheck(
 }
 
 /** Removes the Kubernetes extensions Ajv does not know, keeping the structural schema. */
-function toJsonSchema(schema: unknown): unknown {
+export function toJsonSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(toJsonSchema);
   if (schema === null || typeof schema !== "object") return schema;
   const out: Record<string, unknown> = {};

@@ -1,0 +1,151 @@
+/**
+ * Every status strait writes validates against the Gateway API CRDs'
+ * own status schemas (test/support/status-schema.ts): for every official
+ * conformance test's manifests (after the statuses settle, as the runner
+ * and a cluster see them) and for every golden case. And the check itself
+ * can fail: statuses the API server refuses are caught.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadCatalogue } from "../conformance/catalogue.ts";
+import { newCluster, settle } from "../conformance/harness.ts";
+import { createStraitTarget, straitHarnessOptions } from "../conformance/strait-target.ts";
+import { runPipeline } from "../src/controller/pipeline.ts";
+import type { ObjectStatus } from "../src/model/status.ts";
+import { parseManifestText } from "../src/sources/manifests.ts";
+import { ResourceStore } from "../src/sources/store.ts";
+import { gatewayApiDir } from "./support/gateway-api-data.ts";
+import { statusesSchemaProblems, statusSchemaProblems } from "./support/status-schema.ts";
+
+const dir = gatewayApiDir();
+const GOLDEN = join(import.meta.dirname, "../testdata/gateway");
+
+const condition = (type: string, reason = "Accepted") => ({
+  type,
+  status: "True",
+  reason,
+  message: "ok",
+  observedGeneration: 1,
+  lastTransitionTime: "2026-01-01T00:00:00Z",
+});
+
+const ref = (kind: string) => ({ group: "gateway.networking.k8s.io", kind, namespace: "ns", name: "x" });
+
+describe("the status schema check", () => {
+  it("accepts a status the CRD allows", () => {
+    const ok: ObjectStatus = {
+      ref: ref("HTTPRoute"),
+      status: {
+        parents: [
+          {
+            parentRef: { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "ns", name: "gw" },
+            controllerName: "strait.dev/gateway-controller",
+            conditions: [condition("Accepted"), condition("ResolvedRefs", "ResolvedRefs")],
+          },
+        ],
+      },
+    };
+    expect(statusSchemaProblems(ok)).toEqual([]);
+  });
+
+  it.each([
+    [
+      "more BackendTLSPolicy ancestors than maxItems (16)",
+      ref("BackendTLSPolicy"),
+      {
+        ancestors: Array.from({ length: 17 }, (_, i) => ({
+          ancestorRef: {
+            group: "gateway.networking.k8s.io",
+            kind: "Gateway",
+            namespace: "ns",
+            name: `gw${i}`,
+          },
+          controllerName: "strait.dev/gateway-controller",
+          conditions: [condition("Accepted")],
+        })),
+      },
+      /maxItems|must NOT have more than 16 items/,
+    ],
+    [
+      "two conditions of one type (list-map key)",
+      ref("GatewayClass"),
+      { conditions: [condition("Accepted"), condition("Accepted")] },
+      /duplicate entry/,
+    ],
+    [
+      "a reason outside the pattern",
+      ref("GatewayClass"),
+      { conditions: [{ ...condition("Accepted"), reason: "not a reason!" }] },
+      /pattern/,
+    ],
+    [
+      "an address that is not an IP address for type IPAddress",
+      ref("Gateway"),
+      { addresses: [{ type: "IPAddress", value: "not-an-ip" }], conditions: [condition("Accepted")] },
+      /format|oneOf|anyOf/,
+    ],
+    [
+      "a Hostname address the CEL rule refuses",
+      ref("Gateway"),
+      { addresses: [{ type: "Hostname", value: "UPPER.example" }], conditions: [condition("Accepted")] },
+      /Hostname value must only contain valid characters/,
+    ],
+    [
+      "a field the schema does not declare (the API server would prune it)",
+      ref("GatewayClass"),
+      { conditions: [condition("Accepted")], ready: true },
+      /additional properties/,
+    ],
+    [
+      "more than 8 conditions",
+      ref("GatewayClass"),
+      { conditions: Array.from({ length: 9 }, (_, i) => condition(`Type${i}`)) },
+      /more than 8 items/,
+    ],
+  ])("refuses %s", (_name, r, status, why) => {
+    const problems = statusSchemaProblems({ ref: r, status });
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.join("\n")).toMatch(why);
+  });
+});
+
+describe("every status strait writes validates against the CRDs", () => {
+  it("for every official conformance test's manifests, once settled", async () => {
+    const catalogue = loadCatalogue(dir);
+    const options = await straitHarnessOptions(dir, catalogue);
+    const target = createStraitTarget();
+    const problems: string[] = [];
+    let statuses = 0;
+    for (const test of catalogue.tests.filter((t) => t.baseManifests.includes("base/manifests.yaml"))) {
+      const { cluster } = newCluster(options, test);
+      settle(target, cluster);
+      const out = target.reconcile(cluster.store, cluster.now());
+      statuses += out.statuses.length;
+      for (const p of statusesSchemaProblems(out.statuses)) problems.push(`${test.name}: ${p}`);
+    }
+    expect(problems).toEqual([]);
+    expect(statuses).toBeGreaterThan(500);
+  }, 120_000);
+
+  it("for every golden case", () => {
+    const load = (file: string, store: ResourceStore) => {
+      for (const o of parseManifestText(file, readFileSync(file, "utf8")).objects)
+        store.upsert(o.kind, o.object);
+    };
+    const problems: string[] = [];
+    const cases = readdirSync(GOLDEN, { withFileTypes: true }).filter((d) => d.isDirectory());
+    for (const c of cases) {
+      const store = new ResourceStore();
+      load(join(GOLDEN, "common.yaml"), store);
+      load(join(GOLDEN, c.name, "input.yaml"), store);
+      const out = runPipeline(store, {
+        now: new Date("2026-01-01T00:00:00Z"),
+        addressPool: ["127.0.1.0/24"],
+      });
+      for (const p of statusesSchemaProblems(out.statuses)) problems.push(`${c.name}: ${p}`);
+    }
+    expect(cases.length).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+  });
+});
