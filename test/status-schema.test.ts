@@ -10,9 +10,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadCatalogue } from "../conformance/catalogue.ts";
 import { newCluster, settle } from "../conformance/harness.ts";
-import { createStraitTarget, straitHarnessOptions } from "../conformance/strait-target.ts";
+import {
+  createStraitTarget,
+  STRAIT_CONTROLLER_NAME,
+  straitHarnessOptions,
+} from "../conformance/strait-target.ts";
 import { runPipeline } from "../src/controller/pipeline.ts";
 import type { ObjectStatus } from "../src/model/status.ts";
+import type { ResourceView } from "../src/resources/view.ts";
 import { parseManifestText } from "../src/sources/manifests.ts";
 import { ResourceStore } from "../src/sources/store.ts";
 import { gatewayApiDir } from "./support/gateway-api-data.ts";
@@ -110,8 +115,69 @@ describe("the status schema check", () => {
   });
 });
 
+/**
+ * Route parentRefs that name a Gateway of strait's class, or a ListenerSet
+ * whose parent is one, without an entry of strait's in the route's status.
+ */
+function missingParentStatuses(view: ResourceView, statuses: readonly ObjectStatus[]): string[] {
+  const ours = new Set(
+    view
+      .list("GatewayClass")
+      .filter((c) => c.spec.controllerName === STRAIT_CONTROLLER_NAME)
+      .map((c) => c.metadata.name),
+  );
+  const gateways = new Set(
+    view
+      .list("Gateway")
+      .filter((g) => ours.has(g.spec.gatewayClassName))
+      .map((g) => `${g.metadata.namespace}/${g.metadata.name}`),
+  );
+  const listenerSets = new Set(
+    view
+      .list("ListenerSet")
+      .filter((ls) =>
+        gateways.has(`${ls.spec.parentRef.namespace ?? ls.metadata.namespace}/${ls.spec.parentRef.name}`),
+      )
+      .map((ls) => `${ls.metadata.namespace}/${ls.metadata.name}`),
+  );
+  const out: string[] = [];
+  for (const route of view.list("HTTPRoute")) {
+    const ns = route.metadata.namespace ?? "";
+    const status = statuses.find(
+      (s) => s.ref.kind === "HTTPRoute" && s.ref.namespace === ns && s.ref.name === route.metadata.name,
+    );
+    const entries = (
+      (status?.status.parents ?? []) as { parentRef: Record<string, unknown>; controllerName: string }[]
+    ).filter((p) => p.controllerName === STRAIT_CONTROLLER_NAME);
+    for (const ref of (route.spec?.parentRefs ?? []) as {
+      kind?: string;
+      namespace?: string;
+      name: string;
+      sectionName?: string;
+      port?: number;
+    }[]) {
+      const key = `${ref.namespace ?? ns}/${ref.name}`;
+      const kind = ref.kind ?? "Gateway";
+      if (!(kind === "Gateway" ? gateways : kind === "ListenerSet" ? listenerSets : new Set()).has(key))
+        continue;
+      const found = entries.filter(
+        (e) =>
+          e.parentRef.kind === kind &&
+          `${e.parentRef.namespace}/${e.parentRef.name}` === key &&
+          e.parentRef.sectionName === ref.sectionName &&
+          e.parentRef.port === ref.port,
+      );
+      if (found.length !== 1)
+        out.push(
+          `HTTPRoute ${ns}/${route.metadata.name}: ${found.length} entries for parentRef ${kind} ${key}`,
+        );
+    }
+  }
+  return out;
+}
+
 describe("every status strait writes validates against the CRDs", () => {
-  it("for every official conformance test's manifests, once settled", async () => {
+  it("for every official conformance test's manifests, once settled (and every route parentRef of ours has its entry)", async () => {
     const catalogue = loadCatalogue(dir);
     const options = await straitHarnessOptions(dir, catalogue);
     const target = createStraitTarget();
@@ -123,6 +189,7 @@ describe("every status strait writes validates against the CRDs", () => {
       const out = target.reconcile(cluster.store, cluster.now());
       statuses += out.statuses.length;
       for (const p of statusesSchemaProblems(out.statuses)) problems.push(`${test.name}: ${p}`);
+      for (const p of missingParentStatuses(cluster.store, out.statuses)) problems.push(`${test.name}: ${p}`);
     }
     expect(problems).toEqual([]);
     expect(statuses).toBeGreaterThan(500);

@@ -129,6 +129,11 @@ type ParentListeners = {
   readonly gateway: GatewayState;
   readonly listeners: readonly ListenerState[];
   readonly signature: string;
+  /**
+   * Set when strait rejected this parent (a Gateway or ListenerSet that is
+   * not accepted): routes naming it get Accepted=False with this message.
+   */
+  readonly rejected?: string;
 };
 
 /** What route attachment depends on in a set of listeners. */
@@ -233,12 +238,15 @@ function attachRoute(
   }
   const results: ParentResult[] = ours.map(({ ref, parent }) => ({
     parentRef: ref.parentRef,
-    attachment: attach(
-      view,
-      { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
-      ref.parentRef,
-      parent.listeners,
-    ),
+    attachment:
+      parent.rejected !== undefined
+        ? { ok: false, reason: "NotAllowedByListeners", message: parent.rejected }
+        : attach(
+            view,
+            { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+            ref.parentRef,
+            parent.listeners,
+          ),
   }));
   const entry: AttachEntry = {
     translated,
@@ -262,8 +270,25 @@ function attachRoute(
   return entry;
 }
 
-function parentListeners(gateway: GatewayState, listeners: readonly ListenerState[]): ParentListeners {
+function parentListeners(
+  gateway: GatewayState,
+  listeners: readonly ListenerState[],
+  rejected?: string,
+): ParentListeners {
+  if (rejected !== undefined) return { gateway, listeners: [], signature: `rejected:${rejected}`, rejected };
   return { gateway, listeners, signature: listenersSignature(listeners) };
+}
+
+/** Why routes cannot attach to a ListenerSet strait rejected, or undefined when it is accepted. */
+function listenerSetRejection(
+  state: GatewayState,
+  ls: GatewayState["listenerSets"][number],
+): string | undefined {
+  if (listenerSetAccepted(ls)) return undefined;
+  const where = `ListenerSet ${ls.namespace}/${ls.name} is not accepted by Gateway ${state.namespace}/${state.name}`;
+  return ls.allowed
+    ? `${where}: none of its listeners is valid`
+    : `${where}: ${ls.notAllowed ?? "not allowed"}`;
 }
 
 export function translateGateways(view: ResourceView, options: GatewayOptions): GatewayOutput {
@@ -289,13 +314,20 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       parentListeners(
         state,
         state.listeners.filter((l) => l.owner.kind === "Gateway"),
+        state.accepted.status === "True"
+          ? undefined
+          : `Gateway ${key} is not accepted: ${state.accepted.message}`,
       ),
     );
+  // Every ListenerSet that names one of our Gateways is ours, accepted or not: a route naming a
+  // rejected one gets Accepted=False rather than no status at all.
   const listenerSetParents = new Map<string, ParentListeners>();
   for (const state of gateways.values()) {
     for (const ls of state.listenerSets) {
-      if (listenerSetAccepted(ls))
-        listenerSetParents.set(`${ls.namespace}/${ls.name}`, parentListeners(state, ls.listeners));
+      listenerSetParents.set(
+        `${ls.namespace}/${ls.name}`,
+        parentListeners(state, ls.listeners, listenerSetRejection(state, ls)),
+      );
     }
   }
   const parents: Parents = { gateways: gatewayParents, listenerSets: listenerSetParents };
