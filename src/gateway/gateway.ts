@@ -13,6 +13,7 @@ import { type ListenerSetState, listenerSetAccepted, listenerSetsOf } from "./li
 import { referenceAllowed } from "./reference-grant.ts";
 import type { AttachedRoute } from "./route-tables.ts";
 import { type TlsMaterial, validateTlsSecret } from "./tls-certificate.ts";
+import { markOverlappingTls } from "./tls-overlap.ts";
 
 export interface GatewayState {
   readonly gateway: ObjectOf<"Gateway">;
@@ -134,6 +135,21 @@ function resolveBackendClientCertificate(
   };
 }
 
+/**
+ * The Gateway's ResolvedRefs covers its own references and its listeners':
+ * it is never True while one of its listeners reports ResolvedRefs=False
+ * (ListenerSets' listeners report on the ListenerSet).
+ */
+function aggregateResolvedRefs(own: ConditionInput, listeners: readonly ListenerState[]): ConditionInput {
+  if (own.status !== "True") return own;
+  for (const l of listeners) {
+    const c = l.conditions.find((x) => x.type === "ResolvedRefs");
+    if (c !== undefined && c.status !== "True")
+      return cond("ResolvedRefs", false, c.reason, `listener ${l.name}: ${c.message}`);
+  }
+  return own;
+}
+
 export function buildGatewayState(
   view: ResourceView,
   gw: ObjectOf<"Gateway">,
@@ -162,7 +178,7 @@ export function buildGatewayState(
       });
     }
   }
-  const all = validateListeners(view, inputs, gw.spec.tls);
+  const all = markOverlappingTls(validateListeners(view, inputs, gw.spec.tls));
   for (const ls of listenerSets)
     ls.listeners = all.filter(
       (l) => l.owner.kind === "ListenerSet" && l.owner.namespace === ls.namespace && l.owner.name === ls.name,
@@ -208,7 +224,7 @@ export function buildGatewayState(
     ...(address.address === undefined || programmed.status === "False" ? {} : { address: address.address }),
     accepted,
     programmed,
-    resolvedRefs: clientCert.condition,
+    resolvedRefs: aggregateResolvedRefs(clientCert.condition, own),
     ...(clientCert.certificate === undefined ? {} : { backendClientCertificate: clientCert.certificate }),
     insecureFallback: listeners.some((l) => l.clientValidation?.optional === true),
     routes: [],

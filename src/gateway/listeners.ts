@@ -268,20 +268,9 @@ export function validateListeners(
       namespaces: namespacePolicy(spec),
       attachedRoutes: 0,
     };
-    // Conflicts with listeners of higher precedence on the same port.
-    const claim = claims.get(spec.port);
-    const hostKey = hostname ?? "";
-    let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
-    if (claim !== undefined && claim.protocol !== spec.protocol) conflict = "ProtocolConflict";
-    else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
-    if (conflict === undefined) {
-      if (claim === undefined)
-        claims.set(spec.port, { protocol: spec.protocol, hostnames: new Set([hostKey]) });
-      else claim.hostnames.add(hostKey);
-    }
-
     const supported = KINDS_BY_PROTOCOL[spec.protocol] !== undefined;
-    if (!supported && conflict === undefined) {
+    // A listener strait cannot serve claims no port: it must not make a valid listener conflict.
+    if (!supported) {
       out.push({
         ...base,
         supportedKinds: [],
@@ -337,6 +326,21 @@ export function validateListeners(
           acceptProblem ??= { reason: "NoValidCACertificate", message: resolved.problem.message };
         }
         clientValidation = resolved.value;
+      }
+    }
+
+    // Conflicts with listeners of higher precedence on the same port. Only a listener that is
+    // otherwise acceptable claims its port and hostname: a rejected one serves nothing there.
+    const claim = claims.get(spec.port);
+    const hostKey = hostname ?? "";
+    let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
+    if (acceptProblem === undefined) {
+      if (claim !== undefined && claim.protocol !== spec.protocol) conflict = "ProtocolConflict";
+      else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
+      if (conflict === undefined) {
+        if (claim === undefined)
+          claims.set(spec.port, { protocol: spec.protocol, hostnames: new Set([hostKey]) });
+        else claim.hostnames.add(hostKey);
       }
     }
 
