@@ -9,7 +9,12 @@ import type { ServiceBackend } from "../model/backend.ts";
 import type { HeaderMutation, WeightedBackend } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type BackendTlsPolicies, type PolicyDecision, policyForPort } from "./backend-tls-policy.ts";
-import { headerMutation, responseHostProblem, withoutHostHeader } from "./header-mutation.ts";
+import {
+  headerMutation,
+  mutationProblem,
+  responseHostProblem,
+  withoutHostHeader,
+} from "./header-mutation.ts";
 import { referenceAllowed } from "./reference-grant.ts";
 import { resolveServiceBackend } from "./service-backends.ts";
 
@@ -147,10 +152,18 @@ export function resolveRuleBackends(
           withoutHostHeader(requestHeaders).invalid
         )
           invalid = `backendRef ${ref.name}: RequestHeaderModifier cannot change the Host header of one backend`;
+        const problem = mutationProblem(requestHeaders, "RequestHeaderModifier");
+        if (problem !== undefined) invalid = `backendRef ${ref.name}: ${problem}`;
+      }
+      if (f.type !== "RequestHeaderModifier" && f.type !== "ResponseHeaderModifier") {
+        // Envoy applies only header mutations per weighted cluster: any other filter under a
+        // backendRef would be dropped, so the rule is refused instead of served without it.
+        invalid = `backendRef ${ref.name}: filter ${f.type} is not supported under a backendRef (only RequestHeaderModifier and ResponseHeaderModifier are); put it in the rule's filters`;
       }
       if (f.type === "ResponseHeaderModifier") {
         responseHeaders = headerMutation(f.responseHeaderModifier);
-        const problem = responseHostProblem(responseHeaders);
+        const problem =
+          responseHostProblem(responseHeaders) ?? mutationProblem(responseHeaders, "ResponseHeaderModifier");
         if (problem !== undefined) invalid = `backendRef ${ref.name}: ${problem}`;
       }
     }

@@ -1,5 +1,6 @@
 /** The Gateway API's header modifier (set, add, remove) as a model mutation. */
 import type { HeaderMutation } from "../model/gateway.ts";
+import { headerNameProblem, headerValueProblem } from "../net/http-header.ts";
 
 interface HeaderModifierSpec {
   set?: { name: string; value: string }[];
@@ -56,4 +57,21 @@ export function responseHostProblem(m: HeaderMutation): string | undefined {
   return m.set.some((h) => isHost(h.name)) || m.add.some((h) => isHost(h.name)) || m.remove.some(isHost)
     ? "ResponseHeaderModifier cannot change a Host header (Envoy refuses it)"
     : undefined;
+}
+
+/**
+ * Why Envoy would refuse this mutation (a CR or LF in a value, say: the
+ * Gateway API schema allows any value up to 4096 characters), or undefined.
+ * `what` names the filter in the message.
+ */
+export function mutationProblem(m: HeaderMutation, what: string): string | undefined {
+  for (const h of [...m.set, ...m.add]) {
+    const problem = headerNameProblem(h.name) ?? headerValueProblem(h.value);
+    if (problem !== undefined) return `${what} header ${JSON.stringify(h.name)}: ${problem}`;
+  }
+  for (const name of m.remove) {
+    const problem = headerNameProblem(name);
+    if (problem !== undefined) return `${what} remove: ${problem}`;
+  }
+  return undefined;
 }

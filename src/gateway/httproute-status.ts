@@ -64,7 +64,13 @@ export function routeConditions(
   );
   if (translated.rules.length > 0 && translated.invalidRules.length > 0) {
     out.push(
-      cond("PartiallyInvalid", true, "UnsupportedValue", `dropped: ${translated.invalidRules.join("; ")}`),
+      // The spec: with the drop-rule approach the message MUST start with "Dropped Rule".
+      cond(
+        "PartiallyInvalid",
+        true,
+        "UnsupportedValue",
+        `Dropped Rule(s): ${translated.invalidRules.join("; ")}`,
+      ),
     );
   }
   return out;

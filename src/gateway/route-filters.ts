@@ -5,12 +5,14 @@
  */
 import type { ServiceBackend } from "../model/backend.ts";
 import type { Cors, HeaderMutation } from "../model/gateway.ts";
+import { headerValueProblem } from "../net/http-header.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type RefProblem, resolveBackendRef } from "./backend-refs.ts";
 import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
 import {
   headerMutation,
   mergeMutations,
+  mutationProblem,
   NO_HEADER_CHANGES,
   responseHostProblem,
   withoutHostHeader,
@@ -97,6 +99,13 @@ function mirrorFraction(m: NonNullable<FilterSpec["requestMirror"]>): number {
   return 1;
 }
 
+/** A path becomes a header-valued Envoy field (path_redirect, prefix_rewrite): the same syntax rules apply. */
+function pathProblem(path: PathModifier | undefined, what: string): string | undefined {
+  if (path === undefined) return undefined;
+  const problem = headerValueProblem(path.value);
+  return problem === undefined ? undefined : `${what} path: ${problem}`;
+}
+
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
 export function translateFilters(
@@ -121,15 +130,17 @@ export function translateFilters(
   for (const f of filters) {
     switch (f.type) {
       case "RequestHeaderModifier": {
-        const split = withoutHostHeader(headerMutation(f.requestHeaderModifier));
-        if (split.invalid !== undefined) invalid = split.invalid;
+        const mutation = headerMutation(f.requestHeaderModifier);
+        const split = withoutHostHeader(mutation);
+        invalid = split.invalid ?? mutationProblem(mutation, "RequestHeaderModifier") ?? invalid;
         if (split.host !== undefined) hostHeader = split.host;
         requestHeaders = mergeMutations(requestHeaders, split.mutation);
         break;
       }
       case "ResponseHeaderModifier": {
         const mutation = headerMutation(f.responseHeaderModifier);
-        invalid = responseHostProblem(mutation) ?? invalid;
+        invalid =
+          responseHostProblem(mutation) ?? mutationProblem(mutation, "ResponseHeaderModifier") ?? invalid;
         responseHeaders = mergeMutations(responseHeaders, mutation);
         break;
       }
@@ -137,6 +148,7 @@ export function translateFilters(
         const r = f.requestRedirect ?? {};
         const code = r.statusCode ?? 302;
         const path = pathModifier(r.path);
+        invalid = pathProblem(path, "RequestRedirect") ?? invalid;
         redirect = {
           ...(r.scheme === undefined ? {} : { scheme: r.scheme }),
           ...(r.hostname === undefined ? {} : { hostname: r.hostname }),
@@ -149,7 +161,9 @@ export function translateFilters(
       case "URLRewrite": {
         const r = f.urlRewrite ?? {};
         if (r.hostname !== undefined) hostRewrite = r.hostname;
-        pathRewrite = pathModifier(r.path) ?? pathRewrite;
+        const path = pathModifier(r.path);
+        invalid = pathProblem(path, "URLRewrite") ?? invalid;
+        pathRewrite = path ?? pathRewrite;
         break;
       }
       case "RequestMirror": {
@@ -181,7 +195,8 @@ export function translateFilters(
         break;
       }
       default:
-        unsupported = `filter type ${f.type} is not supported`;
+        // A filter strait cannot apply is never skipped silently: the rule is refused, and says so.
+        invalid = `filter type ${f.type} is not supported by strait`;
     }
   }
   // A redirect forwards nothing: a Host to send upstream does not apply.

@@ -9,6 +9,7 @@
  * `(validate.rules).repeated.items.string.well_known_regex: "HTTP_HEADER_NAME"`.
  */
 import protobuf from "protobufjs";
+import { HEADER_NAME, HEADER_VALUE_LOOSE, HEADER_VALUE_STRICT } from "../../net/http-header.ts";
 
 type Report = (path: string, message: string) => void;
 type Rules = ReadonlyMap<string, unknown>;
@@ -59,14 +60,6 @@ function subRules(rules: Rules, prefix: string): Rules {
 function asList(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
-
-const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
-// Header values, as PGV's HTTP_HEADER_VALUE: strict forbids control characters
-// except horizontal tab; non-strict forbids only NUL, LF and CR.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const HEADER_VALUE_STRICT = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const HEADER_VALUE_LOOSE = /^[^\u0000\u000A\u000D]*$/;
 
 function checkString(rules: Rules, value: string, path: string, report: Report): void {
   const length = [...value].length;
