@@ -1,0 +1,11 @@
+/**
+ * Typed `google.protobuf.Any` in proto3 JSON: `packAny(name, message)` gives
+ * `{ "@type": "type.googleapis.com/<name>", ...message }`, with the message
+ * checked at compile time against the generated type of `name`.
+ */
+import { typeUrlOf } from "./envoy-protos.ts";
+import type { AnyJson, EnvoyMessages } from "./envoy-types.ts";
+
+export function packAny<N extends keyof EnvoyMessages>(typeName: N, message: EnvoyMessages[N]): AnyJson {
+  return { "@type": typeUrlOf(typeName), ...message };
+}
