@@ -147,12 +147,14 @@ export function renderEnvoyTypes(root: protobuf.Root = envoyRoot()): string {
         lines.push(`/** ${name} */`, `export type ${tsName(t)} = { readonly [field: string]: never };`, "");
         continue;
       }
-      lines.push(`/** ${name} */`, `export interface ${tsName(t)} {`);
+      // A type alias, not an interface: it stays assignable to Record<string, unknown> (the
+      // resource maps and the encoder take any JSON object).
+      lines.push(`/** ${name} */`, `export type ${tsName(t)} = {`);
       for (const f of t.fieldsArray) {
         const oneof = f.partOf === null || f.partOf === undefined ? "" : ` /* oneof ${f.partOf.name} */`;
         lines.push(`  readonly ${f.name}?: ${fieldType(f, new Set())};${oneof}`);
       }
-      lines.push("}", "");
+      lines.push("};", "");
     }
   }
   lines.push(

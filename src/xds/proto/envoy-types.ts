@@ -11,14 +11,14 @@ export interface AnyJson {
 }
 
 /** envoy.config.accesslog.v3.AccessLog */
-export interface envoy_config_accesslog_v3_AccessLog {
+export type envoy_config_accesslog_v3_AccessLog = {
   readonly name?: string;
   readonly filter?: envoy_config_accesslog_v3_AccessLogFilter;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.accesslog.v3.AccessLogFilter */
-export interface envoy_config_accesslog_v3_AccessLogFilter {
+export type envoy_config_accesslog_v3_AccessLogFilter = {
   readonly status_code_filter?: envoy_config_accesslog_v3_StatusCodeFilter; /* oneof filter_specifier */
   readonly duration_filter?: envoy_config_accesslog_v3_DurationFilter; /* oneof filter_specifier */
   readonly not_health_check_filter?: envoy_config_accesslog_v3_NotHealthCheckFilter; /* oneof filter_specifier */
@@ -32,95 +32,95 @@ export interface envoy_config_accesslog_v3_AccessLogFilter {
   readonly extension_filter?: envoy_config_accesslog_v3_ExtensionFilter; /* oneof filter_specifier */
   readonly metadata_filter?: envoy_config_accesslog_v3_MetadataFilter; /* oneof filter_specifier */
   readonly log_type_filter?: envoy_config_accesslog_v3_LogTypeFilter; /* oneof filter_specifier */
-}
+};
 
 /** envoy.config.accesslog.v3.AndFilter */
-export interface envoy_config_accesslog_v3_AndFilter {
+export type envoy_config_accesslog_v3_AndFilter = {
   readonly filters?: readonly envoy_config_accesslog_v3_AccessLogFilter[];
-}
+};
 
 /** envoy.config.accesslog.v3.ComparisonFilter */
-export interface envoy_config_accesslog_v3_ComparisonFilter {
+export type envoy_config_accesslog_v3_ComparisonFilter = {
   readonly op?: envoy_config_accesslog_v3_ComparisonFilter_Op;
   readonly value?: envoy_config_core_v3_RuntimeUInt32;
-}
+};
 
 /** envoy.config.accesslog.v3.ComparisonFilter.Op */
 export type envoy_config_accesslog_v3_ComparisonFilter_Op = "EQ" | "GE" | "LE";
 
 /** envoy.config.accesslog.v3.DurationFilter */
-export interface envoy_config_accesslog_v3_DurationFilter {
+export type envoy_config_accesslog_v3_DurationFilter = {
   readonly comparison?: envoy_config_accesslog_v3_ComparisonFilter;
-}
+};
 
 /** envoy.config.accesslog.v3.ExtensionFilter */
-export interface envoy_config_accesslog_v3_ExtensionFilter {
+export type envoy_config_accesslog_v3_ExtensionFilter = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.accesslog.v3.GrpcStatusFilter */
-export interface envoy_config_accesslog_v3_GrpcStatusFilter {
+export type envoy_config_accesslog_v3_GrpcStatusFilter = {
   readonly statuses?: readonly envoy_config_accesslog_v3_GrpcStatusFilter_Status[];
   readonly exclude?: boolean;
-}
+};
 
 /** envoy.config.accesslog.v3.GrpcStatusFilter.Status */
 export type envoy_config_accesslog_v3_GrpcStatusFilter_Status = "OK" | "CANCELED" | "UNKNOWN" | "INVALID_ARGUMENT" | "DEADLINE_EXCEEDED" | "NOT_FOUND" | "ALREADY_EXISTS" | "PERMISSION_DENIED" | "RESOURCE_EXHAUSTED" | "FAILED_PRECONDITION" | "ABORTED" | "OUT_OF_RANGE" | "UNIMPLEMENTED" | "INTERNAL" | "UNAVAILABLE" | "DATA_LOSS" | "UNAUTHENTICATED";
 
 /** envoy.config.accesslog.v3.HeaderFilter */
-export interface envoy_config_accesslog_v3_HeaderFilter {
+export type envoy_config_accesslog_v3_HeaderFilter = {
   readonly header?: envoy_config_route_v3_HeaderMatcher;
-}
+};
 
 /** envoy.config.accesslog.v3.LogTypeFilter */
-export interface envoy_config_accesslog_v3_LogTypeFilter {
+export type envoy_config_accesslog_v3_LogTypeFilter = {
   readonly types?: readonly envoy_data_accesslog_v3_AccessLogType[];
   readonly exclude?: boolean;
-}
+};
 
 /** envoy.config.accesslog.v3.MetadataFilter */
-export interface envoy_config_accesslog_v3_MetadataFilter {
+export type envoy_config_accesslog_v3_MetadataFilter = {
   readonly matcher?: envoy_type_matcher_v3_MetadataMatcher;
   readonly match_if_key_not_found?: boolean;
-}
+};
 
 /** envoy.config.accesslog.v3.NotHealthCheckFilter */
 export type envoy_config_accesslog_v3_NotHealthCheckFilter = { readonly [field: string]: never };
 
 /** envoy.config.accesslog.v3.OrFilter */
-export interface envoy_config_accesslog_v3_OrFilter {
+export type envoy_config_accesslog_v3_OrFilter = {
   readonly filters?: readonly envoy_config_accesslog_v3_AccessLogFilter[];
-}
+};
 
 /** envoy.config.accesslog.v3.ResponseFlagFilter */
-export interface envoy_config_accesslog_v3_ResponseFlagFilter {
+export type envoy_config_accesslog_v3_ResponseFlagFilter = {
   readonly flags?: readonly string[];
-}
+};
 
 /** envoy.config.accesslog.v3.RuntimeFilter */
-export interface envoy_config_accesslog_v3_RuntimeFilter {
+export type envoy_config_accesslog_v3_RuntimeFilter = {
   readonly runtime_key?: string;
   readonly percent_sampled?: envoy_type_v3_FractionalPercent;
   readonly use_independent_randomness?: boolean;
-}
+};
 
 /** envoy.config.accesslog.v3.StatusCodeFilter */
-export interface envoy_config_accesslog_v3_StatusCodeFilter {
+export type envoy_config_accesslog_v3_StatusCodeFilter = {
   readonly comparison?: envoy_config_accesslog_v3_ComparisonFilter;
-}
+};
 
 /** envoy.config.accesslog.v3.TraceableFilter */
 export type envoy_config_accesslog_v3_TraceableFilter = { readonly [field: string]: never };
 
 /** envoy.config.cluster.v3.CircuitBreakers */
-export interface envoy_config_cluster_v3_CircuitBreakers {
+export type envoy_config_cluster_v3_CircuitBreakers = {
   readonly thresholds?: readonly envoy_config_cluster_v3_CircuitBreakers_Thresholds[];
   readonly per_host_thresholds?: readonly envoy_config_cluster_v3_CircuitBreakers_Thresholds[];
-}
+};
 
 /** envoy.config.cluster.v3.CircuitBreakers.Thresholds */
-export interface envoy_config_cluster_v3_CircuitBreakers_Thresholds {
+export type envoy_config_cluster_v3_CircuitBreakers_Thresholds = {
   readonly priority?: envoy_config_core_v3_RoutingPriority;
   readonly max_connections?: number;
   readonly max_pending_requests?: number;
@@ -129,16 +129,16 @@ export interface envoy_config_cluster_v3_CircuitBreakers_Thresholds {
   readonly retry_budget?: envoy_config_cluster_v3_CircuitBreakers_Thresholds_RetryBudget;
   readonly track_remaining?: boolean;
   readonly max_connection_pools?: number;
-}
+};
 
 /** envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget */
-export interface envoy_config_cluster_v3_CircuitBreakers_Thresholds_RetryBudget {
+export type envoy_config_cluster_v3_CircuitBreakers_Thresholds_RetryBudget = {
   readonly budget_percent?: envoy_type_v3_Percent;
   readonly min_retry_concurrency?: number;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster */
-export interface envoy_config_cluster_v3_Cluster {
+export type envoy_config_cluster_v3_Cluster = {
   readonly transport_socket_matches?: readonly envoy_config_cluster_v3_Cluster_TransportSocketMatch[];
   readonly name?: string;
   readonly alt_stat_name?: string;
@@ -191,13 +191,13 @@ export interface envoy_config_cluster_v3_Cluster {
   readonly track_cluster_stats?: envoy_config_cluster_v3_TrackClusterStats;
   readonly preconnect_policy?: envoy_config_cluster_v3_Cluster_PreconnectPolicy;
   readonly connection_pool_per_downstream_connection?: boolean;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.ClusterProtocolSelection */
 export type envoy_config_cluster_v3_Cluster_ClusterProtocolSelection = "USE_CONFIGURED_PROTOCOL" | "USE_DOWNSTREAM_PROTOCOL";
 
 /** envoy.config.cluster.v3.Cluster.CommonLbConfig */
-export interface envoy_config_cluster_v3_Cluster_CommonLbConfig {
+export type envoy_config_cluster_v3_Cluster_CommonLbConfig = {
   readonly healthy_panic_threshold?: envoy_type_v3_Percent;
   readonly zone_aware_lb_config?: envoy_config_cluster_v3_Cluster_CommonLbConfig_ZoneAwareLbConfig; /* oneof locality_config_specifier */
   readonly locality_weighted_lb_config?: envoy_config_cluster_v3_Cluster_CommonLbConfig_LocalityWeightedLbConfig; /* oneof locality_config_specifier */
@@ -206,29 +206,29 @@ export interface envoy_config_cluster_v3_Cluster_CommonLbConfig {
   readonly close_connections_on_host_set_change?: boolean;
   readonly consistent_hashing_lb_config?: envoy_config_cluster_v3_Cluster_CommonLbConfig_ConsistentHashingLbConfig;
   readonly override_host_status?: envoy_config_core_v3_HealthStatusSet;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.CommonLbConfig.ConsistentHashingLbConfig */
-export interface envoy_config_cluster_v3_Cluster_CommonLbConfig_ConsistentHashingLbConfig {
+export type envoy_config_cluster_v3_Cluster_CommonLbConfig_ConsistentHashingLbConfig = {
   readonly use_hostname_for_hashing?: boolean;
   readonly hash_balance_factor?: number;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.CommonLbConfig.LocalityWeightedLbConfig */
 export type envoy_config_cluster_v3_Cluster_CommonLbConfig_LocalityWeightedLbConfig = { readonly [field: string]: never };
 
 /** envoy.config.cluster.v3.Cluster.CommonLbConfig.ZoneAwareLbConfig */
-export interface envoy_config_cluster_v3_Cluster_CommonLbConfig_ZoneAwareLbConfig {
+export type envoy_config_cluster_v3_Cluster_CommonLbConfig_ZoneAwareLbConfig = {
   readonly routing_enabled?: envoy_type_v3_Percent;
   readonly min_cluster_size?: number | string;
   readonly fail_traffic_on_panic?: boolean;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.CustomClusterType */
-export interface envoy_config_cluster_v3_Cluster_CustomClusterType {
+export type envoy_config_cluster_v3_Cluster_CustomClusterType = {
   readonly name?: string;
   readonly typed_config?: AnyJson;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.DiscoveryType */
 export type envoy_config_cluster_v3_Cluster_DiscoveryType = "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS" | "ORIGINAL_DST";
@@ -237,16 +237,16 @@ export type envoy_config_cluster_v3_Cluster_DiscoveryType = "STATIC" | "STRICT_D
 export type envoy_config_cluster_v3_Cluster_DnsLookupFamily = "AUTO" | "V4_ONLY" | "V6_ONLY" | "V4_PREFERRED" | "ALL";
 
 /** envoy.config.cluster.v3.Cluster.EdsClusterConfig */
-export interface envoy_config_cluster_v3_Cluster_EdsClusterConfig {
+export type envoy_config_cluster_v3_Cluster_EdsClusterConfig = {
   readonly eds_config?: envoy_config_core_v3_ConfigSource;
   readonly service_name?: string;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.LbPolicy */
 export type envoy_config_cluster_v3_Cluster_LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RING_HASH" | "RANDOM" | "MAGLEV" | "CLUSTER_PROVIDED" | "LOAD_BALANCING_POLICY_CONFIG";
 
 /** envoy.config.cluster.v3.Cluster.LbSubsetConfig */
-export interface envoy_config_cluster_v3_Cluster_LbSubsetConfig {
+export type envoy_config_cluster_v3_Cluster_LbSubsetConfig = {
   readonly fallback_policy?: envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetFallbackPolicy;
   readonly default_subset?: { readonly [key: string]: unknown };
   readonly subset_selectors?: readonly envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetSelector[];
@@ -255,7 +255,7 @@ export interface envoy_config_cluster_v3_Cluster_LbSubsetConfig {
   readonly panic_mode_any?: boolean;
   readonly list_as_any?: boolean;
   readonly metadata_fallback_policy?: envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetMetadataFallbackPolicy;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.LbSubsetConfig.LbSubsetFallbackPolicy */
 export type envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetFallbackPolicy = "NO_FALLBACK" | "ANY_ENDPOINT" | "DEFAULT_SUBSET";
@@ -264,101 +264,101 @@ export type envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetFallbackPolic
 export type envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetMetadataFallbackPolicy = "METADATA_NO_FALLBACK" | "FALLBACK_LIST";
 
 /** envoy.config.cluster.v3.Cluster.LbSubsetConfig.LbSubsetSelector */
-export interface envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetSelector {
+export type envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetSelector = {
   readonly keys?: readonly string[];
   readonly single_host_per_subset?: boolean;
   readonly fallback_policy?: envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetSelector_LbSubsetSelectorFallbackPolicy;
   readonly fallback_keys_subset?: readonly string[];
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.LbSubsetConfig.LbSubsetSelector.LbSubsetSelectorFallbackPolicy */
 export type envoy_config_cluster_v3_Cluster_LbSubsetConfig_LbSubsetSelector_LbSubsetSelectorFallbackPolicy = "NOT_DEFINED" | "NO_FALLBACK" | "ANY_ENDPOINT" | "DEFAULT_SUBSET" | "KEYS_SUBSET";
 
 /** envoy.config.cluster.v3.Cluster.LeastRequestLbConfig */
-export interface envoy_config_cluster_v3_Cluster_LeastRequestLbConfig {
+export type envoy_config_cluster_v3_Cluster_LeastRequestLbConfig = {
   readonly choice_count?: number;
   readonly active_request_bias?: envoy_config_core_v3_RuntimeDouble;
   readonly slow_start_config?: envoy_config_cluster_v3_Cluster_SlowStartConfig;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.MaglevLbConfig */
-export interface envoy_config_cluster_v3_Cluster_MaglevLbConfig {
+export type envoy_config_cluster_v3_Cluster_MaglevLbConfig = {
   readonly table_size?: number | string;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.OriginalDstLbConfig */
-export interface envoy_config_cluster_v3_Cluster_OriginalDstLbConfig {
+export type envoy_config_cluster_v3_Cluster_OriginalDstLbConfig = {
   readonly use_http_header?: boolean;
   readonly http_header_name?: string;
   readonly upstream_port_override?: number;
   readonly metadata_key?: envoy_type_metadata_v3_MetadataKey;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.PreconnectPolicy */
-export interface envoy_config_cluster_v3_Cluster_PreconnectPolicy {
+export type envoy_config_cluster_v3_Cluster_PreconnectPolicy = {
   readonly per_upstream_preconnect_ratio?: number;
   readonly predictive_preconnect_ratio?: number;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.RefreshRate */
-export interface envoy_config_cluster_v3_Cluster_RefreshRate {
+export type envoy_config_cluster_v3_Cluster_RefreshRate = {
   readonly base_interval?: string;
   readonly max_interval?: string;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.RingHashLbConfig */
-export interface envoy_config_cluster_v3_Cluster_RingHashLbConfig {
+export type envoy_config_cluster_v3_Cluster_RingHashLbConfig = {
   readonly minimum_ring_size?: number | string;
   readonly hash_function?: envoy_config_cluster_v3_Cluster_RingHashLbConfig_HashFunction;
   readonly maximum_ring_size?: number | string;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.RingHashLbConfig.HashFunction */
 export type envoy_config_cluster_v3_Cluster_RingHashLbConfig_HashFunction = "XX_HASH" | "MURMUR_HASH_2";
 
 /** envoy.config.cluster.v3.Cluster.RoundRobinLbConfig */
-export interface envoy_config_cluster_v3_Cluster_RoundRobinLbConfig {
+export type envoy_config_cluster_v3_Cluster_RoundRobinLbConfig = {
   readonly slow_start_config?: envoy_config_cluster_v3_Cluster_SlowStartConfig;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.SlowStartConfig */
-export interface envoy_config_cluster_v3_Cluster_SlowStartConfig {
+export type envoy_config_cluster_v3_Cluster_SlowStartConfig = {
   readonly slow_start_window?: string;
   readonly aggression?: envoy_config_core_v3_RuntimeDouble;
   readonly min_weight_percent?: envoy_type_v3_Percent;
-}
+};
 
 /** envoy.config.cluster.v3.Cluster.TransportSocketMatch */
-export interface envoy_config_cluster_v3_Cluster_TransportSocketMatch {
+export type envoy_config_cluster_v3_Cluster_TransportSocketMatch = {
   readonly name?: string;
   readonly match?: { readonly [key: string]: unknown };
   readonly transport_socket?: envoy_config_core_v3_TransportSocket;
-}
+};
 
 /** envoy.config.cluster.v3.ClusterCollection */
-export interface envoy_config_cluster_v3_ClusterCollection {
+export type envoy_config_cluster_v3_ClusterCollection = {
   readonly entries?: xds_core_v3_CollectionEntry;
-}
+};
 
 /** envoy.config.cluster.v3.Filter */
-export interface envoy_config_cluster_v3_Filter {
+export type envoy_config_cluster_v3_Filter = {
   readonly name?: string;
   readonly typed_config?: AnyJson;
   readonly config_discovery?: envoy_config_core_v3_ExtensionConfigSource;
-}
+};
 
 /** envoy.config.cluster.v3.LoadBalancingPolicy */
-export interface envoy_config_cluster_v3_LoadBalancingPolicy {
+export type envoy_config_cluster_v3_LoadBalancingPolicy = {
   readonly policies?: readonly envoy_config_cluster_v3_LoadBalancingPolicy_Policy[];
-}
+};
 
 /** envoy.config.cluster.v3.LoadBalancingPolicy.Policy */
-export interface envoy_config_cluster_v3_LoadBalancingPolicy_Policy {
+export type envoy_config_cluster_v3_LoadBalancingPolicy_Policy = {
   readonly typed_extension_config?: envoy_config_core_v3_TypedExtensionConfig;
-}
+};
 
 /** envoy.config.cluster.v3.OutlierDetection */
-export interface envoy_config_cluster_v3_OutlierDetection {
+export type envoy_config_cluster_v3_OutlierDetection = {
   readonly consecutive_5xx?: number;
   readonly interval?: string;
   readonly base_ejection_time?: string;
@@ -384,64 +384,64 @@ export interface envoy_config_cluster_v3_OutlierDetection {
   readonly successful_active_health_check_uneject_host?: boolean;
   readonly monitors?: readonly envoy_config_core_v3_TypedExtensionConfig[];
   readonly always_eject_one_host?: boolean;
-}
+};
 
 /** envoy.config.cluster.v3.TrackClusterStats */
-export interface envoy_config_cluster_v3_TrackClusterStats {
+export type envoy_config_cluster_v3_TrackClusterStats = {
   readonly timeout_budgets?: boolean;
   readonly request_response_sizes?: boolean;
   readonly per_endpoint_stats?: boolean;
-}
+};
 
 /** envoy.config.cluster.v3.UpstreamConnectionOptions */
-export interface envoy_config_cluster_v3_UpstreamConnectionOptions {
+export type envoy_config_cluster_v3_UpstreamConnectionOptions = {
   readonly tcp_keepalive?: envoy_config_core_v3_TcpKeepalive;
   readonly set_local_interface_name_on_upstream_connections?: boolean;
   readonly happy_eyeballs_config?: envoy_config_cluster_v3_UpstreamConnectionOptions_HappyEyeballsConfig;
-}
+};
 
 /** envoy.config.cluster.v3.UpstreamConnectionOptions.FirstAddressFamilyVersion */
 export type envoy_config_cluster_v3_UpstreamConnectionOptions_FirstAddressFamilyVersion = "DEFAULT" | "V4" | "V6";
 
 /** envoy.config.cluster.v3.UpstreamConnectionOptions.HappyEyeballsConfig */
-export interface envoy_config_cluster_v3_UpstreamConnectionOptions_HappyEyeballsConfig {
+export type envoy_config_cluster_v3_UpstreamConnectionOptions_HappyEyeballsConfig = {
   readonly first_address_family_version?: envoy_config_cluster_v3_UpstreamConnectionOptions_FirstAddressFamilyVersion;
   readonly first_address_family_count?: number;
-}
+};
 
 /** envoy.config.common.mutation_rules.v3.HeaderMutation */
-export interface envoy_config_common_mutation_rules_v3_HeaderMutation {
+export type envoy_config_common_mutation_rules_v3_HeaderMutation = {
   readonly remove?: string; /* oneof action */
   readonly append?: envoy_config_core_v3_HeaderValueOption; /* oneof action */
-}
+};
 
 /** envoy.config.core.v3.Address */
-export interface envoy_config_core_v3_Address {
+export type envoy_config_core_v3_Address = {
   readonly socket_address?: envoy_config_core_v3_SocketAddress; /* oneof address */
   readonly pipe?: envoy_config_core_v3_Pipe; /* oneof address */
   readonly envoy_internal_address?: envoy_config_core_v3_EnvoyInternalAddress; /* oneof address */
-}
+};
 
 /** envoy.config.core.v3.AggregatedConfigSource */
 export type envoy_config_core_v3_AggregatedConfigSource = { readonly [field: string]: never };
 
 /** envoy.config.core.v3.AlternateProtocolsCacheOptions */
-export interface envoy_config_core_v3_AlternateProtocolsCacheOptions {
+export type envoy_config_core_v3_AlternateProtocolsCacheOptions = {
   readonly name?: string;
   readonly max_entries?: number;
   readonly key_value_store_config?: envoy_config_core_v3_TypedExtensionConfig;
   readonly prepopulated_entries?: readonly envoy_config_core_v3_AlternateProtocolsCacheOptions_AlternateProtocolsCacheEntry[];
   readonly canonical_suffixes?: readonly string[];
-}
+};
 
 /** envoy.config.core.v3.AlternateProtocolsCacheOptions.AlternateProtocolsCacheEntry */
-export interface envoy_config_core_v3_AlternateProtocolsCacheOptions_AlternateProtocolsCacheEntry {
+export type envoy_config_core_v3_AlternateProtocolsCacheOptions_AlternateProtocolsCacheEntry = {
   readonly hostname?: string;
   readonly port?: number;
-}
+};
 
 /** envoy.config.core.v3.ApiConfigSource */
-export interface envoy_config_core_v3_ApiConfigSource {
+export type envoy_config_core_v3_ApiConfigSource = {
   readonly api_type?: envoy_config_core_v3_ApiConfigSource_ApiType;
   readonly transport_api_version?: envoy_config_core_v3_ApiVersion;
   readonly cluster_names?: readonly string[];
@@ -451,7 +451,7 @@ export interface envoy_config_core_v3_ApiConfigSource {
   readonly rate_limit_settings?: envoy_config_core_v3_RateLimitSettings;
   readonly set_node_on_first_message_only?: boolean;
   readonly config_validators?: readonly envoy_config_core_v3_TypedExtensionConfig[];
-}
+};
 
 /** envoy.config.core.v3.ApiConfigSource.ApiType */
 export type envoy_config_core_v3_ApiConfigSource_ApiType = "DEPRECATED_AND_UNAVAILABLE_DO_NOT_USE" | "REST" | "GRPC" | "DELTA_GRPC" | "AGGREGATED_GRPC" | "AGGREGATED_DELTA_GRPC";
@@ -460,35 +460,35 @@ export type envoy_config_core_v3_ApiConfigSource_ApiType = "DEPRECATED_AND_UNAVA
 export type envoy_config_core_v3_ApiVersion = "AUTO" | "V2" | "V3";
 
 /** envoy.config.core.v3.BackoffStrategy */
-export interface envoy_config_core_v3_BackoffStrategy {
+export type envoy_config_core_v3_BackoffStrategy = {
   readonly base_interval?: string;
   readonly max_interval?: string;
-}
+};
 
 /** envoy.config.core.v3.BindConfig */
-export interface envoy_config_core_v3_BindConfig {
+export type envoy_config_core_v3_BindConfig = {
   readonly source_address?: envoy_config_core_v3_SocketAddress;
   readonly freebind?: boolean;
   readonly socket_options?: readonly envoy_config_core_v3_SocketOption[];
   readonly extra_source_addresses?: readonly envoy_config_core_v3_ExtraSourceAddress[];
   readonly additional_source_addresses?: readonly envoy_config_core_v3_SocketAddress[];
   readonly local_address_selector?: envoy_config_core_v3_TypedExtensionConfig;
-}
+};
 
 /** envoy.config.core.v3.BuildVersion */
-export interface envoy_config_core_v3_BuildVersion {
+export type envoy_config_core_v3_BuildVersion = {
   readonly version?: envoy_type_v3_SemanticVersion;
   readonly metadata?: { readonly [key: string]: unknown };
-}
+};
 
 /** envoy.config.core.v3.CidrRange */
-export interface envoy_config_core_v3_CidrRange {
+export type envoy_config_core_v3_CidrRange = {
   readonly address_prefix?: string;
   readonly prefix_len?: number;
-}
+};
 
 /** envoy.config.core.v3.ConfigSource */
-export interface envoy_config_core_v3_ConfigSource {
+export type envoy_config_core_v3_ConfigSource = {
   readonly authorities?: readonly xds_core_v3_Authority[];
   readonly path?: string; /* oneof config_source_specifier */
   readonly path_config_source?: envoy_config_core_v3_PathConfigSource; /* oneof config_source_specifier */
@@ -497,89 +497,89 @@ export interface envoy_config_core_v3_ConfigSource {
   readonly self?: envoy_config_core_v3_SelfConfigSource; /* oneof config_source_specifier */
   readonly initial_fetch_timeout?: string;
   readonly resource_api_version?: envoy_config_core_v3_ApiVersion;
-}
+};
 
 /** envoy.config.core.v3.ControlPlane */
-export interface envoy_config_core_v3_ControlPlane {
+export type envoy_config_core_v3_ControlPlane = {
   readonly identifier?: string;
-}
+};
 
 /** envoy.config.core.v3.DataSource */
-export interface envoy_config_core_v3_DataSource {
+export type envoy_config_core_v3_DataSource = {
   readonly filename?: string; /* oneof specifier */
   readonly inline_bytes?: string; /* oneof specifier */
   readonly inline_string?: string; /* oneof specifier */
   readonly environment_variable?: string; /* oneof specifier */
   readonly watched_directory?: envoy_config_core_v3_WatchedDirectory;
-}
+};
 
 /** envoy.config.core.v3.DnsResolutionConfig */
-export interface envoy_config_core_v3_DnsResolutionConfig {
+export type envoy_config_core_v3_DnsResolutionConfig = {
   readonly resolvers?: readonly envoy_config_core_v3_Address[];
   readonly dns_resolver_options?: envoy_config_core_v3_DnsResolverOptions;
-}
+};
 
 /** envoy.config.core.v3.DnsResolverOptions */
-export interface envoy_config_core_v3_DnsResolverOptions {
+export type envoy_config_core_v3_DnsResolverOptions = {
   readonly use_tcp_for_dns_lookups?: boolean;
   readonly no_default_search_domain?: boolean;
-}
+};
 
 /** envoy.config.core.v3.EnvoyInternalAddress */
-export interface envoy_config_core_v3_EnvoyInternalAddress {
+export type envoy_config_core_v3_EnvoyInternalAddress = {
   readonly server_listener_name?: string; /* oneof address_name_specifier */
   readonly endpoint_id?: string;
-}
+};
 
 /** envoy.config.core.v3.EventServiceConfig */
-export interface envoy_config_core_v3_EventServiceConfig {
+export type envoy_config_core_v3_EventServiceConfig = {
   readonly grpc_service?: envoy_config_core_v3_GrpcService; /* oneof config_source_specifier */
-}
+};
 
 /** envoy.config.core.v3.Extension */
-export interface envoy_config_core_v3_Extension {
+export type envoy_config_core_v3_Extension = {
   readonly name?: string;
   readonly category?: string;
   readonly type_descriptor?: string;
   readonly version?: envoy_config_core_v3_BuildVersion;
   readonly disabled?: boolean;
   readonly type_urls?: readonly string[];
-}
+};
 
 /** envoy.config.core.v3.ExtensionConfigSource */
-export interface envoy_config_core_v3_ExtensionConfigSource {
+export type envoy_config_core_v3_ExtensionConfigSource = {
   readonly config_source?: envoy_config_core_v3_ConfigSource;
   readonly default_config?: AnyJson;
   readonly apply_default_config_without_warming?: boolean;
   readonly type_urls?: readonly string[];
-}
+};
 
 /** envoy.config.core.v3.ExtraSourceAddress */
-export interface envoy_config_core_v3_ExtraSourceAddress {
+export type envoy_config_core_v3_ExtraSourceAddress = {
   readonly address?: envoy_config_core_v3_SocketAddress;
   readonly socket_options?: envoy_config_core_v3_SocketOptionsOverride;
-}
+};
 
 /** envoy.config.core.v3.GrpcService */
-export interface envoy_config_core_v3_GrpcService {
+export type envoy_config_core_v3_GrpcService = {
   readonly envoy_grpc?: envoy_config_core_v3_GrpcService_EnvoyGrpc; /* oneof target_specifier */
   readonly google_grpc?: envoy_config_core_v3_GrpcService_GoogleGrpc; /* oneof target_specifier */
   readonly timeout?: string;
   readonly initial_metadata?: readonly envoy_config_core_v3_HeaderValue[];
   readonly retry_policy?: envoy_config_core_v3_RetryPolicy;
-}
+};
 
 /** envoy.config.core.v3.GrpcService.EnvoyGrpc */
-export interface envoy_config_core_v3_GrpcService_EnvoyGrpc {
+export type envoy_config_core_v3_GrpcService_EnvoyGrpc = {
   readonly cluster_name?: string;
   readonly authority?: string;
   readonly retry_policy?: envoy_config_core_v3_RetryPolicy;
   readonly max_receive_message_length?: number;
   readonly skip_envoy_headers?: boolean;
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc = {
   readonly target_uri?: string;
   readonly channel_credentials?: envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelCredentials;
   readonly call_credentials?: readonly envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials[];
@@ -588,10 +588,10 @@ export interface envoy_config_core_v3_GrpcService_GoogleGrpc {
   readonly config?: { readonly [key: string]: unknown };
   readonly per_stream_buffer_limit_bytes?: number;
   readonly channel_args?: envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelArgs;
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.CallCredentials */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials = {
   readonly access_token?: string; /* oneof credential_specifier */
   readonly google_compute_engine?: { readonly [key: string]: never }; /* oneof credential_specifier */
   readonly google_refresh_token?: string; /* oneof credential_specifier */
@@ -599,28 +599,28 @@ export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials {
   readonly google_iam?: envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_GoogleIAMCredentials; /* oneof credential_specifier */
   readonly from_plugin?: envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin; /* oneof credential_specifier */
   readonly sts_service?: envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_StsService; /* oneof credential_specifier */
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.CallCredentials.GoogleIAMCredentials */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_GoogleIAMCredentials {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_GoogleIAMCredentials = {
   readonly authorization_token?: string;
   readonly authority_selector?: string;
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.CallCredentials.MetadataCredentialsFromPlugin */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_MetadataCredentialsFromPlugin = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.CallCredentials.ServiceAccountJWTAccessCredentials */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_ServiceAccountJWTAccessCredentials {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_ServiceAccountJWTAccessCredentials = {
   readonly json_key?: string;
   readonly token_lifetime_seconds?: number | string;
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.CallCredentials.StsService */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_StsService {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_StsService = {
   readonly token_exchange_service_uri?: string;
   readonly resource?: string;
   readonly audience?: string;
@@ -630,56 +630,56 @@ export interface envoy_config_core_v3_GrpcService_GoogleGrpc_CallCredentials_Sts
   readonly subject_token_type?: string;
   readonly actor_token_path?: string;
   readonly actor_token_type?: string;
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.ChannelArgs */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelArgs {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelArgs = {
   readonly args?: { readonly [key: string]: envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelArgs_Value };
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.ChannelArgs.Value */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelArgs_Value {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelArgs_Value = {
   readonly string_value?: string; /* oneof value_specifier */
   readonly int_value?: number | string; /* oneof value_specifier */
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.ChannelCredentials */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelCredentials {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_ChannelCredentials = {
   readonly ssl_credentials?: envoy_config_core_v3_GrpcService_GoogleGrpc_SslCredentials; /* oneof credential_specifier */
   readonly google_default?: { readonly [key: string]: never }; /* oneof credential_specifier */
   readonly local_credentials?: envoy_config_core_v3_GrpcService_GoogleGrpc_GoogleLocalCredentials; /* oneof credential_specifier */
-}
+};
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.GoogleLocalCredentials */
 export type envoy_config_core_v3_GrpcService_GoogleGrpc_GoogleLocalCredentials = { readonly [field: string]: never };
 
 /** envoy.config.core.v3.GrpcService.GoogleGrpc.SslCredentials */
-export interface envoy_config_core_v3_GrpcService_GoogleGrpc_SslCredentials {
+export type envoy_config_core_v3_GrpcService_GoogleGrpc_SslCredentials = {
   readonly root_certs?: envoy_config_core_v3_DataSource;
   readonly private_key?: envoy_config_core_v3_DataSource;
   readonly cert_chain?: envoy_config_core_v3_DataSource;
-}
+};
 
 /** envoy.config.core.v3.HeaderValue */
-export interface envoy_config_core_v3_HeaderValue {
+export type envoy_config_core_v3_HeaderValue = {
   readonly key?: string;
   readonly value?: string;
   readonly raw_value?: string;
-}
+};
 
 /** envoy.config.core.v3.HeaderValueOption */
-export interface envoy_config_core_v3_HeaderValueOption {
+export type envoy_config_core_v3_HeaderValueOption = {
   readonly header?: envoy_config_core_v3_HeaderValue;
   readonly append?: boolean;
   readonly append_action?: envoy_config_core_v3_HeaderValueOption_HeaderAppendAction;
   readonly keep_empty_value?: boolean;
-}
+};
 
 /** envoy.config.core.v3.HeaderValueOption.HeaderAppendAction */
 export type envoy_config_core_v3_HeaderValueOption_HeaderAppendAction = "APPEND_IF_EXISTS_OR_ADD" | "ADD_IF_ABSENT" | "OVERWRITE_IF_EXISTS_OR_ADD" | "OVERWRITE_IF_EXISTS";
 
 /** envoy.config.core.v3.HealthCheck */
-export interface envoy_config_core_v3_HealthCheck {
+export type envoy_config_core_v3_HealthCheck = {
   readonly timeout?: string;
   readonly interval?: string;
   readonly initial_jitter?: string;
@@ -705,23 +705,23 @@ export interface envoy_config_core_v3_HealthCheck {
   readonly always_log_health_check_success?: boolean;
   readonly tls_options?: envoy_config_core_v3_HealthCheck_TlsOptions;
   readonly transport_socket_match_criteria?: { readonly [key: string]: unknown };
-}
+};
 
 /** envoy.config.core.v3.HealthCheck.CustomHealthCheck */
-export interface envoy_config_core_v3_HealthCheck_CustomHealthCheck {
+export type envoy_config_core_v3_HealthCheck_CustomHealthCheck = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.core.v3.HealthCheck.GrpcHealthCheck */
-export interface envoy_config_core_v3_HealthCheck_GrpcHealthCheck {
+export type envoy_config_core_v3_HealthCheck_GrpcHealthCheck = {
   readonly service_name?: string;
   readonly authority?: string;
   readonly initial_metadata?: readonly envoy_config_core_v3_HeaderValueOption[];
-}
+};
 
 /** envoy.config.core.v3.HealthCheck.HttpHealthCheck */
-export interface envoy_config_core_v3_HealthCheck_HttpHealthCheck {
+export type envoy_config_core_v3_HealthCheck_HttpHealthCheck = {
   readonly host?: string;
   readonly path?: string;
   readonly send?: envoy_config_core_v3_HealthCheck_Payload;
@@ -734,36 +734,36 @@ export interface envoy_config_core_v3_HealthCheck_HttpHealthCheck {
   readonly codec_client_type?: envoy_type_v3_CodecClientType;
   readonly service_name_matcher?: envoy_type_matcher_v3_StringMatcher;
   readonly method?: envoy_config_core_v3_RequestMethod;
-}
+};
 
 /** envoy.config.core.v3.HealthCheck.Payload */
-export interface envoy_config_core_v3_HealthCheck_Payload {
+export type envoy_config_core_v3_HealthCheck_Payload = {
   readonly text?: string; /* oneof payload */
   readonly binary?: string; /* oneof payload */
-}
+};
 
 /** envoy.config.core.v3.HealthCheck.TcpHealthCheck */
-export interface envoy_config_core_v3_HealthCheck_TcpHealthCheck {
+export type envoy_config_core_v3_HealthCheck_TcpHealthCheck = {
   readonly send?: envoy_config_core_v3_HealthCheck_Payload;
   readonly receive?: readonly envoy_config_core_v3_HealthCheck_Payload[];
   readonly proxy_protocol_config?: envoy_config_core_v3_ProxyProtocolConfig;
-}
+};
 
 /** envoy.config.core.v3.HealthCheck.TlsOptions */
-export interface envoy_config_core_v3_HealthCheck_TlsOptions {
+export type envoy_config_core_v3_HealthCheck_TlsOptions = {
   readonly alpn_protocols?: readonly string[];
-}
+};
 
 /** envoy.config.core.v3.HealthStatus */
 export type envoy_config_core_v3_HealthStatus = "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING" | "TIMEOUT" | "DEGRADED";
 
 /** envoy.config.core.v3.HealthStatusSet */
-export interface envoy_config_core_v3_HealthStatusSet {
+export type envoy_config_core_v3_HealthStatusSet = {
   readonly statuses?: readonly envoy_config_core_v3_HealthStatus[];
-}
+};
 
 /** envoy.config.core.v3.Http1ProtocolOptions */
-export interface envoy_config_core_v3_Http1ProtocolOptions {
+export type envoy_config_core_v3_Http1ProtocolOptions = {
   readonly allow_absolute_url?: boolean;
   readonly accept_http_10?: boolean;
   readonly default_host_for_http_10?: string;
@@ -774,19 +774,19 @@ export interface envoy_config_core_v3_Http1ProtocolOptions {
   readonly send_fully_qualified_url?: boolean;
   readonly use_balsa_parser?: boolean;
   readonly allow_custom_methods?: boolean;
-}
+};
 
 /** envoy.config.core.v3.Http1ProtocolOptions.HeaderKeyFormat */
-export interface envoy_config_core_v3_Http1ProtocolOptions_HeaderKeyFormat {
+export type envoy_config_core_v3_Http1ProtocolOptions_HeaderKeyFormat = {
   readonly proper_case_words?: envoy_config_core_v3_Http1ProtocolOptions_HeaderKeyFormat_ProperCaseWords; /* oneof header_format */
   readonly stateful_formatter?: envoy_config_core_v3_TypedExtensionConfig; /* oneof header_format */
-}
+};
 
 /** envoy.config.core.v3.Http1ProtocolOptions.HeaderKeyFormat.ProperCaseWords */
 export type envoy_config_core_v3_Http1ProtocolOptions_HeaderKeyFormat_ProperCaseWords = { readonly [field: string]: never };
 
 /** envoy.config.core.v3.Http2ProtocolOptions */
-export interface envoy_config_core_v3_Http2ProtocolOptions {
+export type envoy_config_core_v3_Http2ProtocolOptions = {
   readonly hpack_table_size?: number;
   readonly max_concurrent_streams?: number;
   readonly initial_stream_window_size?: number;
@@ -803,63 +803,63 @@ export interface envoy_config_core_v3_Http2ProtocolOptions {
   readonly custom_settings_parameters?: readonly envoy_config_core_v3_Http2ProtocolOptions_SettingsParameter[];
   readonly connection_keepalive?: envoy_config_core_v3_KeepaliveSettings;
   readonly use_oghttp2_codec?: boolean;
-}
+};
 
 /** envoy.config.core.v3.Http2ProtocolOptions.SettingsParameter */
-export interface envoy_config_core_v3_Http2ProtocolOptions_SettingsParameter {
+export type envoy_config_core_v3_Http2ProtocolOptions_SettingsParameter = {
   readonly identifier?: number;
   readonly value?: number;
-}
+};
 
 /** envoy.config.core.v3.Http3ProtocolOptions */
-export interface envoy_config_core_v3_Http3ProtocolOptions {
+export type envoy_config_core_v3_Http3ProtocolOptions = {
   readonly quic_protocol_options?: envoy_config_core_v3_QuicProtocolOptions;
   readonly override_stream_error_on_invalid_http_message?: boolean;
   readonly allow_extended_connect?: boolean;
   readonly allow_metadata?: boolean;
-}
+};
 
 /** envoy.config.core.v3.HttpProtocolOptions */
-export interface envoy_config_core_v3_HttpProtocolOptions {
+export type envoy_config_core_v3_HttpProtocolOptions = {
   readonly idle_timeout?: string;
   readonly max_connection_duration?: string;
   readonly max_headers_count?: number;
   readonly max_stream_duration?: string;
   readonly headers_with_underscores_action?: envoy_config_core_v3_HttpProtocolOptions_HeadersWithUnderscoresAction;
   readonly max_requests_per_connection?: number;
-}
+};
 
 /** envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction */
 export type envoy_config_core_v3_HttpProtocolOptions_HeadersWithUnderscoresAction = "ALLOW" | "REJECT_REQUEST" | "DROP_HEADER";
 
 /** envoy.config.core.v3.JsonFormatOptions */
-export interface envoy_config_core_v3_JsonFormatOptions {
+export type envoy_config_core_v3_JsonFormatOptions = {
   readonly sort_properties?: boolean;
-}
+};
 
 /** envoy.config.core.v3.KeepaliveSettings */
-export interface envoy_config_core_v3_KeepaliveSettings {
+export type envoy_config_core_v3_KeepaliveSettings = {
   readonly interval?: string;
   readonly timeout?: string;
   readonly interval_jitter?: envoy_type_v3_Percent;
   readonly connection_idle_interval?: string;
-}
+};
 
 /** envoy.config.core.v3.Locality */
-export interface envoy_config_core_v3_Locality {
+export type envoy_config_core_v3_Locality = {
   readonly region?: string;
   readonly zone?: string;
   readonly sub_zone?: string;
-}
+};
 
 /** envoy.config.core.v3.Metadata */
-export interface envoy_config_core_v3_Metadata {
+export type envoy_config_core_v3_Metadata = {
   readonly filter_metadata?: { readonly [key: string]: { readonly [key: string]: unknown } };
   readonly typed_filter_metadata?: { readonly [key: string]: AnyJson };
-}
+};
 
 /** envoy.config.core.v3.Node */
-export interface envoy_config_core_v3_Node {
+export type envoy_config_core_v3_Node = {
   readonly id?: string;
   readonly cluster?: string;
   readonly metadata?: { readonly [key: string]: unknown };
@@ -871,46 +871,46 @@ export interface envoy_config_core_v3_Node {
   readonly extensions?: readonly envoy_config_core_v3_Extension[];
   readonly client_features?: readonly string[];
   readonly listening_addresses?: readonly envoy_config_core_v3_Address[];
-}
+};
 
 /** envoy.config.core.v3.PathConfigSource */
-export interface envoy_config_core_v3_PathConfigSource {
+export type envoy_config_core_v3_PathConfigSource = {
   readonly path?: string;
   readonly watched_directory?: envoy_config_core_v3_WatchedDirectory;
-}
+};
 
 /** envoy.config.core.v3.Pipe */
-export interface envoy_config_core_v3_Pipe {
+export type envoy_config_core_v3_Pipe = {
   readonly path?: string;
   readonly mode?: number;
-}
+};
 
 /** envoy.config.core.v3.ProxyProtocolConfig */
-export interface envoy_config_core_v3_ProxyProtocolConfig {
+export type envoy_config_core_v3_ProxyProtocolConfig = {
   readonly version?: envoy_config_core_v3_ProxyProtocolConfig_Version;
   readonly pass_through_tlvs?: envoy_config_core_v3_ProxyProtocolPassThroughTLVs;
-}
+};
 
 /** envoy.config.core.v3.ProxyProtocolConfig.Version */
 export type envoy_config_core_v3_ProxyProtocolConfig_Version = "V1" | "V2";
 
 /** envoy.config.core.v3.ProxyProtocolPassThroughTLVs */
-export interface envoy_config_core_v3_ProxyProtocolPassThroughTLVs {
+export type envoy_config_core_v3_ProxyProtocolPassThroughTLVs = {
   readonly match_type?: envoy_config_core_v3_ProxyProtocolPassThroughTLVs_PassTLVsMatchType;
   readonly tlv_type?: readonly number[];
-}
+};
 
 /** envoy.config.core.v3.ProxyProtocolPassThroughTLVs.PassTLVsMatchType */
 export type envoy_config_core_v3_ProxyProtocolPassThroughTLVs_PassTLVsMatchType = "INCLUDE_ALL" | "INCLUDE";
 
 /** envoy.config.core.v3.QuicKeepAliveSettings */
-export interface envoy_config_core_v3_QuicKeepAliveSettings {
+export type envoy_config_core_v3_QuicKeepAliveSettings = {
   readonly max_interval?: string;
   readonly initial_interval?: string;
-}
+};
 
 /** envoy.config.core.v3.QuicProtocolOptions */
-export interface envoy_config_core_v3_QuicProtocolOptions {
+export type envoy_config_core_v3_QuicProtocolOptions = {
   readonly max_concurrent_streams?: number;
   readonly initial_stream_window_size?: number;
   readonly initial_connection_window_size?: number;
@@ -919,110 +919,110 @@ export interface envoy_config_core_v3_QuicProtocolOptions {
   readonly connection_options?: string;
   readonly client_connection_options?: string;
   readonly idle_network_timeout?: string;
-}
+};
 
 /** envoy.config.core.v3.RateLimitSettings */
-export interface envoy_config_core_v3_RateLimitSettings {
+export type envoy_config_core_v3_RateLimitSettings = {
   readonly max_tokens?: number;
   readonly fill_rate?: number;
-}
+};
 
 /** envoy.config.core.v3.RequestMethod */
 export type envoy_config_core_v3_RequestMethod = "METHOD_UNSPECIFIED" | "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH";
 
 /** envoy.config.core.v3.RetryPolicy */
-export interface envoy_config_core_v3_RetryPolicy {
+export type envoy_config_core_v3_RetryPolicy = {
   readonly retry_back_off?: envoy_config_core_v3_BackoffStrategy;
   readonly num_retries?: number;
   readonly retry_on?: string;
   readonly retry_priority?: envoy_config_core_v3_RetryPolicy_RetryPriority;
   readonly retry_host_predicate?: readonly envoy_config_core_v3_RetryPolicy_RetryHostPredicate[];
   readonly host_selection_retry_max_attempts?: number | string;
-}
+};
 
 /** envoy.config.core.v3.RetryPolicy.RetryHostPredicate */
-export interface envoy_config_core_v3_RetryPolicy_RetryHostPredicate {
+export type envoy_config_core_v3_RetryPolicy_RetryHostPredicate = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.core.v3.RetryPolicy.RetryPriority */
-export interface envoy_config_core_v3_RetryPolicy_RetryPriority {
+export type envoy_config_core_v3_RetryPolicy_RetryPriority = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.core.v3.RoutingPriority */
 export type envoy_config_core_v3_RoutingPriority = "DEFAULT" | "HIGH";
 
 /** envoy.config.core.v3.RuntimeDouble */
-export interface envoy_config_core_v3_RuntimeDouble {
+export type envoy_config_core_v3_RuntimeDouble = {
   readonly default_value?: number;
   readonly runtime_key?: string;
-}
+};
 
 /** envoy.config.core.v3.RuntimeFeatureFlag */
-export interface envoy_config_core_v3_RuntimeFeatureFlag {
+export type envoy_config_core_v3_RuntimeFeatureFlag = {
   readonly default_value?: boolean;
   readonly runtime_key?: string;
-}
+};
 
 /** envoy.config.core.v3.RuntimeFractionalPercent */
-export interface envoy_config_core_v3_RuntimeFractionalPercent {
+export type envoy_config_core_v3_RuntimeFractionalPercent = {
   readonly default_value?: envoy_type_v3_FractionalPercent;
   readonly runtime_key?: string;
-}
+};
 
 /** envoy.config.core.v3.RuntimeUInt32 */
-export interface envoy_config_core_v3_RuntimeUInt32 {
+export type envoy_config_core_v3_RuntimeUInt32 = {
   readonly default_value?: number;
   readonly runtime_key?: string;
-}
+};
 
 /** envoy.config.core.v3.SchemeHeaderTransformation */
-export interface envoy_config_core_v3_SchemeHeaderTransformation {
+export type envoy_config_core_v3_SchemeHeaderTransformation = {
   readonly scheme_to_overwrite?: string; /* oneof transformation */
   readonly match_upstream?: boolean;
-}
+};
 
 /** envoy.config.core.v3.SelfConfigSource */
-export interface envoy_config_core_v3_SelfConfigSource {
+export type envoy_config_core_v3_SelfConfigSource = {
   readonly transport_api_version?: envoy_config_core_v3_ApiVersion;
-}
+};
 
 /** envoy.config.core.v3.SocketAddress */
-export interface envoy_config_core_v3_SocketAddress {
+export type envoy_config_core_v3_SocketAddress = {
   readonly protocol?: envoy_config_core_v3_SocketAddress_Protocol;
   readonly address?: string;
   readonly port_value?: number; /* oneof port_specifier */
   readonly named_port?: string; /* oneof port_specifier */
   readonly resolver_name?: string;
   readonly ipv4_compat?: boolean;
-}
+};
 
 /** envoy.config.core.v3.SocketAddress.Protocol */
 export type envoy_config_core_v3_SocketAddress_Protocol = "TCP" | "UDP";
 
 /** envoy.config.core.v3.SocketOption */
-export interface envoy_config_core_v3_SocketOption {
+export type envoy_config_core_v3_SocketOption = {
   readonly description?: string;
   readonly level?: number | string;
   readonly name?: number | string;
   readonly int_value?: number | string; /* oneof value */
   readonly buf_value?: string; /* oneof value */
   readonly state?: envoy_config_core_v3_SocketOption_SocketState;
-}
+};
 
 /** envoy.config.core.v3.SocketOption.SocketState */
 export type envoy_config_core_v3_SocketOption_SocketState = "STATE_PREBIND" | "STATE_BOUND" | "STATE_LISTENING";
 
 /** envoy.config.core.v3.SocketOptionsOverride */
-export interface envoy_config_core_v3_SocketOptionsOverride {
+export type envoy_config_core_v3_SocketOptionsOverride = {
   readonly socket_options?: readonly envoy_config_core_v3_SocketOption[];
-}
+};
 
 /** envoy.config.core.v3.SubstitutionFormatString */
-export interface envoy_config_core_v3_SubstitutionFormatString {
+export type envoy_config_core_v3_SubstitutionFormatString = {
   readonly text_format?: string; /* oneof format */
   readonly json_format?: { readonly [key: string]: unknown }; /* oneof format */
   readonly text_format_source?: envoy_config_core_v3_DataSource; /* oneof format */
@@ -1030,108 +1030,108 @@ export interface envoy_config_core_v3_SubstitutionFormatString {
   readonly content_type?: string;
   readonly formatters?: readonly envoy_config_core_v3_TypedExtensionConfig[];
   readonly json_format_options?: envoy_config_core_v3_JsonFormatOptions;
-}
+};
 
 /** envoy.config.core.v3.TcpKeepalive */
-export interface envoy_config_core_v3_TcpKeepalive {
+export type envoy_config_core_v3_TcpKeepalive = {
   readonly keepalive_probes?: number;
   readonly keepalive_time?: number;
   readonly keepalive_interval?: number;
-}
+};
 
 /** envoy.config.core.v3.TrafficDirection */
 export type envoy_config_core_v3_TrafficDirection = "UNSPECIFIED" | "INBOUND" | "OUTBOUND";
 
 /** envoy.config.core.v3.TransportSocket */
-export interface envoy_config_core_v3_TransportSocket {
+export type envoy_config_core_v3_TransportSocket = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.core.v3.TypedExtensionConfig */
-export interface envoy_config_core_v3_TypedExtensionConfig {
+export type envoy_config_core_v3_TypedExtensionConfig = {
   readonly name?: string;
   readonly typed_config?: AnyJson;
-}
+};
 
 /** envoy.config.core.v3.UdpSocketConfig */
-export interface envoy_config_core_v3_UdpSocketConfig {
+export type envoy_config_core_v3_UdpSocketConfig = {
   readonly max_rx_datagram_size?: number | string;
   readonly prefer_gro?: boolean;
-}
+};
 
 /** envoy.config.core.v3.UpstreamHttpProtocolOptions */
-export interface envoy_config_core_v3_UpstreamHttpProtocolOptions {
+export type envoy_config_core_v3_UpstreamHttpProtocolOptions = {
   readonly auto_sni?: boolean;
   readonly auto_san_validation?: boolean;
   readonly override_auto_sni_header?: string;
-}
+};
 
 /** envoy.config.core.v3.WatchedDirectory */
-export interface envoy_config_core_v3_WatchedDirectory {
+export type envoy_config_core_v3_WatchedDirectory = {
   readonly path?: string;
-}
+};
 
 /** envoy.config.endpoint.v3.ClusterLoadAssignment */
-export interface envoy_config_endpoint_v3_ClusterLoadAssignment {
+export type envoy_config_endpoint_v3_ClusterLoadAssignment = {
   readonly cluster_name?: string;
   readonly endpoints?: readonly envoy_config_endpoint_v3_LocalityLbEndpoints[];
   readonly named_endpoints?: { readonly [key: string]: envoy_config_endpoint_v3_Endpoint };
   readonly policy?: envoy_config_endpoint_v3_ClusterLoadAssignment_Policy;
-}
+};
 
 /** envoy.config.endpoint.v3.ClusterLoadAssignment.Policy */
-export interface envoy_config_endpoint_v3_ClusterLoadAssignment_Policy {
+export type envoy_config_endpoint_v3_ClusterLoadAssignment_Policy = {
   readonly drop_overloads?: readonly envoy_config_endpoint_v3_ClusterLoadAssignment_Policy_DropOverload[];
   readonly overprovisioning_factor?: number;
   readonly endpoint_stale_after?: string;
   readonly weighted_priority_health?: boolean;
-}
+};
 
 /** envoy.config.endpoint.v3.ClusterLoadAssignment.Policy.DropOverload */
-export interface envoy_config_endpoint_v3_ClusterLoadAssignment_Policy_DropOverload {
+export type envoy_config_endpoint_v3_ClusterLoadAssignment_Policy_DropOverload = {
   readonly category?: string;
   readonly drop_percentage?: envoy_type_v3_FractionalPercent;
-}
+};
 
 /** envoy.config.endpoint.v3.Endpoint */
-export interface envoy_config_endpoint_v3_Endpoint {
+export type envoy_config_endpoint_v3_Endpoint = {
   readonly address?: envoy_config_core_v3_Address;
   readonly health_check_config?: envoy_config_endpoint_v3_Endpoint_HealthCheckConfig;
   readonly hostname?: string;
   readonly additional_addresses?: readonly envoy_config_endpoint_v3_Endpoint_AdditionalAddress[];
-}
+};
 
 /** envoy.config.endpoint.v3.Endpoint.AdditionalAddress */
-export interface envoy_config_endpoint_v3_Endpoint_AdditionalAddress {
+export type envoy_config_endpoint_v3_Endpoint_AdditionalAddress = {
   readonly address?: envoy_config_core_v3_Address;
-}
+};
 
 /** envoy.config.endpoint.v3.Endpoint.HealthCheckConfig */
-export interface envoy_config_endpoint_v3_Endpoint_HealthCheckConfig {
+export type envoy_config_endpoint_v3_Endpoint_HealthCheckConfig = {
   readonly port_value?: number;
   readonly hostname?: string;
   readonly address?: envoy_config_core_v3_Address;
   readonly disable_active_health_check?: boolean;
-}
+};
 
 /** envoy.config.endpoint.v3.LbEndpoint */
-export interface envoy_config_endpoint_v3_LbEndpoint {
+export type envoy_config_endpoint_v3_LbEndpoint = {
   readonly endpoint?: envoy_config_endpoint_v3_Endpoint; /* oneof host_identifier */
   readonly endpoint_name?: string; /* oneof host_identifier */
   readonly health_status?: envoy_config_core_v3_HealthStatus;
   readonly metadata?: envoy_config_core_v3_Metadata;
   readonly load_balancing_weight?: number;
-}
+};
 
 /** envoy.config.endpoint.v3.LedsClusterLocalityConfig */
-export interface envoy_config_endpoint_v3_LedsClusterLocalityConfig {
+export type envoy_config_endpoint_v3_LedsClusterLocalityConfig = {
   readonly leds_config?: envoy_config_core_v3_ConfigSource;
   readonly leds_collection_name?: string;
-}
+};
 
 /** envoy.config.endpoint.v3.LocalityLbEndpoints */
-export interface envoy_config_endpoint_v3_LocalityLbEndpoints {
+export type envoy_config_endpoint_v3_LocalityLbEndpoints = {
   readonly locality?: envoy_config_core_v3_Locality;
   readonly metadata?: envoy_config_core_v3_Metadata;
   readonly lb_endpoints?: readonly envoy_config_endpoint_v3_LbEndpoint[];
@@ -1140,36 +1140,36 @@ export interface envoy_config_endpoint_v3_LocalityLbEndpoints {
   readonly load_balancing_weight?: number;
   readonly priority?: number;
   readonly proximity?: number;
-}
+};
 
 /** envoy.config.endpoint.v3.LocalityLbEndpoints.LbEndpointList */
-export interface envoy_config_endpoint_v3_LocalityLbEndpoints_LbEndpointList {
+export type envoy_config_endpoint_v3_LocalityLbEndpoints_LbEndpointList = {
   readonly lb_endpoints?: readonly envoy_config_endpoint_v3_LbEndpoint[];
-}
+};
 
 /** envoy.config.listener.v3.AdditionalAddress */
-export interface envoy_config_listener_v3_AdditionalAddress {
+export type envoy_config_listener_v3_AdditionalAddress = {
   readonly address?: envoy_config_core_v3_Address;
   readonly socket_options?: envoy_config_core_v3_SocketOptionsOverride;
-}
+};
 
 /** envoy.config.listener.v3.ApiListener */
-export interface envoy_config_listener_v3_ApiListener {
+export type envoy_config_listener_v3_ApiListener = {
   readonly api_listener?: AnyJson;
-}
+};
 
 /** envoy.config.listener.v3.ApiListenerManager */
 export type envoy_config_listener_v3_ApiListenerManager = { readonly [field: string]: never };
 
 /** envoy.config.listener.v3.Filter */
-export interface envoy_config_listener_v3_Filter {
+export type envoy_config_listener_v3_Filter = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
   readonly config_discovery?: envoy_config_core_v3_ExtensionConfigSource; /* oneof config_type */
-}
+};
 
 /** envoy.config.listener.v3.FilterChain */
-export interface envoy_config_listener_v3_FilterChain {
+export type envoy_config_listener_v3_FilterChain = {
   readonly filter_chain_match?: envoy_config_listener_v3_FilterChainMatch;
   readonly filters?: readonly envoy_config_listener_v3_Filter[];
   readonly use_proxy_proto?: boolean;
@@ -1178,15 +1178,15 @@ export interface envoy_config_listener_v3_FilterChain {
   readonly transport_socket_connect_timeout?: string;
   readonly name?: string;
   readonly on_demand_configuration?: envoy_config_listener_v3_FilterChain_OnDemandConfiguration;
-}
+};
 
 /** envoy.config.listener.v3.FilterChain.OnDemandConfiguration */
-export interface envoy_config_listener_v3_FilterChain_OnDemandConfiguration {
+export type envoy_config_listener_v3_FilterChain_OnDemandConfiguration = {
   readonly rebuild_timeout?: string;
-}
+};
 
 /** envoy.config.listener.v3.FilterChainMatch */
-export interface envoy_config_listener_v3_FilterChainMatch {
+export type envoy_config_listener_v3_FilterChainMatch = {
   readonly destination_port?: number;
   readonly prefix_ranges?: readonly envoy_config_core_v3_CidrRange[];
   readonly address_suffix?: string;
@@ -1198,13 +1198,13 @@ export interface envoy_config_listener_v3_FilterChainMatch {
   readonly server_names?: readonly string[];
   readonly transport_protocol?: string;
   readonly application_protocols?: readonly string[];
-}
+};
 
 /** envoy.config.listener.v3.FilterChainMatch.ConnectionSourceType */
 export type envoy_config_listener_v3_FilterChainMatch_ConnectionSourceType = "ANY" | "SAME_IP_OR_LOOPBACK" | "EXTERNAL";
 
 /** envoy.config.listener.v3.Listener */
-export interface envoy_config_listener_v3_Listener {
+export type envoy_config_listener_v3_Listener = {
   readonly name?: string;
   readonly address?: envoy_config_core_v3_Address;
   readonly additional_addresses?: readonly envoy_config_listener_v3_AdditionalAddress[];
@@ -1238,21 +1238,21 @@ export interface envoy_config_listener_v3_Listener {
   readonly enable_mptcp?: boolean;
   readonly ignore_global_conn_limit?: boolean;
   readonly bypass_overload_manager?: boolean;
-}
+};
 
 /** envoy.config.listener.v3.Listener.ConnectionBalanceConfig */
-export interface envoy_config_listener_v3_Listener_ConnectionBalanceConfig {
+export type envoy_config_listener_v3_Listener_ConnectionBalanceConfig = {
   readonly exact_balance?: envoy_config_listener_v3_Listener_ConnectionBalanceConfig_ExactBalance; /* oneof balance_type */
   readonly extend_balance?: envoy_config_core_v3_TypedExtensionConfig; /* oneof balance_type */
-}
+};
 
 /** envoy.config.listener.v3.Listener.ConnectionBalanceConfig.ExactBalance */
 export type envoy_config_listener_v3_Listener_ConnectionBalanceConfig_ExactBalance = { readonly [field: string]: never };
 
 /** envoy.config.listener.v3.Listener.DeprecatedV1 */
-export interface envoy_config_listener_v3_Listener_DeprecatedV1 {
+export type envoy_config_listener_v3_Listener_DeprecatedV1 = {
   readonly bind_to_port?: boolean;
-}
+};
 
 /** envoy.config.listener.v3.Listener.DrainType */
 export type envoy_config_listener_v3_Listener_DrainType = "DEFAULT" | "MODIFY_ONLY";
@@ -1261,37 +1261,37 @@ export type envoy_config_listener_v3_Listener_DrainType = "DEFAULT" | "MODIFY_ON
 export type envoy_config_listener_v3_Listener_InternalListenerConfig = { readonly [field: string]: never };
 
 /** envoy.config.listener.v3.ListenerCollection */
-export interface envoy_config_listener_v3_ListenerCollection {
+export type envoy_config_listener_v3_ListenerCollection = {
   readonly entries?: readonly xds_core_v3_CollectionEntry[];
-}
+};
 
 /** envoy.config.listener.v3.ListenerFilter */
-export interface envoy_config_listener_v3_ListenerFilter {
+export type envoy_config_listener_v3_ListenerFilter = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
   readonly config_discovery?: envoy_config_core_v3_ExtensionConfigSource; /* oneof config_type */
   readonly filter_disabled?: envoy_config_listener_v3_ListenerFilterChainMatchPredicate;
-}
+};
 
 /** envoy.config.listener.v3.ListenerFilterChainMatchPredicate */
-export interface envoy_config_listener_v3_ListenerFilterChainMatchPredicate {
+export type envoy_config_listener_v3_ListenerFilterChainMatchPredicate = {
   readonly or_match?: envoy_config_listener_v3_ListenerFilterChainMatchPredicate_MatchSet; /* oneof rule */
   readonly and_match?: envoy_config_listener_v3_ListenerFilterChainMatchPredicate_MatchSet; /* oneof rule */
   readonly not_match?: envoy_config_listener_v3_ListenerFilterChainMatchPredicate; /* oneof rule */
   readonly any_match?: boolean; /* oneof rule */
   readonly destination_port_range?: envoy_type_v3_Int32Range; /* oneof rule */
-}
+};
 
 /** envoy.config.listener.v3.ListenerFilterChainMatchPredicate.MatchSet */
-export interface envoy_config_listener_v3_ListenerFilterChainMatchPredicate_MatchSet {
+export type envoy_config_listener_v3_ListenerFilterChainMatchPredicate_MatchSet = {
   readonly rules?: readonly envoy_config_listener_v3_ListenerFilterChainMatchPredicate[];
-}
+};
 
 /** envoy.config.listener.v3.ListenerManager */
 export type envoy_config_listener_v3_ListenerManager = { readonly [field: string]: never };
 
 /** envoy.config.listener.v3.QuicProtocolOptions */
-export interface envoy_config_listener_v3_QuicProtocolOptions {
+export type envoy_config_listener_v3_QuicProtocolOptions = {
   readonly quic_protocol_options?: envoy_config_core_v3_QuicProtocolOptions;
   readonly idle_timeout?: string;
   readonly crypto_handshake_timeout?: string;
@@ -1303,26 +1303,26 @@ export interface envoy_config_listener_v3_QuicProtocolOptions {
   readonly server_preferred_address_config?: envoy_config_core_v3_TypedExtensionConfig;
   readonly send_disable_active_migration?: boolean;
   readonly connection_debug_visitor_config?: envoy_config_core_v3_TypedExtensionConfig;
-}
+};
 
 /** envoy.config.listener.v3.UdpListenerConfig */
-export interface envoy_config_listener_v3_UdpListenerConfig {
+export type envoy_config_listener_v3_UdpListenerConfig = {
   readonly downstream_socket_config?: envoy_config_core_v3_UdpSocketConfig;
   readonly quic_options?: envoy_config_listener_v3_QuicProtocolOptions;
   readonly udp_packet_packet_writer_config?: envoy_config_core_v3_TypedExtensionConfig;
-}
+};
 
 /** envoy.config.listener.v3.ValidationListenerManager */
 export type envoy_config_listener_v3_ValidationListenerManager = { readonly [field: string]: never };
 
 /** envoy.config.rbac.v3.Action */
-export interface envoy_config_rbac_v3_Action {
+export type envoy_config_rbac_v3_Action = {
   readonly name?: string;
   readonly action?: envoy_config_rbac_v3_RBAC_Action;
-}
+};
 
 /** envoy.config.rbac.v3.Permission */
-export interface envoy_config_rbac_v3_Permission {
+export type envoy_config_rbac_v3_Permission = {
   readonly and_rules?: envoy_config_rbac_v3_Permission_Set; /* oneof rule */
   readonly or_rules?: envoy_config_rbac_v3_Permission_Set; /* oneof rule */
   readonly any?: boolean; /* oneof rule */
@@ -1336,23 +1336,23 @@ export interface envoy_config_rbac_v3_Permission {
   readonly requested_server_name?: envoy_type_matcher_v3_StringMatcher; /* oneof rule */
   readonly matcher?: envoy_config_core_v3_TypedExtensionConfig; /* oneof rule */
   readonly uri_template?: envoy_config_core_v3_TypedExtensionConfig; /* oneof rule */
-}
+};
 
 /** envoy.config.rbac.v3.Permission.Set */
-export interface envoy_config_rbac_v3_Permission_Set {
+export type envoy_config_rbac_v3_Permission_Set = {
   readonly rules?: readonly envoy_config_rbac_v3_Permission[];
-}
+};
 
 /** envoy.config.rbac.v3.Policy */
-export interface envoy_config_rbac_v3_Policy {
+export type envoy_config_rbac_v3_Policy = {
   readonly permissions?: readonly envoy_config_rbac_v3_Permission[];
   readonly principals?: readonly envoy_config_rbac_v3_Principal[];
   readonly condition?: google_api_expr_v1alpha1_Expr;
   readonly checked_condition?: google_api_expr_v1alpha1_CheckedExpr;
-}
+};
 
 /** envoy.config.rbac.v3.Principal */
-export interface envoy_config_rbac_v3_Principal {
+export type envoy_config_rbac_v3_Principal = {
   readonly and_ids?: envoy_config_rbac_v3_Principal_Set; /* oneof identifier */
   readonly or_ids?: envoy_config_rbac_v3_Principal_Set; /* oneof identifier */
   readonly any?: boolean; /* oneof identifier */
@@ -1365,51 +1365,51 @@ export interface envoy_config_rbac_v3_Principal {
   readonly metadata?: envoy_type_matcher_v3_MetadataMatcher; /* oneof identifier */
   readonly filter_state?: envoy_type_matcher_v3_FilterStateMatcher; /* oneof identifier */
   readonly not_id?: envoy_config_rbac_v3_Principal; /* oneof identifier */
-}
+};
 
 /** envoy.config.rbac.v3.Principal.Authenticated */
-export interface envoy_config_rbac_v3_Principal_Authenticated {
+export type envoy_config_rbac_v3_Principal_Authenticated = {
   readonly principal_name?: envoy_type_matcher_v3_StringMatcher;
-}
+};
 
 /** envoy.config.rbac.v3.Principal.Set */
-export interface envoy_config_rbac_v3_Principal_Set {
+export type envoy_config_rbac_v3_Principal_Set = {
   readonly ids?: readonly envoy_config_rbac_v3_Principal[];
-}
+};
 
 /** envoy.config.rbac.v3.RBAC */
-export interface envoy_config_rbac_v3_RBAC {
+export type envoy_config_rbac_v3_RBAC = {
   readonly action?: envoy_config_rbac_v3_RBAC_Action;
   readonly policies?: { readonly [key: string]: envoy_config_rbac_v3_Policy };
   readonly audit_logging_options?: envoy_config_rbac_v3_RBAC_AuditLoggingOptions;
-}
+};
 
 /** envoy.config.rbac.v3.RBAC.Action */
 export type envoy_config_rbac_v3_RBAC_Action = "ALLOW" | "DENY" | "LOG";
 
 /** envoy.config.rbac.v3.RBAC.AuditLoggingOptions */
-export interface envoy_config_rbac_v3_RBAC_AuditLoggingOptions {
+export type envoy_config_rbac_v3_RBAC_AuditLoggingOptions = {
   readonly audit_condition?: envoy_config_rbac_v3_RBAC_AuditLoggingOptions_AuditCondition;
   readonly logger_configs?: readonly envoy_config_rbac_v3_RBAC_AuditLoggingOptions_AuditLoggerConfig[];
-}
+};
 
 /** envoy.config.rbac.v3.RBAC.AuditLoggingOptions.AuditCondition */
 export type envoy_config_rbac_v3_RBAC_AuditLoggingOptions_AuditCondition = "NONE" | "ON_DENY" | "ON_ALLOW" | "ON_DENY_AND_ALLOW";
 
 /** envoy.config.rbac.v3.RBAC.AuditLoggingOptions.AuditLoggerConfig */
-export interface envoy_config_rbac_v3_RBAC_AuditLoggingOptions_AuditLoggerConfig {
+export type envoy_config_rbac_v3_RBAC_AuditLoggingOptions_AuditLoggerConfig = {
   readonly audit_logger?: envoy_config_core_v3_TypedExtensionConfig;
   readonly is_optional?: boolean;
-}
+};
 
 /** envoy.config.route.v3.ClusterSpecifierPlugin */
-export interface envoy_config_route_v3_ClusterSpecifierPlugin {
+export type envoy_config_route_v3_ClusterSpecifierPlugin = {
   readonly extension?: envoy_config_core_v3_TypedExtensionConfig;
   readonly is_optional?: boolean;
-}
+};
 
 /** envoy.config.route.v3.CorsPolicy */
-export interface envoy_config_route_v3_CorsPolicy {
+export type envoy_config_route_v3_CorsPolicy = {
   readonly allow_origin_string_match?: readonly envoy_type_matcher_v3_StringMatcher[];
   readonly allow_methods?: string;
   readonly allow_headers?: string;
@@ -1420,27 +1420,27 @@ export interface envoy_config_route_v3_CorsPolicy {
   readonly shadow_enabled?: envoy_config_core_v3_RuntimeFractionalPercent;
   readonly allow_private_network_access?: boolean;
   readonly forward_not_matching_preflights?: boolean;
-}
+};
 
 /** envoy.config.route.v3.Decorator */
-export interface envoy_config_route_v3_Decorator {
+export type envoy_config_route_v3_Decorator = {
   readonly operation?: string;
   readonly propagate?: boolean;
-}
+};
 
 /** envoy.config.route.v3.DirectResponseAction */
-export interface envoy_config_route_v3_DirectResponseAction {
+export type envoy_config_route_v3_DirectResponseAction = {
   readonly status?: number;
   readonly body?: envoy_config_core_v3_DataSource;
-}
+};
 
 /** envoy.config.route.v3.FilterAction */
-export interface envoy_config_route_v3_FilterAction {
+export type envoy_config_route_v3_FilterAction = {
   readonly action?: AnyJson;
-}
+};
 
 /** envoy.config.route.v3.HeaderMatcher */
-export interface envoy_config_route_v3_HeaderMatcher {
+export type envoy_config_route_v3_HeaderMatcher = {
   readonly name?: string;
   readonly exact_match?: string; /* oneof header_match_specifier */
   readonly safe_regex_match?: envoy_type_matcher_v3_RegexMatcher; /* oneof header_match_specifier */
@@ -1452,44 +1452,44 @@ export interface envoy_config_route_v3_HeaderMatcher {
   readonly string_match?: envoy_type_matcher_v3_StringMatcher; /* oneof header_match_specifier */
   readonly invert_match?: boolean;
   readonly treat_missing_header_as_empty?: boolean;
-}
+};
 
 /** envoy.config.route.v3.HedgePolicy */
-export interface envoy_config_route_v3_HedgePolicy {
+export type envoy_config_route_v3_HedgePolicy = {
   readonly initial_requests?: number;
   readonly additional_request_chance?: envoy_type_v3_FractionalPercent;
   readonly hedge_on_per_try_timeout?: boolean;
-}
+};
 
 /** envoy.config.route.v3.InternalRedirectPolicy */
-export interface envoy_config_route_v3_InternalRedirectPolicy {
+export type envoy_config_route_v3_InternalRedirectPolicy = {
   readonly max_internal_redirects?: number;
   readonly redirect_response_codes?: readonly number[];
   readonly predicates?: readonly envoy_config_core_v3_TypedExtensionConfig[];
   readonly allow_cross_scheme_redirect?: boolean;
   readonly response_headers_to_copy?: readonly string[];
-}
+};
 
 /** envoy.config.route.v3.NonForwardingAction */
 export type envoy_config_route_v3_NonForwardingAction = { readonly [field: string]: never };
 
 /** envoy.config.route.v3.QueryParameterMatcher */
-export interface envoy_config_route_v3_QueryParameterMatcher {
+export type envoy_config_route_v3_QueryParameterMatcher = {
   readonly name?: string;
   readonly string_match?: envoy_type_matcher_v3_StringMatcher; /* oneof query_parameter_match_specifier */
   readonly present_match?: boolean; /* oneof query_parameter_match_specifier */
-}
+};
 
 /** envoy.config.route.v3.RateLimit */
-export interface envoy_config_route_v3_RateLimit {
+export type envoy_config_route_v3_RateLimit = {
   readonly stage?: number;
   readonly disable_key?: string;
   readonly actions?: readonly envoy_config_route_v3_RateLimit_Action[];
   readonly limit?: envoy_config_route_v3_RateLimit_Override;
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action */
-export interface envoy_config_route_v3_RateLimit_Action {
+export type envoy_config_route_v3_RateLimit_Action = {
   readonly source_cluster?: envoy_config_route_v3_RateLimit_Action_SourceCluster; /* oneof action_specifier */
   readonly destination_cluster?: envoy_config_route_v3_RateLimit_Action_DestinationCluster; /* oneof action_specifier */
   readonly request_headers?: envoy_config_route_v3_RateLimit_Action_RequestHeaders; /* oneof action_specifier */
@@ -1501,83 +1501,83 @@ export interface envoy_config_route_v3_RateLimit_Action {
   readonly extension?: envoy_config_core_v3_TypedExtensionConfig; /* oneof action_specifier */
   readonly masked_remote_address?: envoy_config_route_v3_RateLimit_Action_MaskedRemoteAddress; /* oneof action_specifier */
   readonly query_parameter_value_match?: envoy_config_route_v3_RateLimit_Action_QueryParameterValueMatch; /* oneof action_specifier */
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.DestinationCluster */
 export type envoy_config_route_v3_RateLimit_Action_DestinationCluster = { readonly [field: string]: never };
 
 /** envoy.config.route.v3.RateLimit.Action.DynamicMetaData */
-export interface envoy_config_route_v3_RateLimit_Action_DynamicMetaData {
+export type envoy_config_route_v3_RateLimit_Action_DynamicMetaData = {
   readonly descriptor_key?: string;
   readonly metadata_key?: envoy_type_metadata_v3_MetadataKey;
   readonly default_value?: string;
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.GenericKey */
-export interface envoy_config_route_v3_RateLimit_Action_GenericKey {
+export type envoy_config_route_v3_RateLimit_Action_GenericKey = {
   readonly descriptor_value?: string;
   readonly descriptor_key?: string;
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.HeaderValueMatch */
-export interface envoy_config_route_v3_RateLimit_Action_HeaderValueMatch {
+export type envoy_config_route_v3_RateLimit_Action_HeaderValueMatch = {
   readonly descriptor_key?: string;
   readonly descriptor_value?: string;
   readonly expect_match?: boolean;
   readonly headers?: readonly envoy_config_route_v3_HeaderMatcher[];
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.MaskedRemoteAddress */
-export interface envoy_config_route_v3_RateLimit_Action_MaskedRemoteAddress {
+export type envoy_config_route_v3_RateLimit_Action_MaskedRemoteAddress = {
   readonly v4_prefix_mask_len?: number;
   readonly v6_prefix_mask_len?: number;
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.MetaData */
-export interface envoy_config_route_v3_RateLimit_Action_MetaData {
+export type envoy_config_route_v3_RateLimit_Action_MetaData = {
   readonly descriptor_key?: string;
   readonly metadata_key?: envoy_type_metadata_v3_MetadataKey;
   readonly default_value?: string;
   readonly source?: envoy_config_route_v3_RateLimit_Action_MetaData_Source;
   readonly skip_if_absent?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.MetaData.Source */
 export type envoy_config_route_v3_RateLimit_Action_MetaData_Source = "DYNAMIC" | "ROUTE_ENTRY";
 
 /** envoy.config.route.v3.RateLimit.Action.QueryParameterValueMatch */
-export interface envoy_config_route_v3_RateLimit_Action_QueryParameterValueMatch {
+export type envoy_config_route_v3_RateLimit_Action_QueryParameterValueMatch = {
   readonly descriptor_key?: string;
   readonly descriptor_value?: string;
   readonly expect_match?: boolean;
   readonly query_parameters?: readonly envoy_config_route_v3_QueryParameterMatcher[];
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.RemoteAddress */
 export type envoy_config_route_v3_RateLimit_Action_RemoteAddress = { readonly [field: string]: never };
 
 /** envoy.config.route.v3.RateLimit.Action.RequestHeaders */
-export interface envoy_config_route_v3_RateLimit_Action_RequestHeaders {
+export type envoy_config_route_v3_RateLimit_Action_RequestHeaders = {
   readonly header_name?: string;
   readonly descriptor_key?: string;
   readonly skip_if_absent?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Action.SourceCluster */
 export type envoy_config_route_v3_RateLimit_Action_SourceCluster = { readonly [field: string]: never };
 
 /** envoy.config.route.v3.RateLimit.Override */
-export interface envoy_config_route_v3_RateLimit_Override {
+export type envoy_config_route_v3_RateLimit_Override = {
   readonly dynamic_metadata?: envoy_config_route_v3_RateLimit_Override_DynamicMetadata; /* oneof override_specifier */
-}
+};
 
 /** envoy.config.route.v3.RateLimit.Override.DynamicMetadata */
-export interface envoy_config_route_v3_RateLimit_Override_DynamicMetadata {
+export type envoy_config_route_v3_RateLimit_Override_DynamicMetadata = {
   readonly metadata_key?: envoy_type_metadata_v3_MetadataKey;
-}
+};
 
 /** envoy.config.route.v3.RedirectAction */
-export interface envoy_config_route_v3_RedirectAction {
+export type envoy_config_route_v3_RedirectAction = {
   readonly https_redirect?: boolean; /* oneof scheme_rewrite_specifier */
   readonly scheme_redirect?: string; /* oneof scheme_rewrite_specifier */
   readonly host_redirect?: string;
@@ -1587,13 +1587,13 @@ export interface envoy_config_route_v3_RedirectAction {
   readonly regex_rewrite?: envoy_type_matcher_v3_RegexMatchAndSubstitute; /* oneof path_rewrite_specifier */
   readonly response_code?: envoy_config_route_v3_RedirectAction_RedirectResponseCode;
   readonly strip_query?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RedirectAction.RedirectResponseCode */
 export type envoy_config_route_v3_RedirectAction_RedirectResponseCode = "MOVED_PERMANENTLY" | "FOUND" | "SEE_OTHER" | "TEMPORARY_REDIRECT" | "PERMANENT_REDIRECT";
 
 /** envoy.config.route.v3.RetryPolicy */
-export interface envoy_config_route_v3_RetryPolicy {
+export type envoy_config_route_v3_RetryPolicy = {
   readonly retry_on?: string;
   readonly num_retries?: number;
   readonly per_try_timeout?: string;
@@ -1607,43 +1607,43 @@ export interface envoy_config_route_v3_RetryPolicy {
   readonly rate_limited_retry_back_off?: envoy_config_route_v3_RetryPolicy_RateLimitedRetryBackOff;
   readonly retriable_headers?: readonly envoy_config_route_v3_HeaderMatcher[];
   readonly retriable_request_headers?: readonly envoy_config_route_v3_HeaderMatcher[];
-}
+};
 
 /** envoy.config.route.v3.RetryPolicy.RateLimitedRetryBackOff */
-export interface envoy_config_route_v3_RetryPolicy_RateLimitedRetryBackOff {
+export type envoy_config_route_v3_RetryPolicy_RateLimitedRetryBackOff = {
   readonly reset_headers?: readonly envoy_config_route_v3_RetryPolicy_ResetHeader[];
   readonly max_interval?: string;
-}
+};
 
 /** envoy.config.route.v3.RetryPolicy.ResetHeader */
-export interface envoy_config_route_v3_RetryPolicy_ResetHeader {
+export type envoy_config_route_v3_RetryPolicy_ResetHeader = {
   readonly name?: string;
   readonly format?: envoy_config_route_v3_RetryPolicy_ResetHeaderFormat;
-}
+};
 
 /** envoy.config.route.v3.RetryPolicy.ResetHeaderFormat */
 export type envoy_config_route_v3_RetryPolicy_ResetHeaderFormat = "SECONDS" | "UNIX_TIMESTAMP";
 
 /** envoy.config.route.v3.RetryPolicy.RetryBackOff */
-export interface envoy_config_route_v3_RetryPolicy_RetryBackOff {
+export type envoy_config_route_v3_RetryPolicy_RetryBackOff = {
   readonly base_interval?: string;
   readonly max_interval?: string;
-}
+};
 
 /** envoy.config.route.v3.RetryPolicy.RetryHostPredicate */
-export interface envoy_config_route_v3_RetryPolicy_RetryHostPredicate {
+export type envoy_config_route_v3_RetryPolicy_RetryHostPredicate = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.route.v3.RetryPolicy.RetryPriority */
-export interface envoy_config_route_v3_RetryPolicy_RetryPriority {
+export type envoy_config_route_v3_RetryPolicy_RetryPriority = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.config.route.v3.Route */
-export interface envoy_config_route_v3_Route {
+export type envoy_config_route_v3_Route = {
   readonly name?: string;
   readonly match?: envoy_config_route_v3_RouteMatch;
   readonly route?: envoy_config_route_v3_RouteAction; /* oneof action */
@@ -1661,10 +1661,10 @@ export interface envoy_config_route_v3_Route {
   readonly tracing?: envoy_config_route_v3_Tracing;
   readonly per_request_buffer_limit_bytes?: number;
   readonly stat_prefix?: string;
-}
+};
 
 /** envoy.config.route.v3.RouteAction */
-export interface envoy_config_route_v3_RouteAction {
+export type envoy_config_route_v3_RouteAction = {
   readonly cluster?: string; /* oneof cluster_specifier */
   readonly cluster_header?: string; /* oneof cluster_specifier */
   readonly weighted_clusters?: envoy_config_route_v3_WeightedCluster; /* oneof cluster_specifier */
@@ -1699,90 +1699,90 @@ export interface envoy_config_route_v3_RouteAction {
   readonly max_internal_redirects?: number;
   readonly hedge_policy?: envoy_config_route_v3_HedgePolicy;
   readonly max_stream_duration?: envoy_config_route_v3_RouteAction_MaxStreamDuration;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.ClusterNotFoundResponseCode */
 export type envoy_config_route_v3_RouteAction_ClusterNotFoundResponseCode = "SERVICE_UNAVAILABLE" | "NOT_FOUND" | "INTERNAL_SERVER_ERROR";
 
 /** envoy.config.route.v3.RouteAction.HashPolicy */
-export interface envoy_config_route_v3_RouteAction_HashPolicy {
+export type envoy_config_route_v3_RouteAction_HashPolicy = {
   readonly header?: envoy_config_route_v3_RouteAction_HashPolicy_Header; /* oneof policy_specifier */
   readonly cookie?: envoy_config_route_v3_RouteAction_HashPolicy_Cookie; /* oneof policy_specifier */
   readonly connection_properties?: envoy_config_route_v3_RouteAction_HashPolicy_ConnectionProperties; /* oneof policy_specifier */
   readonly query_parameter?: envoy_config_route_v3_RouteAction_HashPolicy_QueryParameter; /* oneof policy_specifier */
   readonly filter_state?: envoy_config_route_v3_RouteAction_HashPolicy_FilterState; /* oneof policy_specifier */
   readonly terminal?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.HashPolicy.ConnectionProperties */
-export interface envoy_config_route_v3_RouteAction_HashPolicy_ConnectionProperties {
+export type envoy_config_route_v3_RouteAction_HashPolicy_ConnectionProperties = {
   readonly source_ip?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.HashPolicy.Cookie */
-export interface envoy_config_route_v3_RouteAction_HashPolicy_Cookie {
+export type envoy_config_route_v3_RouteAction_HashPolicy_Cookie = {
   readonly name?: string;
   readonly ttl?: string;
   readonly path?: string;
   readonly attributes?: readonly envoy_config_route_v3_RouteAction_HashPolicy_CookieAttribute[];
-}
+};
 
 /** envoy.config.route.v3.RouteAction.HashPolicy.CookieAttribute */
-export interface envoy_config_route_v3_RouteAction_HashPolicy_CookieAttribute {
+export type envoy_config_route_v3_RouteAction_HashPolicy_CookieAttribute = {
   readonly name?: string;
   readonly value?: string;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.HashPolicy.FilterState */
-export interface envoy_config_route_v3_RouteAction_HashPolicy_FilterState {
+export type envoy_config_route_v3_RouteAction_HashPolicy_FilterState = {
   readonly key?: string;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.HashPolicy.Header */
-export interface envoy_config_route_v3_RouteAction_HashPolicy_Header {
+export type envoy_config_route_v3_RouteAction_HashPolicy_Header = {
   readonly header_name?: string;
   readonly regex_rewrite?: envoy_type_matcher_v3_RegexMatchAndSubstitute;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.HashPolicy.QueryParameter */
-export interface envoy_config_route_v3_RouteAction_HashPolicy_QueryParameter {
+export type envoy_config_route_v3_RouteAction_HashPolicy_QueryParameter = {
   readonly name?: string;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.InternalRedirectAction */
 export type envoy_config_route_v3_RouteAction_InternalRedirectAction = "PASS_THROUGH_INTERNAL_REDIRECT" | "HANDLE_INTERNAL_REDIRECT";
 
 /** envoy.config.route.v3.RouteAction.MaxStreamDuration */
-export interface envoy_config_route_v3_RouteAction_MaxStreamDuration {
+export type envoy_config_route_v3_RouteAction_MaxStreamDuration = {
   readonly max_stream_duration?: string;
   readonly grpc_timeout_header_max?: string;
   readonly grpc_timeout_header_offset?: string;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.RequestMirrorPolicy */
-export interface envoy_config_route_v3_RouteAction_RequestMirrorPolicy {
+export type envoy_config_route_v3_RouteAction_RequestMirrorPolicy = {
   readonly cluster?: string;
   readonly cluster_header?: string;
   readonly runtime_fraction?: envoy_config_core_v3_RuntimeFractionalPercent;
   readonly trace_sampled?: boolean;
   readonly disable_shadow_host_suffix_append?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.UpgradeConfig */
-export interface envoy_config_route_v3_RouteAction_UpgradeConfig {
+export type envoy_config_route_v3_RouteAction_UpgradeConfig = {
   readonly upgrade_type?: string;
   readonly enabled?: boolean;
   readonly connect_config?: envoy_config_route_v3_RouteAction_UpgradeConfig_ConnectConfig;
-}
+};
 
 /** envoy.config.route.v3.RouteAction.UpgradeConfig.ConnectConfig */
-export interface envoy_config_route_v3_RouteAction_UpgradeConfig_ConnectConfig {
+export type envoy_config_route_v3_RouteAction_UpgradeConfig_ConnectConfig = {
   readonly proxy_protocol_config?: envoy_config_core_v3_ProxyProtocolConfig;
   readonly allow_post?: boolean;
-}
+};
 
 /** envoy.config.route.v3.RouteConfiguration */
-export interface envoy_config_route_v3_RouteConfiguration {
+export type envoy_config_route_v3_RouteConfiguration = {
   readonly name?: string;
   readonly virtual_hosts?: readonly envoy_config_route_v3_VirtualHost[];
   readonly vhds?: envoy_config_route_v3_Vhds;
@@ -1800,10 +1800,10 @@ export interface envoy_config_route_v3_RouteConfiguration {
   readonly ignore_path_parameters_in_path_matching?: boolean;
   readonly typed_per_filter_config?: { readonly [key: string]: AnyJson };
   readonly metadata?: envoy_config_core_v3_Metadata;
-}
+};
 
 /** envoy.config.route.v3.RouteMatch */
-export interface envoy_config_route_v3_RouteMatch {
+export type envoy_config_route_v3_RouteMatch = {
   readonly prefix?: string; /* oneof path_specifier */
   readonly path?: string; /* oneof path_specifier */
   readonly safe_regex?: envoy_type_matcher_v3_RegexMatcher; /* oneof path_specifier */
@@ -1817,7 +1817,7 @@ export interface envoy_config_route_v3_RouteMatch {
   readonly grpc?: envoy_config_route_v3_RouteMatch_GrpcRouteMatchOptions;
   readonly tls_context?: envoy_config_route_v3_RouteMatch_TlsContextMatchOptions;
   readonly dynamic_metadata?: readonly envoy_type_matcher_v3_MetadataMatcher[];
-}
+};
 
 /** envoy.config.route.v3.RouteMatch.ConnectMatcher */
 export type envoy_config_route_v3_RouteMatch_ConnectMatcher = { readonly [field: string]: never };
@@ -1826,51 +1826,51 @@ export type envoy_config_route_v3_RouteMatch_ConnectMatcher = { readonly [field:
 export type envoy_config_route_v3_RouteMatch_GrpcRouteMatchOptions = { readonly [field: string]: never };
 
 /** envoy.config.route.v3.RouteMatch.TlsContextMatchOptions */
-export interface envoy_config_route_v3_RouteMatch_TlsContextMatchOptions {
+export type envoy_config_route_v3_RouteMatch_TlsContextMatchOptions = {
   readonly presented?: boolean;
   readonly validated?: boolean;
-}
+};
 
 /** envoy.config.route.v3.ScopedRouteConfiguration */
-export interface envoy_config_route_v3_ScopedRouteConfiguration {
+export type envoy_config_route_v3_ScopedRouteConfiguration = {
   readonly on_demand?: boolean;
   readonly name?: string;
   readonly route_configuration_name?: string;
   readonly route_configuration?: envoy_config_route_v3_RouteConfiguration;
   readonly key?: envoy_config_route_v3_ScopedRouteConfiguration_Key;
-}
+};
 
 /** envoy.config.route.v3.ScopedRouteConfiguration.Key */
-export interface envoy_config_route_v3_ScopedRouteConfiguration_Key {
+export type envoy_config_route_v3_ScopedRouteConfiguration_Key = {
   readonly fragments?: readonly envoy_config_route_v3_ScopedRouteConfiguration_Key_Fragment[];
-}
+};
 
 /** envoy.config.route.v3.ScopedRouteConfiguration.Key.Fragment */
-export interface envoy_config_route_v3_ScopedRouteConfiguration_Key_Fragment {
+export type envoy_config_route_v3_ScopedRouteConfiguration_Key_Fragment = {
   readonly string_key?: string; /* oneof type */
-}
+};
 
 /** envoy.config.route.v3.Tracing */
-export interface envoy_config_route_v3_Tracing {
+export type envoy_config_route_v3_Tracing = {
   readonly client_sampling?: envoy_type_v3_FractionalPercent;
   readonly random_sampling?: envoy_type_v3_FractionalPercent;
   readonly overall_sampling?: envoy_type_v3_FractionalPercent;
   readonly custom_tags?: readonly envoy_type_tracing_v3_CustomTag[];
-}
+};
 
 /** envoy.config.route.v3.Vhds */
-export interface envoy_config_route_v3_Vhds {
+export type envoy_config_route_v3_Vhds = {
   readonly config_source?: envoy_config_core_v3_ConfigSource;
-}
+};
 
 /** envoy.config.route.v3.VirtualCluster */
-export interface envoy_config_route_v3_VirtualCluster {
+export type envoy_config_route_v3_VirtualCluster = {
   readonly headers?: readonly envoy_config_route_v3_HeaderMatcher[];
   readonly name?: string;
-}
+};
 
 /** envoy.config.route.v3.VirtualHost */
-export interface envoy_config_route_v3_VirtualHost {
+export type envoy_config_route_v3_VirtualHost = {
   readonly name?: string;
   readonly domains?: readonly string[];
   readonly routes?: readonly envoy_config_route_v3_Route[];
@@ -1893,21 +1893,21 @@ export interface envoy_config_route_v3_VirtualHost {
   readonly per_request_buffer_limit_bytes?: number;
   readonly request_mirror_policies?: readonly envoy_config_route_v3_RouteAction_RequestMirrorPolicy[];
   readonly metadata?: envoy_config_core_v3_Metadata;
-}
+};
 
 /** envoy.config.route.v3.VirtualHost.TlsRequirementType */
 export type envoy_config_route_v3_VirtualHost_TlsRequirementType = "NONE" | "EXTERNAL_ONLY" | "ALL";
 
 /** envoy.config.route.v3.WeightedCluster */
-export interface envoy_config_route_v3_WeightedCluster {
+export type envoy_config_route_v3_WeightedCluster = {
   readonly clusters?: readonly envoy_config_route_v3_WeightedCluster_ClusterWeight[];
   readonly total_weight?: number;
   readonly runtime_key_prefix?: string;
   readonly header_name?: string; /* oneof random_value_specifier */
-}
+};
 
 /** envoy.config.route.v3.WeightedCluster.ClusterWeight */
-export interface envoy_config_route_v3_WeightedCluster_ClusterWeight {
+export type envoy_config_route_v3_WeightedCluster_ClusterWeight = {
   readonly name?: string;
   readonly cluster_header?: string;
   readonly weight?: number;
@@ -1918,41 +1918,41 @@ export interface envoy_config_route_v3_WeightedCluster_ClusterWeight {
   readonly response_headers_to_remove?: readonly string[];
   readonly typed_per_filter_config?: { readonly [key: string]: AnyJson };
   readonly host_rewrite_literal?: string; /* oneof host_rewrite_specifier */
-}
+};
 
 /** envoy.config.trace.v3.Tracing.Http */
-export interface envoy_config_trace_v3_Tracing_Http {
+export type envoy_config_trace_v3_Tracing_Http = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
-}
+};
 
 /** envoy.data.accesslog.v3.AccessLogType */
 export type envoy_data_accesslog_v3_AccessLogType = "NotSet" | "TcpUpstreamConnected" | "TcpPeriodic" | "TcpConnectionEnd" | "DownstreamStart" | "DownstreamPeriodic" | "DownstreamEnd" | "UpstreamPoolReady" | "UpstreamPeriodic" | "UpstreamEnd" | "DownstreamTunnelSuccessfullyEstablished" | "UdpTunnelUpstreamConnected" | "UdpPeriodic" | "UdpSessionEnd";
 
 /** envoy.extensions.access_loggers.file.v3.FileAccessLog */
-export interface envoy_extensions_access_loggers_file_v3_FileAccessLog {
+export type envoy_extensions_access_loggers_file_v3_FileAccessLog = {
   readonly path?: string;
   readonly format?: string; /* oneof access_log_format */
   readonly json_format?: { readonly [key: string]: unknown }; /* oneof access_log_format */
   readonly typed_json_format?: { readonly [key: string]: unknown }; /* oneof access_log_format */
   readonly log_format?: envoy_config_core_v3_SubstitutionFormatString; /* oneof access_log_format */
-}
+};
 
 /** envoy.extensions.access_loggers.stream.v3.StderrAccessLog */
-export interface envoy_extensions_access_loggers_stream_v3_StderrAccessLog {
+export type envoy_extensions_access_loggers_stream_v3_StderrAccessLog = {
   readonly log_format?: envoy_config_core_v3_SubstitutionFormatString; /* oneof access_log_format */
-}
+};
 
 /** envoy.extensions.access_loggers.stream.v3.StdoutAccessLog */
-export interface envoy_extensions_access_loggers_stream_v3_StdoutAccessLog {
+export type envoy_extensions_access_loggers_stream_v3_StdoutAccessLog = {
   readonly log_format?: envoy_config_core_v3_SubstitutionFormatString; /* oneof access_log_format */
-}
+};
 
 /** envoy.extensions.filters.http.cors.v3.Cors */
 export type envoy_extensions_filters_http_cors_v3_Cors = { readonly [field: string]: never };
 
 /** envoy.extensions.filters.http.cors.v3.CorsPolicy */
-export interface envoy_extensions_filters_http_cors_v3_CorsPolicy {
+export type envoy_extensions_filters_http_cors_v3_CorsPolicy = {
   readonly allow_origin_string_match?: readonly envoy_type_matcher_v3_StringMatcher[];
   readonly allow_methods?: string;
   readonly allow_headers?: string;
@@ -1963,30 +1963,30 @@ export interface envoy_extensions_filters_http_cors_v3_CorsPolicy {
   readonly shadow_enabled?: envoy_config_core_v3_RuntimeFractionalPercent;
   readonly allow_private_network_access?: boolean;
   readonly forward_not_matching_preflights?: boolean;
-}
+};
 
 /** envoy.extensions.filters.http.grpc_web.v3.GrpcWeb */
 export type envoy_extensions_filters_http_grpc_web_v3_GrpcWeb = { readonly [field: string]: never };
 
 /** envoy.extensions.filters.http.header_mutation.v3.HeaderMutation */
-export interface envoy_extensions_filters_http_header_mutation_v3_HeaderMutation {
+export type envoy_extensions_filters_http_header_mutation_v3_HeaderMutation = {
   readonly mutations?: envoy_extensions_filters_http_header_mutation_v3_Mutations;
   readonly most_specific_header_mutations_wins?: boolean;
-}
+};
 
 /** envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute */
-export interface envoy_extensions_filters_http_header_mutation_v3_HeaderMutationPerRoute {
+export type envoy_extensions_filters_http_header_mutation_v3_HeaderMutationPerRoute = {
   readonly mutations?: envoy_extensions_filters_http_header_mutation_v3_Mutations;
-}
+};
 
 /** envoy.extensions.filters.http.header_mutation.v3.Mutations */
-export interface envoy_extensions_filters_http_header_mutation_v3_Mutations {
+export type envoy_extensions_filters_http_header_mutation_v3_Mutations = {
   readonly request_mutations?: readonly envoy_config_common_mutation_rules_v3_HeaderMutation[];
   readonly response_mutations?: readonly envoy_config_common_mutation_rules_v3_HeaderMutation[];
-}
+};
 
 /** envoy.extensions.filters.http.rbac.v3.RBAC */
-export interface envoy_extensions_filters_http_rbac_v3_RBAC {
+export type envoy_extensions_filters_http_rbac_v3_RBAC = {
   readonly rules?: envoy_config_rbac_v3_RBAC;
   readonly rules_stat_prefix?: string;
   readonly matcher?: xds_type_matcher_v3_Matcher;
@@ -1994,15 +1994,15 @@ export interface envoy_extensions_filters_http_rbac_v3_RBAC {
   readonly shadow_matcher?: xds_type_matcher_v3_Matcher;
   readonly shadow_rules_stat_prefix?: string;
   readonly track_per_rule_stats?: boolean;
-}
+};
 
 /** envoy.extensions.filters.http.rbac.v3.RBACPerRoute */
-export interface envoy_extensions_filters_http_rbac_v3_RBACPerRoute {
+export type envoy_extensions_filters_http_rbac_v3_RBACPerRoute = {
   readonly rbac?: envoy_extensions_filters_http_rbac_v3_RBAC;
-}
+};
 
 /** envoy.extensions.filters.http.router.v3.Router */
-export interface envoy_extensions_filters_http_router_v3_Router {
+export type envoy_extensions_filters_http_router_v3_Router = {
   readonly dynamic_stats?: boolean;
   readonly start_child_span?: boolean;
   readonly upstream_log?: readonly envoy_config_accesslog_v3_AccessLog[];
@@ -2012,48 +2012,48 @@ export interface envoy_extensions_filters_http_router_v3_Router {
   readonly respect_expected_rq_timeout?: boolean;
   readonly suppress_grpc_request_failure_code_stats?: boolean;
   readonly upstream_http_filters?: readonly envoy_extensions_filters_network_http_connection_manager_v3_HttpFilter[];
-}
+};
 
 /** envoy.extensions.filters.http.router.v3.Router.UpstreamAccessLogOptions */
-export interface envoy_extensions_filters_http_router_v3_Router_UpstreamAccessLogOptions {
+export type envoy_extensions_filters_http_router_v3_Router_UpstreamAccessLogOptions = {
   readonly flush_upstream_log_on_upstream_stream?: boolean;
   readonly upstream_log_flush_interval?: string;
-}
+};
 
 /** envoy.extensions.filters.http.stateful_session.v3.StatefulSession */
-export interface envoy_extensions_filters_http_stateful_session_v3_StatefulSession {
+export type envoy_extensions_filters_http_stateful_session_v3_StatefulSession = {
   readonly session_state?: envoy_config_core_v3_TypedExtensionConfig;
   readonly strict?: boolean;
-}
+};
 
 /** envoy.extensions.filters.http.stateful_session.v3.StatefulSessionPerRoute */
-export interface envoy_extensions_filters_http_stateful_session_v3_StatefulSessionPerRoute {
+export type envoy_extensions_filters_http_stateful_session_v3_StatefulSessionPerRoute = {
   readonly disabled?: boolean; /* oneof override */
   readonly stateful_session?: envoy_extensions_filters_http_stateful_session_v3_StatefulSession; /* oneof override */
-}
+};
 
 /** envoy.extensions.filters.listener.original_dst.v3.OriginalDst */
 export type envoy_extensions_filters_listener_original_dst_v3_OriginalDst = { readonly [field: string]: never };
 
 /** envoy.extensions.filters.listener.original_src.v3.OriginalSrc */
-export interface envoy_extensions_filters_listener_original_src_v3_OriginalSrc {
+export type envoy_extensions_filters_listener_original_src_v3_OriginalSrc = {
   readonly bind_port?: boolean;
   readonly mark?: number;
-}
+};
 
 /** envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector */
-export interface envoy_extensions_filters_listener_tls_inspector_v3_TlsInspector {
+export type envoy_extensions_filters_listener_tls_inspector_v3_TlsInspector = {
   readonly enable_ja3_fingerprinting?: boolean;
   readonly initial_read_buffer_size?: number;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.EnvoyMobileHttpConnectionManager */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_EnvoyMobileHttpConnectionManager {
+export type envoy_extensions_filters_network_http_connection_manager_v3_EnvoyMobileHttpConnectionManager = {
   readonly config?: envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager = {
   readonly codec_type?: envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_CodecType;
   readonly stat_prefix?: string;
   readonly rds?: envoy_extensions_filters_network_http_connection_manager_v3_Rds; /* oneof route_specifier */
@@ -2109,7 +2109,7 @@ export interface envoy_extensions_filters_network_http_connection_manager_v3_Htt
   readonly append_x_forwarded_port?: boolean;
   readonly append_local_overload?: boolean;
   readonly add_proxy_protocol_connection_state?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.CodecType */
 export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_CodecType = "AUTO" | "HTTP1" | "HTTP2" | "HTTP3";
@@ -2118,51 +2118,51 @@ export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConn
 export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_ForwardClientCertDetails = "SANITIZE" | "FORWARD_ONLY" | "APPEND_FORWARD" | "SANITIZE_SET" | "ALWAYS_FORWARD_ONLY";
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.HcmAccessLogOptions */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_HcmAccessLogOptions {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_HcmAccessLogOptions = {
   readonly access_log_flush_interval?: string;
   readonly flush_access_log_on_new_request?: boolean;
   readonly flush_log_on_tunnel_successfully_established?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.InternalAddressConfig */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_InternalAddressConfig {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_InternalAddressConfig = {
   readonly unix_sockets?: boolean;
   readonly cidr_ranges?: readonly envoy_config_core_v3_CidrRange[];
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.PathNormalizationOptions */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_PathNormalizationOptions {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_PathNormalizationOptions = {
   readonly forwarding_transformation?: envoy_type_http_v3_PathTransformation;
   readonly http_filter_transformation?: envoy_type_http_v3_PathTransformation;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.PathWithEscapedSlashesAction */
 export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_PathWithEscapedSlashesAction = "IMPLEMENTATION_SPECIFIC_DEFAULT" | "KEEP_UNCHANGED" | "REJECT_REQUEST" | "UNESCAPE_AND_REDIRECT" | "UNESCAPE_AND_FORWARD";
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.ProxyStatusConfig */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_ProxyStatusConfig {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_ProxyStatusConfig = {
   readonly remove_details?: boolean;
   readonly remove_connection_termination_details?: boolean;
   readonly remove_response_flags?: boolean;
   readonly set_recommended_response_code?: boolean;
   readonly use_node_id?: boolean; /* oneof proxy_name */
   readonly literal_proxy_name?: string; /* oneof proxy_name */
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.ServerHeaderTransformation */
 export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_ServerHeaderTransformation = "OVERWRITE" | "APPEND_IF_ABSENT" | "PASS_THROUGH";
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.SetCurrentClientCertDetails */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_SetCurrentClientCertDetails {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_SetCurrentClientCertDetails = {
   readonly subject?: boolean;
   readonly cert?: boolean;
   readonly chain?: boolean;
   readonly dns?: boolean;
   readonly uri?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.Tracing */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_Tracing {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_Tracing = {
   readonly client_sampling?: envoy_type_v3_Percent;
   readonly random_sampling?: envoy_type_v3_Percent;
   readonly overall_sampling?: envoy_type_v3_Percent;
@@ -2171,96 +2171,96 @@ export interface envoy_extensions_filters_network_http_connection_manager_v3_Htt
   readonly custom_tags?: readonly envoy_type_tracing_v3_CustomTag[];
   readonly provider?: envoy_config_trace_v3_Tracing_Http;
   readonly spawn_upstream_span?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_UpgradeConfig {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager_UpgradeConfig = {
   readonly upgrade_type?: string;
   readonly filters?: readonly envoy_extensions_filters_network_http_connection_manager_v3_HttpFilter[];
   readonly enabled?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_HttpFilter {
+export type envoy_extensions_filters_network_http_connection_manager_v3_HttpFilter = {
   readonly name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
   readonly config_discovery?: envoy_config_core_v3_ExtensionConfigSource; /* oneof config_type */
   readonly is_optional?: boolean;
   readonly disabled?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.LocalReplyConfig */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_LocalReplyConfig {
+export type envoy_extensions_filters_network_http_connection_manager_v3_LocalReplyConfig = {
   readonly mappers?: readonly envoy_extensions_filters_network_http_connection_manager_v3_ResponseMapper[];
   readonly body_format?: envoy_config_core_v3_SubstitutionFormatString;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.Rds */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_Rds {
+export type envoy_extensions_filters_network_http_connection_manager_v3_Rds = {
   readonly config_source?: envoy_config_core_v3_ConfigSource;
   readonly route_config_name?: string;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.RequestIDExtension */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_RequestIDExtension {
+export type envoy_extensions_filters_network_http_connection_manager_v3_RequestIDExtension = {
   readonly typed_config?: AnyJson;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ResponseMapper {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ResponseMapper = {
   readonly filter?: envoy_config_accesslog_v3_AccessLogFilter;
   readonly status_code?: number;
   readonly body?: envoy_config_core_v3_DataSource;
   readonly body_format_override?: envoy_config_core_v3_SubstitutionFormatString;
   readonly headers_to_add?: readonly envoy_config_core_v3_HeaderValueOption[];
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRds */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRds {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRds = {
   readonly scoped_rds_config_source?: envoy_config_core_v3_ConfigSource;
   readonly srds_resources_locator?: string;
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRouteConfigurationsList */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRouteConfigurationsList {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRouteConfigurationsList = {
   readonly scoped_route_configurations?: readonly envoy_config_route_v3_ScopedRouteConfiguration[];
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRoutes */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes = {
   readonly name?: string;
   readonly scope_key_builder?: envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder;
   readonly rds_config_source?: envoy_config_core_v3_ConfigSource;
   readonly scoped_route_configurations_list?: envoy_extensions_filters_network_http_connection_manager_v3_ScopedRouteConfigurationsList; /* oneof config_specifier */
   readonly scoped_rds?: envoy_extensions_filters_network_http_connection_manager_v3_ScopedRds; /* oneof config_specifier */
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRoutes.ScopeKeyBuilder */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder = {
   readonly fragments?: readonly envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder[];
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRoutes.ScopeKeyBuilder.FragmentBuilder */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder = {
   readonly header_value_extractor?: envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor; /* oneof type */
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRoutes.ScopeKeyBuilder.FragmentBuilder.HeaderValueExtractor */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor = {
   readonly name?: string;
   readonly element_separator?: string;
   readonly index?: number; /* oneof extract_type */
   readonly element?: envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_KvElement; /* oneof extract_type */
-}
+};
 
 /** envoy.extensions.filters.network.http_connection_manager.v3.ScopedRoutes.ScopeKeyBuilder.FragmentBuilder.HeaderValueExtractor.KvElement */
-export interface envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_KvElement {
+export type envoy_extensions_filters_network_http_connection_manager_v3_ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_KvElement = {
   readonly separator?: string;
   readonly key?: string;
-}
+};
 
 /** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy */
-export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy {
+export type envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy = {
   readonly stat_prefix?: string;
   readonly cluster?: string; /* oneof cluster_specifier */
   readonly weighted_clusters?: envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_WeightedCluster; /* oneof cluster_specifier */
@@ -2277,84 +2277,84 @@ export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy {
   readonly access_log_flush_interval?: string;
   readonly flush_access_log_on_connected?: boolean;
   readonly access_log_options?: envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_TcpAccessLogOptions;
-}
+};
 
 /** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.OnDemand */
-export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_OnDemand {
+export type envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_OnDemand = {
   readonly odcds_config?: envoy_config_core_v3_ConfigSource;
   readonly resources_locator?: string;
   readonly timeout?: string;
-}
+};
 
 /** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.TcpAccessLogOptions */
-export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_TcpAccessLogOptions {
+export type envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_TcpAccessLogOptions = {
   readonly access_log_flush_interval?: string;
   readonly flush_access_log_on_connected?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.TunnelingConfig */
-export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_TunnelingConfig {
+export type envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_TunnelingConfig = {
   readonly hostname?: string;
   readonly use_post?: boolean;
   readonly headers_to_add?: readonly envoy_config_core_v3_HeaderValueOption[];
   readonly propagate_response_headers?: boolean;
   readonly post_path?: string;
   readonly propagate_response_trailers?: boolean;
-}
+};
 
 /** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster */
-export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_WeightedCluster {
+export type envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_WeightedCluster = {
   readonly clusters?: readonly envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_WeightedCluster_ClusterWeight[];
-}
+};
 
 /** envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight */
-export interface envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_WeightedCluster_ClusterWeight {
+export type envoy_extensions_filters_network_tcp_proxy_v3_TcpProxy_WeightedCluster_ClusterWeight = {
   readonly name?: string;
   readonly weight?: number;
   readonly metadata_match?: envoy_config_core_v3_Metadata;
-}
+};
 
 /** envoy.extensions.http.stateful_session.cookie.v3.CookieBasedSessionState */
-export interface envoy_extensions_http_stateful_session_cookie_v3_CookieBasedSessionState {
+export type envoy_extensions_http_stateful_session_cookie_v3_CookieBasedSessionState = {
   readonly cookie?: envoy_type_http_v3_Cookie;
-}
+};
 
 /** envoy.extensions.http.stateful_session.header.v3.HeaderBasedSessionState */
-export interface envoy_extensions_http_stateful_session_header_v3_HeaderBasedSessionState {
+export type envoy_extensions_http_stateful_session_header_v3_HeaderBasedSessionState = {
   readonly name?: string;
-}
+};
 
 /** envoy.extensions.load_balancing_policies.common.v3.ConsistentHashingLbConfig */
-export interface envoy_extensions_load_balancing_policies_common_v3_ConsistentHashingLbConfig {
+export type envoy_extensions_load_balancing_policies_common_v3_ConsistentHashingLbConfig = {
   readonly use_hostname_for_hashing?: boolean;
   readonly hash_balance_factor?: number;
-}
+};
 
 /** envoy.extensions.load_balancing_policies.common.v3.LocalityLbConfig */
-export interface envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig {
+export type envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig = {
   readonly zone_aware_lb_config?: envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig_ZoneAwareLbConfig; /* oneof locality_config_specifier */
   readonly locality_weighted_lb_config?: envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig_LocalityWeightedLbConfig; /* oneof locality_config_specifier */
-}
+};
 
 /** envoy.extensions.load_balancing_policies.common.v3.LocalityLbConfig.LocalityWeightedLbConfig */
 export type envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig_LocalityWeightedLbConfig = { readonly [field: string]: never };
 
 /** envoy.extensions.load_balancing_policies.common.v3.LocalityLbConfig.ZoneAwareLbConfig */
-export interface envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig_ZoneAwareLbConfig {
+export type envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig_ZoneAwareLbConfig = {
   readonly routing_enabled?: envoy_type_v3_Percent;
   readonly min_cluster_size?: number | string;
   readonly fail_traffic_on_panic?: boolean;
-}
+};
 
 /** envoy.extensions.load_balancing_policies.common.v3.SlowStartConfig */
-export interface envoy_extensions_load_balancing_policies_common_v3_SlowStartConfig {
+export type envoy_extensions_load_balancing_policies_common_v3_SlowStartConfig = {
   readonly slow_start_window?: string;
   readonly aggression?: envoy_config_core_v3_RuntimeDouble;
   readonly min_weight_percent?: envoy_type_v3_Percent;
-}
+};
 
 /** envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash */
-export interface envoy_extensions_load_balancing_policies_ring_hash_v3_RingHash {
+export type envoy_extensions_load_balancing_policies_ring_hash_v3_RingHash = {
   readonly hash_function?: envoy_extensions_load_balancing_policies_ring_hash_v3_RingHash_HashFunction;
   readonly minimum_ring_size?: number | string;
   readonly maximum_ring_size?: number | string;
@@ -2362,33 +2362,33 @@ export interface envoy_extensions_load_balancing_policies_ring_hash_v3_RingHash 
   readonly hash_balance_factor?: number;
   readonly consistent_hashing_lb_config?: envoy_extensions_load_balancing_policies_common_v3_ConsistentHashingLbConfig;
   readonly locality_weighted_lb_config?: envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig_LocalityWeightedLbConfig;
-}
+};
 
 /** envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash.HashFunction */
 export type envoy_extensions_load_balancing_policies_ring_hash_v3_RingHash_HashFunction = "DEFAULT_HASH" | "XX_HASH" | "MURMUR_HASH_2";
 
 /** envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin */
-export interface envoy_extensions_load_balancing_policies_round_robin_v3_RoundRobin {
+export type envoy_extensions_load_balancing_policies_round_robin_v3_RoundRobin = {
   readonly slow_start_config?: envoy_extensions_load_balancing_policies_common_v3_SlowStartConfig;
   readonly locality_lb_config?: envoy_extensions_load_balancing_policies_common_v3_LocalityLbConfig;
-}
+};
 
 /** envoy.extensions.load_balancing_policies.wrr_locality.v3.WrrLocality */
-export interface envoy_extensions_load_balancing_policies_wrr_locality_v3_WrrLocality {
+export type envoy_extensions_load_balancing_policies_wrr_locality_v3_WrrLocality = {
   readonly endpoint_picking_policy?: envoy_config_cluster_v3_LoadBalancingPolicy;
-}
+};
 
 /** envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer */
 export type envoy_extensions_transport_sockets_raw_buffer_v3_RawBuffer = { readonly [field: string]: never };
 
 /** envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance */
-export interface envoy_extensions_transport_sockets_tls_v3_CertificateProviderPluginInstance {
+export type envoy_extensions_transport_sockets_tls_v3_CertificateProviderPluginInstance = {
   readonly instance_name?: string;
   readonly certificate_name?: string;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext */
-export interface envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext {
+export type envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext = {
   readonly trusted_ca?: envoy_config_core_v3_DataSource;
   readonly ca_certificate_provider_instance?: envoy_extensions_transport_sockets_tls_v3_CertificateProviderPluginInstance;
   readonly system_root_certs?: envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext_SystemRootCerts;
@@ -2404,7 +2404,7 @@ export interface envoy_extensions_transport_sockets_tls_v3_CertificateValidation
   readonly custom_validator_config?: envoy_config_core_v3_TypedExtensionConfig;
   readonly only_verify_leaf_cert_crl?: boolean;
   readonly max_verify_depth?: number;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext.SystemRootCerts */
 export type envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext_SystemRootCerts = { readonly [field: string]: never };
@@ -2413,7 +2413,7 @@ export type envoy_extensions_transport_sockets_tls_v3_CertificateValidationConte
 export type envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext_TrustChainVerification = "VERIFY_TRUST_CHAIN" | "ACCEPT_UNTRUSTED";
 
 /** envoy.extensions.transport_sockets.tls.v3.CommonTlsContext */
-export interface envoy_extensions_transport_sockets_tls_v3_CommonTlsContext {
+export type envoy_extensions_transport_sockets_tls_v3_CommonTlsContext = {
   readonly tls_params?: envoy_extensions_transport_sockets_tls_v3_TlsParameters;
   readonly tls_certificates?: readonly envoy_extensions_transport_sockets_tls_v3_TlsCertificate[];
   readonly tls_certificate_sds_secret_configs?: readonly envoy_extensions_transport_sockets_tls_v3_SdsSecretConfig[];
@@ -2428,30 +2428,30 @@ export interface envoy_extensions_transport_sockets_tls_v3_CommonTlsContext {
   readonly alpn_protocols?: readonly string[];
   readonly custom_handshaker?: envoy_config_core_v3_TypedExtensionConfig;
   readonly key_log?: envoy_extensions_transport_sockets_tls_v3_TlsKeyLog;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CertificateProvider */
-export interface envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CertificateProvider {
+export type envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CertificateProvider = {
   readonly name?: string;
   readonly typed_config?: envoy_config_core_v3_TypedExtensionConfig; /* oneof config */
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CertificateProviderInstance */
-export interface envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CertificateProviderInstance {
+export type envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CertificateProviderInstance = {
   readonly instance_name?: string;
   readonly certificate_name?: string;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CombinedCertificateValidationContext */
-export interface envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CombinedCertificateValidationContext {
+export type envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CombinedCertificateValidationContext = {
   readonly default_validation_context?: envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext;
   readonly validation_context_sds_secret_config?: envoy_extensions_transport_sockets_tls_v3_SdsSecretConfig;
   readonly validation_context_certificate_provider?: envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CertificateProvider;
   readonly validation_context_certificate_provider_instance?: envoy_extensions_transport_sockets_tls_v3_CommonTlsContext_CertificateProviderInstance;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext */
-export interface envoy_extensions_transport_sockets_tls_v3_DownstreamTlsContext {
+export type envoy_extensions_transport_sockets_tls_v3_DownstreamTlsContext = {
   readonly common_tls_context?: envoy_extensions_transport_sockets_tls_v3_CommonTlsContext;
   readonly require_client_certificate?: boolean;
   readonly require_sni?: boolean;
@@ -2462,50 +2462,50 @@ export interface envoy_extensions_transport_sockets_tls_v3_DownstreamTlsContext 
   readonly session_timeout?: string;
   readonly ocsp_staple_policy?: envoy_extensions_transport_sockets_tls_v3_DownstreamTlsContext_OcspStaplePolicy;
   readonly full_scan_certs_on_sni_mismatch?: boolean;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext.OcspStaplePolicy */
 export type envoy_extensions_transport_sockets_tls_v3_DownstreamTlsContext_OcspStaplePolicy = "LENIENT_STAPLING" | "STRICT_STAPLING" | "MUST_STAPLE";
 
 /** envoy.extensions.transport_sockets.tls.v3.GenericSecret */
-export interface envoy_extensions_transport_sockets_tls_v3_GenericSecret {
+export type envoy_extensions_transport_sockets_tls_v3_GenericSecret = {
   readonly secret?: envoy_config_core_v3_DataSource;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.PrivateKeyProvider */
-export interface envoy_extensions_transport_sockets_tls_v3_PrivateKeyProvider {
+export type envoy_extensions_transport_sockets_tls_v3_PrivateKeyProvider = {
   readonly provider_name?: string;
   readonly typed_config?: AnyJson; /* oneof config_type */
   readonly fallback?: boolean;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig */
-export interface envoy_extensions_transport_sockets_tls_v3_SdsSecretConfig {
+export type envoy_extensions_transport_sockets_tls_v3_SdsSecretConfig = {
   readonly name?: string;
   readonly sds_config?: envoy_config_core_v3_ConfigSource;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.Secret */
-export interface envoy_extensions_transport_sockets_tls_v3_Secret {
+export type envoy_extensions_transport_sockets_tls_v3_Secret = {
   readonly name?: string;
   readonly tls_certificate?: envoy_extensions_transport_sockets_tls_v3_TlsCertificate; /* oneof type */
   readonly session_ticket_keys?: envoy_extensions_transport_sockets_tls_v3_TlsSessionTicketKeys; /* oneof type */
   readonly validation_context?: envoy_extensions_transport_sockets_tls_v3_CertificateValidationContext; /* oneof type */
   readonly generic_secret?: envoy_extensions_transport_sockets_tls_v3_GenericSecret; /* oneof type */
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher */
-export interface envoy_extensions_transport_sockets_tls_v3_SubjectAltNameMatcher {
+export type envoy_extensions_transport_sockets_tls_v3_SubjectAltNameMatcher = {
   readonly san_type?: envoy_extensions_transport_sockets_tls_v3_SubjectAltNameMatcher_SanType;
   readonly matcher?: envoy_type_matcher_v3_StringMatcher;
   readonly oid?: string;
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher.SanType */
 export type envoy_extensions_transport_sockets_tls_v3_SubjectAltNameMatcher_SanType = "SAN_TYPE_UNSPECIFIED" | "EMAIL" | "DNS" | "URI" | "IP_ADDRESS" | "OTHER_NAME";
 
 /** envoy.extensions.transport_sockets.tls.v3.TlsCertificate */
-export interface envoy_extensions_transport_sockets_tls_v3_TlsCertificate {
+export type envoy_extensions_transport_sockets_tls_v3_TlsCertificate = {
   readonly certificate_chain?: envoy_config_core_v3_DataSource;
   readonly private_key?: envoy_config_core_v3_DataSource;
   readonly pkcs12?: envoy_config_core_v3_DataSource;
@@ -2514,43 +2514,43 @@ export interface envoy_extensions_transport_sockets_tls_v3_TlsCertificate {
   readonly password?: envoy_config_core_v3_DataSource;
   readonly ocsp_staple?: envoy_config_core_v3_DataSource;
   readonly signed_certificate_timestamp?: readonly envoy_config_core_v3_DataSource[];
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.TlsKeyLog */
-export interface envoy_extensions_transport_sockets_tls_v3_TlsKeyLog {
+export type envoy_extensions_transport_sockets_tls_v3_TlsKeyLog = {
   readonly path?: string;
   readonly local_address_range?: readonly envoy_config_core_v3_CidrRange[];
   readonly remote_address_range?: readonly envoy_config_core_v3_CidrRange[];
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.TlsParameters */
-export interface envoy_extensions_transport_sockets_tls_v3_TlsParameters {
+export type envoy_extensions_transport_sockets_tls_v3_TlsParameters = {
   readonly tls_minimum_protocol_version?: envoy_extensions_transport_sockets_tls_v3_TlsParameters_TlsProtocol;
   readonly tls_maximum_protocol_version?: envoy_extensions_transport_sockets_tls_v3_TlsParameters_TlsProtocol;
   readonly cipher_suites?: readonly string[];
   readonly ecdh_curves?: readonly string[];
   readonly signature_algorithms?: readonly string[];
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.TlsParameters.TlsProtocol */
 export type envoy_extensions_transport_sockets_tls_v3_TlsParameters_TlsProtocol = "TLS_AUTO" | "TLSv1_0" | "TLSv1_1" | "TLSv1_2" | "TLSv1_3";
 
 /** envoy.extensions.transport_sockets.tls.v3.TlsSessionTicketKeys */
-export interface envoy_extensions_transport_sockets_tls_v3_TlsSessionTicketKeys {
+export type envoy_extensions_transport_sockets_tls_v3_TlsSessionTicketKeys = {
   readonly keys?: readonly envoy_config_core_v3_DataSource[];
-}
+};
 
 /** envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext */
-export interface envoy_extensions_transport_sockets_tls_v3_UpstreamTlsContext {
+export type envoy_extensions_transport_sockets_tls_v3_UpstreamTlsContext = {
   readonly common_tls_context?: envoy_extensions_transport_sockets_tls_v3_CommonTlsContext;
   readonly sni?: string;
   readonly allow_renegotiation?: boolean;
   readonly max_session_keys?: number;
   readonly enforce_rsa_key_usage?: boolean;
-}
+};
 
 /** envoy.extensions.upstreams.http.v3.HttpProtocolOptions */
-export interface envoy_extensions_upstreams_http_v3_HttpProtocolOptions {
+export type envoy_extensions_upstreams_http_v3_HttpProtocolOptions = {
   readonly common_http_protocol_options?: envoy_config_core_v3_HttpProtocolOptions;
   readonly upstream_http_protocol_options?: envoy_config_core_v3_UpstreamHttpProtocolOptions;
   readonly explicit_http_config?: envoy_extensions_upstreams_http_v3_HttpProtocolOptions_ExplicitHttpConfig; /* oneof upstream_protocol_options */
@@ -2558,35 +2558,35 @@ export interface envoy_extensions_upstreams_http_v3_HttpProtocolOptions {
   readonly auto_config?: envoy_extensions_upstreams_http_v3_HttpProtocolOptions_AutoHttpConfig; /* oneof upstream_protocol_options */
   readonly http_filters?: readonly envoy_extensions_filters_network_http_connection_manager_v3_HttpFilter[];
   readonly header_validation_config?: envoy_config_core_v3_TypedExtensionConfig;
-}
+};
 
 /** envoy.extensions.upstreams.http.v3.HttpProtocolOptions.AutoHttpConfig */
-export interface envoy_extensions_upstreams_http_v3_HttpProtocolOptions_AutoHttpConfig {
+export type envoy_extensions_upstreams_http_v3_HttpProtocolOptions_AutoHttpConfig = {
   readonly http_protocol_options?: envoy_config_core_v3_Http1ProtocolOptions;
   readonly http2_protocol_options?: envoy_config_core_v3_Http2ProtocolOptions;
   readonly http3_protocol_options?: envoy_config_core_v3_Http3ProtocolOptions;
   readonly alternate_protocols_cache_options?: envoy_config_core_v3_AlternateProtocolsCacheOptions;
-}
+};
 
 /** envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig */
-export interface envoy_extensions_upstreams_http_v3_HttpProtocolOptions_ExplicitHttpConfig {
+export type envoy_extensions_upstreams_http_v3_HttpProtocolOptions_ExplicitHttpConfig = {
   readonly http_protocol_options?: envoy_config_core_v3_Http1ProtocolOptions; /* oneof protocol_config */
   readonly http2_protocol_options?: envoy_config_core_v3_Http2ProtocolOptions; /* oneof protocol_config */
   readonly http3_protocol_options?: envoy_config_core_v3_Http3ProtocolOptions; /* oneof protocol_config */
-}
+};
 
 /** envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig */
-export interface envoy_extensions_upstreams_http_v3_HttpProtocolOptions_UseDownstreamHttpConfig {
+export type envoy_extensions_upstreams_http_v3_HttpProtocolOptions_UseDownstreamHttpConfig = {
   readonly http_protocol_options?: envoy_config_core_v3_Http1ProtocolOptions;
   readonly http2_protocol_options?: envoy_config_core_v3_Http2ProtocolOptions;
   readonly http3_protocol_options?: envoy_config_core_v3_Http3ProtocolOptions;
-}
+};
 
 /** envoy.service.discovery.v3.AdsDummy */
 export type envoy_service_discovery_v3_AdsDummy = { readonly [field: string]: never };
 
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest */
-export interface envoy_service_discovery_v3_DeltaDiscoveryRequest {
+export type envoy_service_discovery_v3_DeltaDiscoveryRequest = {
   readonly node?: envoy_config_core_v3_Node;
   readonly type_url?: string;
   readonly resource_names_subscribe?: readonly string[];
@@ -2596,10 +2596,10 @@ export interface envoy_service_discovery_v3_DeltaDiscoveryRequest {
   readonly initial_resource_versions?: { readonly [key: string]: string };
   readonly response_nonce?: string;
   readonly error_detail?: google_rpc_Status;
-}
+};
 
 /** envoy.service.discovery.v3.DeltaDiscoveryResponse */
-export interface envoy_service_discovery_v3_DeltaDiscoveryResponse {
+export type envoy_service_discovery_v3_DeltaDiscoveryResponse = {
   readonly system_version_info?: string;
   readonly resources?: readonly envoy_service_discovery_v3_Resource[];
   readonly type_url?: string;
@@ -2607,10 +2607,10 @@ export interface envoy_service_discovery_v3_DeltaDiscoveryResponse {
   readonly removed_resource_names?: readonly envoy_service_discovery_v3_ResourceName[];
   readonly nonce?: string;
   readonly control_plane?: envoy_config_core_v3_ControlPlane;
-}
+};
 
 /** envoy.service.discovery.v3.DiscoveryRequest */
-export interface envoy_service_discovery_v3_DiscoveryRequest {
+export type envoy_service_discovery_v3_DiscoveryRequest = {
   readonly version_info?: string;
   readonly node?: envoy_config_core_v3_Node;
   readonly resource_names?: readonly string[];
@@ -2618,43 +2618,43 @@ export interface envoy_service_discovery_v3_DiscoveryRequest {
   readonly type_url?: string;
   readonly response_nonce?: string;
   readonly error_detail?: google_rpc_Status;
-}
+};
 
 /** envoy.service.discovery.v3.DiscoveryResponse */
-export interface envoy_service_discovery_v3_DiscoveryResponse {
+export type envoy_service_discovery_v3_DiscoveryResponse = {
   readonly version_info?: string;
   readonly resources?: readonly AnyJson[];
   readonly canary?: boolean;
   readonly type_url?: string;
   readonly nonce?: string;
   readonly control_plane?: envoy_config_core_v3_ControlPlane;
-}
+};
 
 /** envoy.service.discovery.v3.DynamicParameterConstraints */
-export interface envoy_service_discovery_v3_DynamicParameterConstraints {
+export type envoy_service_discovery_v3_DynamicParameterConstraints = {
   readonly constraint?: envoy_service_discovery_v3_DynamicParameterConstraints_SingleConstraint; /* oneof type */
   readonly or_constraints?: envoy_service_discovery_v3_DynamicParameterConstraints_ConstraintList; /* oneof type */
   readonly and_constraints?: envoy_service_discovery_v3_DynamicParameterConstraints_ConstraintList; /* oneof type */
   readonly not_constraints?: envoy_service_discovery_v3_DynamicParameterConstraints; /* oneof type */
-}
+};
 
 /** envoy.service.discovery.v3.DynamicParameterConstraints.ConstraintList */
-export interface envoy_service_discovery_v3_DynamicParameterConstraints_ConstraintList {
+export type envoy_service_discovery_v3_DynamicParameterConstraints_ConstraintList = {
   readonly constraints?: readonly envoy_service_discovery_v3_DynamicParameterConstraints[];
-}
+};
 
 /** envoy.service.discovery.v3.DynamicParameterConstraints.SingleConstraint */
-export interface envoy_service_discovery_v3_DynamicParameterConstraints_SingleConstraint {
+export type envoy_service_discovery_v3_DynamicParameterConstraints_SingleConstraint = {
   readonly key?: string;
   readonly value?: string; /* oneof constraint_type */
   readonly exists?: envoy_service_discovery_v3_DynamicParameterConstraints_SingleConstraint_Exists; /* oneof constraint_type */
-}
+};
 
 /** envoy.service.discovery.v3.DynamicParameterConstraints.SingleConstraint.Exists */
 export type envoy_service_discovery_v3_DynamicParameterConstraints_SingleConstraint_Exists = { readonly [field: string]: never };
 
 /** envoy.service.discovery.v3.Resource */
-export interface envoy_service_discovery_v3_Resource {
+export type envoy_service_discovery_v3_Resource = {
   readonly name?: string;
   readonly resource_name?: envoy_service_discovery_v3_ResourceName;
   readonly aliases?: readonly string[];
@@ -2663,42 +2663,42 @@ export interface envoy_service_discovery_v3_Resource {
   readonly ttl?: string;
   readonly cache_control?: envoy_service_discovery_v3_Resource_CacheControl;
   readonly metadata?: envoy_config_core_v3_Metadata;
-}
+};
 
 /** envoy.service.discovery.v3.Resource.CacheControl */
-export interface envoy_service_discovery_v3_Resource_CacheControl {
+export type envoy_service_discovery_v3_Resource_CacheControl = {
   readonly do_not_cache?: boolean;
-}
+};
 
 /** envoy.service.discovery.v3.ResourceLocator */
-export interface envoy_service_discovery_v3_ResourceLocator {
+export type envoy_service_discovery_v3_ResourceLocator = {
   readonly name?: string;
   readonly dynamic_parameters?: { readonly [key: string]: string };
-}
+};
 
 /** envoy.service.discovery.v3.ResourceName */
-export interface envoy_service_discovery_v3_ResourceName {
+export type envoy_service_discovery_v3_ResourceName = {
   readonly name?: string;
   readonly dynamic_parameter_constraints?: envoy_service_discovery_v3_DynamicParameterConstraints;
-}
+};
 
 /** envoy.type.http.v3.Cookie */
-export interface envoy_type_http_v3_Cookie {
+export type envoy_type_http_v3_Cookie = {
   readonly name?: string;
   readonly ttl?: string;
   readonly path?: string;
-}
+};
 
 /** envoy.type.http.v3.PathTransformation */
-export interface envoy_type_http_v3_PathTransformation {
+export type envoy_type_http_v3_PathTransformation = {
   readonly operations?: readonly envoy_type_http_v3_PathTransformation_Operation[];
-}
+};
 
 /** envoy.type.http.v3.PathTransformation.Operation */
-export interface envoy_type_http_v3_PathTransformation_Operation {
+export type envoy_type_http_v3_PathTransformation_Operation = {
   readonly normalize_path_rfc_3986?: envoy_type_http_v3_PathTransformation_Operation_NormalizePathRFC3986; /* oneof operation_specifier */
   readonly merge_slashes?: envoy_type_http_v3_PathTransformation_Operation_MergeSlashes; /* oneof operation_specifier */
-}
+};
 
 /** envoy.type.http.v3.PathTransformation.Operation.MergeSlashes */
 export type envoy_type_http_v3_PathTransformation_Operation_MergeSlashes = { readonly [field: string]: never };
@@ -2707,64 +2707,64 @@ export type envoy_type_http_v3_PathTransformation_Operation_MergeSlashes = { rea
 export type envoy_type_http_v3_PathTransformation_Operation_NormalizePathRFC3986 = { readonly [field: string]: never };
 
 /** envoy.type.matcher.v3.DoubleMatcher */
-export interface envoy_type_matcher_v3_DoubleMatcher {
+export type envoy_type_matcher_v3_DoubleMatcher = {
   readonly range?: envoy_type_v3_DoubleRange; /* oneof match_pattern */
   readonly exact?: number; /* oneof match_pattern */
-}
+};
 
 /** envoy.type.matcher.v3.FilterStateMatcher */
-export interface envoy_type_matcher_v3_FilterStateMatcher {
+export type envoy_type_matcher_v3_FilterStateMatcher = {
   readonly key?: string;
   readonly string_match?: envoy_type_matcher_v3_StringMatcher; /* oneof matcher */
-}
+};
 
 /** envoy.type.matcher.v3.ListMatcher */
-export interface envoy_type_matcher_v3_ListMatcher {
+export type envoy_type_matcher_v3_ListMatcher = {
   readonly one_of?: envoy_type_matcher_v3_ValueMatcher; /* oneof match_pattern */
-}
+};
 
 /** envoy.type.matcher.v3.MetadataMatcher */
-export interface envoy_type_matcher_v3_MetadataMatcher {
+export type envoy_type_matcher_v3_MetadataMatcher = {
   readonly filter?: string;
   readonly path?: readonly envoy_type_matcher_v3_MetadataMatcher_PathSegment[];
   readonly value?: envoy_type_matcher_v3_ValueMatcher;
   readonly invert?: boolean;
-}
+};
 
 /** envoy.type.matcher.v3.MetadataMatcher.PathSegment */
-export interface envoy_type_matcher_v3_MetadataMatcher_PathSegment {
+export type envoy_type_matcher_v3_MetadataMatcher_PathSegment = {
   readonly key?: string; /* oneof segment */
-}
+};
 
 /** envoy.type.matcher.v3.OrMatcher */
-export interface envoy_type_matcher_v3_OrMatcher {
+export type envoy_type_matcher_v3_OrMatcher = {
   readonly value_matchers?: readonly envoy_type_matcher_v3_ValueMatcher[];
-}
+};
 
 /** envoy.type.matcher.v3.PathMatcher */
-export interface envoy_type_matcher_v3_PathMatcher {
+export type envoy_type_matcher_v3_PathMatcher = {
   readonly path?: envoy_type_matcher_v3_StringMatcher; /* oneof rule */
-}
+};
 
 /** envoy.type.matcher.v3.RegexMatchAndSubstitute */
-export interface envoy_type_matcher_v3_RegexMatchAndSubstitute {
+export type envoy_type_matcher_v3_RegexMatchAndSubstitute = {
   readonly pattern?: envoy_type_matcher_v3_RegexMatcher;
   readonly substitution?: string;
-}
+};
 
 /** envoy.type.matcher.v3.RegexMatcher */
-export interface envoy_type_matcher_v3_RegexMatcher {
+export type envoy_type_matcher_v3_RegexMatcher = {
   readonly google_re2?: envoy_type_matcher_v3_RegexMatcher_GoogleRE2; /* oneof engine_type */
   readonly regex?: string;
-}
+};
 
 /** envoy.type.matcher.v3.RegexMatcher.GoogleRE2 */
-export interface envoy_type_matcher_v3_RegexMatcher_GoogleRE2 {
+export type envoy_type_matcher_v3_RegexMatcher_GoogleRE2 = {
   readonly max_program_size?: number;
-}
+};
 
 /** envoy.type.matcher.v3.StringMatcher */
-export interface envoy_type_matcher_v3_StringMatcher {
+export type envoy_type_matcher_v3_StringMatcher = {
   readonly exact?: string; /* oneof match_pattern */
   readonly prefix?: string; /* oneof match_pattern */
   readonly suffix?: string; /* oneof match_pattern */
@@ -2772,10 +2772,10 @@ export interface envoy_type_matcher_v3_StringMatcher {
   readonly contains?: string; /* oneof match_pattern */
   readonly custom?: xds_core_v3_TypedExtensionConfig; /* oneof match_pattern */
   readonly ignore_case?: boolean;
-}
+};
 
 /** envoy.type.matcher.v3.ValueMatcher */
-export interface envoy_type_matcher_v3_ValueMatcher {
+export type envoy_type_matcher_v3_ValueMatcher = {
   readonly null_match?: envoy_type_matcher_v3_ValueMatcher_NullMatch; /* oneof match_pattern */
   readonly double_match?: envoy_type_matcher_v3_DoubleMatcher; /* oneof match_pattern */
   readonly string_match?: envoy_type_matcher_v3_StringMatcher; /* oneof match_pattern */
@@ -2783,29 +2783,29 @@ export interface envoy_type_matcher_v3_ValueMatcher {
   readonly present_match?: boolean; /* oneof match_pattern */
   readonly list_match?: envoy_type_matcher_v3_ListMatcher; /* oneof match_pattern */
   readonly or_match?: envoy_type_matcher_v3_OrMatcher; /* oneof match_pattern */
-}
+};
 
 /** envoy.type.matcher.v3.ValueMatcher.NullMatch */
 export type envoy_type_matcher_v3_ValueMatcher_NullMatch = { readonly [field: string]: never };
 
 /** envoy.type.metadata.v3.MetadataKey */
-export interface envoy_type_metadata_v3_MetadataKey {
+export type envoy_type_metadata_v3_MetadataKey = {
   readonly key?: string;
   readonly path?: readonly envoy_type_metadata_v3_MetadataKey_PathSegment[];
-}
+};
 
 /** envoy.type.metadata.v3.MetadataKey.PathSegment */
-export interface envoy_type_metadata_v3_MetadataKey_PathSegment {
+export type envoy_type_metadata_v3_MetadataKey_PathSegment = {
   readonly key?: string; /* oneof segment */
-}
+};
 
 /** envoy.type.metadata.v3.MetadataKind */
-export interface envoy_type_metadata_v3_MetadataKind {
+export type envoy_type_metadata_v3_MetadataKind = {
   readonly request?: envoy_type_metadata_v3_MetadataKind_Request; /* oneof kind */
   readonly route?: envoy_type_metadata_v3_MetadataKind_Route; /* oneof kind */
   readonly cluster?: envoy_type_metadata_v3_MetadataKind_Cluster; /* oneof kind */
   readonly host?: envoy_type_metadata_v3_MetadataKind_Host; /* oneof kind */
-}
+};
 
 /** envoy.type.metadata.v3.MetadataKind.Cluster */
 export type envoy_type_metadata_v3_MetadataKind_Cluster = { readonly [field: string]: never };
@@ -2820,104 +2820,104 @@ export type envoy_type_metadata_v3_MetadataKind_Request = { readonly [field: str
 export type envoy_type_metadata_v3_MetadataKind_Route = { readonly [field: string]: never };
 
 /** envoy.type.tracing.v3.CustomTag */
-export interface envoy_type_tracing_v3_CustomTag {
+export type envoy_type_tracing_v3_CustomTag = {
   readonly tag?: string;
   readonly literal?: envoy_type_tracing_v3_CustomTag_Literal; /* oneof type */
   readonly environment?: envoy_type_tracing_v3_CustomTag_Environment; /* oneof type */
   readonly request_header?: envoy_type_tracing_v3_CustomTag_Header; /* oneof type */
   readonly metadata?: envoy_type_tracing_v3_CustomTag_Metadata; /* oneof type */
-}
+};
 
 /** envoy.type.tracing.v3.CustomTag.Environment */
-export interface envoy_type_tracing_v3_CustomTag_Environment {
+export type envoy_type_tracing_v3_CustomTag_Environment = {
   readonly name?: string;
   readonly default_value?: string;
-}
+};
 
 /** envoy.type.tracing.v3.CustomTag.Header */
-export interface envoy_type_tracing_v3_CustomTag_Header {
+export type envoy_type_tracing_v3_CustomTag_Header = {
   readonly name?: string;
   readonly default_value?: string;
-}
+};
 
 /** envoy.type.tracing.v3.CustomTag.Literal */
-export interface envoy_type_tracing_v3_CustomTag_Literal {
+export type envoy_type_tracing_v3_CustomTag_Literal = {
   readonly value?: string;
-}
+};
 
 /** envoy.type.tracing.v3.CustomTag.Metadata */
-export interface envoy_type_tracing_v3_CustomTag_Metadata {
+export type envoy_type_tracing_v3_CustomTag_Metadata = {
   readonly kind?: envoy_type_metadata_v3_MetadataKind;
   readonly metadata_key?: envoy_type_metadata_v3_MetadataKey;
   readonly default_value?: string;
-}
+};
 
 /** envoy.type.v3.CodecClientType */
 export type envoy_type_v3_CodecClientType = "HTTP1" | "HTTP2" | "HTTP3";
 
 /** envoy.type.v3.DoubleRange */
-export interface envoy_type_v3_DoubleRange {
+export type envoy_type_v3_DoubleRange = {
   readonly start?: number;
   readonly end?: number;
-}
+};
 
 /** envoy.type.v3.FractionalPercent */
-export interface envoy_type_v3_FractionalPercent {
+export type envoy_type_v3_FractionalPercent = {
   readonly numerator?: number;
   readonly denominator?: envoy_type_v3_FractionalPercent_DenominatorType;
-}
+};
 
 /** envoy.type.v3.FractionalPercent.DenominatorType */
 export type envoy_type_v3_FractionalPercent_DenominatorType = "HUNDRED" | "TEN_THOUSAND" | "MILLION";
 
 /** envoy.type.v3.HashPolicy */
-export interface envoy_type_v3_HashPolicy {
+export type envoy_type_v3_HashPolicy = {
   readonly source_ip?: envoy_type_v3_HashPolicy_SourceIp; /* oneof policy_specifier */
   readonly filter_state?: envoy_type_v3_HashPolicy_FilterState; /* oneof policy_specifier */
-}
+};
 
 /** envoy.type.v3.HashPolicy.FilterState */
-export interface envoy_type_v3_HashPolicy_FilterState {
+export type envoy_type_v3_HashPolicy_FilterState = {
   readonly key?: string;
-}
+};
 
 /** envoy.type.v3.HashPolicy.SourceIp */
 export type envoy_type_v3_HashPolicy_SourceIp = { readonly [field: string]: never };
 
 /** envoy.type.v3.Int32Range */
-export interface envoy_type_v3_Int32Range {
+export type envoy_type_v3_Int32Range = {
   readonly start?: number;
   readonly end?: number;
-}
+};
 
 /** envoy.type.v3.Int64Range */
-export interface envoy_type_v3_Int64Range {
+export type envoy_type_v3_Int64Range = {
   readonly start?: number | string;
   readonly end?: number | string;
-}
+};
 
 /** envoy.type.v3.Percent */
-export interface envoy_type_v3_Percent {
+export type envoy_type_v3_Percent = {
   readonly value?: number;
-}
+};
 
 /** envoy.type.v3.SemanticVersion */
-export interface envoy_type_v3_SemanticVersion {
+export type envoy_type_v3_SemanticVersion = {
   readonly major_number?: number;
   readonly minor_number?: number;
   readonly patch?: number;
-}
+};
 
 /** google.api.expr.v1alpha1.CheckedExpr */
-export interface google_api_expr_v1alpha1_CheckedExpr {
+export type google_api_expr_v1alpha1_CheckedExpr = {
   readonly reference_map?: { readonly [key: string]: google_api_expr_v1alpha1_Reference };
   readonly type_map?: { readonly [key: string]: google_api_expr_v1alpha1_Type };
   readonly source_info?: google_api_expr_v1alpha1_SourceInfo;
   readonly expr?: google_api_expr_v1alpha1_Expr;
-}
+};
 
 /** google.api.expr.v1alpha1.Constant */
-export interface google_api_expr_v1alpha1_Constant {
+export type google_api_expr_v1alpha1_Constant = {
   readonly null_value?: null; /* oneof constant_kind */
   readonly bool_value?: boolean; /* oneof constant_kind */
   readonly int64_value?: number | string; /* oneof constant_kind */
@@ -2927,10 +2927,10 @@ export interface google_api_expr_v1alpha1_Constant {
   readonly bytes_value?: string; /* oneof constant_kind */
   readonly duration_value?: string; /* oneof constant_kind */
   readonly timestamp_value?: string; /* oneof constant_kind */
-}
+};
 
 /** google.api.expr.v1alpha1.Expr */
-export interface google_api_expr_v1alpha1_Expr {
+export type google_api_expr_v1alpha1_Expr = {
   readonly id?: number | string;
   readonly const_expr?: google_api_expr_v1alpha1_Constant; /* oneof expr_kind */
   readonly ident_expr?: google_api_expr_v1alpha1_Expr_Ident; /* oneof expr_kind */
@@ -2939,17 +2939,17 @@ export interface google_api_expr_v1alpha1_Expr {
   readonly list_expr?: google_api_expr_v1alpha1_Expr_CreateList; /* oneof expr_kind */
   readonly struct_expr?: google_api_expr_v1alpha1_Expr_CreateStruct; /* oneof expr_kind */
   readonly comprehension_expr?: google_api_expr_v1alpha1_Expr_Comprehension; /* oneof expr_kind */
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.Call */
-export interface google_api_expr_v1alpha1_Expr_Call {
+export type google_api_expr_v1alpha1_Expr_Call = {
   readonly target?: google_api_expr_v1alpha1_Expr;
   readonly function?: string;
   readonly args?: readonly google_api_expr_v1alpha1_Expr[];
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.Comprehension */
-export interface google_api_expr_v1alpha1_Expr_Comprehension {
+export type google_api_expr_v1alpha1_Expr_Comprehension = {
   readonly iter_var?: string;
   readonly iter_range?: google_api_expr_v1alpha1_Expr;
   readonly accu_var?: string;
@@ -2957,57 +2957,57 @@ export interface google_api_expr_v1alpha1_Expr_Comprehension {
   readonly loop_condition?: google_api_expr_v1alpha1_Expr;
   readonly loop_step?: google_api_expr_v1alpha1_Expr;
   readonly result?: google_api_expr_v1alpha1_Expr;
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.CreateList */
-export interface google_api_expr_v1alpha1_Expr_CreateList {
+export type google_api_expr_v1alpha1_Expr_CreateList = {
   readonly elements?: readonly google_api_expr_v1alpha1_Expr[];
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.CreateStruct */
-export interface google_api_expr_v1alpha1_Expr_CreateStruct {
+export type google_api_expr_v1alpha1_Expr_CreateStruct = {
   readonly message_name?: string;
   readonly entries?: readonly google_api_expr_v1alpha1_Expr_CreateStruct_Entry[];
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.CreateStruct.Entry */
-export interface google_api_expr_v1alpha1_Expr_CreateStruct_Entry {
+export type google_api_expr_v1alpha1_Expr_CreateStruct_Entry = {
   readonly id?: number | string;
   readonly field_key?: string; /* oneof key_kind */
   readonly map_key?: google_api_expr_v1alpha1_Expr; /* oneof key_kind */
   readonly value?: google_api_expr_v1alpha1_Expr;
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.Ident */
-export interface google_api_expr_v1alpha1_Expr_Ident {
+export type google_api_expr_v1alpha1_Expr_Ident = {
   readonly name?: string;
-}
+};
 
 /** google.api.expr.v1alpha1.Expr.Select */
-export interface google_api_expr_v1alpha1_Expr_Select {
+export type google_api_expr_v1alpha1_Expr_Select = {
   readonly operand?: google_api_expr_v1alpha1_Expr;
   readonly field?: string;
   readonly test_only?: boolean;
-}
+};
 
 /** google.api.expr.v1alpha1.Reference */
-export interface google_api_expr_v1alpha1_Reference {
+export type google_api_expr_v1alpha1_Reference = {
   readonly name?: string;
   readonly overload_id?: readonly string[];
   readonly value?: google_api_expr_v1alpha1_Constant;
-}
+};
 
 /** google.api.expr.v1alpha1.SourceInfo */
-export interface google_api_expr_v1alpha1_SourceInfo {
+export type google_api_expr_v1alpha1_SourceInfo = {
   readonly syntax_version?: string;
   readonly location?: string;
   readonly line_offsets?: readonly number[];
   readonly positions?: { readonly [key: string]: number };
   readonly macro_calls?: { readonly [key: string]: google_api_expr_v1alpha1_Expr };
-}
+};
 
 /** google.api.expr.v1alpha1.Type */
-export interface google_api_expr_v1alpha1_Type {
+export type google_api_expr_v1alpha1_Type = {
   readonly dyn?: { readonly [key: string]: never }; /* oneof type_kind */
   readonly null?: null; /* oneof type_kind */
   readonly primitive?: google_api_expr_v1alpha1_Type_PrimitiveType; /* oneof type_kind */
@@ -3021,30 +3021,30 @@ export interface google_api_expr_v1alpha1_Type {
   readonly type?: google_api_expr_v1alpha1_Type; /* oneof type_kind */
   readonly error?: { readonly [key: string]: never }; /* oneof type_kind */
   readonly abstract_type?: google_api_expr_v1alpha1_Type_AbstractType; /* oneof type_kind */
-}
+};
 
 /** google.api.expr.v1alpha1.Type.AbstractType */
-export interface google_api_expr_v1alpha1_Type_AbstractType {
+export type google_api_expr_v1alpha1_Type_AbstractType = {
   readonly name?: string;
   readonly parameter_types?: readonly google_api_expr_v1alpha1_Type[];
-}
+};
 
 /** google.api.expr.v1alpha1.Type.FunctionType */
-export interface google_api_expr_v1alpha1_Type_FunctionType {
+export type google_api_expr_v1alpha1_Type_FunctionType = {
   readonly result_type?: google_api_expr_v1alpha1_Type;
   readonly arg_types?: readonly google_api_expr_v1alpha1_Type[];
-}
+};
 
 /** google.api.expr.v1alpha1.Type.ListType */
-export interface google_api_expr_v1alpha1_Type_ListType {
+export type google_api_expr_v1alpha1_Type_ListType = {
   readonly elem_type?: google_api_expr_v1alpha1_Type;
-}
+};
 
 /** google.api.expr.v1alpha1.Type.MapType */
-export interface google_api_expr_v1alpha1_Type_MapType {
+export type google_api_expr_v1alpha1_Type_MapType = {
   readonly key_type?: google_api_expr_v1alpha1_Type;
   readonly value_type?: google_api_expr_v1alpha1_Type;
-}
+};
 
 /** google.api.expr.v1alpha1.Type.PrimitiveType */
 export type google_api_expr_v1alpha1_Type_PrimitiveType = "PRIMITIVE_TYPE_UNSPECIFIED" | "BOOL" | "INT64" | "UINT64" | "DOUBLE" | "STRING" | "BYTES";
@@ -3053,16 +3053,16 @@ export type google_api_expr_v1alpha1_Type_PrimitiveType = "PRIMITIVE_TYPE_UNSPEC
 export type google_api_expr_v1alpha1_Type_WellKnownType = "WELL_KNOWN_TYPE_UNSPECIFIED" | "ANY" | "TIMESTAMP" | "DURATION";
 
 /** google.rpc.Status */
-export interface google_rpc_Status {
+export type google_rpc_Status = {
   readonly code?: number;
   readonly message?: string;
   readonly details?: readonly AnyJson[];
-}
+};
 
 /** strait.v1.AuthSettings */
-export interface strait_v1_AuthSettings {
+export type strait_v1_AuthSettings = {
   readonly trust_domain?: string;
-}
+};
 
 /** strait.v1.AuthType */
 export type strait_v1_AuthType = "AUTH_NONE" | "MTLS_SPIFFE" | "ALWAYS_FAIL";
@@ -3071,7 +3071,7 @@ export type strait_v1_AuthType = "AUTH_NONE" | "MTLS_SPIFFE" | "ALWAYS_FAIL";
 export type strait_v1_Direction = "DIRECTION_UNSPECIFIED" | "INGRESS" | "EGRESS";
 
 /** strait.v1.EndpointPolicy */
-export interface strait_v1_EndpointPolicy {
+export type strait_v1_EndpointPolicy = {
   readonly endpoint_id?: number;
   readonly identity?: number;
   readonly pod?: string;
@@ -3079,28 +3079,28 @@ export interface strait_v1_EndpointPolicy {
   readonly ingress_enforced?: boolean;
   readonly egress_enforced?: boolean;
   readonly entries?: readonly strait_v1_PolicyEntry[];
-}
+};
 
 /** strait.v1.HostPrefix */
-export interface strait_v1_HostPrefix {
+export type strait_v1_HostPrefix = {
   readonly prefix?: string;
   readonly node?: string;
-}
+};
 
 /** strait.v1.Identity */
-export interface strait_v1_Identity {
+export type strait_v1_Identity = {
   readonly id?: number;
   readonly labels?: readonly string[];
-}
+};
 
 /** strait.v1.IdentityHosts */
-export interface strait_v1_IdentityHosts {
+export type strait_v1_IdentityHosts = {
   readonly identity?: number;
   readonly prefixes?: readonly strait_v1_HostPrefix[];
-}
+};
 
 /** strait.v1.PolicyEntry */
-export interface strait_v1_PolicyEntry {
+export type strait_v1_PolicyEntry = {
   readonly direction?: strait_v1_Direction;
   readonly remote_identity?: number;
   readonly protocol?: strait_v1_Protocol;
@@ -3109,7 +3109,7 @@ export interface strait_v1_PolicyEntry {
   readonly verdict?: strait_v1_Verdict;
   readonly proxy_port?: number;
   readonly auth?: strait_v1_AuthType;
-}
+};
 
 /** strait.v1.Protocol */
 export type strait_v1_Protocol = "ANY" | "ICMP" | "TCP" | "UDP" | "SCTP";
@@ -3118,128 +3118,128 @@ export type strait_v1_Protocol = "ANY" | "ICMP" | "TCP" | "UDP" | "SCTP";
 export type strait_v1_Verdict = "ALLOW" | "DENY";
 
 /** xds.core.v3.Authority */
-export interface xds_core_v3_Authority {
+export type xds_core_v3_Authority = {
   readonly name?: string;
-}
+};
 
 /** xds.core.v3.CollectionEntry */
-export interface xds_core_v3_CollectionEntry {
+export type xds_core_v3_CollectionEntry = {
   readonly locator?: xds_core_v3_ResourceLocator; /* oneof resource_specifier */
   readonly inline_entry?: xds_core_v3_CollectionEntry_InlineEntry; /* oneof resource_specifier */
-}
+};
 
 /** xds.core.v3.CollectionEntry.InlineEntry */
-export interface xds_core_v3_CollectionEntry_InlineEntry {
+export type xds_core_v3_CollectionEntry_InlineEntry = {
   readonly name?: string;
   readonly version?: string;
   readonly resource?: AnyJson;
-}
+};
 
 /** xds.core.v3.ContextParams */
-export interface xds_core_v3_ContextParams {
+export type xds_core_v3_ContextParams = {
   readonly params?: { readonly [key: string]: string };
-}
+};
 
 /** xds.core.v3.ResourceLocator */
-export interface xds_core_v3_ResourceLocator {
+export type xds_core_v3_ResourceLocator = {
   readonly scheme?: xds_core_v3_ResourceLocator_Scheme;
   readonly id?: string;
   readonly authority?: string;
   readonly resource_type?: string;
   readonly exact_context?: xds_core_v3_ContextParams; /* oneof context_param_specifier */
   readonly directives?: readonly xds_core_v3_ResourceLocator_Directive[];
-}
+};
 
 /** xds.core.v3.ResourceLocator.Directive */
-export interface xds_core_v3_ResourceLocator_Directive {
+export type xds_core_v3_ResourceLocator_Directive = {
   readonly alt?: xds_core_v3_ResourceLocator; /* oneof directive */
   readonly entry?: string; /* oneof directive */
-}
+};
 
 /** xds.core.v3.ResourceLocator.Scheme */
 export type xds_core_v3_ResourceLocator_Scheme = "XDSTP" | "HTTP" | "FILE";
 
 /** xds.core.v3.TypedExtensionConfig */
-export interface xds_core_v3_TypedExtensionConfig {
+export type xds_core_v3_TypedExtensionConfig = {
   readonly name?: string;
   readonly typed_config?: AnyJson;
-}
+};
 
 /** xds.type.matcher.v3.Matcher */
-export interface xds_type_matcher_v3_Matcher {
+export type xds_type_matcher_v3_Matcher = {
   readonly matcher_list?: xds_type_matcher_v3_Matcher_MatcherList; /* oneof matcher_type */
   readonly matcher_tree?: xds_type_matcher_v3_Matcher_MatcherTree; /* oneof matcher_type */
   readonly on_no_match?: xds_type_matcher_v3_Matcher_OnMatch;
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherList */
-export interface xds_type_matcher_v3_Matcher_MatcherList {
+export type xds_type_matcher_v3_Matcher_MatcherList = {
   readonly matchers?: readonly xds_type_matcher_v3_Matcher_MatcherList_FieldMatcher[];
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherList.FieldMatcher */
-export interface xds_type_matcher_v3_Matcher_MatcherList_FieldMatcher {
+export type xds_type_matcher_v3_Matcher_MatcherList_FieldMatcher = {
   readonly predicate?: xds_type_matcher_v3_Matcher_MatcherList_Predicate;
   readonly on_match?: xds_type_matcher_v3_Matcher_OnMatch;
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherList.Predicate */
-export interface xds_type_matcher_v3_Matcher_MatcherList_Predicate {
+export type xds_type_matcher_v3_Matcher_MatcherList_Predicate = {
   readonly single_predicate?: xds_type_matcher_v3_Matcher_MatcherList_Predicate_SinglePredicate; /* oneof match_type */
   readonly or_matcher?: xds_type_matcher_v3_Matcher_MatcherList_Predicate_PredicateList; /* oneof match_type */
   readonly and_matcher?: xds_type_matcher_v3_Matcher_MatcherList_Predicate_PredicateList; /* oneof match_type */
   readonly not_matcher?: xds_type_matcher_v3_Matcher_MatcherList_Predicate; /* oneof match_type */
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherList.Predicate.PredicateList */
-export interface xds_type_matcher_v3_Matcher_MatcherList_Predicate_PredicateList {
+export type xds_type_matcher_v3_Matcher_MatcherList_Predicate_PredicateList = {
   readonly predicate?: readonly xds_type_matcher_v3_Matcher_MatcherList_Predicate[];
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherList.Predicate.SinglePredicate */
-export interface xds_type_matcher_v3_Matcher_MatcherList_Predicate_SinglePredicate {
+export type xds_type_matcher_v3_Matcher_MatcherList_Predicate_SinglePredicate = {
   readonly input?: xds_core_v3_TypedExtensionConfig;
   readonly value_match?: xds_type_matcher_v3_StringMatcher; /* oneof matcher */
   readonly custom_match?: xds_core_v3_TypedExtensionConfig; /* oneof matcher */
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherTree */
-export interface xds_type_matcher_v3_Matcher_MatcherTree {
+export type xds_type_matcher_v3_Matcher_MatcherTree = {
   readonly input?: xds_core_v3_TypedExtensionConfig;
   readonly exact_match_map?: xds_type_matcher_v3_Matcher_MatcherTree_MatchMap; /* oneof tree_type */
   readonly prefix_match_map?: xds_type_matcher_v3_Matcher_MatcherTree_MatchMap; /* oneof tree_type */
   readonly custom_match?: xds_core_v3_TypedExtensionConfig; /* oneof tree_type */
-}
+};
 
 /** xds.type.matcher.v3.Matcher.MatcherTree.MatchMap */
-export interface xds_type_matcher_v3_Matcher_MatcherTree_MatchMap {
+export type xds_type_matcher_v3_Matcher_MatcherTree_MatchMap = {
   readonly map?: { readonly [key: string]: xds_type_matcher_v3_Matcher_OnMatch };
-}
+};
 
 /** xds.type.matcher.v3.Matcher.OnMatch */
-export interface xds_type_matcher_v3_Matcher_OnMatch {
+export type xds_type_matcher_v3_Matcher_OnMatch = {
   readonly matcher?: xds_type_matcher_v3_Matcher; /* oneof on_match */
   readonly action?: xds_core_v3_TypedExtensionConfig; /* oneof on_match */
-}
+};
 
 /** xds.type.matcher.v3.RegexMatcher */
-export interface xds_type_matcher_v3_RegexMatcher {
+export type xds_type_matcher_v3_RegexMatcher = {
   readonly google_re2?: xds_type_matcher_v3_RegexMatcher_GoogleRE2; /* oneof engine_type */
   readonly regex?: string;
-}
+};
 
 /** xds.type.matcher.v3.RegexMatcher.GoogleRE2 */
 export type xds_type_matcher_v3_RegexMatcher_GoogleRE2 = { readonly [field: string]: never };
 
 /** xds.type.matcher.v3.StringMatcher */
-export interface xds_type_matcher_v3_StringMatcher {
+export type xds_type_matcher_v3_StringMatcher = {
   readonly exact?: string; /* oneof match_pattern */
   readonly prefix?: string; /* oneof match_pattern */
   readonly suffix?: string; /* oneof match_pattern */
   readonly safe_regex?: xds_type_matcher_v3_RegexMatcher; /* oneof match_pattern */
   readonly contains?: string; /* oneof match_pattern */
   readonly ignore_case?: boolean;
-}
+};
 
 /** Every generated message by its full proto name (what an Any's `@type` names). */
 export interface EnvoyMessages {

@@ -1,4 +1,6 @@
 /** Type URLs of the Envoy extensions strait puts into `typed_config` fields. */
+import type { envoy_config_core_v3_ConfigSource } from "../proto/envoy-types.ts";
+
 const T = "type.googleapis.com/";
 
 export const EXTENSION_TYPES = {
@@ -12,4 +14,4 @@ export const EXTENSION_TYPES = {
 } as const;
 
 /** The ADS config source every dynamic reference uses. */
-export const ADS = { ads: {}, resource_api_version: "V3" } as const;
+export const ADS: envoy_config_core_v3_ConfigSource = { ads: {}, resource_api_version: "V3" };
