@@ -12,8 +12,6 @@ import type {
 } from "../proto/envoy-types.ts";
 import type { EnvoyResourceSet } from "../translate/resource-set.ts";
 
-export type Json = Record<string, unknown>;
-
 /**
  * The resources, typed as the generated proto3 JSON types: they have been encoded with the
  * real Envoy protos and decoded again (prepareNodeConfig), so they have exactly that shape.
@@ -26,17 +24,6 @@ export interface NodeConfig {
   readonly loadAssignments: ReadonlyMap<string, ClusterLoadAssignment>;
   readonly secrets: ReadonlyMap<string, Secret>;
 }
-
-function field<T>(obj: unknown, ...path: string[]): T | undefined {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Json)[p];
-  }
-  return cur as T | undefined;
-}
-
-export { field };
 
 /** Indexes decoded resources (proto3 JSON with proto field names). */
 export function indexNodeConfig(resources: EnvoyResourceSet): NodeConfig {
