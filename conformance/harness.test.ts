@@ -165,3 +165,92 @@ describe("conformance harness", () => {
     );
   });
 });
+
+/** Every resource of one type rewritten through its JSON text. */
+function rewriteJson(set: EnvoyResourceSet, type: string, f: (json: string) => string): EnvoyResourceSet {
+  const out = new Map<string, EnvoyResourceJson>();
+  for (const [name, r] of set[type as keyof EnvoyResourceSet] as Map<string, EnvoyResourceJson>)
+    out.set(name, JSON.parse(f(JSON.stringify(r))) as EnvoyResourceJson);
+  return { ...set, [type]: out };
+}
+
+function firstFailure(result: ReturnType<typeof run>): string | undefined {
+  return result.checks.find((c) => !c.outcome.ok)?.outcome.message;
+}
+
+describe("conformance harness, as strict as the official suite", () => {
+  it("fails when the gateway presents a certificate the client does not trust (serverCert)", () => {
+    // The served certificate replaced by another one the suite created: valid for the names, untrusted.
+    const other = options.issued.get("gateway-conformance-infra/tls-validity-checks-client-certificate");
+    expect(other).toBeDefined();
+    const swap = (set: EnvoyResourceSet) =>
+      rewriteJson(set, TYPE_URLS.secret, (json) => {
+        const secret = JSON.parse(json) as {
+          tls_certificate?: { certificate_chain?: { inline_string?: string } };
+        };
+        if (secret.tls_certificate?.certificate_chain?.inline_string === undefined) return json;
+        secret.tls_certificate.certificate_chain.inline_string = other?.certPem ?? "";
+        return JSON.stringify(secret);
+      });
+    const result = run(broken({ resources: swap }), "HTTPRouteHTTPSListener");
+    expect(result.passed).toBe(false);
+    expect(firstFailure(result)).toMatch(/not trusted by the client/);
+  });
+
+  it("fails when the server never asks for the client certificate it should validate", () => {
+    const dropValidation = (value: unknown): unknown =>
+      Array.isArray(value)
+        ? value.map(dropValidation)
+        : value !== null && typeof value === "object"
+          ? Object.fromEntries(
+              Object.entries(value)
+                .filter(([k]) => k !== "combined_validation_context" && k !== "require_client_certificate")
+                .map(([k, v]) => [k, dropValidation(v)]),
+            )
+          : value;
+    const noRequest = (set: EnvoyResourceSet) =>
+      rewriteJson(set, TYPE_URLS.listener, (json) => JSON.stringify(dropValidation(JSON.parse(json))));
+    const result = run(
+      broken({ resources: noRequest }),
+      "GatewayFrontendClientCertificateValidationInsecureFallback",
+    );
+    expect(result.passed).toBe(false);
+    expect(firstFailure(result)).toMatch(/did not ask for the client certificate/);
+  });
+
+  it("fails when a percentage mirror mirrors every request", () => {
+    const always = (r: Record<string, unknown>) =>
+      JSON.parse(
+        JSON.stringify(r).replace(
+          /"runtime_fraction":\{"default_value":\{[^}]*\}\}/g,
+          '"runtime_fraction":{"default_value":{"numerator":100,"denominator":"HUNDRED"}}',
+        ),
+      ) as Record<string, unknown>;
+    const result = run(
+      broken({ resources: (set) => mapRoutes(set, always) }),
+      "HTTPRouteRequestPercentageMirror",
+    );
+    expect(result.passed).toBe(false);
+    expect(firstFailure(result)).toMatch(/logged 500 of 500 mirrored requests/);
+  });
+
+  it("fails when a Gateway condition other than the one asked for is at an old generation", () => {
+    const stale = (statuses: ReturnType<ConformanceTarget["reconcile"]>["statuses"]) =>
+      statuses.map((s) => {
+        if (s.ref.kind !== "Gateway") return s;
+        const status = s.status as { conditions?: { type: string; observedGeneration?: number }[] };
+        return {
+          ...s,
+          status: {
+            ...status,
+            conditions: (status.conditions ?? []).map((c) =>
+              c.type === "Programmed" ? { ...c, observedGeneration: (c.observedGeneration ?? 1) - 1 } : c,
+            ),
+          },
+        } as typeof s;
+      });
+    const result = run(broken({ statuses: stale }), "HTTPRouteSimpleSameNamespace");
+    expect(result.passed).toBe(false);
+    expect(firstFailure(result)).toMatch(/not at generation/);
+  });
+});

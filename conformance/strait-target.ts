@@ -52,6 +52,60 @@ function signedBy(certPem: string, caPem: string): boolean {
   return cas.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
 }
 
+function pemBlocks(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (p) => new X509Certificate(p),
+  );
+}
+
+/**
+ * The client side of the handshake as Go's crypto/tls does it with RootCAs and ServerName
+ * (the upstream roundtripper): the leaf must be one of the trusted certificates or be issued
+ * and signed by one, be valid now, and be valid for the server name.
+ */
+export function serverCertificateProblem(
+  presentedPem: string | undefined,
+  trustedPem: string,
+  serverName: string | undefined,
+  now: Date,
+): string | undefined {
+  if (serverName === undefined || serverName === "") return "the client sends no server name";
+  const leaf = presentedPem === undefined ? undefined : pemBlocks(presentedPem)[0];
+  if (leaf === undefined) return "the server presented no certificate";
+  const roots = pemBlocks(trustedPem);
+  if (roots.length === 0) return "the client trusts no certificate";
+  const trusted = roots.some(
+    (root) =>
+      root.fingerprint256 === leaf.fingerprint256 || (leaf.checkIssued(root) && leaf.verify(root.publicKey)),
+  );
+  if (!trusted)
+    return `the server certificate (${leaf.subject.replaceAll("\n", ", ")}) is not trusted by the client`;
+  if (now < new Date(leaf.validFrom) || now > new Date(leaf.validTo))
+    return "the server certificate is not valid now";
+  if (!goVerifyHostname(leaf, serverName)) return `the server certificate is not valid for ${serverName}`;
+  return undefined;
+}
+
+/**
+ * Go's x509.Certificate.VerifyHostname for a DNS name: the subject alternative names only (the
+ * common name is ignored), a leading `*` label standing for exactly one label. Unlike OpenSSL's
+ * check (X509Certificate.checkHost), Go accepts `*.org` for `example.org`, which the suite's
+ * certificates rely on.
+ */
+function goVerifyHostname(leaf: X509Certificate, host: string): boolean {
+  const wanted = host.toLowerCase().replace(/\.$/, "").split(".");
+  const names = (leaf.subjectAltName ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n.startsWith("DNS:"))
+    .map((n) => n.slice(4).toLowerCase().replace(/\.$/, ""));
+  return names.some((name) => {
+    const labels = name.split(".");
+    if (name === "" || labels.length !== wanted.length) return false;
+    return labels.every((label, i) => (i === 0 && label === "*") || label === wanted[i]);
+  });
+}
+
 function grouped(headers: HeaderList): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [n, v] of headers) {
@@ -151,7 +205,27 @@ class SimulatedTraffic implements TrafficEngine {
         random: { cluster: request.random, endpoint: (request.random * 7.31) % 1, fraction: request.random },
       },
     );
+    if (request.scheme === "https" && request.trustedServerCertPem !== undefined) {
+      const problem = this.#clientVerifiesServer(result, request);
+      if (problem !== undefined)
+        return {
+          kind: "failed",
+          reason: problem,
+          ...(result.clientCertificateRequested === true ? { clientCertRequested: true } : {}),
+        };
+    }
     return this.#respond(result, uuid);
+  }
+
+  /** The client's verification of the server certificate the chosen chain presents. */
+  #clientVerifiesServer(result: SimResult, request: TrafficRequest): string | undefined {
+    if (result.outcome.kind === "connection-failed") return undefined; // failed before the certificate
+    const name = result.serverCertificates?.[0];
+    const secret = name === undefined ? undefined : this.#config.secrets.get(name);
+    const pem = (
+      secret as { tls_certificate?: { certificate_chain?: { inline_string?: string } } } | undefined
+    )?.tls_certificate?.certificate_chain?.inline_string;
+    return serverCertificateProblem(pem, request.trustedServerCertPem ?? "", request.sni, new Date());
   }
 
   #hit(
@@ -204,8 +278,8 @@ class SimulatedTraffic implements TrafficEngine {
 
   #respond(result: SimResult, uuid: string): TrafficResult {
     const outcome = result.outcome;
-    if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason };
     const requested = result.clientCertificateRequested === true ? { clientCertRequested: true } : {};
+    if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason, ...requested };
     if (outcome.kind === "local-response") {
       return {
         kind: "response",

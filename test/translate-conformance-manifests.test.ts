@@ -15,7 +15,8 @@ import { gatewayApiDir } from "./support/gateway-api-data.ts";
 const dir = gatewayApiDir();
 const catalogue = loadCatalogue(dir);
 
-describe("Envoy resources for the official conformance manifests", () => {
+// Every test's manifests through the pipeline and the encoder: seconds when idle, minutes on a loaded machine.
+describe("Envoy resources for the official conformance manifests", { timeout: 300_000 }, () => {
   it("encode without a single issue, for every test's manifests", async () => {
     const options = await straitHarnessOptions(dir, catalogue);
     const problems: string[] = [];

@@ -56,6 +56,25 @@ function staleConditions(obj: AnyStoredObject, conditions: readonly ConditionLik
   return `conditions not at generation ${generation}: ${stale.map((c) => `${c.type}@${c.observedGeneration}`).join(", ")}`;
 }
 
+/**
+ * `ConditionsHaveLatestObservedGeneration` on the object's own conditions, as the upstream
+ * helpers call it before reading anything else (GatewayMustHaveCondition, WaitForGatewayAddress,
+ * GatewayStatusMustHaveListeners, GatewayMustHaveZeroRoutes, ListenerSet helpers, …).
+ */
+function ownConditionsStale(obj: AnyStoredObject, ref: ObjectRefData): CheckOutcome | undefined {
+  const stale = staleConditions(obj, conditionsOf(statusOf(obj)));
+  return stale === undefined ? undefined : fail(`${formatRef(ref)}: ${stale}`);
+}
+
+/** The same over every status.parents entry of a route (all parents, not only the one judged). */
+function parentConditionsStale(route: AnyStoredObject, ref: ObjectRefData): CheckOutcome | undefined {
+  const stale = staleConditions(
+    route,
+    parentsOf(route).flatMap((p) => p.conditions ?? []),
+  );
+  return stale === undefined ? undefined : fail(`${formatRef(ref)}: ${stale}`);
+}
+
 function need(ctx: CheckContext, ref: ObjectRefData): AnyStoredObject | CheckOutcome {
   const obj = objectOf(ctx, ref);
   return obj ?? fail(`${formatRef(ref)} not found`);
@@ -91,16 +110,11 @@ export const gatewayClassAcceptedSet: CheckFn = (ctx, check) => {
 function objectCondition(ctx: CheckContext, ref: ObjectRefData, condition: ConditionData): CheckOutcome {
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
-  const conditions = conditionsOf(statusOf(obj));
-  const mismatch = matchCondition(conditions, condition);
-  if (mismatch !== undefined) return fail(`${formatRef(ref)}: ${mismatch}`);
-  const found = conditions.find((c) => c.type === condition.type);
-  if (found?.observedGeneration !== generationOf(obj)) {
-    return fail(
-      `${formatRef(ref)}: ${condition.type} at generation ${found?.observedGeneration}, object at ${generationOf(obj)}`,
-    );
-  }
-  return pass();
+  // Every condition of the object at its generation, not only the one asked for.
+  const stale = ownConditionsStale(obj, ref);
+  if (stale !== undefined) return stale;
+  const mismatch = matchCondition(conditionsOf(statusOf(obj)), condition);
+  return mismatch === undefined ? pass() : fail(`${formatRef(ref)}: ${mismatch}`);
 }
 
 export const gatewayCondition: CheckFn = (ctx, check) =>
@@ -113,10 +127,13 @@ export const gatewayHasAddress: CheckFn = (ctx, check) => {
   const ref = check.gateway as ObjectRefData;
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
+  const stale = ownConditionsStale(obj, ref);
+  if (stale !== undefined) return stale;
+  // WaitForGatewayAddress takes the first address whose type is set.
   const addresses = statusOf(obj).addresses;
-  return Array.isArray(addresses) && addresses.length > 0
+  return Array.isArray(addresses) && addresses.some((a) => (a as { type?: unknown }).type !== undefined)
     ? pass()
-    : fail(`${formatRef(ref)} has no status.addresses`);
+    : fail(`${formatRef(ref)} has no status.addresses entry with a type`);
 };
 
 interface ListenerStatusLike {
@@ -202,6 +219,8 @@ export const gatewayListenersStatus: CheckFn = (ctx, check) => {
   const ref = check.gateway as ObjectRefData;
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
+  const stale = ownConditionsStale(obj, ref);
+  if (stale !== undefined) return stale;
   const listeners = (statusOf(obj).listeners ?? []) as ListenerStatusLike[];
   return compareListeners(formatRef(ref), listeners, check.listeners as ExpectedListener[]);
 };
@@ -210,6 +229,8 @@ export const listenerSetListenersStatus: CheckFn = (ctx, check) => {
   const ref = check.listenerSet as ObjectRefData;
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
+  const stale = ownConditionsStale(obj, ref);
+  if (stale !== undefined) return stale;
   const listeners = (statusOf(obj).listeners ?? []) as ListenerStatusLike[];
   return compareListeners(formatRef(ref), listeners, check.listeners as ExpectedListener[]);
 };
@@ -222,6 +243,11 @@ function listenerConditionsOf(
 ): CheckOutcome {
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
+  // ListenerSetListenersMustHaveConditions checks the set's generation; the Gateway helper does not.
+  if (ref.kind === "ListenerSet") {
+    const stale = ownConditionsStale(obj, ref);
+    if (stale !== undefined) return stale;
+  }
   const listeners = (statusOf(obj).listeners ?? []) as ListenerStatusLike[];
   const wanted =
     Array.isArray(names) && !names.includes("(all)") ? (names as string[]) : listeners.map((l) => l.name);
@@ -247,15 +273,23 @@ export const gatewayZeroRoutes: CheckFn = (ctx, check) => {
   const ref = check.gateway as ObjectRefData;
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
+  const stale = ownConditionsStale(obj, ref);
+  if (stale !== undefined) return stale;
+  // GatewayMustHaveZeroRoutes: no listener statuses, or exactly one with attachedRoutes 0.
   const listeners = (statusOf(obj).listeners ?? []) as ListenerStatusLike[];
-  const attached = listeners.reduce((n, l) => n + (l.attachedRoutes ?? 0), 0);
-  return attached === 0 ? pass() : fail(`${formatRef(ref)}: ${attached} attached routes, want 0`);
+  if (listeners.length === 0) return pass("no listener statuses");
+  if (listeners.length === 1 && (listeners[0]?.attachedRoutes ?? 0) === 0) return pass();
+  return fail(
+    `${formatRef(ref)}: listeners ${JSON.stringify(listeners.map((l) => [l.name, l.attachedRoutes ?? 0]))}, want none or exactly one with 0 attached routes`,
+  );
 };
 
 export const gatewayAttachedListenerSets: CheckFn = (ctx, check) => {
   const ref = check.gateway as ObjectRefData;
   const obj = need(ctx, ref);
   if (isOutcome(obj)) return obj;
+  const stale = ownConditionsStale(obj, ref);
+  if (stale !== undefined) return stale;
   const got = Number(statusOf(obj).attachedListenerSets ?? 0);
   return got === Number(check.count)
     ? pass()
@@ -314,6 +348,8 @@ export const routeCondition: CheckFn = (ctx, check) => {
   const routeRef = check.route as ObjectRefData;
   const route = need(ctx, routeRef);
   if (isOutcome(route)) return route;
+  const stale = parentConditionsStale(route, routeRef);
+  if (stale !== undefined) return stale;
   const parent = parentKind(ctx, check.parent as ObjectRefData);
   const entry = parentEntry(ctx, route, parent);
   if (entry === undefined)
@@ -328,6 +364,8 @@ export const routeNotAccepted: CheckFn = (ctx, check) => {
   if (isOutcome(route)) return route;
   const parents = parentsOf(route);
   if (parents.length === 0) return pass("no parents in status");
+  const stale = parentConditionsStale(route, routeRef);
+  if (stale !== undefined) return stale;
   if (parents.length === 1) {
     const accepted = (parents[0]?.conditions ?? []).find((c) => c.type === "Accepted");
     if (accepted?.status === "False") return pass();
@@ -341,6 +379,8 @@ export const routeParents: CheckFn = (ctx, check) => {
   const routeRef = check.route as ObjectRefData;
   const route = need(ctx, routeRef);
   if (isOutcome(route)) return route;
+  const stale = parentConditionsStale(route, routeRef);
+  if (stale !== undefined) return stale;
   const routeNs = route.metadata.namespace ?? "";
   const expected = check.parents as {
     parentRef: RouteParentStatusLike["parentRef"];
@@ -405,8 +445,8 @@ function routesAccepted(
       reason: "Accepted",
     });
     if (mismatch !== undefined) return fail(`${formatRef(routeRef)}: ${mismatch}`);
-    const stale = staleConditions(route, entry.conditions ?? []);
-    if (stale !== undefined) return fail(`${formatRef(routeRef)}: ${stale}`);
+    const stale = parentConditionsStale(route, routeRef);
+    if (stale !== undefined) return stale;
   }
   return pass();
 }
@@ -426,6 +466,10 @@ export const parentAndRoutesAccepted: CheckFn = (ctx, check) => {
   const parentRef = check.parent as ObjectRefData;
   const parent = need(ctx, parentRef);
   if (isOutcome(parent)) return parent;
+  if (parentRef.kind === "ListenerSet") {
+    const stale = ownConditionsStale(parent, parentRef);
+    if (stale !== undefined) return stale;
+  }
   const ready = listenersAllReady(formatRef(parentRef), parent);
   if (!ready.ok) return ready;
   return routesAccepted(ctx, parentRef, (check.routes ?? []) as ObjectRefData[]);
@@ -439,6 +483,7 @@ export const namespacesReady: CheckFn = (ctx, check) => {
       if (gw.metadata.annotations?.[SKIP_READINESS] === "true") continue;
       const cls = ctx.cluster.store.get("GatewayClass", "", gw.spec.gatewayClassName);
       if (cls?.spec.controllerName !== ctx.controllerName) continue;
+      // objectCondition also holds every condition of the Gateway at its generation.
       for (const type of ["Accepted", "Programmed"]) {
         const outcome = objectCondition(
           ctx,

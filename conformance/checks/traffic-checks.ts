@@ -37,7 +37,7 @@ interface ExpectedData {
   responseHeaders?: Record<string, string>;
   responseHeaderOneOf?: Record<string, string[]>;
   responseAbsentHeaders?: string[];
-  mirroredTo?: { backend: string; namespace: string }[];
+  mirroredTo?: { backend: string; namespace: string; percent?: number }[];
   headerCompareIgnoresWhitespace?: boolean;
 }
 
@@ -47,6 +47,19 @@ const SAMPLES = [0.01, 0.37, 0.74, 0.99];
 function certFromField(ctx: CheckContext, field: unknown) {
   const m = /Secret ([^/\s]+)\/(\S+)/.exec(String(field ?? ""));
   return m === null ? undefined : ctx.issued.get(`${m[1]}/${m[2]}`);
+}
+
+/**
+ * The certificate a catalogue `serverCert: PEM from Secret ns/name` names: one the suite
+ * created programmatically, or the Secret's tls.crt from the test's manifests.
+ */
+function trustedServerCert(ctx: CheckContext, field: unknown): string | undefined {
+  const m = /Secret ([^/\s]+)\/(\S+)/.exec(String(field ?? ""));
+  if (m === null) return undefined;
+  const issued = ctx.issued.get(`${m[1]}/${m[2]}`);
+  if (issued !== undefined) return issued.certPem;
+  const crt = ctx.cluster.store.get("Secret", m[1] ?? "", m[2] ?? "")?.data?.["tls.crt"];
+  return crt === undefined ? undefined : Buffer.from(crt, "base64").toString("utf8");
 }
 
 export function buildRequest(
@@ -62,6 +75,7 @@ export function buildRequest(
     .map(([k, v]) => `${k}:${v}`)
     .join(",");
   const clientCert = certFromField(ctx, check.clientCert);
+  const trusted = scheme === "https" ? trustedServerCert(ctx, check.serverCert) : undefined;
   // The retry test makes a fresh uuid per probe, so the echo server counts attempts per probe.
   const path = (request.path ?? "/").replace("<fresh uuid per probe>", randomUUID());
   const sni =
@@ -76,8 +90,19 @@ export function buildRequest(
     headers,
     ...(sni === undefined ? {} : { sni }),
     ...(clientCert === undefined ? {} : { clientCert }),
+    ...(trusted === undefined ? {} : { trustedServerCertPem: trusted }),
     random,
   };
+}
+
+/** The headers the catalogue's request sends (without the X-Echo-Set-Header every request carries). */
+function sentHeaders(request: TrafficRequest): [string, string][] {
+  return Object.entries(request.headers).filter(([name]) => name.toLowerCase() !== "x-echo-set-header");
+}
+
+/** 408 and 504: upstream roundtripper.IsTimeoutError. */
+function isTimeout(status: number): boolean {
+  return status === 408 || status === 504;
 }
 
 function headerValue(headers: Readonly<Record<string, readonly string[]>>, name: string): string | undefined {
@@ -128,6 +153,8 @@ export function judgeResponse(
       : Array.isArray(expected.statusCode)
         ? expected.statusCode
         : [expected.statusCode];
+  // CompareRoundTrip: a timeout answers any expected timeout code (408 and 504 alike).
+  if (isTimeout(result.status) && allowed.some(isTimeout)) return undefined;
   if (!allowed.includes(result.status)) return `status ${result.status}, want ${allowed.join(" or ")}`;
   const ignoreWs = expected.headerCompareIgnoresWhitespace === true;
 
@@ -136,7 +163,8 @@ export function judgeResponse(
     const receives = expected.backendReceives;
     if (result.status === 200) {
       const got = backend?.request;
-      const wantPath = receives?.path ?? splitPathQuery(request.path);
+      // CompareRoundTrip compares the echo's RequestURI with the path as sent, query string included.
+      const wantPath = receives?.path ?? request.path;
       const wantMethod = receives?.method ?? (receives === undefined ? request.method : "GET");
       const wantHost = receives?.host ?? (receives === undefined ? request.host : undefined);
       if (backend === undefined) {
@@ -145,8 +173,7 @@ export function judgeResponse(
       } else {
         if (wantHost !== undefined && wantHost !== got?.host)
           return `backend saw host ${got?.host}, want ${wantHost}`;
-        if (splitPathQuery(got?.path ?? "") !== wantPath)
-          return `backend saw path ${got?.path}, want ${wantPath}`;
+        if ((got?.path ?? "") !== wantPath) return `backend saw path ${got?.path}, want ${wantPath}`;
         if (got?.method !== wantMethod) return `backend saw method ${got?.method}, want ${wantMethod}`;
         if (receives?.sni !== undefined && got?.sni !== receives.sni)
           return `backend saw SNI ${got?.sni}, want ${receives.sni}`;
@@ -160,7 +187,10 @@ export function judgeResponse(
       }
       if ((expected.namespace ?? "") !== (backend?.namespace ?? ""))
         return `served from namespace "${backend?.namespace ?? ""}", want "${expected.namespace ?? ""}"`;
-      for (const [name, want] of Object.entries(receives?.headers ?? {})) {
+      // Without an expected request, upstream expects the request itself: its headers as sent.
+      const wantHeaders =
+        receives === undefined ? sentHeaders(request) : Object.entries(receives.headers ?? {});
+      for (const [name, want] of wantHeaders) {
         const actual = got === undefined ? undefined : headerValue(got.headers, name);
         if (actual === undefined) return `backend did not receive header ${name}`;
         if (normalize(actual, ignoreWs) !== normalize(want, ignoreWs))
@@ -233,23 +263,113 @@ function repeat(
   return pass();
 }
 
-export const http: CheckFn = (ctx, check) =>
-  repeat(ctx, check, "http", (req, res) => judgeResponse(req, res, (check.expected ?? {}) as ExpectedData));
+export const http: CheckFn = (ctx, check) => {
+  const expected = (check.expected ?? {}) as ExpectedData;
+  const outcome = repeat(ctx, check, "http", (req, res) => judgeResponse(req, res, expected));
+  const shares = (expected.mirroredTo ?? []).filter((m) => m.percent !== undefined);
+  return outcome.ok && shares.length > 0 ? mirrorDistribution(ctx, check, shares) : outcome;
+};
 
-export const https: CheckFn = (ctx, check) =>
-  repeat(ctx, check, "https", (req, res) => judgeResponse(req, res, (check.expected ?? {}) as ExpectedData));
+/**
+ * HTTPRouteRequestPercentageMirror: 500 requests (each with its own request id, as
+ * AddRequestIDQueryParam adds one), each answered as expected; the requests each mirror
+ * backend logs must be within 3 standard deviations of 500·p (Binomial(500, p)).
+ */
+function mirrorDistribution(
+  ctx: CheckContext,
+  check: CheckData,
+  mirrors: readonly { backend: string; namespace: string; percent?: number }[],
+): CheckOutcome {
+  const total = 500;
+  const counts = new Map<string, number>(mirrors.map((m) => [`${m.namespace}/${m.backend}`, 0]));
+  const expected = (check.expected ?? {}) as ExpectedData;
+  for (let i = 0; i < total; i++) {
+    const base = buildRequest(ctx, check, "http", (i + 0.5) / total);
+    // AddRequestIDQueryParam: upstream's own parameter name, so each request is told apart in the logs.
+    const id = `gateway-api-conformance-request-id=${randomUUID()}`;
+    const request = { ...base, path: base.path.includes("?") ? `${base.path}&${id}` : `${base.path}?${id}` };
+    const result = ctx.traffic.send(request);
+    const wantPath =
+      expected.backendReceives?.path === undefined ? undefined : `${expected.backendReceives.path}?${id}`;
+    const problem = judgeResponse(
+      request,
+      result,
+      wantPath === undefined
+        ? expected
+        : { ...expected, backendReceives: { ...expected.backendReceives, path: wantPath } },
+    );
+    if (problem !== undefined) return fail(`request ${i}: ${problem}`);
+    if (result.kind !== "response") continue;
+    for (const m of mirrors) {
+      const key = `${m.namespace}/${m.backend}`;
+      // GetMirrorLogRegexp(path): the mirror logs the request URI as sent, request id included.
+      const hits = result.mirrors.filter(
+        (h) => h.pod.startsWith(m.backend) && h.namespace === m.namespace && h.request.path === request.path,
+      ).length;
+      counts.set(key, (counts.get(key) ?? 0) + hits);
+    }
+  }
+  for (const m of mirrors) {
+    const p = (m.percent ?? 0) / 100;
+    const mean = total * p;
+    const margin = 3 * Math.sqrt(total * p * (1 - p));
+    const got = counts.get(`${m.namespace}/${m.backend}`) ?? 0;
+    if (got < mean - margin || got > mean + margin)
+      return fail(
+        `${m.namespace}/${m.backend} logged ${got} of ${total} mirrored requests, want ${mean} ± ${margin.toFixed(1)}`,
+      );
+  }
+  return pass(JSON.stringify(Object.fromEntries(counts)));
+}
 
-export const httpNot200: CheckFn = (ctx, check) =>
-  repeat(ctx, check, "http", (_req, res) =>
-    res.kind === "response" && res.status === 200 ? "got 200" : undefined,
-  );
+/**
+ * MakeTLSRequestAndExpectEventuallyConsistentResponse: the client trusts only `serverCert` and
+ * sends `tlsServerName`; with a client certificate, the server must also have asked for it.
+ */
+export const https: CheckFn = (ctx, check) => {
+  if (trustedServerCert(ctx, check.serverCert) === undefined)
+    return fail(`cannot read the server certificate the client trusts ("${String(check.serverCert)}")`);
+  const wantsClientCert = certFromField(ctx, check.clientCert) !== undefined;
+  return repeat(ctx, check, "https", (req, res) => {
+    const problem = judgeResponse(req, res, (check.expected ?? {}) as ExpectedData);
+    if (problem !== undefined) return problem;
+    if (wantsClientCert && res.kind === "response" && res.clientCertRequested !== true)
+      return "the server did not ask for the client certificate";
+    return undefined;
+  });
+};
 
+/**
+ * MakeRequestAndExpectFailure (WaitForConsistentFailureResponse): 5 attempts in a row must get
+ * an HTTP response that is neither 200 nor a timeout (408, 504); a request that gets no
+ * response at all is not yet a pass. A 200 fails at once.
+ */
+export const httpNot200: CheckFn = (ctx, check) => {
+  for (let i = 0; i < 5; i++) {
+    const request = buildRequest(ctx, check, "http", SAMPLES[i % SAMPLES.length] ?? 0);
+    const result = ctx.traffic.send(request);
+    const label = `${request.method} http://${request.host ?? "(gateway)"}${request.path}`;
+    if (result.kind === "failed")
+      return fail(`${label}: no HTTP response (${result.reason}), want a non-200 answer`);
+    if (result.status === 200) return fail(`${label}: got 200`);
+    if (isTimeout(result.status))
+      return fail(`${label}: timed out (${result.status}), want a non-200 answer`);
+  }
+  return pass();
+};
+
+/**
+ * MakeTLSRequestAndExpectFailureResponse: one attempt, which must fail with no HTTP response;
+ * with a client certificate, the server must have asked for it (the failure is its refusal).
+ */
 export const httpsRequestFails: CheckFn = (ctx, check) => {
   const request = buildRequest(ctx, check, "https", SAMPLES[0] ?? 0);
   const result = ctx.traffic.send(request);
-  return result.kind === "failed"
-    ? pass(result.reason)
-    : fail(`https request got HTTP ${result.status}, want a TLS or connection failure`);
+  if (result.kind !== "failed")
+    return fail(`https request got HTTP ${result.status}, want a TLS or connection failure`);
+  if (request.clientCert !== undefined && result.clientCertRequested !== true)
+    return fail(`the request failed (${result.reason}) before the server asked for the client certificate`);
+  return pass(result.reason);
 };
 
 /** 500 requests, shares within ±0.05 of the expected weights; any other pod fails. */
@@ -289,7 +409,8 @@ export const mirroredRequestLogged: CheckFn = (ctx, check) => {
       (m) =>
         m.pod.startsWith(b.BackendRef.Name) &&
         m.namespace === b.BackendRef.Namespace &&
-        splitPathQuery(m.request.path) === String(check.path),
+        // GetMirrorLogRegexp: "Echoing back request made to <path> to client", the URI as logged.
+        m.request.path === String(check.path),
     );
     if (hit === undefined)
       return fail(

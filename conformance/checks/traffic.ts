@@ -20,6 +20,12 @@ export interface TrafficRequest {
   readonly sni?: string;
   /** Client certificate presented when the server asks for one (https only). */
   readonly clientCert?: Issued;
+  /**
+   * What the client trusts for the server (https only), as the upstream roundtripper's RootCAs:
+   * the engine must fail the handshake (a `failed` result) unless the server's certificate
+   * chains to one of these, is valid now and is valid for `sni` (Go's ServerName check).
+   */
+  readonly trustedServerCertPem?: string;
   /** Random value in [0, 1) driving weighted choices, so repeated sends explore the weights. */
   readonly random: number;
 }
@@ -59,6 +65,8 @@ export type TrafficResult =
       /** No HTTP response: connection refused, TLS handshake failure, reset. */
       readonly kind: "failed";
       readonly reason: string;
+      /** For https: whether the server asked for a client certificate before the failure. */
+      readonly clientCertRequested?: boolean;
     };
 
 export interface TrafficEngine {

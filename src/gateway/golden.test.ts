@@ -5,8 +5,9 @@
  *   input.yaml (+ common.yaml) ──gateway stage──► statuses.yaml, model.yaml
  *                               ──xds translate──► envoy.yaml
  *
- * Regenerate with UPDATE_GOLDEN=1. Every Envoy resource must also encode with
- * the real Envoy protos.
+ * The goldens are regenerated only with UPDATE_GOLDEN=1 (and reviewed); a
+ * missing golden fails, it is never written and compared with itself. Every
+ * Envoy resource must also encode with the real Envoy protos.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -31,7 +32,8 @@ function load(file: string, store: ResourceStore): void {
 function golden(dir: string, name: string, value: unknown): void {
   const file = join(dir, name);
   const text = stringify(value, { lineWidth: 0, sortMapEntries: false, aliasDuplicateObjects: false });
-  if (UPDATE || !existsSync(file)) writeFileSync(file, text);
+  if (UPDATE) writeFileSync(file, text);
+  expect(existsSync(file), `${file} is missing: run with UPDATE_GOLDEN=1 and review it`).toBe(true);
   expect(text).toBe(readFileSync(file, "utf8"));
 }
 

@@ -15,7 +15,7 @@ import protobuf from "protobufjs";
 const require = createRequire(import.meta.url);
 
 /** The .proto files whose messages strait emits or reads (their imports come along). */
-const ENTRY_FILES = [
+export const ENTRY_FILES = [
   "envoy/service/discovery/v3/ads.proto",
   "envoy/service/discovery/v3/discovery.proto",
   "envoy/config/listener/v3/listener.proto",

@@ -5,7 +5,14 @@
  * Http::Utility::newUri).
  */
 
-import type { Json } from "./node-config.ts";
+import type {
+  envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight,
+  envoy_config_route_v3_RedirectAction as RedirectAction,
+  envoy_config_route_v3_Route as Route,
+  envoy_config_route_v3_RouteAction as RouteAction,
+  envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
+  envoy_config_route_v3_VirtualHost as VirtualHost,
+} from "../proto/envoy-types.ts";
 import { fullMatchReplace } from "./regex-replace.ts";
 import { splitPath, stripPort } from "./route-match.ts";
 import type { HeaderList } from "./types.ts";
@@ -15,9 +22,20 @@ export interface HeaderOps {
   readonly remove: readonly string[];
 }
 
-export function headerOps(obj: Json | undefined, prefix: "request" | "response"): HeaderOps {
-  const add = ((obj?.[`${prefix}_headers_to_add`] as Json[] | undefined) ?? []).map((h) => {
-    const header = (h.header ?? {}) as { key?: string; value?: string };
+/** The header mutation fields Route, VirtualHost, RouteConfiguration and ClusterWeight share. */
+export type HeaderMutationFields = Pick<
+  Route & VirtualHost & RouteConfiguration & ClusterWeight,
+  | "request_headers_to_add"
+  | "request_headers_to_remove"
+  | "response_headers_to_add"
+  | "response_headers_to_remove"
+>;
+
+export function headerOps(obj: HeaderMutationFields | undefined, prefix: "request" | "response"): HeaderOps {
+  const toAdd = prefix === "request" ? obj?.request_headers_to_add : obj?.response_headers_to_add;
+  const toRemove = prefix === "request" ? obj?.request_headers_to_remove : obj?.response_headers_to_remove;
+  const add = (toAdd ?? []).map((h) => {
+    const header = h.header ?? {};
     // `append` (deprecated bool) maps to the two corresponding actions; the default is APPEND_IF_EXISTS_OR_ADD.
     const action =
       typeof h.append_action === "string"
@@ -27,9 +45,7 @@ export function headerOps(obj: Json | undefined, prefix: "request" | "response")
           : "APPEND_IF_EXISTS_OR_ADD";
     return { name: String(header.key ?? "").toLowerCase(), value: String(header.value ?? ""), action };
   });
-  const remove = ((obj?.[`${prefix}_headers_to_remove`] as string[] | undefined) ?? []).map((n) =>
-    n.toLowerCase(),
-  );
+  const remove = (toRemove ?? []).map((n) => n.toLowerCase());
   return { add, remove };
 }
 
@@ -61,7 +77,7 @@ export function applyHeaderOps(headers: HeaderList, ops: HeaderOps): [string, st
 
 /** prefix_rewrite or regex_rewrite of a RouteAction or RedirectAction; undefined when none applies. */
 export function rewritePath(
-  action: Json,
+  action: Pick<RouteAction & RedirectAction, "prefix_rewrite" | "regex_rewrite">,
   path: string,
   matchedPrefix: string | undefined,
 ): string | undefined {
@@ -74,7 +90,7 @@ export function rewritePath(
   ) {
     return `${action.prefix_rewrite}${pathOnly.slice(matchedPrefix.length)}${suffix}`;
   }
-  const rr = action.regex_rewrite as { pattern?: { regex?: string }; substitution?: string } | undefined;
+  const rr = action.regex_rewrite;
   if (rr?.pattern?.regex !== undefined) {
     const rewritten = fullMatchReplace(rr.pattern.regex, pathOnly, rr.substitution ?? "");
     // Envoy keeps the original path when the rewrite yields nothing.
@@ -85,7 +101,7 @@ export function rewritePath(
 
 /** The Location of a redirect, as Envoy builds it. */
 export function redirectLocation(
-  redirect: Json,
+  redirect: RedirectAction,
   scheme: string,
   authority: string,
   path: string,
@@ -133,7 +149,7 @@ export function redirectLocation(
   return `${finalScheme}://${host}${finalPort}${finalPath}`;
 }
 
-const REDIRECT_STATUS: Readonly<Record<string, number>> = {
+const REDIRECT_STATUS: Readonly<Record<NonNullable<RedirectAction["response_code"]>, number>> = {
   MOVED_PERMANENTLY: 301,
   FOUND: 302,
   SEE_OTHER: 303,
@@ -141,6 +157,6 @@ const REDIRECT_STATUS: Readonly<Record<string, number>> = {
   PERMANENT_REDIRECT: 308,
 };
 
-export function redirectStatus(redirect: Json): number {
-  return REDIRECT_STATUS[String(redirect.response_code ?? "MOVED_PERMANENTLY")] ?? 301;
+export function redirectStatus(redirect: RedirectAction): number {
+  return REDIRECT_STATUS[redirect.response_code ?? "MOVED_PERMANENTLY"] ?? 301;
 }

@@ -8,18 +8,21 @@
  * Access-Control-Allow-Origin (the origin itself), -Allow-Credentials and
  * -Expose-Headers. The filter's encoder also runs on its own preflight reply.
  */
+import type {
+  envoy_extensions_filters_http_cors_v3_CorsPolicy as CorsPolicy,
+  envoy_config_route_v3_Route as Route,
+  envoy_config_route_v3_VirtualHost as VirtualHost,
+} from "../proto/envoy-types.ts";
+import { unpackAny } from "../proto/pack-any.ts";
 import { headerValue, stringMatches } from "./matchers.ts";
-import type { Json } from "./node-config.ts";
 import type { HeaderList } from "./types.ts";
 
-export function corsPolicyOf(route: Json, vh: Json): Json | undefined {
-  const fromRoute = (route.typed_per_filter_config as Json | undefined)?.["envoy.filters.http.cors"] as
-    | Json
-    | undefined;
-  const fromVh = (vh.typed_per_filter_config as Json | undefined)?.["envoy.filters.http.cors"] as
-    | Json
-    | undefined;
-  return fromRoute ?? fromVh;
+const CORS_POLICY = "envoy.extensions.filters.http.cors.v3.CorsPolicy";
+
+/** The route's CorsPolicy (typed_per_filter_config), else the virtual host's. */
+export function corsPolicyOf(route: Route, vh: VirtualHost): CorsPolicy | undefined {
+  const fromRoute = unpackAny(route.typed_per_filter_config?.["envoy.filters.http.cors"], CORS_POLICY);
+  return fromRoute ?? unpackAny(vh.typed_per_filter_config?.["envoy.filters.http.cors"], CORS_POLICY);
 }
 
 export interface CorsResult {
@@ -33,11 +36,15 @@ export interface CorsResult {
   };
 }
 
-export function evaluateCors(policy: Json | undefined, method: string, headers: HeaderList): CorsResult {
+export function evaluateCors(
+  policy: CorsPolicy | undefined,
+  method: string,
+  headers: HeaderList,
+): CorsResult {
   if (policy === undefined) return {};
   const origin = headerValue(headers, "origin");
   if (origin === undefined || origin === "") return {};
-  const matchers = (policy.allow_origin_string_match as Json[] | undefined) ?? [];
+  const matchers = policy.allow_origin_string_match ?? [];
   const allowed = matchers.some((m) => stringMatches(m, "*") || stringMatches(m, origin));
   const credentials = policy.allow_credentials === true;
   const expose =

@@ -7,16 +7,21 @@
  * then transport protocol, then application protocols.
  */
 import { X509Certificate } from "node:crypto";
-import { field, type Json, type NodeConfig } from "./node-config.ts";
+import type {
+  envoy_config_listener_v3_FilterChain as FilterChain,
+  envoy_config_listener_v3_Listener as Listener,
+} from "../proto/envoy-types.ts";
+import { unpackAny } from "../proto/pack-any.ts";
+import type { NodeConfig } from "./node-config.ts";
 import type { SimRequest } from "./types.ts";
 
 export interface ChainChoice {
-  readonly listener: Json;
-  readonly chain: Json;
+  readonly listener: Listener;
+  readonly chain: FilterChain;
   readonly name: string;
 }
 
-export function findListener(config: NodeConfig, address: string, port: number): Json | undefined {
+export function findListener(config: NodeConfig, address: string, port: number): Listener | undefined {
   return config.listeners.get(`${address}:${port}`) ?? config.listeners.get(`0.0.0.0:${port}`);
 }
 
@@ -36,20 +41,20 @@ function serverNameScore(names: readonly string[], sni: string | undefined): num
   return best;
 }
 
-export function chooseFilterChain(listener: Json, request: SimRequest): ChainChoice | undefined {
+export function chooseFilterChain(listener: Listener, request: SimRequest): ChainChoice | undefined {
   const transport = request.tls === undefined ? "raw_buffer" : "tls";
   const alpn = request.tls?.alpn ?? [];
-  let best: { chain: Json; score: number[] } | undefined;
-  for (const chain of (listener.filter_chains as Json[] | undefined) ?? []) {
-    const m = (chain.filter_chain_match ?? {}) as Json;
-    const destinationPort = m.destination_port as number | undefined;
+  let best: { chain: FilterChain; score: number[] } | undefined;
+  for (const chain of listener.filter_chains ?? []) {
+    const m = chain.filter_chain_match ?? {};
+    const destinationPort = m.destination_port;
     if (destinationPort !== undefined && destinationPort !== request.port) continue;
-    const names = (m.server_names as string[] | undefined) ?? [];
+    const names = m.server_names ?? [];
     const nameScore = serverNameScore(names, request.tls?.sni);
     if (nameScore < 0) continue;
-    const tp = m.transport_protocol as string | undefined;
+    const tp = m.transport_protocol;
     if (tp !== undefined && tp !== "" && tp !== transport) continue;
-    const protocols = (m.application_protocols as string[] | undefined) ?? [];
+    const protocols = m.application_protocols ?? [];
     if (protocols.length > 0 && !protocols.some((p) => alpn.includes(p))) continue;
     const score = [
       destinationPort === undefined ? 0 : 1,
@@ -59,7 +64,7 @@ export function chooseFilterChain(listener: Json, request: SimRequest): ChainCho
     ];
     if (best === undefined || compareScores(score, best.score) > 0) best = { chain, score };
   }
-  const chain = best?.chain ?? (listener.default_filter_chain as Json | undefined);
+  const chain = best?.chain ?? listener.default_filter_chain;
   if (chain === undefined) return undefined;
   return { listener, chain, name: String(chain.name ?? "(unnamed)") };
 }
@@ -94,9 +99,11 @@ function verifiedBy(leaf: X509Certificate, roots: readonly X509Certificate[]): b
  * TLS client, and a client certificate when the chain requires one, verified
  * against the chain's CA bundle unless it accepts untrusted certificates.
  */
-export function handshake(config: NodeConfig, chain: Json, request: SimRequest): Handshake {
-  const socket = chain.transport_socket as Json | undefined;
-  const tlsConfig = socket?.typed_config as Json | undefined;
+export function handshake(config: NodeConfig, chain: FilterChain, request: SimRequest): Handshake {
+  const tlsConfig = unpackAny(
+    chain.transport_socket?.typed_config,
+    "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+  );
   if (tlsConfig === undefined) {
     if (request.tls !== undefined)
       return {
@@ -114,10 +121,8 @@ export function handshake(config: NodeConfig, chain: Json, request: SimRequest):
       serverCertificates: [],
       clientCertificateRequested: false,
     };
-  const common = (tlsConfig.common_tls_context ?? {}) as Json;
-  const certs = ((common.tls_certificate_sds_secret_configs as Json[] | undefined) ?? []).map((c) =>
-    String(c.name),
-  );
+  const common = tlsConfig.common_tls_context ?? {};
+  const certs = (common.tls_certificate_sds_secret_configs ?? []).map((c) => String(c.name));
   for (const name of certs) {
     if (!config.secrets.has(name))
       return {
@@ -127,10 +132,10 @@ export function handshake(config: NodeConfig, chain: Json, request: SimRequest):
         clientCertificateRequested: false,
       };
   }
-  const combined = common.combined_validation_context as Json | undefined;
-  const caName = field<string>(combined, "validation_context_sds_secret_config", "name");
+  const combined = common.combined_validation_context;
+  const caName = combined?.validation_context_sds_secret_config?.name;
   const acceptUntrusted =
-    field<string>(combined, "default_validation_context", "trust_chain_verification") === "ACCEPT_UNTRUSTED";
+    combined?.default_validation_context?.trust_chain_verification === "ACCEPT_UNTRUSTED";
   const requireClient = tlsConfig.require_client_certificate === true;
   const requested = caName !== undefined || requireClient;
   const clientPem = request.tls.clientCertificatePem;
@@ -143,12 +148,7 @@ export function handshake(config: NodeConfig, chain: Json, request: SimRequest):
     };
   }
   if (caName !== undefined && clientPem !== undefined && clientPem !== "" && !acceptUntrusted) {
-    const bundle = field<string>(
-      config.secrets.get(caName),
-      "validation_context",
-      "trusted_ca",
-      "inline_string",
-    );
+    const bundle = config.secrets.get(caName)?.validation_context?.trusted_ca?.inline_string;
     if (bundle === undefined)
       return {
         ok: false,

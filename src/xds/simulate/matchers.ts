@@ -4,7 +4,10 @@
  * against the whole value, as Envoy's safe_regex does.
  */
 import { RE2 } from "re2-wasm";
-import type { Json } from "./node-config.ts";
+import type {
+  envoy_config_route_v3_HeaderMatcher as HeaderMatcher,
+  envoy_type_matcher_v3_StringMatcher as StringMatcher,
+} from "../proto/envoy-types.ts";
 import type { HeaderList } from "./types.ts";
 
 const compiled = new Map<string, RE2>();
@@ -21,7 +24,7 @@ export function fullMatch(pattern: string, value: string): boolean {
 }
 
 /** Envoy StringMatcher: exact, prefix, suffix, contains, safe_regex; `ignore_case` where it applies. */
-export function stringMatches(m: Json, value: string): boolean {
+export function stringMatches(m: StringMatcher, value: string): boolean {
   const ignoreCase = m.ignore_case === true;
   const v = ignoreCase ? value.toLowerCase() : value;
   const norm = (s: unknown) => (ignoreCase ? String(s).toLowerCase() : String(s));
@@ -29,7 +32,7 @@ export function stringMatches(m: Json, value: string): boolean {
   if (m.prefix !== undefined) return v.startsWith(norm(m.prefix));
   if (m.suffix !== undefined) return v.endsWith(norm(m.suffix));
   if (m.contains !== undefined) return v.includes(norm(m.contains));
-  const regex = (m.safe_regex as Json | undefined)?.regex;
+  const regex = m.safe_regex?.regex;
   if (typeof regex === "string") return fullMatch(regex, value);
   return false;
 }
@@ -40,17 +43,17 @@ export function headerValue(headers: HeaderList, name: string): string | undefin
   return values.length === 0 ? undefined : values.join(",");
 }
 
-export function headerMatches(matcher: Json, headers: HeaderList): boolean {
+export function headerMatches(matcher: HeaderMatcher, headers: HeaderList): boolean {
   const name = String(matcher.name ?? "").toLowerCase();
   const value = headerValue(headers, name);
   let result: boolean;
   if (matcher.present_match !== undefined)
     result = (value !== undefined) === (matcher.present_match === true);
   else if (value === undefined) result = false;
-  else if (matcher.string_match !== undefined) result = stringMatches(matcher.string_match as Json, value);
+  else if (matcher.string_match !== undefined) result = stringMatches(matcher.string_match, value);
   else if (matcher.exact_match !== undefined) result = value === matcher.exact_match;
   else if (matcher.range_match !== undefined) {
-    const r = matcher.range_match as { start?: number; end?: number };
+    const r = matcher.range_match;
     const n = Number(value);
     result = /^-?\d+$/.test(value) && n >= Number(r.start ?? 0) && n < Number(r.end ?? 0);
   } else result = true; // no value matcher: presence only

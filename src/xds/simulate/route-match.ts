@@ -10,8 +10,14 @@
  * Routes are tried in order; the first whose path, header, query parameter
  * and runtime fraction matchers all match wins.
  */
+import type {
+  envoy_config_route_v3_Route as Route,
+  envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
+  envoy_config_route_v3_RouteMatch as RouteMatch,
+  envoy_config_core_v3_RuntimeFractionalPercent as RuntimeFractionalPercent,
+  envoy_config_route_v3_VirtualHost as VirtualHost,
+} from "../proto/envoy-types.ts";
 import { fullMatch, headerMatches, stringMatches } from "./matchers.ts";
-import type { Json } from "./node-config.ts";
 import type { HeaderList } from "./types.ts";
 
 export function stripPort(authority: string): string {
@@ -23,16 +29,19 @@ export function stripPort(authority: string): string {
   return colon >= 0 && /^\d+$/.test(authority.slice(colon + 1)) ? authority.slice(0, colon) : authority;
 }
 
-export function selectVirtualHost(routeConfig: Json, authority: string): Json | undefined {
+export function selectVirtualHost(
+  routeConfig: RouteConfiguration,
+  authority: string,
+): VirtualHost | undefined {
   const host = (
     routeConfig.ignore_port_in_host_matching === true ? stripPort(authority) : authority
   ).toLowerCase();
-  const vhosts = (routeConfig.virtual_hosts as Json[] | undefined) ?? [];
-  let suffix: { vh: Json; len: number } | undefined;
-  let prefix: { vh: Json; len: number } | undefined;
-  let star: Json | undefined;
+  const vhosts = routeConfig.virtual_hosts ?? [];
+  let suffix: { vh: VirtualHost; len: number } | undefined;
+  let prefix: { vh: VirtualHost; len: number } | undefined;
+  let star: VirtualHost | undefined;
   for (const vh of vhosts) {
-    for (const raw of (vh.domains as string[] | undefined) ?? []) {
+    for (const raw of vh.domains ?? []) {
       const d = raw.toLowerCase();
       if (d === "*") {
         star ??= vh;
@@ -92,7 +101,7 @@ export interface PathMatchResult {
   readonly matchedPrefix?: string;
 }
 
-export function matchPath(match: Json, path: string): PathMatchResult {
+export function matchPath(match: RouteMatch, path: string): PathMatchResult {
   const caseSensitive = match.case_sensitive !== false;
   const p = caseSensitive ? path : path.toLowerCase();
   const norm = (s: unknown) => (caseSensitive ? String(s) : String(s).toLowerCase());
@@ -109,26 +118,26 @@ export function matchPath(match: Json, path: string): PathMatchResult {
     const ok = p === prefix || p.startsWith(`${prefix}/`);
     return ok ? { matched: true, matchedPrefix: path.slice(0, prefix.length) } : { matched: false };
   }
-  const regex = (match.safe_regex as Json | undefined)?.regex;
+  const regex = match.safe_regex?.regex;
   if (typeof regex === "string") return { matched: fullMatch(regex, path) };
   return { matched: false };
 }
 
-function fractionMatches(fraction: Json | undefined, random: number): boolean {
+function fractionMatches(fraction: RuntimeFractionalPercent | undefined, random: number): boolean {
   if (fraction === undefined) return true;
-  const value = (fraction.default_value ?? {}) as { numerator?: number; denominator?: string };
+  const value = fraction.default_value ?? {};
   const denominator =
     value.denominator === "MILLION" ? 1_000_000 : value.denominator === "TEN_THOUSAND" ? 10_000 : 100;
   return random * denominator < Number(value.numerator ?? 0);
 }
 
 export interface RouteMatchResult {
-  readonly route: Json;
+  readonly route: Route;
   readonly matchedPrefix?: string;
 }
 
 export function selectRoute(
-  vh: Json,
+  vh: VirtualHost,
   method: string,
   path: string,
   headers: HeaderList,
@@ -137,19 +146,19 @@ export function selectRoute(
   const { path: pathOnly, query } = splitPath(path);
   const params = queryParams(query);
   const withMethod: HeaderList = [[":method", method], ...headers];
-  for (const route of (vh.routes as Json[] | undefined) ?? []) {
-    const match = (route.match ?? {}) as Json;
+  for (const route of vh.routes ?? []) {
+    const match = route.match ?? {};
     const p = matchPath(match, pathOnly);
     if (!p.matched) continue;
-    if (!((match.headers as Json[] | undefined) ?? []).every((h) => headerMatches(h, withMethod))) continue;
-    const queryOk = ((match.query_parameters as Json[] | undefined) ?? []).every((q) => {
+    if (!(match.headers ?? []).every((h) => headerMatches(h, withMethod))) continue;
+    const queryOk = (match.query_parameters ?? []).every((q) => {
       const value = params.get(String(q.name));
       if (q.present_match !== undefined) return (value !== undefined) === (q.present_match === true);
       if (value === undefined) return false;
-      return q.string_match === undefined ? true : stringMatches(q.string_match as Json, value);
+      return q.string_match === undefined ? true : stringMatches(q.string_match, value);
     });
     if (!queryOk) continue;
-    if (!fractionMatches(match.runtime_fraction as Json | undefined, random)) continue;
+    if (!fractionMatches(match.runtime_fraction, random)) continue;
     return { route, ...(p.matchedPrefix === undefined ? {} : { matchedPrefix: p.matchedPrefix }) };
   }
   return undefined;

@@ -5,28 +5,36 @@
  * route's action (redirect, direct response, or forwarding with rewrites,
  * header mutations, mirrors, timeouts and retries) and the endpoint.
  */
+
+import type {
+  envoy_config_listener_v3_FilterChain as FilterChain,
+  envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager as HttpConnectionManager,
+  envoy_config_route_v3_RouteAction as RouteAction,
+  envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
+} from "../proto/envoy-types.ts";
+import { unpackAny } from "../proto/pack-any.ts";
 import { applyHeaderOps, headerOps, redirectLocation, redirectStatus, rewritePath } from "./actions.ts";
 import { corsPolicyOf, evaluateCors } from "./cors.ts";
 import { chooseFilterChain, findListener, handshake } from "./listener-match.ts";
-import { field, type Json, type NodeConfig } from "./node-config.ts";
+import type { NodeConfig } from "./node-config.ts";
 import { selectRoute, selectVirtualHost } from "./route-match.ts";
 import type { HeaderList, Mirror, SimOptions, SimRequest, SimResult } from "./types.ts";
 import { chooseCluster, clusterEndpoints, pickEndpoint, upstreamTls } from "./upstream.ts";
 
-const HCM_TYPE =
-  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
-
-function connectionManager(chain: Json): Json | undefined {
-  for (const f of (chain.filters as Json[] | undefined) ?? []) {
-    const cfg = f.typed_config as Json | undefined;
-    if (cfg?.["@type"] === HCM_TYPE) return cfg;
+function connectionManager(chain: FilterChain): HttpConnectionManager | undefined {
+  for (const f of chain.filters ?? []) {
+    const hcm = unpackAny(
+      f.typed_config,
+      "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    );
+    if (hcm !== undefined) return hcm;
   }
   return undefined;
 }
 
-function upgradeAllowed(type: string, hcm: Json, action: Json): boolean {
-  const find = (list: unknown) =>
-    ((list as Json[] | undefined) ?? []).find((u) => String(u.upgrade_type ?? "").toLowerCase() === type);
+function upgradeAllowed(type: string, hcm: HttpConnectionManager, action: RouteAction): boolean {
+  const find = (list: readonly { upgrade_type?: string; enabled?: boolean }[] | undefined) =>
+    (list ?? []).find((u) => String(u.upgrade_type ?? "").toLowerCase() === type);
   const onRoute = find(action.upgrade_configs);
   if (onRoute !== undefined) return onRoute.enabled !== false;
   const onHcm = find(hcm.upgrade_configs);
@@ -100,11 +108,9 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
       outcome: { kind: "connection-failed", reason: "the filter chain has no HTTP connection manager" },
       trace,
     };
-  const routeConfigName = field<string>(hcm, "rds", "route_config_name");
-  const routeConfig =
-    routeConfigName === undefined
-      ? (hcm.route_config as Json | undefined)
-      : config.routeConfigurations.get(routeConfigName);
+  const routeConfigName = hcm.rds?.route_config_name;
+  const routeConfig: RouteConfiguration | undefined =
+    routeConfigName === undefined ? hcm.route_config : config.routeConfigurations.get(routeConfigName);
   if (routeConfig === undefined) {
     // Envoy keeps the listener warming until its RDS resource arrives; requests see no route.
     return {
@@ -155,7 +161,7 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   }
 
   if (route.redirect !== undefined) {
-    const redirect = route.redirect as Json;
+    const redirect = route.redirect;
     const location = redirectLocation(
       redirect,
       request.scheme,
@@ -170,12 +176,12 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     return { ...at, outcome: local(redirectStatus(redirect), `redirect to ${location}`, headersOut), trace };
   }
   if (route.direct_response !== undefined) {
-    const dr = route.direct_response as Json;
-    const body = field<string>(dr, "body", "inline_string");
+    const dr = route.direct_response;
+    const body = dr.body?.inline_string;
     const headersOut = responseOps.reduce<[string, string][]>((h, ops) => applyHeaderOps(h, ops), []);
     return { ...at, outcome: local(Number(dr.status ?? 200), "direct response", headersOut, body), trace };
   }
-  const action = route.route as Json | undefined;
+  const action = route.route;
   if (action === undefined) return { ...at, outcome: local(404, "route has no action"), trace };
 
   // An Upgrade (WebSocket) request needs the upgrade enabled on the connection manager, or on the route.
@@ -247,12 +253,8 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   };
 
   const mirrors: Mirror[] = [];
-  for (const policy of (action.request_mirror_policies as Json[] | undefined) ?? []) {
-    const fraction = field<{ numerator?: number; denominator?: string }>(
-      policy,
-      "runtime_fraction",
-      "default_value",
-    );
+  for (const policy of action.request_mirror_policies ?? []) {
+    const fraction = policy.runtime_fraction?.default_value;
     if (fraction !== undefined) {
       const denominator =
         fraction.denominator === "MILLION"
@@ -280,7 +282,7 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     });
   }
 
-  const retryPolicy = action.retry_policy as Json | undefined;
+  const retryPolicy = action.retry_policy;
   const weighted = chosen.entry === undefined ? [] : [headerOps(chosen.entry, "response")];
   const responseAdd = [...weighted, ...responseOps];
   const tlsUp = upstreamTls(config, cluster);
@@ -302,15 +304,13 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
             retry: {
               retryOn: String(retryPolicy.retry_on ?? ""),
               numRetries: Number(retryPolicy.num_retries ?? 1),
-              retriableStatusCodes: ((retryPolicy.retriable_status_codes as number[] | undefined) ?? []).map(
-                Number,
-              ),
+              retriableStatusCodes: (retryPolicy.retriable_status_codes ?? []).map(Number),
               ...(typeof retryPolicy.per_try_timeout === "string"
                 ? { perTryTimeout: retryPolicy.per_try_timeout }
                 : {}),
-              ...(field<string>(retryPolicy, "retry_back_off", "base_interval") === undefined
+              ...(retryPolicy.retry_back_off?.base_interval === undefined
                 ? {}
-                : { backoff: field<string>(retryPolicy, "retry_back_off", "base_interval") as string }),
+                : { backoff: retryPolicy.retry_back_off.base_interval }),
             },
           }),
       response: {

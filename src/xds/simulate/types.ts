@@ -3,6 +3,8 @@
  * configuration, and what Envoy would do with it.
  */
 
+import type { envoy_type_matcher_v3_StringMatcher } from "../proto/envoy-types.ts";
+
 /** Header list: lower-cased names, in order; a name may repeat. */
 export type HeaderList = readonly (readonly [string, string])[];
 
@@ -50,7 +52,7 @@ export interface UpstreamTlsInfo {
   readonly systemTrust?: boolean;
   readonly subjectAltNames: readonly {
     readonly type: string;
-    readonly matcher: Readonly<Record<string, unknown>>;
+    readonly matcher: envoy_type_matcher_v3_StringMatcher;
   }[];
   /** SDS name of the client certificate presented to the backend. */
   readonly clientCertificate?: string;

@@ -6,19 +6,26 @@
  * reproducible.
  */
 import { X509Certificate } from "node:crypto";
+import type {
+  envoy_config_cluster_v3_Cluster as Cluster,
+  envoy_config_endpoint_v3_ClusterLoadAssignment as ClusterLoadAssignment,
+  envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight,
+  envoy_config_route_v3_RouteAction as RouteAction,
+} from "../proto/envoy-types.ts";
+import { unpackAny } from "../proto/pack-any.ts";
 import { stringMatches } from "./matchers.ts";
-import { field, type Json, type NodeConfig } from "./node-config.ts";
+import type { NodeConfig } from "./node-config.ts";
 import type { Endpoint, UpstreamTlsInfo } from "./types.ts";
 
 export interface WeightedChoice {
   readonly cluster: string;
-  readonly entry?: Json;
+  readonly entry?: ClusterWeight;
   readonly all?: readonly { readonly cluster: string; readonly weight: number }[];
 }
 
-export function chooseCluster(action: Json, random: number): WeightedChoice | undefined {
+export function chooseCluster(action: RouteAction, random: number): WeightedChoice | undefined {
   if (typeof action.cluster === "string") return { cluster: action.cluster };
-  const weighted = (action.weighted_clusters as Json | undefined)?.clusters as Json[] | undefined;
+  const weighted = action.weighted_clusters?.clusters;
   if (weighted === undefined || weighted.length === 0) return undefined;
   const all = weighted.map((c) => ({ cluster: String(c.name), weight: Number(c.weight ?? 0) }));
   const total = all.reduce((n, c) => n + c.weight, 0);
@@ -26,31 +33,33 @@ export function chooseCluster(action: Json, random: number): WeightedChoice | un
   let point = random * total;
   for (let i = 0; i < weighted.length; i++) {
     const w = all[i]?.weight ?? 0;
-    if (point < w) return { cluster: all[i]?.cluster ?? "", entry: weighted[i] as Json, all };
+    const entry = weighted[i];
+    if (point < w) return { cluster: all[i]?.cluster ?? "", ...(entry === undefined ? {} : { entry }), all };
     point -= w;
   }
   const last = weighted.length - 1;
-  return { cluster: all[last]?.cluster ?? "", entry: weighted[last] as Json, all };
+  const entry = weighted[last];
+  return { cluster: all[last]?.cluster ?? "", ...(entry === undefined ? {} : { entry }), all };
 }
 
 const UNHEALTHY = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
 
-export function clusterEndpoints(config: NodeConfig, cluster: Json): Endpoint[] {
+export function clusterEndpoints(config: NodeConfig, cluster: Cluster): Endpoint[] {
   const type = String(cluster.type ?? "STATIC");
-  let assignment: Json | undefined;
+  let assignment: ClusterLoadAssignment | undefined;
   if (type === "EDS") {
-    const serviceName = field<string>(cluster, "eds_cluster_config", "service_name") ?? String(cluster.name);
+    const serviceName = cluster.eds_cluster_config?.service_name ?? String(cluster.name);
     assignment = config.loadAssignments.get(serviceName);
   } else {
-    assignment = cluster.load_assignment as Json | undefined;
+    assignment = cluster.load_assignment;
   }
   const out: Endpoint[] = [];
-  for (const locality of (assignment?.endpoints as Json[] | undefined) ?? []) {
-    const zone = field<string>(locality, "locality", "zone");
-    for (const lb of (locality.lb_endpoints as Json[] | undefined) ?? []) {
+  for (const locality of assignment?.endpoints ?? []) {
+    const zone = locality.locality?.zone;
+    for (const lb of locality.lb_endpoints ?? []) {
       if (UNHEALTHY.has(String(lb.health_status ?? "UNKNOWN"))) continue;
-      const address = field<string>(lb, "endpoint", "address", "socket_address", "address");
-      const port = field<number>(lb, "endpoint", "address", "socket_address", "port_value");
+      const address = lb.endpoint?.address?.socket_address?.address;
+      const port = lb.endpoint?.address?.socket_address?.port_value;
       if (address === undefined || port === undefined) continue;
       out.push({ address, port, ...(zone === undefined || zone === "" ? {} : { zone }) });
     }
@@ -64,30 +73,30 @@ export function pickEndpoint(endpoints: readonly Endpoint[], random: number): En
 }
 
 /** The TLS a cluster originates: SNI, trusted CAs, the names the server certificate must carry. */
-export function upstreamTls(config: NodeConfig, cluster: Json): UpstreamTlsInfo | undefined {
-  const socket = cluster.transport_socket as Json | undefined;
+export function upstreamTls(config: NodeConfig, cluster: Cluster): UpstreamTlsInfo | undefined {
+  const socket = cluster.transport_socket;
   if (socket === undefined) return undefined;
-  const ctx = (socket.typed_config ?? {}) as Json;
-  const common = (ctx.common_tls_context ?? {}) as Json;
-  const combined = common.combined_validation_context as Json | undefined;
-  const validation = (combined?.default_validation_context ?? common.validation_context ?? {}) as Json;
-  const bundleName = field<string>(combined, "validation_context_sds_secret_config", "name");
+  const ctx =
+    unpackAny(socket.typed_config, "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext") ?? {};
+  const common = ctx.common_tls_context ?? {};
+  const combined = common.combined_validation_context;
+  const validation = combined?.default_validation_context ?? common.validation_context ?? {};
+  const bundleName = combined?.validation_context_sds_secret_config?.name;
   const trustedCaPem =
     bundleName === undefined
-      ? field<string>(validation, "trusted_ca", "inline_string")
-      : field<string>(config.secrets.get(bundleName), "validation_context", "trusted_ca", "inline_string");
-  const sans = ((validation.match_typed_subject_alt_names as Json[] | undefined) ?? []).map((m) => ({
+      ? validation.trusted_ca?.inline_string
+      : config.secrets.get(bundleName)?.validation_context?.trusted_ca?.inline_string;
+  const sans = (validation.match_typed_subject_alt_names ?? []).map((m) => ({
     type: String(m.san_type ?? "DNS"),
-    matcher: (m.matcher ?? {}) as Json,
+    matcher: m.matcher ?? {},
   }));
-  const clientCertificate = ((common.tls_certificate_sds_secret_configs as Json[] | undefined) ?? [])[0]
-    ?.name;
+  const clientCertificate = (common.tls_certificate_sds_secret_configs ?? [])[0]?.name;
   const sni = typeof ctx.sni === "string" && ctx.sni !== "" ? ctx.sni : undefined;
   return {
     ...(sni === undefined ? {} : { sni }),
     ...(trustedCaPem === undefined ? {} : { trustedCaPem }),
     ...(bundleName === undefined ? {} : { trustBundle: bundleName }),
-    ...(field<string>(validation, "trusted_ca", "filename") === undefined ? {} : { systemTrust: true }),
+    ...(validation.trusted_ca?.filename === undefined ? {} : { systemTrust: true }),
     subjectAltNames: sans,
     ...(typeof clientCertificate === "string" ? { clientCertificate } : {}),
   };

@@ -16,6 +16,15 @@ import type {
   PolicyEntry,
 } from "../../model/endpoint-policy.ts";
 import { STRAIT_TYPE_URLS } from "../proto/envoy-protos.ts";
+import type {
+  strait_v1_AuthSettings as AuthSettingsJson,
+  strait_v1_EndpointPolicy as EndpointPolicyJson,
+  strait_v1_HostPrefix as HostPrefixJson,
+  strait_v1_IdentityHosts as IdentityHostsJson,
+  strait_v1_Identity as IdentityJson,
+  strait_v1_PolicyEntry as PolicyEntryJson,
+  strait_v1_AuthType,
+} from "../proto/envoy-types.ts";
 import type { EnvoyResourceJson } from "./resource-set.ts";
 
 export type AgentResourceSet = Readonly<Record<string, ReadonlyMap<string, EnvoyResourceJson>>>;
@@ -24,13 +33,13 @@ export interface AgentSettings {
   readonly trustDomain: string;
 }
 
-const AUTH: Readonly<Record<AuthType, string>> = {
+const AUTH: Readonly<Record<AuthType, strait_v1_AuthType>> = {
   none: "AUTH_NONE",
   "mtls-spiffe": "MTLS_SPIFFE",
   "always-fail": "ALWAYS_FAIL",
 };
 
-function entryJson(e: PolicyEntry): EnvoyResourceJson {
+function entryJson(e: PolicyEntry): PolicyEntryJson {
   const portless = e.protocol === "ANY" || e.protocol === "ICMP";
   return {
     direction: e.direction === "ingress" ? "INGRESS" : "EGRESS",
@@ -51,7 +60,7 @@ export function endpointResourceName(ep: LocalEndpoint): string {
 
 export function agentResources(node: NodePolicy, settings: AgentSettings): AgentResourceSet {
   const policies = new Map(node.policies.map((p) => [p.endpointId, p]));
-  const endpoints = new Map<string, EnvoyResourceJson>();
+  const endpoints = new Map<string, EndpointPolicyJson>();
   for (const ep of node.endpoints) {
     const p = policies.get(ep.id);
     endpoints.set(endpointResourceName(ep), {
@@ -64,7 +73,7 @@ export function agentResources(node: NodePolicy, settings: AgentSettings): Agent
       entries: (p?.entries ?? []).map(entryJson),
     });
   }
-  const hosts = new Map<number, { prefix: string; node?: string }[]>();
+  const hosts = new Map<number, HostPrefixJson[]>();
   for (const e of node.ipcache) {
     const list = hosts.get(e.identity) ?? [];
     list.push({ prefix: e.prefix, ...(e.node === undefined ? {} : { node: e.node }) });
@@ -72,12 +81,17 @@ export function agentResources(node: NodePolicy, settings: AgentSettings): Agent
   }
   return {
     [STRAIT_TYPE_URLS.identity]: new Map(
-      node.identities.map((i) => [String(i.id), { id: i.id, labels: i.labels } as EnvoyResourceJson]),
+      node.identities.map((i): [string, IdentityJson] => [String(i.id), { id: i.id, labels: i.labels }]),
     ),
     [STRAIT_TYPE_URLS.identityHosts]: new Map(
-      [...hosts].map(([identity, prefixes]) => [String(identity), { identity, prefixes }]),
+      [...hosts].map(([identity, prefixes]): [string, IdentityHostsJson] => [
+        String(identity),
+        { identity, prefixes },
+      ]),
     ),
-    [STRAIT_TYPE_URLS.authSettings]: new Map([["default", { trust_domain: settings.trustDomain }]]),
+    [STRAIT_TYPE_URLS.authSettings]: new Map<string, AuthSettingsJson>([
+      ["default", { trust_domain: settings.trustDomain }],
+    ]),
     [STRAIT_TYPE_URLS.endpointPolicy]: endpoints,
   };
 }

@@ -7,9 +7,10 @@
  * Envoy that is the same as none, but gRPC rejects (NACKs) a group without.
  */
 import type { Endpoint, ServiceBackend } from "../../model/backend.ts";
+import type { envoy_config_endpoint_v3_ClusterLoadAssignment } from "../proto/envoy-types.ts";
 
 /** Proto3 JSON of envoy.config.endpoint.v3.ClusterLoadAssignment. */
-export type ClusterLoadAssignmentJson = Readonly<Record<string, unknown>>;
+export type ClusterLoadAssignmentJson = envoy_config_endpoint_v3_ClusterLoadAssignment;
 
 export function buildClusterLoadAssignment(backend: ServiceBackend): ClusterLoadAssignmentJson {
   const byZone = new Map<string, Endpoint[]>();

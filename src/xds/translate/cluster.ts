@@ -5,11 +5,15 @@
  * EDS over ADS and round-robin, which this is).
  */
 import type { ServiceBackend, UpstreamTls } from "../../model/backend.ts";
+import type {
+  envoy_config_cluster_v3_Cluster as Cluster,
+  envoy_extensions_transport_sockets_tls_v3_SubjectAltNameMatcher as SubjectAltNameMatcher,
+  envoy_config_core_v3_TransportSocket as TransportSocket,
+} from "../proto/envoy-types.ts";
+import { packAny } from "../proto/pack-any.ts";
 import { caBundleSecretName } from "./listener.ts";
 import { ADS } from "./type-urls.ts";
 
-const HTTP_PROTOCOL_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 /** The node's trust store, for BackendTLSPolicy's wellKnownCACertificates: System (Debian's bundle path). */
 const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -18,14 +22,16 @@ const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
  * against the CA bundle and the names the policy gives (the SNI itself when
  * it lists none).
  */
-function upstreamTls(tls: UpstreamTls, protocol: ServiceBackend["protocol"]): Record<string, unknown> {
+function upstreamTls(tls: UpstreamTls, protocol: ServiceBackend["protocol"]): TransportSocket {
   const names =
     tls.subjectAltNames.length === 0 ? [{ type: "DNS" as const, value: tls.sni }] : tls.subjectAltNames;
-  const sanMatchers = names.map((n) => ({ san_type: n.type, matcher: { exact: n.value } }));
+  const sanMatchers: SubjectAltNameMatcher[] = names.map((n) => ({
+    san_type: n.type,
+    matcher: { exact: n.value },
+  }));
   return {
     name: "envoy.transport_sockets.tls",
-    typed_config: {
-      "@type": UPSTREAM_TLS,
+    typed_config: packAny("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {
       sni: tls.sni,
       common_tls_context: {
         alpn_protocols: protocol === "http2" ? ["h2"] : ["http/1.1"],
@@ -49,12 +55,12 @@ function upstreamTls(tls: UpstreamTls, protocol: ServiceBackend["protocol"]): Re
               },
             }),
       },
-    },
+    }),
   };
 }
 
 /** Proto3 JSON of an Envoy Cluster (envoy.config.cluster.v3.Cluster). */
-export type ClusterJson = Readonly<Record<string, unknown>>;
+export type ClusterJson = Cluster;
 
 export function buildCluster(backend: ServiceBackend): ClusterJson {
   return {
@@ -73,10 +79,10 @@ export function buildCluster(backend: ServiceBackend): ClusterJson {
       ? {
           // appProtocol kubernetes.io/h2c or grpc: speak HTTP/2 in clear text to the upstream.
           typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": HTTP_PROTOCOL_OPTIONS,
-              explicit_http_config: { http2_protocol_options: {} },
-            },
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": packAny(
+              "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+              { explicit_http_config: { http2_protocol_options: {} } },
+            ),
           },
         }
       : {}),

@@ -20,10 +20,18 @@
  */
 import type { HttpRule, IpcacheEntry, L7Policy, L7Rule, NodePolicy } from "../../model/endpoint-policy.ts";
 import { parseIpv4PrefixCached as parseIpv4Prefix, prefixContains } from "../../net/ipv4.ts";
-import type { EnvoyResourceJson } from "./resource-set.ts";
-import { EXTENSION_TYPES } from "./type-urls.ts";
+import type {
+  envoy_config_accesslog_v3_AccessLog as AccessLog,
+  envoy_config_core_v3_CidrRange as CidrRange,
+  envoy_config_cluster_v3_Cluster as Cluster,
+  envoy_config_listener_v3_FilterChain as FilterChain,
+  envoy_config_listener_v3_Listener as Listener,
+  envoy_config_rbac_v3_Permission as Permission,
+  envoy_config_rbac_v3_Policy as Policy,
+  envoy_config_rbac_v3_Principal as Principal,
+} from "../proto/envoy-types.ts";
+import { packAny } from "../proto/pack-any.ts";
 
-const T = "type.googleapis.com/";
 export const L7_CLUSTER = "strait/l7/original-dst";
 /** bpf/lib/common.h MARK_MAGIC_FROM_PROXY, identity 0: the destination takes the client's from the ipcache. */
 const FROM_PROXY_MARK = 0x0a00;
@@ -37,19 +45,20 @@ export interface L7Options {
   readonly accessLog: string;
 }
 
-type Json = EnvoyResourceJson;
 type IpField = "direct_remote_ip" | "destination_ip";
+/** What AddressIndex builds: an RBAC principal (direct_remote_ip) or permission (destination_ip). */
+type Matcher = Principal | Permission;
 
-function cidr(prefix: string): Json {
+function cidr(prefix: string): CidrRange {
   const [address = "", len = "32"] = prefix.split("/");
   return { address_prefix: address, prefix_len: Number(len) };
 }
 
-function any(): Json {
+function any(): Principal {
   return { any: true };
 }
 
-function none(): Json {
+function none(): Principal {
   return { not_id: { any: true } };
 }
 
@@ -63,7 +72,7 @@ function none(): Json {
 export class AddressIndex {
   readonly #byIdentity = new Map<number, { prefix: string; holes: string[] }[]>();
   readonly #all: string[] = [];
-  readonly #memo = new Map<string, Json>();
+  readonly #memo = new Map<string, Matcher>();
 
   constructor(ipcache: readonly IpcacheEntry[]) {
     const parsed = ipcache.flatMap((e) => {
@@ -90,7 +99,10 @@ export class AddressIndex {
     }
   }
 
-  matcher(identities: readonly number[], field: IpField): Json {
+  matcher(identities: readonly number[], field: "direct_remote_ip"): Principal;
+  matcher(identities: readonly number[], field: "destination_ip"): Permission;
+  matcher(identities: readonly number[], field: IpField): Matcher;
+  matcher(identities: readonly number[], field: IpField): Matcher {
     const key = `${field}|${identities.join(",")}`;
     let m = this.#memo.get(key);
     if (m === undefined) {
@@ -100,18 +112,26 @@ export class AddressIndex {
     return m;
   }
 
-  #build(identities: readonly number[], field: IpField): Json {
+  #build(identities: readonly number[], field: IpField): Matcher {
+    // Principals and permissions have the same shape under different field names; the casts
+    // below only say which of the two a list holds (all of one kind, by `field`).
     const isPrincipal = field === "direct_remote_ip";
-    const or = (items: Json[]): Json => {
+    const or = (items: Matcher[]): Matcher => {
       if (items.length === 0) return isPrincipal ? none() : { not_rule: { any: true } };
-      if (items.length === 1) return items[0] as Json;
-      return isPrincipal ? { or_ids: { ids: items } } : { or_rules: { rules: items } };
+      if (items.length === 1) return items[0] as Matcher;
+      return isPrincipal
+        ? { or_ids: { ids: items as Principal[] } }
+        : { or_rules: { rules: items as Permission[] } };
     };
-    const and = (items: Json[]): Json =>
-      isPrincipal ? { and_ids: { ids: items } } : { and_rules: { rules: items } };
-    const not = (item: Json): Json => (isPrincipal ? { not_id: item } : { not_rule: item });
-    const leaf = (prefix: string): Json => ({ [field]: cidr(prefix) });
-    const parts: Json[] = [];
+    const and = (items: Matcher[]): Matcher =>
+      isPrincipal
+        ? { and_ids: { ids: items as Principal[] } }
+        : { and_rules: { rules: items as Permission[] } };
+    const not = (item: Matcher): Matcher =>
+      isPrincipal ? { not_id: item as Principal } : { not_rule: item as Permission };
+    const leaf = (prefix: string): Matcher =>
+      isPrincipal ? { direct_remote_ip: cidr(prefix) } : { destination_ip: cidr(prefix) };
+    const parts: Matcher[] = [];
     for (const id of identities) {
       for (const { prefix, holes } of this.#byIdentity.get(id) ?? []) {
         parts.push(holes.length === 0 ? leaf(prefix) : and([leaf(prefix), not(or(holes.map(leaf)))]));
@@ -130,17 +150,17 @@ export function addressMatcher(
   identities: readonly number[],
   ipcache: readonly IpcacheEntry[],
   field: IpField,
-): Json {
+): Matcher {
   return new AddressIndex(ipcache).matcher(identities, field);
 }
 
-function regex(name: string, value: string): Json {
+function regex(name: string, value: string): Permission {
   return { header: { name, string_match: { safe_regex: { regex: value } } } };
 }
 
 /** One HTTP rule as an RBAC permission: every condition it has, Cilium's way (anchored RE2, exact headers). */
-export function httpPermission(rule: HttpRule): Json {
-  const rules: Json[] = [];
+export function httpPermission(rule: HttpRule): Permission {
+  const rules: Permission[] = [];
   if (rule.method !== undefined) rules.push(regex(":method", rule.method));
   if (rule.path !== undefined) rules.push(regex(":path", rule.path));
   if (rule.host !== undefined) rules.push(regex(":authority", rule.host));
@@ -152,11 +172,11 @@ export function httpPermission(rule: HttpRule): Json {
     else rules.push({ header: { name: h.name.toLowerCase(), present_match: true } });
   }
   if (rules.length === 0) return { any: true };
-  return rules.length === 1 ? (rules[0] as Json) : { and_rules: { rules } };
+  return rules.length === 1 ? (rules[0] as Permission) : { and_rules: { rules } };
 }
 
-function rbacPolicy(rule: L7Rule, policy: L7Policy, addresses: AddressIndex): Json {
-  const requests: Json =
+function rbacPolicy(rule: L7Rule, policy: L7Policy, addresses: AddressIndex): Policy {
+  const requests: Permission =
     rule.http === "all"
       ? { any: true }
       : rule.http.length === 1
@@ -168,16 +188,15 @@ function rbacPolicy(rule: L7Rule, policy: L7Policy, addresses: AddressIndex): Js
       principals: [rule.remote === "any" ? any() : addresses.matcher(rule.remote, "direct_remote_ip")],
     };
   }
-  const destinations =
+  const destinations: Permission =
     rule.remote === "any" ? { any: true } : addresses.matcher(rule.remote, "destination_ip");
   return { permissions: [{ and_rules: { rules: [destinations, requests] } }], principals: [any()] };
 }
 
-function accessLog(path: string, policy: L7Policy): Json {
+function accessLog(path: string, policy: L7Policy): AccessLog {
   return {
     name: "envoy.access_loggers.file",
-    typed_config: {
-      "@type": `${T}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
+    typed_config: packAny("envoy.extensions.access_loggers.file.v3.FileAccessLog", {
       path,
       log_format: {
         json_format: {
@@ -195,7 +214,7 @@ function accessLog(path: string, policy: L7Policy): Json {
           duration_ms: "%DURATION%",
         },
       },
-    },
+    }),
   };
 }
 
@@ -204,7 +223,7 @@ function filterChain(
   node: NodePolicy,
   options: L7Options,
   addresses: AddressIndex,
-): Json | undefined {
+): FilterChain | undefined {
   const ep = node.endpoints.find((e) => e.id === policy.endpointId);
   if (ep === undefined || ep.addresses.length === 0) return undefined;
   const ranges = ep.addresses.map((a) => cidr(`${a}/32`));
@@ -221,44 +240,51 @@ function filterChain(
     filters: [
       {
         name: "envoy.filters.network.http_connection_manager",
-        typed_config: {
-          "@type": EXTENSION_TYPES.httpConnectionManager,
-          stat_prefix: `strait_l7_${policy.direction}`,
-          codec_type: "AUTO",
-          route_config: {
-            name,
-            virtual_hosts: [
+        typed_config: packAny(
+          "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+          {
+            stat_prefix: `strait_l7_${policy.direction}`,
+            codec_type: "AUTO",
+            route_config: {
+              name,
+              virtual_hosts: [
+                {
+                  name: "original-destination",
+                  domains: ["*"],
+                  routes: [{ match: { prefix: "/" }, route: { cluster: L7_CLUSTER, timeout: "0s" } }],
+                },
+              ],
+            },
+            http_filters: [
               {
-                name: "original-destination",
-                domains: ["*"],
-                routes: [{ match: { prefix: "/" }, route: { cluster: L7_CLUSTER, timeout: "0s" } }],
+                name: "envoy.filters.http.rbac",
+                typed_config: packAny("envoy.extensions.filters.http.rbac.v3.RBAC", {
+                  rules: { action: "ALLOW", policies },
+                }),
+              },
+              {
+                name: "envoy.filters.http.router",
+                typed_config: packAny("envoy.extensions.filters.http.router.v3.Router", {}),
               },
             ],
+            access_log: [accessLog(options.accessLog, policy)],
           },
-          http_filters: [
-            {
-              name: "envoy.filters.http.rbac",
-              typed_config: {
-                "@type": `${T}envoy.extensions.filters.http.rbac.v3.RBAC`,
-                rules: { action: "ALLOW", policies },
-              },
-            },
-            { name: "envoy.filters.http.router", typed_config: { "@type": EXTENSION_TYPES.router } },
-          ],
-          access_log: [accessLog(options.accessLog, policy)],
-        },
+        ),
       },
     ],
   };
 }
 
 export interface L7Resources {
-  readonly listeners: ReadonlyMap<string, Json>;
-  readonly clusters: ReadonlyMap<string, Json>;
+  readonly listeners: ReadonlyMap<string, Listener>;
+  readonly clusters: ReadonlyMap<string, Cluster>;
 }
 
 export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
-  const byListener = new Map<string, { direction: "ingress" | "egress"; port: number; chains: Json[] }>();
+  const byListener = new Map<
+    string,
+    { direction: "ingress" | "egress"; port: number; chains: FilterChain[] }
+  >();
   const addresses = new AddressIndex(node.ipcache);
   for (const policy of node.l7) {
     const name = l7ListenerName(policy.direction, policy.proxyPort);
@@ -267,7 +293,7 @@ export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
     if (chain !== undefined) l.chains.push(chain);
     byListener.set(name, l);
   }
-  const listeners = new Map<string, Json>();
+  const listeners = new Map<string, Listener>();
   for (const [name, l] of [...byListener].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (l.chains.length === 0) continue;
     listeners.set(name, {
@@ -277,20 +303,19 @@ export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
       listener_filters: [
         {
           name: "envoy.filters.listener.original_dst",
-          typed_config: { "@type": `${T}envoy.extensions.filters.listener.original_dst.v3.OriginalDst` },
+          typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
         },
         {
           name: "envoy.filters.listener.original_src",
-          typed_config: {
-            "@type": `${T}envoy.extensions.filters.listener.original_src.v3.OriginalSrc`,
+          typed_config: packAny("envoy.extensions.filters.listener.original_src.v3.OriginalSrc", {
             mark: FROM_PROXY_MARK,
-          },
+          }),
         },
       ],
       filter_chains: l.chains,
     });
   }
-  const clusters = new Map<string, Json>();
+  const clusters = new Map<string, Cluster>();
   if (listeners.size > 0) {
     clusters.set(L7_CLUSTER, {
       name: L7_CLUSTER,
@@ -298,10 +323,10 @@ export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
       lb_policy: "CLUSTER_PROVIDED",
       connect_timeout: "5s",
       typed_extension_protocol_options: {
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-          "@type": EXTENSION_TYPES.httpProtocolOptions,
-          use_downstream_protocol_config: {},
-        },
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": packAny(
+          "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+          { use_downstream_protocol_config: {} },
+        ),
       },
     });
   }

@@ -5,39 +5,45 @@
  * from SDS and routing through its own RouteConfiguration over RDS.
  */
 import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
+import type {
+  envoy_config_listener_v3_Filter as Filter,
+  envoy_config_listener_v3_FilterChain as FilterChain,
+  envoy_config_listener_v3_Listener as Listener,
+  envoy_config_core_v3_TransportSocket as TransportSocket,
+} from "../proto/envoy-types.ts";
+import { packAny } from "../proto/pack-any.ts";
 import { httpFilters } from "./http-filters.ts";
-import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
-
-type Json = Record<string, unknown>;
+import { ADS } from "./type-urls.ts";
 
 /** SDS name of a CA bundle, distinct from certificate names (`namespace/name`). */
 export function caBundleSecretName(bundle: string): string {
   return `${bundle}/ca.crt`;
 }
 
-function connectionManager(statPrefix: string, routeConfig: string): Json {
+function connectionManager(statPrefix: string, routeConfig: string): Filter {
   return {
     name: "envoy.filters.network.http_connection_manager",
-    typed_config: {
-      "@type": EXTENSION_TYPES.httpConnectionManager,
-      stat_prefix: statPrefix,
-      codec_type: "AUTO",
-      rds: { route_config_name: routeConfig, config_source: ADS },
-      http_filters: httpFilters(),
-      // WebSocket upgrades pass through to backends that speak it (kubernetes.io/ws).
-      upgrade_configs: [{ upgrade_type: "websocket" }],
-      use_remote_address: true,
-      normalize_path: true,
-    },
+    typed_config: packAny(
+      "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+      {
+        stat_prefix: statPrefix,
+        codec_type: "AUTO",
+        rds: { route_config_name: routeConfig, config_source: ADS },
+        http_filters: httpFilters(),
+        // WebSocket upgrades pass through to backends that speak it (kubernetes.io/ws).
+        upgrade_configs: [{ upgrade_type: "websocket" }],
+        use_remote_address: true,
+        normalize_path: true,
+      },
+    ),
   };
 }
 
-function tlsContext(chain: TlsChain): Json {
+function tlsContext(chain: TlsChain): TransportSocket {
   const validation = chain.clientValidation;
   return {
     name: "envoy.transport_sockets.tls",
-    typed_config: {
-      "@type": EXTENSION_TYPES.downstreamTlsContext,
+    typed_config: packAny("envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", {
       common_tls_context: {
         tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
         alpn_protocols: ["h2", "http/1.1"],
@@ -57,12 +63,12 @@ function tlsContext(chain: TlsChain): Json {
             }),
       },
       ...(validation !== undefined && !validation.optional ? { require_client_certificate: true } : {}),
-    },
+    }),
   };
 }
 
-export function buildListener(port: GatewayPort): Json {
-  const chains =
+export function buildListener(port: GatewayPort): Listener {
+  const chains: FilterChain[] =
     port.protocol === "HTTP"
       ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
       : port.tlsChains.map((chain) => ({
@@ -81,7 +87,7 @@ export function buildListener(port: GatewayPort): Json {
           listener_filters: [
             {
               name: "envoy.filters.listener.tls_inspector",
-              typed_config: { "@type": EXTENSION_TYPES.tlsInspector },
+              typed_config: packAny("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}),
             },
           ],
         }

@@ -10,10 +10,15 @@
  */
 import type { ServiceBackend } from "../../model/backend.ts";
 import { TYPE_URLS } from "../proto/envoy-protos.ts";
+import type {
+  envoy_config_listener_v3_Listener as Listener,
+  envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
+} from "../proto/envoy-types.ts";
+import { packAny } from "../proto/pack-any.ts";
 import { buildCluster } from "./cluster.ts";
 import { buildClusterLoadAssignment } from "./cluster-load-assignment.ts";
 import { type EnvoyResourceJson, type EnvoyResourceSet, emptyResourceSet } from "./resource-set.ts";
-import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
+import { ADS } from "./type-urls.ts";
 
 export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
 
@@ -58,21 +63,26 @@ export function proxylessRouteConfigName(backend: ServiceBackend): string {
 /** Listener (named `listenerName`), route configuration, cluster and endpoints for one Service port. */
 export function buildProxylessResources(listenerName: string, backend: ServiceBackend): EnvoyResourceSet {
   const routeConfigName = proxylessRouteConfigName(backend);
-  const listener: EnvoyResourceJson = {
+  const listener: Listener = {
     name: listenerName,
     api_listener: {
-      api_listener: {
-        "@type": EXTENSION_TYPES.httpConnectionManager,
-        stat_prefix: "grpc",
-        rds: { route_config_name: routeConfigName, config_source: ADS },
-        // gRPC runs HTTP filters it knows; the router, last, is the one it requires.
-        http_filters: [
-          { name: "envoy.filters.http.router", typed_config: { "@type": EXTENSION_TYPES.router } },
-        ],
-      },
+      api_listener: packAny(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        {
+          stat_prefix: "grpc",
+          rds: { route_config_name: routeConfigName, config_source: ADS },
+          // gRPC runs HTTP filters it knows; the router, last, is the one it requires.
+          http_filters: [
+            {
+              name: "envoy.filters.http.router",
+              typed_config: packAny("envoy.extensions.filters.http.router.v3.Router", {}),
+            },
+          ],
+        },
+      ),
     },
   };
-  const routeConfiguration: EnvoyResourceJson = {
+  const routeConfiguration: RouteConfiguration = {
     name: routeConfigName,
     virtual_hosts: [
       {

@@ -5,14 +5,16 @@
  * `Host: example.com:8080` reaches the `example.com` virtual host.
  */
 import type { RouteTable } from "../../model/gateway.ts";
+import type {
+  envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
+  envoy_config_route_v3_VirtualHost as VirtualHost,
+} from "../proto/envoy-types.ts";
 import { buildRoute } from "./route.ts";
 
-type Json = Record<string, unknown>;
-
-export function buildRouteConfiguration(table: RouteTable): Json {
+export function buildRouteConfiguration(table: RouteTable): RouteConfiguration {
   const own = new Set(table.virtualHosts.flatMap((v) => v.domains));
   const misdirected = table.misdirectedDomains.filter((d) => !own.has(d));
-  const virtualHosts: Json[] = table.virtualHosts.map((vh) => ({
+  const virtualHosts: VirtualHost[] = table.virtualHosts.map((vh) => ({
     name: vh.name,
     domains: [...vh.domains],
     routes: vh.routes.map(buildRoute),

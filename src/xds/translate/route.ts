@@ -11,10 +11,21 @@ import type {
   RouteMatch,
   WeightedBackend,
 } from "../../model/gateway.ts";
+import type {
+  AnyJson,
+  envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight,
+  envoy_config_route_v3_RedirectAction as EnvoyRedirectAction,
+  envoy_config_route_v3_Route as EnvoyRoute,
+  envoy_config_route_v3_RouteMatch as EnvoyRouteMatch,
+  envoy_config_route_v3_HeaderMatcher as HeaderMatcher,
+  envoy_config_core_v3_HeaderValueOption as HeaderValueOption,
+  envoy_config_route_v3_RedirectAction_RedirectResponseCode as RedirectResponseCode,
+  envoy_config_route_v3_RetryPolicy as RetryPolicy,
+  envoy_config_route_v3_RouteAction as RouteAction,
+  envoy_type_matcher_v3_StringMatcher as StringMatcher,
+} from "../proto/envoy-types.ts";
 import { formatDuration } from "../proto/json-codec.ts";
-import { EXTENSION_TYPES } from "./type-urls.ts";
-
-type Json = Record<string, unknown>;
+import { packAny } from "../proto/pack-any.ts";
 
 /**
  * Cluster name for a backend that does not resolve. No cluster has this name,
@@ -27,7 +38,7 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function pathMatch(match: RouteMatch): Json {
+function pathMatch(match: RouteMatch): EnvoyRouteMatch {
   const p = match.path;
   if (p.type === "Exact") return { path: p.value };
   if (p.type === "RegularExpression") return { safe_regex: { regex: p.value } };
@@ -36,12 +47,12 @@ function pathMatch(match: RouteMatch): Json {
   return trimmed === "" ? { prefix: "/" } : { path_separated_prefix: trimmed };
 }
 
-function stringMatch(m: { type: "Exact" | "RegularExpression"; value: string }): Json {
+function stringMatch(m: { type: "Exact" | "RegularExpression"; value: string }): StringMatcher {
   return m.type === "Exact" ? { exact: m.value } : { safe_regex: { regex: m.value } };
 }
 
-function routeMatch(match: RouteMatch): Json {
-  const headers: Json[] = match.headers.map((h) => ({ name: h.name, string_match: stringMatch(h) }));
+function routeMatch(match: RouteMatch): EnvoyRouteMatch {
+  const headers: HeaderMatcher[] = match.headers.map((h) => ({ name: h.name, string_match: stringMatch(h) }));
   if (match.method !== undefined) headers.push({ name: ":method", string_match: { exact: match.method } });
   return {
     ...pathMatch(match),
@@ -53,29 +64,48 @@ function routeMatch(match: RouteMatch): Json {
 }
 
 /** Gateway API set → overwrite, add → append; removals go to the *_to_remove lists. */
-function headersToAdd(m: HeaderMutation): Json[] {
+function headersToAdd(m: HeaderMutation): HeaderValueOption[] {
   return [
-    ...m.set.map((h) => ({
-      header: { key: h.name, value: h.value },
-      append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
-    })),
-    ...m.add.map((h) => ({
-      header: { key: h.name, value: h.value },
-      append_action: "APPEND_IF_EXISTS_OR_ADD",
-    })),
+    ...m.set.map(
+      (h): HeaderValueOption => ({
+        header: { key: h.name, value: h.value },
+        append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+      }),
+    ),
+    ...m.add.map(
+      (h): HeaderValueOption => ({
+        header: { key: h.name, value: h.value },
+        append_action: "APPEND_IF_EXISTS_OR_ADD",
+      }),
+    ),
   ];
 }
 
-function mutationFields(prefix: "request" | "response", m: HeaderMutation | undefined): Json {
+/** The fields Route and ClusterWeight share for header mutations. */
+type MutationFields = Pick<
+  EnvoyRoute & ClusterWeight,
+  | "request_headers_to_add"
+  | "request_headers_to_remove"
+  | "response_headers_to_add"
+  | "response_headers_to_remove"
+>;
+
+function mutationFields(prefix: "request" | "response", m: HeaderMutation | undefined): MutationFields {
   if (m === undefined) return {};
   const add = headersToAdd(m);
+  const remove = [...m.remove];
+  if (prefix === "request")
+    return {
+      ...(add.length === 0 ? {} : { request_headers_to_add: add }),
+      ...(remove.length === 0 ? {} : { request_headers_to_remove: remove }),
+    };
   return {
-    ...(add.length === 0 ? {} : { [`${prefix}_headers_to_add`]: add }),
-    ...(m.remove.length === 0 ? {} : { [`${prefix}_headers_to_remove`]: [...m.remove] }),
+    ...(add.length === 0 ? {} : { response_headers_to_add: add }),
+    ...(remove.length === 0 ? {} : { response_headers_to_remove: remove }),
   };
 }
 
-function weightedCluster(b: WeightedBackend): Json {
+function weightedCluster(b: WeightedBackend): ClusterWeight {
   return {
     name: b.cluster ?? INVALID_BACKEND_CLUSTER,
     weight: b.weight,
@@ -85,7 +115,7 @@ function weightedCluster(b: WeightedBackend): Json {
 }
 
 /** Rewrites for a ReplacePrefixMatch: a plain prefix swap, except when the replacement is `/`, which would double the slash. */
-function prefixRewrite(prefix: string, value: string): Json {
+function prefixRewrite(prefix: string, value: string): Pick<RouteAction, "regex_rewrite" | "prefix_rewrite"> {
   const from = prefix.replace(/\/+$/, "");
   const to = value.replace(/\/+$/, "");
   if (to === "")
@@ -95,7 +125,7 @@ function prefixRewrite(prefix: string, value: string): Json {
     : { prefix_rewrite: to };
 }
 
-function forward(action: ForwardAction): Json {
+function forward(action: ForwardAction): RouteAction {
   const valid = action.backends.filter((b) => b.cluster !== undefined);
   const simple =
     action.backends.length === 1 &&
@@ -103,7 +133,7 @@ function forward(action: ForwardAction): Json {
     valid[0]?.requestHeaders === undefined &&
     valid[0]?.responseHeaders === undefined;
   const retry = action.retry;
-  const retryPolicy =
+  const retryPolicy: RetryPolicy | undefined =
     retry !== undefined
       ? {
           retry_on: retry.codes.length > 0 ? "retriable-status-codes" : "5xx",
@@ -124,7 +154,7 @@ function forward(action: ForwardAction): Json {
       : action.backendTimeout !== undefined && action.backendTimeout > 0
         ? { num_retries: 0, per_try_timeout: seconds(action.backendTimeout) }
         : undefined;
-  const rewrite =
+  const rewrite: Pick<RouteAction, "regex_rewrite" | "prefix_rewrite"> =
     action.pathRewrite === undefined
       ? {}
       : action.pathRewrite.type === "ReplaceFullPath"
@@ -132,7 +162,7 @@ function forward(action: ForwardAction): Json {
         : prefixRewrite(action.pathRewrite.prefix, action.pathRewrite.value);
   return {
     ...(simple
-      ? { cluster: valid[0]?.cluster }
+      ? { cluster: valid[0]?.cluster ?? INVALID_BACKEND_CLUSTER }
       : { weighted_clusters: { clusters: action.backends.map(weightedCluster) } }),
     cluster_not_found_response_code: "INTERNAL_SERVER_ERROR",
     ...rewrite,
@@ -160,7 +190,7 @@ function seconds(value: number): string {
   return formatDuration(Math.floor(value), Math.round((value - Math.floor(value)) * 1e9));
 }
 
-const RESPONSE_CODES: Readonly<Record<number, string>> = {
+const RESPONSE_CODES: Readonly<Record<number, RedirectResponseCode>> = {
   301: "MOVED_PERMANENTLY",
   302: "FOUND",
   303: "SEE_OTHER",
@@ -168,8 +198,8 @@ const RESPONSE_CODES: Readonly<Record<number, string>> = {
   308: "PERMANENT_REDIRECT",
 };
 
-function redirect(action: RedirectAction): Json {
-  const path =
+function redirect(action: RedirectAction): EnvoyRedirectAction {
+  const path: Pick<EnvoyRedirectAction, "path_redirect" | "regex_rewrite" | "prefix_rewrite"> =
     action.path === undefined
       ? {}
       : action.path.type === "ReplaceFullPath"
@@ -195,7 +225,7 @@ function redirect(action: RedirectAction): Json {
 }
 
 /** Origins as Envoy string matchers: `*` anything, `https://*.bar.com` a label wildcard. */
-function originMatchers(origins: readonly string[]): Json[] {
+function originMatchers(origins: readonly string[]): StringMatcher[] {
   return origins.map((o) => {
     if (o === "*") return { safe_regex: { regex: ".*" } };
     if (!o.includes("*")) return { exact: o };
@@ -203,9 +233,8 @@ function originMatchers(origins: readonly string[]): Json[] {
   });
 }
 
-export function corsPolicy(cors: Cors): Json {
-  return {
-    "@type": EXTENSION_TYPES.corsPolicy,
+export function corsPolicy(cors: Cors): AnyJson {
+  return packAny("envoy.extensions.filters.http.cors.v3.CorsPolicy", {
     allow_origin_string_match: originMatchers(cors.allowOrigins),
     ...(cors.allowMethods.length === 0 ? {} : { allow_methods: cors.allowMethods.join(", ") }),
     ...(cors.allowHeaders.length === 0 ? {} : { allow_headers: cors.allowHeaders.join(", ") }),
@@ -215,12 +244,12 @@ export function corsPolicy(cors: Cors): Json {
     // A preflight from an origin the policy does not allow is answered by the CORS filter itself,
     // without Access-Control-Allow-Origin, instead of reaching the backend.
     forward_not_matching_preflights: false,
-  };
+  });
 }
 
-export function buildRoute(route: Route): Json {
+export function buildRoute(route: Route): EnvoyRoute {
   const action = route.action;
-  let actionField: Json;
+  let actionField: Pick<EnvoyRoute, "route" | "redirect" | "direct_response">;
   if (action.kind === "forward") actionField = { route: forward(action) };
   else if (action.kind === "redirect") actionField = { redirect: redirect(action) };
   else

@@ -1,10 +1,9 @@
 /** Certificates and CA bundles → SDS Secrets (inline PEM). */
 import type { CaBundle, Certificate } from "../../model/gateway.ts";
+import type { envoy_extensions_transport_sockets_tls_v3_Secret as Secret } from "../proto/envoy-types.ts";
 import { caBundleSecretName } from "./listener.ts";
 
-type Json = Record<string, unknown>;
-
-export function buildCertificateSecret(cert: Certificate): Json {
+export function buildCertificateSecret(cert: Certificate): Secret {
   return {
     name: cert.name,
     tls_certificate: {
@@ -14,7 +13,7 @@ export function buildCertificateSecret(cert: Certificate): Json {
   };
 }
 
-export function buildCaBundleSecret(bundle: CaBundle): Json {
+export function buildCaBundleSecret(bundle: CaBundle): Secret {
   return {
     name: caBundleSecretName(bundle.name),
     validation_context: { trusted_ca: { inline_string: bundle.certificates } },

@@ -1,0 +1,94 @@
+/**
+ * The traffic judges against the upstream helpers they follow
+ * (conformance/utils/http, v1.6.1): each case is a response the official suite
+ * refuses (or accepts), given by an engine that answers with it.
+ */
+import { describe, expect, it } from "vitest";
+import type { CheckData } from "../catalogue.ts";
+import type { CheckContext } from "./context.ts";
+import type { TrafficRequest, TrafficResult } from "./traffic.ts";
+import { httpNot200, judgeResponse } from "./traffic-checks.ts";
+
+function answering(result: TrafficResult): CheckContext {
+  return {
+    cluster: undefined as never, // no check here reads the cluster
+    controllerName: "strait.dev/gateway-controller",
+    gatewayClassName: "strait",
+    issued: new Map(),
+    traffic: { send: () => result, gatewayAddress: () => "127.0.1.1:80" },
+  };
+}
+
+const NOT_200: CheckData = {
+  check: "httpNot200",
+  via: "gateway-conformance-infra/same-namespace",
+  request: { path: "/backendtlspolicy" },
+} as CheckData;
+
+const response = (status: number): TrafficResult => ({ kind: "response", status, headers: {}, mirrors: [] });
+
+describe("httpNot200 (WaitForConsistentFailureResponse)", () => {
+  it("passes on a non-200, non-timeout answer", () => {
+    expect(httpNot200(answering(response(503)), NOT_200).ok).toBe(true);
+    expect(httpNot200(answering(response(404)), NOT_200).ok).toBe(true);
+  });
+  it("fails on a 200", () => {
+    expect(httpNot200(answering(response(200)), NOT_200).message).toMatch(/got 200/);
+  });
+  it("does not pass on a timeout (504, 408): upstream keeps waiting", () => {
+    expect(httpNot200(answering(response(504)), NOT_200).ok).toBe(false);
+    expect(httpNot200(answering(response(408)), NOT_200).ok).toBe(false);
+  });
+  it("does not pass when no HTTP response comes back at all", () => {
+    const refused: TrafficResult = { kind: "failed", reason: "connection refused" };
+    expect(httpNot200(answering(refused), NOT_200).message).toMatch(/no HTTP response/);
+  });
+});
+
+const REQUEST: TrafficRequest = {
+  gateway: { namespace: "gateway-conformance-infra", name: "same-namespace" },
+  scheme: "http",
+  method: "GET",
+  path: "/?animal=whale",
+  headers: { "X-Echo-Set-Header": "", Version: "one" },
+  random: 0.5,
+};
+
+function served(path: string, headers: Record<string, readonly string[]>): TrafficResult {
+  return {
+    kind: "response",
+    status: 200,
+    headers: {},
+    mirrors: [],
+    backend: {
+      pod: "infra-backend-v1-abc",
+      namespace: "gateway-conformance-infra",
+      request: { method: "GET", path, host: "", headers },
+    },
+  };
+}
+
+describe("CompareRoundTrip", () => {
+  const expected = { backend: "infra-backend-v1", namespace: "gateway-conformance-infra" };
+  it("accepts the request as sent", () => {
+    expect(judgeResponse(REQUEST, served("/?animal=whale", { version: ["one"] }), expected)).toBeUndefined();
+  });
+  it("compares the query string as sent", () => {
+    expect(judgeResponse(REQUEST, served("/?animal=dolphin", { version: ["one"] }), expected)).toMatch(
+      /path \/\?animal=dolphin, want \/\?animal=whale/,
+    );
+    expect(judgeResponse(REQUEST, served("/", { version: ["one"] }), expected)).toMatch(/path/);
+  });
+  it("without an expected request, the backend must see the headers as sent", () => {
+    expect(judgeResponse(REQUEST, served("/?animal=whale", {}), expected)).toMatch(
+      /did not receive header Version/,
+    );
+    expect(judgeResponse(REQUEST, served("/?animal=whale", { version: ["two"] }), expected)).toMatch(
+      /Version: two, want one/,
+    );
+  });
+  it("a timeout meets any expected timeout code", () => {
+    expect(judgeResponse(REQUEST, response(504), { statusCode: 408 })).toBeUndefined();
+    expect(judgeResponse(REQUEST, response(504), { statusCode: 503 })).toMatch(/status 504/);
+  });
+});
