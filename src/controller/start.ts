@@ -49,6 +49,10 @@ export async function startController(settings: Settings, logger: Logger): Promi
     logger.child({ component: "pipeline" }),
     policySettings(settings),
   );
+  pipeline.onOutput((output) => {
+    metrics.excludedParts.reset();
+    for (const e of output.excluded) metrics.excludedParts.inc({ part: e.part });
+  });
   const reconcilers: Reconciler[] = [pipeline];
   const controller = new Controller({
     store,

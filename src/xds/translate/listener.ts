@@ -4,8 +4,10 @@
  * (the TLS inspector reads it), each terminating TLS with its certificates
  * from SDS and routing through its own RouteConfiguration over RDS.
  */
+import type { Exclusion } from "../../model/exclusion.ts";
 import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
 import { httpFilters } from "./http-filters.ts";
+import { PART_TYPES, PartChecker } from "./strict-check.ts";
 import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
 
 type Json = Record<string, unknown>;
@@ -61,19 +63,37 @@ function tlsContext(chain: TlsChain): Json {
   };
 }
 
-export function buildListener(port: GatewayPort): Json {
+function tlsChain(chain: TlsChain): Json {
+  return {
+    name: chain.name,
+    ...(chain.serverNames.length === 0
+      ? {}
+      : { filter_chain_match: { server_names: [...chain.serverNames] } }),
+    transport_socket: tlsContext(chain),
+    filters: [connectionManager(chain.name, chain.routeTable)],
+  };
+}
+
+/**
+ * The port's Listener, and the parts left out: an HTTPS chain that does not
+ * encode is left out alone (the port's other Gateway listeners are served);
+ * a listener whose own fields do not encode is left out whole (`json` undefined).
+ */
+export function buildListener(port: GatewayPort): {
+  readonly json: Json | undefined;
+  readonly excluded: readonly Exclusion[];
+} {
+  const checker = new PartChecker("listener", port.name);
   const chains =
     port.protocol === "HTTP"
       ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
-      : port.tlsChains.map((chain) => ({
-          name: chain.name,
-          ...(chain.serverNames.length === 0
-            ? {}
-            : { filter_chain_match: { server_names: [...chain.serverNames] } }),
-          transport_socket: tlsContext(chain),
-          filters: [connectionManager(chain.name, chain.routeTable)],
-        }));
-  return {
+      : port.tlsChains
+          .map((chain) => ({ chain, json: tlsChain(chain) }))
+          .filter(({ chain, json }) =>
+            checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
+          )
+          .map(({ json }) => json);
+  const json = {
     name: port.name,
     address: { socket_address: { address: port.address, port_value: port.port } },
     ...(port.protocol === "HTTPS"
@@ -89,4 +109,6 @@ export function buildListener(port: GatewayPort): Json {
     filter_chains: chains,
     per_connection_buffer_limit_bytes: 32768,
   };
+  const whole = checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
+  return { json: whole && chains.length > 0 ? json : undefined, excluded: checker.excluded };
 }
