@@ -12,7 +12,15 @@
  *   GET  /api/v1/auth                   mutual auth: provider, auth map entries, failed handshakes
  *   POST /api/v1/auth                   write an auth map entry by hand (tests, debugging)
  *   POST /api/v1/cni/{add,del,check,gc} strait-cni
+ *
+ * Every body is validated completely before anything changes: a bad one gets
+ * 400 with each failing field, never a 500 and never half an update. Writes
+ * (anything but GET/HEAD) can change the node's enforcement, so the TCP
+ * listener refuses them (403) unless it was given a bearer token; the unix
+ * socket (mode 0600, so root only) takes them.
  */
+import { timingSafeEqual } from "node:crypto";
+import { isIPv4 } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { AgentAuth } from "../auth/agent-auth.ts";
@@ -26,6 +34,12 @@ import { validateDesiredState } from "./validate.ts";
 /** Big enough for a desired state of several 100,000 policy entries. */
 const BODY_LIMIT = 256 * 1024 * 1024;
 
+/** Who may write: anyone who reaches the listener (the 0600 socket), holders of a token, or no one (read-only). */
+export type ApiWrites =
+  | { readonly kind: "open" }
+  | { readonly kind: "token"; readonly token: string }
+  | { readonly kind: "read-only" };
+
 export interface AgentApiDeps {
   readonly agent: Agent;
   readonly flows: FlowBuffer;
@@ -35,38 +49,135 @@ export interface AgentApiDeps {
   readonly notReadyReason: () => string | undefined;
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === "string" && v !== "" ? v : undefined;
+interface FieldError {
+  readonly field: string;
+  readonly message: string;
 }
 
-function attachmentOf(body: unknown): CniAttachment | string {
-  const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-  const containerId = str(b.containerId);
-  const ifName = str(b.ifName);
-  const hostInterface = str(b.hostInterface);
-  if (containerId === undefined) return "containerId: required";
-  if (ifName === undefined) return "ifName: required";
-  if (hostInterface === undefined) return "hostInterface: required";
-  const addresses = Array.isArray(b.addresses)
-    ? b.addresses.filter((a): a is string => typeof a === "string")
-    : [];
-  const pod = str(b.pod);
+type Body = Record<string, unknown>;
+
+/** The body as an object with only the given fields, or the errors. */
+function bodyOf(body: unknown, known: readonly string[]): { body: Body; errors: FieldError[] } {
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return { body: {}, errors: [{ field: "(root)", message: "must be a JSON object" }] };
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(body))
+    if (!known.includes(key)) errors.push({ field: key, message: "unknown field" });
+  return { body: body as Body, errors };
+}
+
+function requireString(b: Body, field: string, errors: FieldError[], optional = false): string | undefined {
+  const v = b[field];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== "string" || v === "" || v.length > 4096) {
+    errors.push({ field, message: optional ? "must be a non-empty string" : "required, a non-empty string" });
+    return undefined;
+  }
+  return v;
+}
+
+function attachmentOf(body: unknown): CniAttachment | FieldError[] {
+  const { body: b, errors } = bodyOf(body, [
+    "containerId",
+    "ifName",
+    "netns",
+    "hostInterface",
+    "addresses",
+    "pod",
+  ]);
+  const containerId = requireString(b, "containerId", errors);
+  const ifName = requireString(b, "ifName", errors);
+  const hostInterface = requireString(b, "hostInterface", errors);
+  const netns = b.netns === undefined || b.netns === "" ? "" : requireString(b, "netns", errors, true);
+  const pod = requireString(b, "pod", errors, true);
+  const addresses: string[] = [];
+  if (b.addresses !== undefined && !Array.isArray(b.addresses))
+    errors.push({ field: "addresses", message: "must be a list of IPv4 addresses" });
+  for (const [i, a] of (Array.isArray(b.addresses) ? b.addresses : []).entries()) {
+    if (typeof a === "string" && isIPv4(a)) addresses.push(a);
+    else errors.push({ field: `addresses[${i}]`, message: "must be an IPv4 address" });
+  }
+  if (errors.length > 0 || containerId === undefined || ifName === undefined || hostInterface === undefined)
+    return errors;
   return {
     containerId,
     ifName,
-    netns: str(b.netns) ?? "",
+    netns: netns ?? "",
     hostInterface,
     addresses,
     ...(pod === undefined ? {} : { pod }),
   };
 }
 
-export function createAgentApi(deps: AgentApiDeps): FastifyInstance {
+/** The GC list: required and explicit (`null` or a missing list must never mean "delete everything"). */
+function gcListOf(body: unknown): Set<string> | FieldError[] {
+  const { body: b, errors } = bodyOf(body, ["valid"]);
+  if (!Array.isArray(b.valid)) {
+    errors.push({
+      field: "valid",
+      message: "required, the list of attachments to keep ({containerId, ifName})",
+    });
+    return errors;
+  }
+  const keep = new Set<string>();
+  b.valid.forEach((item, i) => {
+    const { body: v, errors: own } = bodyOf(item, ["containerId", "ifName"]);
+    const containerId = requireString(v, "containerId", own);
+    const ifName = requireString(v, "ifName", own);
+    for (const e of own) errors.push({ field: `valid[${i}].${e.field}`, message: e.message });
+    if (containerId !== undefined && ifName !== undefined) keep.add(`${containerId}/${ifName}`);
+  });
+  return errors.length > 0 ? errors : keep;
+}
+
+const MAX_AUTH_SECONDS = 365 * 24 * 3600;
+
+function integerIn(
+  b: Body,
+  field: string,
+  min: number,
+  max: number,
+  errors: FieldError[],
+): number | undefined {
+  const v = b[field];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    errors.push({ field, message: `must be an integer in ${min}..${max}` });
+    return undefined;
+  }
+  return v;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? "")?.[1] ?? "");
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export function createAgentApi(deps: AgentApiDeps, writes: ApiWrites = { kind: "open" }): FastifyInstance {
   const { agent, flows, metrics } = deps;
+  const logger = deps.logger.child({ component: "api" });
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
-    loggerInstance: deps.logger.child({ component: "api" }) as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.method === "GET" || request.method === "HEAD" || writes.kind === "open") return;
+    if (writes.kind === "token" && tokenMatches(request.headers.authorization, writes.token)) return;
+    return reply.code(403).send({
+      error:
+        writes.kind === "token"
+          ? "writes need Authorization: Bearer <the token of --api-token-file>"
+          : "this listener is read-only: write through the unix socket, or start the agent with --api-token-file",
+    });
+  });
+  // Bad input is the client's (400, fastify's own message); anything else is ours: logged, and not shown.
+  app.setErrorHandler(async (error, _request, reply) => {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500)
+      return reply.code(status).send({ errors: [{ field: "(body)", message: messageOf(error) }] });
+    logger.error({ err: error }, "agent API request failed");
+    return reply.code(500).send({ error: "internal error (see the agent's log)" });
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -116,31 +227,44 @@ export function createAgentApi(deps: AgentApiDeps): FastifyInstance {
       : deps.auth.status(),
   );
   app.post("/api/v1/auth", async (request, reply) => {
-    const b = (request.body ?? {}) as Record<string, unknown>;
+    const { body: b, errors } = bodyOf(request.body, [
+      "localIdentity",
+      "remoteIdentity",
+      "remoteNode",
+      "authType",
+      "seconds",
+    ]);
+    const localIdentity = integerIn(b, "localIdentity", 1, 0xffffffff, errors);
+    const remoteIdentity = integerIn(b, "remoteIdentity", 1, 0xffffffff, errors);
     const authType = b.authType;
-    if (typeof b.localIdentity !== "number" || typeof b.remoteIdentity !== "number") {
-      return reply
-        .code(400)
-        .send({ errors: [{ field: "localIdentity/remoteIdentity", message: "must be numbers" }] });
-    }
-    if (authType !== "mtls-spiffe" && authType !== "always-fail") {
-      return reply
-        .code(400)
-        .send({ errors: [{ field: "authType", message: 'must be "mtls-spiffe" or "always-fail"' }] });
-    }
+    if (authType !== "mtls-spiffe" && authType !== "always-fail")
+      errors.push({ field: "authType", message: 'must be "mtls-spiffe" or "always-fail"' });
+    if (b.remoteNode !== undefined && !(typeof b.remoteNode === "string" && isIPv4(b.remoteNode)))
+      errors.push({ field: "remoteNode", message: "must be an IPv4 address" });
+    const seconds = b.seconds === undefined ? 3600 : integerIn(b, "seconds", 1, MAX_AUTH_SECONDS, errors);
+    if (
+      errors.length > 0 ||
+      localIdentity === undefined ||
+      remoteIdentity === undefined ||
+      seconds === undefined
+    )
+      return reply.code(400).send({ errors });
     const r = agent.datapath.setAuth({
-      localIdentity: b.localIdentity,
-      remoteIdentity: b.remoteIdentity,
+      localIdentity,
+      remoteIdentity,
       ...(typeof b.remoteNode === "string" ? { remoteNode: b.remoteNode } : {}),
-      authType,
-      seconds: typeof b.seconds === "number" ? b.seconds : 3600,
+      authType: authType as "mtls-spiffe" | "always-fail",
+      seconds,
     });
-    return r.ok ? { status: "ok" } : reply.code(500).send({ error: r.error });
+    if (!r.ok) logger.error({ error: r.error }, "auth map entry not written");
+    return r.ok
+      ? { status: "ok" }
+      : reply.code(500).send({ error: "auth map entry not written (see the agent's log)" });
   });
 
   app.post("/api/v1/cni/add", async (request, reply) => {
     const a = attachmentOf(request.body);
-    if (typeof a === "string") return reply.code(400).send({ error: a });
+    if (Array.isArray(a)) return reply.code(400).send({ errors: a });
     try {
       const r = await agent.cniAdd(a);
       if (!r.ok) return reply.code(500).send({ error: r.error });
@@ -150,23 +274,40 @@ export function createAgentApi(deps: AgentApiDeps): FastifyInstance {
     }
   });
   app.post("/api/v1/cni/del", async (request, reply) => {
-    const b = (request.body ?? {}) as Record<string, unknown>;
-    const containerId = str(b.containerId);
-    const ifName = str(b.ifName);
-    if (containerId === undefined || ifName === undefined) {
-      return reply.code(400).send({ error: "containerId and ifName: required" });
-    }
+    const { body: b, errors } = bodyOf(request.body, [
+      "containerId",
+      "ifName",
+      "netns",
+      "hostInterface",
+      "addresses",
+      "pod",
+    ]);
+    const containerId = requireString(b, "containerId", errors);
+    const ifName = requireString(b, "ifName", errors);
+    if (errors.length > 0 || containerId === undefined || ifName === undefined)
+      return reply.code(400).send({ errors });
     await agent.cniDel(containerId, ifName);
     return { status: "ok" };
   });
   app.post("/api/v1/cni/check", async (request, reply) => {
-    const b = (request.body ?? {}) as Record<string, unknown>;
-    const r = agent.cniCheck(str(b.containerId) ?? "", str(b.ifName) ?? "");
+    const { body: b, errors } = bodyOf(request.body, [
+      "containerId",
+      "ifName",
+      "netns",
+      "hostInterface",
+      "addresses",
+      "pod",
+    ]);
+    const containerId = requireString(b, "containerId", errors);
+    const ifName = requireString(b, "ifName", errors);
+    if (errors.length > 0 || containerId === undefined || ifName === undefined)
+      return reply.code(400).send({ errors });
+    const r = agent.cniCheck(containerId, ifName);
     return r.ok ? { endpoint: r.value ?? null } : reply.code(404).send({ error: r.error });
   });
-  app.post("/api/v1/cni/gc", async (request) => {
-    const b = (request.body ?? {}) as { valid?: { containerId?: string; ifName?: string }[] };
-    const valid = new Set((b.valid ?? []).map((v) => `${v.containerId}/${v.ifName}`));
+  app.post("/api/v1/cni/gc", async (request, reply) => {
+    const valid = gcListOf(request.body);
+    if (Array.isArray(valid)) return reply.code(400).send({ errors: valid });
     let removed = 0;
     for (const a of agent.cni.all()) {
       if (!valid.has(`${a.containerId}/${a.ifName}`)) {

@@ -111,5 +111,13 @@ export const AGENT_SETTINGS = [
     description:
       "JSON or YAML file of desired state (endpoints, policies, ipcache), watched, for an agent running without a controller. Without it and --xds-address, the state comes from PUT /api/v1/desired-state.",
   },
+  {
+    flag: "api-token-file",
+    key: "apiTokenFile",
+    env: "STRAIT_AGENT_API_TOKEN_FILE",
+    type: "string",
+    description:
+      "File holding a bearer token that writes over the TCP API must carry (Authorization: Bearer TOKEN). Without it the TCP API is read-only; the unix socket (mode 0600) always takes writes.",
+  },
   ...AUTH_SETTINGS,
 ] as const satisfies readonly SettingSpec[];

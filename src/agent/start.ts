@@ -20,7 +20,7 @@ import { DIR, EVENT } from "../datapath/reasons.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { accessLogFlow, LineFollower } from "./access-log.ts";
 import { Agent } from "./agent.ts";
-import { createAgentApi } from "./api.ts";
+import { type ApiWrites, createAgentApi } from "./api.ts";
 import type { DesiredStateSource } from "./desired-state.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
@@ -38,6 +38,23 @@ const EVENT_POLL_MS = 20;
 /** Where a ring-buffer record says its event type: only auth-required ones are decoded here. */
 const EVENT_TYPE_AT = offsetOf(FLOW_EVENT, "type");
 const ACCESS_LOG_POLL_MS = 100;
+
+/** The TCP API's writers: holders of the token in the file, else no one. */
+function tcpWrites(tokenFile: string | undefined): ApiWrites {
+  if (tokenFile === undefined) return { kind: "read-only" };
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, "utf8").trim();
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.CONFIG, `cannot read --api-token-file ${tokenFile}`, { cause });
+  }
+  if (token.length < 16)
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--api-token-file ${tokenFile}: the token must be at least 16 characters`,
+    );
+  return { kind: "token", token };
+}
 
 async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
@@ -183,8 +200,8 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     notReadyReason: () => ready,
   };
   const socketPath = stringSetting(settings, "apiSocket") ?? "/run/strait/agent.sock";
-  const tcp = createAgentApi(deps);
-  const unix = createAgentApi(deps);
+  const tcp = createAgentApi(deps, tcpWrites(stringSetting(settings, "apiTokenFile")));
+  const unix = createAgentApi(deps, { kind: "open" }); // mode 0600: root only
   // PUT /desired-state through the API makes the agent ready too.
   for (const app of [tcp, unix]) {
     app.addHook("onResponse", async (request, reply) => {

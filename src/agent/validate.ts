@@ -23,6 +23,8 @@ const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 type Obj = Record<string, unknown>;
 
+const SOURCE_FIELDS = ["group", "kind", "namespace", "name"];
+
 class Checker {
   readonly errors: FieldError[] = [];
 
@@ -34,6 +36,11 @@ class Checker {
   object(v: unknown, field: string): Obj | undefined {
     if (typeof v !== "object" || v === null || Array.isArray(v)) return this.fail(field, "must be an object");
     return v as Obj;
+  }
+
+  /** Fields outside `known` are errors: a typo must not pass silently. */
+  only(o: Obj, field: string, known: readonly string[]): void {
+    for (const key of Object.keys(o)) if (!known.includes(key)) this.fail(`${field}.${key}`, "unknown field");
   }
 
   array(v: unknown, field: string): unknown[] | undefined {
@@ -58,15 +65,29 @@ class Checker {
     return v;
   }
 
+  /** Each source is `{ group, kind, namespace, name }` of strings, nothing else (they end up in status and on disk). */
   sources(v: unknown, field: string): readonly ResourceRef[] {
     const list = this.array(v, field) ?? [];
-    return list as ResourceRef[];
+    const out: ResourceRef[] = [];
+    list.forEach((item, i) => {
+      const f = `${field}[${i}]`;
+      const o = this.object(item, f);
+      if (o === undefined) return;
+      this.only(o, f, SOURCE_FIELDS);
+      const [group, kind, namespace, name] = SOURCE_FIELDS.map((k) =>
+        o[k] === undefined && (k === "group" || k === "namespace") ? "" : this.string(o[k], `${f}.${k}`),
+      );
+      if (group === undefined || kind === undefined || namespace === undefined || name === undefined) return;
+      out.push({ group, kind, namespace, name });
+    });
+    return out;
   }
 }
 
 function endpoint(c: Checker, v: unknown, f: string): LocalEndpoint | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
+  c.only(o, f, ["id", "identity", "addresses", "hostInterface", "pod", "sources"]);
   const id = c.int(o.id, `${f}.id`, 1, 65535);
   const identity = c.identity(o.identity, `${f}.identity`);
   const addresses = (c.array(o.addresses, `${f}.addresses`) ?? []).map((a, i) => {
@@ -98,6 +119,17 @@ function endpoint(c: Checker, v: unknown, f: string): LocalEndpoint | undefined 
 function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
+  c.only(o, f, [
+    "direction",
+    "remoteIdentity",
+    "protocol",
+    "port",
+    "endPort",
+    "verdict",
+    "proxyPort",
+    "auth",
+    "sources",
+  ]);
   const direction = o.direction;
   if (direction !== "ingress" && direction !== "egress")
     c.fail(`${f}.direction`, 'must be "ingress" or "egress"');
@@ -137,6 +169,7 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
 function policy(c: Checker, v: unknown, f: string): EndpointPolicy | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
+  c.only(o, f, ["endpointId", "ingressEnforced", "egressEnforced", "entries", "sources"]);
   const endpointId = c.int(o.endpointId, `${f}.endpointId`, 1, 65535);
   for (const flag of ["ingressEnforced", "egressEnforced"]) {
     if (typeof o[flag] !== "boolean") c.fail(`${f}.${flag}`, "must be true or false");
@@ -155,6 +188,7 @@ function policy(c: Checker, v: unknown, f: string): EndpointPolicy | undefined {
 function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
+  c.only(o, f, ["prefix", "identity", "node"]);
   const prefix = c.string(o.prefix, `${f}.prefix`);
   if (prefix !== undefined) {
     const p = parseIpv4Prefix(prefix);

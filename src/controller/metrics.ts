@@ -11,6 +11,7 @@ export interface ControllerMetrics {
   readonly reconciles: Counter<"result">;
   readonly reconcileDuration: Histogram;
   readonly invalidObjects: Gauge;
+  readonly excludedParts: Gauge<"part">;
 }
 
 export function createControllerMetrics(store: ResourceStore): ControllerMetrics {
@@ -42,5 +43,11 @@ export function createControllerMetrics(store: ResourceStore): ControllerMetrics
     help: "Objects left out because they failed schema validation or could not be parsed.",
     registers: [registry],
   });
-  return { registry, reconciles, reconcileDuration, invalidObjects };
+  const excludedParts = new Gauge({
+    name: "strait_excluded_parts",
+    help: "Parts of the Envoy configuration left out because they do not encode (route, endpoint, tlsChain, cluster, listener, secret); the rest is served.",
+    labelNames: ["part"] as const,
+    registers: [registry],
+  });
+  return { registry, reconciles, reconcileDuration, invalidObjects, excludedParts };
 }

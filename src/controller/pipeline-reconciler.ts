@@ -4,6 +4,7 @@
  * owned-object writer. Consumers register once; each gets every output.
  */
 import type { Logger } from "pino";
+import { formatExclusion } from "../model/exclusion.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type Settings, stringSetting } from "./config.ts";
@@ -31,6 +32,8 @@ export class PipelineReconciler implements Reconciler {
   #rejections: readonly DataPlaneRejection[] = [];
   readonly #cache = new PipelineCache();
   readonly #policy: PolicySettings;
+  /** Exclusions already logged, so a steady bad object is logged once, not on every pass. */
+  #logged = new Set<string>();
 
   constructor(addressPool: readonly string[], logger: Logger, policy: PolicySettings = {}) {
     this.#addressPool = addressPool;
@@ -66,6 +69,15 @@ export class PipelineReconciler implements Reconciler {
         "invalid network policy: not enforced (status Valid=False); every other policy still is",
       );
     }
+    const excluded = new Set(output.excluded.map(formatExclusion));
+    for (const line of excluded) {
+      if (!this.#logged.has(line))
+        this.#logger.warn(
+          { excluded: line },
+          "left out of the Envoy configuration; everything else is served",
+        );
+    }
+    this.#logged = excluded;
     this.#latest = output;
     this.#logger.debug(
       {

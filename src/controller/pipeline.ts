@@ -7,6 +7,7 @@
  */
 import { applyDataPlaneRejections } from "../gateway/data-plane-rejections.ts";
 import { GatewayCache, type OwnedObject, translateGateways } from "../gateway/index.ts";
+import type { Exclusion } from "../model/exclusion.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ObjectStatus } from "../model/status.ts";
@@ -14,7 +15,7 @@ import { computePolicy, type IdentityRecord, PolicyCache, type PolicyOutput } fr
 import type { ResourceView } from "../resources/view.ts";
 import { TYPE_URLS } from "../xds/proto/envoy-protos.ts";
 import { agentResources } from "../xds/translate/agent-resources.ts";
-import { type EnvoyResourceSet, translateGatewayModel, XdsCache } from "../xds/translate/index.ts";
+import { type EnvoyResourceSet, translateGateway, XdsCache } from "../xds/translate/index.ts";
 import { l7Resources } from "../xds/translate/l7-policy.ts";
 import type { EnvoyResourceJson } from "../xds/translate/resource-set.ts";
 
@@ -57,6 +58,12 @@ export interface PipelineOutput {
   readonly model: GatewayModel;
   readonly statuses: readonly ObjectStatus[];
   readonly resources: EnvoyResourceSet;
+  /**
+   * Parts translation left out of `resources` because they do not encode as
+   * Envoy would accept them (each also in the status of the objects it came
+   * from, where those have a status).
+   */
+  readonly excluded: readonly Exclusion[];
   /** Objects strait creates in the cluster (per-Gateway Services). */
   readonly ownedObjects: readonly OwnedObject[];
   readonly policy: PolicyOutput;
@@ -91,14 +98,16 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
         : { [TYPE_URLS.listener]: l7.listeners, [TYPE_URLS.cluster]: l7.clusters }),
     });
   }
+  const { resources, excluded } = translateGateway(model, options.cache?.xds);
   return {
     model,
     statuses: [
-      ...applyDataPlaneRejections(view, model, statuses, options.rejections ?? [], options.now),
+      ...applyDataPlaneRejections(view, model, statuses, options.rejections ?? [], options.now, excluded),
       ...policy.statuses,
     ],
     ownedObjects,
-    resources: translateGatewayModel(model, options.cache?.xds),
+    resources,
+    excluded,
     policy,
     nodeResources,
   };

@@ -23,6 +23,7 @@ import {
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler, policySettings } from "./pipeline-reconciler.ts";
+import { checkRunSettings } from "./settings-check.ts";
 import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
 export interface RunningController {
@@ -39,6 +40,7 @@ export interface RunningController {
 }
 
 export async function startController(settings: Settings, logger: Logger): Promise<RunningController> {
+  checkRunSettings(settings);
   const store = new ResourceStore();
   const metrics = createControllerMetrics(store);
   const crds = listSetting(settings, "crds");
@@ -49,6 +51,10 @@ export async function startController(settings: Settings, logger: Logger): Promi
     logger.child({ component: "pipeline" }),
     policySettings(settings),
   );
+  pipeline.onOutput((output) => {
+    metrics.excludedParts.reset();
+    for (const e of output.excluded) metrics.excludedParts.inc({ part: e.part });
+  });
   const reconcilers: Reconciler[] = [pipeline];
   const controller = new Controller({
     store,

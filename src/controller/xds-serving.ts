@@ -154,7 +154,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       for (const bad of invalid) {
         logger.error(
           { layer, typeUrl: bad.typeUrl, name: bad.name, error: bad.error },
-          "resource failed strict encoding (a translator bug); clients keep the previous configuration",
+          "resource failed strict encoding (a translator bug); it keeps its previous version, the rest is served",
         );
       }
     },

@@ -16,6 +16,7 @@
  * input and the conditions return to what the spec stage computed.
  */
 
+import type { Exclusion } from "../model/exclusion.ts";
 import type { GatewayModel, Route } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { Condition, ObjectStatus } from "../model/status.ts";
@@ -23,15 +24,22 @@ import type { ResourceView } from "../resources/view.ts";
 
 export const ROUTE_PROGRAMMED = "strait.dev/Programmed";
 export const REJECTED_BY_DATA_PLANE = "RejectedByDataPlane";
+/** A part translation left out because it does not encode as Envoy would accept it (see xds/translate/strict-check.ts). */
+export const INVALID = "Invalid";
 
 /** Condition messages stay readable (the CRDs allow 32 KiB; Envoy's errors can be long). */
 const MAX_MESSAGE = 1024;
 
+interface Mark {
+  readonly reason: string;
+  readonly message: string;
+}
+
 interface Marks {
-  /** `ns/gateway` → listener name → message. */
-  readonly listeners: Map<string, Map<string, string>>;
-  /** `ns/route` → `ns/gateway` → message. */
-  readonly routes: Map<string, Map<string, string>>;
+  /** `ns/gateway` → listener name → why. */
+  readonly listeners: Map<string, Map<string, Mark>>;
+  /** `ns/route` → `ns/gateway` → why. */
+  readonly routes: Map<string, Map<string, Mark>>;
 }
 
 function gatewayOf(resourceName: string): string {
@@ -42,14 +50,18 @@ function clip(text: string): string {
   return text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE - 1)}…`;
 }
 
-function mark(map: Map<string, Map<string, string>>, outer: string, inner: string, message: string): void {
-  const entry = map.get(outer) ?? new Map<string, string>();
-  if (!entry.has(inner)) entry.set(inner, message);
+function mark(map: Map<string, Map<string, Mark>>, outer: string, inner: string, why: Mark): void {
+  const entry = map.get(outer) ?? new Map<string, Mark>();
+  if (!entry.has(inner)) entry.set(inner, why);
   map.set(outer, entry);
 }
 
+function routeKeysOf(sources: readonly { kind: string; namespace: string; name: string }[]): string[] {
+  return sources.filter((s) => s.kind.endsWith("Route")).map((s) => `${s.namespace}/${s.name}`);
+}
+
 function routeKeys(route: Route): string[] {
-  return route.sources.filter((s) => s.kind.endsWith("Route")).map((s) => `${s.namespace}/${s.name}`);
+  return routeKeysOf(route.sources);
 }
 
 function usesCluster(route: Route, cluster: string): boolean {
@@ -67,14 +79,41 @@ function listenersOnPort(view: ResourceView, gateway: string, port: number): str
   return (gw?.spec.listeners ?? []).filter((l) => l.port === port).map((l) => l.name);
 }
 
-function collect(view: ResourceView, model: GatewayModel, rejections: readonly DataPlaneRejection[]): Marks {
+/** A rejection, or an exclusion of a whole resource, with the reason its conditions carry. */
+type Refusal = DataPlaneRejection & { readonly reason: string };
+
+function collect(
+  view: ResourceView,
+  model: GatewayModel,
+  rejections: readonly DataPlaneRejection[],
+  exclusions: readonly Exclusion[],
+): Marks {
   const marks: Marks = { listeners: new Map(), routes: new Map() };
-  const markTable = (table: string, message: string) => {
+  const refusals: Refusal[] = rejections.map((r) => ({
+    ...r,
+    reason: REJECTED_BY_DATA_PLANE,
+    message: clip(`Envoy rejected ${r.resource} ${r.name}: ${r.message}`),
+  }));
+  /** HTTPS chains left out alone: their Gateway listener and its routes. */
+  const tlsChains: { name: string; why: Mark }[] = [];
+  for (const e of exclusions) {
+    const message = clip(`left out of ${e.resource} ${e.resourceName}: ${e.part} ${e.name}: ${e.message}`);
+    const why = { reason: INVALID, message };
+    if (e.part === "route" || e.part === "virtualHost") {
+      for (const key of routeKeysOf(e.sources)) mark(marks.routes, key, gatewayOf(e.resourceName), why);
+    } else if (e.part === "tlsChain") {
+      tlsChains.push({ name: e.name, why });
+    } else if (e.part !== "endpoint") {
+      // A whole listener, cluster or secret left out: shown as a refusal of that resource would be.
+      refusals.push({ resource: e.resource, name: e.resourceName, message, reason: INVALID });
+    }
+  }
+  const markTable = (table: string, message: Mark) => {
     for (const vh of model.routeTables.find((t) => t.name === table)?.virtualHosts ?? [])
       for (const route of vh.routes)
         for (const key of routeKeys(route)) mark(marks.routes, key, gatewayOf(table), message);
   };
-  const markPortListeners = (portName: string, message: string, chain?: string) => {
+  const markPortListeners = (portName: string, message: Mark, chain?: string) => {
     const port = model.ports.find((p) => p.name === portName);
     if (port === undefined) return;
     const gateway = gatewayOf(port.name);
@@ -82,8 +121,15 @@ function collect(view: ResourceView, model: GatewayModel, rejections: readonly D
       chain === undefined ? listenersOnPort(view, gateway, port.port) : [chain.split("/").slice(2).join("/")];
     for (const listener of names) mark(marks.listeners, gateway, listener, message);
   };
-  for (const r of rejections) {
-    const message = clip(`Envoy rejected ${r.resource} ${r.name}: ${r.message}`);
+  for (const { name, why } of tlsChains)
+    for (const port of model.ports)
+      for (const chain of port.tlsChains)
+        if (chain.name === name) {
+          markPortListeners(port.name, why, chain.name);
+          markTable(chain.routeTable, why);
+        }
+  for (const r of refusals) {
+    const message: Mark = { reason: r.reason, message: r.message };
     switch (r.resource) {
       case "listener": {
         markPortListeners(r.name, message);
@@ -156,16 +202,20 @@ function setCondition(
   return at < 0 ? [...conditions, condition] : conditions.map((c, i) => (i === at ? condition : c));
 }
 
-/** The statuses with the rejections applied; unchanged (the same array) when there are none. */
+/**
+ * The statuses with the rejections and the translation's exclusions applied;
+ * unchanged (the same array) when there are none.
+ */
 export function applyDataPlaneRejections(
   view: ResourceView,
   model: GatewayModel,
   statuses: readonly ObjectStatus[],
   rejections: readonly DataPlaneRejection[],
   now: Date,
+  exclusions: readonly Exclusion[] = [],
 ): readonly ObjectStatus[] {
-  if (rejections.length === 0) return statuses;
-  const marks = collect(view, model, rejections);
+  if (rejections.length === 0 && exclusions.length === 0) return statuses;
+  const marks = collect(view, model, rejections, exclusions);
   return statuses.map((s) => {
     const key = `${s.ref.namespace}/${s.ref.name}`;
     if (s.ref.kind === "Gateway") {
@@ -181,12 +231,20 @@ export function applyDataPlaneRejections(
         status: {
           ...s.status,
           listeners: list.map((l) => {
-            const message = listeners.get(l.name);
-            if (message === undefined) return l;
+            const why = listeners.get(l.name);
+            if (why === undefined) return l;
             const prev = previous.listeners?.find((p) => p?.name === l.name)?.conditions;
             return {
               ...l,
-              conditions: setCondition(l.conditions, "Programmed", "Invalid", message, prev, now, generation),
+              conditions: setCondition(
+                l.conditions,
+                "Programmed",
+                "Invalid",
+                why.message,
+                prev,
+                now,
+                generation,
+              ),
             };
           }),
         },
@@ -208,8 +266,8 @@ export function applyDataPlaneRejections(
         ...s.status,
         parents: parents.map((p) => {
           if ((p.parentRef.kind ?? "Gateway") !== "Gateway") return p;
-          const message = gateways.get(`${p.parentRef.namespace ?? s.ref.namespace}/${p.parentRef.name}`);
-          if (message === undefined) return p;
+          const why = gateways.get(`${p.parentRef.namespace ?? s.ref.namespace}/${p.parentRef.name}`);
+          if (why === undefined) return p;
           const prev = previous?.find(
             (q) => JSON.stringify(q?.parentRef) === JSON.stringify(p.parentRef),
           )?.conditions;
@@ -218,8 +276,8 @@ export function applyDataPlaneRejections(
             conditions: setCondition(
               p.conditions,
               ROUTE_PROGRAMMED,
-              REJECTED_BY_DATA_PLANE,
-              message,
+              why.reason,
+              why.message,
               prev,
               now,
               object?.metadata.generation,

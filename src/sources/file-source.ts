@@ -7,7 +7,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
+import { type FSWatcher, statSync, watch } from "node:fs";
 import type { Logger } from "pino";
 import type { KindName } from "../resources/kinds.ts";
 import type { AnyStoredObject } from "../resources/objects.ts";
@@ -15,12 +15,13 @@ import {
   formatDiagnostic,
   type IgnoredObject,
   type LoadedObject,
+  listManifestFiles,
   type ManifestDiagnostic,
   type ManifestSet,
-  manifestFiles,
   mergeObject,
   type ParseOptions,
   parseManifestText,
+  readManifestFile,
 } from "./manifests.ts";
 import type { ResourceStore } from "./store.ts";
 
@@ -173,9 +174,11 @@ export class FileSource {
     const diagnostics: ManifestDiagnostic[] = [];
     const ignored: IgnoredObject[] = [];
     const desired = new Map<string, LoadedObject>();
-    let files: string[] = [];
+    let files: readonly string[] = [];
     try {
-      files = manifestFiles(this.#dir);
+      const list = listManifestFiles(this.#dir);
+      files = list.files;
+      diagnostics.push(...list.skipped);
     } catch (error) {
       diagnostics.push({
         severity: "error",
@@ -254,7 +257,7 @@ export class FileSource {
       return cached.set;
     let set: ManifestSet;
     try {
-      set = parseManifestText(file, readFileSync(file, "utf8"), this.#options);
+      set = parseManifestText(file, readManifestFile(file), this.#options);
     } catch (error) {
       set = {
         objects: [],

@@ -5,11 +5,12 @@
  * document never stops the others from loading, and nothing here throws on
  * bad input.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { isKindName, type KindName, kindInfo, parseApiVersion } from "../resources/kinds.ts";
+import { isKindName, KIND_NAMES, type KindName, kindInfo, parseApiVersion } from "../resources/kinds.ts";
 import type { AnyStoredObject } from "../resources/objects.ts";
+import { checkFields } from "./field-checks.ts";
 import { packagedSchemaCheck, type SchemaCheck } from "./schema.ts";
 
 export interface ManifestOrigin {
@@ -67,6 +68,31 @@ export function formatDiagnostic(d: ManifestDiagnostic): string {
   return `${where}${what}:${path} ${d.message}`;
 }
 
+/** Largest document read: the API server's request limit (3 MiB); etcd stores at most 1.5 MiB. */
+export const MAX_DOCUMENT_BYTES = 3 * 1024 * 1024;
+/** Deepest nesting read; real manifests stay far below, and deeper input only serves to exhaust the stack. */
+export const MAX_DEPTH = 100;
+/** Largest manifest file read (a file is parsed at once; larger ones are refused with a clear error). */
+export const MAX_FILE_BYTES = 32 * 1024 * 1024;
+
+/** Nesting depth of a parsed value, counted without recursion. */
+function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: { v: unknown; d: number }[] = [{ v: value, d: 0 }];
+  while (stack.length > 0) {
+    const { v, d } = stack.pop() as { v: unknown; d: number };
+    if (v === null || typeof v !== "object") continue;
+    if (d >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push({ v: child, d: d + 1 });
+  }
+  return false;
+}
+
+function parseProblem(error: unknown, what: string): string {
+  return error instanceof RangeError && /call stack/i.test(error.message)
+    ? `nested deeper than strait reads (at most ${MAX_DEPTH} levels)`
+    : `not valid ${what}: ${(error as Error).message}`;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -79,21 +105,40 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
   const documents: { value: unknown; index: number }[] = [];
 
   if (file.endsWith(".json")) {
-    try {
-      documents.push({ value: JSON.parse(text), index: 0 });
-    } catch (error) {
-      diagnostics.push({ severity: "error", file, message: `not valid JSON: ${(error as Error).message}` });
+    if (text.length > MAX_DOCUMENT_BYTES) {
+      diagnostics.push({
+        severity: "error",
+        file,
+        document: 0,
+        message: `document of ${text.length} bytes is larger than strait reads (${MAX_DOCUMENT_BYTES})`,
+      });
+    } else {
+      try {
+        documents.push({ value: JSON.parse(text), index: 0 });
+      } catch (error) {
+        diagnostics.push({ severity: "error", file, message: parseProblem(error, "JSON") });
+      }
     }
   } else {
     let parsed: ReturnType<typeof parseAllDocuments>;
     try {
       parsed = parseAllDocuments(text, { prettyErrors: true });
     } catch (error) {
-      diagnostics.push({ severity: "error", file, message: `not valid YAML: ${(error as Error).message}` });
+      diagnostics.push({ severity: "error", file, message: parseProblem(error, "YAML") });
       parsed = [];
     }
     const docs = Array.isArray(parsed) ? parsed : [parsed];
     docs.forEach((doc, index) => {
+      const size = (doc.range?.[2] ?? 0) - (doc.range?.[0] ?? 0);
+      if (size > MAX_DOCUMENT_BYTES) {
+        diagnostics.push({
+          severity: "error",
+          file,
+          document: index,
+          message: `document of ${size} bytes is larger than strait reads (${MAX_DOCUMENT_BYTES})`,
+        });
+        return;
+      }
       if (doc.errors.length > 0) {
         const first = doc.errors[0];
         diagnostics.push({
@@ -108,12 +153,7 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
       try {
         value = doc.toJS({ maxAliasCount: 100 });
       } catch (error) {
-        diagnostics.push({
-          severity: "error",
-          file,
-          document: index,
-          message: `not valid YAML: ${(error as Error).message}`,
-        });
+        diagnostics.push({ severity: "error", file, document: index, message: parseProblem(error, "YAML") });
         return;
       }
       if (value === null || value === undefined) return; // empty document, e.g. after a trailing `---`
@@ -123,6 +163,15 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
 
   let listItemIndex = 0;
   for (const { value, index } of documents) {
+    if (depthExceeds(value, MAX_DEPTH)) {
+      diagnostics.push({
+        severity: "error",
+        file,
+        document: index,
+        message: `nested deeper than strait reads (at most ${MAX_DEPTH} levels)`,
+      });
+      continue;
+    }
     // A `List` (kubectl get -o yaml) holds objects in `items`; number them after the documents.
     if (
       isRecord(value) &&
@@ -163,6 +212,18 @@ function acceptDocument(
   const metadata = isRecord(value.metadata) ? value.metadata : undefined;
   const name = typeof metadata?.name === "string" ? metadata.name : undefined;
   const kindField = value.kind;
+  const typed = metadataTypeProblem(value.metadata);
+  if (typed !== undefined) {
+    diagnostics.push({
+      severity: "error",
+      file,
+      document,
+      ...(typeof kindField === "string" ? { kind: kindField } : {}),
+      path: typed.path,
+      message: typed.message,
+    });
+    return;
+  }
   const ident = {
     ...(typeof kindField === "string" ? { kind: kindField } : {}),
     ...(name === undefined ? {} : { name }),
@@ -185,6 +246,9 @@ function acceptDocument(
   }
   if (!isKindName(kindField) || parseApiVersion(value.apiVersion).group !== kindInfo(kindField).group) {
     ignored.push({ apiVersion: value.apiVersion, kind: kindField, object: value, origin });
+    const why = notReadWarning(kindField, value.apiVersion);
+    if (why !== undefined)
+      diagnostics.push({ severity: "warning", file, document, ...ident, path: "kind", message: why });
     return;
   }
   const kind = kindField;
@@ -218,7 +282,64 @@ function acceptDocument(
     }
     return;
   }
-  objects.push({ kind, object: normalized as unknown as AnyStoredObject, origin });
+  const checked = checkFields(kind, normalized);
+  const namespace = String((normalized.metadata as { namespace?: unknown }).namespace ?? "");
+  for (const p of checked.problems)
+    diagnostics.push({
+      severity: p.severity,
+      file,
+      document,
+      kind,
+      name,
+      namespace,
+      path: p.path,
+      message: p.message,
+    });
+  if (checked.object === undefined) return;
+  objects.push({ kind, object: checked.object as unknown as AnyStoredObject, origin });
+}
+
+/** Metadata fields of the wrong type (`namespace: 7`) are an error, never silently replaced. */
+function metadataTypeProblem(metadata: unknown): { path: string; message: string } | undefined {
+  if (metadata === undefined) return undefined;
+  if (!isRecord(metadata))
+    return { path: "metadata", message: `must be an object (got ${describe(metadata)})` };
+  for (const field of ["name", "namespace", "generateName", "resourceVersion", "uid"]) {
+    const v = metadata[field];
+    if (v !== undefined && v !== null && typeof v !== "string")
+      return { path: `metadata.${field}`, message: `must be a string (got ${describe(v)})` };
+  }
+  for (const field of ["labels", "annotations"]) {
+    const v = metadata[field];
+    if (v === undefined || v === null) continue;
+    if (!isRecord(v)) return { path: `metadata.${field}`, message: `must be a map (got ${describe(v)})` };
+    for (const [key, item] of Object.entries(v))
+      if (typeof item !== "string")
+        return { path: `metadata.${field}.${key}`, message: `must be a string (got ${describe(item)})` };
+  }
+  return undefined;
+}
+
+/** Groups strait reads kinds of: an unknown kind there is most likely a typo. */
+const READ_GROUPS = new Set(KIND_NAMES.map((k) => kindInfo(k).group).filter((g) => g !== ""));
+
+/**
+ * Why an object that is not read deserves a warning: its kind is a known
+ * kind miswritten (`httproute`), a known kind in another group
+ * (`example.com/v1` HTTPRoute), or an unknown kind in a group strait reads.
+ * Objects of other groups (a Deployment) are left aside silently.
+ */
+function notReadWarning(kind: string, apiVersion: string): string | undefined {
+  const group = parseApiVersion(apiVersion).group;
+  const same = KIND_NAMES.find((k) => k.toLowerCase() === kind.toLowerCase());
+  if (same !== undefined && same !== kind)
+    return `kind ${kind} is not read by strait (did you mean ${same}?)`;
+  if (same !== undefined) {
+    const expected = kindInfo(same).group;
+    return `${kind} of ${group === "" ? "the core group" : `group ${group}`} is not read by strait (it reads ${kind} of ${expected === "" ? "the core group, apiVersion v1" : expected})`;
+  }
+  if (READ_GROUPS.has(group)) return `kind ${kind} of group ${group} is not read by strait`;
+  return undefined;
 }
 
 function normalizeNamespace(
@@ -244,15 +365,86 @@ function describe(value: unknown): string {
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
-/** Every manifest file under a path (a file is taken as given), in a stable order. */
-export function manifestFiles(path: string): string[] {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return [path];
-  return readdirSync(path, { recursive: true, encoding: "utf8" })
-    .filter((entry) => MANIFEST_FILE.test(entry) && !entry.split("/").some((part) => part.startsWith(".")))
-    .sort()
-    .map((entry) => join(path, entry))
-    .filter((file) => statSync(file, { throwIfNoEntry: false })?.isFile() === true);
+/** Deepest folder level read below a manifests folder. */
+export const MAX_FOLDER_DEPTH = 32;
+
+export interface ManifestFileList {
+  readonly files: readonly string[];
+  /** Entries skipped, each with why (a symlink loop, an unreadable folder, a second path to one file). */
+  readonly skipped: readonly ManifestDiagnostic[];
+}
+
+/**
+ * Every manifest file under a path (a file is taken as given), in a stable
+ * order. Symlinks are followed to what they point at, with protection: each
+ * real folder is entered once (a `sub -> .` link is not followed again) and
+ * each real file read once (the first path to it in sorted order), at most
+ * MAX_FOLDER_DEPTH levels deep. An entry that cannot be resolved or read (a
+ * `loop.yaml -> loop.yaml`, a dangling link, a folder without permission) is
+ * skipped with a warning; the rest of the folder is read. Throws only when the
+ * path itself is missing or unreadable.
+ */
+export function listManifestFiles(path: string): ManifestFileList {
+  const root = realpathSync(path);
+  if (!statSync(root).isDirectory()) return { files: [path], skipped: [] };
+  const files: string[] = [];
+  const skipped: ManifestDiagnostic[] = [];
+  const realFiles = new Map<string, string>();
+  const realDirs = new Set<string>([root]);
+  const skip = (file: string, message: string) => skipped.push({ severity: "warning", file, message });
+  const walk = (dir: string, depth: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir, { encoding: "utf8" }).sort();
+    } catch (error) {
+      skip(dir, `folder skipped, cannot be read: ${(error as Error).message}`);
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.startsWith(".")) continue;
+      const full = join(dir, entry);
+      let real: string;
+      let stat: ReturnType<typeof statSync>;
+      try {
+        real = realpathSync(full);
+        stat = statSync(real);
+      } catch (error) {
+        if (MANIFEST_FILE.test(entry) || lstatSync(full, { throwIfNoEntry: false })?.isSymbolicLink())
+          skip(full, `skipped, cannot be resolved: ${(error as Error).message}`);
+        continue;
+      }
+      if (stat.isDirectory()) {
+        if (realDirs.has(real)) {
+          skip(full, `folder skipped: it is ${real}, already read (a symlink loop or a second link to it)`);
+          continue;
+        }
+        if (depth >= MAX_FOLDER_DEPTH) {
+          skip(full, `folder skipped: deeper than ${MAX_FOLDER_DEPTH} levels`);
+          continue;
+        }
+        realDirs.add(real);
+        walk(full, depth + 1);
+      } else if (stat.isFile() && MANIFEST_FILE.test(entry)) {
+        const first = realFiles.get(real);
+        if (first !== undefined) {
+          skip(full, `skipped: the same file as ${first}, read once`);
+          continue;
+        }
+        realFiles.set(real, full);
+        files.push(full);
+      }
+    }
+  };
+  walk(path, 0);
+  return { files, skipped };
+}
+
+/** A manifest file's text, refusing (with a clear error) files larger than MAX_FILE_BYTES before reading them. */
+export function readManifestFile(file: string): string {
+  const size = statSync(file).size;
+  if (size > MAX_FILE_BYTES)
+    throw new Error(`file of ${size} bytes is larger than strait reads (${MAX_FILE_BYTES}); split it`);
+  return readFileSync(file, "utf8");
 }
 
 /**
@@ -265,9 +457,11 @@ export function loadManifests(paths: readonly string[], options: ParseOptions = 
   const ignored: IgnoredObject[] = [];
   const diagnostics: ManifestDiagnostic[] = [];
   for (const path of paths) {
-    let files: string[];
+    let files: readonly string[];
     try {
-      files = manifestFiles(path);
+      const list = listManifestFiles(path);
+      files = list.files;
+      diagnostics.push(...list.skipped);
     } catch (error) {
       diagnostics.push({
         severity: "error",
@@ -279,7 +473,7 @@ export function loadManifests(paths: readonly string[], options: ParseOptions = 
     for (const file of files) {
       let text: string;
       try {
-        text = readFileSync(file, "utf8");
+        text = readManifestFile(file);
       } catch (error) {
         diagnostics.push({ severity: "error", file, message: `cannot read: ${(error as Error).message}` });
         continue;

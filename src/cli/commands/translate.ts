@@ -1,4 +1,5 @@
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
+import { formatExclusion } from "../../model/exclusion.ts";
 import { decodeResource, encodeResource, TYPE_URLS } from "../../xds/proto/index.ts";
 import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
@@ -29,7 +30,9 @@ export const translateCommand: Command = {
 Runs the controller pipeline once over the manifests and prints the Envoy
 resources every node's Envoy would receive (listeners, route configurations,
 clusters, endpoints, secrets), after protobuf encoding with the real Envoy API,
-so what you see is what Envoy gets.
+so what you see is what Envoy gets. A part that does not encode (a route, an
+endpoint, a TLS chain, a cluster, a listener, a secret) is left out alone and
+named on stderr; everything else is printed.
 
 ${ONE_PASS_HELP}
       --address-pool P  addresses Gateways are given (IPv4, a-b range or CIDR; default ${DEFAULT_STANDALONE_ADDRESS_POOL.join(",")})
@@ -50,7 +53,9 @@ Exit code 0 on success, 1 when some input was invalid (the valid rest is printed
       addressPool: values["address-pool"] ?? DEFAULT_STANDALONE_ADDRESS_POOL,
     });
     const result: Record<string, unknown[]> = {};
-    let broken = false;
+    // Parts that do not encode are left out alone (the rest of their resource is printed), and said.
+    for (const e of out.excluded) io.stderr(`error: ${formatExclusion(e)}\n`);
+    let broken = out.excluded.length > 0;
     for (const [section, typeUrl] of SECTIONS) {
       const items: unknown[] = [];
       for (const [name, json] of [...out.resources[typeUrl]].sort(([a], [b]) =>

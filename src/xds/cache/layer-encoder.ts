@@ -2,9 +2,12 @@
  * Turns a set of resources as proto3 JSON (the translator's output) into a
  * layer of TypeSnapshots, encoding each resource with the strict codec.
  *
- * All or nothing: one resource that fails encoding is a translator bug, and a
- * client given part of a configuration could route to clusters that are not
- * there, so the whole set is refused and the caller keeps its previous layer.
+ * Resource by resource: translation checks every part before it assembles a
+ * resource (xds/translate/strict-check.ts), so a resource that still fails
+ * encoding here is a translator bug. It must not cost anyone else their
+ * configuration: that one resource keeps the encoding it had in the previous
+ * layer (or stays out if it is new), it is reported, and every other resource
+ * is published.
  *
  * Encoding is memoized by JSON object: the translator reuses the objects of
  * unchanged model elements, so a pass that changes one route encodes one
@@ -27,9 +30,11 @@ export interface InvalidResource {
   readonly error: string;
 }
 
-export type EncodeResult =
-  | { readonly ok: true; readonly layer: Layer }
-  | { readonly ok: false; readonly invalid: readonly InvalidResource[] };
+export interface EncodeResult {
+  readonly layer: Layer;
+  /** Resources that failed encoding: each kept at its previous version, or left out when new. */
+  readonly invalid: readonly InvalidResource[];
+}
 
 interface Encoded {
   readonly bytes: Uint8Array;
@@ -69,6 +74,13 @@ export class LayerEncoder {
           }
           if (bytes === undefined) {
             invalid.push({ typeUrl, name, error: error ?? "could not be encoded" });
+            const before = this.#previousParts.get(typeUrl);
+            const at = before?.names.indexOf(name) ?? -1;
+            const kept = at < 0 ? undefined : before?.encoded[at];
+            if (kept !== undefined) {
+              names.push(name);
+              encodings.push(kept);
+            }
             continue;
           }
           encoded = { bytes, version: contentVersion(bytes) };
@@ -97,9 +109,8 @@ export class LayerEncoder {
       const snapshot = TypeSnapshot.of(typeUrl, entries);
       layer.set(typeUrl, previous?.version === snapshot.version ? previous : snapshot);
     }
-    if (invalid.length > 0) return { ok: false, invalid };
     this.#previous = layer;
     this.#previousParts = parts;
-    return { ok: true, layer };
+    return { layer, invalid };
   }
 }

@@ -100,7 +100,7 @@ export class OnDemandResources {
       }
       // A fresh encoder per resolution: these are a handful of small resources, made anew each time.
       const encoded = new LayerEncoder(false).encode(set);
-      if (encoded.ok) interest.layer = encoded.layer;
+      if (encoded.invalid.length === 0) interest.layer = encoded.layer;
       else this.#onInvalid(encoded.invalid); // keep what this name had: a translator bug must not cut clients off
     }
     return this.#rebuild();

@@ -65,20 +65,29 @@ describe("SnapshotCache", () => {
     expect(cache.snapshotFor(node("x"))?.type(TYPE_URLS.cluster)).toBe(before);
   });
 
-  it("refuses a layer with an invalid resource whole and keeps the previous snapshot", () => {
+  it("keeps an invalid resource at its previous version, leaves a new one out, and publishes the rest", () => {
     const reported: string[] = [];
     const cache = new SnapshotCache({
       onInvalid: (layer, invalid) => reported.push(...invalid.map((i) => `${layer} ${i.name}: ${i.error}`)),
     });
     cache.publish(set([cluster("ns/a:80")]));
     const good = cache.snapshotFor(node("x"));
+    const goodA = good?.type(TYPE_URLS.cluster).get("ns/a:80")?.version;
+    // ns/a:80 becomes invalid (kept as it was), ns/b:80 is new and invalid (left out), ns/c:80 is new and fine.
     const result = cache.publish(
-      set([cluster("ns/a:80", "10s"), { ...cluster("ns/b:80"), lb_policy: "NOPE" }]),
+      set([
+        { ...cluster("ns/a:80"), lb_policy: "NOPE" },
+        { ...cluster("ns/b:80"), lb_policy: "NOPE" },
+        cluster("ns/c:80"),
+      ]),
     );
-    expect(result.ok).toBe(false);
-    expect(reported).toHaveLength(1);
-    expect(reported[0]).toMatch(/^gateway ns\/b:80: lb_policy: unknown LbPolicy value "NOPE"/);
-    expect(cache.snapshotFor(node("x"))).toBe(good);
+    expect(result.ok).toBe(true);
+    expect(reported).toHaveLength(2);
+    expect(reported[0]).toMatch(/^gateway ns\/a:80: lb_policy: unknown LbPolicy value "NOPE"/);
+    expect(reported[1]).toMatch(/^gateway ns\/b:80: lb_policy: unknown LbPolicy value "NOPE"/);
+    const clusters = cache.snapshotFor(node("x"))?.type(TYPE_URLS.cluster);
+    expect([...(clusters?.entries.keys() ?? [])].sort()).toEqual(["ns/a:80", "ns/c:80"]);
+    expect(clusters?.get("ns/a:80")?.version).toBe(goodA);
   });
 
   it("gives a node its own resources on top of the shared ones, keyed by metadata or id", () => {

@@ -24,13 +24,16 @@ export interface SnapshotCacheOptions {
    * counting the thousands of endpoint names every Envoy subscribes to.
    */
   readonly onDemandTypes?: readonly string[];
-  /** A layer was refused because resources failed encoding (a translator bug): log and count. */
+  /** Resources failed encoding (a translator bug), each kept at its previous version: log and count. */
   readonly onInvalid?: (layer: string, invalid: readonly InvalidResource[]) => void;
 }
 
-export type PublishResult =
-  | { readonly ok: true; readonly version: string }
-  | { readonly ok: false; readonly invalid: readonly InvalidResource[] };
+/** Always published; `invalid` are the resources kept at their previous version (or left out when new). */
+export interface PublishResult {
+  readonly ok: true;
+  readonly version: string;
+  readonly invalid: readonly InvalidResource[];
+}
 
 interface NodeLayer {
   readonly encoder: LayerEncoder;
@@ -67,35 +70,29 @@ export class SnapshotCache {
    */
   publish(set: ResourceJsonSet): PublishResult {
     const encoded = this.#gatewayEncoder.encode(set);
-    if (!encoded.ok) {
-      this.#onInvalid("gateway", encoded.invalid);
-      return encoded;
-    }
+    if (encoded.invalid.length > 0) this.#onInvalid("gateway", encoded.invalid);
     this.#gateway = encoded.layer;
     this.#onDemand.resolve();
     this.#changed();
-    return { ok: true, version: this.#sharedSnapshot().version };
+    return { ok: true, version: this.#sharedSnapshot().version, invalid: encoded.invalid };
   }
 
   /** Sets (or with undefined, removes) the resources of one node, by its node key. */
   setNodeResources(key: string, set: ResourceJsonSet | undefined): PublishResult {
     if (set === undefined) {
       if (this.#nodes.delete(key)) this.#changed();
-      return { ok: true, version: this.#sharedSnapshot().version };
+      return { ok: true, version: this.#sharedSnapshot().version, invalid: [] };
     }
     let node = this.#nodes.get(key);
     const encoder = node?.encoder ?? new LayerEncoder(true);
     const encoded = encoder.encode(set);
-    if (!encoded.ok) {
-      this.#onInvalid(`node ${key}`, encoded.invalid);
-      return encoded;
-    }
+    if (encoded.invalid.length > 0) this.#onInvalid(`node ${key}`, encoded.invalid);
     if (node === undefined) {
       node = { encoder, layer: encoded.layer };
       this.#nodes.set(key, node);
     } else node.layer = encoded.layer;
     this.#changed();
-    return { ok: true, version: this.#snapshotForKey(key).version };
+    return { ok: true, version: this.#snapshotForKey(key).version, invalid: encoded.invalid };
   }
 
   /** A stream subscribed to these names: resources may have to be made for them. */

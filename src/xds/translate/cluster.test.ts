@@ -68,7 +68,7 @@ describe("Service backends to clusters and load assignments", () => {
       "10.0.0.4:8080",
     ]);
 
-    const cla = buildClusterLoadAssignment(result.value);
+    const cla = buildClusterLoadAssignment(result.value).json;
     expect(encodeResource(TYPE_URLS.clusterLoadAssignment, cla).issues).toEqual([]);
     expect(cla).toEqual({
       cluster_name: "app/web:80",

@@ -4,6 +4,7 @@
  * (the TLS inspector reads it), each terminating TLS with its certificates
  * from SDS and routing through its own RouteConfiguration over RDS.
  */
+import type { Exclusion } from "../../model/exclusion.ts";
 import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
 import type {
   envoy_config_listener_v3_Filter as Filter,
@@ -13,6 +14,7 @@ import type {
 } from "../proto/envoy-types.ts";
 import { packAny } from "../proto/pack-any.ts";
 import { httpFilters } from "./http-filters.ts";
+import { PART_TYPES, PartChecker } from "./strict-check.ts";
 import { ADS } from "./type-urls.ts";
 
 /** SDS name of a CA bundle, distinct from certificate names (`namespace/name`). */
@@ -67,19 +69,37 @@ function tlsContext(chain: TlsChain): TransportSocket {
   };
 }
 
-export function buildListener(port: GatewayPort): Listener {
+function tlsChain(chain: TlsChain): FilterChain {
+  return {
+    name: chain.name,
+    ...(chain.serverNames.length === 0
+      ? {}
+      : { filter_chain_match: { server_names: [...chain.serverNames] } }),
+    transport_socket: tlsContext(chain),
+    filters: [connectionManager(chain.name, chain.routeTable)],
+  };
+}
+
+/**
+ * The port's Listener, and the parts left out: an HTTPS chain that does not
+ * encode is left out alone (the port's other Gateway listeners are served);
+ * a listener whose own fields do not encode is left out whole (`json` undefined).
+ */
+export function buildListener(port: GatewayPort): {
+  readonly json: Listener | undefined;
+  readonly excluded: readonly Exclusion[];
+} {
+  const checker = new PartChecker("listener", port.name);
   const chains: FilterChain[] =
     port.protocol === "HTTP"
       ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
-      : port.tlsChains.map((chain) => ({
-          name: chain.name,
-          ...(chain.serverNames.length === 0
-            ? {}
-            : { filter_chain_match: { server_names: [...chain.serverNames] } }),
-          transport_socket: tlsContext(chain),
-          filters: [connectionManager(chain.name, chain.routeTable)],
-        }));
-  return {
+      : port.tlsChains
+          .map((chain) => ({ chain, json: tlsChain(chain) }))
+          .filter(({ chain, json }) =>
+            checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
+          )
+          .map(({ json }) => json);
+  const json: Listener = {
     name: port.name,
     address: { socket_address: { address: port.address, port_value: port.port } },
     ...(port.protocol === "HTTPS"
@@ -95,4 +115,6 @@ export function buildListener(port: GatewayPort): Listener {
     filter_chains: chains,
     per_connection_buffer_limit_bytes: 32768,
   };
+  const whole = checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
+  return { json: whole && chains.length > 0 ? json : undefined, excluded: checker.excluded };
 }

@@ -101,6 +101,6 @@ export function buildProxylessResources(listenerName: string, backend: ServiceBa
   put(TYPE_URLS.listener, listenerName, listener);
   put(TYPE_URLS.routeConfiguration, routeConfigName, routeConfiguration);
   put(TYPE_URLS.cluster, backend.clusterName, buildCluster(backend));
-  put(TYPE_URLS.clusterLoadAssignment, backend.clusterName, buildClusterLoadAssignment(backend));
+  put(TYPE_URLS.clusterLoadAssignment, backend.clusterName, buildClusterLoadAssignment(backend).json);
   return set;
 }
