@@ -14,13 +14,29 @@
  * 5. runs the conformance binary with --gateway-class=strait, the profiles,
  *    the GatewayClass status' supportedFeatures and --report-output.
  *
- *   node scripts/conformance-official.ts [--profiles GATEWAY-HTTP] [--report FILE] [--run-test NAME] [--skip-tests A,B]
+ * Every component's log is kept in --logs (default .cache/conformance-official/):
+ * strait.log, envoy.log, the control plane's, and the suite's own output.
+ * Exits non-zero when the suite fails or a profile's core or extended result
+ * is not success.
+ *
+ *   node scripts/conformance-official.ts [--profiles GATEWAY-HTTP] [--report FILE]
+ *     [--run-test NAME] [--skip-tests A,B] [--logs DIR] [--debug]
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import {
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { parse } from "yaml";
 import { ManagedEnvoy } from "../src/envoy/index.ts";
 import { Applier, readManifests } from "../test/support/control-plane/apply.ts";
 import { ControlPlane, componentDir, freePort } from "../test/support/control-plane/control-plane.ts";
@@ -29,6 +45,12 @@ import { NODE_SKIP_REASON, NodeStandIn } from "../test/support/control-plane/nod
 import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
 import { REPO, StraitProcess } from "../test/support/strait-process.ts";
 
+const DEFAULT_REPORT = join(REPO, "conformance/reports/v1.6.1/strait-official-gateway-http-report.yaml");
+
+/** The Gateways' address pool (loopback: the node's Envoy binds every Gateway's address here). */
+const ADDRESS_POOL = "127.0.213.0/24";
+const USABLE_ADDRESS = "127.0.213.250";
+
 /** Tests this machine cannot run, each with the reason (passed to --skip-tests). */
 const SKIPPED: Readonly<Record<string, string>> = {};
 
@@ -36,11 +58,16 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       profiles: { type: "string", default: "GATEWAY-HTTP" },
-      report: { type: "string", default: join(REPO, "conformance/reports/official-gateway-http.yaml") },
+      report: { type: "string", default: DEFAULT_REPORT },
       "run-test": { type: "string" },
       "skip-tests": { type: "string" },
+      logs: { type: "string", default: join(REPO, ".cache/conformance-official") },
+      debug: { type: "boolean", default: false },
     },
   });
+  const logs = resolve(values.logs);
+  rmSync(logs, { recursive: true, force: true });
+  mkdirSync(logs, { recursive: true });
   if (NODE_SKIP_REASON !== undefined) {
     console.error(`conformance-official: ${NODE_SKIP_REASON}`);
     return 2;
@@ -55,7 +82,11 @@ async function main(): Promise<number> {
   try {
     log.info("starting the control plane");
     const plane = await ControlPlane.start();
-    stops.push(() => plane.stop());
+    stops.push(async () => {
+      for (const f of readdirSync(plane.dir).filter((n) => n.endsWith(".log")))
+        copyFileSync(join(plane.dir, f), join(logs, f));
+      await plane.stop();
+    });
     const node = await NodeStandIn.start(plane, {
       dir: componentDir(plane, "node"),
       echoBasic: bins.echoBasic,
@@ -99,9 +130,12 @@ async function main(): Promise<number> {
       "--xds-address",
       `127.0.0.1:${xdsPort}`,
       "--address-pool",
-      "127.0.2.0/24",
+      ADDRESS_POOL,
     ]);
-    stops.push(() => strait.stop());
+    stops.push(async () => {
+      await strait.stop();
+      writeFileSync(join(logs, "strait.log"), strait.logs.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    });
     await strait.waitForLog((l) => l.msg.startsWith("operations server listening"), 60_000);
 
     const envoy = new ManagedEnvoy({
@@ -113,7 +147,7 @@ async function main(): Promise<number> {
         api: "delta",
         admin: { host: "127.0.0.1", port: 0 },
       },
-      logger: log.child({ component: "envoy" }),
+      logger: pino({ level: "info" }, pino.destination({ dest: join(logs, "envoy.log"), sync: true })),
       logLevel: "warn",
     });
     await envoy.start();
@@ -155,24 +189,68 @@ async function main(): Promise<number> {
       `--version=v${version}`,
       "--contact=@strait-dev/maintainers",
       "--cleanup-base-resources=false",
+      // GatewayStaticAddresses: one address of the pool, one that no node owns (TEST-NET-1).
+      `--usable-address=${USABLE_ADDRESS}`,
+      "--unusable-address=192.0.2.1",
       ...(skip.length > 0 ? [`--skip-tests=${skip.join(",")}`] : []),
       ...(values["run-test"] === undefined ? [] : [`--run-test=${values["run-test"]}`]),
     ];
     log.info({ features: features.length, args }, "running the conformance suite");
+    const started = performance.now();
     const code = await new Promise<number>((done) => {
-      const child = spawn(bins.conformanceTest, args, {
-        stdio: "inherit",
+      const out = createWriteStream(join(logs, "conformance.log"));
+      const child = spawn(bins.conformanceTest, [...args, ...(values.debug ? ["--debug"] : [])], {
+        stdio: ["ignore", "pipe", "pipe"],
         cwd: dirname(bins.conformanceTest),
         env: { ...process.env, KUBECONFIG: plane.adminKubeconfig },
       });
-      child.on("exit", (c) => done(c ?? 1));
+      for (const stream of [child.stdout, child.stderr]) {
+        stream.pipe(out, { end: false });
+        stream.pipe(process.stdout, { end: false });
+      }
+      child.on("exit", (c) => out.end(() => done(c ?? 1)));
     });
+    const minutes = ((performance.now() - started) / 60_000).toFixed(1);
     if (node.errors.length > 0) log.warn({ errors: node.errors }, "node stand-in errors");
-    log.info({ code, report }, "conformance suite finished");
-    return code;
+    const summary = summarize(report);
+    for (const line of summary.lines) console.log(line);
+    log.info({ code, report, minutes, logs }, "conformance suite finished");
+    return code !== 0 ? code : summary.ok ? 0 : 1;
   } finally {
     await stopAll();
   }
+}
+
+interface ProfileStatus {
+  readonly result: string;
+  readonly statistics: { readonly Passed: number; readonly Failed: number; readonly Skipped: number };
+  readonly failedTests?: readonly string[];
+  readonly skippedTests?: readonly string[];
+}
+
+/** One line per profile and level of the ConformanceReport; ok when every result is success. */
+function summarize(file: string): { ok: boolean; lines: string[] } {
+  if (!existsSync(file)) return { ok: false, lines: [`no report was written to ${file}`] };
+  const report = parse(readFileSync(file, "utf8")) as {
+    profiles?: { name: string; core: ProfileStatus; extended?: ProfileStatus }[];
+  };
+  const lines: string[] = [];
+  let ok = (report.profiles ?? []).length > 0;
+  for (const profile of report.profiles ?? []) {
+    for (const [level, status] of [
+      ["core", profile.core],
+      ["extended", profile.extended],
+    ] as const) {
+      if (status === undefined) continue;
+      const s = status.statistics;
+      ok &&= status.result === "success";
+      const failed = status.failedTests?.length ? ` failed: ${status.failedTests.join(", ")}` : "";
+      lines.push(
+        `${profile.name} ${level}: ${status.result} (${s.Passed} passed, ${s.Failed} failed, ${s.Skipped} skipped)${failed}`,
+      );
+    }
+  }
+  return { ok, lines };
 }
 
 process.exitCode = await main();

@@ -4,11 +4,14 @@
  * running a Deployment's pods (upstream echo-basic) in network namespaces.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlPlane, componentDir } from "./control-plane.ts";
 import { fixtureBinaries } from "./fixtures.ts";
 import { NODE_SKIP_REASON, NodeStandIn } from "./node-stand-in.ts";
+import { clientCertificate, servingCertificate } from "./pki.ts";
 
 let plane: ControlPlane;
 beforeAll(async () => {
@@ -22,6 +25,34 @@ async function get(path: string): Promise<unknown> {
   const res = await plane.admin.request("GET", path);
   if (!res.ok) throw new Error(res.message);
   return res.body;
+}
+
+/** GET a text (not JSON) answer of the API server as a cluster admin, e.g. pods/log. */
+function getText(path: string): Promise<{ status: number; body: string }> {
+  const cert = clientCertificate(plane.pki, "log-reader", "log-reader", ["system:masters"]);
+  const url = new URL(path, plane.server);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        ca: readFileSync(plane.pki.caCert),
+        cert: readFileSync(cert.cert),
+        key: readFileSync(cert.key),
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** GET http://ip:port/path from the host, as Envoy would reach a pod. */
@@ -86,7 +117,7 @@ describe("control plane fixture", () => {
   }, 90_000);
 
   it.skipIf(NODE_SKIP_REASON !== undefined)(
-    `runs a Deployment's pods on the node stand-in, with EndpointSlices from kube-controller-manager (${NODE_SKIP_REASON ?? "root"})`,
+    `runs a Deployment's pods on the node stand-in (a Secret volume's items, created after the pods), with EndpointSlices from kube-controller-manager and pods/log through the API server (${NODE_SKIP_REASON ?? "root"})`,
     async () => {
       const node = await NodeStandIn.start(plane, {
         dir: componentDir(plane, "node"),
@@ -112,11 +143,27 @@ describe("control plane fixture", () => {
                     {
                       name: "echo",
                       image: "registry.k8s.io/gateway-api/echo-basic:v1.6.1",
-                      ports: [{ containerPort: 3000 }],
+                      // Ready only once 8443 accepts: HTTPS from the Secret volume's files.
+                      ports: [{ containerPort: 3000 }, { containerPort: 8443 }],
+                      volumeMounts: [{ name: "certs", mountPath: "/etc/secret-volume" }],
                       env: [
                         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                         { name: "NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                        { name: "TLS_SERVER_CERT", value: "/etc/secret-volume/crt" },
+                        { name: "TLS_SERVER_PRIVKEY", value: "/etc/secret-volume/key" },
                       ],
+                    },
+                  ],
+                  volumes: [
+                    {
+                      name: "certs",
+                      secret: {
+                        secretName: "echo-certs",
+                        items: [
+                          { key: "tls.crt", path: "crt" },
+                          { key: "tls.key", path: "key" },
+                        ],
+                      },
                     },
                   ],
                 },
@@ -125,6 +172,21 @@ describe("control plane fixture", () => {
           },
         });
         expect(deployment.ok, deployment.ok ? "" : deployment.message).toBe(true);
+        // The Secret comes after the pods (as the conformance suite's do): they wait for it.
+        const tls = servingCertificate(plane.pki, "echo-serving", "echo", ["DNS:echo"]);
+        const secret = await plane.admin.request("POST", "/api/v1/namespaces/echo/secrets", {
+          body: {
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "echo-certs" },
+            type: "kubernetes.io/tls",
+            data: {
+              "tls.crt": readFileSync(tls.cert).toString("base64"),
+              "tls.key": readFileSync(tls.key).toString("base64"),
+            },
+          },
+        });
+        expect(secret.ok, secret.ok ? "" : secret.message).toBe(true);
         await plane.admin.request("POST", "/api/v1/namespaces/echo/services", {
           body: {
             apiVersion: "v1",
@@ -166,6 +228,14 @@ describe("control plane fixture", () => {
             pod: pod.metadata.name,
           });
         }
+        // The API server proxies pods/log to the stand-in's log endpoint, sinceTime honoured.
+        const first = pods[0]?.metadata.name ?? "";
+        const logs = await getText(`/api/v1/namespaces/echo/pods/${first}/log?container=echo`);
+        expect(logs.status, logs.body).toBe(200);
+        expect(logs.body).toContain("Echoing back request made to /hello to client");
+        const future = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const none = await getText(`/api/v1/namespaces/echo/pods/${first}/log?sinceTime=${future}`);
+        expect(none).toEqual({ status: 200, body: "" });
         // kube-controller-manager's EndpointSlice controller publishes the ready pods.
         type Slices = {
           items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[];

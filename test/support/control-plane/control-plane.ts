@@ -23,7 +23,7 @@ import { stringify } from "yaml";
 import { KubeClient, loadKubeConfig } from "../../../src/sources/kubernetes/kube-client.ts";
 import { Child } from "./child.ts";
 import { fixtureBinaries } from "./fixtures.ts";
-import { clientCertificate, createPki, type Pki } from "./pki.ts";
+import { type ClientCertificate, clientCertificate, createPki, type Pki } from "./pki.ts";
 
 export interface ControlPlaneOptions {
   /** Run kube-controller-manager (default true). */
@@ -75,6 +75,8 @@ export class ControlPlane {
   readonly admin: KubeClient;
   readonly #children: Child[] = [];
   readonly #options: ControlPlaneOptions;
+  /** The API server's client certificate towards kubelets (kubeadm's apiserver-kubelet-client). */
+  readonly #kubeletClient: ClientCertificate;
   #apiServer: Child | undefined;
 
   private constructor(dir: string, pki: Pki, server: string, etcdUrl: string, options: ControlPlaneOptions) {
@@ -83,6 +85,12 @@ export class ControlPlane {
     this.server = server;
     this.etcdUrl = etcdUrl;
     this.#options = options;
+    this.#kubeletClient = clientCertificate(
+      pki,
+      "apiserver-kubelet-client",
+      "kube-apiserver-kubelet-client",
+      ["kubeadm:cluster-admins"],
+    );
     this.adminKubeconfig = this.kubeconfigForUser("admin", ["system:masters"]);
     this.admin = new KubeClient(loadKubeConfig(this.adminKubeconfig).config);
   }
@@ -149,6 +157,12 @@ export class ControlPlane {
       "--profiling=false",
       // The `kubernetes` Service's endpoints would be 127.0.0.1, which Endpoints reject (loopback).
       "--endpoint-reconciler-type=none",
+      // pods/log is proxied to the node stand-in's log endpoint (kubelet-logs.ts) at the
+      // Node's InternalIP (its Hostname does not resolve), both sides checked by the CA.
+      "--kubelet-preferred-address-types=InternalIP",
+      `--kubelet-certificate-authority=${p.caCert}`,
+      `--kubelet-client-certificate=${this.#kubeletClient.cert}`,
+      `--kubelet-client-key=${this.#kubeletClient.key}`,
       `--cert-dir=${join(this.dir, "apiserver")}`,
       ...(this.#options.watchCache === false ? ["--watch-cache=false"] : []),
       ...(this.#options.apiServerArgs ?? []),

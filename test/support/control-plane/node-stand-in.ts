@@ -16,20 +16,22 @@
  *   connections, with podIP; restarts a container that exits (restartPolicy);
  * - stops a deleted pod's processes, removes its namespace and finishes the
  *   deletion, as the kubelet does;
- * - keeps each container's output, with timestamps, for the pod log endpoint
- *   (kubelet-logs.ts).
+ * - keeps each container's output, with timestamps, and serves it to the API
+ *   server's `pods/log` as a kubelet does (kubelet-logs.ts).
  *
  * Root only (network namespaces).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { KubeClient } from "../../../src/sources/kubernetes/kube-client.ts";
 import { KubeClient as Client, loadKubeConfig } from "../../../src/sources/kubernetes/kube-client.ts";
 import { ContainerLog } from "./container-log.ts";
 import type { ControlPlane } from "./control-plane.ts";
+import { KubeletLogServer } from "./kubelet-logs.ts";
+import { servingCertificate } from "./pki.ts";
 import { containerEnv, type EnvVar, type PodFacts } from "./pod-env.ts";
 import { type PodInterface, PodNetwork } from "./pod-network.ts";
 import { type PodRuntime, runtimeFor } from "./pod-runtimes.ts";
@@ -65,11 +67,17 @@ interface Pod {
     readonly containers: readonly Container[];
     readonly volumes?: readonly {
       readonly name: string;
-      readonly secret?: { readonly secretName: string };
-      readonly configMap?: { readonly name: string };
+      readonly secret?: { readonly secretName: string } & VolumeKeys;
+      readonly configMap?: { readonly name: string } & VolumeKeys;
     }[];
   };
   readonly status?: { readonly phase?: string };
+}
+
+/** The keys a Secret or ConfigMap volume projects, and whether the object may be missing. */
+interface VolumeKeys {
+  readonly items?: readonly { readonly key: string; readonly path: string }[];
+  readonly optional?: boolean;
 }
 
 interface RunningContainer {
@@ -100,8 +108,6 @@ export interface NodeStandInOptions {
   /** Folder for the pods' files and logs. */
   readonly dir: string;
   readonly echoBasic: string;
-  /** Port of the pod log endpoint the API server reaches (kubelet-logs.ts), if one runs. */
-  readonly kubeletPort?: number;
 }
 
 const podKey = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
@@ -118,6 +124,7 @@ export class NodeStandIn {
   #watch: AbortController | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   #resourceVersion = "";
+  #logs: KubeletLogServer | undefined;
   readonly #work = new Set<Promise<unknown>>();
   /** Errors the stand-in met (bind or status failures), for test failure messages. */
   readonly errors: string[] = [];
@@ -135,6 +142,14 @@ export class NodeStandIn {
     if (NODE_SKIP_REASON !== undefined) throw new Error(`node stand-in: ${NODE_SKIP_REASON}`);
     const node = new NodeStandIn(plane, options);
     try {
+      const serving = servingCertificate(plane.pki, `kubelet-${node.name}`, `system:node:${node.name}`, [
+        "IP:127.0.0.1",
+      ]);
+      node.#logs = await KubeletLogServer.start({
+        caCert: plane.pki.caCert,
+        ...serving,
+        lookup: (ns, pod, container) => node.containerLog(ns, pod, container),
+      });
       await node.#register();
       await node.#listAndWatch();
     } catch (error) {
@@ -211,7 +226,7 @@ export class NodeStandIn {
             ],
             capacity: { cpu: "2", memory: "24Gi", pods: "250" },
             allocatable: { cpu: "2", memory: "24Gi", pods: "250" },
-            daemonEndpoints: { kubeletEndpoint: { Port: this.#options.kubeletPort ?? 10250 } },
+            daemonEndpoints: { kubeletEndpoint: { Port: this.#logs?.port ?? 10250 } },
             nodeInfo: {
               machineID: "",
               systemUUID: "",
@@ -384,20 +399,31 @@ export class NodeStandIn {
   async #runPod(running: RunningPod): Promise<void> {
     const { pod } = running;
     const ns = pod.metadata.namespace;
-    // Volumes: Secrets and ConfigMaps as files (a folder per volume).
+    // Volumes: Secrets and ConfigMaps as files (a folder per volume). As the kubelet
+    // does, the containers wait (ContainerCreating) until a volume's object exists,
+    // unless the volume is optional: the suite creates some Secrets after the pods.
+    await this.#reportStatus(running);
     const volumes = new Map<string, string>();
     for (const v of pod.spec.volumes ?? []) {
       const source =
         v.secret !== undefined
-          ? (["Secret", v.secret.secretName] as const)
+          ? { kind: "Secret" as const, name: v.secret.secretName, keys: v.secret }
           : v.configMap !== undefined
-            ? (["ConfigMap", v.configMap.name] as const)
+            ? { kind: "ConfigMap" as const, name: v.configMap.name, keys: v.configMap }
             : undefined;
       if (source === undefined) continue;
-      const data = await this.#objectData(ns, source[0], source[1]);
+      let data = await this.#objectData(ns, source.kind, source.name);
+      while (data === undefined && source.keys.optional !== true) {
+        if (running.stopping || this.#abort.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, 500));
+        data = await this.#objectData(ns, source.kind, source.name);
+      }
       const dir = join(running.dir, "volumes", v.name);
       mkdirSync(dir, { recursive: true });
-      for (const [file, content] of Object.entries(data ?? {})) writeFileSync(join(dir, file), content);
+      for (const [file, content] of volumeFiles(data ?? {}, source.keys.items)) {
+        mkdirSync(dirname(join(dir, file)), { recursive: true });
+        writeFileSync(join(dir, file), content);
+      }
       volumes.set(v.name, dir);
     }
     const lookups = new Map<string, Record<string, string> | undefined>();
@@ -595,9 +621,22 @@ export class NodeStandIn {
     await Promise.allSettled([...this.#work]);
     await Promise.all([...this.#pods.values()].map((p) => this.#stopPod(p, false)));
     this.network.close();
+    await this.#logs?.stop();
     await this.#node.request("DELETE", `/api/v1/nodes/${this.name}`).catch(() => undefined);
     void this.#plane;
   }
+}
+
+/** The files of a Secret or ConfigMap volume: every key, or only the `items` at their paths. */
+function volumeFiles(
+  data: Readonly<Record<string, string>>,
+  items: VolumeKeys["items"],
+): [path: string, content: string][] {
+  if (items === undefined) return Object.entries(data);
+  return items.flatMap((item) => {
+    const content = data[item.key];
+    return content === undefined ? [] : [[item.path, content] as [string, string]];
+  });
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {

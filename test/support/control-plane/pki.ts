@@ -20,6 +20,7 @@ export interface Pki {
   readonly serviceAccountPub: string;
 }
 
+/** A certificate and its key, as PEM files. */
 export interface ClientCertificate {
   readonly cert: string;
   readonly key: string;
@@ -84,20 +85,17 @@ export function createPki(dir: string): Pki {
     "-out",
     caCert,
   ]);
-  const serving = sign(
-    { dir, caCert, caKey },
-    "apiserver",
-    "/CN=kube-apiserver",
-    [
-      "basicConstraints=critical,CA:FALSE",
-      "keyUsage=critical,digitalSignature,keyEncipherment",
-      "extendedKeyUsage=serverAuth",
-      // The in-cluster names too: the API server's own loopback client and the
-      // `kubernetes` Service's cluster IP (the first of --service-cluster-ip-range).
-      "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local",
-      "",
-    ].join("\n"),
-  );
+  // The in-cluster names too: the API server's own loopback client and the
+  // `kubernetes` Service's cluster IP (the first of --service-cluster-ip-range).
+  const serving = servingCertificate({ dir, caCert, caKey }, "apiserver", "kube-apiserver", [
+    "IP:127.0.0.1",
+    "IP:10.96.0.1",
+    "DNS:localhost",
+    "DNS:kubernetes",
+    "DNS:kubernetes.default",
+    "DNS:kubernetes.default.svc",
+    "DNS:kubernetes.default.svc.cluster.local",
+  ]);
   const serviceAccountKey = join(dir, "sa.key");
   const serviceAccountPub = join(dir, "sa.pub");
   openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", serviceAccountKey]);
@@ -111,6 +109,27 @@ export function createPki(dir: string): Pki {
     serviceAccountKey,
     serviceAccountPub,
   };
+}
+
+/** A serving certificate for the subjectAltNames given (`IP:…`, `DNS:…`), signed by the CA. */
+export function servingCertificate(
+  pki: { dir: string; caCert: string; caKey: string },
+  file: string,
+  commonName: string,
+  altNames: readonly string[],
+): ClientCertificate {
+  return sign(
+    pki,
+    file,
+    `/CN=${commonName}`,
+    [
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature,keyEncipherment",
+      "extendedKeyUsage=serverAuth",
+      `subjectAltName=${altNames.join(",")}`,
+      "",
+    ].join("\n"),
+  );
 }
 
 /** A client certificate for user `name` in `groups`, signed by the control plane's CA. */
