@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { parseGatewayDuration } from "../gateway/duration.ts";
 
 export interface SettingSpec {
   /** Long flag name without dashes, e.g. `xds-address`. */
@@ -84,6 +85,16 @@ export const RUN_SETTINGS = [
       "The cluster's name, as CiliumNetworkPolicy sees it: the `cluster` entity and the io.cilium.k8s.policy.cluster label of every pod's identity.",
     standaloneDefault: "default",
     clusterDefault: "default",
+  },
+  {
+    flag: "identity-gc-after",
+    key: "identityGcAfter",
+    env: "STRAIT_IDENTITY_GC_AFTER",
+    type: "string",
+    description:
+      "How long a security identity no pod has keeps its number (a restarting pod gets it back) before it is garbage-collected, and in cluster mode its CiliumIdentity deleted (e.g. 15m).",
+    standaloneDefault: "15m",
+    clusterDefault: "15m",
   },
   {
     flag: "l7-access-log",
@@ -430,4 +441,17 @@ export function listSetting(settings: Settings, key: string): readonly string[] 
 
 export function booleanSetting(settings: Settings, key: string): boolean {
   return settings[key] === true;
+}
+
+/** A duration setting (`15s`, `500ms`, `15m`) in milliseconds; a bad or non-positive one is a configuration error. */
+export function durationSetting(settings: Settings, key: string, flag: string, fallback: string): number {
+  const text = stringSetting(settings, key) ?? fallback;
+  const seconds = parseGatewayDuration(text);
+  if (seconds === undefined || seconds <= 0) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--${flag} must be a duration such as 15s or 500ms, got "${text}"`,
+    );
+  }
+  return seconds * 1000;
 }

@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { DEFAULT_IDENTITY_GC_MS, nextIdentityExpiry } from "../policy/index.ts";
 import { FileSource } from "../sources/file-source.ts";
 import type { ParseOptions } from "../sources/manifests.ts";
 import { crdSchemaCheck } from "../sources/schema.ts";
@@ -38,16 +39,35 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
+/**
+ * Garbage collection of unused identities happens in a pass; when nothing
+ * changes, nothing would run one. So after each pass a reconcile is scheduled
+ * for when the first unused identity's grace period ends.
+ */
+function scheduleIdentityGc(pipeline: PipelineReconciler, controller: Controller, gcAfterMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  pipeline.onOutput((output) => {
+    clearTimeout(timer);
+    timer = undefined;
+    const at = nextIdentityExpiry(output.policy.records, gcAfterMs);
+    if (at === undefined) return;
+    timer = setTimeout(() => controller.reconcileSoon(), Math.max(0, at - Date.now()) + 100);
+    timer.unref();
+  });
+  return () => clearTimeout(timer);
+}
+
 export async function startController(settings: Settings, logger: Logger): Promise<RunningController> {
   const store = new ResourceStore();
   const metrics = createControllerMetrics(store);
   const crds = listSetting(settings, "crds");
   const parse: ParseOptions = crds.length > 0 ? { check: crdSchemaCheck(crds) } : {};
   const manifests = stringSetting(settings, "manifests");
+  const policy = policySettings(settings);
   const pipeline = new PipelineReconciler(
     listSetting(settings, "addressPool"),
     logger.child({ component: "pipeline" }),
-    policySettings(settings),
+    policy,
   );
   const reconcilers: Reconciler[] = [pipeline];
   const controller = new Controller({
@@ -78,6 +98,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
+  stoppers.push(scheduleIdentityGc(pipeline, controller, policy.identityGcAfterMs ?? DEFAULT_IDENTITY_GC_MS));
 
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
