@@ -172,6 +172,19 @@ export async function startController(settings: Settings, logger: Logger): Promi
     app.get("/api/v1/envoy", async () => ({ managed: false }));
   }
 
+  // Like `cilium identity list`: the identities of the last pass and the pods that have them.
+  app.get("/api/v1/identities", async () => {
+    const policy = pipeline.latest?.policy;
+    return {
+      identities: policy?.identities ?? [],
+      endpoints: (policy?.endpoints ?? []).map((e) => ({
+        pod: e.pod,
+        node: e.node ?? null,
+        identity: e.identity,
+      })),
+    };
+  });
+
   let ops: Awaited<ReturnType<typeof listenOpsServer>>;
   try {
     ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
