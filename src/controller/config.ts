@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { parseTrustDomain, type TrustDomain } from "../auth/spiffe-id.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { parseGatewayDuration } from "../gateway/duration.ts";
 
@@ -163,6 +164,67 @@ export const RUN_SETTINGS = [
     type: "string",
     description: "Cluster mode: interval between attempts to acquire or renew the Lease.",
     clusterDefault: "2s",
+  },
+  {
+    flag: "trust-domain",
+    key: "trustDomain",
+    env: "STRAIT_TRUST_DOMAIN",
+    type: "string",
+    description:
+      "SPIFFE trust domain of the security identities (spiffe://<trust-domain>/identity/N), sent to every agent in its AuthSettings and used by the built-in CA and the SPIRE entry sync.",
+    standaloneDefault: "strait.local",
+    clusterDefault: "strait.local",
+  },
+  {
+    flag: "builtin-ca-dir",
+    key: "builtinCaDir",
+    env: "STRAIT_BUILTIN_CA_DIR",
+    type: "string",
+    description:
+      "Runs the built-in CA's SVID issuer: the folder of its root (tls.crt, tls.key: a mounted Secret), generated there on first start when absent.",
+  },
+  {
+    flag: "builtin-ca-address",
+    key: "builtinCaAddress",
+    env: "STRAIT_BUILTIN_CA_ADDRESS",
+    type: "string",
+    description:
+      "HOST:PORT of the built-in CA's SVID issuer (HTTPS, TLS 1.3), which the agents' --builtin-ca-url names.",
+    standaloneDefault: "127.0.0.1:18001",
+    clusterDefault: "0.0.0.0:18001",
+  },
+  {
+    flag: "builtin-ca-node-tokens",
+    key: "builtinCaNodeTokens",
+    env: "STRAIT_BUILTIN_CA_NODE_TOKENS",
+    type: "string",
+    description:
+      "File of `node: token` lines (YAML): the token each node's agent authenticates to the SVID issuer with (its --builtin-ca-token-file). A node gets SVIDs only for identities with endpoints on it.",
+  },
+  {
+    flag: "svid-ttl",
+    key: "svidTtl",
+    env: "STRAIT_SVID_TTL",
+    type: "string",
+    description: "Lifetime of the SVIDs the built-in CA issues (agents renew them at half of it).",
+    standaloneDefault: "1h",
+    clusterDefault: "1h",
+  },
+  {
+    flag: "spire-server-socket",
+    key: "spireServerSocket",
+    env: "STRAIT_SPIRE_SERVER_SOCKET",
+    type: "string",
+    description:
+      "The SPIRE server's API socket: the leader keeps one registration entry per security identity in step through its Entry API.",
+  },
+  {
+    flag: "spire-delegate-selector",
+    key: "spireDelegateSelectors",
+    env: "STRAIT_SPIRE_DELEGATE_SELECTORS",
+    type: "list",
+    description:
+      "Selectors (type:value, e.g. k8s:sa:strait-agent) of strait's agent process: the SPIRE entry sync also keeps the entry that makes it an authorized delegate (repeatable).",
   },
   {
     flag: "xds-address",
@@ -454,4 +516,11 @@ export function durationSetting(settings: Settings, key: string, flag: string, f
     );
   }
   return seconds * 1000;
+}
+
+/** `--trust-domain`, parsed. */
+export function controllerTrustDomain(settings: Settings): TrustDomain {
+  const td = parseTrustDomain(stringSetting(settings, "trustDomain") ?? "strait.local");
+  if (!td.ok) throw new StraitError(ERROR_CODES.CONFIG, `--trust-domain: ${td.error}`);
+  return td.value;
 }

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { durationSetting, type Settings, stringSetting } from "./config.ts";
+import { controllerTrustDomain, durationSetting, type Settings, stringSetting } from "./config.ts";
 import type { Reconciler } from "./controller.ts";
 import { PipelineCache, type PipelineOutput, type PolicySettings, runPipeline } from "./pipeline.ts";
 
@@ -14,7 +14,10 @@ import { PipelineCache, type PipelineOutput, type PolicySettings, runPipeline } 
 export function policySettings(settings: Settings): PolicySettings {
   const clusterName = stringSetting(settings, "clusterName");
   const accessLog = stringSetting(settings, "l7AccessLog");
+  const trustDomain =
+    stringSetting(settings, "trustDomain") === undefined ? undefined : controllerTrustDomain(settings);
   return {
+    ...(trustDomain === undefined ? {} : { trustDomain }),
     ...(clusterName === undefined ? {} : { clusterName }),
     ...(accessLog === undefined ? {} : { accessLog }),
     identityGcAfterMs: durationSetting(settings, "identityGcAfter", "identity-gc-after", "15m"),

@@ -12,7 +12,8 @@ import type { ParseOptions } from "../sources/manifests.ts";
 import { crdSchemaCheck } from "../sources/schema.ts";
 import { LocalStatusWriter } from "../sources/status/local-status-writer.ts";
 import { ResourceStore } from "../sources/store.ts";
-import { startClusterMode } from "./cluster-mode.ts";
+import { startAuthServing } from "./auth-serving.ts";
+import { type ClusterMode, startClusterMode } from "./cluster-mode.ts";
 import { listSetting, type Settings, stringSetting } from "./config.ts";
 import { Controller, type Reconciler } from "./controller.ts";
 import {
@@ -34,6 +35,8 @@ export interface RunningController {
   readonly httpAddress: string;
   /** Bound address of the xDS server. */
   readonly xdsAddress: string;
+  /** URL of the built-in CA's SVID issuer, when it runs (`--builtin-ca-dir`). */
+  readonly issuerUrl: string | undefined;
   /** Admin address of the managed Envoy, when strait runs one (`--envoy managed`). */
   readonly envoyAdminAddress: string | undefined;
   stop(): Promise<void>;
@@ -100,6 +103,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
   stoppers.push(() => controller.stop());
   stoppers.push(scheduleIdentityGc(pipeline, controller, policy.identityGcAfterMs ?? DEFAULT_IDENTITY_GC_MS));
 
+  let cluster: ClusterMode | undefined;
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
     pipeline.onOutput(async (output) => {
@@ -125,8 +129,9 @@ export async function startController(settings: Settings, logger: Logger): Promi
     stoppers.push(() => files.stop());
     controller.markSynced("files");
   } else {
-    const cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
-    stoppers.push(() => cluster.stop());
+    cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
+    const running = cluster;
+    stoppers.push(() => running.stop());
   }
 
   /** Stops what already runs (watches, timers, the xDS port), or the process would linger after an error. */
@@ -134,6 +139,24 @@ export async function startController(settings: Settings, logger: Logger): Promi
     for (const stop of stoppers.reverse()) await stop();
     throw error;
   };
+  let auth: Awaited<ReturnType<typeof startAuthServing>>;
+  try {
+    const elector = cluster?.elector;
+    auth = await startAuthServing({
+      settings,
+      logger,
+      registry: metrics.registry,
+      pipeline,
+      isLeader: () => elector?.isLeader ?? true,
+      ...(elector === undefined
+        ? {}
+        : { onLeadership: (l: (leading: boolean) => void) => elector.onChange(l) }),
+    });
+  } catch (error) {
+    return unwind(error);
+  }
+  stoppers.push(() => auth.stop());
+
   let xds: Awaited<ReturnType<typeof startXdsServing>>;
   try {
     xds = await startXdsServing({
@@ -201,6 +224,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     httpAddress: ops.address,
     xdsAddress: xds.address,
     envoyAdminAddress: managed?.envoy.adminAddress,
+    issuerUrl: auth.issuerUrl,
     async stop() {
       for (const stop of stoppers.reverse()) await stop();
     },
