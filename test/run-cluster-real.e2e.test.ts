@@ -102,7 +102,8 @@ async function startReplica(identity: string): Promise<{ proc: StraitProcess; ba
     ...LEASE_FLAGS,
   ]);
   replicas.push(proc);
-  const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"));
+  // Generous: the machine may be loaded by other test runs.
+  const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"), 60_000);
   return { proc, base: `http://${String(line.address)}` };
 }
 
@@ -160,8 +161,11 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
 
   it("two replicas sync; the leader patches statuses and applies the Gateway's Service; the other takes over after a crash", async () => {
     const [a, b] = await Promise.all([startReplica("replica-a"), startReplica("replica-b")]);
-    await eventually("the HTTPRoute status", async () =>
-      (await routeConditions()).some((c) => c.type === "Accepted" && c.status === "True"),
+    // Generous: two replicas start, list every kind and elect on a machine other tests load too.
+    await eventually(
+      "the HTTPRoute status",
+      async () => (await routeConditions()).some((c) => c.type === "Accepted" && c.status === "True"),
+      60_000,
     );
     for (const r of [a, b]) {
       await waitFor(() => r.proc.logs.some((l) => l.msg === "kubernetes source synced"), "the sync", 20_000);
@@ -299,7 +303,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     };
 
     const first = await startReplica("replica-id-1");
-    await eventually("two CiliumIdentity objects", async () => (await recorded()).length === 2);
+    await eventually("two CiliumIdentity objects", async () => (await recorded()).length === 2, 60_000);
     const objects = await recorded();
     const byApp: Record<string, Identity | undefined> = Object.fromEntries(
       objects.map((o) => [o["security-labels"]["k8s:app"] ?? "", o]),
@@ -308,6 +312,11 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     expect(byApp.web?.["security-labels"]).not.toHaveProperty("k8s:pod-template-hash");
     expect(byApp.web?.metadata.labels).toMatchObject({ app: "web", "io.kubernetes.pod.namespace": ns });
     expect(byApp.web?.metadata.managedFields?.map((f) => f.manager)).toEqual(["strait"]);
+    await eventually(
+      "the first controller's numbering",
+      async () => Object.keys(await numbering(first.base)).length === 2,
+      60_000,
+    );
     const numbers = await numbering(first.base);
     expect(numbers).toEqual({
       [`${ns}/web-1`]: Number(byApp.web?.metadata.name),
@@ -318,13 +327,14 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     await first.proc.stop("SIGTERM");
 
     const second = await startReplica("replica-id-2");
-    await eventually("the restarted controller's numbering", async () => {
-      const now = await numbering(second.base);
-      return Object.keys(now).length === 2;
-    });
+    await eventually(
+      "the restarted controller's numbering",
+      async () => Object.keys(await numbering(second.base)).length === 2,
+      60_000,
+    );
     expect(await numbering(second.base)).toEqual(numbers);
     expect((await recorded()).map((o) => o.metadata.name).sort()).toEqual(
       objects.map((o) => o.metadata.name).sort(),
     );
-  }, 90_000);
+  }, 240_000);
 });
