@@ -222,3 +222,22 @@ describe("the cert-manager identity provider", () => {
     expect(provider.svidFor(1001)).toBeUndefined();
   });
 });
+
+describe("--cert-manager-issuer", () => {
+  it("takes KIND/NAME and KIND.GROUP/NAME, and refuses anything else with the flag's name", async () => {
+    const { parseIssuerRef } = await import("../agent-auth.ts");
+    expect(parseIssuerRef("ClusterIssuer/strait-ca")).toEqual({
+      kind: "ClusterIssuer",
+      group: "cert-manager.io",
+      name: "strait-ca",
+    });
+    expect(parseIssuerRef("AWSPCAClusterIssuer.awspca.cert-manager.io/pca")).toEqual({
+      kind: "AWSPCAClusterIssuer",
+      group: "awspca.cert-manager.io",
+      name: "pca",
+    });
+    for (const bad of ["strait-ca", "ClusterIssuer/", "/x", "ClusterIssuer/Bad_Name", "a/b/c"]) {
+      expect(() => parseIssuerRef(bad), bad).toThrow(/--cert-manager-issuer must be KIND\/NAME/);
+    }
+  });
+});
