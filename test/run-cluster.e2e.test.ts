@@ -65,7 +65,8 @@ async function startReplica(
     ...LEASE_FLAGS,
   ]);
   cleanups.push(() => proc.stop("SIGKILL"));
-  const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"));
+  // Generous: the machine may be loaded by other test runs.
+  const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"), 60_000);
   return { proc, base: `http://${String(line.address)}` };
 }
 
