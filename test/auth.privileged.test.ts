@@ -320,6 +320,54 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
     }
   }, 60_000);
 
+  /**
+   * Node A's agent replaced by a peer that presents, for the client's identity, a certificate
+   * from the right CA that is wrong in one way: B must refuse it, and the flow stays blocked.
+   */
+  async function refusesRoguePeer(mode: "wrong-identity" | "expired", reason: RegExp): Promise<void> {
+    await agentA.stop("SIGKILL");
+    const rogue = new JsonChild(lab.a.nodeNs, [
+      process.execPath,
+      join(REPO, "test/support/rogue-auth-peer.ts"),
+      join(lab.a.dir, "ca"),
+      DEFAULT_TRUST_DOMAIN,
+      lab.addressA,
+      String(AUTH_PORT),
+      String(CLIENT),
+      mode,
+    ]);
+    try {
+      await rogue.line((l) => typeof l.url === "string");
+      await waitFor(
+        "B's entry to expire",
+        async () => ((await authStatus(lab.b.socket)).entries.length === 0 ? true : undefined),
+        20_000,
+      );
+      const r = await client.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 4000 });
+      expect(r).toMatchObject({ ok: false });
+      const status = await authStatus(lab.b.socket);
+      expect(status.entries).toEqual([]);
+      const failure = status.failures.find((f) => f.key.remoteIdentity === CLIENT);
+      expect(failure?.last.result).toBe("peer-svid-rejected");
+      expect(failure?.last.message).toMatch(reason);
+    } finally {
+      rogue.stop();
+      agentA = startBuiltinCaAgent("a");
+      await agentA.waitForLog((l) => l.msg === "agent API listening");
+    }
+    // The real agent back: the flow authenticates again.
+    const back = await client.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 8000 });
+    expect(back.ok).toBe(true);
+  }
+
+  it("refuses a peer whose SVID names another identity: the flow stays blocked", async () => {
+    await refusesRoguePeer("wrong-identity", /^wrong-spiffe-id: /);
+  }, 60_000);
+
+  it("refuses a peer whose SVID has expired: the flow stays blocked", async () => {
+    await refusesRoguePeer("expired", /^expired: /);
+  }, 60_000);
+
   it("strait observe shows the auth drops and the handshakes", async () => {
     const r = await client.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 8000 });
     expect(r.ok).toBe(true);

@@ -16,6 +16,7 @@ import { RUN_SETTINGS } from "../src/controller/config.ts";
 import { parseGatewayDuration } from "../src/gateway/duration.ts";
 import { CONTROLLER_NAME } from "../src/gateway/index.ts";
 import { KINDS } from "../src/resources/kinds.ts";
+import { IDENTITY_KIND } from "../src/sources/kubernetes/identity-writer.ts";
 import { OWNED_KINDS } from "../src/sources/kubernetes/owned-object.ts";
 import { STATUS_KINDS } from "../src/sources/status/status-kinds.ts";
 import { encodeJson, findType, TYPE_URLS, validateResource } from "../src/xds/proto/index.ts";
@@ -106,7 +107,7 @@ describe("Helm chart", () => {
     for (const name of includes) expect(defined, `include "${name}"`).toContain(name);
   });
 
-  it("grants exactly list+watch on every kind strait reads, patch on the /status of every kind whose status it writes, and create+patch+delete on the kinds it owns", () => {
+  it("grants exactly list+watch on every kind strait reads, patch on the /status of every kind whose status it writes, and create+patch+delete on the kinds it owns and the CiliumIdentity records", () => {
     const role = find("ClusterRole", "strait-controller") as Manifest & { rules: Rule[] };
     const expected = new Set<string>();
     for (const k of KINDS) {
@@ -119,8 +120,8 @@ describe("Helm chart", () => {
       expected.add(`${k?.group}|${k?.plural}/status|patch`);
     }
     // Server-side apply needs patch, and create when the apply creates the object; delete removes
-    // an owned object that is no longer wanted.
-    for (const kind of OWNED_KINDS) {
+    // an owned object that is no longer wanted, and an identity garbage-collected.
+    for (const kind of [...OWNED_KINDS, IDENTITY_KIND]) {
       const k = KINDS.find((x) => x.kind === kind);
       expect(k, kind).toBeDefined();
       for (const verb of ["create", "patch", "delete"]) expected.add(`${k?.group}|${k?.plural}|${verb}`);

@@ -5,8 +5,10 @@
  * Gateway API v1.6.1 CRDs, the quickstart; strait runs as the chart's
  * ServiceAccount (a TokenRequest token, so the chart's ClusterRole and Role are
  * all it may do). Reflectors, status patches, the Gateway's Service by
- * server-side apply, leader election between two replicas, and a re-list after
- * a 410 when etcd's history was compacted behind a broken watch.
+ * server-side apply, leader election between two replicas, a re-list after
+ * a 410 when etcd's history was compacted behind a broken watch, and the
+ * security identities recorded as CiliumIdentity objects (the chart's CRD)
+ * and read back by a restarted controller.
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -59,6 +61,11 @@ beforeAll(async () => {
     .filter((f) => f.endsWith(".yaml"))
     .flatMap((f) => readManifests(join(crdDir, f)))
     .filter((m) => m.kind === "CustomResourceDefinition");
+  // The chart's own CRDs (crds/: the CiliumIdentity kind the leader records identities in).
+  const chartCrds = readdirSync(join(REPO, "charts/strait/crds")).flatMap((f) =>
+    readManifests(join(REPO, "charts/strait/crds", f)),
+  );
+  crds.push(...chartCrds);
   await applier.apply(crds);
   await applier.waitEstablished(crds);
   await applier.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } }]);
@@ -158,8 +165,11 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
 
   it("two replicas sync; the leader patches statuses and applies the Gateway's Service; the other takes over after a crash", async () => {
     const [a, b] = await Promise.all([startReplica("replica-a"), startReplica("replica-b")]);
-    await eventually("the HTTPRoute status", async () =>
-      (await routeConditions()).some((c) => c.type === "Accepted" && c.status === "True"),
+    // Generous: two replicas start, list every kind and elect on a machine other tests load too.
+    await eventually(
+      "the HTTPRoute status",
+      async () => (await routeConditions()).some((c) => c.type === "Accepted" && c.status === "True"),
+      60_000,
     );
     for (const r of [a, b]) {
       await waitFor(
@@ -169,7 +179,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
       );
     }
     const synced = a.proc.logs.find((l) => l.msg === "kubernetes source synced");
-    // No Cilium CRDs in this cluster: those kinds are unserved, not errors.
+    // No Cilium policy CRDs in this cluster (only the chart's CiliumIdentity): unserved, not errors.
     expect(synced?.unserved).toEqual(["CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"]);
     // Nothing was forbidden: the chart's RBAC covers every request strait made.
     for (const r of [a, b]) {
@@ -259,4 +269,82 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
       );
     });
   }, 180_000);
+
+  it("records the pods' identities as CiliumIdentity objects; a restarted controller numbers them alike", async () => {
+    const ns = "identities";
+    await applier.apply([
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: ns } },
+      { apiVersion: "v1", kind: "Node", metadata: { name: "node-id-1" } },
+      ...["web", "api"].map((app) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `${app}-1`, namespace: ns, labels: { app, "pod-template-hash": "abc" } },
+        spec: { nodeName: "node-id-1", containers: [{ name: "c", image: "example.invalid/none" }] },
+      })),
+    ]);
+    for (const [i, app] of ["web", "api"].entries()) {
+      const ip = `10.0.9.${10 + i}`;
+      const res = await plane.admin.request("PATCH", `/api/v1/namespaces/${ns}/pods/${app}-1/status`, {
+        contentType: "application/merge-patch+json",
+        body: { status: { podIP: ip, podIPs: [{ ip }] } },
+      });
+      if (!res.ok) throw new Error(res.message);
+    }
+    type Identity = {
+      metadata: { name: string; labels?: Record<string, string>; managedFields?: { manager: string }[] };
+      "security-labels": Record<string, string>;
+    };
+    const recorded = async (): Promise<Identity[]> => {
+      const list = (await getObject("/apis/cilium.io/v2/ciliumidentities")) as
+        | { items?: Identity[] }
+        | undefined;
+      return (list?.items ?? []).filter(
+        (i) => i["security-labels"]["k8s:io.kubernetes.pod.namespace"] === ns,
+      );
+    };
+    const numbering = async (base: string): Promise<Record<string, number>> => {
+      const body = (await (await fetch(`${base}/api/v1/identities`)).json()) as {
+        endpoints: { pod: string; identity: number }[];
+      };
+      return Object.fromEntries(
+        body.endpoints.filter((e) => e.pod.startsWith(`${ns}/`)).map((e) => [e.pod, e.identity]),
+      );
+    };
+
+    const first = await startReplica("replica-id-1");
+    await eventually("two CiliumIdentity objects", async () => (await recorded()).length === 2, 60_000);
+    const objects = await recorded();
+    const byApp: Record<string, Identity | undefined> = Object.fromEntries(
+      objects.map((o) => [o["security-labels"]["k8s:app"] ?? "", o]),
+    );
+    // pod-template-hash is not identity-relevant (Cilium's label filter): not in the identity.
+    expect(byApp.web?.["security-labels"]).not.toHaveProperty("k8s:pod-template-hash");
+    expect(byApp.web?.metadata.labels).toMatchObject({ app: "web", "io.kubernetes.pod.namespace": ns });
+    expect(byApp.web?.metadata.managedFields?.map((f) => f.manager)).toEqual(["strait"]);
+    await eventually(
+      "the first controller's numbering",
+      async () => Object.keys(await numbering(first.base)).length === 2,
+      60_000,
+    );
+    const numbers = await numbering(first.base);
+    expect(numbers).toEqual({
+      [`${ns}/web-1`]: Number(byApp.web?.metadata.name),
+      [`${ns}/api-1`]: Number(byApp.api?.metadata.name),
+    });
+    const forbidden = first.proc.logs.filter((l) => JSON.stringify(l).includes("forbidden"));
+    expect(forbidden).toEqual([]);
+    await first.proc.stop("SIGTERM");
+
+    const second = await startReplica("replica-id-2");
+    await eventually(
+      "the restarted controller's numbering",
+      async () => Object.keys(await numbering(second.base)).length === 2,
+      60_000,
+    );
+    expect(await numbering(second.base)).toEqual(numbers);
+    expect((await recorded()).map((o) => o.metadata.name).sort()).toEqual(
+      objects.map((o) => o.metadata.name).sort(),
+    );
+  }, 240_000);
 });

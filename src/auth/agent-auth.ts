@@ -4,6 +4,7 @@
  * server, the auth manager on the kernel auth map, and their metrics.
  */
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { DesiredState } from "../agent/desired-state.ts";
@@ -11,7 +12,9 @@ import type { Settings } from "../controller/config.ts";
 import { stringSetting } from "../controller/config.ts";
 import type { Datapath } from "../datapath/datapath.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { KubeClient, loadKubeConfig } from "../sources/kubernetes/kube-client.ts";
 import { BuiltinCaProvider } from "./builtin-ca/provider.ts";
+import { CertManagerProvider, type IssuerRef } from "./cert-manager/provider.ts";
 import { pemBlocks } from "./certificate.ts";
 import { authenticate } from "./handshake/client.ts";
 import { HandshakeServer } from "./handshake/server.ts";
@@ -59,6 +62,40 @@ function required(settings: Settings, key: string, flag: string): string {
   return v;
 }
 
+/** `KIND/NAME` or `KIND.GROUP/NAME` (cert-manager's issuerRef). */
+export function parseIssuerRef(text: string): IssuerRef {
+  const m = /^([A-Za-z][A-Za-z0-9]*)(?:\.([a-z0-9.-]+))?\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  if (m === null) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--cert-manager-issuer must be KIND/NAME or KIND.GROUP/NAME (e.g. ClusterIssuer/strait-ca), not "${text}"`,
+    );
+  }
+  return { kind: m[1] ?? "", group: m[2] ?? "cert-manager.io", name: m[3] ?? "" };
+}
+
+function certManagerProvider(settings: Settings, trustDomain: TrustDomain, log: Logger): IdentityProvider {
+  const issuerRef = parseIssuerRef(required(settings, "certManagerIssuer", "cert-manager-issuer"));
+  const caFile = required(settings, "certManagerCa", "cert-manager-ca");
+  let roots: Buffer[];
+  try {
+    roots = pemBlocks(readFileSync(caFile, "utf8"));
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.IO_READ, `cannot read --cert-manager-ca ${caFile}`, { cause });
+  }
+  if (roots.length === 0) throw new StraitError(ERROR_CODES.CONFIG, `${caFile} holds no certificate`);
+  const loaded = loadKubeConfig(stringSetting(settings, "kubeconfig"));
+  return new CertManagerProvider({
+    trustDomain,
+    client: new KubeClient(loaded.config),
+    namespace: stringSetting(settings, "certManagerNamespace") ?? loaded.podNamespace ?? "strait-system",
+    issuerRef,
+    nodeName: stringSetting(settings, "nodeName") ?? hostname(),
+    rootsDer: roots,
+    logger: log,
+  });
+}
+
 function providerOf(
   settings: Settings,
   trustDomain: TrustDomain,
@@ -93,6 +130,8 @@ function providerOf(
         logger: log,
       });
     }
+    case "cert-manager":
+      return certManagerProvider(settings, trustDomain, log);
     case "spire":
       return new SpireDelegatedProvider({
         trustDomain,
@@ -102,7 +141,7 @@ function providerOf(
     default:
       throw new StraitError(
         ERROR_CODES.CONFIG,
-        `--auth-provider must be none, builtin-ca or spire, not "${kind}"`,
+        `--auth-provider must be none, builtin-ca, spire or cert-manager, not "${kind}"`,
       );
   }
 }

@@ -15,7 +15,7 @@ export const AUTH_SETTINGS = [
     env: "STRAIT_AUTH_PROVIDER",
     type: "string",
     description:
-      "Where SVIDs come from for mutual auth: none (auth-required flows stay blocked), builtin-ca, or spire.",
+      "Where SVIDs come from for mutual auth: none (auth-required flows stay blocked), builtin-ca, spire, or cert-manager.",
     ...both("none"),
   },
   {
@@ -69,5 +69,37 @@ export const AUTH_SETTINGS = [
     type: "string",
     description: "The SPIRE agent's admin socket (Delegated Identity API; auth provider spire).",
     ...both("/run/spire/sockets/admin.sock"),
+  },
+  {
+    flag: "cert-manager-issuer",
+    key: "certManagerIssuer",
+    env: "STRAIT_CERT_MANAGER_ISSUER",
+    type: "string",
+    description:
+      "The cert-manager issuer that signs the identities' CertificateRequests (auth provider cert-manager): KIND/NAME, e.g. ClusterIssuer/strait-ca, or KIND.GROUP/NAME for an external issuer.",
+  },
+  {
+    flag: "cert-manager-namespace",
+    key: "certManagerNamespace",
+    env: "STRAIT_CERT_MANAGER_NAMESPACE",
+    type: "string",
+    description:
+      "Namespace the agent makes its CertificateRequests in (default: the pod's namespace, else strait-system).",
+  },
+  {
+    flag: "cert-manager-ca",
+    key: "certManagerCa",
+    env: "STRAIT_CERT_MANAGER_CA",
+    type: "string",
+    description:
+      "PEM file of the issuer's root(s), which the agent trusts (out of band, e.g. a trust-manager bundle; never the ca a response carries).",
+  },
+  {
+    flag: "kubeconfig",
+    key: "kubeconfig",
+    env: "STRAIT_KUBECONFIG",
+    type: "string",
+    description:
+      "kubeconfig the agent reaches the API server with (auth provider cert-manager; default: the in-cluster service account, else ~/.kube/config).",
   },
 ] as const satisfies readonly SettingSpec[];

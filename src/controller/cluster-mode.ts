@@ -1,22 +1,23 @@
 /**
  * Cluster mode of `strait run` (no `-f`): the Kubernetes source fills the
  * store, every replica reconciles, and only the replica holding the
- * leader-election Lease writes statuses and the objects strait owns (the
- * per-Gateway Services). Leadership is logged and exported as the
+ * leader-election Lease writes statuses, the objects strait owns (the
+ * per-Gateway Services) and the security identities (CiliumIdentity objects,
+ * which every replica reads back). Leadership is logged and exported as the
  * `strait_leader` gauge.
  */
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Gauge } from "prom-client";
 import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
-import { parseGatewayDuration } from "../gateway/duration.ts";
+import { IdentityWriter } from "../sources/kubernetes/identity-writer.ts";
 import { KubeClient, loadKubeConfig } from "../sources/kubernetes/kube-client.ts";
 import { KubernetesSource } from "../sources/kubernetes/kubernetes-source.ts";
 import { LeaderElector } from "../sources/kubernetes/leader-election.ts";
 import { OwnedObjectWriter } from "../sources/kubernetes/owned-object-writer.ts";
 import { KubernetesStatusWriter } from "../sources/status/kubernetes-status-writer.ts";
 import type { ResourceStore } from "../sources/store.ts";
-import { type Settings, stringSetting } from "./config.ts";
+import { durationSetting, type Settings, stringSetting } from "./config.ts";
 import type { Controller } from "./controller.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
@@ -36,18 +37,6 @@ export interface ClusterMode {
   stop(): Promise<void>;
 }
 
-function durationMs(settings: Settings, key: string, flag: string, fallback: string): number {
-  const text = stringSetting(settings, key) ?? fallback;
-  const seconds = parseGatewayDuration(text);
-  if (seconds === undefined || seconds <= 0) {
-    throw new StraitError(
-      ERROR_CODES.CONFIG,
-      `--${flag} must be a duration such as 15s or 500ms, got "${text}"`,
-    );
-  }
-  return seconds * 1000;
-}
-
 export function startClusterMode(input: ClusterModeInput): ClusterMode {
   const { settings, logger, store, controller, pipeline, metrics } = input;
   const loaded = loadKubeConfig(stringSetting(settings, "kubeconfig"));
@@ -55,9 +44,9 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
   const namespace = stringSetting(settings, "namespace") ?? loaded.podNamespace ?? "strait-system";
   const identity = stringSetting(settings, "identity") ?? `${hostname()}_${process.pid}`;
   const leaseName = stringSetting(settings, "leaseName") ?? "strait-controller";
-  const leaseDurationMs = durationMs(settings, "leaseDuration", "lease-duration", "15s");
-  const renewDeadlineMs = durationMs(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
-  const retryPeriodMs = durationMs(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
+  const leaseDurationMs = durationSetting(settings, "leaseDuration", "lease-duration", "15s");
+  const renewDeadlineMs = durationSetting(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
+  const retryPeriodMs = durationSetting(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
   if (!(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
     throw new StraitError(
       ERROR_CODES.CONFIG,
@@ -98,6 +87,13 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     canDelete: () => source.states().Gateway === "synced",
     logger: logger.child({ component: "owned-object-writer" }),
   });
+  const identities = new IdentityWriter({
+    client,
+    store,
+    isLeader: () => elector.isLeader,
+    state: () => source.states().CiliumIdentity,
+    logger: logger.child({ component: "identity-writer" }),
+  });
   new Gauge({
     name: "strait_owned_object_conflicts",
     help: "Objects strait should create for its Gateways (their Services) but leaves alone, because an object of that name exists that strait does not manage. Counted by the leader.",
@@ -116,6 +112,8 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     logger.error({ err: messageOf(error) }, "status writing failed unexpectedly");
   const logOwnedFailure = (error: unknown) =>
     logger.error({ err: messageOf(error) }, "owned object writing failed unexpectedly");
+  const logIdentityFailure = (error: unknown) =>
+    logger.error({ err: messageOf(error) }, "identity recording failed unexpectedly");
   elector.onChange((leading) => {
     leader.set(leading ? 1 : 0);
     // A new leader writes every current status and owned object: the previous one may have
@@ -123,12 +121,14 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     if (leading) {
       writer.flush().catch(logFailure);
       owned.resync().catch(logOwnedFailure);
+      identities.resync().catch(logIdentityFailure);
     }
   });
   // Not awaited: publishing config must never wait on API writes; the writers serialize their runs.
   pipeline.onOutput((output) => {
     writer.write(output.statuses).catch(logFailure);
     owned.write(output.ownedObjects).catch(logOwnedFailure);
+    identities.write(output.identityObjects).catch(logIdentityFailure);
   });
 
   source.start();
@@ -140,6 +140,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     async stop() {
       writer.stop();
       owned.stop();
+      identities.stop();
       await elector.stop();
       await source.stop();
     },

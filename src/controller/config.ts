@@ -6,7 +6,9 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { parseTrustDomain, type TrustDomain } from "../auth/spiffe-id.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { parseGatewayDuration } from "../gateway/duration.ts";
 
 export interface SettingSpec {
   /** Long flag name without dashes, e.g. `xds-address`. */
@@ -86,6 +88,16 @@ export const RUN_SETTINGS = [
     clusterDefault: "default",
   },
   {
+    flag: "identity-gc-after",
+    key: "identityGcAfter",
+    env: "STRAIT_IDENTITY_GC_AFTER",
+    type: "string",
+    description:
+      "How long a security identity no pod has keeps its number (a restarting pod gets it back) before it is garbage-collected, and in cluster mode its CiliumIdentity deleted (e.g. 15m).",
+    standaloneDefault: "15m",
+    clusterDefault: "15m",
+  },
+  {
     flag: "l7-access-log",
     key: "l7AccessLog",
     env: "STRAIT_L7_ACCESS_LOG",
@@ -152,6 +164,67 @@ export const RUN_SETTINGS = [
     type: "string",
     description: "Cluster mode: interval between attempts to acquire or renew the Lease.",
     clusterDefault: "2s",
+  },
+  {
+    flag: "trust-domain",
+    key: "trustDomain",
+    env: "STRAIT_TRUST_DOMAIN",
+    type: "string",
+    description:
+      "SPIFFE trust domain of the security identities (spiffe://<trust-domain>/identity/N), sent to every agent in its AuthSettings and used by the built-in CA and the SPIRE entry sync.",
+    standaloneDefault: "strait.local",
+    clusterDefault: "strait.local",
+  },
+  {
+    flag: "builtin-ca-dir",
+    key: "builtinCaDir",
+    env: "STRAIT_BUILTIN_CA_DIR",
+    type: "string",
+    description:
+      "Runs the built-in CA's SVID issuer: the folder of its root (tls.crt, tls.key: a mounted Secret), generated there on first start when absent.",
+  },
+  {
+    flag: "builtin-ca-address",
+    key: "builtinCaAddress",
+    env: "STRAIT_BUILTIN_CA_ADDRESS",
+    type: "string",
+    description:
+      "HOST:PORT of the built-in CA's SVID issuer (HTTPS, TLS 1.3), which the agents' --builtin-ca-url names.",
+    standaloneDefault: "127.0.0.1:18001",
+    clusterDefault: "0.0.0.0:18001",
+  },
+  {
+    flag: "builtin-ca-node-tokens",
+    key: "builtinCaNodeTokens",
+    env: "STRAIT_BUILTIN_CA_NODE_TOKENS",
+    type: "string",
+    description:
+      "File of `node: token` lines (YAML): the token each node's agent authenticates to the SVID issuer with (its --builtin-ca-token-file). A node gets SVIDs only for identities with endpoints on it.",
+  },
+  {
+    flag: "svid-ttl",
+    key: "svidTtl",
+    env: "STRAIT_SVID_TTL",
+    type: "string",
+    description: "Lifetime of the SVIDs the built-in CA issues (agents renew them at half of it).",
+    standaloneDefault: "1h",
+    clusterDefault: "1h",
+  },
+  {
+    flag: "spire-server-socket",
+    key: "spireServerSocket",
+    env: "STRAIT_SPIRE_SERVER_SOCKET",
+    type: "string",
+    description:
+      "The SPIRE server's API socket: the leader keeps one registration entry per security identity in step through its Entry API.",
+  },
+  {
+    flag: "spire-delegate-selector",
+    key: "spireDelegateSelectors",
+    env: "STRAIT_SPIRE_DELEGATE_SELECTORS",
+    type: "list",
+    description:
+      "Selectors (type:value, e.g. k8s:sa:strait-agent) of strait's agent process: the SPIRE entry sync also keeps the entry that makes it an authorized delegate (repeatable).",
   },
   {
     flag: "xds-address",
@@ -430,4 +503,24 @@ export function listSetting(settings: Settings, key: string): readonly string[] 
 
 export function booleanSetting(settings: Settings, key: string): boolean {
   return settings[key] === true;
+}
+
+/** A duration setting (`15s`, `500ms`, `15m`) in milliseconds; a bad or non-positive one is a configuration error. */
+export function durationSetting(settings: Settings, key: string, flag: string, fallback: string): number {
+  const text = stringSetting(settings, key) ?? fallback;
+  const seconds = parseGatewayDuration(text);
+  if (seconds === undefined || seconds <= 0) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--${flag} must be a duration such as 15s or 500ms, got "${text}"`,
+    );
+  }
+  return seconds * 1000;
+}
+
+/** `--trust-domain`, parsed. */
+export function controllerTrustDomain(settings: Settings): TrustDomain {
+  const td = parseTrustDomain(stringSetting(settings, "trustDomain") ?? "strait.local");
+  if (!td.ok) throw new StraitError(ERROR_CODES.CONFIG, `--trust-domain: ${td.error}`);
+  return td.value;
 }

@@ -7,17 +7,21 @@ import type { Logger } from "pino";
 import { formatExclusion } from "../model/exclusion.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { type Settings, stringSetting } from "./config.ts";
+import { controllerTrustDomain, durationSetting, type Settings, stringSetting } from "./config.ts";
 import type { Reconciler } from "./controller.ts";
 import { PipelineCache, type PipelineOutput, type PolicySettings, runPipeline } from "./pipeline.ts";
 
-/** The policy stage's settings from the controller's (`--cluster-name`, `--l7-access-log`). */
+/** The policy stage's settings from the controller's (`--cluster-name`, `--l7-access-log`, `--identity-gc-after`). */
 export function policySettings(settings: Settings): PolicySettings {
   const clusterName = stringSetting(settings, "clusterName");
   const accessLog = stringSetting(settings, "l7AccessLog");
+  const trustDomain =
+    stringSetting(settings, "trustDomain") === undefined ? undefined : controllerTrustDomain(settings);
   return {
+    ...(trustDomain === undefined ? {} : { trustDomain }),
     ...(clusterName === undefined ? {} : { clusterName }),
     ...(accessLog === undefined ? {} : { accessLog }),
+    identityGcAfterMs: durationSetting(settings, "identityGcAfter", "identity-gc-after", "15m"),
   };
 }
 

@@ -11,7 +11,14 @@ import type { Exclusion } from "../model/exclusion.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ObjectStatus } from "../model/status.ts";
-import { computePolicy, type IdentityRecord, PolicyCache, type PolicyOutput } from "../policy/index.ts";
+import {
+  type CiliumIdentityObject,
+  computePolicy,
+  type IdentityRecord,
+  identityObjects,
+  PolicyCache,
+  type PolicyOutput,
+} from "../policy/index.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { TYPE_URLS } from "../xds/proto/envoy-protos.ts";
 import { agentResources } from "../xds/translate/agent-resources.ts";
@@ -32,8 +39,10 @@ export interface PolicySettings {
   readonly trustDomain?: string;
   /** Where each node's Envoy writes the JSON access log of proxied requests (the agent reads it). */
   readonly accessLog?: string;
-  /** Identities recorded by the leader in the API (cluster mode). */
+  /** Identities recorded earlier (the view's CiliumIdentity objects come first). */
   readonly identityRecords?: readonly IdentityRecord[];
+  /** How long an identity no pod has keeps its number before it is garbage-collected. */
+  readonly identityGcAfterMs?: number;
 }
 
 export const DEFAULT_TRUST_DOMAIN = "strait.local";
@@ -67,6 +76,8 @@ export interface PipelineOutput {
   /** Objects strait creates in the cluster (per-Gateway Services). */
   readonly ownedObjects: readonly OwnedObject[];
   readonly policy: PolicyOutput;
+  /** The workload identities as the leader records them in the API. */
+  readonly identityObjects: readonly CiliumIdentityObject[];
   /** Per node (by Kubernetes node name): what its agent and its Envoy get on top of the shared resources. */
   readonly nodeResources: ReadonlyMap<string, NodeResources>;
 }
@@ -86,6 +97,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     now: options.now,
     ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
     ...(settings.identityRecords === undefined ? {} : { records: settings.identityRecords }),
+    ...(settings.identityGcAfterMs === undefined ? {} : { identityGcAfterMs: settings.identityGcAfterMs }),
     ...(options.cache === undefined ? {} : { cache: options.cache.policy }),
   });
   const nodeResources = new Map<string, NodeResources>();
@@ -109,6 +121,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     resources,
     excluded,
     policy,
+    identityObjects: identityObjects(policy.records),
     nodeResources,
   };
 }

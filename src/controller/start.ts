@@ -6,12 +6,14 @@
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { DEFAULT_IDENTITY_GC_MS, nextIdentityExpiry } from "../policy/index.ts";
 import { FileSource } from "../sources/file-source.ts";
 import type { ParseOptions } from "../sources/manifests.ts";
 import { crdSchemaCheck } from "../sources/schema.ts";
 import { LocalStatusWriter } from "../sources/status/local-status-writer.ts";
 import { ResourceStore } from "../sources/store.ts";
-import { startClusterMode } from "./cluster-mode.ts";
+import { startAuthServing } from "./auth-serving.ts";
+import { type ClusterMode, startClusterMode } from "./cluster-mode.ts";
 import { listSetting, type Settings, stringSetting } from "./config.ts";
 import { Controller, type Reconciler } from "./controller.ts";
 import {
@@ -34,9 +36,29 @@ export interface RunningController {
   readonly httpAddress: string;
   /** Bound address of the xDS server. */
   readonly xdsAddress: string;
+  /** URL of the built-in CA's SVID issuer, when it runs (`--builtin-ca-dir`). */
+  readonly issuerUrl: string | undefined;
   /** Admin address of the managed Envoy, when strait runs one (`--envoy managed`). */
   readonly envoyAdminAddress: string | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * Garbage collection of unused identities happens in a pass; when nothing
+ * changes, nothing would run one. So after each pass a reconcile is scheduled
+ * for when the first unused identity's grace period ends.
+ */
+function scheduleIdentityGc(pipeline: PipelineReconciler, controller: Controller, gcAfterMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  pipeline.onOutput((output) => {
+    clearTimeout(timer);
+    timer = undefined;
+    const at = nextIdentityExpiry(output.policy.records, gcAfterMs);
+    if (at === undefined) return;
+    timer = setTimeout(() => controller.reconcileSoon(), Math.max(0, at - Date.now()) + 100);
+    timer.unref();
+  });
+  return () => clearTimeout(timer);
 }
 
 export async function startController(settings: Settings, logger: Logger): Promise<RunningController> {
@@ -46,10 +68,11 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const crds = listSetting(settings, "crds");
   const parse: ParseOptions = crds.length > 0 ? { check: crdSchemaCheck(crds) } : {};
   const manifests = stringSetting(settings, "manifests");
+  const policy = policySettings(settings);
   const pipeline = new PipelineReconciler(
     listSetting(settings, "addressPool"),
     logger.child({ component: "pipeline" }),
-    policySettings(settings),
+    policy,
   );
   pipeline.onOutput((output) => {
     metrics.excludedParts.reset();
@@ -84,7 +107,9 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
+  stoppers.push(scheduleIdentityGc(pipeline, controller, policy.identityGcAfterMs ?? DEFAULT_IDENTITY_GC_MS));
 
+  let cluster: ClusterMode | undefined;
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
     pipeline.onOutput(async (output) => {
@@ -110,8 +135,9 @@ export async function startController(settings: Settings, logger: Logger): Promi
     stoppers.push(() => files.stop());
     controller.markSynced("files");
   } else {
-    const cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
-    stoppers.push(() => cluster.stop());
+    cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
+    const running = cluster;
+    stoppers.push(() => running.stop());
   }
 
   /** Stops what already runs (watches, timers, the xDS port), or the process would linger after an error. */
@@ -119,6 +145,24 @@ export async function startController(settings: Settings, logger: Logger): Promi
     for (const stop of stoppers.reverse()) await stop();
     throw error;
   };
+  let auth: Awaited<ReturnType<typeof startAuthServing>>;
+  try {
+    const elector = cluster?.elector;
+    auth = await startAuthServing({
+      settings,
+      logger,
+      registry: metrics.registry,
+      pipeline,
+      isLeader: () => elector?.isLeader ?? true,
+      ...(elector === undefined
+        ? {}
+        : { onLeadership: (l: (leading: boolean) => void) => elector.onChange(l) }),
+    });
+  } catch (error) {
+    return unwind(error);
+  }
+  stoppers.push(() => auth.stop());
+
   let xds: Awaited<ReturnType<typeof startXdsServing>>;
   try {
     xds = await startXdsServing({
@@ -157,6 +201,19 @@ export async function startController(settings: Settings, logger: Logger): Promi
     app.get("/api/v1/envoy", async () => ({ managed: false }));
   }
 
+  // Like `cilium identity list`: the identities of the last pass and the pods that have them.
+  app.get("/api/v1/identities", async () => {
+    const policy = pipeline.latest?.policy;
+    return {
+      identities: policy?.identities ?? [],
+      endpoints: (policy?.endpoints ?? []).map((e) => ({
+        pod: e.pod,
+        node: e.node ?? null,
+        identity: e.identity,
+      })),
+    };
+  });
+
   let ops: Awaited<ReturnType<typeof listenOpsServer>>;
   try {
     ops = await listenOpsServer(app, stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090");
@@ -173,6 +230,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     httpAddress: ops.address,
     xdsAddress: xds.address,
     envoyAdminAddress: managed?.envoy.adminAddress,
+    issuerUrl: auth.issuerUrl,
     async stop() {
       for (const stop of stoppers.reverse()) await stop();
     },

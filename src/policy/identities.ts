@@ -38,7 +38,7 @@ export interface IdentityRecord {
   readonly unusedSince?: string;
 }
 
-const LAST_WORKLOAD_IDENTITY = 65535;
+export const LAST_WORKLOAD_IDENTITY = 65535;
 /** Cilium's LocalIdentityFlag: identities that never leave the node (CIDR identities). */
 export const LOCAL_IDENTITY_FLAG = 1 << 24;
 const LOCAL_IDENTITY_SLOTS = 65535;
@@ -194,4 +194,21 @@ export function allocateIdentities(input: AllocationInput): Allocation {
 /** A record's labels as a LabelSet (for records read back from the API). */
 export function recordLabels(record: IdentityRecord): LabelSet {
   return new LabelSet(record.labels.map(parseLabel));
+}
+
+/**
+ * When the next unused record's grace period ends (ms since the epoch), or
+ * undefined when every record is in use: a pass at that time collects it.
+ */
+export function nextIdentityExpiry(
+  records: readonly IdentityRecord[],
+  gcAfterMs: number,
+): number | undefined {
+  let next: number | undefined;
+  for (const r of records) {
+    if (r.unusedSince === undefined) continue;
+    const at = Date.parse(r.unusedSince) + gcAfterMs;
+    if (!Number.isNaN(at) && (next === undefined || at < next)) next = at;
+  }
+  return next;
 }

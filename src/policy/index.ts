@@ -24,6 +24,7 @@ import { assignEndpointIds } from "./endpoint-ids.ts";
 import { type EndpointRules, endpointRules, type PassContext } from "./endpoint-rules.ts";
 import { allocateIdentities, cidrLabels, type Identity, type IdentityRecord } from "./identities.ts";
 import { IdentityIndex, RuleIndex } from "./identity-index.ts";
+import { identityRecordsOf, mergeRecords } from "./identity-objects.ts";
 import { ClusterIpcache } from "./ipcache.ts";
 import { type PolicyKind, parsePolicy } from "./parse-policy.ts";
 import { policyStatus } from "./policy-status.ts";
@@ -32,7 +33,13 @@ import { podSelectorOf, serviceAddresses, servicesOf, serviceWorkloads } from ".
 import { collectNodes, collectWorkloads, type NamedPort, type Workload, WorkloadCache } from "./workloads.ts";
 
 export type { IdentityRecord } from "./identities.ts";
-export { LOCAL_IDENTITY_FLAG } from "./identities.ts";
+export { LOCAL_IDENTITY_FLAG, nextIdentityExpiry } from "./identities.ts";
+export {
+  type CiliumIdentityObject,
+  IDENTITY_UNUSED_SINCE_ANNOTATION,
+  identityObjects,
+  isStraitIdentity,
+} from "./identity-objects.ts";
 export { VALID_CONDITION } from "./policy-status.ts";
 export type { PolicyProblem, PolicyRule } from "./rule.ts";
 
@@ -56,8 +63,9 @@ export interface PolicyOptions {
   readonly now: Date;
   readonly clusterName?: string;
   /**
-   * Identities recorded by the leader (in the API); when omitted, those of
-   * the cache's previous pass (or none).
+   * Identities recorded earlier; when omitted, those of the cache's previous
+   * pass (or none). The CiliumIdentity objects of the view (the leader's
+   * records in the API) come first: they win over these.
    */
   readonly records?: readonly IdentityRecord[];
   readonly identityGcAfterMs?: number;
@@ -237,10 +245,12 @@ export function computePolicy(view: ResourceView, options: PolicyOptions): Polic
   const cidrs = new Map<string, Identity["cidr"]>();
   ruleCidrs(parsed.rules, view, cidrs);
   cidrs.delete("0.0.0.0/0");
+  const recorded = identityRecordsOf(view.list("CiliumIdentity"));
+  for (const p of recorded.problems) parsed.warnings.push(p);
   const allocation = allocateIdentities({
     workloads: workloads.map((w) => w.labels),
     cidrs: [...cidrs.values()].filter((c): c is NonNullable<typeof c> => c !== undefined),
-    records: options.records ?? cache.records,
+    records: mergeRecords(recorded.records, options.records ?? cache.records),
     now: options.now,
     gcAfterMs: options.identityGcAfterMs ?? DEFAULT_IDENTITY_GC_MS,
   });

@@ -96,6 +96,14 @@ export const KINDS = [
     plural: "ciliumclusterwidenetworkpolicies",
     namespaced: false,
   },
+  // Security identities as the leader recorded them (src/policy/identity-objects.ts).
+  {
+    kind: "CiliumIdentity",
+    group: "cilium.io",
+    version: "v2",
+    plural: "ciliumidentities",
+    namespaced: false,
+  },
 ] as const;
 
 export type KindName = (typeof KINDS)[number]["kind"];

@@ -6,6 +6,7 @@
  */
 
 import type { ICiliumClusterwideNetworkPolicy } from "@kubernetes-models/cilium/cilium.io/v2/CiliumClusterwideNetworkPolicy";
+import type { ICiliumIdentity } from "@kubernetes-models/cilium/cilium.io/v2/CiliumIdentity";
 import type { ICiliumNetworkPolicy } from "@kubernetes-models/cilium/cilium.io/v2/CiliumNetworkPolicy";
 import type { IBackendTLSPolicy } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/BackendTLSPolicy";
 import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
@@ -67,6 +68,7 @@ interface KindTypes {
   Node: INode;
   CiliumNetworkPolicy: ICiliumNetworkPolicy;
   CiliumClusterwideNetworkPolicy: ICiliumClusterwideNetworkPolicy;
+  CiliumIdentity: ICiliumIdentity;
 }
 
 /** A stored object of kind K: the upstream shape with `metadata.name` required. */

@@ -61,6 +61,7 @@ const MODEL_MODULES: Record<KindName, Record<string, ModelModule>> = {
   Node: { v1: coreV1 },
   CiliumNetworkPolicy: { v2: ciliumV2 },
   CiliumClusterwideNetworkPolicy: { v2: ciliumV2 },
+  CiliumIdentity: { v2: ciliumV2 },
 };
 
 export type SchemaCheck = (kind: KindName, obj: Record<string, unknown>) => readonly SchemaViolation[];

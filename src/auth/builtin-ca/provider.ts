@@ -7,137 +7,42 @@
  */
 import { createPublicKey, webcrypto } from "node:crypto";
 import { request } from "node:https";
-import { messageOf } from "../../errors.ts";
 import { derToPem } from "../certificate.ts";
-import { type IdentityProvider, RotationListeners, type Svid } from "../identity-provider.ts";
+import type { Svid } from "../identity-provider.ts";
 import { generateKeyPair, privateKeyPem } from "../issue.ts";
+import { RenewingProvider, type RenewingProviderOptions } from "../renewing-provider.ts";
 import { formatSpiffeId, identitySpiffeId, type TrustDomain } from "../spiffe-id.ts";
 import { bundleSet, type TrustBundleSet, trustBundle } from "../trust-bundle.ts";
 import { validateX509Svid } from "../x509-svid.ts";
 import { CONTROLLER_PATH } from "./issuer-server.ts";
 
-export interface BuiltinCaProviderOptions {
+export interface BuiltinCaProviderOptions extends RenewingProviderOptions {
   readonly trustDomain: TrustDomain;
   /** `https://host:port` of the controller's issuer. */
   readonly url: string;
   readonly nodeToken: string;
   /** The CA root, given out of band (DER). */
   readonly bootstrapRootDer: Buffer;
-  readonly now?: () => Date;
-  readonly logger?: { warn(o: object, m: string): void; info(o: object, m: string): void };
-  readonly retryMinMs?: number;
-  readonly retryMaxMs?: number;
 }
 
-interface Held {
-  svid?: Svid;
-  timer?: NodeJS.Timeout;
-  failures: number;
-}
-
-export class BuiltinCaProvider implements IdentityProvider {
+export class BuiltinCaProvider extends RenewingProvider {
   readonly name = "builtin-ca";
-  readonly trustDomain: TrustDomain;
   readonly #o: BuiltinCaProviderOptions;
-  readonly #now: () => Date;
-  readonly #held = new Map<number, Held>();
-  readonly #listeners = new RotationListeners();
   readonly #bundles: TrustBundleSet;
-  #healthy = false;
-  #stopped = false;
 
   constructor(options: BuiltinCaProviderOptions) {
+    super(options.trustDomain, options);
     this.#o = options;
-    this.trustDomain = options.trustDomain;
-    this.#now = options.now ?? (() => new Date());
     const b = trustBundle(options.trustDomain, [options.bootstrapRootDer]);
     if (!b.ok) throw new TypeError(b.error);
     this.#bundles = bundleSet(b.value);
-  }
-
-  async start(): Promise<void> {}
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    for (const h of this.#held.values()) clearTimeout(h.timer);
-    this.#held.clear();
-  }
-
-  healthy(): boolean {
-    return this.#healthy;
   }
 
   bundles(): TrustBundleSet {
     return this.#bundles;
   }
 
-  svidFor(identity: number): Svid | undefined {
-    const svid = this.#held.get(identity)?.svid;
-    return svid !== undefined && svid.notAfter.getTime() > this.#now().getTime() ? svid : undefined;
-  }
-
-  onRotate(listener: (what: number | "bundle") => void): () => void {
-    return this.#listeners.add(listener);
-  }
-
-  setIdentities(identities: ReadonlySet<number>): void {
-    for (const [id, h] of this.#held) {
-      if (identities.has(id)) continue;
-      clearTimeout(h.timer);
-      this.#held.delete(id);
-      this.#listeners.emit(id);
-    }
-    for (const id of identities) {
-      if (this.#held.has(id)) continue;
-      const h: Held = { failures: 0 };
-      this.#held.set(id, h);
-      void this.#renew(id, h);
-    }
-  }
-
-  /** Fetches a fresh SVID now (tests, and the rotation timer). */
-  async renewNow(identity: number): Promise<boolean> {
-    const h = this.#held.get(identity);
-    return h === undefined ? false : this.#renew(identity, h);
-  }
-
-  async #renew(identity: number, h: Held): Promise<boolean> {
-    clearTimeout(h.timer);
-    let svid: Svid;
-    try {
-      svid = await this.#fetch(identity);
-    } catch (error) {
-      this.#healthy = false;
-      h.failures++;
-      const min = this.#o.retryMinMs ?? 500;
-      const delay = Math.min(this.#o.retryMaxMs ?? 30_000, min * 2 ** Math.min(h.failures - 1, 10));
-      this.#o.logger?.warn({ identity, error: messageOf(error), retryInMs: delay }, "SVID not issued");
-      // An expired SVID is dropped even while the issuer is away.
-      if (h.svid !== undefined && h.svid.notAfter.getTime() <= this.#now().getTime()) {
-        delete h.svid;
-        this.#listeners.emit(identity);
-      }
-      if (!this.#stopped && this.#held.get(identity) === h)
-        h.timer = setTimeout(() => void this.#renew(identity, h), delay);
-      return false;
-    }
-    if (this.#stopped || this.#held.get(identity) !== h) return false;
-    this.#healthy = true;
-    h.failures = 0;
-    h.svid = svid;
-    // Half of the lifetime left when it arrived (notBefore is back-dated for clock skew).
-    const now = this.#now().getTime();
-    const renewAt = now + (svid.notAfter.getTime() - now) / 2;
-    h.timer = setTimeout(
-      () => void this.#renew(identity, h),
-      Math.max(1000, renewAt - this.#now().getTime()),
-    );
-    this.#o.logger?.info({ identity, notAfter: svid.notAfter.toISOString() }, "SVID issued");
-    this.#listeners.emit(identity);
-    return true;
-  }
-
-  async #fetch(identity: number): Promise<Svid> {
+  protected async fetchSvid(identity: number): Promise<Svid> {
     const keys = await generateKeyPair();
     const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", keys.publicKey));
     const publicKey = createPublicKey({ key: spki, format: "der", type: "spki" }).export({
@@ -153,7 +58,7 @@ export class BuiltinCaProvider implements IdentityProvider {
     // What the issuer gave must itself be a valid SVID of the identity asked for.
     const v = validateX509Svid(chainDer, this.#bundles, {
       role: "client",
-      now: this.#now(),
+      now: this.now(),
       expectedId: expected,
     });
     if (!v.ok)
@@ -189,7 +94,7 @@ export class BuiltinCaProvider implements IdentityProvider {
           checkServerIdentity: (_host, cert) => {
             const v = validateX509Svid([cert.raw], this.#bundles, {
               role: "server",
-              now: this.#now(),
+              now: this.now(),
               expectedId: controller,
             });
             return v.ok ? undefined : new Error(`issuer is not the controller: ${v.error.message}`);

@@ -1,6 +1,7 @@
 /**
  * The resources the test API server serves: every kind of strait's catalogue
- * (src/resources/kinds.ts) plus coordination.k8s.io Leases for leader election.
+ * (src/resources/kinds.ts) plus coordination.k8s.io Leases for leader election
+ * and cert-manager's CertificateRequests (the agents' cert-manager provider).
  */
 import { KINDS } from "../../../src/resources/kinds.ts";
 
@@ -20,7 +21,15 @@ export const LEASE: ServedResource = {
   namespaced: true,
 };
 
-export const SERVED_RESOURCES: readonly ServedResource[] = [...KINDS, LEASE];
+export const CERTIFICATE_REQUEST: ServedResource = {
+  group: "cert-manager.io",
+  version: "v1",
+  plural: "certificaterequests",
+  kind: "CertificateRequest",
+  namespaced: true,
+};
+
+export const SERVED_RESOURCES: readonly ServedResource[] = [...KINDS, LEASE, CERTIFICATE_REQUEST];
 
 /** Identity of a resource: its group and plural. */
 export function resourceKey(r: ServedResource): string {
@@ -33,7 +42,9 @@ export function apiVersionOfResource(r: ServedResource): string {
 
 /** Built-in kinds come back from a list without apiVersion/kind on each item, as the real server does. */
 export function isBuiltIn(r: ServedResource): boolean {
-  return !r.group.endsWith("gateway.networking.k8s.io") && r.group !== "cilium.io";
+  return (
+    !r.group.endsWith("gateway.networking.k8s.io") && r.group !== "cilium.io" && r.group !== "cert-manager.io"
+  );
 }
 
 export function findResourceByKind(kind: string): ServedResource | undefined {

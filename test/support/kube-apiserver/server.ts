@@ -512,6 +512,17 @@ export class KubeApiServer {
   }
 
   #create(resource: ServedResource, parsed: ParsedPath, body: unknown, reply: Reply): undefined {
+    // generateName: the server picks the name, the prefix and five random characters.
+    if (isObject(body) && isObject(body.metadata) && body.metadata.name === undefined) {
+      const prefix = body.metadata.generateName;
+      if (typeof prefix === "string" && prefix !== "") {
+        const suffix = Array.from(
+          { length: 5 },
+          () => "bcdfghjklmnpqrstvwxz2456789"[Math.floor(Math.random() * 27)],
+        );
+        body.metadata.name = `${prefix}${suffix.join("")}`;
+      }
+    }
     if (!isObject(body) || !isObject(body.metadata) || typeof body.metadata.name !== "string") {
       return reply(422, statusBody(422, "Invalid", "metadata.name: Required value"));
     }
