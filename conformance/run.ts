@@ -74,7 +74,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       outcomes.push({ test, result: "skipped" });
       continue;
     }
-    const result = runTest(target, options, test, MUTATIONS[test.name] ?? [], NOTE_CHECKS[test.name] ?? []);
+    const result = await runTest(
+      target,
+      options,
+      test,
+      MUTATIONS[test.name] ?? [],
+      NOTE_CHECKS[test.name] ?? [],
+    );
     outcomes.push({ test, result: result.passed ? "passed" : "failed" });
     if (!result.passed) failures.push(result);
     if (values.verbose || !result.passed) printTest(result, test);
