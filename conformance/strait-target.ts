@@ -28,10 +28,15 @@ import { createProgrammaticObjects } from "./certificates.ts";
 import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
 import type { ConformanceCluster } from "./cluster.ts";
 import { attemptKey, echoSetHeaders, echoStatus, querySeconds, queryValue } from "./echo-behaviour.ts";
+import { acceptKey } from "./envoy/websocket-frames.ts";
 import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
 
 export const STRAIT_CONTROLLER_NAME = CONTROLLER_NAME;
 export const ADDRESS_POOL = ["127.0.1.0/24"];
+/** The address the suite's client sends from (the Envoy engine's client binds to it). */
+export const CLIENT_ADDRESS = "127.0.0.1";
+/** Envoy's own address: in the Envoy engine's network namespace, loopback is its only interface. */
+export const ENVOY_ADDRESS = "127.0.0.1";
 
 export function straitSupportedFeatures(): ReadonlySet<string> {
   return new Set(SUPPORTED_FEATURES);
@@ -152,6 +157,7 @@ export class SimulatedTraffic implements TrafficEngine {
       {
         address,
         port,
+        remoteAddress: CLIENT_ADDRESS,
         ...(request.scheme === "https"
           ? {
               tls: {
@@ -170,6 +176,7 @@ export class SimulatedTraffic implements TrafficEngine {
       },
       {
         random: { cluster: request.random, endpoint: (request.random * 7.31) % 1, fraction: request.random },
+        envoyAddress: ENVOY_ADDRESS,
       },
     );
     const answer = this.#respond(result, uuid);
@@ -284,7 +291,16 @@ export class SimulatedTraffic implements TrafficEngine {
       return {
         kind: "response",
         status: 101,
-        headers: { upgrade: ["websocket"], connection: ["Upgrade"] },
+        headers: grouped(
+          finalizeResponse(outcome, [
+            ["upgrade", "websocket"],
+            ["connection", "Upgrade"],
+            [
+              "sec-websocket-accept",
+              acceptKey(outcome.request.headers.find(([n]) => n === "sec-websocket-key")?.[1] ?? ""),
+            ],
+          ]),
+        ),
         backend,
         mirrors,
         upgraded: "websocket",
