@@ -7,6 +7,9 @@
  * A new connection per request, so each request meets the configuration
  * Envoy runs now.
  */
+import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import {
   type ClientHttp2Session,
@@ -15,7 +18,10 @@ import {
 } from "node:http2";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
+import type { Issued } from "../certificates.ts";
 import type { TrafficRequest } from "../checks/traffic.ts";
 import { CLIENT_ADDRESS } from "../strait-target.ts";
 import { encodeFrame, FrameReader, OPCODE } from "./websocket-frames.ts";
@@ -28,14 +34,22 @@ export interface WireTarget {
 }
 
 export type WireAnswer =
-  | {
+  | ({
       readonly kind: "response";
       readonly status: number;
       readonly headers: Readonly<Record<string, readonly string[]>>;
       readonly upgraded?: string;
       readonly framesEchoed?: boolean;
-    }
-  | { readonly kind: "failed"; readonly reason: string };
+    } & TlsSeen)
+  | ({ readonly kind: "failed"; readonly reason: string } & TlsSeen);
+
+/** What the client saw of the gateway's TLS (https only). */
+export interface TlsSeen {
+  /** The certificates the gateway presented, leaf first, PEM. */
+  readonly serverCertificatesPem?: readonly string[];
+  /** Whether the gateway asked for a client certificate (measured when the request has one to give). */
+  readonly clientCertRequested?: boolean;
+}
 
 /** Longer than any route timeout the tests set, shorter than Envoy's 15 s default only by design of the tests. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -74,21 +88,76 @@ function tlsOptions(request: TrafficRequest) {
   };
 }
 
+/** The chain a TLS peer presented, leaf first. */
+function presentedChain(socket: TLSSocket): string[] {
+  const out: string[] = [];
+  let cert = socket.getPeerCertificate(true);
+  while (cert?.raw !== undefined && out.length < 10) {
+    out.push(new X509Certificate(cert.raw).toString());
+    if (cert.issuerCertificate === undefined || cert.issuerCertificate === cert) break;
+    cert = cert.issuerCertificate;
+  }
+  return out;
+}
+
 /** Sends one request; `extraHeaders` go with it (the probe id the echo backends record). */
-export function sendOverWire(
+export async function sendOverWire(
   target: WireTarget,
   request: TrafficRequest,
   extraHeaders: Readonly<Record<string, string>>,
 ): Promise<WireAnswer> {
-  if (request.protocol === "HTTP/2.0" || request.protocol === "H2C_PRIOR_KNOWLEDGE")
-    return sendHttp2(target, request, extraHeaders);
-  return sendHttp1(target, request, extraHeaders);
+  const seen: { chain?: string[] } = {};
+  const answer =
+    request.protocol === "HTTP/2.0" || request.protocol === "H2C_PRIOR_KNOWLEDGE"
+      ? await sendHttp2(target, request, extraHeaders, seen)
+      : await sendHttp1(target, request, extraHeaders, seen);
+  if (request.scheme !== "https") return answer;
+  const requested =
+    request.clientCert === undefined
+      ? undefined
+      : await certificateRequested(target, request, request.clientCert);
+  return {
+    ...answer,
+    ...(seen.chain === undefined ? {} : { serverCertificatesPem: seen.chain }),
+    ...(requested === undefined ? {} : { clientCertRequested: requested }),
+  };
+}
+
+/**
+ * Whether the gateway sends a CertificateRequest in the handshake for this
+ * SNI. Node's TLS client does not tell (it answers one silently), so one
+ * more handshake is made with `openssl s_client -msg`, which prints every
+ * handshake message it receives.
+ */
+function certificateRequested(target: WireTarget, request: TrafficRequest, cert: Issued): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), "strait-s-client-"));
+  writeFileSync(join(dir, "cert.pem"), cert.certPem);
+  writeFileSync(join(dir, "key.pem"), cert.keyPem);
+  const args = [
+    "s_client",
+    "-connect",
+    `${target.address}:${target.port}`,
+    ...(request.sni === undefined ? ["-noservername"] : ["-servername", request.sni]),
+    "-cert",
+    join(dir, "cert.pem"),
+    "-key",
+    join(dir, "key.pem"),
+    "-msg",
+  ];
+  return new Promise((resolve) => {
+    const child = execFile("openssl", args, { timeout: 10_000 }, (_error, stdout) => {
+      rmSync(dir, { recursive: true, force: true });
+      resolve(/\bCertificateRequest\b/.test(stdout));
+    });
+    child.stdin?.end();
+  });
 }
 
 function sendHttp1(
   target: WireTarget,
   request: TrafficRequest,
   extraHeaders: Readonly<Record<string, string>>,
+  seen: { chain?: string[] },
 ): Promise<WireAnswer> {
   return new Promise((resolve) => {
     const options = {
@@ -106,6 +175,12 @@ function sendHttp1(
         ? httpsRequest({ ...options, ...tlsOptions(request), ALPNProtocols: ["http/1.1"] } as RequestOptions)
         : httpRequest(options);
     req.on("timeout", () => req.destroy(Object.assign(new Error("no answer"), { code: "ETIMEDOUT" })));
+    req.on("socket", (socket) => {
+      if (request.scheme === "https")
+        socket.once("secureConnect", () => {
+          seen.chain = presentedChain(socket as TLSSocket);
+        });
+    });
     req.on("error", (error) => resolve(failed(error)));
     req.on("response", (res: IncomingMessage) => {
       res.resume();
@@ -167,6 +242,7 @@ function sendHttp2(
   target: WireTarget,
   request: TrafficRequest,
   extraHeaders: Readonly<Record<string, string>>,
+  seen: { chain?: string[] },
 ): Promise<WireAnswer> {
   return new Promise((resolve) => {
     const tls = request.scheme === "https";
@@ -190,6 +266,7 @@ function sendHttp2(
     session.on("error", (error) => done(failed(error)));
     if (tls) {
       session.on("connect", (_s, socket) => {
+        seen.chain = presentedChain(socket as TLSSocket);
         const negotiated = (socket as TLSSocket).alpnProtocol;
         if (negotiated !== "h2")
           done({ kind: "failed", reason: `ALPN negotiated ${negotiated || "nothing"}, not h2` });

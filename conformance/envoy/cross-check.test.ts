@@ -77,6 +77,16 @@ describe("simulator/Envoy cross-check", () => {
     ]);
   });
 
+  it("catches a gateway that asks for a client certificate when the simulator says it does not, and back", () => {
+    expect(differences(answer(), answer({ clientCertRequested: true }))).toEqual([
+      "client certificate requested: simulator false, Envoy true",
+    ]);
+    expect(
+      differences(answer({ clientCertRequested: true }), answer({ clientCertRequested: false })),
+    ).toHaveLength(1);
+    expect(differences(answer({ clientCertRequested: true }), answer())).toEqual([]);
+  });
+
   it("lets the expected timeout shrink only on a retried request", () => {
     const withTimeout = (ms: string) =>
       answer({
