@@ -82,12 +82,12 @@ function mapRoutes(
 }
 
 describe("conformance harness", () => {
-  it("passes the real strait", () => {
-    expect(run(createStraitTarget(), "HTTPRouteSimpleSameNamespace").passed).toBe(true);
+  it("passes the real strait", async () => {
+    expect((await run(createStraitTarget(), "HTTPRouteSimpleSameNamespace")).passed).toBe(true);
   });
 
-  it("fails when route statuses are missing", () => {
-    const result = run(
+  it("fails when route statuses are missing", async () => {
+    const result = await run(
       broken({ statuses: (s) => s.filter((x) => x.ref.kind !== "HTTPRoute") }),
       "HTTPRouteSimpleSameNamespace",
     );
@@ -95,7 +95,7 @@ describe("conformance harness", () => {
     expect(result.checks.find((c) => !c.outcome.ok)?.check).toBe("gatewayAndRoutesAccepted");
   });
 
-  it("fails when routes send traffic to the wrong backend", () => {
+  it("fails when routes send traffic to the wrong backend", async () => {
     const swap = (r: Record<string, unknown>) => {
       const action = r.route as { cluster?: string } | undefined;
       return action?.cluster === undefined
@@ -105,22 +105,26 @@ describe("conformance harness", () => {
             route: { ...action, cluster: action.cluster.replace("infra-backend-v1", "infra-backend-v2") },
           };
     };
-    const result = run(broken({ resources: (set) => mapRoutes(set, swap) }), "HTTPRouteSimpleSameNamespace");
+    const result = await run(
+      broken({ resources: (set) => mapRoutes(set, swap) }),
+      "HTTPRouteSimpleSameNamespace",
+    );
     expect(result.passed).toBe(false);
     expect(result.checks.find((c) => !c.outcome.ok)?.outcome.message).toMatch(/status 500, want 200/);
   });
 
-  it("fails when header modifications are dropped", () => {
+  it("fails when header modifications are dropped", async () => {
     const strip = (r: Record<string, unknown>) => {
       const { request_headers_to_add: _a, request_headers_to_remove: _r, ...rest } = r;
       return rest;
     };
     expect(
-      run(broken({ resources: (set) => mapRoutes(set, strip) }), "HTTPRouteRequestHeaderModifier").passed,
+      (await run(broken({ resources: (set) => mapRoutes(set, strip) }), "HTTPRouteRequestHeaderModifier"))
+        .passed,
     ).toBe(false);
   });
 
-  it("fails when redirects lose their Location port", () => {
+  it("fails when redirects lose their Location port", async () => {
     const noPort = (r: Record<string, unknown>) => {
       const redirect = r.redirect as Record<string, unknown> | undefined;
       if (redirect === undefined) return r;
@@ -128,17 +132,18 @@ describe("conformance harness", () => {
       return { ...r, redirect: rest };
     };
     expect(
-      run(broken({ resources: (set) => mapRoutes(set, noPort) }), "HTTPRouteRedirectPortAndScheme").passed,
+      (await run(broken({ resources: (set) => mapRoutes(set, noPort) }), "HTTPRouteRedirectPortAndScheme"))
+        .passed,
     ).toBe(false);
   });
 
-  it("fails when the infrastructure Service is not created (a check from the catalogue's notes)", () => {
-    const result = run(broken({ owned: false }), "GatewayInfrastructure");
+  it("fails when the infrastructure Service is not created (a check from the catalogue's notes)", async () => {
+    const result = await run(broken({ owned: false }), "GatewayInfrastructure");
     expect(result.passed).toBe(false);
     expect(result.checks.at(-1)?.outcome.message).toMatch(/no Service/);
   });
 
-  it("fails when the gateway does not present its backend client certificate", () => {
+  it("fails when the gateway does not present its backend client certificate", async () => {
     const noClientCert = (set: EnvoyResourceSet): EnvoyResourceSet => {
       const clusters = new Map<string, EnvoyResourceJson>();
       for (const [name, c] of set[TYPE_URLS.cluster]) {
@@ -151,18 +156,20 @@ describe("conformance harness", () => {
       }
       return { ...set, [TYPE_URLS.cluster]: clusters };
     };
-    expect(run(broken({ resources: noClientCert }), "GatewayTLSBackendClientCertificate").passed).toBe(false);
+    expect(
+      (await run(broken({ resources: noClientCert }), "GatewayTLSBackendClientCertificate")).passed,
+    ).toBe(false);
   });
 
-  it("fails when weights are ignored", () => {
+  it("fails when weights are ignored", async () => {
     const firstOnly = (r: Record<string, unknown>) => {
       const action = r.route as { weighted_clusters?: { clusters: { name: string }[] } } | undefined;
       const first = action?.weighted_clusters?.clusters[0];
       return first === undefined ? r : { ...r, route: { cluster: first.name } };
     };
-    expect(run(broken({ resources: (set) => mapRoutes(set, firstOnly) }), "HTTPRouteWeight").passed).toBe(
-      false,
-    );
+    expect(
+      (await run(broken({ resources: (set) => mapRoutes(set, firstOnly) }), "HTTPRouteWeight")).passed,
+    ).toBe(false);
   });
 });
 
@@ -174,12 +181,12 @@ function rewriteJson(set: EnvoyResourceSet, type: string, f: (json: string) => s
   return { ...set, [type]: out };
 }
 
-function firstFailure(result: ReturnType<typeof run>): string | undefined {
+function firstFailure(result: Awaited<ReturnType<typeof run>>): string | undefined {
   return result.checks.find((c) => !c.outcome.ok)?.outcome.message;
 }
 
 describe("conformance harness, as strict as the official suite", () => {
-  it("fails when the gateway presents a certificate the client does not trust (serverCert)", () => {
+  it("fails when the gateway presents a certificate the client does not trust (serverCert)", async () => {
     // The served certificate replaced by another one the suite created: valid for the names, untrusted.
     const other = options.issued.get("gateway-conformance-infra/tls-validity-checks-client-certificate");
     expect(other).toBeDefined();
@@ -192,12 +199,12 @@ describe("conformance harness, as strict as the official suite", () => {
         secret.tls_certificate.certificate_chain.inline_string = other?.certPem ?? "";
         return JSON.stringify(secret);
       });
-    const result = run(broken({ resources: swap }), "HTTPRouteHTTPSListener");
+    const result = await run(broken({ resources: swap }), "HTTPRouteHTTPSListener");
     expect(result.passed).toBe(false);
     expect(firstFailure(result)).toMatch(/not trusted by the client/);
   });
 
-  it("fails when the server never asks for the client certificate it should validate", () => {
+  it("fails when the server never asks for the client certificate it should validate", async () => {
     const dropValidation = (value: unknown): unknown =>
       Array.isArray(value)
         ? value.map(dropValidation)
@@ -210,7 +217,7 @@ describe("conformance harness, as strict as the official suite", () => {
           : value;
     const noRequest = (set: EnvoyResourceSet) =>
       rewriteJson(set, TYPE_URLS.listener, (json) => JSON.stringify(dropValidation(JSON.parse(json))));
-    const result = run(
+    const result = await run(
       broken({ resources: noRequest }),
       "GatewayFrontendClientCertificateValidationInsecureFallback",
     );
@@ -218,7 +225,7 @@ describe("conformance harness, as strict as the official suite", () => {
     expect(firstFailure(result)).toMatch(/did not ask for the client certificate/);
   });
 
-  it("fails when a percentage mirror mirrors every request", () => {
+  it("fails when a percentage mirror mirrors every request", async () => {
     const always = (r: Record<string, unknown>) =>
       JSON.parse(
         JSON.stringify(r).replace(
@@ -226,7 +233,7 @@ describe("conformance harness, as strict as the official suite", () => {
           '"runtime_fraction":{"default_value":{"numerator":100,"denominator":"HUNDRED"}}',
         ),
       ) as Record<string, unknown>;
-    const result = run(
+    const result = await run(
       broken({ resources: (set) => mapRoutes(set, always) }),
       "HTTPRouteRequestPercentageMirror",
     );
@@ -234,7 +241,7 @@ describe("conformance harness, as strict as the official suite", () => {
     expect(firstFailure(result)).toMatch(/logged 500 of 500 mirrored requests/);
   });
 
-  it("fails when a Gateway condition other than the one asked for is at an old generation", () => {
+  it("fails when a Gateway condition other than the one asked for is at an old generation", async () => {
     const stale = (statuses: ReturnType<ConformanceTarget["reconcile"]>["statuses"]) =>
       statuses.map((s) => {
         if (s.ref.kind !== "Gateway") return s;
@@ -249,7 +256,7 @@ describe("conformance harness, as strict as the official suite", () => {
           },
         } as typeof s;
       });
-    const result = run(broken({ statuses: stale }), "HTTPRouteSimpleSameNamespace");
+    const result = await run(broken({ statuses: stale }), "HTTPRouteSimpleSameNamespace");
     expect(result.passed).toBe(false);
     expect(firstFailure(result)).toMatch(/not at generation/);
   });

@@ -23,7 +23,11 @@ import { linkNeighbours, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
 import { ConformanceCluster } from "./cluster.ts";
 import type { NoteCheck } from "./mutations.ts";
 
-/** What the runner needs from strait: one reconcile, and traffic through its Envoy config. */
+/**
+ * What the runner needs from strait: one reconcile, and traffic through its
+ * Envoy config (the engine is ready once the data plane runs that config:
+ * for a real Envoy, once it ACKed it).
+ */
 export interface ConformanceTarget {
   reconcile(
     view: ResourceView,
@@ -34,7 +38,7 @@ export interface ConformanceTarget {
     /** Objects the controller creates (applied to the cluster as it would). */
     readonly ownedObjects: readonly Record<string, unknown>[];
   };
-  traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): TrafficEngine;
+  traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): Promise<TrafficEngine>;
 }
 
 export interface HarnessOptions {
@@ -183,13 +187,13 @@ function fillMissingRefs(checks: readonly CheckData[]): CheckData[] {
   });
 }
 
-export function runTest(
+export async function runTest(
   target: ConformanceTarget,
   options: HarnessOptions,
   test: TestData,
   mutations: readonly Mutation[],
   noteChecks: readonly NoteCheck[] = [],
-): TestResult {
+): Promise<TestResult> {
   const { cluster, errors } = newCluster(options, test);
   const checks = fillMissingRefs(test.checks);
   linkNeighbours(checks);
@@ -206,14 +210,24 @@ export function runTest(
     };
   }
   errors.push(...state.errors);
-  let traffic: TrafficEngine = target.traffic(state.resources, cluster);
-  checks.forEach((check: CheckData, index) => {
+  let traffic: TrafficEngine;
+  try {
+    traffic = await target.traffic(state.resources, cluster);
+  } catch (error) {
+    return { name: test.name, passed: false, checks: [], errors: [...errors, (error as Error).message] };
+  }
+  for (const [index, check] of checks.entries()) {
     const due = mutations.filter((m) => m.beforeCheck === index);
     if (due.length > 0) {
       for (const m of due) m.apply(cluster);
       state = settle(target, cluster);
       errors.push(...state.errors);
-      traffic = target.traffic(state.resources, cluster);
+      try {
+        traffic = await target.traffic(state.resources, cluster);
+      } catch (error) {
+        errors.push((error as Error).message);
+        break;
+      }
     }
     const ctx: CheckContext = {
       cluster,
@@ -228,7 +242,7 @@ export function runTest(
       outcome = { ok: false, message: `check type ${check.check} is not implemented by the runner` };
     } else {
       try {
-        outcome = fn(ctx, check);
+        outcome = await fn(ctx, check);
       } catch (error) {
         outcome = { ok: false, message: `check threw: ${(error as Error).message}` };
       }
@@ -239,7 +253,7 @@ export function runTest(
       ...(check.subtest === undefined ? {} : { subtest: check.subtest }),
       outcome,
     });
-  });
+  }
   for (const note of noteChecks) {
     results.push({ index: results.length, check: `note: ${note.name}`, outcome: note.run(cluster) });
   }

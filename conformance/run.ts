@@ -1,18 +1,24 @@
 /**
  * `npm run conformance`: plays the official Gateway API conformance tests
- * through strait (controller pipeline for statuses, simulator for traffic),
- * writes a ConformanceReport and prints a summary table. Exits 1 when a test
- * of the selected profiles fails and is not on the skip list.
+ * through strait (controller pipeline for statuses; traffic through a real
+ * Envoy, `--engine envoy`, cross-checked against the simulator, or through
+ * the simulator alone, `--engine simulator`), writes a ConformanceReport
+ * (its `mode` names the engine) and prints a summary table. Exits 1 when a
+ * test of the selected profiles fails and is not on the skip list, or when
+ * the simulator and Envoy disagree on any request.
  *
- *   node conformance/run.ts [--manifests DIR] [--profiles GATEWAY-HTTP,...] [--test NAME]... [--report FILE] [--verbose]
+ *   node conformance/run.ts [--engine envoy|simulator] [--xds delta|sotw] [--manifests DIR]
+ *     [--profiles GATEWAY-HTTP,...] [--test NAME]... [--report FILE] [--verbose]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
 import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
-import { loadCatalogue, type TestData } from "./catalogue.ts";
-import { runTest, type TestResult } from "./harness.ts";
+import { type Catalogue, loadCatalogue, type ProfileData, type TestData } from "./catalogue.ts";
+import { EnvoyDataPlane } from "./envoy/envoy-data-plane.ts";
+import { inOwnNetwork, rerunInOwnNetwork } from "./envoy/netns.ts";
+import { type HarnessOptions, runTest, type TestResult } from "./harness.ts";
 import { MUTATIONS, NOTE_CHECKS } from "./mutations.ts";
 import { type ConformanceReport, profileReport, type TestOutcome } from "./report.ts";
 import {
@@ -43,8 +49,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       test: { type: "string", multiple: true },
       report: { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },
+      engine: { type: "string", default: "envoy" },
+      xds: { type: "string", default: "delta" },
     },
   });
+  const engine = values.engine;
+  if (engine !== "envoy" && engine !== "simulator") {
+    console.error(`--engine must be envoy or simulator, got ${engine}`);
+    return 2;
+  }
+  if (values.xds !== "delta" && values.xds !== "sotw") {
+    console.error(`--xds must be delta or sotw, got ${values.xds}`);
+    return 2;
+  }
+  if (engine === "envoy" && !inOwnNetwork()) return rerunInOwnNetwork(import.meta.filename, argv);
   const dataDir = gatewayApiDir();
   const manifestsDir = resolve(values.manifests ?? join(dataDir, "conformance"));
   const catalogue = loadCatalogue(dataDir);
@@ -58,7 +76,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   const skip = readSkipList();
   const supported = straitSupportedFeatures();
   const options = await straitHarnessOptions(dataDir, catalogue, manifestsDir);
-  const target = createStraitTarget();
+  const plane = engine === "envoy" ? await EnvoyDataPlane.start({ api: values.xds }) : undefined;
+  try {
+    return await runAll(values, catalogue, profiles, supported, skip, options, plane);
+  } finally {
+    await plane?.close();
+  }
+}
+
+async function runAll(
+  values: { test?: string[] | undefined; report?: string | undefined; verbose: boolean },
+  catalogue: Catalogue,
+  profiles: readonly ProfileData[],
+  supported: ReadonlySet<string>,
+  skip: ReadonlyMap<string, string>,
+  options: HarnessOptions,
+  plane: EnvoyDataPlane | undefined,
+): Promise<number> {
+  const target = createStraitTarget(plane);
+  const mode = plane === undefined ? "standalone-simulated" : "standalone-envoy";
 
   const selected = catalogue.tests.filter(
     (t) =>
@@ -74,7 +110,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       outcomes.push({ test, result: "skipped" });
       continue;
     }
-    const result = runTest(target, options, test, MUTATIONS[test.name] ?? [], NOTE_CHECKS[test.name] ?? []);
+    if (plane !== undefined) plane.currentTest = test.name;
+    const result = await runTest(
+      target,
+      options,
+      test,
+      MUTATIONS[test.name] ?? [],
+      NOTE_CHECKS[test.name] ?? [],
+    );
     outcomes.push({ test, result: result.passed ? "passed" : "failed" });
     if (!result.passed) failures.push(result);
     if (values.verbose || !result.passed) printTest(result, test);
@@ -94,25 +137,37 @@ export async function main(argv: readonly string[]): Promise<number> {
     date: new Date().toISOString(),
     gatewayAPIVersion: catalogue.version,
     gatewayAPIChannel: "standard",
-    mode: "standalone-simulated",
+    mode,
     profiles: profiles.map((p) => profileReport(p, outcomes, supported)),
     succeededProvisionalTests: outcomes
       .filter((o) => o.result === "passed" && o.test.provisional === true)
       .map((o) => o.test.name)
       .sort(),
   };
-  const reportFile =
-    values.report ?? join(HERE, "reports", catalogue.version, "strait-standalone-simulated-report.yaml");
+  const reportFile = values.report ?? join(HERE, "reports", catalogue.version, `strait-${mode}-report.yaml`);
   mkdirSync(dirname(reportFile), { recursive: true });
   writeFileSync(reportFile, stringify(report, { lineWidth: 0 }));
 
   printSummary(report, elapsed, reportFile);
+  if (plane !== undefined) printEnvoySummary(plane);
   const unexpected = failures.filter((f) => !skip.has(f.name));
   for (const [name, reason] of skip) {
     const o = outcomes.find((x) => x.test.name === name);
     if (o !== undefined) console.log(`skipped ${name}: ${reason}`);
   }
-  return unexpected.length > 0 ? 1 : 0;
+  return unexpected.length > 0 || (plane?.disagreements.length ?? 0) > 0 ? 1 : 0;
+}
+
+function printEnvoySummary(plane: EnvoyDataPlane): void {
+  const times = [...plane.syncTimes].sort((a, b) => a - b);
+  const at = (q: number) => (times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0).toFixed(0);
+  console.log(
+    `Envoy (${plane.api} xDS): ${plane.requests} requests over real sockets; ${times.length} configurations ACKed and running, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms from publish; ${plane.disagreements.length} disagreements with the simulator`,
+  );
+  for (const d of plane.disagreements) {
+    console.log(`DISAGREE ${d.test}: ${d.request}`);
+    for (const line of d.differences) console.log(`    ${line}`);
+  }
 }
 
 function printTest(result: TestResult, test: TestData): void {

@@ -10,7 +10,6 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PipelineCache, runPipeline } from "../src/controller/pipeline.ts";
-import { parseGatewayDuration } from "../src/gateway/duration.ts";
 import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
 import { crdSchemaCheck } from "../src/sources/schema.ts";
 import {
@@ -28,10 +27,16 @@ import type { Catalogue } from "./catalogue.ts";
 import { createProgrammaticObjects } from "./certificates.ts";
 import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
 import type { ConformanceCluster } from "./cluster.ts";
+import { attemptKey, echoSetHeaders, echoStatus, querySeconds, queryValue } from "./echo-behaviour.ts";
+import { acceptKey } from "./envoy/websocket-frames.ts";
 import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
 
 export const STRAIT_CONTROLLER_NAME = CONTROLLER_NAME;
 export const ADDRESS_POOL = ["127.0.1.0/24"];
+/** The address the suite's client sends from (the Envoy engine's client binds to it). */
+export const CLIENT_ADDRESS = "127.0.0.1";
+/** Envoy's own address: in the Envoy engine's network namespace, loopback is its only interface. */
+export const ENVOY_ADDRESS = "127.0.0.1";
 
 export function straitSupportedFeatures(): ReadonlySet<string> {
   return new Set(SUPPORTED_FEATURES);
@@ -116,24 +121,66 @@ function grouped(headers: HeaderList): Record<string, string[]> {
   return out;
 }
 
-/** Seconds of a Go-style duration in a query parameter (`1s`, `500ms`). */
-function querySeconds(path: string, name: string): number | undefined {
-  const m = new RegExp(`[?&]${name}=([^&]+)`).exec(path);
-  return m?.[1] === undefined ? undefined : parseGatewayDuration(decodeURIComponent(m[1]));
-}
-
-function queryValue(path: string, name: string): string | undefined {
-  const m = new RegExp(`[?&]${name}=([^&]+)`).exec(path);
-  return m?.[1] === undefined ? undefined : decodeURIComponent(m[1]);
-}
-
 function durationSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
   return m === null ? undefined : Number(m[1]);
 }
 
-class SimulatedTraffic implements TrafficEngine {
+function gatewayAddressOf(
+  cluster: ConformanceCluster,
+  namespace: string,
+  name: string,
+  port?: number,
+): string | undefined {
+  const gw = cluster.store.get("Gateway", namespace, name);
+  const address = ((gw?.status as { addresses?: { value?: string }[] } | undefined)?.addresses ?? [])[0]
+    ?.value;
+  if (address === undefined) return undefined;
+  return `${address}:${port ?? gw?.spec.listeners[0]?.port ?? 80}`;
+}
+
+/**
+ * Where a request goes: the Gateway's address and the port the client
+ * connects to, and the Host it sends. A Host with the port of one of the
+ * Gateway's listeners means the client connects to that port
+ * (HTTPRouteListenerPortMatching); other ports in a Host only test host
+ * matching. Go's client sends the gateway address as Host unless told
+ * otherwise, without a default port.
+ */
+export function gatewayTarget(
+  cluster: ConformanceCluster,
+  request: TrafficRequest,
+): { kind: "target"; address: string; port: number; authority: string } | { kind: "failed"; reason: string } {
+  const listenerPorts = new Set(
+    (cluster.store.get("Gateway", request.gateway.namespace, request.gateway.name)?.spec.listeners ?? []).map(
+      (l) => l.port,
+    ),
+  );
+  const portInHost =
+    request.host !== undefined && /:\d+$/.test(request.host)
+      ? Number(request.host.split(":").pop())
+      : undefined;
+  const hostPort =
+    request.port ?? (portInHost !== undefined && listenerPorts.has(portInHost) ? portInHost : undefined);
+  const gwAddress = gatewayAddressOf(cluster, request.gateway.namespace, request.gateway.name, hostPort);
+  if (gwAddress === undefined)
+    return {
+      kind: "failed",
+      reason: `Gateway ${request.gateway.namespace}/${request.gateway.name} has no address`,
+    };
+  const [address = "", portText = "80"] = gwAddress.split(":");
+  const port = Number(portText);
+  const defaultPort = request.scheme === "https" ? 443 : 80;
+  return {
+    kind: "target",
+    address,
+    port,
+    authority: request.host ?? (port === defaultPort ? address : gwAddress),
+  };
+}
+
+export class SimulatedTraffic implements TrafficEngine {
   readonly #config: NodeConfig;
   readonly #cluster: ConformanceCluster;
   /** Attempts seen per retry-test uuid, as the echo server counts them. */
@@ -145,46 +192,26 @@ class SimulatedTraffic implements TrafficEngine {
   }
 
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined {
-    const gw = this.#cluster.store.get("Gateway", namespace, name);
-    const address = ((gw?.status as { addresses?: { value?: string }[] } | undefined)?.addresses ?? [])[0]
-      ?.value;
-    if (address === undefined) return undefined;
-    return `${address}:${port ?? gw?.spec.listeners[0]?.port ?? 80}`;
+    return gatewayAddressOf(this.#cluster, namespace, name, port);
   }
 
-  send(request: TrafficRequest): TrafficResult {
-    // A Host with the port of one of the Gateway's listeners means the client connects to that port
-    // (HTTPRouteListenerPortMatching); other ports in a Host only test host matching.
-    const listenerPorts = new Set(
-      (
-        this.#cluster.store.get("Gateway", request.gateway.namespace, request.gateway.name)?.spec.listeners ??
-        []
-      ).map((l) => l.port),
-    );
-    const portInHost =
-      request.host !== undefined && /:\d+$/.test(request.host)
-        ? Number(request.host.split(":").pop())
-        : undefined;
-    const hostPort =
-      request.port ?? (portInHost !== undefined && listenerPorts.has(portInHost) ? portInHost : undefined);
-    const gwAddress = this.gatewayAddress(request.gateway.namespace, request.gateway.name, hostPort);
-    if (gwAddress === undefined)
-      return {
-        kind: "failed",
-        reason: `Gateway ${request.gateway.namespace}/${request.gateway.name} has no address`,
-      };
-    const [address = "", portText = "80"] = gwAddress.split(":");
-    const port = Number(portText);
-    // Go's client sends the gateway address as Host unless told otherwise, without a default port.
-    const defaultPort = request.scheme === "https" ? 443 : 80;
-    const authority = request.host ?? (port === defaultPort ? address : gwAddress);
+  async send(request: TrafficRequest): Promise<TrafficResult> {
+    return this.predict(request);
+  }
+
+  /** What Envoy would answer, by the simulator, with the echo backends' behaviour. */
+  predict(request: TrafficRequest): TrafficResult {
+    const target = gatewayTarget(this.#cluster, request);
+    if (target.kind === "failed") return target;
+    const { address, port, authority } = target;
     const headers: [string, string][] = Object.entries(request.headers).map(([n, v]) => [n.toLowerCase(), v]);
-    const uuid = queryValue(request.path, "uuid") ?? `${request.path}#${request.random}`;
+    const uuid = attemptKey(request.path, String(request.random));
     const result = simulate(
       this.#config,
       {
         address,
         port,
+        remoteAddress: CLIENT_ADDRESS,
         ...(request.scheme === "https"
           ? {
               tls: {
@@ -203,6 +230,7 @@ class SimulatedTraffic implements TrafficEngine {
       },
       {
         random: { cluster: request.random, endpoint: (request.random * 7.31) % 1, fraction: request.random },
+        envoyAddress: ENVOY_ADDRESS,
       },
     );
     if (request.scheme === "https" && request.trustedServerCertPem !== undefined) {
@@ -214,7 +242,28 @@ class SimulatedTraffic implements TrafficEngine {
           ...(result.clientCertificateRequested === true ? { clientCertRequested: true } : {}),
         };
     }
-    return this.#respond(result, uuid);
+    const answer = this.#respond(result, uuid);
+    return answer.kind === "response" &&
+      answer.upgraded !== undefined &&
+      request.websocketFrames !== undefined
+      ? { ...answer, framesEchoed: true }
+      : answer;
+  }
+
+  /**
+   * Predictions for other random draws (weighted clusters, endpoint choice,
+   * fractions), without counting attempts at the echo backends: what a real
+   * Envoy, drawing its own random numbers, may also do.
+   */
+  alternatives(request: TrafficRequest, draws: number): TrafficResult[] {
+    const saved = new Map(this.#attempts);
+    const out: TrafficResult[] = [];
+    for (let i = 0; i < draws; i++) {
+      out.push(this.predict({ ...request, random: (i + 0.5) / draws }));
+      this.#attempts.clear();
+      for (const [k, v] of saved) this.#attempts.set(k, v);
+    }
+    return out;
   }
 
   /** The client's verification of the server certificate the chosen chain presents. */
@@ -316,7 +365,16 @@ class SimulatedTraffic implements TrafficEngine {
       return {
         kind: "response",
         status: 101,
-        headers: { upgrade: ["websocket"], connection: ["Upgrade"] },
+        headers: grouped(
+          finalizeResponse(outcome, [
+            ["upgrade", "websocket"],
+            ["connection", "Upgrade"],
+            [
+              "sec-websocket-accept",
+              acceptKey(outcome.request.headers.find(([n]) => n === "sec-websocket-key")?.[1] ?? ""),
+            ],
+          ]),
+        ),
         backend,
         mirrors,
         upgraded: "websocket",
@@ -343,16 +401,13 @@ class SimulatedTraffic implements TrafficEngine {
     let status = 200;
     const code = queryValue(path, "responseCode");
     if (code !== undefined) {
-      const succeedAfter = Number(queryValue(path, "succeedAfter") ?? "0");
       const retry = outcome.retry;
       const retriable =
         retry !== undefined &&
         (retry.retryOn.includes("5xx") || retry.retriableStatusCodes.includes(Number(code)));
       const tries = 1 + (retriable ? (retry?.numRetries ?? 0) : 0);
       for (let t = 0; t < tries; t++) {
-        const n = (this.#attempts.get(uuid) ?? 0) + 1;
-        this.#attempts.set(uuid, n);
-        status = n > succeedAfter ? 200 : Number(code);
+        status = echoStatus(path, this.#attempts, uuid);
         if (
           status === 200 ||
           !(retry?.retriableStatusCodes.includes(status) || retry?.retryOn.includes("5xx"))
@@ -360,17 +415,7 @@ class SimulatedTraffic implements TrafficEngine {
           break;
       }
     }
-    const setHeader = (outcome.request.headers.find(([n]) => n === "x-echo-set-header")?.[1] ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.includes(":"))
-      .map(
-        (s) =>
-          [s.slice(0, s.indexOf(":")).trim().toLowerCase(), s.slice(s.indexOf(":") + 1).trim()] as [
-            string,
-            string,
-          ],
-      );
+    const setHeader = echoSetHeaders(outcome.request.headers.find(([n]) => n === "x-echo-set-header")?.[1]);
     const upstreamHeaders: HeaderList = [["content-type", "application/json"], ...setHeader];
     return {
       kind: "response",
@@ -383,7 +428,21 @@ class SimulatedTraffic implements TrafficEngine {
   }
 }
 
-export function createStraitTarget(): ConformanceTarget {
+/**
+ * A real data plane that the configuration is also served to (the Envoy
+ * engine, conformance/envoy/): its traffic engine sends over real sockets
+ * and holds the simulator's prediction beside each answer.
+ */
+export interface DataPlane {
+  serve(
+    resources: EnvoyResourceSet,
+    cluster: ConformanceCluster,
+    simulator: SimulatedTraffic,
+  ): Promise<TrafficEngine>;
+}
+
+/** strait as the target; traffic through the simulator, or through `dataPlane` when given. */
+export function createStraitTarget(dataPlane?: DataPlane): ConformanceTarget {
   // One cache for the whole run, as the controller keeps one: the tests exercise incremental translation.
   const cache = new PipelineCache();
   return {
@@ -400,14 +459,15 @@ export function createStraitTarget(): ConformanceTarget {
         ownedObjects: out.ownedObjects as unknown as Record<string, unknown>[],
       };
     },
-    traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): TrafficEngine {
+    async traffic(resources: EnvoyResourceSet, cluster: ConformanceCluster): Promise<TrafficEngine> {
       const { config, issues } = prepareNodeConfig(resources);
       if (issues.length > 0) {
         throw new Error(
           `generated resources do not encode: ${issues.map((i) => `${i.name}: ${i.issues.map((x) => `${x.path} ${x.message}`).join(", ")}`).join("; ")}`,
         );
       }
-      return new SimulatedTraffic(config, cluster);
+      const simulator = new SimulatedTraffic(config, cluster);
+      return dataPlane === undefined ? simulator : dataPlane.serve(resources, cluster, simulator);
     },
   };
 }

@@ -25,7 +25,7 @@ export interface CheckOutcome {
   readonly message: string;
 }
 
-export type CheckFn = (ctx: CheckContext, check: CheckData) => CheckOutcome;
+export type CheckFn = (ctx: CheckContext, check: CheckData) => CheckOutcome | Promise<CheckOutcome>;
 
 export function pass(message = "ok"): CheckOutcome {
   return { ok: true, message };

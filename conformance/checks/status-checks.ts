@@ -451,9 +451,9 @@ function routesAccepted(
   return pass();
 }
 
-export const gatewayAndRoutesAccepted: CheckFn = (ctx, check) => {
+export const gatewayAndRoutesAccepted: CheckFn = async (ctx, check) => {
   const gwRef = check.gateway as ObjectRefData;
-  const hasAddress = gatewayHasAddress(ctx, check);
+  const hasAddress = await gatewayHasAddress(ctx, check);
   if (!hasAddress.ok) return hasAddress;
   const gw = need(ctx, gwRef);
   if (isOutcome(gw)) return gw;

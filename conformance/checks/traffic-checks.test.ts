@@ -15,7 +15,7 @@ function answering(result: TrafficResult): CheckContext {
     controllerName: "strait.dev/gateway-controller",
     gatewayClassName: "strait",
     issued: new Map(),
-    traffic: { send: () => result, gatewayAddress: () => "127.0.1.1:80" },
+    traffic: { send: async () => result, gatewayAddress: () => "127.0.1.1:80" },
   };
 }
 
@@ -28,20 +28,20 @@ const NOT_200: CheckData = {
 const response = (status: number): TrafficResult => ({ kind: "response", status, headers: {}, mirrors: [] });
 
 describe("httpNot200 (WaitForConsistentFailureResponse)", () => {
-  it("passes on a non-200, non-timeout answer", () => {
-    expect(httpNot200(answering(response(503)), NOT_200).ok).toBe(true);
-    expect(httpNot200(answering(response(404)), NOT_200).ok).toBe(true);
+  it("passes on a non-200, non-timeout answer", async () => {
+    expect((await httpNot200(answering(response(503)), NOT_200)).ok).toBe(true);
+    expect((await httpNot200(answering(response(404)), NOT_200)).ok).toBe(true);
   });
-  it("fails on a 200", () => {
-    expect(httpNot200(answering(response(200)), NOT_200).message).toMatch(/got 200/);
+  it("fails on a 200", async () => {
+    expect((await httpNot200(answering(response(200)), NOT_200)).message).toMatch(/got 200/);
   });
-  it("does not pass on a timeout (504, 408): upstream keeps waiting", () => {
-    expect(httpNot200(answering(response(504)), NOT_200).ok).toBe(false);
-    expect(httpNot200(answering(response(408)), NOT_200).ok).toBe(false);
+  it("does not pass on a timeout (504, 408): upstream keeps waiting", async () => {
+    expect((await httpNot200(answering(response(504)), NOT_200)).ok).toBe(false);
+    expect((await httpNot200(answering(response(408)), NOT_200)).ok).toBe(false);
   });
-  it("does not pass when no HTTP response comes back at all", () => {
+  it("does not pass when no HTTP response comes back at all", async () => {
     const refused: TrafficResult = { kind: "failed", reason: "connection refused" };
-    expect(httpNot200(answering(refused), NOT_200).message).toMatch(/no HTTP response/);
+    expect((await httpNot200(answering(refused), NOT_200)).message).toMatch(/no HTTP response/);
   });
 });
 
@@ -70,16 +70,16 @@ function served(path: string, headers: Record<string, readonly string[]>): Traff
 
 describe("CompareRoundTrip", () => {
   const expected = { backend: "infra-backend-v1", namespace: "gateway-conformance-infra" };
-  it("accepts the request as sent", () => {
+  it("accepts the request as sent", async () => {
     expect(judgeResponse(REQUEST, served("/?animal=whale", { version: ["one"] }), expected)).toBeUndefined();
   });
-  it("compares the query string as sent", () => {
+  it("compares the query string as sent", async () => {
     expect(judgeResponse(REQUEST, served("/?animal=dolphin", { version: ["one"] }), expected)).toMatch(
       /path \/\?animal=dolphin, want \/\?animal=whale/,
     );
     expect(judgeResponse(REQUEST, served("/", { version: ["one"] }), expected)).toMatch(/path/);
   });
-  it("without an expected request, the backend must see the headers as sent", () => {
+  it("without an expected request, the backend must see the headers as sent", async () => {
     expect(judgeResponse(REQUEST, served("/?animal=whale", {}), expected)).toMatch(
       /did not receive header Version/,
     );
@@ -87,7 +87,7 @@ describe("CompareRoundTrip", () => {
       /Version: two, want one/,
     );
   });
-  it("a timeout meets any expected timeout code", () => {
+  it("a timeout meets any expected timeout code", async () => {
     expect(judgeResponse(REQUEST, response(504), { statusCode: 408 })).toBeUndefined();
     expect(judgeResponse(REQUEST, response(504), { statusCode: 503 })).toMatch(/status 504/);
   });

@@ -1,8 +1,10 @@
 /**
  * The traffic side of the conformance harness: a request sent to a Gateway's
- * address goes through the Envoy configuration strait generated (evaluated by
- * the simulator) and reaches an echo backend, which reports what it received,
- * as the upstream suite's echo server does.
+ * address goes through the Envoy configuration strait generated and reaches
+ * an echo backend, which reports what it received, as the upstream suite's
+ * echo server does. Two engines answer it: the simulator (the configuration
+ * evaluated in process) and a real Envoy over real sockets, cross-checked
+ * against the simulator (conformance/envoy/).
  */
 import type { Issued } from "../certificates.ts";
 
@@ -28,6 +30,14 @@ export interface TrafficRequest {
   readonly trustedServerCertPem?: string;
   /** Random value in [0, 1) driving weighted choices, so repeated sends explore the weights. */
   readonly random: number;
+  /**
+   * How the client speaks to the gateway: HTTP/1.1 (the default, as Go's client
+   * with a custom transport), HTTP/2 negotiated by ALPN over TLS, or cleartext
+   * HTTP/2 with prior knowledge.
+   */
+  readonly protocol?: "HTTP/1.1" | "HTTP/2.0" | "H2C_PRIOR_KNOWLEDGE";
+  /** WebSocket upgrades: frames sent once upgraded; the echo backend must return each unchanged. */
+  readonly websocketFrames?: readonly { readonly binary: boolean; readonly data: string }[];
 }
 
 export interface BackendRequest {
@@ -60,6 +70,8 @@ export type TrafficResult =
       readonly upgraded?: string;
       /** For https: whether the server asked for a client certificate. */
       readonly clientCertRequested?: boolean;
+      /** WebSocket: whether every frame of `websocketFrames` came back unchanged. */
+      readonly framesEchoed?: boolean;
     }
   | {
       /** No HTTP response: connection refused, TLS handshake failure, reset. */
@@ -70,7 +82,7 @@ export type TrafficResult =
     };
 
 export interface TrafficEngine {
-  send(request: TrafficRequest): TrafficResult;
+  send(request: TrafficRequest): Promise<TrafficResult>;
   /** Gateway addresses as status reports them, for the Host header default. */
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined;
 }

@@ -19,7 +19,7 @@ import { ERROR_CODES, StraitError } from "../errors.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { SnapshotCache } from "../xds/cache/index.ts";
 import { UNKNOWN_NODE } from "../xds/cache/node.ts";
-import { decodeResource, TYPE_URLS } from "../xds/proto/index.ts";
+import { TYPE_URLS } from "../xds/proto/index.ts";
 import {
   createXdsMetrics,
   DEFAULT_LIMITS,
@@ -205,16 +205,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       node: id,
       connected: server.nodeOf(id) !== undefined,
       version: snapshot.version,
-      resources: snapshot.typeUrls().flatMap((typeUrl) =>
-        [...snapshot.type(typeUrl).entries.values()]
-          .filter((e) => e.wildcard)
-          .map((e) => ({
-            typeUrl,
-            name: e.name,
-            version: e.version,
-            resource: decodeResource(typeUrl, e.bytes),
-          })),
-      ),
+      resources: snapshot.wildcardResources(),
     };
   });
   const bound = await server.listen(config.host, config.port);

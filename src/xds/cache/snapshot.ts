@@ -3,10 +3,19 @@
  * priority order (the node's own resources, then the gateway configuration
  * every node shares, then resources made on demand for named subscriptions).
  */
+import { decodeResource } from "../proto/index.ts";
 import { emptyTypeSnapshot, mergeTypeSnapshots, type TypeSnapshot } from "./type-snapshot.ts";
 import { combinedVersion } from "./versions.ts";
 
 export type Layer = ReadonlyMap<string, TypeSnapshot>;
+
+/** A resource as served, decoded back to proto3 JSON (what `strait proxy-config` sets beside Envoy's dump). */
+export interface ServedResource {
+  readonly typeUrl: string;
+  readonly name: string;
+  readonly version: string;
+  readonly resource: unknown;
+}
 
 export class Snapshot {
   /** Hash of every type's version. */
@@ -37,5 +46,19 @@ export class Snapshot {
 
   typeUrls(): readonly string[] {
     return [...this.#types.keys()];
+  }
+
+  /** Every resource a wildcard subscriber gets, decoded. */
+  wildcardResources(): ServedResource[] {
+    return this.typeUrls().flatMap((typeUrl) =>
+      [...this.type(typeUrl).entries.values()]
+        .filter((e) => e.wildcard)
+        .map((e) => ({
+          typeUrl,
+          name: e.name,
+          version: e.version,
+          resource: decodeResource(typeUrl, e.bytes),
+        })),
+    );
   }
 }

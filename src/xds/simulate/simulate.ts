@@ -41,6 +41,82 @@ function upgradeAllowed(type: string, hcm: HttpConnectionManager, action: RouteA
   return onHcm !== undefined && onHcm.enabled !== false;
 }
 
+/**
+ * `use_remote_address`: Envoy appends the client's address to
+ * X-Forwarded-For and, for a client outside `internal_address_config`
+ * (empty by default in Envoy 1.40: no address is internal), names it in
+ * x-envoy-external-address; an internal client gets `x-envoy-internal: true`.
+ */
+function forwardedFor(
+  hcm: HttpConnectionManager,
+  request: SimRequest,
+  headers: [string, string][],
+): [string, string][] {
+  const client = request.remoteAddress;
+  if (hcm.use_remote_address !== true || client === undefined) return headers;
+  const existing = headers.find(([n]) => n === "x-forwarded-for")?.[1];
+  const out = headers.filter(
+    ([n]) => n !== "x-forwarded-for" && n !== "x-envoy-external-address" && n !== "x-envoy-internal",
+  );
+  out.push(["x-forwarded-for", existing === undefined ? client : `${existing},${client}`]);
+  const ranges = (hcm.internal_address_config?.cidr_ranges ?? []).map(
+    (r) => `${String(r.address_prefix ?? "")}/${Number(r.prefix_len ?? 32)}`,
+  );
+  if (ranges.some((cidr) => inCidr(client, cidr))) out.push(["x-envoy-internal", "true"]);
+  else out.push(["x-envoy-external-address", client]);
+  return out;
+}
+
+function ipv4(address: string): number | undefined {
+  const parts = address.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
+  return parts.reduce((n, p) => n * 256 + p, 0);
+}
+
+function inCidr(address: string, cidr: string): boolean {
+  const [prefix = "", bits = "32"] = cidr.split("/");
+  const a = ipv4(address);
+  const p = ipv4(prefix);
+  if (a === undefined || p === undefined) return false;
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(a / size) === Math.floor(p / size);
+}
+
+/** Seconds of a protobuf JSON duration (`1.5s`) in milliseconds; undefined when not a duration. */
+function durationMs(value: unknown): number | undefined {
+  if (typeof value !== "string" || !/^\d+(\.\d+)?s$/.test(value)) return undefined;
+  return Math.round(Number.parseFloat(value) * 1000);
+}
+
+/**
+ * x-envoy-expected-rq-timeout-ms, the time the upstream is told it has: the
+ * per-try timeout when one is set and shorter than the route's (or the
+ * route's is disabled), else the route timeout; absent when both are off.
+ */
+function expectedTimeoutMs(routeTimeout: string, perTryTimeout: unknown): number | undefined {
+  const global = durationMs(routeTimeout) ?? 0;
+  const perTry = durationMs(perTryTimeout) ?? 0;
+  if (perTry > 0 && (global === 0 || perTry < global)) return perTry;
+  return global > 0 ? global : undefined;
+}
+
+/**
+ * A mirrored request is sent by Envoy's own async client, which marks it
+ * internal (`x-envoy-internal: true`) and appends Envoy's own address to
+ * X-Forwarded-For (when the simulation knows it, `SimOptions.envoyAddress`).
+ */
+function shadowHeaders(headers: readonly [string, string][], options: SimOptions): [string, string][] {
+  const out: [string, string][] = headers.filter(([n]) => n !== "x-envoy-internal").map(([n, v]) => [n, v]);
+  const own = options.envoyAddress;
+  if (own !== undefined) {
+    const xff = out.findIndex(([n]) => n === "x-forwarded-for");
+    if (xff === -1) out.push(["x-forwarded-for", own]);
+    else out[xff] = ["x-forwarded-for", `${out[xff]?.[1]},${own}`];
+  }
+  out.push(["x-envoy-internal", "true"]);
+  return out;
+}
+
 function local(status: number, reason: string, headers: HeaderList = [], body?: string) {
   return {
     kind: "local-response" as const,
@@ -225,8 +301,11 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     upstreamHeaders.push(["x-envoy-original-path", request.path]);
     path = rewritten;
   }
-  if (typeof action.host_rewrite_literal === "string" && action.host_rewrite_literal !== "")
+  if (typeof action.host_rewrite_literal === "string" && action.host_rewrite_literal !== "") {
+    // As for paths, Envoy keeps the Host it replaced in x-envoy-original-host.
+    upstreamHeaders.push(["x-envoy-original-host", request.authority]);
     authority = action.host_rewrite_literal;
+  }
   // Header mutations: weighted cluster entry first, then route, virtual host, route configuration
   // (Envoy's default order; the last writer wins for overwrites).
   const requestOps = [
@@ -238,12 +317,10 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   for (const ops of requestOps) upstreamHeaders = applyHeaderOps(upstreamHeaders, ops);
   upstreamHeaders = upstreamHeaders.filter(([n]) => n !== "x-forwarded-proto");
   upstreamHeaders.push(["x-forwarded-proto", request.scheme]);
+  upstreamHeaders = forwardedFor(hcm, request, upstreamHeaders);
   const timeout = typeof action.timeout === "string" ? action.timeout : "15s";
-  if (timeout !== "0s")
-    upstreamHeaders.push([
-      "x-envoy-expected-rq-timeout-ms",
-      String(Math.round(Number.parseFloat(timeout) * 1000)),
-    ]);
+  const expected = expectedTimeoutMs(timeout, action.retry_policy?.per_try_timeout);
+  if (expected !== undefined) upstreamHeaders.push(["x-envoy-expected-rq-timeout-ms", String(expected)]);
   const upstreamRequest = {
     method: request.method,
     scheme: request.scheme,
@@ -278,7 +355,11 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     mirrors.push({
       cluster: name,
       ...(mirrorEndpoint === undefined ? {} : { endpoint: mirrorEndpoint }),
-      request: { ...upstreamRequest, authority: shadowHost },
+      request: {
+        ...upstreamRequest,
+        authority: shadowHost,
+        headers: shadowHeaders(upstreamHeaders, options),
+      },
     });
   }
 

@@ -12,6 +12,8 @@ export interface SimRequest {
   /** Destination address and port the client connects to. */
   readonly address: string;
   readonly port: number;
+  /** The client's own address, as Envoy sees the connection's peer (X-Forwarded-For); unknown when absent. */
+  readonly remoteAddress?: string;
   /** TLS: the SNI the client sends (absent for plain TCP). */
   readonly tls?: {
     readonly sni?: string;
@@ -34,6 +36,11 @@ export interface SimOptions {
    * explicitly so a simulation is reproducible.
    */
   readonly random?: { readonly cluster?: number; readonly endpoint?: number; readonly fraction?: number };
+  /**
+   * Envoy's own address (its local_info address), which it appends to the
+   * X-Forwarded-For of the requests it mirrors; not modelled when absent.
+   */
+  readonly envoyAddress?: string;
 }
 
 export interface UpstreamRequest {

@@ -1,0 +1,299 @@
+/**
+ * The Envoy engine's client: one request of a conformance check over a real
+ * socket to a Gateway's address, as the upstream suite's Go client sends it
+ * (HTTP/1.1 by default; HTTP/2 by ALPN or with prior knowledge when the
+ * check says so; TLS with the check's SNI and, when the server asks, its
+ * client certificate; a WebSocket upgrade with text and binary frames).
+ * A new connection per request, so each request meets the configuration
+ * Envoy runs now.
+ */
+import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import {
+  type ClientHttp2Session,
+  connect as http2Connect,
+  type SecureClientSessionOptions,
+} from "node:http2";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
+import type { Issued } from "../certificates.ts";
+import type { TrafficRequest } from "../checks/traffic.ts";
+import { CLIENT_ADDRESS } from "../strait-target.ts";
+import { encodeFrame, FrameReader, OPCODE } from "./websocket-frames.ts";
+
+export interface WireTarget {
+  readonly address: string;
+  readonly port: number;
+  /** Host / :authority. */
+  readonly authority: string;
+}
+
+export type WireAnswer =
+  | ({
+      readonly kind: "response";
+      readonly status: number;
+      readonly headers: Readonly<Record<string, readonly string[]>>;
+      readonly upgraded?: string;
+      readonly framesEchoed?: boolean;
+    } & TlsSeen)
+  | ({ readonly kind: "failed"; readonly reason: string } & TlsSeen);
+
+/** What the client saw of the gateway's TLS (https only). */
+export interface TlsSeen {
+  /** The certificates the gateway presented, leaf first, PEM. */
+  readonly serverCertificatesPem?: readonly string[];
+  /** Whether the gateway asked for a client certificate (measured when the request has one to give). */
+  readonly clientCertRequested?: boolean;
+}
+
+/** Longer than any route timeout the tests set, shorter than Envoy's 15 s default only by design of the tests. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Raw header pairs by lower-cased name, repeated names keeping every value; `skip` leaves names out. */
+export function groupRawHeaders(
+  raw: readonly string[],
+  skip: (name: string) => boolean = () => false,
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] ?? "").toLowerCase();
+    if (skip(name)) continue;
+    const list = out[name] ?? [];
+    list.push(raw[i + 1] ?? "");
+    out[name] = list;
+  }
+  return out;
+}
+
+function failed(error: unknown): WireAnswer {
+  const e = error as NodeJS.ErrnoException;
+  return { kind: "failed", reason: `${e.code ?? "error"}: ${e.message}` };
+}
+
+function tlsOptions(request: TrafficRequest) {
+  return {
+    // An empty servername sends no SNI (Go sends none when the check names no server name).
+    servername: request.sni ?? "",
+    // The judge checks what was served; the client takes any certificate, as the suite's own client
+    // does for everything but the server certificate it was told to expect.
+    rejectUnauthorized: false,
+    ...(request.clientCert === undefined
+      ? {}
+      : { cert: request.clientCert.certPem, key: request.clientCert.keyPem }),
+  };
+}
+
+/** The chain a TLS peer presented, leaf first. */
+function presentedChain(socket: TLSSocket): string[] {
+  const out: string[] = [];
+  let cert = socket.getPeerCertificate(true);
+  while (cert?.raw !== undefined && out.length < 10) {
+    out.push(new X509Certificate(cert.raw).toString());
+    if (cert.issuerCertificate === undefined || cert.issuerCertificate === cert) break;
+    cert = cert.issuerCertificate;
+  }
+  return out;
+}
+
+/** Sends one request; `extraHeaders` go with it (the probe id the echo backends record). */
+export async function sendOverWire(
+  target: WireTarget,
+  request: TrafficRequest,
+  extraHeaders: Readonly<Record<string, string>>,
+): Promise<WireAnswer> {
+  const seen: { chain?: string[] } = {};
+  const answer =
+    request.protocol === "HTTP/2.0" || request.protocol === "H2C_PRIOR_KNOWLEDGE"
+      ? await sendHttp2(target, request, extraHeaders, seen)
+      : await sendHttp1(target, request, extraHeaders, seen);
+  if (request.scheme !== "https") return answer;
+  const requested =
+    request.clientCert === undefined
+      ? undefined
+      : await certificateRequested(target, request, request.clientCert);
+  return {
+    ...answer,
+    ...(seen.chain === undefined ? {} : { serverCertificatesPem: seen.chain }),
+    ...(requested === undefined ? {} : { clientCertRequested: requested }),
+  };
+}
+
+/**
+ * Whether the gateway sends a CertificateRequest in the handshake for this
+ * SNI. Node's TLS client does not tell (it answers one silently), so one
+ * more handshake is made with `openssl s_client -msg`, which prints every
+ * handshake message it receives.
+ */
+function certificateRequested(target: WireTarget, request: TrafficRequest, cert: Issued): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), "strait-s-client-"));
+  writeFileSync(join(dir, "cert.pem"), cert.certPem);
+  writeFileSync(join(dir, "key.pem"), cert.keyPem);
+  const args = [
+    "s_client",
+    "-connect",
+    `${target.address}:${target.port}`,
+    ...(request.sni === undefined ? ["-noservername"] : ["-servername", request.sni]),
+    "-cert",
+    join(dir, "cert.pem"),
+    "-key",
+    join(dir, "key.pem"),
+    "-msg",
+  ];
+  return new Promise((resolve) => {
+    const child = execFile("openssl", args, { timeout: 10_000 }, (_error, stdout) => {
+      rmSync(dir, { recursive: true, force: true });
+      resolve(/\bCertificateRequest\b/.test(stdout));
+    });
+    child.stdin?.end();
+  });
+}
+
+function sendHttp1(
+  target: WireTarget,
+  request: TrafficRequest,
+  extraHeaders: Readonly<Record<string, string>>,
+  seen: { chain?: string[] },
+): Promise<WireAnswer> {
+  return new Promise((resolve) => {
+    const options = {
+      host: target.address,
+      port: target.port,
+      localAddress: CLIENT_ADDRESS,
+      method: request.method,
+      path: request.path,
+      headers: { host: target.authority, ...request.headers, ...extraHeaders },
+      agent: false,
+      timeout: REQUEST_TIMEOUT_MS,
+    } as const;
+    const req =
+      request.scheme === "https"
+        ? httpsRequest({ ...options, ...tlsOptions(request), ALPNProtocols: ["http/1.1"] } as RequestOptions)
+        : httpRequest(options);
+    req.on("timeout", () => req.destroy(Object.assign(new Error("no answer"), { code: "ETIMEDOUT" })));
+    req.on("socket", (socket) => {
+      if (request.scheme === "https")
+        socket.once("secureConnect", () => {
+          seen.chain = presentedChain(socket as TLSSocket);
+        });
+    });
+    req.on("error", (error) => resolve(failed(error)));
+    req.on("response", (res: IncomingMessage) => {
+      res.resume();
+      res.on("end", () =>
+        resolve({ kind: "response", status: res.statusCode ?? 0, headers: groupRawHeaders(res.rawHeaders) }),
+      );
+      res.on("error", (error) => resolve(failed(error)));
+    });
+    req.on("upgrade", (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      void exchangeFrames(socket, head, request.websocketFrames ?? []).then((echoed) =>
+        resolve({
+          kind: "response",
+          status: res.statusCode ?? 0,
+          headers: groupRawHeaders(res.rawHeaders),
+          upgraded: String(res.headers.upgrade ?? "").toLowerCase(),
+          ...(request.websocketFrames === undefined ? {} : { framesEchoed: echoed }),
+        }),
+      );
+    });
+    req.end();
+  });
+}
+
+/** Sends each frame (masked, as a client must) and waits for it to come back; true if every one did, unchanged. */
+async function exchangeFrames(
+  socket: Socket,
+  head: Buffer,
+  frames: NonNullable<TrafficRequest["websocketFrames"]>,
+): Promise<boolean> {
+  const reader = new FrameReader();
+  const received: { opcode: number; payload: Buffer }[] = [...reader.push(head)];
+  let wake: (() => void) | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    received.push(...reader.push(chunk));
+    wake?.();
+  });
+  socket.on("error", () => wake?.());
+  let ok = true;
+  for (const frame of frames) {
+    const opcode = frame.binary ? OPCODE.binary : OPCODE.text;
+    const payload = Buffer.from(frame.data, "utf8");
+    socket.write(encodeFrame(opcode, payload, true));
+    const deadline = Date.now() + 10_000;
+    while (received.length === 0 && Date.now() < deadline && !socket.destroyed) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+    const echo = received.shift();
+    if (echo === undefined || echo.opcode !== opcode || !echo.payload.equals(payload)) ok = false;
+  }
+  socket.end(encodeFrame(OPCODE.close, Buffer.alloc(0), true));
+  socket.destroy();
+  return ok;
+}
+
+function sendHttp2(
+  target: WireTarget,
+  request: TrafficRequest,
+  extraHeaders: Readonly<Record<string, string>>,
+  seen: { chain?: string[] },
+): Promise<WireAnswer> {
+  return new Promise((resolve) => {
+    const tls = request.scheme === "https";
+    let session: ClientHttp2Session;
+    const done = (answer: WireAnswer) => {
+      session?.close();
+      session?.destroy();
+      resolve(answer);
+    };
+    // Passed on to net.connect / tls.connect, which take the local address.
+    const sessionOptions: SecureClientSessionOptions & { localAddress: string } = {
+      ...(tls ? { ...tlsOptions(request), ALPNProtocols: ["h2"] } : {}),
+      localAddress: CLIENT_ADDRESS,
+    };
+    try {
+      session = http2Connect(`${tls ? "https" : "http"}://${target.address}:${target.port}`, sessionOptions);
+    } catch (error) {
+      resolve(failed(error));
+      return;
+    }
+    session.on("error", (error) => done(failed(error)));
+    if (tls) {
+      session.on("connect", (_s, socket) => {
+        seen.chain = presentedChain(socket as TLSSocket);
+        const negotiated = (socket as TLSSocket).alpnProtocol;
+        if (negotiated !== "h2")
+          done({ kind: "failed", reason: `ALPN negotiated ${negotiated || "nothing"}, not h2` });
+      });
+    }
+    const headers: Record<string, string> = {
+      ":method": request.method,
+      ":path": request.path,
+      ":authority": target.authority,
+      ":scheme": request.scheme,
+    };
+    for (const [name, value] of Object.entries({ ...request.headers, ...extraHeaders }))
+      headers[name.toLowerCase()] = value;
+    const stream = session.request(headers);
+    stream.setTimeout(REQUEST_TIMEOUT_MS, () => stream.close());
+    stream.on("error", (error) => done(failed(error)));
+    stream.on("response", (response) => {
+      const out: Record<string, string[]> = {};
+      for (const [name, value] of Object.entries(response)) {
+        if (name.startsWith(":") || value === undefined) continue;
+        out[name] = Array.isArray(value) ? value.map(String) : [String(value)];
+      }
+      stream.resume();
+      stream.on("end", () =>
+        done({ kind: "response", status: Number(response[":status"] ?? 0), headers: out }),
+      );
+    });
+    stream.end();
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * The simulator must tell the truth about Envoy: every answer Envoy gives
+ * in a conformance run is compared with what the simulator predicted for
+ * the same request — the status, the backend that served it and what that
+ * backend received (method, path, Host, headers, SNI, client certificate),
+ * the response headers (a redirect's Location among them), mirrored copies,
+ * WebSocket upgrades. Any difference is a disagreement, which fails the run.
+ *
+ * Only what neither strait's configuration nor the simulator decides is left
+ * out, each for its reason (ENVOY_REQUEST_HEADERS, ENVOY_RESPONSE_HEADERS).
+ */
+import type { BackendHit, TrafficResult } from "../checks/traffic.ts";
+
+/**
+ * Headers on the way to the backend whose values no configuration decides:
+ * x-request-id (a random id Envoy generates by default) and the framing
+ * headers of the upstream connection.
+ */
+export const ENVOY_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  "x-request-id",
+  "content-length",
+  "transfer-encoding",
+]);
+
+/**
+ * Headers of the response that belong to the transport and to Envoy's own
+ * reporting, not to routing: date and server (Envoy sets both), framing
+ * (content-length, transfer-encoding, connection, keep-alive), the upstream
+ * service time Envoy reports, and the content type of Envoy's own local
+ * replies' bodies.
+ */
+export const ENVOY_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  "date",
+  "server",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "x-envoy-upstream-service-time",
+]);
+
+type Headers = Readonly<Record<string, readonly string[]>>;
+
+const TIMEOUT_HEADER = "x-envoy-expected-rq-timeout-ms";
+
+function headerDifferences(
+  where: string,
+  predicted: Headers,
+  actual: Headers,
+  extras: ReadonlySet<string>,
+): string[] {
+  const out: string[] = [];
+  for (const [name, values] of Object.entries(predicted)) {
+    const got = actual[name];
+    if (got === undefined) out.push(`${where} header ${name}: simulator "${values.join(",")}", Envoy absent`);
+    else if (got.join(",") !== values.join(","))
+      out.push(`${where} header ${name}: simulator "${values.join(",")}", Envoy "${got.join(",")}"`);
+  }
+  for (const [name, values] of Object.entries(actual)) {
+    if (predicted[name] === undefined && !extras.has(name))
+      out.push(`${where} header ${name}: simulator absent, Envoy "${values.join(",")}"`);
+  }
+  return out;
+}
+
+/**
+ * Which replica of a Deployment serves is the load balancer's draw, in Envoy
+ * and in the simulator alike: replicas (`<deployment>-<hash>-<suffix>`)
+ * compare equal.
+ */
+function replicaSet(hit: BackendHit): string {
+  return `${hit.namespace}/${hit.pod.replace(/-[^-]+$/, "")}`;
+}
+
+/** What may differ for a reason no configuration decides. */
+export interface Allowances {
+  /**
+   * The request was retried: on a later attempt Envoy tells the backend the
+   * time left (x-envoy-expected-rq-timeout-ms), less than the first attempt's
+   * by what the earlier attempts took.
+   */
+  readonly retried?: boolean;
+}
+
+/** Milliseconds earlier attempts may have taken. */
+const RETRY_SLACK_MS = 5_000;
+
+function hitDifferences(
+  where: string,
+  predicted: BackendHit | undefined,
+  actual: BackendHit | undefined,
+  allow: Allowances = {},
+): string[] {
+  if (predicted === undefined && actual === undefined) return [];
+  if (predicted === undefined || actual === undefined) {
+    const who = (h: BackendHit | undefined) => (h === undefined ? "no backend" : `${h.namespace}/${h.pod}`);
+    return [`${where}: simulator ${who(predicted)}, Envoy ${who(actual)}`];
+  }
+  const out: string[] = [];
+  const field = (name: string, a: string | undefined, b: string | undefined) => {
+    if ((a ?? "") !== (b ?? "")) out.push(`${where} ${name}: simulator "${a ?? ""}", Envoy "${b ?? ""}"`);
+  };
+  field("pod", replicaSet(predicted), replicaSet(actual));
+  field("method", predicted.request.method, actual.request.method);
+  field("path", predicted.request.path, actual.request.path);
+  field("host", predicted.request.host, actual.request.host);
+  field("SNI", predicted.request.sni, actual.request.sni);
+  field(
+    "client certificate",
+    predicted.request.clientCertPem === undefined ? undefined : "present",
+    actual.request.clientCertPem === undefined ? undefined : "present",
+  );
+  if (
+    predicted.request.clientCertPem !== undefined &&
+    actual.request.clientCertPem !== undefined &&
+    predicted.request.clientCertPem.trim() !== actual.request.clientCertPem.trim()
+  )
+    out.push(`${where} client certificate: another certificate than the simulator's`);
+  // The Host header is compared above, as the backend saw it.
+  const predictedHeaders: Record<string, readonly string[]> = { ...predicted.request.headers };
+  const actualHeaders: Record<string, readonly string[]> = { ...actual.request.headers };
+  delete predictedHeaders.host;
+  delete actualHeaders.host;
+  const left = Number(actualHeaders[TIMEOUT_HEADER]?.[0]);
+  const full = Number(predictedHeaders[TIMEOUT_HEADER]?.[0]);
+  if (allow.retried === true && left <= full && full - left <= RETRY_SLACK_MS) {
+    delete actualHeaders[TIMEOUT_HEADER];
+    delete predictedHeaders[TIMEOUT_HEADER];
+  }
+  out.push(...headerDifferences(where, predictedHeaders, actualHeaders, ENVOY_REQUEST_HEADERS));
+  return out;
+}
+
+function describe(result: TrafficResult): string {
+  return result.kind === "failed" ? `no response (${result.reason})` : `HTTP ${result.status}`;
+}
+
+/** Every way Envoy's answer differs from the simulator's prediction; empty when they agree. */
+export function differences(
+  predicted: TrafficResult,
+  actual: TrafficResult,
+  allow: Allowances = {},
+): string[] {
+  if (predicted.kind !== actual.kind) return [`simulator ${describe(predicted)}, Envoy ${describe(actual)}`];
+  if (predicted.kind === "failed" || actual.kind === "failed") return [];
+  const out: string[] = [];
+  if (predicted.status !== actual.status)
+    out.push(`status: simulator ${predicted.status}, Envoy ${actual.status}`);
+  out.push(...hitDifferences("backend", predicted.backend, actual.backend, allow));
+  out.push(...headerDifferences("response", predicted.headers, actual.headers, ENVOY_RESPONSE_HEADERS));
+  const byPod = (a: BackendHit, b: BackendHit) => replicaSet(a).localeCompare(replicaSet(b));
+  const mirrorsP = [...predicted.mirrors].sort(byPod);
+  const mirrorsA = [...actual.mirrors].sort(byPod);
+  if (mirrorsP.length !== mirrorsA.length)
+    out.push(`mirrors: simulator ${mirrorsP.length}, Envoy ${mirrorsA.length}`);
+  else
+    for (const [i, m] of mirrorsP.entries()) out.push(...hitDifferences(`mirror ${i + 1}`, m, mirrorsA[i]));
+  // Measured on Envoy only when the request had a client certificate to give.
+  if (
+    actual.clientCertRequested !== undefined &&
+    (predicted.clientCertRequested === true) !== actual.clientCertRequested
+  )
+    out.push(
+      `client certificate requested: simulator ${predicted.clientCertRequested === true}, Envoy ${actual.clientCertRequested}`,
+    );
+  if ((predicted.upgraded ?? "") !== (actual.upgraded ?? ""))
+    out.push(`upgrade: simulator "${predicted.upgraded ?? ""}", Envoy "${actual.upgraded ?? ""}"`);
+  if (predicted.framesEchoed !== actual.framesEchoed)
+    out.push(`WebSocket frames echoed: simulator ${predicted.framesEchoed}, Envoy ${actual.framesEchoed}`);
+  return out;
+}

@@ -1,0 +1,252 @@
+/**
+ * The Envoy engine of the conformance runner: one real Envoy (build/bin/envoy)
+ * for the whole run, bootstrapped in delta ADS to an xDS server of the
+ * runner's own (strait's SnapshotCache and XdsServer), echo backends on the
+ * Pods' addresses, and a client that sends every request of the suite over
+ * a real socket through Envoy.
+ *
+ * Each test's configuration is published to the cache and the engine waits
+ * until Envoy runs it: every type ACKed (a NACK fails the test with Envoy's
+ * error), and Envoy's own config dump showing every listener and cluster at
+ * the version strait serves, none warming, none left over. No sleeps.
+ *
+ * It runs inside the runner's own network namespace (conformance/envoy/netns.ts),
+ * where the Gateways' addresses and ports (80, 443, ...) and the Pods'
+ * addresses are free and local.
+ */
+import { randomUUID } from "node:crypto";
+import { pino } from "pino";
+import { envoyResources, sideBySide } from "../../src/cli/commands/proxy-config.ts";
+import { ManagedEnvoy, resolveEnvoyBinary, type XdsApi } from "../../src/envoy/index.ts";
+import { SnapshotCache, UNKNOWN_NODE } from "../../src/xds/cache/index.ts";
+import type { XdsAnswer } from "../../src/xds/server/client-status.ts";
+import { DEFAULT_LIMITS, XdsServer } from "../../src/xds/server/index.ts";
+import type { EnvoyResourceSet } from "../../src/xds/translate/resource-set.ts";
+import type { TrafficEngine, TrafficRequest, TrafficResult } from "../checks/traffic.ts";
+import type { ConformanceCluster } from "../cluster.ts";
+import { type DataPlane, gatewayTarget, type SimulatedTraffic } from "../strait-target.ts";
+import { sendOverWire } from "./client.ts";
+import { differences } from "./cross-check.ts";
+import { EchoBackends, PROBE_HEADER } from "./echo-backends.ts";
+
+const NODE_ID = "strait-conformance";
+const SYNC_TIMEOUT_MS = 60_000;
+/** Other random draws tried when Envoy's answer differs from the simulator's first prediction. */
+const ALTERNATIVE_DRAWS = 64;
+/** How long mirrored copies may take to reach their backends after the answer. */
+const MIRROR_WAIT_MS = 5_000;
+
+export interface Disagreement {
+  readonly test: string;
+  readonly request: string;
+  readonly differences: readonly string[];
+}
+
+export interface EnvoyDataPlaneOptions {
+  readonly api?: XdsApi;
+  /** Envoy's log level (default error); its lines reach stderr. */
+  readonly logLevel?: string;
+}
+
+export class EnvoyDataPlane implements DataPlane {
+  readonly backends = new EchoBackends();
+  readonly disagreements: Disagreement[] = [];
+  /** Milliseconds from publishing a test's configuration to Envoy running it, per push. */
+  readonly syncTimes: number[] = [];
+  /** Requests sent through Envoy. */
+  requests = 0;
+  /** The test whose requests are being sent (for the disagreement report). */
+  currentTest = "";
+  readonly api: XdsApi;
+  readonly #cache: SnapshotCache;
+  readonly #server: XdsServer;
+  readonly #envoy: ManagedEnvoy;
+  /** NACKs since the last publish. */
+  readonly #nacks: XdsAnswer[];
+
+  private constructor(
+    api: XdsApi,
+    cache: SnapshotCache,
+    server: XdsServer,
+    envoy: ManagedEnvoy,
+    nacks: XdsAnswer[],
+  ) {
+    this.api = api;
+    this.#cache = cache;
+    this.#server = server;
+    this.#envoy = envoy;
+    this.#nacks = nacks;
+  }
+
+  static async start(options: EnvoyDataPlaneOptions = {}): Promise<EnvoyDataPlane> {
+    const logger = pino({ level: "warn" }, pino.destination(2));
+    const nacks: XdsAnswer[] = [];
+    const cache = new SnapshotCache();
+    const server = new XdsServer({
+      cache,
+      logger,
+      limits: DEFAULT_LIMITS,
+      onAnswer: (answer) => {
+        if (!answer.accepted) nacks.push(answer);
+      },
+    });
+    const bound = await server.listen("127.0.0.1", 0);
+    const envoy = new ManagedEnvoy({
+      binary: resolveEnvoyBinary(process.env.STRAIT_ENVOY_BINARY),
+      logger,
+      logLevel: options.logLevel ?? "error",
+      concurrency: 1,
+      bootstrap: {
+        nodeId: NODE_ID,
+        xds: { host: "127.0.0.1", port: bound.port },
+        api: options.api ?? "delta",
+        admin: { host: "127.0.0.1", port: 0 },
+      },
+    });
+    await envoy.start();
+    return new EnvoyDataPlane(options.api ?? "delta", cache, server, envoy, nacks);
+  }
+
+  async serve(
+    resources: EnvoyResourceSet,
+    cluster: ConformanceCluster,
+    simulator: SimulatedTraffic,
+  ): Promise<TrafficEngine> {
+    await this.backends.serve(cluster);
+    const started = performance.now();
+    this.#nacks.length = 0;
+    const published = this.#cache.publish(resources);
+    if (!published.ok)
+      throw new Error(
+        `the configuration does not encode: ${published.invalid.map((i) => `${i.name}: ${i.error}`).join("; ")}`,
+      );
+    await this.#waitForSync();
+    this.syncTimes.push(performance.now() - started);
+    return new EnvoyTraffic(this, cluster, simulator);
+  }
+
+  async close(): Promise<void> {
+    await this.#envoy.stop();
+    await this.#server.close();
+    await this.backends.close();
+  }
+
+  /** Why Envoy does not run the published configuration yet, or undefined once it does. */
+  async #notYet(): Promise<string | undefined> {
+    const client = this.#server.clients().find((c) => c.node.id === NODE_ID);
+    if (client === undefined) return "Envoy has not connected";
+    const pending = client.types.filter(
+      (t) => t.lastSent !== undefined && t.lastAcked?.nonce !== t.lastSent.nonce,
+    );
+    if (pending.length > 0) return `waiting for ACKs of ${pending.map((t) => t.type).join(", ")}`;
+    const snapshot = this.#cache.snapshotFor(
+      this.#server.nodeOf(NODE_ID) ?? { ...UNKNOWN_NODE, id: NODE_ID },
+    );
+    if (snapshot === undefined) return "nothing published";
+    const served = snapshot.wildcardResources();
+    const dump = await this.#envoy.admin().configDump();
+    // Secrets are dumped without their keys, so only versions can be compared: per resource in delta,
+    // but the response's version in state of the world, where the ACKs above are the proof.
+    const kinds: Parameters<typeof sideBySide>[2] = [
+      "listeners",
+      "clusters",
+      "routes",
+      "endpoints",
+      ...(this.api === "delta" ? (["secrets"] as const) : []),
+    ];
+    const rows = sideBySide(served, envoyResources(dump), kinds);
+    const wrong = rows.filter((r) =>
+      r.kind === "listeners" || r.kind === "clusters"
+        ? r.state !== "SYNCED"
+        : r.state === "DIFFERS" || r.state === "WARMING" || r.state === "REJECTED",
+    );
+    if (wrong.length === 0) return undefined;
+    return wrong
+      .slice(0, 5)
+      .map((r) => `${r.kind} ${r.name} ${r.state}${r.error === undefined ? "" : ` (${r.error})`}`)
+      .join(", ");
+  }
+
+  async #waitForSync(): Promise<void> {
+    const deadline = Date.now() + SYNC_TIMEOUT_MS;
+    let last = "";
+    for (;;) {
+      const nack = this.#nacks[0];
+      if (nack !== undefined)
+        throw new Error(
+          `Envoy rejected the configuration (${nack.typeUrl.split(".").pop()} ${nack.resources.map((r) => r.name).join(", ")}): ${nack.error ?? ""}`,
+        );
+      const why = await this.#notYet();
+      if (why === undefined) return;
+      last = why;
+      if (Date.now() > deadline)
+        throw new Error(`Envoy did not run the configuration within ${SYNC_TIMEOUT_MS} ms: ${last}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Requests over real sockets through Envoy, each compared with the simulator's prediction. */
+class EnvoyTraffic implements TrafficEngine {
+  readonly #plane: EnvoyDataPlane;
+  readonly #cluster: ConformanceCluster;
+  readonly #simulator: SimulatedTraffic;
+
+  constructor(plane: EnvoyDataPlane, cluster: ConformanceCluster, simulator: SimulatedTraffic) {
+    this.#plane = plane;
+    this.#cluster = cluster;
+    this.#simulator = simulator;
+  }
+
+  gatewayAddress(namespace: string, name: string, port?: number): string | undefined {
+    return this.#simulator.gatewayAddress(namespace, name, port);
+  }
+
+  async send(request: TrafficRequest): Promise<TrafficResult> {
+    const target = gatewayTarget(this.#cluster, request);
+    if (target.kind === "failed") return target;
+    const predicted = this.#simulator.predict(request);
+    const probe = randomUUID();
+    const backends = this.#plane.backends;
+    this.#plane.requests++;
+    const answer = await sendOverWire(target, request, { [PROBE_HEADER]: probe });
+    let actual: TrafficResult;
+    let attempts = 0;
+    if (answer.kind === "failed") actual = answer;
+    else {
+      const mirrors = predicted.kind === "response" ? predicted.mirrors.length : 0;
+      if (mirrors > 0)
+        await backends.waitForHits(
+          probe,
+          (hits) => hits.filter((h) => h.shadow).length >= mirrors,
+          MIRROR_WAIT_MS,
+        );
+      const hits = backends.hits(probe);
+      attempts = hits.filter((h) => !h.shadow).length;
+      const main = hits.filter((h) => !h.shadow).at(-1);
+      actual = {
+        ...answer,
+        ...(main === undefined
+          ? {}
+          : { backend: { pod: main.pod, namespace: main.namespace, request: main.request } }),
+        mirrors: hits
+          .filter((h) => h.shadow)
+          .map((h) => ({ pod: h.pod, namespace: h.namespace, request: h.request })),
+      };
+    }
+    backends.forget(probe);
+    const allow = { retried: attempts > 1 };
+    const found = differences(predicted, actual, allow);
+    if (
+      found.length > 0 &&
+      !this.#simulator
+        .alternatives(request, ALTERNATIVE_DRAWS)
+        .some((p) => differences(p, actual, allow).length === 0)
+    ) {
+      const what = `${request.method} ${request.scheme}://${target.authority}${request.path} (${target.address}:${target.port}${request.sni === undefined ? "" : `, SNI ${request.sni}`})`;
+      this.#plane.disagreements.push({ test: this.#plane.currentTest, request: what, differences: found });
+      throw new Error(`the simulator and Envoy disagree on ${what}:\n      ${found.join("\n      ")}`);
+    }
+    return actual;
+  }
+}

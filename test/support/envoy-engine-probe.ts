@@ -1,0 +1,87 @@
+/**
+ * Runs one official conformance test through the Envoy engine three times on
+ * one Envoy: as is, with the simulator given a broken configuration, and with
+ * Envoy given the broken one (every route to infra-backend-v1 sent to a
+ * cluster that does not exist), and prints the outcomes as JSON. The engine's
+ * own test (test/conformance-envoy.e2e.test.ts) reads them: the cross-check
+ * must catch both lies. Runs itself in a network namespace of its own, as the
+ * runner does.
+ *
+ *   node test/support/envoy-engine-probe.ts TEST
+ */
+
+import { loadCatalogue } from "../../conformance/catalogue.ts";
+import { EnvoyDataPlane } from "../../conformance/envoy/envoy-data-plane.ts";
+import { inOwnNetwork, rerunInOwnNetwork } from "../../conformance/envoy/netns.ts";
+import { runTest } from "../../conformance/harness.ts";
+import { MUTATIONS, NOTE_CHECKS } from "../../conformance/mutations.ts";
+import {
+  createStraitTarget,
+  type DataPlane,
+  SimulatedTraffic,
+  straitHarnessOptions,
+} from "../../conformance/strait-target.ts";
+import { TYPE_URLS } from "../../src/xds/proto/index.ts";
+import { prepareNodeConfig } from "../../src/xds/simulate/index.ts";
+import type { EnvoyResourceJson, EnvoyResourceSet } from "../../src/xds/translate/resource-set.ts";
+import { gatewayApiDir } from "./gateway-api-data.ts";
+
+function broken(set: EnvoyResourceSet): EnvoyResourceSet {
+  const routes = new Map<string, EnvoyResourceJson>();
+  for (const [name, rc] of set[TYPE_URLS.routeConfiguration])
+    routes.set(name, JSON.parse(JSON.stringify(rc).replaceAll("infra-backend-v1", "no-such-backend")));
+  return { ...set, [TYPE_URLS.routeConfiguration]: routes };
+}
+
+async function main(name: string): Promise<void> {
+  const dir = gatewayApiDir();
+  const catalogue = loadCatalogue(dir);
+  const test = catalogue.tests.find((t) => t.name === name);
+  if (test === undefined) throw new Error(`no test ${name}`);
+  const options = await straitHarnessOptions(dir, catalogue);
+  const plane = await EnvoyDataPlane.start();
+  const modes: Record<string, DataPlane> = {
+    honest: plane,
+    "simulator-wrong": {
+      serve: (resources, cluster) =>
+        plane.serve(
+          resources,
+          cluster,
+          new SimulatedTraffic(prepareNodeConfig(broken(resources)).config, cluster),
+        ),
+    },
+    "envoy-wrong": {
+      serve: (resources, cluster, simulator) => plane.serve(broken(resources), cluster, simulator),
+    },
+  };
+  const out: Record<string, unknown> = {};
+  try {
+    for (const [mode, dataPlane] of Object.entries(modes)) {
+      const before = plane.disagreements.length;
+      const requestsBefore = plane.requests;
+      const result = await runTest(
+        createStraitTarget(dataPlane),
+        options,
+        test,
+        MUTATIONS[name] ?? [],
+        NOTE_CHECKS[name] ?? [],
+      );
+      out[mode] = {
+        passed: result.passed,
+        requests: plane.requests - requestsBefore,
+        disagreements: plane.disagreements.slice(before),
+        errors: result.errors,
+      };
+    }
+  } finally {
+    await plane.close();
+  }
+  console.log(JSON.stringify(out));
+}
+
+if (!inOwnNetwork()) process.exitCode = rerunInOwnNetwork(import.meta.filename, process.argv.slice(2));
+else
+  main(process.argv[2] ?? "HTTPRouteSimpleSameNamespace").catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
