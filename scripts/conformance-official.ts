@@ -15,7 +15,9 @@
  * 4. starts `strait run --kubeconfig` with a loopback address pool, and an
  *    Envoy (src/envoy ManagedEnvoy) bootstrapped to strait's xDS server as the
  *    node's proxy, so each Gateway answers on its address;
- * 5. runs the conformance binary with --gateway-class=strait, the profiles,
+ * 5. runs the conformance binary with --gateway-class=strait, the profiles
+ *    (default: GATEWAY-HTTP, and GATEWAY-GRPC / GATEWAY-TLS once the GatewayClass
+ *    claims GRPCRoute / TLSRoute),
  *    the GatewayClass status' supportedFeatures and --report-output.
  *
  * Every component's log is kept in --logs (default .cache/conformance-official/):
@@ -24,7 +26,7 @@
  * Exits non-zero when the suite fails or a profile's core or extended result
  * is not success.
  *
- *   node scripts/conformance-official.ts [--profiles GATEWAY-HTTP] [--report FILE]
+ *   node scripts/conformance-official.ts [--profiles P1,P2] [--report FILE]
  *     [--run-test NAME] [--skip-tests A,B] [--logs DIR] [--debug] [-- SUITE-FLAGS...]
  */
 import { spawn } from "node:child_process";
@@ -50,7 +52,7 @@ import { NODE_SKIP_REASON, NodeStandIn } from "../test/support/control-plane/nod
 import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
 import { REPO, StraitProcess } from "../test/support/strait-process.ts";
 
-const DEFAULT_REPORT = join(REPO, "conformance/reports/v1.6.1/strait-official-gateway-http-report.yaml");
+const DEFAULT_REPORT = join(REPO, "conformance/reports/v1.6.1/strait-official-report.yaml");
 
 /** The Gateways' address pool (loopback: the node's Envoy binds every Gateway's address here). */
 const ADDRESS_POOL = "127.0.213.0/24";
@@ -63,7 +65,7 @@ async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      profiles: { type: "string", default: "GATEWAY-HTTP" },
+      profiles: { type: "string" },
       report: { type: "string", default: DEFAULT_REPORT },
       "run-test": { type: "string" },
       "skip-tests": { type: "string" },
@@ -201,7 +203,7 @@ async function main(): Promise<number> {
       "-test.timeout=90m",
       "-test.run=TestConformance",
       "--gateway-class=strait",
-      `--conformance-profiles=${values.profiles}`,
+      `--conformance-profiles=${values.profiles ?? profilesFor(features).join(",")}`,
       `--supported-features=${features.join(",")}`,
       `--report-output=${report}`,
       "--organization=strait-dev",
@@ -244,6 +246,15 @@ async function main(): Promise<number> {
   } finally {
     await stopAll();
   }
+}
+
+/** The profiles whose core features the GatewayClass claims. */
+function profilesFor(features: readonly string[]): string[] {
+  return [
+    "GATEWAY-HTTP",
+    ...(features.includes("GRPCRoute") ? ["GATEWAY-GRPC"] : []),
+    ...(features.includes("TLSRoute") ? ["GATEWAY-TLS"] : []),
+  ];
 }
 
 interface ProfileStatus {
