@@ -21,5 +21,7 @@ test: setup fixtures
 
 # The official Gateway API conformance suite (Go, v1.6.1) against strait in cluster
 # mode on a real control plane with a real Envoy; writes conformance/reports/. Root.
-conformance-official: setup fixtures
+# Needs only the control-plane and gateway-api fixtures, not SPIRE.
+conformance-official: setup
+	@./scripts/build-fixtures.sh
 	@node_modules/.bin/node scripts/conformance-official.ts

@@ -7,20 +7,27 @@
  * 2. starts etcd, kube-apiserver and kube-controller-manager on loopback, and
  *    the node stand-in, which runs the suite's echo pods (upstream echo-basic)
  *    in network namespaces (root);
- * 3. applies the v1.6.1 standard CRDs and the GatewayClass `strait`;
+ * 3. applies the v1.6.1 CRDs of the experimental channel and the GatewayClass
+ *    `strait`. Experimental, because strait claims HTTPRouteRetry, an
+ *    experimental-channel field: the standard channel's HTTPRoute schema has no
+ *    `retry`, so the API server prunes it and the retry test fails for a field
+ *    that never reached strait (`--channel standard` to run on that channel);
  * 4. starts `strait run --kubeconfig` with a loopback address pool, and an
  *    Envoy (src/envoy ManagedEnvoy) bootstrapped to strait's xDS server as the
  *    node's proxy, so each Gateway answers on its address;
- * 5. runs the conformance binary with --gateway-class=strait, the profiles,
+ * 5. runs the conformance binary with --gateway-class=strait, the profiles
+ *    (default: GATEWAY-HTTP, and GATEWAY-GRPC / GATEWAY-TLS once the GatewayClass
+ *    claims GRPCRoute / TLSRoute),
  *    the GatewayClass status' supportedFeatures and --report-output.
  *
  * Every component's log is kept in --logs (default .cache/conformance-official/):
- * strait.log, envoy.log, the control plane's, and the suite's own output.
+ * strait.log, envoy.log (and Envoy's config dump and stats at the end), the
+ * control plane's, and the suite's own output.
  * Exits non-zero when the suite fails or a profile's core or extended result
  * is not success.
  *
- *   node scripts/conformance-official.ts [--profiles GATEWAY-HTTP] [--report FILE]
- *     [--run-test NAME] [--skip-tests A,B] [--logs DIR] [--debug]
+ *   node scripts/conformance-official.ts [--profiles P1,P2] [--report FILE]
+ *     [--run-test NAME] [--skip-tests A,B] [--logs DIR] [--debug] [-- SUITE-FLAGS...]
  */
 import { spawn } from "node:child_process";
 import {
@@ -45,7 +52,7 @@ import { NODE_SKIP_REASON, NodeStandIn } from "../test/support/control-plane/nod
 import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
 import { REPO, StraitProcess } from "../test/support/strait-process.ts";
 
-const DEFAULT_REPORT = join(REPO, "conformance/reports/v1.6.1/strait-official-gateway-http-report.yaml");
+const DEFAULT_REPORT = join(REPO, "conformance/reports/v1.6.1/strait-official-report.yaml");
 
 /** The Gateways' address pool (loopback: the node's Envoy binds every Gateway's address here). */
 const ADDRESS_POOL = "127.0.213.0/24";
@@ -55,16 +62,22 @@ const USABLE_ADDRESS = "127.0.213.250";
 const SKIPPED: Readonly<Record<string, string>> = {};
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
-      profiles: { type: "string", default: "GATEWAY-HTTP" },
+      profiles: { type: "string" },
       report: { type: "string", default: DEFAULT_REPORT },
       "run-test": { type: "string" },
       "skip-tests": { type: "string" },
       logs: { type: "string", default: join(REPO, ".cache/conformance-official") },
       debug: { type: "boolean", default: false },
+      channel: { type: "string", default: "experimental" },
     },
   });
+  if (values.channel !== "experimental" && values.channel !== "standard") {
+    console.error(`conformance-official: --channel is experimental or standard, not ${values.channel}`);
+    return 2;
+  }
   const logs = resolve(values.logs);
   rmSync(logs, { recursive: true, force: true });
   mkdirSync(logs, { recursive: true });
@@ -94,7 +107,7 @@ async function main(): Promise<number> {
     stops.push(() => node.stop());
 
     const applier = new Applier(plane.admin);
-    const crdDir = join(gatewayApiDir(), "config/crd/standard");
+    const crdDir = join(gatewayApiDir(), "config/crd", values.channel);
     const crds = [
       "gatewayclasses",
       "gateways",
@@ -151,7 +164,17 @@ async function main(): Promise<number> {
       logLevel: "warn",
     });
     await envoy.start();
-    stops.push(() => envoy.stop());
+    stops.push(async () => {
+      // What Envoy was given and counted, for reading a failed test.
+      for (const [path, file] of [
+        ["/config_dump?include_eds", "envoy-config-dump.json"],
+        ["/stats", "envoy-stats.txt"],
+      ] as const) {
+        const res = await fetch(`http://${envoy.adminAddress}${path}`).catch(() => undefined);
+        if (res?.ok) writeFileSync(join(logs, file), await res.text());
+      }
+      await envoy.stop();
+    });
 
     // The features strait claims, from the GatewayClass status it wrote.
     let features: string[] = [];
@@ -180,7 +203,7 @@ async function main(): Promise<number> {
       "-test.timeout=90m",
       "-test.run=TestConformance",
       "--gateway-class=strait",
-      `--conformance-profiles=${values.profiles}`,
+      `--conformance-profiles=${values.profiles ?? profilesFor(features).join(",")}`,
       `--supported-features=${features.join(",")}`,
       `--report-output=${report}`,
       "--organization=strait-dev",
@@ -199,11 +222,15 @@ async function main(): Promise<number> {
     const started = performance.now();
     const code = await new Promise<number>((done) => {
       const out = createWriteStream(join(logs, "conformance.log"));
-      const child = spawn(bins.conformanceTest, [...args, ...(values.debug ? ["--debug"] : [])], {
-        stdio: ["ignore", "pipe", "pipe"],
-        cwd: dirname(bins.conformanceTest),
-        env: { ...process.env, KUBECONFIG: plane.adminKubeconfig },
-      });
+      const child = spawn(
+        bins.conformanceTest,
+        [...args, ...(values.debug ? ["--debug"] : []), ...positionals],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          cwd: dirname(bins.conformanceTest),
+          env: { ...process.env, KUBECONFIG: plane.adminKubeconfig },
+        },
+      );
       for (const stream of [child.stdout, child.stderr]) {
         stream.pipe(out, { end: false });
         stream.pipe(process.stdout, { end: false });
@@ -219,6 +246,15 @@ async function main(): Promise<number> {
   } finally {
     await stopAll();
   }
+}
+
+/** The profiles whose core features the GatewayClass claims. */
+function profilesFor(features: readonly string[]): string[] {
+  return [
+    "GATEWAY-HTTP",
+    ...(features.includes("GRPCRoute") ? ["GATEWAY-GRPC"] : []),
+    ...(features.includes("TLSRoute") ? ["GATEWAY-TLS"] : []),
+  ];
 }
 
 interface ProfileStatus {

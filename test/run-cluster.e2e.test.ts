@@ -3,6 +3,13 @@
  * wire-level test API server, with the quickstart manifests: statuses patched,
  * the Gateway's Service applied, readiness, leader election between two
  * replicas, take-over after a crash.
+ *
+ * run-cluster-real.e2e.test.ts covers the same ground against a real
+ * kube-apiserver; this file stays on the test API server for what a real one
+ * does not show: its record of every request with its user, so these tests
+ * assert what strait sent (each status patched once and never repeated, only
+ * the leader writing, the Service applied with content type and field manager,
+ * the new leader's single re-apply), not only the state that resulted.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

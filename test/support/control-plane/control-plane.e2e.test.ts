@@ -5,9 +5,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpRequest } from "../http-request.ts";
 import { ControlPlane, componentDir } from "./control-plane.ts";
 import { fixtureBinaries } from "./fixtures.ts";
 import { NODE_SKIP_REASON, NodeStandIn } from "./node-stand-in.ts";
@@ -50,21 +50,6 @@ function getText(path: string): Promise<{ status: number; body: string }> {
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       },
     );
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** GET http://ip:port/path from the host, as Envoy would reach a pod. */
-function httpGet(host: string, port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, timeout: 3000 }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
     req.on("error", reject);
     req.end();
   });
@@ -220,7 +205,7 @@ describe("control plane fixture", () => {
         for (const pod of pods) {
           const ip = pod.status.podIP ?? "";
           expect(node.podIp("echo", pod.metadata.name)).toBe(ip);
-          const reply = await httpGet(ip, 3000, "/hello");
+          const reply = await httpRequest(ip, 3000, { path: "/hello" }); // from the host, as Envoy reaches a pod
           expect(reply.status).toBe(200);
           expect(JSON.parse(reply.body)).toMatchObject({
             path: "/hello",

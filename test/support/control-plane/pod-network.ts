@@ -7,9 +7,10 @@
  * nothing is forwarded or NATed.
  *
  * Names carry the prefix `stcp` and a per-run id, and each run records its pid
- * in /run/strait-stcp/, so concurrent runs (CI and a developer on one machine)
- * never touch each other's pods, and a run's leftovers (after a crash) are
- * removed by the next run once its pid is gone.
+ * in /run/strait-stcp/ (with an exclusive claim on its /24), so concurrent runs
+ * (CI and a developer on one machine, or two test files) never touch each
+ * other's pods, and a run's leftovers (after a crash) are removed by the next
+ * run once its pid is gone.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +19,8 @@ import { join } from "node:path";
 
 export const NETNS_PREFIX = "stcp";
 const RUN_DIR = "/run/strait-stcp";
+/** A run's claim on its /24: `subnet-N` holding its pid, created exclusively so two runs never share one. */
+const SUBNET_FILE = "subnet-";
 
 function ip(args: readonly string[]): void {
   execFileSync("ip", [...args], { stdio: ["ignore", "ignore", "pipe"] });
@@ -44,6 +47,10 @@ export function sweepDeadRuns(): void {
   for (const file of runs) {
     const pid = Number(readFileSync(join(RUN_DIR, file), "utf8").trim());
     if (alive(pid)) continue;
+    if (file.startsWith(SUBNET_FILE)) {
+      rmSync(join(RUN_DIR, file), { force: true });
+      continue;
+    }
     const id = file;
     for (const line of netns) {
       const name = line.split(" ")[0] ?? "";
@@ -51,6 +58,16 @@ export function sweepDeadRuns(): void {
     }
     // Deleting a namespace deletes its veth end and so the pair; the routes go with the link.
     rmSync(join(RUN_DIR, file), { force: true });
+  }
+}
+
+function claimSubnet(subnet: number): boolean {
+  try {
+    writeFileSync(join(RUN_DIR, `${SUBNET_FILE}${subnet}`), String(process.pid), { flag: "wx" });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
   }
 }
 
@@ -85,7 +102,10 @@ export class PodNetwork {
     writeFileSync(join(RUN_DIR, this.id), String(process.pid));
     const used = usedSubnets();
     const candidates = Array.from({ length: 254 }, (_, i) => i + 1).filter((s) => !used.has(s));
-    const pick = candidates[Math.floor(Math.random() * candidates.length)];
+    // Random order, and the first that this run manages to claim: concurrent runs that read
+    // the routes at the same moment still end up on different /24s.
+    candidates.sort(() => Math.random() - 0.5);
+    const pick = candidates.find((s) => claimSubnet(s));
     if (pick === undefined) throw new Error("no free /24 in 10.213.0.0/16 for pod addresses");
     this.subnet = pick;
     this.gateway = `10.213.${pick}.1`;
@@ -133,5 +153,6 @@ export class PodNetwork {
   close(): void {
     for (const key of [...this.#used.keys()]) this.remove(key);
     rmSync(join(RUN_DIR, this.id), { force: true });
+    rmSync(join(RUN_DIR, `${SUBNET_FILE}${this.subnet}`), { force: true });
   }
 }
