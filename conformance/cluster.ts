@@ -32,6 +32,8 @@ export interface Pod {
   readonly tlsSecret?: string;
   /** `namespace/configmap` of the CAs the echo server requires client certificates from (TLS_CLIENT_CACERTS). */
   readonly clientCa?: string;
+  /** The echo server runs in TCP echo mode (TCP_ECHO_SERVER): plain text on 3000, TLS on 8443. */
+  readonly tcpEcho?: boolean;
 }
 
 interface DeploymentLike {
@@ -183,6 +185,9 @@ export class ConformanceCluster {
     );
     const caMap = podSpec?.volumes?.find((v) => v.configMap?.name !== undefined)?.configMap?.name;
     const clientCa = wantsClientCert && caMap !== undefined ? `${ns}/${caMap}` : undefined;
+    const tcpEcho = (podSpec?.containers ?? []).some((c) =>
+      (c.env ?? []).some((e) => e.name === "TCP_ECHO_SERVER"),
+    );
     const hash = stableSuffix(`${ns}/${d.metadata.name}`, 10);
     for (let i = 0; i < replicas; i++) {
       const name = `${d.metadata.name}-${hash}-${stableSuffix(`${hash}/${i}`, 5)}`;
@@ -197,6 +202,7 @@ export class ConformanceCluster {
         namedPorts,
         ...(tlsSecret === undefined ? {} : { tlsSecret }),
         ...(clientCa === undefined ? {} : { clientCa }),
+        ...(tcpEcho ? { tcpEcho } : {}),
       };
       this.#pods.set(key, pod);
       this.#podsByIp.set(ip, pod);

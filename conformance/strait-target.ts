@@ -26,8 +26,15 @@ import {
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { createProgrammaticObjects } from "./certificates.ts";
-import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
-import type { ConformanceCluster } from "./cluster.ts";
+import type {
+  BackendHit,
+  ConnectionRequest,
+  ConnectionResult,
+  TrafficEngine,
+  TrafficRequest,
+  TrafficResult,
+} from "./checks/traffic.ts";
+import type { ConformanceCluster, Pod } from "./cluster.ts";
 import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
 
 export const STRAIT_CONTROLLER_NAME = CONTROLLER_NAME;
@@ -73,6 +80,16 @@ function queryValue(path: string, name: string): string | undefined {
   return m?.[1] === undefined ? undefined : decodeURIComponent(m[1]);
 }
 
+/**
+ * Does the echo server answer TLS on this port? echo-basic serves TLS when it
+ * has a certificate; in TCP echo mode (TCP_ECHO_SERVER) it listens in plain
+ * text on 3000 and with TLS on 8443.
+ */
+function servesTls(pod: Pod, port: number): boolean {
+  if (pod.tlsSecret === undefined) return false;
+  return pod.tcpEcho !== true || port === 8443;
+}
+
 function durationSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
@@ -96,6 +113,54 @@ class SimulatedTraffic implements TrafficEngine {
       ?.value;
     if (address === undefined) return undefined;
     return `${address}:${port ?? gw?.spec.listeners[0]?.port ?? 80}`;
+  }
+
+  connect(request: ConnectionRequest): ConnectionResult {
+    const gwAddress = this.gatewayAddress(request.gateway.namespace, request.gateway.name, request.port);
+    if (gwAddress === undefined)
+      return {
+        kind: "failed",
+        reason: `Gateway ${request.gateway.namespace}/${request.gateway.name} has no address`,
+      };
+    const [address = "", portText = "443"] = gwAddress.split(":");
+    const result = simulate(
+      this.#config,
+      {
+        address,
+        port: Number(portText),
+        ...(request.tls ? { tls: request.sni === undefined ? {} : { sni: request.sni } } : {}),
+        // A TCP connection has no request line; an HTTP chain would see this one.
+        method: "GET",
+        scheme: request.tls ? "https" : "http",
+        authority: request.sni ?? address,
+        path: "/",
+        headers: [],
+      },
+      { random: { cluster: request.random, endpoint: (request.random * 7.31) % 1 } },
+    );
+    const outcome = result.outcome;
+    if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason };
+    if (outcome.kind !== "tcp-forward") return { kind: "connected", backendIsTls: false, backendSni: "" };
+    const pod = this.#cluster.podByIp(outcome.endpoint.address);
+    if (pod === undefined) return { kind: "failed", reason: "no pod at the endpoint: connection refused" };
+    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, request.tls);
+    if (problem !== undefined) return { kind: "failed", reason: problem };
+    const backendIsTls = request.tls && !outcome.tlsTerminated;
+    return {
+      kind: "connected",
+      backend: { pod: pod.name, namespace: pod.namespace },
+      backendIsTls,
+      backendSni: backendIsTls ? (outcome.passthroughSni ?? "") : "",
+    };
+  }
+
+  /** Whether the stream the gateway forwards is what the backend port speaks (TLS or plain text). */
+  #streamProblem(pod: Pod, port: number, terminated: boolean, clientTls: boolean): string | undefined {
+    const arrivesAsTls = clientTls && !terminated;
+    const tls = servesTls(pod, port);
+    if (arrivesAsTls && !tls) return "the backend port speaks plain text, the TLS handshake fails";
+    if (!arrivesAsTls && tls) return "the backend port expects TLS and gets plain text";
+    return undefined;
   }
 
   send(request: TrafficRequest): TrafficResult {
@@ -151,7 +216,7 @@ class SimulatedTraffic implements TrafficEngine {
         random: { cluster: request.random, endpoint: (request.random * 7.31) % 1, fraction: request.random },
       },
     );
-    return this.#respond(result, uuid);
+    return this.#respond(result, uuid, { method: request.method, path: request.path, authority, headers });
   }
 
   #hit(
@@ -202,10 +267,34 @@ class SimulatedTraffic implements TrafficEngine {
     return undefined;
   }
 
-  #respond(result: SimResult, uuid: string): TrafficResult {
+  /** An HTTP request inside a TLSRoute's stream: the echo backend answers it if the stream reaches it intact. */
+  #overStream(
+    outcome: Extract<SimResult["outcome"], { kind: "tcp-forward" }>,
+    request: { method: string; path: string; authority: string; headers: HeaderList },
+  ): TrafficResult {
+    const pod = this.#cluster.podByIp(outcome.endpoint.address);
+    if (pod === undefined) return { kind: "failed", reason: "no pod at the endpoint: connection refused" };
+    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, true);
+    if (problem !== undefined) return { kind: "failed", reason: problem };
+    const backend = this.#hit(outcome.endpoint.address, request, outcome.passthroughSni);
+    return {
+      kind: "response",
+      status: 200,
+      headers: { "content-type": ["application/json"] },
+      ...(backend === undefined ? {} : { backend }),
+      mirrors: [],
+    };
+  }
+
+  #respond(
+    result: SimResult,
+    uuid: string,
+    sent: { method: string; path: string; authority: string; headers: HeaderList },
+  ): TrafficResult {
     const outcome = result.outcome;
     if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason };
     const requested = result.clientCertificateRequested === true ? { clientCertRequested: true } : {};
+    if (outcome.kind === "tcp-forward") return this.#overStream(outcome, sent);
     if (outcome.kind === "local-response") {
       return {
         kind: "response",

@@ -360,7 +360,73 @@ export const websocketEcho: CheckFn = (ctx, check) => {
   return pass(`upgraded at ${result.backend.namespace}/${result.backend.pod}`);
 };
 
+interface TcpExpected {
+  backendIsTLS?: boolean;
+  backend?: string;
+  namespace?: string;
+  hostname?: string;
+}
+
+function serverNameOf(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * A TCP connection (TLS when useTLS, with serverName as SNI): the echo
+ * backend's reply must name the expected pod and namespace, say whether it
+ * terminated TLS itself, and report the SNI it saw. Weighted backends: every
+ * sample must be answered by the expected one.
+ */
+export const tcp: CheckFn = (ctx, check) => {
+  const via = parseVia(check.via);
+  const expected = (check.expected ?? {}) as TcpExpected;
+  const sni = serverNameOf(check.serverName);
+  for (const random of SAMPLES) {
+    const result = ctx.traffic.connect({
+      gateway: { namespace: via.namespace, name: via.name },
+      ...(via.port === undefined ? {} : { port: via.port }),
+      tls: check.useTLS === true,
+      ...(sni === undefined ? {} : { sni }),
+      random,
+    });
+    if (result.kind === "failed") return fail(`connection (SNI ${sni ?? "none"}) failed: ${result.reason}`);
+    const backend = result.backend;
+    if (backend === undefined) return fail("the connection did not reach a TCP backend");
+    if (!backend.pod.startsWith(expected.backend ?? ""))
+      return fail(`answered by pod ${backend.pod}, want ${expected.backend}*`);
+    if ((expected.namespace ?? "") !== backend.namespace)
+      return fail(`answered from namespace ${backend.namespace}, want ${expected.namespace ?? ""}`);
+    if (expected.backendIsTLS !== undefined && expected.backendIsTLS !== result.backendIsTls)
+      return fail(`backend terminated TLS: ${result.backendIsTls}, want ${expected.backendIsTLS}`);
+    if (expected.hostname !== undefined && expected.hostname !== result.backendSni)
+      return fail(`backend saw SNI "${result.backendSni}", want "${expected.hostname}"`);
+  }
+  return pass();
+};
+
+/** A TLS dial with this SNI must be closed or reset by the gateway: no stream reaches a backend. */
+export const tlsConnectionRejected: CheckFn = (ctx, check) => {
+  const via = parseVia(check.via);
+  const sni = serverNameOf(check.tlsServerName);
+  for (const random of SAMPLES) {
+    const result = ctx.traffic.connect({
+      gateway: { namespace: via.namespace, name: via.name },
+      ...(via.port === undefined ? {} : { port: via.port }),
+      tls: true,
+      ...(sni === undefined ? {} : { sni }),
+      random,
+    });
+    if (result.kind === "connected")
+      return fail(
+        `TLS connection with SNI ${sni ?? "(none)"} was accepted${result.backend === undefined ? "" : ` and reached ${result.backend.namespace}/${result.backend.pod}`}`,
+      );
+  }
+  return pass();
+};
+
 export const TRAFFIC_CHECKS: Readonly<Record<string, CheckFn>> = {
+  tcp,
+  tlsConnectionRejected,
   http,
   https,
   httpNot200,

@@ -61,8 +61,36 @@ export type TrafficResult =
       readonly reason: string;
     };
 
+/** A TCP connection to a Gateway, TLS with an SNI when `sni` or `tls` is given (TLSRoute checks). */
+export interface ConnectionRequest {
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  /** Listener port; the Gateway's first listener port when not given. */
+  readonly port?: number;
+  readonly tls: boolean;
+  readonly sni?: string;
+  readonly random: number;
+}
+
+export type ConnectionResult =
+  | {
+      readonly kind: "connected";
+      /** The echo backend that answered the stream (absent when an HTTP listener took the connection). */
+      readonly backend?: { readonly pod: string; readonly namespace: string };
+      /** Whether the backend itself terminated TLS (Passthrough). */
+      readonly backendIsTls: boolean;
+      /** The SNI the backend saw in the handshake it terminated ("" for none). */
+      readonly backendSni: string;
+    }
+  | {
+      /** Refused, closed or reset: no stream reaches a backend. */
+      readonly kind: "failed";
+      readonly reason: string;
+    };
+
 export interface TrafficEngine {
   send(request: TrafficRequest): TrafficResult;
+  /** Opens a connection and exchanges one message with the echo backend behind it. */
+  connect(request: ConnectionRequest): ConnectionResult;
   /** Gateway addresses as status reports them, for the Host header default. */
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined;
 }

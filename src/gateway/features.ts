@@ -43,4 +43,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "HTTPRoute307RedirectStatusCode",
   "HTTPRoute308RedirectStatusCode",
   "ReferenceGrant",
+  "TLSRoute",
+  "TLSRouteModeMixed",
+  "TLSRouteModeTerminate",
 ].sort();

@@ -11,7 +11,7 @@ import { type ConditionInput, cond } from "./conditions.ts";
 import { type ListenerInput, type ListenerState, validateListeners } from "./listeners.ts";
 import { type ListenerSetState, listenerSetAccepted, listenerSetsOf } from "./listenerset.ts";
 import { referenceAllowed } from "./reference-grant.ts";
-import type { AttachedRoute } from "./route-tables.ts";
+import type { AttachedRoute, AttachedTlsRoute } from "./route-tables.ts";
 import { type TlsMaterial, validateTlsSecret } from "./tls-certificate.ts";
 
 export interface GatewayState {
@@ -34,6 +34,7 @@ export interface GatewayState {
   readonly programmed: ConditionInput;
   readonly insecureFallback: boolean;
   routes: AttachedRoute[];
+  tlsRoutes: AttachedTlsRoute[];
 }
 
 interface AddressDecision {
@@ -212,5 +213,6 @@ export function buildGatewayState(
     ...(clientCert.certificate === undefined ? {} : { backendClientCertificate: clientCert.certificate }),
     insecureFallback: listeners.some((l) => l.clientValidation?.optional === true),
     routes: [],
+    tlsRoutes: [],
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The gateway stage of the pipeline: GatewayClass, Gateway, HTTPRoute and
- * ReferenceGrant objects → the gateway model and the statuses the Gateway API
- * defines. Pure: the clock and the address pool come in as options.
+ * The gateway stage of the pipeline: GatewayClass, Gateway, HTTPRoute,
+ * TLSRoute and ReferenceGrant objects → the gateway model and the statuses
+ * the Gateway API defines. Pure: the clock and the address pool come in as
+ * options.
  */
 import type { ServiceBackend } from "../model/backend.ts";
 import type { CaBundle, Certificate, GatewayModel, GatewayPort, RouteTable } from "../model/gateway.ts";
@@ -20,14 +21,18 @@ import { gatewayService, type OwnedObject } from "./gateway-service.ts";
 import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
-import { httpRouteStatus, type ParentResult } from "./httproute-status.ts";
+import { type ParentResult, routeStatus } from "./httproute-status.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { byAge } from "./object-order.ts";
 import { attach, type ParentRefLike } from "./route-attachment.ts";
 import { buildGatewayTables } from "./route-tables.ts";
 import { sameServiceBackend } from "./service-backends.ts";
+import { type TranslatedTlsRoute, translateTlsRoute } from "./tlsroute.ts";
 import { type Memo, memoize, RefCountedUnion, reuseSigned, type SignedEntry } from "./translation-cache.ts";
+
+/** A translated route whose backends become clusters while it is attached somewhere. */
+type BackendContributor = { readonly services: readonly ServiceBackend[] };
 
 export { SUPPORTED_FEATURES } from "./features.ts";
 export type { OwnedObject } from "./gateway-service.ts";
@@ -36,6 +41,7 @@ export { CONTROLLER_NAME } from "./gatewayclass.ts";
 /** Results kept between passes for incremental translation (see translation-cache.ts). */
 export class GatewayCache {
   readonly routes = new WeakMap<object, Memo<TranslatedHttpRoute>>();
+  readonly tlsRoutes = new WeakMap<object, Memo<TranslatedTlsRoute>>();
   readonly policies = new Map<string, Memo<BackendTlsPolicies>>();
   readonly tables = new Map<
     string,
@@ -43,7 +49,7 @@ export class GatewayCache {
   >();
   readonly attachments = new WeakMap<object, AttachEntry>();
   readonly parentKeys = new WeakMap<object, readonly ParentKey[]>();
-  readonly backends = new RefCountedUnion<TranslatedHttpRoute, ServiceBackend>(
+  readonly backends = new RefCountedUnion<BackendContributor, ServiceBackend>(
     (b) => b.clusterName,
     (route) => route.services,
     sameServiceBackend,
@@ -105,6 +111,7 @@ function tablesSignature(state: GatewayState): string {
       l.port,
       l.protocol,
       l.hostname,
+      l.tlsMode,
       l.programmed,
       l.certificates.map((c) => c.name),
       l.clientValidation?.caBundle,
@@ -122,6 +129,9 @@ function tablesIdentities(state: GatewayState): unknown[] {
   const index = new Map(state.listeners.map((l, i) => [l, i]));
   const out: unknown[] = [];
   for (const r of state.routes) out.push(r.route, index.get(r.attachment.listener), r.attachment.hostnames);
+  out.push("tls");
+  for (const r of state.tlsRoutes)
+    out.push(r.route, index.get(r.attachment.listener), r.attachment.hostnames.join(","));
   return out;
 }
 
@@ -162,7 +172,10 @@ interface ParentKey {
 }
 
 /** The route's Gateway API parentRefs, kept per route object so the keys are built once. */
-function parentKeysOf(cache: GatewayCache, route: ObjectOf<"HTTPRoute">): readonly ParentKey[] {
+function parentKeysOf(
+  cache: GatewayCache,
+  route: ObjectOf<"HTTPRoute"> | ObjectOf<"TLSRoute">,
+): readonly ParentKey[] {
   const known = cache.parentKeys.get(route);
   if (known !== undefined) return known;
   const namespace = route.metadata.namespace ?? "";
@@ -256,10 +269,43 @@ function attachRoute(
           }
         : { ok: false },
     ),
-    status: httpRouteStatus(route, translated, results, controllerName, now),
+    status: routeStatus(route, translated, results, controllerName, now),
   };
   cache.attachments.set(route, entry);
   return entry;
+}
+
+/**
+ * Attaches a TLSRoute to its parents (each attachment recorded on the
+ * parent's Gateway) and returns the per-parent results its status reports.
+ */
+function attachTlsRoute(
+  view: ResourceView,
+  cache: GatewayCache,
+  route: ObjectOf<"TLSRoute">,
+  translated: TranslatedTlsRoute,
+  parents: Parents,
+  contributors: Set<BackendContributor>,
+): ParentResult[] {
+  const results: ParentResult[] = [];
+  for (const ref of parentKeysOf(cache, route)) {
+    const parent = parentOf(parents, ref);
+    if (parent === undefined) continue;
+    const attachment = attach(
+      view,
+      { kind: "TLSRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+      ref.parentRef,
+      parent.listeners,
+    );
+    results.push({ parentRef: ref.parentRef, attachment });
+    if (!attachment.ok || translated.rules.length === 0) continue;
+    for (const a of attachment.attachments) {
+      a.listener.attachedRoutes++;
+      parent.gateway.tlsRoutes.push({ route: translated, attachment: a });
+    }
+    contributors.add(translated);
+  }
+  return results;
 }
 
 function parentListeners(gateway: GatewayState, listeners: readonly ListenerState[]): ParentListeners {
@@ -304,7 +350,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
   const policyAncestors = new Map<PolicyDecision, Set<GatewayState>>();
   /** Routes that are attached somewhere: their backends become clusters. */
-  const contributors = new Set<TranslatedHttpRoute>();
+  const contributors = new Set<BackendContributor>();
   const namespaceRevision = view.revision?.("Namespace") ?? Number.NaN;
   for (const route of view.list("HTTPRoute")) {
     // Keyed by the route's spec identity: the controller's own status writes do not re-translate it.
@@ -343,6 +389,13 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       }
     }
     if (attached.status !== undefined) statuses.push(attached.status);
+  }
+  for (const route of view.list("TLSRoute")) {
+    const specKey = view.specIdentity?.("TLSRoute", route) ?? route;
+    const translated = memoize(cache.tlsRoutes, specKey, view, [], (v) => translateTlsRoute(v, route));
+    const status = attachTlsRoute(view, cache, route, translated, parents, contributors);
+    const built = routeStatus(route, translated, status, controllerName, options.now);
+    if (built !== undefined) statuses.push(built);
   }
 
   const routeBackends = cache.backends.update(contributors);
@@ -385,6 +438,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           address,
           listeners: state.listeners,
           routes: state.routes,
+          tlsRoutes: state.tlsRoutes,
           clusterFor: clientCertificateClusters(state, cache.backends, own),
         });
         return { ...tables, variants: [...own.values()] };

@@ -1,10 +1,13 @@
 /**
  * Gateway ports → Listeners: one per Gateway address and port. HTTP ports
- * have one filter chain; HTTPS ports one per Gateway listener, chosen by SNI
- * (the TLS inspector reads it), each terminating TLS with its certificates
- * from SDS and routing through its own RouteConfiguration over RDS.
+ * have one filter chain; HTTPS and TLS ports one per HTTPS listener and one
+ * per TLSRoute of a TLS listener, chosen by SNI (the TLS inspector reads it).
+ * An HTTPS chain terminates TLS with its certificates from SDS and routes
+ * through its own RouteConfiguration over RDS; a TLSRoute chain proxies the
+ * TCP stream (tcp_proxy) to the route's weighted clusters, terminating TLS
+ * first in Terminate mode.
  */
-import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
+import type { GatewayPort, TcpChain, TlsChain } from "../../model/gateway.ts";
 import { httpFilters } from "./http-filters.ts";
 import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
 
@@ -61,22 +64,89 @@ function tlsContext(chain: TlsChain): Json {
   };
 }
 
+/**
+ * A cluster name no backend has (cluster names are `namespace/service:port`):
+ * the share of connections of an invalid backendRef goes there, and Envoy's
+ * TCP proxy closes a connection whose cluster does not exist.
+ */
+export const INVALID_BACKEND_CLUSTER = "strait-invalid-backend";
+
+function tcpProxy(chain: TcpChain): Json {
+  const weighted = chain.backends.filter((b) => b.weight > 0);
+  const only = weighted.length === 1 ? weighted[0] : undefined;
+  return {
+    name: "envoy.filters.network.tcp_proxy",
+    typed_config: {
+      "@type": EXTENSION_TYPES.tcpProxy,
+      stat_prefix: chain.name,
+      ...(only !== undefined || weighted.length === 0
+        ? { cluster: only?.cluster ?? INVALID_BACKEND_CLUSTER }
+        : {
+            weighted_clusters: {
+              clusters: weighted.map((b) => ({
+                name: b.cluster ?? INVALID_BACKEND_CLUSTER,
+                weight: b.weight,
+              })),
+            },
+          }),
+    },
+  };
+}
+
+function terminateContext(chain: TcpChain): Json {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": EXTENSION_TYPES.downstreamTlsContext,
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
+      },
+    },
+  };
+}
+
+function serverNameMatch(names: readonly string[]): Json {
+  return names.length === 0 ? {} : { filter_chain_match: { server_names: [...names] } };
+}
+
 export function buildListener(port: GatewayPort): Json {
-  const chains =
+  const chains: Json[] =
     port.protocol === "HTTP"
       ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
-      : port.tlsChains.map((chain) => ({
-          name: chain.name,
-          ...(chain.serverNames.length === 0
-            ? {}
-            : { filter_chain_match: { server_names: [...chain.serverNames] } }),
-          transport_socket: tlsContext(chain),
-          filters: [connectionManager(chain.name, chain.routeTable)],
-        }));
+      : [
+          ...port.tlsChains.map((chain) => ({
+            name: chain.name,
+            ...serverNameMatch(chain.serverNames),
+            transport_socket: tlsContext(chain),
+            filters: [connectionManager(chain.name, chain.routeTable)],
+          })),
+          ...port.tcpChains.map((chain) => ({
+            name: chain.name,
+            ...serverNameMatch(chain.serverNames),
+            ...(chain.mode === "Terminate" ? { transport_socket: terminateContext(chain) } : {}),
+            filters: [tcpProxy(chain)],
+          })),
+        ];
+  if (chains.length === 0) {
+    // A TLS port no TLSRoute serves yet: Envoy needs a chain, and this one closes every connection.
+    chains.push({
+      name: `${port.name}/no-route`,
+      filters: [
+        tcpProxy({
+          name: `${port.name}/no-route`,
+          serverNames: [],
+          mode: "Passthrough",
+          certificates: [],
+          backends: [],
+          sources: [],
+        }),
+      ],
+    });
+  }
   return {
     name: port.name,
     address: { socket_address: { address: port.address, port_value: port.port } },
-    ...(port.protocol === "HTTPS"
+    ...(port.protocol !== "HTTP"
       ? {
           listener_filters: [
             {

@@ -6,6 +6,7 @@ export const EXTENSION_TYPES = {
   router: `${T}envoy.extensions.filters.http.router.v3.Router`,
   cors: `${T}envoy.extensions.filters.http.cors.v3.Cors`,
   corsPolicy: `${T}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
+  tcpProxy: `${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
   tlsInspector: `${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
   downstreamTlsContext: `${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
   httpProtocolOptions: `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
