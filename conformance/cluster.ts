@@ -34,6 +34,8 @@ export interface Pod {
   readonly clientCa?: string;
   /** The echo server runs in TCP echo mode (TCP_ECHO_SERVER): plain text on 3000, TLS on 8443. */
   readonly tcpEcho?: boolean;
+  /** The echo server serves the gRPC echo service (GRPC_ECHO_SERVER), over HTTP/2. */
+  readonly grpcEcho?: boolean;
 }
 
 interface DeploymentLike {
@@ -188,6 +190,9 @@ export class ConformanceCluster {
     const tcpEcho = (podSpec?.containers ?? []).some((c) =>
       (c.env ?? []).some((e) => e.name === "TCP_ECHO_SERVER"),
     );
+    const grpcEcho = (podSpec?.containers ?? []).some((c) =>
+      (c.env ?? []).some((e) => e.name === "GRPC_ECHO_SERVER"),
+    );
     const hash = stableSuffix(`${ns}/${d.metadata.name}`, 10);
     for (let i = 0; i < replicas; i++) {
       const name = `${d.metadata.name}-${hash}-${stableSuffix(`${hash}/${i}`, 5)}`;
@@ -203,6 +208,7 @@ export class ConformanceCluster {
         ...(tlsSecret === undefined ? {} : { tlsSecret }),
         ...(clientCa === undefined ? {} : { clientCa }),
         ...(tcpEcho ? { tcpEcho } : {}),
+        ...(grpcEcho ? { grpcEcho } : {}),
       };
       this.#pods.set(key, pod);
       this.#podsByIp.set(ip, pod);

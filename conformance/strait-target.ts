@@ -30,6 +30,8 @@ import type {
   BackendHit,
   ConnectionRequest,
   ConnectionResult,
+  GrpcCall,
+  GrpcResult,
   TrafficEngine,
   TrafficRequest,
   TrafficResult,
@@ -90,6 +92,52 @@ function servesTls(pod: Pod, port: number): boolean {
   return pod.tcpEcho !== true || port === 8443;
 }
 
+const GRPC = {
+  OK: 0,
+  UNKNOWN: 2,
+  PERMISSION_DENIED: 7,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+const GRPC_ECHO_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho";
+const GRPC_ECHO_METHODS = new Set(["Echo", "EchoTwo", "EchoThree"]);
+
+/** Envoy's HTTP → gRPC status mapping for local replies (Grpc::Utility::httpToGrpcStatus). */
+function grpcStatusOfHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return GRPC.INTERNAL;
+    case 401:
+      return GRPC.UNAUTHENTICATED;
+    case 403:
+      return GRPC.PERMISSION_DENIED;
+    case 404:
+      return GRPC.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return GRPC.UNAVAILABLE;
+    default:
+      return GRPC.UNKNOWN;
+  }
+}
+
+/** Whether a cluster speaks HTTP/2 to its endpoints (explicit http2_protocol_options). */
+function speaksHttp2(cluster: Record<string, unknown> | undefined): boolean {
+  const options = (cluster?.typed_extension_protocol_options ?? {}) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  return Object.values(options).some(
+    (o) =>
+      (o.explicit_http_config as Record<string, unknown> | undefined)?.http2_protocol_options !== undefined,
+  );
+}
+
 function durationSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
@@ -113,6 +161,56 @@ class SimulatedTraffic implements TrafficEngine {
       ?.value;
     if (address === undefined) return undefined;
     return `${address}:${port ?? gw?.spec.listeners[0]?.port ?? 80}`;
+  }
+
+  grpc(call: GrpcCall): GrpcResult {
+    const gwAddress = this.gatewayAddress(call.gateway.namespace, call.gateway.name, call.port);
+    if (gwAddress === undefined) return { code: GRPC.UNAVAILABLE, message: "the Gateway has no address" };
+    const [address = "", portText = "80"] = gwAddress.split(":");
+    const port = Number(portText);
+    const headers: [string, string][] = [
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+      ...Object.entries(call.metadata).map(([n, v]) => [n.toLowerCase(), v] as [string, string]),
+    ];
+    const result = simulate(
+      this.#config,
+      {
+        address,
+        port,
+        method: "POST",
+        scheme: "http",
+        authority: call.authority ?? (port === 80 ? address : gwAddress),
+        path: call.method,
+        headers,
+      },
+      { random: { cluster: call.random, endpoint: (call.random * 7.31) % 1, fraction: call.random } },
+    );
+    const outcome = result.outcome;
+    if (outcome.kind === "connection-failed") return { code: GRPC.UNAVAILABLE, message: outcome.reason };
+    if (outcome.kind === "local-response")
+      // Envoy answers a gRPC request's local reply with the gRPC status its HTTP status maps to.
+      return { code: grpcStatusOfHttp(outcome.status), message: outcome.reason };
+    if (outcome.kind === "tcp-forward") return { code: GRPC.UNAVAILABLE, message: "a TCP listener" };
+    const backend = this.#hit(outcome.endpoint.address, outcome.request);
+    if (backend === undefined) return { code: GRPC.UNAVAILABLE, message: "no pod at the endpoint" };
+    const pod = this.#cluster.podByIp(outcome.endpoint.address);
+    if (pod?.grpcEcho !== true)
+      return { code: GRPC.UNAVAILABLE, message: "the backend is not a gRPC server" };
+    if (!speaksHttp2(this.#config.clusters.get(outcome.cluster)))
+      return {
+        code: GRPC.UNAVAILABLE,
+        message: `cluster ${outcome.cluster} speaks HTTP/1.1 to a gRPC backend`,
+      };
+    // The gRPC echo server implements Echo and EchoTwo (and EchoThree); other methods are UNIMPLEMENTED.
+    const method = outcome.request.path.split("/").pop() ?? "";
+    if (!outcome.request.path.startsWith(`/${GRPC_ECHO_SERVICE}/`) || !GRPC_ECHO_METHODS.has(method))
+      return {
+        code: GRPC.UNIMPLEMENTED,
+        message: `the backend does not implement ${outcome.request.path}`,
+        backend,
+      };
+    return { code: GRPC.OK, message: "OK", backend };
   }
 
   connect(request: ConnectionRequest): ConnectionResult {

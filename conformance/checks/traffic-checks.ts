@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type { CheckData } from "../catalogue.ts";
 import { type CheckContext, type CheckFn, type CheckOutcome, fail, parseVia, pass } from "./context.ts";
-import type { BackendHit, TrafficRequest, TrafficResult } from "./traffic.ts";
+import type { BackendHit, GrpcCall, TrafficRequest, TrafficResult } from "./traffic.ts";
 
 interface RequestData {
   host?: string;
@@ -259,11 +259,18 @@ export const weightedDistribution: CheckFn = (ctx, check) => {
   const counts = new Map<string, number>(Object.keys(shares).map((k) => [k, 0]));
   const total = 500;
   for (let i = 0; i < total; i++) {
-    const request = buildRequest(ctx, template, "http", (i + 0.5) / total);
-    const result = ctx.traffic.send(request);
-    if (result.kind !== "response" || result.backend === undefined)
-      return fail(`request ${i} not served by a backend`);
-    const pod = result.backend.pod;
+    const random = (i + 0.5) / total;
+    let pod: string;
+    if (template.check === "grpc") {
+      const result = ctx.traffic.grpc(grpcCall(template, random));
+      if (result.backend === undefined || result.code !== 0) return fail(`call ${i} not served by a backend`);
+      pod = result.backend.pod;
+    } else {
+      const result = ctx.traffic.send(buildRequest(ctx, template, "http", random));
+      if (result.kind !== "response" || result.backend === undefined)
+        return fail(`request ${i} not served by a backend`);
+      pod = result.backend.pod;
+    }
     const name = Object.keys(shares).find((prefix) => pod.startsWith(prefix));
     if (name === undefined) return fail(`request ${i} served by unexpected pod ${pod}`);
     counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -307,7 +314,7 @@ export function linkNeighbours(checks: readonly CheckData[]): void {
     const previous = checks
       .slice(0, i)
       .reverse()
-      .find((c) => c.check === "http" && c.subtest === check.subtest);
+      .find((c) => (c.check === "http" || c.check === "grpc") && c.subtest === check.subtest);
     const next = checks.slice(i + 1).find((c) => c.check === "http" && c.subtest === check.subtest);
     neighbours.set(check, {
       ...(previous === undefined ? {} : { previous }),
@@ -424,7 +431,69 @@ export const tlsConnectionRejected: CheckFn = (ctx, check) => {
   return pass();
 };
 
+const GRPC_CODES: Readonly<Record<string, number>> = {
+  OK: 0,
+  Canceled: 1,
+  Unknown: 2,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  PermissionDenied: 7,
+  Unimplemented: 12,
+  Internal: 13,
+  Unavailable: 14,
+  Unauthenticated: 16,
+};
+
+/** `OK`, `<codes.OK>`, `<codes.Unimplemented>` → the gRPC code. */
+function grpcCode(text: unknown): number {
+  const name = String(text ?? "OK")
+    .replace(/^<codes\./, "")
+    .replace(/>$/, "");
+  const code = GRPC_CODES[name];
+  if (code === undefined) throw new Error(`unknown gRPC code ${String(text)}`);
+  return code;
+}
+
+function grpcCall(check: CheckData, random: number): GrpcCall {
+  const via = parseVia(check.via);
+  const request = (check.request ?? {}) as {
+    method?: string;
+    authority?: string;
+    metadata?: Record<string, string>;
+  };
+  return {
+    gateway: { namespace: via.namespace, name: via.name },
+    ...(via.port === undefined ? {} : { port: via.port }),
+    ...(request.authority === undefined ? {} : { authority: request.authority }),
+    method: request.method ?? "/",
+    metadata: request.metadata ?? {},
+    random,
+  };
+}
+
+/** A unary gRPC call: the status code, and for OK the backend pod prefix and namespace. */
+export const grpc: CheckFn = (ctx, check) => {
+  const expected = (check.expected ?? {}) as { code?: unknown; backend?: string; namespace?: string };
+  const want = grpcCode(expected.code);
+  for (const random of SAMPLES) {
+    const call = grpcCall(check, random);
+    const result = ctx.traffic.grpc(call);
+    const what = `${call.method}${call.authority === undefined ? "" : ` (authority ${call.authority})`}`;
+    if (result.code !== want) return fail(`${what}: code ${result.code} (${result.message}), want ${want}`);
+    if (want !== 0) continue;
+    if (!(result.backend?.pod ?? "").startsWith(expected.backend ?? ""))
+      return fail(`${what}: served by ${result.backend?.pod ?? "(none)"}, want ${expected.backend}*`);
+    if ((expected.namespace ?? "") !== (result.backend?.namespace ?? ""))
+      return fail(
+        `${what}: served from namespace ${result.backend?.namespace ?? ""}, want ${expected.namespace}`,
+      );
+  }
+  return pass();
+};
+
 export const TRAFFIC_CHECKS: Readonly<Record<string, CheckFn>> = {
+  grpc,
   tcp,
   tlsConnectionRejected,
   http,

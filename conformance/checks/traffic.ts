@@ -87,7 +87,30 @@ export type ConnectionResult =
       readonly reason: string;
     };
 
+/** A unary gRPC call through a Gateway (plaintext HTTP/2 to an HTTP listener). */
+export interface GrpcCall {
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  readonly port?: number;
+  /** `:authority`; the gateway address when not given. */
+  readonly authority?: string;
+  /** Full method: `/package.Service/Method`. */
+  readonly method: string;
+  /** Metadata, sent as HTTP/2 headers. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly random: number;
+}
+
+export interface GrpcResult {
+  /** gRPC status code (0 OK, 12 UNIMPLEMENTED, 14 UNAVAILABLE...). */
+  readonly code: number;
+  readonly message: string;
+  /** The echo backend that answered, when the call reached one. */
+  readonly backend?: BackendHit;
+}
+
 export interface TrafficEngine {
+  /** A unary call to the gRPC echo service behind the Gateway. */
+  grpc(call: GrpcCall): GrpcResult;
   send(request: TrafficRequest): TrafficResult;
   /** Opens a connection and exchanges one message with the echo backend behind it. */
   connect(request: ConnectionRequest): ConnectionResult;

@@ -16,6 +16,8 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GatewayInfrastructurePropagation",
   "GatewayPort8080",
   "GatewayStaticAddresses",
+  "GRPCRoute",
+  "GRPCRouteNamedRouteRule",
   "HTTPRoute",
   "ListenerSet",
   "HTTPRouteBackendProtocolH2C",

@@ -20,6 +20,7 @@ import { buildGatewayState, type GatewayState } from "./gateway.ts";
 import { gatewayService, type OwnedObject } from "./gateway-service.ts";
 import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
+import { translateGrpcRoute } from "./grpcroute.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
 import { type ParentResult, routeStatus } from "./httproute-status.ts";
 import type { ListenerState } from "./listeners.ts";
@@ -174,7 +175,7 @@ interface ParentKey {
 /** The route's Gateway API parentRefs, kept per route object so the keys are built once. */
 function parentKeysOf(
   cache: GatewayCache,
-  route: ObjectOf<"HTTPRoute"> | ObjectOf<"TLSRoute">,
+  route: ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute"> | ObjectOf<"TLSRoute">,
 ): readonly ParentKey[] {
   const known = cache.parentKeys.get(route);
   if (known !== undefined) return known;
@@ -221,7 +222,7 @@ interface AttachEntry {
 function attachRoute(
   cache: GatewayCache,
   view: ResourceView,
-  route: ObjectOf<"HTTPRoute">,
+  route: ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">,
   translated: TranslatedHttpRoute,
   parents: Parents,
   namespaceRevision: number,
@@ -248,7 +249,7 @@ function attachRoute(
     parentRef: ref.parentRef,
     attachment: attach(
       view,
-      { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+      { kind: translated.ref.kind, namespace: translated.namespace, hostnames: translated.hostnames },
       ref.parentRef,
       parent.listeners,
     ),
@@ -352,11 +353,20 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Routes that are attached somewhere: their backends become clusters. */
   const contributors = new Set<BackendContributor>();
   const namespaceRevision = view.revision?.("Namespace") ?? Number.NaN;
-  for (const route of view.list("HTTPRoute")) {
+  const httpFamily = [
+    ...view.list("HTTPRoute").map((route) => ({ kind: "HTTPRoute" as const, route })),
+    ...view.list("GRPCRoute").map((route) => ({ kind: "GRPCRoute" as const, route })),
+  ];
+  for (const { kind, route } of httpFamily) {
     // Keyed by the route's spec identity: the controller's own status writes do not re-translate it.
-    const specKey = view.specIdentity?.("HTTPRoute", route) ?? route;
+    const specKey =
+      (kind === "HTTPRoute"
+        ? view.specIdentity?.("HTTPRoute", route as ObjectOf<"HTTPRoute">)
+        : view.specIdentity?.("GRPCRoute", route as ObjectOf<"GRPCRoute">)) ?? route;
     const translated: TranslatedHttpRoute = memoize(cache.routes, specKey, view, [policies], (v) =>
-      translateHttpRoute(v, route, policies),
+      kind === "HTTPRoute"
+        ? translateHttpRoute(v, route as ObjectOf<"HTTPRoute">, policies)
+        : translateGrpcRoute(v, route as ObjectOf<"GRPCRoute">, policies),
     );
     const attached = attachRoute(
       cache,

@@ -27,8 +27,14 @@ export interface RouteKind {
 
 /** Route kinds each listener protocol can carry. */
 const KINDS_BY_PROTOCOL: Readonly<Record<string, readonly RouteKind[]>> = {
-  HTTP: [{ group: GROUP, kind: "HTTPRoute" }],
-  HTTPS: [{ group: GROUP, kind: "HTTPRoute" }],
+  HTTP: [
+    { group: GROUP, kind: "HTTPRoute" },
+    { group: GROUP, kind: "GRPCRoute" },
+  ],
+  HTTPS: [
+    { group: GROUP, kind: "HTTPRoute" },
+    { group: GROUP, kind: "GRPCRoute" },
+  ],
   TLS: [{ group: GROUP, kind: "TLSRoute" }],
 };
 
