@@ -15,16 +15,20 @@ import { join } from "node:path";
 import { createServer as createTlsServer, type Server as TlsServer, connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSelfSigned, type Issued } from "../conformance/certificates.ts";
-import { runPipeline } from "../src/controller/pipeline.ts";
-import { parseManifestText } from "../src/sources/manifests.ts";
-import { ResourceStore } from "../src/sources/store.ts";
-import { prepareNodeConfig, simulate } from "../src/xds/simulate/index.ts";
+import { simulate } from "../src/xds/simulate/index.ts";
 import { freePort } from "./support/quickstart-copy.ts";
-import { StraitProcess } from "./support/strait-process.ts";
+import {
+  GATEWAY_CLASS,
+  listen,
+  serviceManifest as service,
+  simulatorConfig,
+  startStrait,
+  until,
+} from "./support/route-lab.ts";
+import type { StraitProcess } from "./support/strait-process.ts";
 
 const OCTET = 10 + Math.floor(Math.random() * 200);
 const GATEWAY_ADDRESS = `127.0.1.${2 + Math.floor(Math.random() * 250)}`;
-const ADDRESS_POOL = ["127.0.1.0/24"];
 
 interface Lab {
   dir: string;
@@ -48,44 +52,12 @@ const lab: Lab = {
   backendAt: new Map(),
 };
 
-function listen(server: TlsServer | NetServer | HttpServer, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, address, () => resolve());
-  });
-}
-
 function b64(text: string): string {
   return Buffer.from(text).toString("base64");
 }
 
-function service(name: string, address: string, port: number): string {
-  return `apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: lab }
-spec: { ports: [{ name: tcp, port: ${port}, targetPort: ${port} }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: lab, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ name: tcp, port: ${port} }]
-endpoints: [{ addresses: ["${address}"], conditions: { ready: true } }]
----
-`;
-}
-
 function manifests(backendPort: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: strait }
-spec: { controllerName: strait.dev/gateway-controller }
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: lab }
----
-apiVersion: v1
+  return `${GATEWAY_CLASS}apiVersion: v1
 kind: Secret
 metadata: { name: gateway-cert, namespace: lab }
 type: kubernetes.io/tls
@@ -174,12 +146,7 @@ function dial(sni: string, ca: string): Promise<Dial> {
 
 /** The simulator's verdict for a TLS connection with this SNI: the backend name, or "closed". */
 function simulated(sni: string): string {
-  const store = new ResourceStore();
-  const set = parseManifestText("lab.yaml", manifests(lab.backendPort));
-  for (const o of set.objects) store.upsert(o.kind, o.object);
-  const out = runPipeline(store, { now: new Date(), addressPool: ADDRESS_POOL });
-  const { config } = prepareNodeConfig(out.resources);
-  const result = simulate(config, {
+  const result = simulate(simulatorConfig(manifests(lab.backendPort)), {
     address: GATEWAY_ADDRESS,
     port: lab.port,
     tls: { sni },
@@ -193,16 +160,6 @@ function simulated(sni: string): string {
   if (o.kind === "connection-failed") return "closed";
   if (o.kind === "tcp-forward" || o.kind === "forward") return lab.backendAt.get(o.endpoint.address) ?? "?";
   return `local ${o.status}`;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("TLSRoute on a real Envoy", () => {
@@ -243,18 +200,7 @@ describe("TLSRoute on a real Envoy", () => {
     lab.backendAt.set(`127.${OCTET}.4.4`, "http");
 
     writeFileSync(join(lab.dir, "lab.yaml"), manifests(backendPort));
-    lab.proc = new StraitProcess([
-      "run",
-      "-f",
-      lab.dir,
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      "127.0.0.1:0",
-      "--envoy-admin-address",
-      "127.0.0.1:0",
-    ]);
-    await lab.proc.waitForLog((l) => l.msg.startsWith("operations server listening"), 60_000);
+    lab.proc = await startStrait(lab.dir);
     // Envoy serves the port once the passthrough route answers.
     await until("the TLS listener", async () => {
       const d = await dial("abc.pass.test", lab.passCert.certPem);

@@ -27,6 +27,7 @@ import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { byAge } from "./object-order.ts";
 import { attach, type ParentRefLike } from "./route-attachment.ts";
+import { kindConflicts } from "./route-kind-conflicts.ts";
 import { buildGatewayTables } from "./route-tables.ts";
 import { sameServiceBackend } from "./service-backends.ts";
 import { type TranslatedTlsRoute, translateTlsRoute } from "./tlsroute.ts";
@@ -277,6 +278,73 @@ function attachRoute(
 }
 
 /**
+ * HTTPRoute against GRPCRoute (route-kind-conflicts.ts): the losing route
+ * leaves the listeners where it lost, and its status is rebuilt with
+ * Accepted=False for a parent where it is attached nowhere else.
+ */
+function resolveKindConflicts(
+  view: ResourceView,
+  cache: GatewayCache,
+  states: Iterable<GatewayState>,
+  parents: Parents,
+  objects: ReadonlyMap<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>,
+  statuses: ObjectStatus[],
+  controllerName: string,
+  now: Date,
+): void {
+  const lost = new Map<TranslatedHttpRoute, { listeners: Set<ListenerState>; winner: TranslatedHttpRoute }>();
+  for (const state of states) {
+    const losers = kindConflicts(state.routes);
+    if (losers.size === 0) continue;
+    for (const [route, c] of losers) {
+      const entry = lost.get(route) ?? { listeners: new Set<ListenerState>(), winner: c.winner };
+      for (const l of c.listeners) entry.listeners.add(l);
+      lost.set(route, entry);
+    }
+    state.routes = state.routes.filter((r) => {
+      const loses = losers.get(r.route)?.listeners.has(r.attachment.listener) === true;
+      if (loses) r.attachment.listener.attachedRoutes--;
+      return !loses;
+    });
+  }
+  for (const [loser, conflict] of lost) {
+    const route = objects.get(loser);
+    if (route === undefined) continue;
+    const results: ParentResult[] = [];
+    for (const ref of parentKeysOf(cache, route)) {
+      const parent = parentOf(parents, ref);
+      if (parent === undefined) continue;
+      const a = attach(
+        view,
+        { kind: loser.ref.kind, namespace: loser.namespace, hostnames: loser.hostnames },
+        ref.parentRef,
+        parent.listeners,
+      );
+      const kept = a.ok ? a.attachments.filter((x) => !conflict.listeners.has(x.listener)) : [];
+      results.push({
+        parentRef: ref.parentRef,
+        attachment:
+          !a.ok || kept.length > 0
+            ? a.ok
+              ? { ok: true, attachments: kept }
+              : a
+            : {
+                ok: false,
+                reason: "NotAllowedByListeners",
+                message: `${conflict.winner.ref.kind} ${conflict.winner.namespace}/${conflict.winner.name} is older and serves the same hostnames on the listener; HTTPRoutes and GRPCRoutes do not share hostnames on one listener`,
+              },
+      });
+    }
+    const status = routeStatus(route, loser, results, controllerName, now);
+    const at = statuses.findIndex(
+      (s) =>
+        s.ref.kind === loser.ref.kind && s.ref.namespace === loser.namespace && s.ref.name === loser.name,
+    );
+    if (status !== undefined && at >= 0) statuses[at] = status;
+  }
+}
+
+/**
  * Attaches a TLSRoute to its parents (each attachment recorded on the
  * parent's Gateway) and returns the per-parent results its status reports.
  */
@@ -357,6 +425,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     ...view.list("HTTPRoute").map((route) => ({ kind: "HTTPRoute" as const, route })),
     ...view.list("GRPCRoute").map((route) => ({ kind: "GRPCRoute" as const, route })),
   ];
+  /** The object of each translated HTTPRoute or GRPCRoute, for statuses rebuilt after kind conflicts. */
+  const objects = new Map<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>();
   for (const { kind, route } of httpFamily) {
     // Keyed by the route's spec identity: the controller's own status writes do not re-translate it.
     const specKey =
@@ -399,7 +469,18 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       }
     }
     if (attached.status !== undefined) statuses.push(attached.status);
+    objects.set(translated, route);
   }
+  resolveKindConflicts(
+    view,
+    cache,
+    gateways.values(),
+    parents,
+    objects,
+    statuses,
+    controllerName,
+    options.now,
+  );
   for (const route of view.list("TLSRoute")) {
     const specKey = view.specIdentity?.("TLSRoute", route) ?? route;
     const translated = memoize(cache.tlsRoutes, specKey, view, [], (v) => translateTlsRoute(v, route));
