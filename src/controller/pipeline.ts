@@ -6,7 +6,7 @@
  * runner all call this one function.
  */
 import { applyDataPlaneRejections } from "../gateway/data-plane-rejections.ts";
-import { GatewayCache, type OwnedObject, translateGateways } from "../gateway/index.ts";
+import { GatewayCache, type GatewayOutput, type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ObjectStatus } from "../model/status.ts";
@@ -59,6 +59,8 @@ export interface PipelineOutput {
   readonly resources: EnvoyResourceSet;
   /** Objects strait creates in the cluster (per-Gateway Services). */
   readonly ownedObjects: readonly OwnedObject[];
+  /** Per Ingress, paths and TLS entries that are not served, and why. */
+  readonly ingressProblems: GatewayOutput["ingressProblems"];
   readonly policy: PolicyOutput;
   /** Per node (by Kubernetes node name): what its agent and its Envoy get on top of the shared resources. */
   readonly nodeResources: ReadonlyMap<string, NodeResources>;
@@ -68,7 +70,7 @@ export interface PipelineOutput {
 export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
 
 export function runPipeline(view: ResourceView, options: PipelineOptions): PipelineOutput {
-  const { model, statuses, ownedObjects } = translateGateways(view, {
+  const { model, statuses, ownedObjects, ingressProblems } = translateGateways(view, {
     now: options.now,
     addressPool: options.addressPool,
     ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
@@ -98,6 +100,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
       ...policy.statuses,
     ],
     ownedObjects,
+    ingressProblems,
     resources: translateGatewayModel(model, options.cache?.xds),
     policy,
     nodeResources,

@@ -23,6 +23,7 @@ import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayc
 import { translateGrpcRoute } from "./grpcroute.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
 import { type ParentResult, routeStatus } from "./httproute-status.ts";
+import { type IngressOutput, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { byAge } from "./object-order.ts";
@@ -72,6 +73,8 @@ export interface GatewayOutput {
   readonly statuses: readonly ObjectStatus[];
   /** Kubernetes objects strait creates for its Gateways (the per-Gateway Service). */
   readonly ownedObjects: readonly OwnedObject[];
+  /** Per Ingress, what could not be served and why (the controller logs it). */
+  readonly ingressProblems: IngressOutput["problems"];
 }
 
 /**
@@ -489,6 +492,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     if (built !== undefined) statuses.push(built);
   }
 
+  const ingress = translateIngresses(view, pool, taken);
+  for (const r of ingress.routes) contributors.add(r);
+  statuses.push(...ingress.statuses);
   const routeBackends = cache.backends.update(contributors);
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
@@ -557,6 +563,21 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       }
     }
   }
+  for (const ig of ingress.gateways) {
+    if (ig.address === undefined) continue;
+    const built = buildGatewayTables({ ...ig, address: ig.address, tlsRoutes: [] });
+    ports.push(...built.ports);
+    routeTables.push(...built.tables);
+    for (const l of ig.listeners) {
+      for (const c of l.certificates)
+        certificates.set(c.name, {
+          name: c.name,
+          certificateChain: c.material.certificateChain,
+          privateKey: c.material.privateKey,
+          sources: [c.source],
+        });
+    }
+  }
   for (const decision of policies.decisions) {
     // A conflicted policy applies nowhere, but reports on the same Gateways as the policy that won.
     const users = policyAncestors.get(decision.conflictsWith ?? decision);
@@ -587,5 +608,6 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),
+    ingressProblems: ingress.problems,
   };
 }

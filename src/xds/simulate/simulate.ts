@@ -138,7 +138,7 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   const vhName = String(vh.name);
   trace.push(`virtual host ${vhName} for host ${request.authority}`);
   const headers: HeaderList = request.headers.map(([n, v]) => [n.toLowerCase(), v] as const);
-  const matched = selectRoute(vh, request.method, request.path, headers, random.fraction);
+  const matched = selectRoute(vh, request.method, request.path, headers, random.fraction, request.authority);
   const where = { ...base, routeConfiguration: routeConfigurationName, virtualHost: vhName };
   if (matched === undefined)
     return {
