@@ -4,7 +4,7 @@
  * writes a ConformanceReport and prints a summary table. Exits 1 when a test
  * of the selected profiles fails and is not on the skip list.
  *
- *   node conformance/run.ts [--manifests DIR] [--profiles GATEWAY-HTTP,...] [--test NAME]... [--report FILE] [--verbose]
+ *   node conformance/run.ts [--manifests DIR] [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC] [--test NAME]... [--report FILE] [--verbose]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -49,7 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     args: [...argv],
     options: {
       manifests: { type: "string" },
-      profiles: { type: "string", default: "GATEWAY-HTTP" },
+      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC" },
       test: { type: "string", multiple: true },
       report: { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },
