@@ -34,13 +34,17 @@ export interface TranslatedRule {
   readonly retry?: Retry;
 }
 
-export interface TranslatedHttpRoute {
+/** What every translated route kind carries about the object it came from. */
+export interface TranslatedRouteBase {
   readonly ref: ResourceRef;
   readonly namespace: string;
   readonly name: string;
   readonly creationTimestamp: string;
   readonly generation: number | undefined;
   readonly hostnames: readonly string[];
+}
+
+export interface TranslatedHttpRoute extends TranslatedRouteBase {
   readonly rules: readonly TranslatedRule[];
   /** Why rules were dropped; all dropped means Accepted=False. */
   readonly invalidRules: readonly string[];

@@ -105,6 +105,15 @@ export function ourIngresses(view: ResourceView): ObjectOf<"Ingress">[] {
     .sort(byAge);
 }
 
+function ingressRef(ing: ObjectOf<"Ingress">): ResourceRef {
+  return {
+    group: "networking.k8s.io",
+    kind: "Ingress",
+    namespace: ing.metadata.namespace ?? "",
+    name: ing.metadata.name,
+  };
+}
+
 function dedicated(ing: ObjectOf<"Ingress">): boolean {
   return MODE_ANNOTATIONS.some((a) => ing.metadata.annotations?.[a] === "dedicated");
 }
@@ -229,7 +238,7 @@ export function translateIngress(
       );
     }
   }
-  const ref = { group: "networking.k8s.io", kind: "Ingress", namespace, name: ing.metadata.name };
+  const ref = ingressRef(ing);
   for (const [host, rules] of byHost) {
     out.routes.push({
       ref,
@@ -391,12 +400,7 @@ export function translateIngresses(view: ResourceView, pool: AddressPool, taken:
   const statuses: ObjectStatus[] = ingresses.map((ing) => {
     const address = addressOf.get(ing);
     return {
-      ref: {
-        group: "networking.k8s.io",
-        kind: "Ingress",
-        namespace: ing.metadata.namespace ?? "",
-        name: ing.metadata.name,
-      },
+      ref: ingressRef(ing),
       status: { loadBalancer: address === undefined ? {} : { ingress: [{ ip: address }] } },
     };
   });
@@ -406,12 +410,7 @@ export function translateIngresses(view: ResourceView, pool: AddressPool, taken:
     routes: [...translated.values()].flatMap((t) => t.routes),
     problems: ingresses
       .map((ing) => ({
-        ref: {
-          group: "networking.k8s.io",
-          kind: "Ingress",
-          namespace: ing.metadata.namespace ?? "",
-          name: ing.metadata.name,
-        },
+        ref: ingressRef(ing),
         problems: translated.get(ing)?.problems ?? [],
       }))
       .filter((p) => p.problems.length > 0),

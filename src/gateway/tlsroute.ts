@@ -10,19 +10,13 @@
  */
 import type { ServiceBackend } from "../model/backend.ts";
 import type { WeightedBackend } from "../model/gateway.ts";
-import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type BackendRefSpec, type RefProblem, resolveRuleBackends } from "./backend-refs.ts";
 import type { BackendTlsPolicies } from "./backend-tls-policy.ts";
+import type { TranslatedRouteBase } from "./httproute.ts";
 
-export interface TranslatedTlsRoute {
-  readonly ref: ResourceRef;
-  readonly namespace: string;
-  readonly name: string;
-  readonly creationTimestamp: string;
-  readonly generation: number | undefined;
-  readonly hostnames: readonly string[];
+export interface TranslatedTlsRoute extends TranslatedRouteBase {
   /** The route's rule (at most one), as weighted backends. */
   readonly rules: readonly { readonly name?: string; readonly backends: readonly WeightedBackend[] }[];
   readonly invalidRules: readonly string[];

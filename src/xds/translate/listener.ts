@@ -35,7 +35,7 @@ function connectionManager(statPrefix: string, routeConfig: string): Json {
   };
 }
 
-function tlsContext(chain: TlsChain): Json {
+function tlsContext(chain: Pick<TlsChain, "certificates" | "clientValidation"> & { alpn?: false }): Json {
   const validation = chain.clientValidation;
   return {
     name: "envoy.transport_sockets.tls",
@@ -43,7 +43,7 @@ function tlsContext(chain: TlsChain): Json {
       "@type": EXTENSION_TYPES.downstreamTlsContext,
       common_tls_context: {
         tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
-        alpn_protocols: ["h2", "http/1.1"],
+        ...(chain.alpn === false ? {} : { alpn_protocols: ["h2", "http/1.1"] }),
         ...(validation === undefined
           ? {}
           : {
@@ -93,16 +93,9 @@ function tcpProxy(chain: TcpChain): Json {
   };
 }
 
+/** A TLSRoute chain in Terminate mode: the listener's certificates, no ALPN (the stream is not HTTP). */
 function terminateContext(chain: TcpChain): Json {
-  return {
-    name: "envoy.transport_sockets.tls",
-    typed_config: {
-      "@type": EXTENSION_TYPES.downstreamTlsContext,
-      common_tls_context: {
-        tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
-      },
-    },
-  };
+  return tlsContext({ certificates: chain.certificates, alpn: false });
 }
 
 function serverNameMatch(names: readonly string[]): Json {
