@@ -6,7 +6,9 @@
  *
  * BackendTLSPolicy does not apply: the Gateway does not originate TLS to a
  * TLSRoute's backends (Passthrough forwards the client's TLS, Terminate sends
- * the plain stream, GEP-2643).
+ * the plain stream, GEP-2643). So a TLSRoute's backend is its own cluster,
+ * `<namespace>/<service>:<port>~tcp`, a byte stream without HTTP options or
+ * TLS origination, even when an HTTPRoute sends to the same Service port.
  */
 import type { ServiceBackend } from "../model/backend.ts";
 import type { WeightedBackend } from "../model/gateway.ts";
@@ -32,6 +34,12 @@ interface TlsRuleSpec {
 /** No BackendTLSPolicy applies to a TLSRoute's backends. */
 const NO_POLICIES: BackendTlsPolicies = { byTarget: new Map(), decisions: [] };
 
+const TCP_SUFFIX = "~tcp";
+
+function tcpBackend(b: ServiceBackend): ServiceBackend {
+  return { ...b, protocol: "tcp", clusterName: `${b.clusterName}${TCP_SUFFIX}` };
+}
+
 export function translateTlsRoute(view: ResourceView, route: ObjectOf<"TLSRoute">): TranslatedTlsRoute {
   const namespace = route.metadata.namespace ?? "";
   const from = { kind: "TLSRoute", namespace };
@@ -42,13 +50,18 @@ export function translateTlsRoute(view: ResourceView, route: ObjectOf<"TLSRoute"
   ((route.spec?.rules ?? []) as TlsRuleSpec[]).forEach((rule, index) => {
     const resolved = resolveRuleBackends(view, from, rule.backendRefs ?? [], NO_POLICIES);
     refProblems.push(...resolved.problems);
-    services.push(...resolved.services);
+    services.push(...resolved.services.map(tcpBackend));
     // backendRef filters do not exist on TLSRoute; the CRD has no field for them.
     if (resolved.invalid !== undefined) {
       invalidRules.push(`rule ${rule.name ?? index}: ${resolved.invalid}`);
       return;
     }
-    rules.push({ ...(rule.name === undefined ? {} : { name: rule.name }), backends: resolved.backends });
+    rules.push({
+      ...(rule.name === undefined ? {} : { name: rule.name }),
+      backends: resolved.backends.map((b) =>
+        b.cluster === undefined ? b : { ...b, cluster: `${b.cluster}${TCP_SUFFIX}` },
+      ),
+    });
   });
   return {
     ref: { group: "gateway.networking.k8s.io", kind: "TLSRoute", namespace, name: route.metadata.name },
