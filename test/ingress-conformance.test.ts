@@ -1,47 +1,11 @@
-/**
- * The Ingress cases of testdata/ingress/conformance.yaml (after the
- * ingress-controller-conformance feature files): each case's manifests go
- * through strait's pipeline, each request through the simulator on the Envoy
- * configuration it generates (encoded with the real Envoy protos), and the
- * answer must come from the named Service or with the named status.
- */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { runPipeline } from "../src/controller/pipeline.ts";
 import { parseManifestText } from "../src/sources/manifests.ts";
 import { ResourceStore } from "../src/sources/store.ts";
 import { prepareNodeConfig, simulate } from "../src/xds/simulate/index.ts";
+import { firstIngress, INGRESS_CASES, INGRESS_TLS_SECRET } from "./support/ingress-cases.ts";
 
-interface RequestCase {
-  ingress?: string;
-  scheme?: "http" | "https";
-  host: string;
-  path: string;
-  backend?: string;
-  status?: number;
-  connectionFails?: boolean;
-}
-
-interface Case {
-  name: string;
-  feature: string;
-  manifests: string;
-  requests: RequestCase[];
-  problems?: string[];
-  distinctAddresses?: string[];
-  /** Ingresses strait must not serve (another class): no status from strait. */
-  notServed?: string[];
-}
-
-const data = parse(
-  readFileSync(join(import.meta.dirname, "../testdata/ingress/conformance.yaml"), "utf8"),
-) as {
-  common: string;
-  services: string[];
-  cases: Case[];
-};
+const data = INGRESS_CASES;
 
 /** Each Service `lab/<name>` (ports 8080 "http") with one endpoint, 10.9.0.<i>. */
 function services(): { text: string; byAddress: Map<string, string> } {
@@ -67,15 +31,7 @@ endpoints: [{ addresses: ["${address}"] }]
   return { text, byAddress };
 }
 
-const SECRET = (() => {
-  // A real certificate and key, from the gateway golden cases.
-  const text = readFileSync(
-    join(import.meta.dirname, "../testdata/gateway/HTTPRouteHTTPSListener/input.yaml"),
-    "utf8",
-  );
-  const first = text.split(/^---$/m)[0] ?? "";
-  return first.replace("name: cert, namespace: infra", "name: tls-secret, namespace: lab");
-})();
+const SECRET = INGRESS_TLS_SECRET;
 
 describe("Ingress (ingress-controller-conformance semantics)", () => {
   it("has the cases", () => expect(data.cases.length).toBeGreaterThanOrEqual(6));
@@ -102,10 +58,10 @@ describe("Ingress (ingress-controller-conformance semantics)", () => {
       )?.loadBalancer?.ingress?.[0]?.ip;
     const { config, issues } = prepareNodeConfig(out.resources);
     expect(issues).toEqual([]);
-    const firstIngress = /kind: Ingress\n\s*metadata: \{ name: ([^,]+),/.exec(c.manifests)?.[1] ?? "";
+    const first = firstIngress(c);
     for (const r of c.requests) {
-      const address = addressOf(r.ingress ?? firstIngress);
-      expect(address, `${c.name}: Ingress ${r.ingress ?? firstIngress} has an address`).toBeDefined();
+      const address = addressOf(r.ingress ?? first);
+      expect(address, `${c.name}: Ingress ${r.ingress ?? first} has an address`).toBeDefined();
       const scheme = r.scheme ?? "http";
       const result = simulate(config, {
         address: address ?? "",
