@@ -23,7 +23,7 @@ import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayc
 import { translateGrpcRoute } from "./grpcroute.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
 import { type ParentResult, routeStatus } from "./httproute-status.ts";
-import { type IngressOutput, translateIngresses } from "./ingress.ts";
+import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { byAge } from "./object-order.ts";
@@ -390,6 +390,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   const statuses: ObjectStatus[] = gatewayClassStatuses(view, classes, options.now);
   const { pool } = parseAddressPool(options.addressPool);
   const taken = new Set<string>();
+  // Addresses Ingresses already have stay theirs: a new Gateway must not take one.
+  const ingressAddresses = ingressPreviousAddresses(view);
+  for (const a of ingressAddresses) taken.add(a);
   const gateways = new Map<string, GatewayState>();
   const ours = view
     .list("Gateway")
@@ -492,6 +495,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     if (built !== undefined) statuses.push(built);
   }
 
+  for (const a of ingressAddresses) taken.delete(a);
   const ingress = translateIngresses(view, pool, taken);
   for (const r of ingress.routes) contributors.add(r);
   statuses.push(...ingress.statuses);

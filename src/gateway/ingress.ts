@@ -286,6 +286,16 @@ function previousAddress(ing: ObjectOf<"Ingress">): string | undefined {
     ?.ingress?.[0]?.ip;
 }
 
+/** The addresses strait's Ingresses were given before (their status): kept for them. */
+export function ingressPreviousAddresses(view: ResourceView): Set<string> {
+  const out = new Set<string>();
+  for (const ing of ourIngresses(view)) {
+    const a = previousAddress(ing);
+    if (a !== undefined) out.add(a);
+  }
+  return out;
+}
+
 /** Listeners and routes for a group of Ingresses served together. */
 function buildIngressGateway(
   view: ResourceView,
