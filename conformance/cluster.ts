@@ -32,6 +32,10 @@ export interface Pod {
   readonly tlsSecret?: string;
   /** `namespace/configmap` of the CAs the echo server requires client certificates from (TLS_CLIENT_CACERTS). */
   readonly clientCa?: string;
+  /** The echo server runs in TCP echo mode (TCP_ECHO_SERVER): plain text on 3000, TLS on 8443. */
+  readonly tcpEcho?: boolean;
+  /** The echo server serves the gRPC echo service (GRPC_ECHO_SERVER), over HTTP/2. */
+  readonly grpcEcho?: boolean;
 }
 
 interface DeploymentLike {
@@ -183,6 +187,12 @@ export class ConformanceCluster {
     );
     const caMap = podSpec?.volumes?.find((v) => v.configMap?.name !== undefined)?.configMap?.name;
     const clientCa = wantsClientCert && caMap !== undefined ? `${ns}/${caMap}` : undefined;
+    const tcpEcho = (podSpec?.containers ?? []).some((c) =>
+      (c.env ?? []).some((e) => e.name === "TCP_ECHO_SERVER"),
+    );
+    const grpcEcho = (podSpec?.containers ?? []).some((c) =>
+      (c.env ?? []).some((e) => e.name === "GRPC_ECHO_SERVER"),
+    );
     const hash = stableSuffix(`${ns}/${d.metadata.name}`, 10);
     for (let i = 0; i < replicas; i++) {
       const name = `${d.metadata.name}-${hash}-${stableSuffix(`${hash}/${i}`, 5)}`;
@@ -197,6 +207,8 @@ export class ConformanceCluster {
         namedPorts,
         ...(tlsSecret === undefined ? {} : { tlsSecret }),
         ...(clientCa === undefined ? {} : { clientCa }),
+        ...(tcpEcho ? { tcpEcho } : {}),
+        ...(grpcEcho ? { grpcEcho } : {}),
       };
       this.#pods.set(key, pod);
       this.#podsByIp.set(ip, pod);

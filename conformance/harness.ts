@@ -22,6 +22,7 @@ import type { TrafficEngine } from "./checks/traffic.ts";
 import { linkNeighbours, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
 import { ConformanceCluster } from "./cluster.ts";
 import type { NoteCheck } from "./mutations.ts";
+import { resolvePlaceholders } from "./placeholders.ts";
 
 /**
  * What the runner needs from strait: one reconcile, and traffic through its
@@ -195,7 +196,9 @@ export async function runTest(
   noteChecks: readonly NoteCheck[] = [],
 ): Promise<TestResult> {
   const { cluster, errors } = newCluster(options, test);
-  const checks = fillMissingRefs(test.checks);
+  const placeheld = resolvePlaceholders(test.name, fillMissingRefs(test.checks), cluster);
+  const checks = placeheld.checks;
+  errors.push(...placeheld.errors);
   linkNeighbours(checks);
   const results: CheckResult[] = [];
   let state: { resources: EnvoyResourceSet; errors: string[] };

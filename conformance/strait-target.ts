@@ -25,8 +25,17 @@ import {
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { createProgrammaticObjects } from "./certificates.ts";
-import type { BackendHit, TrafficEngine, TrafficRequest, TrafficResult } from "./checks/traffic.ts";
-import type { ConformanceCluster } from "./cluster.ts";
+import type {
+  BackendHit,
+  ConnectionRequest,
+  ConnectionResult,
+  GrpcCall,
+  GrpcResult,
+  TrafficEngine,
+  TrafficRequest,
+  TrafficResult,
+} from "./checks/traffic.ts";
+import type { ConformanceCluster, Pod } from "./cluster.ts";
 import { attemptKey, echoSetHeaders, echoStatus, querySeconds, queryValue } from "./echo-behaviour.ts";
 import { acceptKey } from "./envoy/websocket-frames.ts";
 import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
@@ -121,6 +130,62 @@ function grouped(headers: HeaderList): Record<string, string[]> {
   return out;
 }
 
+/**
+ * Does the echo server answer TLS on this port? echo-basic serves TLS when it
+ * has a certificate; in TCP echo mode (TCP_ECHO_SERVER) it listens in plain
+ * text on 3000 and with TLS on 8443.
+ */
+function servesTls(pod: Pod, port: number): boolean {
+  if (pod.tlsSecret === undefined) return false;
+  return pod.tcpEcho !== true || port === 8443;
+}
+
+const GRPC = {
+  OK: 0,
+  UNKNOWN: 2,
+  PERMISSION_DENIED: 7,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+const GRPC_ECHO_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho";
+const GRPC_ECHO_METHODS = new Set(["Echo", "EchoTwo", "EchoThree"]);
+
+/** Envoy's HTTP → gRPC status mapping for local replies (Grpc::Utility::httpToGrpcStatus). */
+function grpcStatusOfHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return GRPC.INTERNAL;
+    case 401:
+      return GRPC.UNAUTHENTICATED;
+    case 403:
+      return GRPC.PERMISSION_DENIED;
+    case 404:
+      return GRPC.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return GRPC.UNAVAILABLE;
+    default:
+      return GRPC.UNKNOWN;
+  }
+}
+
+/** Whether a cluster speaks HTTP/2 to its endpoints (explicit http2_protocol_options). */
+function speaksHttp2(cluster: Record<string, unknown> | undefined): boolean {
+  const options = (cluster?.typed_extension_protocol_options ?? {}) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  return Object.values(options).some(
+    (o) =>
+      (o.explicit_http_config as Record<string, unknown> | undefined)?.http2_protocol_options !== undefined,
+  );
+}
+
 function durationSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)s$/.exec(text);
@@ -195,6 +260,104 @@ export class SimulatedTraffic implements TrafficEngine {
     return gatewayAddressOf(this.#cluster, namespace, name, port);
   }
 
+  async grpc(call: GrpcCall): Promise<GrpcResult> {
+    const gwAddress = this.gatewayAddress(call.gateway.namespace, call.gateway.name, call.port);
+    if (gwAddress === undefined) return { code: GRPC.UNAVAILABLE, message: "the Gateway has no address" };
+    const [address = "", portText = "80"] = gwAddress.split(":");
+    const port = Number(portText);
+    const headers: [string, string][] = [
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+      ...Object.entries(call.metadata).map(([n, v]) => [n.toLowerCase(), v] as [string, string]),
+    ];
+    const result = simulate(
+      this.#config,
+      {
+        address,
+        port,
+        method: "POST",
+        scheme: "http",
+        authority: call.authority ?? (port === 80 ? address : gwAddress),
+        path: call.method,
+        headers,
+      },
+      { random: { cluster: call.random, endpoint: (call.random * 7.31) % 1, fraction: call.random } },
+    );
+    const outcome = result.outcome;
+    if (outcome.kind === "connection-failed") return { code: GRPC.UNAVAILABLE, message: outcome.reason };
+    if (outcome.kind === "local-response")
+      // Envoy answers a gRPC request's local reply with the gRPC status its HTTP status maps to.
+      return { code: grpcStatusOfHttp(outcome.status), message: outcome.reason };
+    if (outcome.kind === "tcp-forward") return { code: GRPC.UNAVAILABLE, message: "a TCP listener" };
+    const backend = this.#hit(outcome.endpoint.address, outcome.request);
+    if (backend === undefined) return { code: GRPC.UNAVAILABLE, message: "no pod at the endpoint" };
+    const pod = this.#cluster.podByIp(outcome.endpoint.address);
+    if (pod?.grpcEcho !== true)
+      return { code: GRPC.UNAVAILABLE, message: "the backend is not a gRPC server" };
+    if (!speaksHttp2(this.#config.clusters.get(outcome.cluster)))
+      return {
+        code: GRPC.UNAVAILABLE,
+        message: `cluster ${outcome.cluster} speaks HTTP/1.1 to a gRPC backend`,
+      };
+    // The gRPC echo server implements Echo and EchoTwo (and EchoThree); other methods are UNIMPLEMENTED.
+    const method = outcome.request.path.split("/").pop() ?? "";
+    if (!outcome.request.path.startsWith(`/${GRPC_ECHO_SERVICE}/`) || !GRPC_ECHO_METHODS.has(method))
+      return {
+        code: GRPC.UNIMPLEMENTED,
+        message: `the backend does not implement ${outcome.request.path}`,
+        backend,
+      };
+    return { code: GRPC.OK, message: "OK", backend };
+  }
+
+  async connect(request: ConnectionRequest): Promise<ConnectionResult> {
+    const gwAddress = this.gatewayAddress(request.gateway.namespace, request.gateway.name, request.port);
+    if (gwAddress === undefined)
+      return {
+        kind: "failed",
+        reason: `Gateway ${request.gateway.namespace}/${request.gateway.name} has no address`,
+      };
+    const [address = "", portText = "443"] = gwAddress.split(":");
+    const result = simulate(
+      this.#config,
+      {
+        address,
+        port: Number(portText),
+        ...(request.tls ? { tls: request.sni === undefined ? {} : { sni: request.sni } } : {}),
+        // A TCP connection has no request line; an HTTP chain would see this one.
+        method: "GET",
+        scheme: request.tls ? "https" : "http",
+        authority: request.sni ?? address,
+        path: "/",
+        headers: [],
+      },
+      { random: { cluster: request.random, endpoint: (request.random * 7.31) % 1 } },
+    );
+    const outcome = result.outcome;
+    if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason };
+    if (outcome.kind !== "tcp-forward") return { kind: "connected", backendIsTls: false, backendSni: "" };
+    const pod = this.#cluster.podByIp(outcome.endpoint.address);
+    if (pod === undefined) return { kind: "failed", reason: "no pod at the endpoint: connection refused" };
+    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, request.tls);
+    if (problem !== undefined) return { kind: "failed", reason: problem };
+    const backendIsTls = request.tls && !outcome.tlsTerminated;
+    return {
+      kind: "connected",
+      backend: { pod: pod.name, namespace: pod.namespace },
+      backendIsTls,
+      backendSni: backendIsTls ? (outcome.passthroughSni ?? "") : "",
+    };
+  }
+
+  /** Whether the stream the gateway forwards is what the backend port speaks (TLS or plain text). */
+  #streamProblem(pod: Pod, port: number, terminated: boolean, clientTls: boolean): string | undefined {
+    const arrivesAsTls = clientTls && !terminated;
+    const tls = servesTls(pod, port);
+    if (arrivesAsTls && !tls) return "the backend port speaks plain text, the TLS handshake fails";
+    if (!arrivesAsTls && tls) return "the backend port expects TLS and gets plain text";
+    return undefined;
+  }
+
   async send(request: TrafficRequest): Promise<TrafficResult> {
     return this.predict(request);
   }
@@ -242,7 +405,12 @@ export class SimulatedTraffic implements TrafficEngine {
           ...(result.clientCertificateRequested === true ? { clientCertRequested: true } : {}),
         };
     }
-    const answer = this.#respond(result, uuid);
+    const answer = this.#respond(result, uuid, {
+      method: request.method,
+      path: request.path,
+      authority,
+      headers,
+    });
     return answer.kind === "response" &&
       answer.upgraded !== undefined &&
       request.websocketFrames !== undefined
@@ -325,10 +493,34 @@ export class SimulatedTraffic implements TrafficEngine {
     return undefined;
   }
 
-  #respond(result: SimResult, uuid: string): TrafficResult {
+  /** An HTTP request inside a TLSRoute's stream: the echo backend answers it if the stream reaches it intact. */
+  #overStream(
+    outcome: Extract<SimResult["outcome"], { kind: "tcp-forward" }>,
+    request: { method: string; path: string; authority: string; headers: HeaderList },
+  ): TrafficResult {
+    const pod = this.#cluster.podByIp(outcome.endpoint.address);
+    if (pod === undefined) return { kind: "failed", reason: "no pod at the endpoint: connection refused" };
+    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, true);
+    if (problem !== undefined) return { kind: "failed", reason: problem };
+    const backend = this.#hit(outcome.endpoint.address, request, outcome.passthroughSni);
+    return {
+      kind: "response",
+      status: 200,
+      headers: { "content-type": ["application/json"] },
+      ...(backend === undefined ? {} : { backend }),
+      mirrors: [],
+    };
+  }
+
+  #respond(
+    result: SimResult,
+    uuid: string,
+    sent: { method: string; path: string; authority: string; headers: HeaderList },
+  ): TrafficResult {
     const outcome = result.outcome;
     const requested = result.clientCertificateRequested === true ? { clientCertRequested: true } : {};
     if (outcome.kind === "connection-failed") return { kind: "failed", reason: outcome.reason, ...requested };
+    if (outcome.kind === "tcp-forward") return this.#overStream(outcome, sent);
     if (outcome.kind === "local-response") {
       return {
         kind: "response",

@@ -213,5 +213,6 @@ describe("incremental translation equals a fresh translation", () => {
         new Date(NOW.getTime() + 60_000 * minute++),
       );
     }
-  });
+    // Every catalogue test (HTTP, TLS, gRPC), translated twice each way: about 15 s on an idle machine.
+  }, 180_000);
 });

@@ -15,7 +15,12 @@ function answering(result: TrafficResult): CheckContext {
     controllerName: "strait.dev/gateway-controller",
     gatewayClassName: "strait",
     issued: new Map(),
-    traffic: { send: async () => result, gatewayAddress: () => "127.0.1.1:80" },
+    traffic: {
+      send: async () => result,
+      grpc: async () => ({ code: 12, message: "unused" }),
+      connect: async () => ({ kind: "failed", reason: "unused" }),
+      gatewayAddress: () => "127.0.1.1:80",
+    },
   };
 }
 

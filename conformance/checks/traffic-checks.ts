@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type { CheckData } from "../catalogue.ts";
 import { type CheckContext, type CheckFn, type CheckOutcome, fail, parseVia, pass } from "./context.ts";
-import type { BackendHit, TrafficRequest, TrafficResult } from "./traffic.ts";
+import type { BackendHit, GrpcCall, TrafficRequest, TrafficResult } from "./traffic.ts";
 
 interface RequestData {
   host?: string;
@@ -474,7 +474,7 @@ export function linkNeighbours(checks: readonly CheckData[]): void {
     const previous = checks
       .slice(0, i)
       .reverse()
-      .find((c) => c.check === "http" && c.subtest === check.subtest);
+      .find((c) => (c.check === "http" || c.check === "grpc") && c.subtest === check.subtest);
     const next = checks.slice(i + 1).find((c) => c.check === "http" && c.subtest === check.subtest);
     neighbours.set(check, {
       ...(previous === undefined ? {} : { previous }),
@@ -532,7 +532,135 @@ export const websocketEcho: CheckFn = async (ctx, check) => {
   return pass(`upgraded at ${result.backend.namespace}/${result.backend.pod}`);
 };
 
+interface TcpExpected {
+  backendIsTLS?: boolean;
+  backend?: string;
+  namespace?: string;
+  hostname?: string;
+}
+
+function serverNameOf(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * A TCP connection (TLS when useTLS, with serverName as SNI): the echo
+ * backend's reply must name the expected pod and namespace, say whether it
+ * terminated TLS itself, and report the SNI it saw. Weighted backends: every
+ * sample must be answered by the expected one.
+ */
+export const tcp: CheckFn = async (ctx, check) => {
+  const via = parseVia(check.via);
+  const expected = (check.expected ?? {}) as TcpExpected;
+  const sni = serverNameOf(check.serverName);
+  for (const random of SAMPLES) {
+    const result = await ctx.traffic.connect({
+      gateway: { namespace: via.namespace, name: via.name },
+      ...(via.port === undefined ? {} : { port: via.port }),
+      tls: check.useTLS === true,
+      ...(sni === undefined ? {} : { sni }),
+      random,
+    });
+    if (result.kind === "failed") return fail(`connection (SNI ${sni ?? "none"}) failed: ${result.reason}`);
+    const backend = result.backend;
+    if (backend === undefined) return fail("the connection did not reach a TCP backend");
+    if (!backend.pod.startsWith(expected.backend ?? ""))
+      return fail(`answered by pod ${backend.pod}, want ${expected.backend}*`);
+    if ((expected.namespace ?? "") !== backend.namespace)
+      return fail(`answered from namespace ${backend.namespace}, want ${expected.namespace ?? ""}`);
+    if (expected.backendIsTLS !== undefined && expected.backendIsTLS !== result.backendIsTls)
+      return fail(`backend terminated TLS: ${result.backendIsTls}, want ${expected.backendIsTLS}`);
+    if (expected.hostname !== undefined && expected.hostname !== result.backendSni)
+      return fail(`backend saw SNI "${result.backendSni}", want "${expected.hostname}"`);
+  }
+  return pass();
+};
+
+/** A TLS dial with this SNI must be closed or reset by the gateway: no stream reaches a backend. */
+export const tlsConnectionRejected: CheckFn = async (ctx, check) => {
+  const via = parseVia(check.via);
+  const sni = serverNameOf(check.tlsServerName);
+  for (const random of SAMPLES) {
+    const result = await ctx.traffic.connect({
+      gateway: { namespace: via.namespace, name: via.name },
+      ...(via.port === undefined ? {} : { port: via.port }),
+      tls: true,
+      ...(sni === undefined ? {} : { sni }),
+      random,
+    });
+    if (result.kind === "connected")
+      return fail(
+        `TLS connection with SNI ${sni ?? "(none)"} was accepted${result.backend === undefined ? "" : ` and reached ${result.backend.namespace}/${result.backend.pod}`}`,
+      );
+  }
+  return pass();
+};
+
+const GRPC_CODES: Readonly<Record<string, number>> = {
+  OK: 0,
+  Canceled: 1,
+  Unknown: 2,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  PermissionDenied: 7,
+  Unimplemented: 12,
+  Internal: 13,
+  Unavailable: 14,
+  Unauthenticated: 16,
+};
+
+/** `OK`, `<codes.OK>`, `<codes.Unimplemented>` → the gRPC code. */
+function grpcCode(text: unknown): number {
+  const name = String(text ?? "OK")
+    .replace(/^<codes\./, "")
+    .replace(/>$/, "");
+  const code = GRPC_CODES[name];
+  if (code === undefined) throw new Error(`unknown gRPC code ${String(text)}`);
+  return code;
+}
+
+function grpcCall(check: CheckData, random: number): GrpcCall {
+  const via = parseVia(check.via);
+  const request = (check.request ?? {}) as {
+    method?: string;
+    authority?: string;
+    metadata?: Record<string, string>;
+  };
+  return {
+    gateway: { namespace: via.namespace, name: via.name },
+    ...(via.port === undefined ? {} : { port: via.port }),
+    ...(request.authority === undefined ? {} : { authority: request.authority }),
+    method: request.method ?? "/",
+    metadata: request.metadata ?? {},
+    random,
+  };
+}
+
+/** A unary gRPC call: the status code, and for OK the backend pod prefix and namespace. */
+export const grpc: CheckFn = async (ctx, check) => {
+  const expected = (check.expected ?? {}) as { code?: unknown; backend?: string; namespace?: string };
+  const want = grpcCode(expected.code);
+  for (const random of SAMPLES) {
+    const call = grpcCall(check, random);
+    const result = await ctx.traffic.grpc(call);
+    const what = `${call.method}${call.authority === undefined ? "" : ` (authority ${call.authority})`}`;
+    if (result.code !== want) return fail(`${what}: code ${result.code} (${result.message}), want ${want}`);
+    if (want !== 0) continue;
+    if (!(result.backend?.pod ?? "").startsWith(expected.backend ?? ""))
+      return fail(`${what}: served by ${result.backend?.pod ?? "(none)"}, want ${expected.backend}*`);
+    if ((expected.namespace ?? "") !== (result.backend?.namespace ?? ""))
+      return fail(
+        `${what}: served from namespace ${result.backend?.namespace ?? ""}, want ${expected.namespace}`,
+      );
+  }
+  return pass();
+};
+
 export const TRAFFIC_CHECKS: Readonly<Record<string, CheckFn>> = {
+  grpc,
+  tcp,
+  tlsConnectionRejected,
   http,
   https,
   httpNot200,

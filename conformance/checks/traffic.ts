@@ -81,8 +81,59 @@ export type TrafficResult =
       readonly clientCertRequested?: boolean;
     };
 
+/** A TCP connection to a Gateway, TLS with an SNI when `sni` or `tls` is given (TLSRoute checks). */
+export interface ConnectionRequest {
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  /** Listener port; the Gateway's first listener port when not given. */
+  readonly port?: number;
+  readonly tls: boolean;
+  readonly sni?: string;
+  readonly random: number;
+}
+
+export type ConnectionResult =
+  | {
+      readonly kind: "connected";
+      /** The echo backend that answered the stream (absent when an HTTP listener took the connection). */
+      readonly backend?: { readonly pod: string; readonly namespace: string };
+      /** Whether the backend itself terminated TLS (Passthrough). */
+      readonly backendIsTls: boolean;
+      /** The SNI the backend saw in the handshake it terminated ("" for none). */
+      readonly backendSni: string;
+    }
+  | {
+      /** Refused, closed or reset: no stream reaches a backend. */
+      readonly kind: "failed";
+      readonly reason: string;
+    };
+
+/** A unary gRPC call through a Gateway (plaintext HTTP/2 to an HTTP listener). */
+export interface GrpcCall {
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  readonly port?: number;
+  /** `:authority`; the gateway address when not given. */
+  readonly authority?: string;
+  /** Full method: `/package.Service/Method`. */
+  readonly method: string;
+  /** Metadata, sent as HTTP/2 headers. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly random: number;
+}
+
+export interface GrpcResult {
+  /** gRPC status code (0 OK, 12 UNIMPLEMENTED, 14 UNAVAILABLE...). */
+  readonly code: number;
+  readonly message: string;
+  /** The echo backend that answered, when the call reached one. */
+  readonly backend?: BackendHit;
+}
+
 export interface TrafficEngine {
+  /** A unary call to the gRPC echo service behind the Gateway. */
+  grpc(call: GrpcCall): Promise<GrpcResult>;
   send(request: TrafficRequest): Promise<TrafficResult>;
+  /** Opens a connection and exchanges one message with the echo backend behind it. */
+  connect(request: ConnectionRequest): Promise<ConnectionResult>;
   /** Gateway addresses as status reports them, for the Host header default. */
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined;
 }

@@ -82,6 +82,12 @@ export class PipelineReconciler implements Reconciler {
         );
     }
     this.#logged = excluded;
+    for (const bad of output.ingressProblems) {
+      this.#logger.warn(
+        { ingress: bad.ref, problems: bad.problems },
+        "Ingress partly not served: these paths or TLS entries are left out; the rest is served",
+      );
+    }
     this.#latest = output;
     this.#logger.debug(
       {

@@ -6,7 +6,7 @@
  * runner all call this one function.
  */
 import { applyDataPlaneRejections } from "../gateway/data-plane-rejections.ts";
-import { GatewayCache, type OwnedObject, translateGateways } from "../gateway/index.ts";
+import { GatewayCache, type GatewayOutput, type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { Exclusion } from "../model/exclusion.ts";
 import type { GatewayModel } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
@@ -75,6 +75,8 @@ export interface PipelineOutput {
   readonly excluded: readonly Exclusion[];
   /** Objects strait creates in the cluster (per-Gateway Services). */
   readonly ownedObjects: readonly OwnedObject[];
+  /** Per Ingress, paths and TLS entries that are not served, and why. */
+  readonly ingressProblems: GatewayOutput["ingressProblems"];
   readonly policy: PolicyOutput;
   /** The workload identities as the leader records them in the API. */
   readonly identityObjects: readonly CiliumIdentityObject[];
@@ -86,7 +88,7 @@ export interface PipelineOutput {
 export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
 
 export function runPipeline(view: ResourceView, options: PipelineOptions): PipelineOutput {
-  const { model, statuses, ownedObjects } = translateGateways(view, {
+  const { model, statuses, ownedObjects, ingressProblems } = translateGateways(view, {
     now: options.now,
     addressPool: options.addressPool,
     ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
@@ -120,6 +122,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     ownedObjects,
     resources,
     excluded,
+    ingressProblems,
     policy,
     identityObjects: identityObjects(policy.records),
     nodeResources,

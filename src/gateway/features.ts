@@ -16,6 +16,8 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GatewayInfrastructurePropagation",
   "GatewayPort8080",
   "GatewayStaticAddresses",
+  "GRPCRoute",
+  "GRPCRouteNamedRouteRule",
   "HTTPRoute",
   "ListenerSet",
   "HTTPRouteBackendProtocolH2C",
@@ -43,4 +45,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "HTTPRoute307RedirectStatusCode",
   "HTTPRoute308RedirectStatusCode",
   "ReferenceGrant",
+  "TLSRoute",
+  "TLSRouteModeMixed",
+  "TLSRouteModeTerminate",
 ].sort();

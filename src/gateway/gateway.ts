@@ -11,7 +11,7 @@ import { type ConditionInput, cond } from "./conditions.ts";
 import { type ListenerInput, type ListenerState, validateListeners } from "./listeners.ts";
 import { type ListenerSetState, listenerSetAccepted, listenerSetsOf } from "./listenerset.ts";
 import { referenceAllowed } from "./reference-grant.ts";
-import type { AttachedRoute } from "./route-tables.ts";
+import type { AttachedRoute, AttachedTlsRoute } from "./route-tables.ts";
 import { type TlsMaterial, validateTlsSecret } from "./tls-certificate.ts";
 import { markOverlappingTls } from "./tls-overlap.ts";
 
@@ -35,6 +35,7 @@ export interface GatewayState {
   readonly programmed: ConditionInput;
   readonly insecureFallback: boolean;
   routes: AttachedRoute[];
+  tlsRoutes: AttachedTlsRoute[];
 }
 
 interface AddressDecision {
@@ -228,5 +229,6 @@ export function buildGatewayState(
     ...(clientCert.certificate === undefined ? {} : { backendClientCertificate: clientCert.certificate }),
     insecureFallback: listeners.some((l) => l.clientValidation?.optional === true),
     routes: [],
+    tlsRoutes: [],
   };
 }

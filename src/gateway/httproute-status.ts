@@ -1,13 +1,26 @@
 /**
- * The HTTPRoute status: one entry per parentRef that names a Gateway of ours,
- * with Accepted, ResolvedRefs and (when some rules were dropped)
- * PartiallyInvalid. Entries written by other controllers are kept as they are.
+ * The status of a route (HTTPRoute, TLSRoute): one entry per parentRef that
+ * names a Gateway of ours, with Accepted, ResolvedRefs and (when some rules
+ * were dropped) PartiallyInvalid. Entries written by other controllers are
+ * kept as they are.
  */
+import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ObjectStatus } from "../model/status.ts";
-import type { ObjectOf } from "../resources/objects.ts";
+import type { RefProblem } from "./backend-refs.ts";
 import { buildConditions, type ConditionInput, cond } from "./conditions.ts";
-import type { TranslatedHttpRoute } from "./httproute.ts";
 import type { AttachmentResult, ParentRefLike } from "./route-attachment.ts";
+
+/** What a route's status is built from, whatever its kind. */
+export interface RouteForStatus {
+  readonly ref: ResourceRef;
+  readonly namespace: string;
+  readonly generation: number | undefined;
+  /** The rules that can be programmed. */
+  readonly rules: readonly unknown[];
+  /** Why rules were dropped; all dropped means Accepted=False. */
+  readonly invalidRules: readonly string[];
+  readonly refProblems: readonly RefProblem[];
+}
 
 export interface ParentResult {
   readonly parentRef: ParentRefLike;
@@ -44,10 +57,7 @@ function cleanParentRef(ref: ParentRefLike, routeNamespace: string): ParentRefLi
   };
 }
 
-export function routeConditions(
-  translated: TranslatedHttpRoute,
-  attachment: AttachmentResult,
-): ConditionInput[] {
+export function routeConditions(translated: RouteForStatus, attachment: AttachmentResult): ConditionInput[] {
   const out: ConditionInput[] = [];
   if (!attachment.ok) {
     out.push(cond("Accepted", false, attachment.reason, attachment.message));
@@ -76,9 +86,9 @@ export function routeConditions(
   return out;
 }
 
-export function httpRouteStatus(
-  route: ObjectOf<"HTTPRoute">,
-  translated: TranslatedHttpRoute,
+export function routeStatus(
+  route: { readonly status?: unknown },
+  translated: RouteForStatus,
   results: readonly ParentResult[],
   controllerName: string,
   now: Date,

@@ -34,13 +34,17 @@ export interface TranslatedRule {
   readonly retry?: Retry;
 }
 
-export interface TranslatedHttpRoute {
+/** What every translated route kind carries about the object it came from. */
+export interface TranslatedRouteBase {
   readonly ref: ResourceRef;
   readonly namespace: string;
   readonly name: string;
   readonly creationTimestamp: string;
   readonly generation: number | undefined;
   readonly hostnames: readonly string[];
+}
+
+export interface TranslatedHttpRoute extends TranslatedRouteBase {
   readonly rules: readonly TranslatedRule[];
   /** Why rules were dropped; all dropped means Accepted=False. */
   readonly invalidRules: readonly string[];
@@ -50,7 +54,7 @@ export interface TranslatedHttpRoute {
   readonly policies: readonly PolicyDecision[];
 }
 
-interface RuleSpec {
+export interface RuleSpec {
   name?: string;
   matches?: Parameters<typeof translateMatch>[0][];
   filters?: FilterSpec[];
@@ -61,7 +65,7 @@ interface RuleSpec {
 
 function translateRule(
   view: ResourceView,
-  route: ObjectOf<"HTTPRoute">,
+  from: { readonly kind: string; readonly namespace: string },
   rule: RuleSpec,
   index: number,
   policies: BackendTlsPolicies,
@@ -72,7 +76,6 @@ function translateRule(
   services: ServiceBackend[];
   policies: PolicyDecision[];
 } {
-  const from = { kind: "HTTPRoute", namespace: route.metadata.namespace ?? "" };
   const matches: RouteMatch[] = [];
   for (const spec of rule.matches === undefined || rule.matches.length === 0 ? [MATCH_ALL] : rule.matches) {
     const m = translateMatch(spec);
@@ -206,14 +209,44 @@ export function translateHttpRoute(
   route: ObjectOf<"HTTPRoute">,
   policies: BackendTlsPolicies,
 ): TranslatedHttpRoute {
+  return translateRoute(
+    view,
+    "HTTPRoute",
+    route,
+    (route.spec?.hostnames ?? []) as string[],
+    (route.spec?.rules ?? []) as RuleSpec[],
+    policies,
+  );
+}
+
+/**
+ * The rules of an HTTP-family route (HTTPRoute, or a GRPCRoute whose rules
+ * grpcroute.ts has put in HTTPRoute terms), translated for its `kind`.
+ */
+export function translateRoute(
+  view: ResourceView,
+  kind: "HTTPRoute" | "GRPCRoute",
+  route: {
+    readonly metadata: {
+      readonly name: string;
+      readonly namespace?: string;
+      readonly creationTimestamp?: string;
+      readonly generation?: number;
+    };
+  },
+  hostnames: readonly string[],
+  specs: readonly RuleSpec[],
+  policies: BackendTlsPolicies,
+): TranslatedHttpRoute {
   const namespace = route.metadata.namespace ?? "";
+  const from = { kind, namespace };
   const rules: TranslatedRule[] = [];
   const invalidRules: string[] = [];
   const refProblems: RefProblem[] = [];
   const services: ServiceBackend[] = [];
   const used: PolicyDecision[] = [];
-  ((route.spec?.rules ?? []) as RuleSpec[]).forEach((spec, index) => {
-    const out = translateRule(view, route, spec, index, policies);
+  specs.forEach((spec, index) => {
+    const out = translateRule(view, from, spec, index, policies);
     used.push(...out.policies);
     if (out.invalid !== undefined) invalidRules.push(out.invalid);
     if (out.rule !== undefined) rules.push(out.rule);
@@ -222,12 +255,12 @@ export function translateHttpRoute(
   });
   // A route with no rules routes every request to nothing: 404 for its hosts (spec default rule is implied only with rules: []).
   return {
-    ref: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace, name: route.metadata.name },
+    ref: { group: "gateway.networking.k8s.io", kind, namespace, name: route.metadata.name },
     namespace,
     name: route.metadata.name,
     creationTimestamp: route.metadata.creationTimestamp ?? "",
     generation: route.metadata.generation,
-    hostnames: (route.spec?.hostnames ?? []) as string[],
+    hostnames,
     rules,
     invalidRules,
     refProblems,

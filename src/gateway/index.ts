@@ -1,7 +1,8 @@
 /**
- * The gateway stage of the pipeline: GatewayClass, Gateway, HTTPRoute and
- * ReferenceGrant objects → the gateway model and the statuses the Gateway API
- * defines. Pure: the clock and the address pool come in as options.
+ * The gateway stage of the pipeline: GatewayClass, Gateway, HTTPRoute,
+ * TLSRoute and ReferenceGrant objects → the gateway model and the statuses
+ * the Gateway API defines. Pure: the clock and the address pool come in as
+ * options.
  */
 import type { ServiceBackend } from "../model/backend.ts";
 import type { CaBundle, Certificate, GatewayModel, GatewayPort, RouteTable } from "../model/gateway.ts";
@@ -19,15 +20,22 @@ import { buildGatewayState, type GatewayState } from "./gateway.ts";
 import { gatewayService, type OwnedObject } from "./gateway-service.ts";
 import { gatewayStatus } from "./gateway-status.ts";
 import { CONTROLLER_NAME, decideClasses, gatewayClassStatuses } from "./gatewayclass.ts";
+import { translateGrpcRoute } from "./grpcroute.ts";
 import { type TranslatedHttpRoute, translateHttpRoute } from "./httproute.ts";
-import { httpRouteStatus, type ParentResult } from "./httproute-status.ts";
+import { type ParentResult, routeStatus } from "./httproute-status.ts";
+import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { byAge } from "./object-order.ts";
-import { attach, type ParentRefLike } from "./route-attachment.ts";
+import { type AttachmentResult, attach, type ParentRefLike } from "./route-attachment.ts";
+import { kindConflicts } from "./route-kind-conflicts.ts";
 import { buildGatewayTables } from "./route-tables.ts";
 import { sameServiceBackend } from "./service-backends.ts";
+import { type TranslatedTlsRoute, translateTlsRoute } from "./tlsroute.ts";
 import { type Memo, memoize, RefCountedUnion, reuseSigned, type SignedEntry } from "./translation-cache.ts";
+
+/** A translated route whose backends become clusters while it is attached somewhere. */
+type BackendContributor = { readonly services: readonly ServiceBackend[] };
 
 export { SUPPORTED_FEATURES } from "./features.ts";
 export type { OwnedObject } from "./gateway-service.ts";
@@ -36,6 +44,7 @@ export { CONTROLLER_NAME } from "./gatewayclass.ts";
 /** Results kept between passes for incremental translation (see translation-cache.ts). */
 export class GatewayCache {
   readonly routes = new WeakMap<object, Memo<TranslatedHttpRoute>>();
+  readonly tlsRoutes = new WeakMap<object, Memo<TranslatedTlsRoute>>();
   readonly policies = new Map<string, Memo<BackendTlsPolicies>>();
   readonly tables = new Map<
     string,
@@ -43,7 +52,7 @@ export class GatewayCache {
   >();
   readonly attachments = new WeakMap<object, AttachEntry>();
   readonly parentKeys = new WeakMap<object, readonly ParentKey[]>();
-  readonly backends = new RefCountedUnion<TranslatedHttpRoute, ServiceBackend>(
+  readonly backends = new RefCountedUnion<BackendContributor, ServiceBackend>(
     (b) => b.clusterName,
     (route) => route.services,
     sameServiceBackend,
@@ -64,6 +73,8 @@ export interface GatewayOutput {
   readonly statuses: readonly ObjectStatus[];
   /** Kubernetes objects strait creates for its Gateways (the per-Gateway Service). */
   readonly ownedObjects: readonly OwnedObject[];
+  /** Per Ingress, what could not be served and why (the controller logs it). */
+  readonly ingressProblems: IngressOutput["problems"];
 }
 
 /**
@@ -105,6 +116,7 @@ function tablesSignature(state: GatewayState): string {
       l.port,
       l.protocol,
       l.hostname,
+      l.tlsMode,
       l.programmed,
       l.certificates.map((c) => c.name),
       l.clientValidation?.caBundle,
@@ -122,6 +134,9 @@ function tablesIdentities(state: GatewayState): unknown[] {
   const index = new Map(state.listeners.map((l, i) => [l, i]));
   const out: unknown[] = [];
   for (const r of state.routes) out.push(r.route, index.get(r.attachment.listener), r.attachment.hostnames);
+  out.push("tls");
+  for (const r of state.tlsRoutes)
+    out.push(r.route, index.get(r.attachment.listener), r.attachment.hostnames.join(","));
   return out;
 }
 
@@ -167,7 +182,10 @@ interface ParentKey {
 }
 
 /** The route's Gateway API parentRefs, kept per route object so the keys are built once. */
-function parentKeysOf(cache: GatewayCache, route: ObjectOf<"HTTPRoute">): readonly ParentKey[] {
+function parentKeysOf(
+  cache: GatewayCache,
+  route: ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute"> | ObjectOf<"TLSRoute">,
+): readonly ParentKey[] {
   const known = cache.parentKeys.get(route);
   if (known !== undefined) return known;
   const namespace = route.metadata.namespace ?? "";
@@ -213,7 +231,7 @@ interface AttachEntry {
 function attachRoute(
   cache: GatewayCache,
   view: ResourceView,
-  route: ObjectOf<"HTTPRoute">,
+  route: ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">,
   translated: TranslatedHttpRoute,
   parents: Parents,
   namespaceRevision: number,
@@ -243,7 +261,7 @@ function attachRoute(
         ? { ok: false, reason: "NotAllowedByListeners", message: parent.rejected }
         : attach(
             view,
-            { kind: "HTTPRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+            { kind: translated.ref.kind, namespace: translated.namespace, hostnames: translated.hostnames },
             ref.parentRef,
             parent.listeners,
           ),
@@ -264,10 +282,113 @@ function attachRoute(
           }
         : { ok: false },
     ),
-    status: httpRouteStatus(route, translated, results, controllerName, now),
+    status: routeStatus(route, translated, results, controllerName, now),
   };
   cache.attachments.set(route, entry);
   return entry;
+}
+
+/**
+ * HTTPRoute against GRPCRoute (route-kind-conflicts.ts): the losing route
+ * leaves the listeners where it lost, and its status is rebuilt with
+ * Accepted=False for a parent where it is attached nowhere else.
+ */
+function resolveKindConflicts(
+  view: ResourceView,
+  cache: GatewayCache,
+  states: Iterable<GatewayState>,
+  parents: Parents,
+  objects: ReadonlyMap<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>,
+  statuses: ObjectStatus[],
+  controllerName: string,
+  now: Date,
+): void {
+  const lost = new Map<TranslatedHttpRoute, { listeners: Set<ListenerState>; winner: TranslatedHttpRoute }>();
+  for (const state of states) {
+    const losers = kindConflicts(state.routes);
+    if (losers.size === 0) continue;
+    for (const [route, c] of losers) {
+      const entry = lost.get(route) ?? { listeners: new Set<ListenerState>(), winner: c.winner };
+      for (const l of c.listeners) entry.listeners.add(l);
+      lost.set(route, entry);
+    }
+    state.routes = state.routes.filter((r) => {
+      const loses = losers.get(r.route)?.listeners.has(r.attachment.listener) === true;
+      if (loses) r.attachment.listener.attachedRoutes--;
+      return !loses;
+    });
+  }
+  for (const [loser, conflict] of lost) {
+    const route = objects.get(loser);
+    if (route === undefined) continue;
+    const results: ParentResult[] = [];
+    for (const ref of parentKeysOf(cache, route)) {
+      const parent = parentOf(parents, ref);
+      if (parent === undefined) continue;
+      const a = attach(
+        view,
+        { kind: loser.ref.kind, namespace: loser.namespace, hostnames: loser.hostnames },
+        ref.parentRef,
+        parent.listeners,
+      );
+      const kept = a.ok ? a.attachments.filter((x) => !conflict.listeners.has(x.listener)) : [];
+      results.push({
+        parentRef: ref.parentRef,
+        attachment:
+          !a.ok || kept.length > 0
+            ? a.ok
+              ? { ok: true, attachments: kept }
+              : a
+            : {
+                ok: false,
+                reason: "NotAllowedByListeners",
+                message: `${conflict.winner.ref.kind} ${conflict.winner.namespace}/${conflict.winner.name} is older and serves the same hostnames on the listener; HTTPRoutes and GRPCRoutes do not share hostnames on one listener`,
+              },
+      });
+    }
+    const status = routeStatus(route, loser, results, controllerName, now);
+    const at = statuses.findIndex(
+      (s) =>
+        s.ref.kind === loser.ref.kind && s.ref.namespace === loser.namespace && s.ref.name === loser.name,
+    );
+    if (status !== undefined && at >= 0) statuses[at] = status;
+  }
+}
+
+/**
+ * Attaches a TLSRoute to its parents (each attachment recorded on the
+ * parent's Gateway) and returns the per-parent results its status reports.
+ */
+function attachTlsRoute(
+  view: ResourceView,
+  cache: GatewayCache,
+  route: ObjectOf<"TLSRoute">,
+  translated: TranslatedTlsRoute,
+  parents: Parents,
+  contributors: Set<BackendContributor>,
+): ParentResult[] {
+  const results: ParentResult[] = [];
+  for (const ref of parentKeysOf(cache, route)) {
+    const parent = parentOf(parents, ref);
+    if (parent === undefined) continue;
+    const attachment: AttachmentResult =
+      parent.rejected !== undefined
+        ? { ok: false, reason: "NotAllowedByListeners", message: parent.rejected }
+        : attach(
+            view,
+            { kind: "TLSRoute", namespace: translated.namespace, hostnames: translated.hostnames },
+            ref.parentRef,
+            parent.listeners,
+          );
+    results.push({ parentRef: ref.parentRef, attachment });
+    if (!attachment.ok || translated.rules.length === 0) continue;
+    for (const a of attachment.attachments) {
+      a.listener.attachedRoutes++;
+      parent.gateway.tlsRoutes.push({ route: translated, attachment: a });
+    }
+    contributors.add(translated);
+  }
+  return results;
 }
 
 function parentListeners(
@@ -297,6 +418,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   const statuses: ObjectStatus[] = gatewayClassStatuses(view, classes, options.now);
   const { pool } = parseAddressPool(options.addressPool);
   const taken = new Set<string>();
+  // Addresses Ingresses already have stay theirs: a new Gateway must not take one.
+  const ingressAddresses = ingressPreviousAddresses(view);
+  for (const a of ingressAddresses) taken.add(a);
   const gateways = new Map<string, GatewayState>();
   const ours = view
     .list("Gateway")
@@ -336,13 +460,24 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Gateways through which each BackendTLSPolicy is used: its status ancestors. */
   const policyAncestors = new Map<PolicyDecision, Set<GatewayState>>();
   /** Routes that are attached somewhere: their backends become clusters. */
-  const contributors = new Set<TranslatedHttpRoute>();
+  const contributors = new Set<BackendContributor>();
   const namespaceRevision = view.revision?.("Namespace") ?? Number.NaN;
-  for (const route of view.list("HTTPRoute")) {
+  const httpFamily = [
+    ...view.list("HTTPRoute").map((route) => ({ kind: "HTTPRoute" as const, route })),
+    ...view.list("GRPCRoute").map((route) => ({ kind: "GRPCRoute" as const, route })),
+  ];
+  /** The object of each translated HTTPRoute or GRPCRoute, for statuses rebuilt after kind conflicts. */
+  const objects = new Map<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>();
+  for (const { kind, route } of httpFamily) {
     // Keyed by the route's spec identity: the controller's own status writes do not re-translate it.
-    const specKey = view.specIdentity?.("HTTPRoute", route) ?? route;
+    const specKey =
+      (kind === "HTTPRoute"
+        ? view.specIdentity?.("HTTPRoute", route as ObjectOf<"HTTPRoute">)
+        : view.specIdentity?.("GRPCRoute", route as ObjectOf<"GRPCRoute">)) ?? route;
     const translated: TranslatedHttpRoute = memoize(cache.routes, specKey, view, [policies], (v) =>
-      translateHttpRoute(v, route, policies),
+      kind === "HTTPRoute"
+        ? translateHttpRoute(v, route as ObjectOf<"HTTPRoute">, policies)
+        : translateGrpcRoute(v, route as ObjectOf<"GRPCRoute">, policies),
     );
     const attached = attachRoute(
       cache,
@@ -375,8 +510,30 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       }
     }
     if (attached.status !== undefined) statuses.push(attached.status);
+    objects.set(translated, route);
+  }
+  resolveKindConflicts(
+    view,
+    cache,
+    gateways.values(),
+    parents,
+    objects,
+    statuses,
+    controllerName,
+    options.now,
+  );
+  for (const route of view.list("TLSRoute")) {
+    const specKey = view.specIdentity?.("TLSRoute", route) ?? route;
+    const translated = memoize(cache.tlsRoutes, specKey, view, [], (v) => translateTlsRoute(v, route));
+    const status = attachTlsRoute(view, cache, route, translated, parents, contributors);
+    const built = routeStatus(route, translated, status, controllerName, options.now);
+    if (built !== undefined) statuses.push(built);
   }
 
+  for (const a of ingressAddresses) taken.delete(a);
+  const ingress = translateIngresses(view, pool, taken);
+  for (const r of ingress.routes) contributors.add(r);
+  statuses.push(...ingress.statuses);
   const routeBackends = cache.backends.update(contributors);
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
@@ -417,6 +574,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           address,
           listeners: state.listeners,
           routes: state.routes,
+          tlsRoutes: state.tlsRoutes,
           clusterFor: clientCertificateClusters(state, cache.backends, own),
         });
         return { ...tables, variants: [...own.values()] };
@@ -442,6 +600,21 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           sources: [l.clientValidation.source],
         });
       }
+    }
+  }
+  for (const ig of ingress.gateways) {
+    if (ig.address === undefined) continue;
+    const built = buildGatewayTables({ ...ig, address: ig.address, tlsRoutes: [] });
+    ports.push(...built.ports);
+    routeTables.push(...built.tables);
+    for (const l of ig.listeners) {
+      for (const c of l.certificates)
+        certificates.set(c.name, {
+          name: c.name,
+          certificateChain: c.material.certificateChain,
+          privateKey: c.material.privateKey,
+          sources: [c.source],
+        });
     }
   }
   for (const decision of policies.decisions) {
@@ -474,5 +647,6 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),
+    ingressProblems: ingress.problems,
   };
 }

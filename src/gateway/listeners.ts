@@ -28,9 +28,26 @@ export interface RouteKind {
 
 /** Route kinds each listener protocol can carry. */
 const KINDS_BY_PROTOCOL: Readonly<Record<string, readonly RouteKind[]>> = {
-  HTTP: [{ group: GROUP, kind: "HTTPRoute" }],
-  HTTPS: [{ group: GROUP, kind: "HTTPRoute" }],
+  HTTP: [
+    { group: GROUP, kind: "HTTPRoute" },
+    { group: GROUP, kind: "GRPCRoute" },
+  ],
+  HTTPS: [
+    { group: GROUP, kind: "HTTPRoute" },
+    { group: GROUP, kind: "GRPCRoute" },
+  ],
+  TLS: [{ group: GROUP, kind: "TLSRoute" }],
 };
+
+/**
+ * Protocols that can share a port: HTTPS and TLS listeners are both told
+ * apart by SNI, so one port can carry HTTPS listeners and TLS listeners in
+ * Passthrough or Terminate mode (TLSRouteModeMixed); HTTP cannot share a port
+ * with either.
+ */
+function portFamily(protocol: string): string {
+  return protocol === "HTTPS" || protocol === "TLS" ? "TLS" : protocol;
+}
 
 export interface ListenerOwner {
   readonly kind: "Gateway" | "ListenerSet";
@@ -45,6 +62,8 @@ export interface ListenerState {
   readonly port: number;
   readonly protocol: string;
   readonly hostname?: string;
+  /** TLS listeners: whether the Gateway terminates TLS or passes it through to the backend. */
+  readonly tlsMode?: "Terminate" | "Passthrough";
   readonly supportedKinds: readonly RouteKind[];
   readonly namespaces: NamespacePolicy;
   /** Routes can attach (Accepted=True). */
@@ -302,9 +321,15 @@ export function validateListeners(
       base.namespaces.from === "Invalid"
         ? { reason: "UnsupportedValue", message: base.namespaces.message }
         : undefined;
-    if (spec.protocol === "HTTPS") {
-      const mode = spec.tls?.mode ?? "Terminate";
-      if (mode !== "Terminate") {
+    const mode = spec.tls?.mode ?? "Terminate";
+    const tlsMode =
+      spec.protocol === "TLS" && (mode === "Terminate" || mode === "Passthrough") ? mode : undefined;
+    if (spec.protocol === "TLS" && tlsMode === undefined) {
+      acceptProblem ??= { reason: "UnsupportedValue", message: `TLS mode ${mode} is not supported` };
+    }
+    const terminates = spec.protocol === "HTTPS" || tlsMode === "Terminate";
+    if (terminates) {
+      if (spec.protocol === "HTTPS" && mode !== "Terminate") {
         acceptProblem ??= {
           reason: "UnsupportedValue",
           message: `TLS mode ${mode} is not valid on an HTTPS listener`,
@@ -316,8 +341,13 @@ export function validateListeners(
       else if (certificates.length === 0)
         refProblems.push({
           reason: "InvalidCertificateRef",
-          message: "an HTTPS listener needs at least one certificateRef",
+          message:
+            spec.protocol === "HTTPS"
+              ? "an HTTPS listener needs at least one certificateRef"
+              : "a TLS listener in Terminate mode needs at least one certificateRef",
         });
+    }
+    if (spec.protocol === "HTTPS") {
       const validation = frontendValidationFor(gatewayTls as GatewayTls | undefined, spec.port);
       if (validation !== undefined) {
         const resolved = resolveClientValidation(view, owner, validation);
@@ -335,17 +365,17 @@ export function validateListeners(
     const hostKey = hostname ?? "";
     let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
     if (acceptProblem === undefined) {
-      if (claim !== undefined && claim.protocol !== spec.protocol) conflict = "ProtocolConflict";
+      if (claim !== undefined && claim.protocol !== portFamily(spec.protocol)) conflict = "ProtocolConflict";
       else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
       if (conflict === undefined) {
         if (claim === undefined)
-          claims.set(spec.port, { protocol: spec.protocol, hostnames: new Set([hostKey]) });
+          claims.set(spec.port, { protocol: portFamily(spec.protocol), hostnames: new Set([hostKey]) });
         else claim.hostnames.add(hostKey);
       }
     }
 
     const accepted = conflict === undefined && acceptProblem === undefined;
-    const hasCert = spec.protocol !== "HTTPS" || certificates.length > 0;
+    const hasCert = !terminates || certificates.length > 0;
     const programmed = accepted && hasCert;
     const firstRef = refProblems[0];
     const conditions: ConditionInput[] = [
@@ -380,6 +410,7 @@ export function validateListeners(
     ];
     out.push({
       ...base,
+      ...(tlsMode === undefined ? {} : { tlsMode }),
       supportedKinds: kinds,
       accepted,
       programmed,

@@ -23,16 +23,20 @@ import type {
   VirtualHost,
 } from "../model/gateway.ts";
 import type { ResourceRef } from "../model/resource-ref.ts";
-import { isWildcard, listenerSpecificity } from "./hostname.ts";
+import { isWildcard } from "./hostname.ts";
 import type { TranslatedHttpRoute, TranslatedRule } from "./httproute.ts";
+import { listenerId, owningListener as owner } from "./listener-ownership.ts";
 import type { ListenerState } from "./listeners.ts";
 import type { Attachment } from "./route-attachment.ts";
 import { comparePrecedence, type RankedMatch } from "./route-precedence.ts";
+import { buildTcpChains, type TlsRouteOnListener } from "./tls-chains.ts";
 
 export interface AttachedRoute {
   readonly route: TranslatedHttpRoute;
   readonly attachment: Attachment;
 }
+
+export type AttachedTlsRoute = TlsRouteOnListener;
 
 export interface GatewayTablesInput {
   readonly namespace: string;
@@ -41,6 +45,7 @@ export interface GatewayTablesInput {
   readonly address: string;
   readonly listeners: readonly ListenerState[];
   readonly routes: readonly AttachedRoute[];
+  readonly tlsRoutes: readonly AttachedTlsRoute[];
   /**
    * The cluster this Gateway uses for a backend cluster: the same, or a variant
    * (TLS backends of a Gateway that presents a client certificate).
@@ -52,11 +57,6 @@ interface Candidate {
   readonly ranked: RankedMatch;
   readonly route: TranslatedHttpRoute;
   readonly rule: TranslatedRule;
-}
-
-/** A listener's name within its Gateway: ListenerSet listeners are qualified by their ListenerSet. */
-function listenerId(l: ListenerState): string {
-  return l.owner.kind === "Gateway" ? l.name : `${l.owner.namespace}/${l.owner.name}/${l.name}`;
 }
 
 const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
@@ -151,21 +151,6 @@ function coveringDomains(domain: string, domains: Iterable<string>): string[] {
     .sort((a, b) => (a === "*" ? 1 : b === "*" ? -1 : b.length - a.length));
 }
 
-/** The listener among `listeners` that owns a domain: the most specific whose hostname matches it. */
-function owner(domain: string, listeners: readonly ListenerState[]): ListenerState | undefined {
-  let best: ListenerState | undefined;
-  let bestScore = -1;
-  for (const l of listeners) {
-    const score =
-      domain === "*" ? (l.hostname === undefined ? 0 : -1) : listenerSpecificity(l.hostname, domain);
-    if (score > bestScore) {
-      best = l;
-      bestScore = score;
-    }
-  }
-  return best;
-}
-
 function buildTable(
   name: string,
   listeners: readonly ListenerState[],
@@ -239,7 +224,12 @@ export function buildGatewayTables(input: GatewayTablesInput): {
   const portNumbers = [...new Set(serving.map((l) => l.port))].sort((a, b) => a - b);
   for (const port of portNumbers) {
     const onPort = serving.filter((l) => l.port === port);
-    const protocol = onPort[0]?.protocol === "HTTPS" ? "HTTPS" : "HTTP";
+    // Listeners sharing a port have compatible protocols (listeners.ts): HTTP alone, or HTTPS and TLS.
+    const protocol = onPort.some((l) => l.protocol === "HTTPS")
+      ? "HTTPS"
+      : onPort.some((l) => l.protocol === "TLS")
+        ? "TLS"
+        : "HTTP";
     const base = `${input.namespace}/${input.name}`;
     const routes = input.routes.filter((r) => r.attachment.listener.port === port);
     if (protocol === "HTTP") {
@@ -252,12 +242,14 @@ export function buildGatewayTables(input: GatewayTablesInput): {
         protocol,
         routeTable: table.name,
         tlsChains: [],
+        tcpChains: [],
         sources: [input.ref],
       });
       continue;
     }
     const chains: TlsChain[] = [];
     for (const listener of onPort) {
+      if (listener.protocol !== "HTTPS") continue;
       // Misdirected requests: the SNI chose this listener but the Host belongs to another listener of
       // the port (its hostname; for a listener with a hostname, also anything outside it): 421.
       const others = onPort
@@ -306,6 +298,11 @@ export function buildGatewayTables(input: GatewayTablesInput): {
       port,
       protocol,
       tlsChains: chains,
+      tcpChains: buildTcpChains(
+        `${base}`,
+        onPort,
+        input.tlsRoutes.filter((r) => r.attachment.listener.port === port),
+      ),
       sources: [input.ref],
     });
   }

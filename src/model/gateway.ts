@@ -4,8 +4,11 @@
  * from and the Envoy resources it becomes.
  *
  * One `GatewayPort` per Gateway address and port (an Envoy listener). Plain
- * HTTP ports route by Host through one route table; HTTPS ports first pick a
- * TLS chain by SNI (one per Gateway listener), each with its own route table.
+ * HTTP ports route by Host through one route table; HTTPS and TLS ports first
+ * pick a chain by SNI: an HTTPS listener's chain terminates TLS and routes
+ * through its own route table, a TLS listener's chains (one per TLSRoute)
+ * proxy the TCP stream to the route's backends, passing TLS through or
+ * terminating it.
  * Route tables hold virtual hosts by domain, and virtual hosts hold routes in
  * the Gateway API's precedence order.
  */
@@ -26,11 +29,33 @@ export interface GatewayPort {
   readonly name: string;
   readonly address: string;
   readonly port: number;
-  readonly protocol: "HTTP" | "HTTPS";
+  /** HTTPS: some listener of the port is HTTPS (TLS listeners may share it); TLS: only TLS listeners. */
+  readonly protocol: "HTTP" | "HTTPS" | "TLS";
   /** HTTP: the route table for every Host. */
   readonly routeTable?: string;
-  /** HTTPS: one chain per Gateway listener, chosen by SNI. */
+  /** HTTPS: one chain per HTTPS listener, chosen by SNI. */
   readonly tlsChains: readonly TlsChain[];
+  /** TLS listeners: one chain per attached TLSRoute, chosen by SNI. */
+  readonly tcpChains: readonly TcpChain[];
+  readonly sources: readonly ResourceRef[];
+}
+
+/**
+ * A TLSRoute on a TLS listener: connections whose SNI is one of the route's
+ * names are proxied as a byte stream to its backends. Passthrough leaves TLS
+ * to the backend; Terminate ends it at the Gateway with the listener's
+ * certificates and sends plain text.
+ */
+export interface TcpChain {
+  /** `namespace/gateway/listener/routeNamespace/route`. */
+  readonly name: string;
+  /** SNI names the chain serves (exact or `*.` wildcards); empty for any. */
+  readonly serverNames: readonly string[];
+  readonly mode: "Passthrough" | "Terminate";
+  /** Terminate: certificate names (SDS secrets). */
+  readonly certificates: readonly string[];
+  /** Weighted backends; one without a cluster takes its share of connections and closes them. */
+  readonly backends: readonly WeightedBackend[];
   readonly sources: readonly ResourceRef[];
 }
 

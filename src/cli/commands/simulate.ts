@@ -22,7 +22,11 @@ against the Envoy configuration every node receives, exactly as Envoy would:
 listener and TLS filter chain, virtual host, route, then the action (the
 cluster, the chosen weighted backend and endpoint, the request as the backend
 receives it, response headers, mirrors, timeouts, retries), or the redirect or
-direct response, or why the request is refused.
+direct response, or why the request is refused. On a TLSRoute port an https://
+URL is a TLS connection with that SNI (--sni to change it): the answer is the
+TCP proxy's cluster and endpoint, whether Envoy terminated TLS or passed it
+through, or that the connection is closed. A gRPC call is its HTTP/2 request:
+'POST http://host/pkg.Service/Method' with -H 'content-type: application/grpc'.
 
   strait simulate -f examples/quickstart --gateway infra/edge --request 'GET http://shop.example.com:8080/store'
 

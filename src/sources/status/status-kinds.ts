@@ -3,8 +3,6 @@
  * ClusterRole grants `patch` on exactly these `<plural>/status` subresources
  * (a test holds the two together), and the status writer refuses any other
  * kind, so a new status never fails silently on RBAC in production.
- * GRPCRoute, TLSRoute and Ingress are listed ahead of their translators, which
- * are being built: they write status through the same writer.
  */
 import type { KindName } from "../../resources/kinds.ts";
 

@@ -142,10 +142,17 @@ export function selectRoute(
   path: string,
   headers: HeaderList,
   random: number,
+  authority?: string,
 ): RouteMatchResult | undefined {
   const { path: pathOnly, query } = splitPath(path);
   const params = queryParams(query);
-  const withMethod: HeaderList = [[":method", method], ...headers];
+  // Envoy's header matchers see the pseudo-headers too (HTTP/1's Host is :authority).
+  const withMethod: HeaderList = [
+    [":method", method],
+    [":path", path],
+    ...(authority === undefined ? [] : [[":authority", authority] as const]),
+    ...headers,
+  ];
   for (const route of vh.routes ?? []) {
     const match = route.match ?? {};
     const p = matchPath(match, pathOnly);

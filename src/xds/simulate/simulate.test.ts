@@ -524,3 +524,110 @@ describe("listeners, filter chains and TLS", () => {
     expect(simulate(node, { ...tls("x"), port: 8443 }).outcome).toMatchObject({ kind: "connection-failed" });
   });
 });
+
+describe("TCP proxy chains (TLSRoute): the connection is routed, not a request", () => {
+  const TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+  const proxy = (
+    target: { cluster: string } | { weighted_clusters: { clusters: { name: string; weight: number }[] } },
+  ) => ({
+    name: "envoy.filters.network.tcp_proxy",
+    typed_config: { "@type": TCP_PROXY, stat_prefix: "t", ...target },
+  });
+  const terminate = {
+    name: "tls",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+      common_tls_context: { tls_certificate_sds_secret_configs: [{ name: "cert", sds_config: ADS }] },
+    },
+  };
+  const node = config({
+    listeners: [
+      {
+        name: "tcp",
+        address: { socket_address: { address: "10.0.0.2", port_value: 443 } },
+        listener_filters: [
+          {
+            name: "envoy.filters.listener.tls_inspector",
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
+            },
+          },
+        ],
+        filter_chains: [
+          {
+            name: "pass",
+            filter_chain_match: { server_names: ["a.example.com"] },
+            filters: [proxy({ cluster: "a" })],
+          },
+          {
+            name: "split",
+            filter_chain_match: { server_names: ["*.example.com"] },
+            filters: [
+              proxy({
+                weighted_clusters: {
+                  clusters: [
+                    { name: "a", weight: 1 },
+                    { name: "gone", weight: 1 },
+                  ],
+                },
+              }),
+            ],
+          },
+          {
+            name: "term",
+            filter_chain_match: { server_names: ["t.example.org"] },
+            transport_socket: terminate,
+            filters: [proxy({ cluster: "a" })],
+          },
+        ],
+      },
+    ],
+    clusters: [cluster("a")],
+    endpoints: [endpoints("a", ["10.1.0.1"])],
+    secrets: [
+      {
+        name: "cert",
+        tls_certificate: { certificate_chain: { inline_string: "x" }, private_key: { inline_string: "y" } },
+      },
+    ],
+  });
+  const dial = (sni: string | undefined): SimRequest => ({
+    address: "10.0.0.2",
+    port: 443,
+    tls: sni === undefined ? {} : { sni },
+    method: "GET",
+    scheme: "https",
+    authority: sni ?? "h",
+    path: "/",
+    headers: [],
+  });
+
+  it("passes TLS through to the cluster of the chain the SNI picks, the SNI reaching the backend", () => {
+    expect(simulate(node, dial("a.example.com")).outcome).toEqual({
+      kind: "tcp-forward",
+      cluster: "a",
+      endpoint: { address: "10.1.0.1", port: 8080 },
+      tlsTerminated: false,
+      passthroughSni: "a.example.com",
+    });
+  });
+
+  it("draws a weighted cluster; a cluster that is not on the node closes the connection", () => {
+    expect(simulate(node, dial("b.example.com"), { random: { cluster: 0.2 } }).outcome).toMatchObject({
+      kind: "tcp-forward",
+      cluster: "a",
+    });
+    expect(simulate(node, dial("b.example.com"), { random: { cluster: 0.7 } }).outcome).toMatchObject({
+      kind: "connection-failed",
+    });
+  });
+
+  it("terminates TLS on a chain with a transport socket, and needs a TLS client for it", () => {
+    expect(simulate(node, dial("t.example.org")).outcome).toMatchObject({
+      kind: "tcp-forward",
+      tlsTerminated: true,
+    });
+    expect(simulate(node, dial("t.example.org")).serverCertificates).toEqual(["cert"]);
+    expect(simulate(node, dial("nothing.test")).outcome).toMatchObject({ kind: "connection-failed" });
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The simulator: evaluates one request against one node's Envoy
  * configuration as Envoy would — listener, filter chain and TLS handshake,
- * HTTP connection manager (RDS), virtual host, route, CORS filter, then the
+ * a TCP proxy chain (TLSRoute: the connection goes to a cluster as it is), or
+ * the HTTP connection manager (RDS), virtual host, route, CORS filter, then the
  * route's action (redirect, direct response, or forwarding with rewrites,
  * header mutations, mirrors, timeouts and retries) and the endpoint.
  */
@@ -18,6 +19,7 @@ import { corsPolicyOf, evaluateCors } from "./cors.ts";
 import { chooseFilterChain, findListener, handshake } from "./listener-match.ts";
 import type { NodeConfig } from "./node-config.ts";
 import { selectRoute, selectVirtualHost } from "./route-match.ts";
+import { proxyConnection, tcpProxyOf } from "./tcp-proxy.ts";
 import type { HeaderList, Mirror, SimOptions, SimRequest, SimResult } from "./types.ts";
 import { chooseCluster, clusterEndpoints, pickEndpoint, upstreamTls } from "./upstream.ts";
 
@@ -168,7 +170,12 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   trace.push(
     `filter chain ${choice.name}${request.tls?.sni === undefined ? "" : ` for SNI ${request.tls.sni}`}`,
   );
-  const tls = handshake(config, choice.chain, request);
+  const proxy = tcpProxyOf(choice.chain);
+  const passthrough = proxy !== undefined && choice.chain.transport_socket === undefined;
+  // Passthrough: no handshake with Envoy, the client's TLS goes to the backend as it is.
+  const tls = passthrough
+    ? { ok: true, reason: "TLS passed through", serverCertificates: [], clientCertificateRequested: false }
+    : handshake(config, choice.chain, request);
   const base = {
     listener: listenerName,
     filterChain: choice.name,
@@ -176,6 +183,10 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     clientCertificateRequested: tls.clientCertificateRequested,
   };
   if (!tls.ok) return { ...base, outcome: { kind: "connection-failed", reason: tls.reason }, trace };
+  if (proxy !== undefined) {
+    const outcome = proxyConnection(config, choice.chain, proxy, tls, request.tls?.sni, random, trace);
+    return { ...base, outcome, trace };
+  }
 
   const hcm = connectionManager(choice.chain);
   if (hcm === undefined)
@@ -209,7 +220,7 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
   const vhName = String(vh.name);
   trace.push(`virtual host ${vhName} for host ${request.authority}`);
   const headers: HeaderList = request.headers.map(([n, v]) => [n.toLowerCase(), v] as const);
-  const matched = selectRoute(vh, request.method, request.path, headers, random.fraction);
+  const matched = selectRoute(vh, request.method, request.path, headers, random.fraction, request.authority);
   const where = { ...base, routeConfiguration: routeConfigurationName, virtualHost: vhName };
   if (matched === undefined)
     return {

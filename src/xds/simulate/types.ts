@@ -117,6 +117,17 @@ export type SimOutcome =
       readonly reason: string;
     }
   | {
+      /** The connection is proxied as a byte stream (TLSRoute chains: tcp_proxy). */
+      readonly kind: "tcp-forward";
+      readonly cluster: string;
+      readonly weightedClusters?: readonly { readonly cluster: string; readonly weight: number }[];
+      readonly endpoint: Endpoint;
+      /** Envoy terminated the client's TLS and sends plain text; otherwise TLS passes through. */
+      readonly tlsTerminated: boolean;
+      /** Passthrough: the SNI the backend receives in the client's handshake. */
+      readonly passthroughSni?: string;
+    }
+  | {
       readonly kind: "forward";
       readonly cluster: string;
       /** The weighted clusters of the route and their weights, when there were several. */

@@ -1,11 +1,14 @@
 /**
  * Gateway ports → Listeners: one per Gateway address and port. HTTP ports
- * have one filter chain; HTTPS ports one per Gateway listener, chosen by SNI
- * (the TLS inspector reads it), each terminating TLS with its certificates
- * from SDS and routing through its own RouteConfiguration over RDS.
+ * have one filter chain; HTTPS and TLS ports one per HTTPS listener and one
+ * per TLSRoute of a TLS listener, chosen by SNI (the TLS inspector reads it).
+ * An HTTPS chain terminates TLS with its certificates from SDS and routes
+ * through its own RouteConfiguration over RDS; a TLSRoute chain proxies the
+ * TCP stream (tcp_proxy) to the route's weighted clusters, terminating TLS
+ * first in Terminate mode.
  */
 import type { Exclusion } from "../../model/exclusion.ts";
-import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
+import type { GatewayPort, TcpChain, TlsChain } from "../../model/gateway.ts";
 import type {
   envoy_config_listener_v3_Filter as Filter,
   envoy_config_listener_v3_FilterChain as FilterChain,
@@ -41,14 +44,16 @@ function connectionManager(statPrefix: string, routeConfig: string): Filter {
   };
 }
 
-function tlsContext(chain: TlsChain): TransportSocket {
+function tlsContext(
+  chain: Pick<TlsChain, "certificates" | "clientValidation"> & { alpn?: false },
+): TransportSocket {
   const validation = chain.clientValidation;
   return {
     name: "envoy.transport_sockets.tls",
     typed_config: packAny("envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", {
       common_tls_context: {
         tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
-        alpn_protocols: ["h2", "http/1.1"],
+        ...(chain.alpn === false ? {} : { alpn_protocols: ["h2", "http/1.1"] }),
         ...(validation === undefined
           ? {}
           : {
@@ -69,21 +74,65 @@ function tlsContext(chain: TlsChain): TransportSocket {
   };
 }
 
+/**
+ * A cluster name no backend has (cluster names are `namespace/service:port`):
+ * the share of connections of an invalid backendRef goes there, and Envoy's
+ * TCP proxy closes a connection whose cluster does not exist.
+ */
+export const INVALID_BACKEND_CLUSTER = "strait-invalid-backend";
+
+function tcpProxy(chain: TcpChain): Filter {
+  const weighted = chain.backends.filter((b) => b.weight > 0);
+  const only = weighted.length === 1 ? weighted[0] : undefined;
+  return {
+    name: "envoy.filters.network.tcp_proxy",
+    typed_config: packAny("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
+      stat_prefix: chain.name,
+      ...(only !== undefined || weighted.length === 0
+        ? { cluster: only?.cluster ?? INVALID_BACKEND_CLUSTER }
+        : {
+            weighted_clusters: {
+              clusters: weighted.map((b) => ({
+                name: b.cluster ?? INVALID_BACKEND_CLUSTER,
+                weight: b.weight,
+              })),
+            },
+          }),
+    }),
+  };
+}
+
+/** A TLSRoute chain in Terminate mode: the listener's certificates, no ALPN (the stream is not HTTP). */
+function terminateContext(chain: TcpChain): TransportSocket {
+  return tlsContext({ certificates: chain.certificates, alpn: false });
+}
+
+function serverNameMatch(names: readonly string[]): Pick<FilterChain, "filter_chain_match"> {
+  return names.length === 0 ? {} : { filter_chain_match: { server_names: [...names] } };
+}
+
 function tlsChain(chain: TlsChain): FilterChain {
   return {
     name: chain.name,
-    ...(chain.serverNames.length === 0
-      ? {}
-      : { filter_chain_match: { server_names: [...chain.serverNames] } }),
+    ...serverNameMatch(chain.serverNames),
     transport_socket: tlsContext(chain),
     filters: [connectionManager(chain.name, chain.routeTable)],
   };
 }
 
+function tcpChain(chain: TcpChain): FilterChain {
+  return {
+    name: chain.name,
+    ...serverNameMatch(chain.serverNames),
+    ...(chain.mode === "Terminate" ? { transport_socket: terminateContext(chain) } : {}),
+    filters: [tcpProxy(chain)],
+  };
+}
+
 /**
- * The port's Listener, and the parts left out: an HTTPS chain that does not
- * encode is left out alone (the port's other Gateway listeners are served);
- * a listener whose own fields do not encode is left out whole (`json` undefined).
+ * The port's Listener, and the parts left out: an HTTPS or TLSRoute chain that
+ * does not encode is left out alone (the port's other chains are served); a
+ * listener whose own fields do not encode is left out whole (`json` undefined).
  */
 export function buildListener(port: GatewayPort): {
   readonly json: Listener | undefined;
@@ -93,16 +142,37 @@ export function buildListener(port: GatewayPort): {
   const chains: FilterChain[] =
     port.protocol === "HTTP"
       ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
-      : port.tlsChains
-          .map((chain) => ({ chain, json: tlsChain(chain) }))
-          .filter(({ chain, json }) =>
-            checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
-          )
-          .map(({ json }) => json);
+      : [
+          ...port.tlsChains
+            .map((chain) => ({ chain, json: tlsChain(chain) }))
+            .filter(({ chain, json }) =>
+              checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
+            )
+            .map(({ json }) => json),
+          ...port.tcpChains
+            .map((chain) => ({ chain, json: tcpChain(chain) }))
+            .filter(({ chain, json }) =>
+              checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
+            )
+            .map(({ json }) => json),
+        ];
+  if (chains.length === 0) {
+    // A TLS port no chain serves (yet): Envoy needs a chain, and this one closes every connection.
+    chains.push(
+      tcpChain({
+        name: `${port.name}/no-route`,
+        serverNames: [],
+        mode: "Passthrough",
+        certificates: [],
+        backends: [],
+        sources: [],
+      }),
+    );
+  }
   const json: Listener = {
     name: port.name,
     address: { socket_address: { address: port.address, port_value: port.port } },
-    ...(port.protocol === "HTTPS"
+    ...(port.protocol !== "HTTP"
       ? {
           listener_filters: [
             {
@@ -116,5 +186,5 @@ export function buildListener(port: GatewayPort): {
     per_connection_buffer_limit_bytes: 32768,
   };
   const whole = checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
-  return { json: whole && chains.length > 0 ? json : undefined, excluded: checker.excluded };
+  return { json: whole ? json : undefined, excluded: checker.excluded };
 }
