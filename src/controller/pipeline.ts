@@ -47,6 +47,8 @@ export interface PipelineOptions {
   readonly cache?: PipelineCache;
   /** Addresses Gateways get their own address from (IPv4 addresses, `a-b` ranges, CIDRs). */
   readonly addressPool: readonly string[];
+  /** Addresses Gateways were given before (the last output's `addresses`). */
+  readonly addresses?: ReadonlyMap<string, string>;
   readonly controllerName?: string;
   /** Resources the data plane refused (Envoy's NACKs): shown on what produced them. */
   readonly rejections?: readonly DataPlaneRejection[];
@@ -59,6 +61,8 @@ export interface PipelineOutput {
   readonly resources: EnvoyResourceSet;
   /** Objects strait creates in the cluster (per-Gateway Services). */
   readonly ownedObjects: readonly OwnedObject[];
+  /** Each Gateway's address, by `namespace/name`: pass it as `addresses` next time. */
+  readonly addresses: ReadonlyMap<string, string>;
   readonly policy: PolicyOutput;
   /** Per node (by Kubernetes node name): what its agent and its Envoy get on top of the shared resources. */
   readonly nodeResources: ReadonlyMap<string, NodeResources>;
@@ -68,9 +72,10 @@ export interface PipelineOutput {
 export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
 
 export function runPipeline(view: ResourceView, options: PipelineOptions): PipelineOutput {
-  const { model, statuses, ownedObjects } = translateGateways(view, {
+  const { model, statuses, ownedObjects, addresses } = translateGateways(view, {
     now: options.now,
     addressPool: options.addressPool,
+    ...(options.addresses === undefined ? {} : { addresses: options.addresses }),
     ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
     ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
   });
@@ -98,6 +103,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
       ...policy.statuses,
     ],
     ownedObjects,
+    addresses,
     resources: translateGatewayModel(model, options.cache?.xds),
     policy,
     nodeResources,

@@ -38,12 +38,6 @@ export function backendTlsPolicyStatus(
     .sort((a, b) => byAge(a.gateway, b.gateway))
     .slice(0, room)
     .map((gw) => {
-      const prev = previous.find(
-        (a) =>
-          a.controllerName === controllerName &&
-          a.ancestorRef?.namespace === gw.namespace &&
-          a.ancestorRef?.name === gw.name,
-      );
       return {
         ancestorRef: {
           group: "gateway.networking.k8s.io",
@@ -52,7 +46,7 @@ export function backendTlsPolicyStatus(
           name: gw.name,
         },
         controllerName,
-        conditions: buildConditions(decision.conditions, prev?.conditions, policy.metadata.generation, now),
+        conditions: buildConditions(decision.conditions, policy.metadata.generation, now),
       };
     });
   return {

@@ -4,14 +4,8 @@ import { buildConditions, cond } from "./conditions.ts";
 import type { GatewayState } from "./gateway.ts";
 import { listenerSetAccepted } from "./listenerset.ts";
 
-interface PreviousListener {
-  name?: unknown;
-  conditions?: unknown;
-}
-
 export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
   const gw = state.gateway;
-  const previous = (gw.status ?? {}) as { conditions?: unknown; listeners?: PreviousListener[] };
   const generation = gw.metadata.generation;
   const conditions = [state.accepted, state.programmed, state.resolvedRefs];
   if (state.insecureFallback) {
@@ -27,12 +21,11 @@ export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
   const listeners = state.listeners
     .filter((l) => l.owner.kind === "Gateway")
     .map((l) => {
-      const prev = (previous.listeners ?? []).find((p) => p?.name === l.name);
       return {
         name: l.name,
         supportedKinds: l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
         attachedRoutes: l.attachedRoutes,
-        conditions: buildConditions(l.conditions, prev?.conditions, generation, now),
+        conditions: buildConditions(l.conditions, generation, now),
       };
     });
   return {
@@ -44,7 +37,7 @@ export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
     },
     status: {
       ...(state.address === undefined ? {} : { addresses: [{ type: "IPAddress", value: state.address }] }),
-      conditions: buildConditions(conditions, previous.conditions, generation, now),
+      conditions: buildConditions(conditions, generation, now),
       listeners,
       attachedListenerSets: state.listenerSets.filter((ls) => listenerSetAccepted(ls)).length,
     },

@@ -56,6 +56,12 @@ export interface GatewayOptions {
   readonly cache?: GatewayCache;
   /** Addresses the infrastructure gives Gateways: IPv4 addresses, ranges `a-b` or CIDRs. */
   readonly addressPool: readonly string[];
+  /**
+   * Addresses Gateways were given before, by `namespace/name` (the last
+   * pass's `addresses`): allocation is an input, so a Gateway keeps its
+   * address without the stage reading its own earlier status.
+   */
+  readonly addresses?: ReadonlyMap<string, string>;
   readonly controllerName?: string;
 }
 
@@ -64,6 +70,8 @@ export interface GatewayOutput {
   readonly statuses: readonly ObjectStatus[];
   /** Kubernetes objects strait creates for its Gateways (the per-Gateway Service). */
   readonly ownedObjects: readonly OwnedObject[];
+  /** The address of each Gateway that has one, by `namespace/name`: the next pass's `addresses`. */
+  readonly addresses: ReadonlyMap<string, string>;
 }
 
 /**
@@ -303,7 +311,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     .filter((gw) => classes.get(gw.spec.gatewayClassName)?.accepted === true)
     .sort(byAge);
   for (const gw of ours) {
-    gateways.set(`${gw.metadata.namespace}/${gw.metadata.name}`, buildGatewayState(view, gw, pool, taken));
+    const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+    gateways.set(key, buildGatewayState(view, gw, pool, taken, options.addresses?.get(key)));
   }
 
   /** Accepted ListenerSets by `namespace/name`, with the Gateway they join. */
@@ -474,5 +483,10 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),
+    addresses: new Map(
+      [...gateways].flatMap(([key, state]) =>
+        state.address === undefined ? [] : [[key, state.address] as const],
+      ),
+    ),
   };
 }

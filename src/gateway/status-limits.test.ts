@@ -75,12 +75,7 @@ describe("status limits", () => {
   });
 
   it("a condition message never exceeds 32768 characters", () => {
-    const [c] = buildConditions(
-      [cond("Accepted", false, "Invalid", "x".repeat(40000))],
-      undefined,
-      1,
-      TEST_NOW,
-    );
+    const [c] = buildConditions([cond("Accepted", false, "Invalid", "x".repeat(40000))], 1, TEST_NOW);
     expect(c?.message.length).toBe(32768);
     expect(c?.message.endsWith("…")).toBe(true);
   });
