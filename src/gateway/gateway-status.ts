@@ -1,10 +1,23 @@
 /** The Gateway status: addresses, conditions and one entry per listener. */
 import type { ObjectStatus } from "../model/status.ts";
+import { MAX_ANCESTORS } from "./backend-tls-policy-status.ts";
 import { buildConditions, cond } from "./conditions.ts";
 import type { GatewayState } from "./gateway.ts";
 import { listenerSetAccepted } from "./listenerset.ts";
 
-export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
+/** Negative-polarity Gateway condition (domain-prefixed: the Gateway API defines none for this). */
+export const POLICY_ANCESTORS_FULL = "strait.dev/BackendTLSPolicyAncestorsFull";
+
+/**
+ * `unplacedPolicies`: BackendTLSPolicies whose ancestor list is full without
+ * this Gateway (GEP-713 asks to signal it on the ancestor): their backends
+ * are not served through it.
+ */
+export function gatewayStatus(
+  state: GatewayState,
+  now: Date,
+  unplacedPolicies: readonly string[] = [],
+): ObjectStatus {
   const gw = state.gateway;
   const generation = gw.metadata.generation;
   const conditions = [state.accepted, state.programmed, state.resolvedRefs];
@@ -15,6 +28,16 @@ export function gatewayStatus(state: GatewayState, now: Date): ObjectStatus {
         true,
         "ConfigurationChanged",
         "a listener accepts clients without a certificate (AllowInsecureFallback)",
+      ),
+    );
+  }
+  if (unplacedPolicies.length > 0) {
+    conditions.push(
+      cond(
+        POLICY_ANCESTORS_FULL,
+        true,
+        "AncestorsFull",
+        `BackendTLSPolicy ${unplacedPolicies.join(", ")} already lists ${MAX_ANCESTORS} ancestors: the Services it targets are not served through this Gateway (HTTP 500)`,
       ),
     );
   }

@@ -14,7 +14,7 @@ import {
   decideBackendTlsPolicies,
   type PolicyDecision,
 } from "./backend-tls-policy.ts";
-import { backendTlsPolicyStatus } from "./backend-tls-policy-status.ts";
+import { backendTlsPolicyStatus, placedAncestors } from "./backend-tls-policy-status.ts";
 import { buildGatewayState, type GatewayState } from "./gateway.ts";
 import { gatewayService, type OwnedObject } from "./gateway-service.ts";
 import { gatewayStatus } from "./gateway-status.ts";
@@ -97,12 +97,57 @@ function clientCertificateClusters(
 }
 
 /**
+ * Per Gateway: the BackendTLSPolicies (`namespace/name`) whose ancestor list
+ * has no place left for it (16 at most, GEP-713). Such a policy is
+ * unimplementable through that Gateway: its backends are not used there
+ * (their share gets HTTP 500, never clear text), and the Gateway says so.
+ */
+function unplacedPolicies(
+  policies: BackendTlsPolicies,
+  users: ReadonlyMap<PolicyDecision, ReadonlySet<GatewayState>>,
+  controllerName: string,
+): Map<GatewayState, Set<string>> {
+  const out = new Map<GatewayState, Set<string>>();
+  for (const decision of policies.decisions) {
+    // A conflicted policy applies nowhere: only the winner's places matter for traffic.
+    if (decision.conflictsWith !== undefined) continue;
+    const gateways = [...(users.get(decision) ?? [])];
+    const placed = new Set(placedAncestors(decision, gateways, controllerName));
+    const key = `${decision.policy.metadata.namespace ?? ""}/${decision.policy.metadata.name}`;
+    for (const gw of gateways) {
+      if (placed.has(gw)) continue;
+      const set = out.get(gw) ?? new Set<string>();
+      set.add(key);
+      out.set(gw, set);
+    }
+  }
+  return out;
+}
+
+/** `clusterFor` without the backends whose TLS comes from one of `policies` (undefined: none). */
+function withoutPolicies(
+  clusterFor: (cluster: string) => string,
+  services: { get(cluster: string): ServiceBackend | undefined },
+  policies: ReadonlySet<string> | undefined,
+): (cluster: string) => string | undefined {
+  if (policies === undefined || policies.size === 0) return clusterFor;
+  return (cluster) => {
+    const tls = services.get(cluster)?.tls;
+    const blocked = tls?.sources.some(
+      (s) => s.kind === "BackendTLSPolicy" && policies.has(`${s.namespace}/${s.name}`),
+    );
+    return blocked === true ? undefined : clusterFor(cluster);
+  };
+}
+
+/**
  * What a Gateway's route tables depend on besides its attached routes: its
  * address, client certificate and listeners. The routes themselves are
  * compared by identity (see tablesIdentities).
  */
-function tablesSignature(state: GatewayState): string {
+function tablesSignature(state: GatewayState, unplaced: ReadonlySet<string> | undefined): string {
   return JSON.stringify({
+    unplaced: unplaced === undefined ? [] : [...unplaced].sort(),
     address: state.address,
     clientCert: state.backendClientCertificate?.name,
     listeners: state.listeners.map((l) => [
@@ -387,6 +432,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   }
 
   const routeBackends = cache.backends.update(contributors);
+  const unplaced = unplacedPolicies(policies, policyAncestors, controllerName);
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
   const ports: GatewayPort[] = [];
@@ -394,7 +440,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   const certificates = new Map<string, Certificate>();
   const caBundles = new Map<string, CaBundle>();
   for (const state of gateways.values()) {
-    statuses.push(gatewayStatus(state, options.now));
+    statuses.push(gatewayStatus(state, options.now, [...(unplaced.get(state) ?? [])].sort()));
     for (const ls of state.listenerSets) statuses.push(listenerSetStatus(ls, options.now));
     const address = state.address;
     if (address === undefined) continue;
@@ -410,7 +456,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     const built = reuseSigned(
       cache.tables,
       `${state.namespace}/${state.name}`,
-      tablesSignature(state),
+      tablesSignature(state, unplaced.get(state)),
       tablesIdentities(state),
       () => {
         const own = new Map<string, ServiceBackend>();
@@ -426,7 +472,11 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           address,
           listeners: state.listeners,
           routes: state.routes,
-          clusterFor: clientCertificateClusters(state, cache.backends, own),
+          clusterFor: withoutPolicies(
+            clientCertificateClusters(state, cache.backends, own),
+            cache.backends,
+            unplaced.get(state),
+          ),
         });
         return { ...tables, variants: [...own.values()] };
       },
