@@ -6,15 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { captureLogger } from "../../test/support/capture-logger.ts";
-import { storeOf } from "../../test/support/gateway-one-pass.ts";
+import { BASE, storeOf } from "../../test/support/gateway-one-pass.ts";
 import { PipelineReconciler } from "./pipeline-reconciler.ts";
 
 const MANIFESTS = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: strait }
-spec: { controllerName: strait.dev/gateway-controller }
----
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: apps, generation: 1 }
@@ -23,7 +18,7 @@ spec: { gatewayClassName: strait, listeners: [{ name: web, protocol: HTTP, port:
 
 describe("PipelineReconciler addresses", () => {
   it("keeps the address a Gateway's status reports after a restart, then its own", async () => {
-    const store = storeOf(MANIFESTS);
+    const store = storeOf(BASE, MANIFESTS);
     const gw = store.get("Gateway", "apps", "gw");
     if (gw === undefined) throw new Error("no gateway");
     store.upsert("Gateway", { ...gw, status: { addresses: [{ type: "IPAddress", value: "127.0.1.77" }] } });
