@@ -13,6 +13,7 @@ import type { AnyStoredObject } from "../src/resources/objects.ts";
 import type { ResourceView } from "../src/resources/view.ts";
 import { type ManifestSet, parseManifestText } from "../src/sources/manifests.ts";
 import type { SchemaCheck } from "../src/sources/schema.ts";
+import { carryTransitionTimes } from "../src/sources/status/transition-times.ts";
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
 import type { CheckData, TestData } from "./catalogue.ts";
 import type { Issued } from "./certificates.ts";
@@ -118,8 +119,10 @@ export function settle(
         | { status?: unknown }
         | undefined;
       if (current === undefined) continue;
-      if (JSON.stringify(current.status ?? {}) === JSON.stringify(s.status)) continue;
-      cluster.putStatus(s.ref.kind, s.ref.namespace, s.ref.name, s.status);
+      // As strait's status writers do: transition times of conditions that hold are the object's.
+      const status = carryTransitionTimes(current.status, s.status);
+      if (JSON.stringify(current.status ?? {}) === JSON.stringify(status)) continue;
+      cluster.putStatus(s.ref.kind, s.ref.namespace, s.ref.name, status);
       changed++;
     }
     if (changed === 0) return { resources, errors };

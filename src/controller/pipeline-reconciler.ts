@@ -55,6 +55,24 @@ export class PipelineReconciler implements Reconciler {
     this.#rejections = rejections;
   }
 
+  /**
+   * Addresses Gateways were given: the last pass's, and for a Gateway this
+   * process has not placed yet (after a restart, a new leader) the address
+   * its status reports, so it keeps it. Read here, at the edge: the pipeline
+   * itself never reads status.
+   */
+  #addresses(view: ResourceView): ReadonlyMap<string, string> {
+    const known = new Map(this.#latest?.addresses ?? []);
+    for (const gw of view.list("Gateway")) {
+      const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+      if (known.has(key)) continue;
+      const reported = ((gw.status as { addresses?: { value?: string }[] } | undefined)?.addresses ?? [])[0]
+        ?.value;
+      if (reported !== undefined) known.set(key, reported);
+    }
+    return known;
+  }
+
   onOutput(consumer: PipelineConsumer): void {
     this.#consumers.push(consumer);
   }
@@ -63,6 +81,7 @@ export class PipelineReconciler implements Reconciler {
     const output = runPipeline(view, {
       now: new Date(),
       addressPool: this.#addressPool,
+      addresses: this.#addresses(view),
       cache: this.#cache,
       rejections: this.#rejections,
       policy: this.#policy,

@@ -57,6 +57,8 @@ export interface PipelineOptions {
   readonly cache?: PipelineCache;
   /** Addresses Gateways get their own address from (IPv4 addresses, `a-b` ranges, CIDRs). */
   readonly addressPool: readonly string[];
+  /** Addresses Gateways were given before (the last output's `addresses`). */
+  readonly addresses?: ReadonlyMap<string, string>;
   readonly controllerName?: string;
   /** Resources the data plane refused (Envoy's NACKs): shown on what produced them. */
   readonly rejections?: readonly DataPlaneRejection[];
@@ -77,6 +79,8 @@ export interface PipelineOutput {
   readonly ownedObjects: readonly OwnedObject[];
   /** Per Ingress, paths and TLS entries that are not served, and why. */
   readonly ingressProblems: GatewayOutput["ingressProblems"];
+  /** Each Gateway's address, by `namespace/name`: pass it as `addresses` next time. */
+  readonly addresses: ReadonlyMap<string, string>;
   readonly policy: PolicyOutput;
   /** The workload identities as the leader records them in the API. */
   readonly identityObjects: readonly CiliumIdentityObject[];
@@ -88,9 +92,10 @@ export interface PipelineOutput {
 export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
 
 export function runPipeline(view: ResourceView, options: PipelineOptions): PipelineOutput {
-  const { model, statuses, ownedObjects, ingressProblems } = translateGateways(view, {
+  const { model, statuses, ownedObjects, ingressProblems, addresses } = translateGateways(view, {
     now: options.now,
     addressPool: options.addressPool,
+    ...(options.addresses === undefined ? {} : { addresses: options.addresses }),
     ...(options.cache === undefined ? {} : { cache: options.cache.gateway }),
     ...(options.controllerName === undefined ? {} : { controllerName: options.controllerName }),
   });
@@ -120,6 +125,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
       ...policy.statuses,
     ],
     ownedObjects,
+    addresses,
     resources,
     excluded,
     ingressProblems,

@@ -4,8 +4,9 @@
  * setting: node or load-balancer addresses in a cluster, loopback addresses
  * standalone), and its listeners bind to that address.
  *
- * Allocation is stable: a Gateway keeps the address its status reports while
- * that address stays in the pool and free; otherwise it gets the first free
+ * Allocation is stable: a Gateway keeps the address it was given before (an
+ * input of the stage, kept by the controller; never read back from status)
+ * while that address stays in the pool and free; otherwise it gets the first free
  * address at a slot derived from its name, so unrelated Gateways coming and
  * going do not move it. Static `spec.addresses` are honoured when they are IP
  * addresses inside the pool.

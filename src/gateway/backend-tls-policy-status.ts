@@ -19,6 +19,29 @@ interface AncestorStatusLike {
   conditions?: unknown;
 }
 
+/** Other controllers' ancestor entries of a policy's current status (their output: kept). */
+function otherAncestors(decision: PolicyDecision, controllerName: string): AncestorStatusLike[] {
+  const previous = ((decision.policy.status as { ancestors?: AncestorStatusLike[] } | undefined)?.ancestors ??
+    []) as AncestorStatusLike[];
+  return previous.filter((a) => a.controllerName !== controllerName);
+}
+
+/**
+ * The Gateways that get a place in the policy's ancestors: the CRD holds at
+ * most 16, other controllers' entries included; when full, no further entry
+ * is added (GEP-713) and the policy is unimplementable through the other
+ * Gateways. Which get the places must not depend on strait's earlier status:
+ * the oldest first, as listener conflicts are decided.
+ */
+export function placedAncestors(
+  decision: PolicyDecision,
+  ancestors: readonly GatewayState[],
+  controllerName: string,
+): GatewayState[] {
+  const room = Math.max(0, MAX_ANCESTORS - otherAncestors(decision, controllerName).length);
+  return [...ancestors].sort((a, b) => byAge(a.gateway, b.gateway)).slice(0, room);
+}
+
 export function backendTlsPolicyStatus(
   decision: PolicyDecision,
   ancestors: readonly GatewayState[],
@@ -30,31 +53,18 @@ export function backendTlsPolicyStatus(
     []) as AncestorStatusLike[];
   const others = previous.filter((a) => a.controllerName !== controllerName);
   if (ancestors.length === 0 && others.length === previous.length) return undefined;
-  // The CRD holds at most 16 ancestors, other controllers' entries included; when full, no further
-  // entry is added (GEP-713). Which Gateways get the places must not depend on strait's earlier
-  // status: the oldest first, as listener conflicts are decided.
-  const room = Math.max(0, MAX_ANCESTORS - others.length);
-  const ours = [...ancestors]
-    .sort((a, b) => byAge(a.gateway, b.gateway))
-    .slice(0, room)
-    .map((gw) => {
-      const prev = previous.find(
-        (a) =>
-          a.controllerName === controllerName &&
-          a.ancestorRef?.namespace === gw.namespace &&
-          a.ancestorRef?.name === gw.name,
-      );
-      return {
-        ancestorRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          namespace: gw.namespace,
-          name: gw.name,
-        },
-        controllerName,
-        conditions: buildConditions(decision.conditions, prev?.conditions, policy.metadata.generation, now),
-      };
-    });
+  const ours = placedAncestors(decision, ancestors, controllerName).map((gw) => {
+    return {
+      ancestorRef: {
+        group: "gateway.networking.k8s.io",
+        kind: "Gateway",
+        namespace: gw.namespace,
+        name: gw.name,
+      },
+      controllerName,
+      conditions: buildConditions(decision.conditions, policy.metadata.generation, now),
+    };
+  });
   return {
     ref: {
       group: "gateway.networking.k8s.io",

@@ -1,7 +1,9 @@
 /**
- * Building status conditions. `lastTransitionTime` is kept from the object's
- * current status while a condition's status does not change, so a reconcile
- * that changes nothing writes nothing.
+ * Building status conditions. Status is output, never input: every
+ * condition is stamped with the pass's clock. Keeping `lastTransitionTime`
+ * while a condition's status holds is the status writers' job
+ * (src/sources/status/transition-times.ts), which compare with what the
+ * object has now, so a reconcile that changes nothing writes nothing.
  */
 import type { Condition } from "../model/status.ts";
 
@@ -12,12 +14,6 @@ export interface ConditionInput {
   readonly message: string;
 }
 
-interface PreviousCondition {
-  type?: unknown;
-  status?: unknown;
-  lastTransitionTime?: unknown;
-}
-
 /** `message` maxLength of metav1.Condition in every Gateway API CRD. */
 const MAX_MESSAGE = 32768;
 
@@ -25,27 +21,26 @@ function clipMessage(text: string): string {
   return text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE - 1)}…`;
 }
 
-/** Conditions with generation and transition times, in the order given. */
+/** Conditions with generation and the pass's time, in the order given. */
 export function buildConditions(
   inputs: readonly ConditionInput[],
-  previous: unknown,
   generation: number | undefined,
   now: Date,
 ): Condition[] {
-  const prev = Array.isArray(previous) ? (previous as PreviousCondition[]) : [];
-  const stamp = now.toISOString().replace(/\.\d{3}Z$/, "Z");
-  return inputs.map((c) => {
-    const old = prev.find((p) => p?.type === c.type);
-    const keep = old?.status === c.status && typeof old.lastTransitionTime === "string";
-    return {
-      type: c.type,
-      status: c.status,
-      reason: c.reason,
-      message: clipMessage(c.message),
-      ...(generation === undefined ? {} : { observedGeneration: generation }),
-      lastTransitionTime: keep ? (old.lastTransitionTime as string) : stamp,
-    };
-  });
+  const stamp = conditionTime(now);
+  return inputs.map((c) => ({
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: clipMessage(c.message),
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+    lastTransitionTime: stamp,
+  }));
+}
+
+/** A condition timestamp: RFC 3339 in whole seconds, as metav1.Time serializes. */
+export function conditionTime(now: Date): string {
+  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 export function cond(type: string, ok: boolean, reason: string, message: string): ConditionInput {

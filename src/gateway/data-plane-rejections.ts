@@ -21,6 +21,7 @@ import type { GatewayModel, Route } from "../model/gateway.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { Condition, ObjectStatus } from "../model/status.ts";
 import type { ResourceView } from "../resources/view.ts";
+import { conditionTime } from "./conditions.ts";
 
 export const ROUTE_PROGRAMMED = "strait.dev/Programmed";
 export const REJECTED_BY_DATA_PLANE = "RejectedByDataPlane";
@@ -170,26 +171,15 @@ function collect(
 
 type Conditions = readonly Condition[];
 
-function previousTime(previous: unknown, type: string, status: string): string | undefined {
-  if (!Array.isArray(previous)) return undefined;
-  const old = (previous as { type?: unknown; status?: unknown; lastTransitionTime?: unknown }[]).find(
-    (c) => c?.type === type,
-  );
-  return old?.status === status && typeof old.lastTransitionTime === "string"
-    ? old.lastTransitionTime
-    : undefined;
-}
-
 function setCondition(
   conditions: Conditions,
   type: string,
   reason: string,
   message: string,
-  previous: unknown,
   now: Date,
   generation: number | undefined,
 ): Condition[] {
-  const stamp = previousTime(previous, type, "False") ?? now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const stamp = conditionTime(now);
   const condition: Condition = {
     type,
     status: "False",
@@ -221,9 +211,6 @@ export function applyDataPlaneRejections(
     if (s.ref.kind === "Gateway") {
       const listeners = marks.listeners.get(key);
       if (listeners === undefined) return s;
-      const previous = (view.get("Gateway", s.ref.namespace, s.ref.name)?.status ?? {}) as {
-        listeners?: { name?: string; conditions?: unknown }[];
-      };
       const generation = view.get("Gateway", s.ref.namespace, s.ref.name)?.metadata.generation;
       const list = (s.status.listeners ?? []) as { name: string; conditions: Conditions }[];
       return {
@@ -233,18 +220,9 @@ export function applyDataPlaneRejections(
           listeners: list.map((l) => {
             const why = listeners.get(l.name);
             if (why === undefined) return l;
-            const prev = previous.listeners?.find((p) => p?.name === l.name)?.conditions;
             return {
               ...l,
-              conditions: setCondition(
-                l.conditions,
-                "Programmed",
-                "Invalid",
-                why.message,
-                prev,
-                now,
-                generation,
-              ),
+              conditions: setCondition(l.conditions, "Programmed", "Invalid", why.message, now, generation),
             };
           }),
         },
@@ -254,8 +232,6 @@ export function applyDataPlaneRejections(
     const gateways = marks.routes.get(key);
     if (gateways === undefined) return s;
     const object = view.get(s.ref.kind, s.ref.namespace, s.ref.name);
-    const previous = ((object?.status ?? {}) as { parents?: { parentRef?: unknown; conditions?: unknown }[] })
-      .parents;
     const parents = (s.status.parents ?? []) as {
       parentRef: { name: string; namespace?: string; kind?: string };
       conditions: Conditions;
@@ -268,9 +244,6 @@ export function applyDataPlaneRejections(
           if ((p.parentRef.kind ?? "Gateway") !== "Gateway") return p;
           const why = gateways.get(`${p.parentRef.namespace ?? s.ref.namespace}/${p.parentRef.name}`);
           if (why === undefined) return p;
-          const prev = previous?.find(
-            (q) => JSON.stringify(q?.parentRef) === JSON.stringify(p.parentRef),
-          )?.conditions;
           return {
             ...p,
             conditions: setCondition(
@@ -278,7 +251,6 @@ export function applyDataPlaneRejections(
               ROUTE_PROGRAMMED,
               why.reason,
               why.message,
-              prev,
               now,
               object?.metadata.generation,
             ),

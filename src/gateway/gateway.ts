@@ -44,7 +44,12 @@ interface AddressDecision {
   readonly notUsable?: string;
 }
 
-function decideAddress(gw: ObjectOf<"Gateway">, pool: AddressPool, taken: Set<string>): AddressDecision {
+function decideAddress(
+  gw: ObjectOf<"Gateway">,
+  pool: AddressPool,
+  taken: Set<string>,
+  previous: string | undefined,
+): AddressDecision {
   const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
   const asked = (gw.spec.addresses ?? []) as { type?: string; value?: string }[];
   for (const a of asked) {
@@ -63,8 +68,6 @@ function decideAddress(gw: ObjectOf<"Gateway">, pool: AddressPool, taken: Set<st
     for (const v of values) taken.add(v);
     return { address: values[0] };
   }
-  const previous = ((gw.status as { addresses?: { value?: string }[] } | undefined)?.addresses ?? [])[0]
-    ?.value;
   const address = allocateAddress(pool, key, previous, taken);
   return address === undefined ? { notUsable: "the address pool is exhausted" } : { address };
 }
@@ -156,6 +159,8 @@ export function buildGatewayState(
   gw: ObjectOf<"Gateway">,
   pool: AddressPool,
   taken: Set<string>,
+  /** The address this Gateway was given before (an input: status is never read back). */
+  previousAddress: string | undefined,
 ): GatewayState {
   const namespace = gw.metadata.namespace ?? "";
   const ref = { group: "gateway.networking.k8s.io", kind: "Gateway", namespace, name: gw.metadata.name };
@@ -191,7 +196,7 @@ export function buildGatewayState(
       listenerSets.some((ls) => ls.listeners.includes(l) && listenerSetAccepted(ls)),
   );
   const own = all.filter((l) => l.owner.kind === "Gateway");
-  const address = decideAddress(gw, pool, taken);
+  const address = decideAddress(gw, pool, taken, previousAddress);
   const clientCert = resolveBackendClientCertificate(view, gw);
   const infra = infrastructureProblem(view, gw);
   const validListeners = own.filter((l) => l.accepted).length;

@@ -65,11 +65,10 @@ export function gatewayClassStatuses(
   for (const decision of decisions.values()) {
     const cls = view.get("GatewayClass", "", decision.name);
     if (cls === undefined) continue;
-    const previous = (cls.status as { conditions?: unknown } | undefined)?.conditions;
     out.push({
       ref: { group: "gateway.networking.k8s.io", kind: "GatewayClass", namespace: "", name: decision.name },
       status: {
-        conditions: buildConditions(decision.conditions, previous, cls.metadata.generation, now),
+        conditions: buildConditions(decision.conditions, cls.metadata.generation, now),
         supportedFeatures: SUPPORTED_FEATURES.map((name) => ({ name })),
       },
     });

@@ -33,18 +33,6 @@ interface ParentStatusLike {
   conditions?: unknown;
 }
 
-function sameParent(a: ParentRefLike | undefined, b: ParentRefLike, routeNs: string): boolean {
-  if (a === undefined) return false;
-  return (
-    (a.group ?? "gateway.networking.k8s.io") === (b.group ?? "gateway.networking.k8s.io") &&
-    (a.kind ?? "Gateway") === (b.kind ?? "Gateway") &&
-    (a.namespace ?? routeNs) === (b.namespace ?? routeNs) &&
-    a.name === b.name &&
-    a.sectionName === b.sectionName &&
-    a.port === b.port
-  );
-}
-
 /** The parentRef as status reports it: defaults filled in, the namespace always given. */
 function cleanParentRef(ref: ParentRefLike, routeNamespace: string): ParentRefLike {
   return {
@@ -97,21 +85,11 @@ export function routeStatus(
     []) as ParentStatusLike[];
   const others = previous.filter((p) => p.controllerName !== controllerName);
   if (results.length === 0 && others.length === previous.length) return undefined;
-  const ours = results.map((r) => {
-    const prev = previous.find(
-      (p) =>
-        p.controllerName === controllerName && sameParent(p.parentRef, r.parentRef, translated.namespace),
-    );
-    return {
-      parentRef: cleanParentRef(r.parentRef, translated.namespace),
-      controllerName,
-      conditions: buildConditions(
-        routeConditions(translated, r.attachment),
-        prev?.conditions,
-        translated.generation,
-        now,
-      ),
-    };
-  });
+  // Other controllers' entries are their output, kept as they are; ours are computed afresh.
+  const ours = results.map((r) => ({
+    parentRef: cleanParentRef(r.parentRef, translated.namespace),
+    controllerName,
+    conditions: buildConditions(routeConditions(translated, r.attachment), translated.generation, now),
+  }));
   return { ref: translated.ref, status: { parents: [...others, ...ours] } };
 }

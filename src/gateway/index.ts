@@ -27,6 +27,7 @@ import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
 import { byAge } from "./object-order.ts";
+import { unplacedPolicies, withoutPolicies } from "./policy-ancestors.ts";
 import { type AttachmentResult, attach, type ParentRefLike } from "./route-attachment.ts";
 import { kindConflicts } from "./route-kind-conflicts.ts";
 import { buildGatewayTables } from "./route-tables.ts";
@@ -65,6 +66,12 @@ export interface GatewayOptions {
   readonly cache?: GatewayCache;
   /** Addresses the infrastructure gives Gateways: IPv4 addresses, ranges `a-b` or CIDRs. */
   readonly addressPool: readonly string[];
+  /**
+   * Addresses Gateways were given before, by `namespace/name` (the last
+   * pass's `addresses`): allocation is an input, so a Gateway keeps its
+   * address without the stage reading its own earlier status.
+   */
+  readonly addresses?: ReadonlyMap<string, string>;
   readonly controllerName?: string;
 }
 
@@ -75,6 +82,8 @@ export interface GatewayOutput {
   readonly ownedObjects: readonly OwnedObject[];
   /** Per Ingress, what could not be served and why (the controller logs it). */
   readonly ingressProblems: IngressOutput["problems"];
+  /** The address of each Gateway that has one, by `namespace/name`: the next pass's `addresses`. */
+  readonly addresses: ReadonlyMap<string, string>;
 }
 
 /**
@@ -104,8 +113,9 @@ function clientCertificateClusters(
  * address, client certificate and listeners. The routes themselves are
  * compared by identity (see tablesIdentities).
  */
-function tablesSignature(state: GatewayState): string {
+function tablesSignature(state: GatewayState, unplaced: ReadonlySet<string> | undefined): string {
   return JSON.stringify({
+    unplaced: unplaced === undefined ? [] : [...unplaced].sort(),
     address: state.address,
     clientCert: state.backendClientCertificate?.name,
     listeners: state.listeners.map((l) => [
@@ -427,7 +437,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     .filter((gw) => classes.get(gw.spec.gatewayClassName)?.accepted === true)
     .sort(byAge);
   for (const gw of ours) {
-    gateways.set(`${gw.metadata.namespace}/${gw.metadata.name}`, buildGatewayState(view, gw, pool, taken));
+    const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+    gateways.set(key, buildGatewayState(view, gw, pool, taken, options.addresses?.get(key)));
   }
 
   /** Accepted ListenerSets by `namespace/name`, with the Gateway they join. */
@@ -535,6 +546,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   for (const r of ingress.routes) contributors.add(r);
   statuses.push(...ingress.statuses);
   const routeBackends = cache.backends.update(contributors);
+  const unplaced = unplacedPolicies(policies, policyAncestors, controllerName);
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
   const ports: GatewayPort[] = [];
@@ -542,7 +554,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   const certificates = new Map<string, Certificate>();
   const caBundles = new Map<string, CaBundle>();
   for (const state of gateways.values()) {
-    statuses.push(gatewayStatus(state, options.now));
+    statuses.push(gatewayStatus(state, options.now, [...(unplaced.get(state) ?? [])].sort()));
     for (const ls of state.listenerSets) statuses.push(listenerSetStatus(ls, options.now));
     const address = state.address;
     if (address === undefined) continue;
@@ -558,7 +570,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     const built = reuseSigned(
       cache.tables,
       `${state.namespace}/${state.name}`,
-      tablesSignature(state),
+      tablesSignature(state, unplaced.get(state)),
       tablesIdentities(state),
       () => {
         const own = new Map<string, ServiceBackend>();
@@ -575,7 +587,11 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           listeners: state.listeners,
           routes: state.routes,
           tlsRoutes: state.tlsRoutes,
-          clusterFor: clientCertificateClusters(state, cache.backends, own),
+          clusterFor: withoutPolicies(
+            clientCertificateClusters(state, cache.backends, own),
+            cache.backends,
+            unplaced.get(state),
+          ),
         });
         return { ...tables, variants: [...own.values()] };
       },
@@ -648,5 +664,10 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),
     ingressProblems: ingress.problems,
+    addresses: new Map(
+      [...gateways].flatMap(([key, state]) =>
+        state.address === undefined ? [] : [[key, state.address] as const],
+      ),
+    ),
   };
 }

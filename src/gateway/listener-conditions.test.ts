@@ -150,6 +150,46 @@ describe("a rejected listener claims no port", () => {
   });
 });
 
+describe("a listener of a protocol strait does not serve", () => {
+  // The official suite (ListenerSetProtocolConflict, ListenerSetAllowedRoutesSupportedKinds) expects
+  // the conflict and route-kind reasons whatever the protocol.
+  it("is Conflicted when it conflicts with an earlier listener, and claims nothing either way", () => {
+    const out = onePass(
+      storeOf(
+        BASE,
+        SECRET,
+        gateway(`  - { name: web, protocol: HTTP, port: 80 }\n  - { name: tcp, protocol: TCP, port: 80 }\n`),
+      ),
+    );
+    const tcp = listenerOf(statusOf(out, "Gateway", "apps", "gw"), "tcp");
+    expect(conditionOf(tcp.conditions, "Accepted")).toMatchObject({
+      status: "False",
+      reason: "ProtocolConflict",
+    });
+    expect(conditionOf(tcp.conditions, "Conflicted")).toMatchObject({
+      status: "True",
+      reason: "ProtocolConflict",
+    });
+  });
+
+  it("reports route kinds it cannot carry as InvalidRouteKinds", () => {
+    const out = onePass(
+      storeOf(
+        BASE,
+        gateway(
+          `  - { name: tls, protocol: TLS, port: 443, hostname: a.example, tls: { mode: Passthrough }, allowedRoutes: { kinds: [{ kind: HTTPRoute }] } }\n`,
+        ),
+      ),
+    );
+    const tls = listenerOf(statusOf(out, "Gateway", "apps", "gw"), "tls");
+    expect(conditionOf(tls.conditions, "Accepted")?.reason).toBe("UnsupportedProtocol");
+    expect(conditionOf(tls.conditions, "ResolvedRefs")).toMatchObject({
+      status: "False",
+      reason: "InvalidRouteKinds",
+    });
+  });
+});
+
 describe("Gateway conditions sum up the listeners", () => {
   it("ResolvedRefs is False, with the listener's reason, when a listener's is", () => {
     const out = onePass(

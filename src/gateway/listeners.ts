@@ -287,9 +287,19 @@ export function validateListeners(
       namespaces: namespacePolicy(spec),
       attachedRoutes: 0,
     };
+    // Conflicts with listeners of higher precedence on the same port (checked for every listener,
+    // as the spec's conflict reasons apply whatever the protocol). Only a listener that is otherwise
+    // acceptable claims its port and hostname, below: a rejected one serves nothing there.
+    const claim = claims.get(spec.port);
+    const hostKey = hostname ?? "";
+    let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
+    if (claim !== undefined && claim.protocol !== portFamily(spec.protocol)) conflict = "ProtocolConflict";
+    else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
+
     const supported = KINDS_BY_PROTOCOL[spec.protocol] !== undefined;
-    // A listener strait cannot serve claims no port: it must not make a valid listener conflict.
-    if (!supported) {
+    if (!supported && conflict === undefined) {
+      // Route kinds are still checked: none is valid on a protocol strait does not serve.
+      const asked = routeKinds(spec).invalid;
       out.push({
         ...base,
         supportedKinds: [],
@@ -300,7 +310,14 @@ export function validateListeners(
           cond("Accepted", false, "UnsupportedProtocol", `protocol ${spec.protocol} is not supported`),
           cond("Conflicted", false, "NoConflicts", "no conflicts"),
           cond("Programmed", false, "Invalid", `protocol ${spec.protocol} is not supported`),
-          cond("ResolvedRefs", true, "ResolvedRefs", "no references to resolve"),
+          asked.length === 0
+            ? cond("ResolvedRefs", true, "ResolvedRefs", "no references to resolve")
+            : cond(
+                "ResolvedRefs",
+                false,
+                "InvalidRouteKinds",
+                `route kinds ${asked.join(", ")} are not supported on ${spec.protocol} listeners`,
+              ),
         ],
       });
       continue;
@@ -359,19 +376,10 @@ export function validateListeners(
       }
     }
 
-    // Conflicts with listeners of higher precedence on the same port. Only a listener that is
-    // otherwise acceptable claims its port and hostname: a rejected one serves nothing there.
-    const claim = claims.get(spec.port);
-    const hostKey = hostname ?? "";
-    let conflict: "ProtocolConflict" | "HostnameConflict" | undefined;
-    if (acceptProblem === undefined) {
-      if (claim !== undefined && claim.protocol !== portFamily(spec.protocol)) conflict = "ProtocolConflict";
-      else if (claim?.hostnames.has(hostKey)) conflict = "HostnameConflict";
-      if (conflict === undefined) {
-        if (claim === undefined)
-          claims.set(spec.port, { protocol: portFamily(spec.protocol), hostnames: new Set([hostKey]) });
-        else claim.hostnames.add(hostKey);
-      }
+    if (conflict === undefined && acceptProblem === undefined) {
+      if (claim === undefined)
+        claims.set(spec.port, { protocol: portFamily(spec.protocol), hostnames: new Set([hostKey]) });
+      else claim.hostnames.add(hostKey);
     }
 
     const accepted = conflict === undefined && acceptProblem === undefined;

@@ -78,10 +78,6 @@ export function listenerSetAccepted(state: ListenerSetState): boolean {
 
 export function listenerSetStatus(state: ListenerSetState, now: Date): ObjectStatus {
   const ls = state.listenerSet;
-  const previous = (ls.status ?? {}) as {
-    conditions?: unknown;
-    listeners?: { name?: unknown; conditions?: unknown }[];
-  };
   const generation = ls.metadata.generation;
   let conditions: ConditionInput[];
   if (!state.allowed) {
@@ -109,18 +105,13 @@ export function listenerSetStatus(state: ListenerSetState, now: Date): ObjectSta
       name: state.name,
     },
     status: {
-      conditions: buildConditions(conditions, previous.conditions, generation, now),
+      conditions: buildConditions(conditions, generation, now),
       listeners: state.allowed
         ? state.listeners.map((l) => ({
             name: l.name,
             supportedKinds: l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
             attachedRoutes: l.attachedRoutes,
-            conditions: buildConditions(
-              l.conditions,
-              (previous.listeners ?? []).find((p) => p?.name === l.name)?.conditions,
-              generation,
-              now,
-            ),
+            conditions: buildConditions(l.conditions, generation, now),
           }))
         : [],
     },

@@ -25,6 +25,7 @@ import {
   storeOf,
   TEST_NOW,
 } from "../../test/support/gateway-one-pass.ts";
+import { statusesSchemaProblems } from "../../test/support/status-schema.ts";
 import { runPipeline } from "../controller/pipeline.ts";
 import { encodeResource } from "../xds/proto/index.ts";
 
@@ -128,6 +129,7 @@ describe("a route Envoy would refuse is refused in its own status, the others ar
     expect(served(out)).not.toContain("bad");
     for (const [type, byName] of Object.entries(out.resources))
       for (const [name, json] of byName) expect(encodeResource(type, json).issues, name).toEqual([]);
+    expect(statusesSchemaProblems(out.statuses)).toEqual([]);
   });
 
   it("only the bad rule is dropped when the route has good ones: PartiallyInvalid, 'Dropped Rule'", () => {

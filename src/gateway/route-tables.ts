@@ -50,7 +50,7 @@ export interface GatewayTablesInput {
    * The cluster this Gateway uses for a backend cluster: the same, or a variant
    * (TLS backends of a Gateway that presents a client certificate).
    */
-  readonly clusterFor?: (cluster: string) => string;
+  readonly clusterFor?: (cluster: string) => string | undefined;
 }
 
 interface Candidate {
@@ -89,7 +89,7 @@ function actionFor(
   rule: TranslatedRule,
   listener: ListenerState,
   prefix: string | undefined,
-  clusterFor: (c: string) => string,
+  clusterFor: (c: string) => string | undefined,
 ): RouteAction {
   const redirect = redirectAction(rule, listener);
   if (redirect !== undefined) {
@@ -106,12 +106,20 @@ function actionFor(
         : { type: "ReplacePrefixMatch" as const, prefix: prefix ?? "/", value: rule.pathRewrite.value };
   return {
     kind: "forward",
-    backends: rule.backends.map((b) =>
-      b.cluster === undefined ? b : { ...b, cluster: clusterFor(b.cluster) },
-    ),
+    // A cluster this Gateway may not use (undefined) keeps its weight: its share gets HTTP 500.
+    backends: rule.backends.map((b) => {
+      if (b.cluster === undefined) return b;
+      const cluster = clusterFor(b.cluster);
+      if (cluster !== undefined) return { ...b, cluster };
+      const { cluster: _unusable, ...rest } = b;
+      return rest;
+    }),
     ...(rule.hostRewrite === undefined ? {} : { hostRewrite: rule.hostRewrite }),
     ...(pathRewrite === undefined ? {} : { pathRewrite }),
-    mirrors: rule.mirrors.map((m) => ({ ...m, cluster: clusterFor(m.cluster) })),
+    mirrors: rule.mirrors.flatMap((m) => {
+      const cluster = clusterFor(m.cluster);
+      return cluster === undefined ? [] : [{ ...m, cluster }];
+    }),
     ...(rule.requestTimeout === undefined ? {} : { requestTimeout: rule.requestTimeout }),
     ...(rule.backendTimeout === undefined ? {} : { backendTimeout: rule.backendTimeout }),
     ...(rule.retry === undefined ? {} : { retry: rule.retry }),
@@ -122,7 +130,7 @@ function actionFor(
 function toRoutes(
   candidates: readonly Candidate[],
   listener: ListenerState,
-  clusterFor: (c: string) => string,
+  clusterFor: (c: string) => string | undefined,
 ): Route[] {
   return [...candidates]
     .sort((a, b) => comparePrecedence(a.ranked, b.ranked))
@@ -156,7 +164,7 @@ function buildTable(
   listeners: readonly ListenerState[],
   routes: readonly AttachedRoute[],
   misdirected: readonly string[],
-  clusterFor: (c: string) => string,
+  clusterFor: (c: string) => string | undefined,
 ): RouteTable {
   // Per owning listener: domain → candidates.
   const byListener = new Map<ListenerState, Map<string, Candidate[]>>();

@@ -2,11 +2,19 @@
  * Statuses stay inside the CRDs' limits however large the input is.
  * BackendTLSPolicy status.ancestors has maxItems 16 (GEP-713: "A maximum of
  * 16 ancestors will be represented in this list ... If this slice is full,
- * implementations MUST NOT add further entries"); condition messages have
+ * implementations MUST NOT add further entries", and the policy is
+ * unimplementable through the other Gateways); condition messages have
  * maxLength 32768 (metav1.Condition).
  */
 import { describe, expect, it } from "vitest";
-import { BASE, onePass, statusOf, storeOf, TEST_NOW } from "../../test/support/gateway-one-pass.ts";
+import {
+  BASE,
+  conditionOf,
+  onePass,
+  statusOf,
+  storeOf,
+  TEST_NOW,
+} from "../../test/support/gateway-one-pass.ts";
 import { statusesSchemaProblems } from "../../test/support/status-schema.ts";
 import { buildConditions, cond } from "./conditions.ts";
 
@@ -43,6 +51,31 @@ describe("status limits", () => {
       Array.from({ length: 16 }, (_, i) => `gw-${String(i).padStart(2, "0")}`),
     );
     expect(statusesSchemaProblems(out.statuses)).toEqual([]);
+    // Beyond the 16th the policy is unimplementable (GEP-713: "they MUST consider the policy
+    // unimplementable and signal that on any related resources such as the ancestor"): the
+    // Gateway says so, and its routes do not send to the policy's backends (500, never clear text).
+    const backendsOf = (gw: string) =>
+      out.model.routeTables
+        .filter((t) => t.name.startsWith(`apps/${gw}/`))
+        .flatMap((t) => t.virtualHosts.flatMap((v) => v.routes))
+        .flatMap((r) => (r.action.kind === "forward" ? r.action.backends : []));
+    for (const [gw, full] of [
+      ["gw-15", false],
+      ["gw-16", true],
+      ["gw-19", true],
+    ] as const) {
+      const condition = conditionOf(
+        statusOf(out, "Gateway", "apps", gw).status.conditions,
+        "strait.dev/BackendTLSPolicyAncestorsFull",
+      );
+      expect(condition?.status, gw).toBe(full ? "True" : undefined);
+      const backends = backendsOf(gw);
+      expect(backends.length, gw).toBeGreaterThan(0);
+      expect(
+        backends.every((b) => (full ? b.cluster === undefined : b.cluster === "apps/echo:8080")),
+        gw,
+      ).toBe(true);
+    }
   });
 
   it("other controllers' ancestor entries count against the 16", () => {
@@ -75,12 +108,7 @@ describe("status limits", () => {
   });
 
   it("a condition message never exceeds 32768 characters", () => {
-    const [c] = buildConditions(
-      [cond("Accepted", false, "Invalid", "x".repeat(40000))],
-      undefined,
-      1,
-      TEST_NOW,
-    );
+    const [c] = buildConditions([cond("Accepted", false, "Invalid", "x".repeat(40000))], 1, TEST_NOW);
     expect(c?.message.length).toBe(32768);
     expect(c?.message.endsWith("…")).toBe(true);
   });

@@ -23,7 +23,6 @@ export function policyStatus(
     | { readonly ok: false; readonly error: readonly PolicyProblem[] },
   now: Date,
 ): ObjectStatus {
-  const previous = (obj.status as { conditions?: unknown } | undefined)?.conditions;
   const input = result.ok
     ? cond(
         VALID_CONDITION,
@@ -46,6 +45,6 @@ export function policyStatus(
       namespace: kind === "CiliumNetworkPolicy" ? (obj.metadata.namespace ?? "default") : "",
       name: obj.metadata.name,
     },
-    status: { conditions: buildConditions([input], previous, obj.metadata.generation, now) },
+    status: { conditions: buildConditions([input], obj.metadata.generation, now) },
   };
 }

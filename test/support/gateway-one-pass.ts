@@ -8,6 +8,7 @@ import { type GatewayOptions, type GatewayOutput, translateGateways } from "../.
 import type { Condition, ObjectStatus } from "../../src/model/status.ts";
 import { parseManifestText } from "../../src/sources/manifests.ts";
 import { ResourceStore } from "../../src/sources/store.ts";
+import { statusesSchemaProblems } from "./status-schema.ts";
 
 export const TEST_NOW = new Date("2026-01-01T00:00:00Z");
 
@@ -47,8 +48,16 @@ export function storeOf(...texts: string[]): ResourceStore {
   return store;
 }
 
+/**
+ * One pass of the gateway stage. Every status it writes must validate against
+ * the CRDs' status schemas (test/support/status-schema.ts): a test that
+ * produces one the API server would refuse fails here.
+ */
 export function onePass(store: ResourceStore, options: Partial<GatewayOptions> = {}): GatewayOutput {
-  return translateGateways(store, { now: TEST_NOW, addressPool: ["127.0.1.0/24"], ...options });
+  const out = translateGateways(store, { now: TEST_NOW, addressPool: ["127.0.1.0/24"], ...options });
+  const problems = statusesSchemaProblems(out.statuses);
+  if (problems.length > 0) throw new Error(`statuses the CRDs refuse:\n${problems.join("\n")}`);
+  return out;
 }
 
 export function statusOf(out: GatewayOutput, kind: string, namespace: string, name: string): ObjectStatus {

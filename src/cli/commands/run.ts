@@ -15,9 +15,11 @@ export const runCommand: Command = {
   summary: "Run the controller: watch resources, serve xDS, write status",
   help: `Usage: strait run [-f DIR] [flags]
 
-Runs the strait controller until SIGTERM or SIGINT. It reads Gateway API,
-Ingress and Cilium network-policy resources, translates them, serves the
-result over xDS to every node's Envoy and agent, and writes statuses.
+Runs the strait controller until SIGTERM or SIGINT. It reads Gateway API
+(GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute,
+ReferenceGrant, BackendTLSPolicy), Ingress and Cilium network-policy resources,
+translates them, serves the result over xDS to every node's Envoy and agent, and
+writes statuses. GAMMA mesh routes, TCPRoute and UDPRoute are planned.
 
   strait run -f examples/quickstart     standalone: manifests from a folder, watched,
                                         and a managed local Envoy serving the Gateways

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { BASE } from "../../../test/support/gateway-one-pass.ts";
 import type { CommandIO } from "../command.ts";
 import { main } from "../main.ts";
 
@@ -18,20 +19,12 @@ async function run(args: string[]) {
   return { code, out: out.join(""), err: err.join("") };
 }
 
-const MANIFESTS = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: strait }
-spec: { controllerName: strait.dev/gateway-controller }
+const MANIFESTS = `${BASE}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: apps }
 spec: { gatewayClassName: strait, listeners: [{ name: web, protocol: HTTP, port: 80 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: apps }
-spec: { ports: [{ port: 8080 }] }
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -1,4 +1,6 @@
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
+import { isKindName } from "../../resources/kinds.ts";
+import { carryTransitionTimes } from "../../sources/status/transition-times.ts";
 import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
 
@@ -39,7 +41,14 @@ Exit code 0 on success, 1 when some input was invalid (the valid rest is printed
         kind: s.ref.kind,
         ...(s.ref.namespace === "" ? {} : { namespace: s.ref.namespace }),
         name: s.ref.name,
-        status: s.status,
+        // As the status writers would write it: transition times kept from the manifest's status.
+        status: isKindName(s.ref.kind)
+          ? carryTransitionTimes(
+              (input.store.get(s.ref.kind, s.ref.namespace, s.ref.name) as { status?: unknown } | undefined)
+                ?.status,
+              s.status,
+            )
+          : s.status,
       }));
     io.stdout(render(objects, format));
     return input.hadErrors ? EXIT.INPUT_ERRORS : EXIT.OK;

@@ -25,6 +25,7 @@ import { type WriteOutcome, WriteRunner } from "../kubernetes/write-runner.ts";
 import { canonicalJson, createMergePatch, sameJson } from "./merge-patch.ts";
 import { isStatusKind } from "./status-kinds.ts";
 import type { StatusWriter } from "./status-writer.ts";
+import { carryTransitionTimes } from "./transition-times.ts";
 
 export interface KubernetesStatusWriterOptions {
   readonly client: KubeClient;
@@ -108,12 +109,14 @@ export class KubernetesStatusWriter implements StatusWriter {
       return "skipped";
     }
     if (current.status === s.status || this.#settled.get(current) === s.status) return "skipped";
-    if (sameJson(current.status ?? {}, s.status)) {
+    // Transition times of conditions that hold are the object's own (the pipeline stamps its clock).
+    const status = carryTransitionTimes(current.status, s.status);
+    if (sameJson(current.status ?? {}, status)) {
       this.#settled.set(current, s.status);
       this.#written.delete(key);
       return "skipped";
     }
-    const desired = canonicalJson(s.status);
+    const desired = canonicalJson(status);
     const version = current.metadata.resourceVersion;
     const last = this.#written.get(key);
     // Written already from this very object version; the watch has not brought the result back yet.
@@ -126,7 +129,7 @@ export class KubernetesStatusWriter implements StatusWriter {
       {
         body: {
           metadata: version === undefined ? {} : { resourceVersion: version },
-          status: createMergePatch(current.status, s.status),
+          status: createMergePatch(current.status, status),
         },
         contentType: "application/merge-patch+json",
       },

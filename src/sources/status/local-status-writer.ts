@@ -1,7 +1,7 @@
 /**
  * Standalone status writing: statuses go into the store objects, as the
- * Kubernetes `/status` subresource would put them, so the next reconcile
- * sees them (lastTransitionTime is kept while a condition holds), and they
+ * Kubernetes `/status` subresource would put them (lastTransitionTime kept
+ * from the object while a condition holds), and they
  * are served on the local API (`GET /api/v1/statuses`) and, if asked, written
  * to a file after each change.
  */
@@ -13,6 +13,7 @@ import { isKindName } from "../../resources/kinds.ts";
 import type { AnyStoredObject } from "../../resources/objects.ts";
 import type { ResourceStore } from "../store.ts";
 import type { StatusWriter } from "./status-writer.ts";
+import { carryTransitionTimes } from "./transition-times.ts";
 
 export interface StatusEntry {
   readonly kind: string;
@@ -38,22 +39,24 @@ export class LocalStatusWriter implements StatusWriter {
   }
 
   async write(statuses: readonly ObjectStatus[]): Promise<number> {
-    this.#latest = statuses;
     let written = 0;
-    for (const s of statuses) {
-      if (!isKindName(s.ref.kind)) continue;
+    this.#latest = statuses.map((s) => {
+      if (!isKindName(s.ref.kind)) return s;
       const current = this.#store.get(s.ref.kind, s.ref.namespace, s.ref.name) as
-        | (AnyStoredObject & { status?: unknown })
+        | (AnyStoredObject & { status?: Record<string, unknown> })
         | undefined;
-      if (current === undefined) continue;
-      if (current.status === s.status || this.#settled.get(current) === s.status) continue;
-      if (JSON.stringify(current.status ?? {}) === JSON.stringify(s.status)) {
+      if (current === undefined || current.status === s.status) return s;
+      if (this.#settled.get(current) === s.status) return { ...s, status: current.status ?? {} };
+      // Transition times of conditions that hold are the object's own (the pipeline stamps its clock).
+      const status = carryTransitionTimes(current.status, s.status);
+      if (JSON.stringify(current.status ?? {}) === JSON.stringify(status)) {
         this.#settled.set(current, s.status);
-        continue;
+        return { ...s, status: current.status ?? {} };
       }
-      this.#store.upsert(s.ref.kind, { ...current, status: s.status } as AnyStoredObject);
+      this.#store.upsert(s.ref.kind, { ...current, status } as AnyStoredObject);
       written++;
-    }
+      return { ...s, status };
+    });
     if (written > 0 && this.#file !== undefined) {
       try {
         writeFileSync(this.#file, stringify(this.entries(), { lineWidth: 0 }));
