@@ -14,11 +14,12 @@ import { REPO, StraitProcess } from "./support/strait-process.ts";
 import { waitFor } from "./support/wait.ts";
 
 /**
- * Deadlines for a loaded 2-core machine (several suites at once): every wait polls for its
- * condition and gives up only after a minute, so a slow start is slow, not a failure.
+ * Deadlines for a loaded 2-core machine: every wait polls its condition and gives up only after
+ * two minutes (under a full parallel suite, a Go build and other helpers' suites, load 27, a
+ * status once took over a minute), so a slow start is slow, not a failure.
  */
-const DEADLINE_MS = 60_000;
-const TEST_TIMEOUT_MS = 180_000;
+const DEADLINE_MS = 120_000;
+const TEST_TIMEOUT_MS = 420_000;
 
 const LEASE_FLAGS = [
   "--lease-duration",
