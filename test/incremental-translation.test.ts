@@ -72,7 +72,8 @@ function mutate<K extends Parameters<ResourceStore["upsert"]>[0]>(
 
 type Spec = Record<string, unknown> & { spec: Record<string, never> };
 
-describe("incremental translation equals a fresh translation", () => {
+// Every conformance test's manifests translated twice: seconds when idle, minutes on a loaded machine.
+describe("incremental translation equals a fresh translation", { timeout: 300_000 }, () => {
   it("on the generated configuration, through edits of every kind translation reads", async () => {
     const store = generate(SIZE);
     const cache = new PipelineCache();

@@ -34,7 +34,7 @@ const LEASE_FLAGS = [
 ];
 
 /** Deadline of every wait on strait and the API server: generous, the machine's two cores are shared. */
-const LOADED_MS = 60_000;
+const LOADED_MS = 120_000;
 
 let plane: ControlPlane;
 let applier: Applier;
@@ -169,7 +169,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     await eventually(
       "the HTTPRoute status",
       async () => (await routeConditions()).some((c) => c.type === "Accepted" && c.status === "True"),
-      60_000,
+      LOADED_MS,
     );
     for (const r of [a, b]) {
       await waitFor(
@@ -238,7 +238,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
       ),
     );
     expect(follower.proc.logs.some((l) => l.msg === "became leader: writing statuses")).toBe(true);
-  }, 180_000);
+  }, 420_000);
 
   it("re-lists after a 410: etcd compacted past the watch's resourceVersion while the API server was down", async () => {
     const { proc } = await startReplica("replica-c");
@@ -268,7 +268,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
         (c) => c.type === "ResolvedRefs" && c.observedGeneration === route.metadata.generation,
       );
     });
-  }, 180_000);
+  }, 420_000);
 
   it("records the pods' identities as CiliumIdentity objects; a restarted controller numbers them alike", async () => {
     const ns = "identities";
@@ -313,7 +313,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     };
 
     const first = await startReplica("replica-id-1");
-    await eventually("two CiliumIdentity objects", async () => (await recorded()).length === 2, 60_000);
+    await eventually("two CiliumIdentity objects", async () => (await recorded()).length === 2, LOADED_MS);
     const objects = await recorded();
     const byApp: Record<string, Identity | undefined> = Object.fromEntries(
       objects.map((o) => [o["security-labels"]["k8s:app"] ?? "", o]),
@@ -325,7 +325,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     await eventually(
       "the first controller's numbering",
       async () => Object.keys(await numbering(first.base)).length === 2,
-      60_000,
+      LOADED_MS,
     );
     const numbers = await numbering(first.base);
     expect(numbers).toEqual({
@@ -340,7 +340,7 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     await eventually(
       "the restarted controller's numbering",
       async () => Object.keys(await numbering(second.base)).length === 2,
-      60_000,
+      LOADED_MS,
     );
     expect(await numbering(second.base)).toEqual(numbers);
     expect((await recorded()).map((o) => o.metadata.name).sort()).toEqual(

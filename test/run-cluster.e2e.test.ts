@@ -32,7 +32,7 @@ const LEASE_FLAGS = [
 ];
 
 /** Deadline of every wait on the replicas: generous, since other suites share the machine's two cores. */
-const LOADED_MS = 60_000;
+const LOADED_MS = 120_000;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -133,7 +133,7 @@ function retarget(server: KubeApiServer, backend: string): void {
   server.update({ ...route, spec: { ...spec, rules } });
 }
 
-describe("strait run --kubeconfig (cluster mode)", { timeout: 180_000 }, () => {
+describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
   it("syncs the quickstart, becomes ready, patches statuses only when they change, and releases the Lease on SIGTERM", async () => {
     const server = await quickstartServer();
     const { proc, base } = await startReplica(server, "solo");
@@ -208,7 +208,7 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 180_000 }, () => {
     expect(server.get("Lease", "strait-system", "strait-controller")?.spec).toMatchObject({
       holderIdentity: "",
     });
-  }, 180_000);
+  }, 420_000);
 
   it("runs two replicas of which exactly one writes statuses; after the leader is killed the other takes over within the lease duration", async () => {
     const server = await quickstartServer();
@@ -271,5 +271,5 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 180_000 }, () => {
         .filter((p) => p.user === followerName)
         .map((p) => p.status),
     ).toEqual([200]);
-  }, 180_000);
+  }, 420_000);
 });
