@@ -3,7 +3,9 @@
  * runner's own network namespace answers an official test's requests, and
  * the cross-check with the simulator catches a simulator that lies about
  * Envoy and an Envoy that was given another configuration than the one the
- * simulator judged. (The whole suite on Envoy runs in `npm run conformance`.)
+ * simulator judged; a configuration Envoy rejects fails the test with Envoy's
+ * error and the next test runs as usual. (The whole suite on Envoy runs in
+ * `npm run conformance`.)
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -26,7 +28,7 @@ const noNamespace =
 
 describe("conformance through real Envoy", () => {
   it.skipIf(noNamespace !== undefined)(
-    "passes an official test with no disagreement, and catches a lying simulator and a misconfigured Envoy",
+    "passes an official test with no disagreement, catches a lying simulator, a misconfigured Envoy and a NACK, and recovers",
     () => {
       const run = spawnSync(
         join(REPO, "node_modules/.bin/node"),
@@ -46,6 +48,11 @@ describe("conformance through real Envoy", () => {
 
       expect(out["envoy-wrong"]?.passed).toBe(false);
       expect(out["envoy-wrong"]?.disagreements[0]?.differences).toContain("status: simulator 200, Envoy 500");
+
+      expect(out["envoy-rejects"]?.passed).toBe(false);
+      expect(out["envoy-rejects"]?.errors.join("\n")).toMatch(/Envoy rejected the configuration .*domain/i);
+      expect(out["honest-again"]?.passed).toBe(true);
+      expect(out["honest-again"]?.disagreements).toEqual([]);
     },
     300_000,
   );

@@ -88,6 +88,14 @@ function tlsOptions(request: TrafficRequest) {
   };
 }
 
+/** One request on its way, and what the client sees of the gateway's TLS meanwhile. */
+interface Exchange {
+  readonly target: WireTarget;
+  readonly request: TrafficRequest;
+  readonly extraHeaders: Readonly<Record<string, string>>;
+  readonly seen: { chain?: string[] };
+}
+
 /** The chain a TLS peer presented, leaf first. */
 function presentedChain(socket: TLSSocket): string[] {
   const out: string[] = [];
@@ -106,11 +114,12 @@ export async function sendOverWire(
   request: TrafficRequest,
   extraHeaders: Readonly<Record<string, string>>,
 ): Promise<WireAnswer> {
-  const seen: { chain?: string[] } = {};
+  const exchange: Exchange = { target, request, extraHeaders, seen: {} };
+  const seen = exchange.seen;
   const answer =
     request.protocol === "HTTP/2.0" || request.protocol === "H2C_PRIOR_KNOWLEDGE"
-      ? await sendHttp2(target, request, extraHeaders, seen)
-      : await sendHttp1(target, request, extraHeaders, seen);
+      ? await sendHttp2(exchange)
+      : await sendHttp1(exchange);
   if (request.scheme !== "https") return answer;
   const requested =
     request.clientCert === undefined
@@ -153,12 +162,7 @@ function certificateRequested(target: WireTarget, request: TrafficRequest, cert:
   });
 }
 
-function sendHttp1(
-  target: WireTarget,
-  request: TrafficRequest,
-  extraHeaders: Readonly<Record<string, string>>,
-  seen: { chain?: string[] },
-): Promise<WireAnswer> {
+function sendHttp1({ target, request, extraHeaders, seen }: Exchange): Promise<WireAnswer> {
   return new Promise((resolve) => {
     const options = {
       host: target.address,
@@ -238,12 +242,7 @@ async function exchangeFrames(
   return ok;
 }
 
-function sendHttp2(
-  target: WireTarget,
-  request: TrafficRequest,
-  extraHeaders: Readonly<Record<string, string>>,
-  seen: { chain?: string[] },
-): Promise<WireAnswer> {
+function sendHttp2({ target, request, extraHeaders, seen }: Exchange): Promise<WireAnswer> {
   return new Promise((resolve) => {
     const tls = request.scheme === "https";
     let session: ClientHttp2Session;

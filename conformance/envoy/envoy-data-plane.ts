@@ -143,8 +143,13 @@ export class EnvoyDataPlane implements DataPlane {
   async #notYet(): Promise<string | undefined> {
     const client = this.#server.clients().find((c) => c.node.id === NODE_ID);
     if (client === undefined) return "Envoy has not connected";
+    // Answered: ACKed, or NACKed (a NACK of this publish fails the wait; one of an earlier test's
+    // configuration stays the last answer of a type nothing has been sent for since).
     const pending = client.types.filter(
-      (t) => t.lastSent !== undefined && t.lastAcked?.nonce !== t.lastSent.nonce,
+      (t) =>
+        t.lastSent !== undefined &&
+        t.lastAcked?.nonce !== t.lastSent.nonce &&
+        t.lastNacked?.nonce !== t.lastSent.nonce,
     );
     if (pending.length > 0) return `waiting for ACKs of ${pending.map((t) => t.type).join(", ")}`;
     const snapshot = this.#cache.snapshotFor(

@@ -1,11 +1,12 @@
 /**
- * Runs one official conformance test through the Envoy engine three times on
- * one Envoy: as is, with the simulator given a broken configuration, and with
+ * Runs one official conformance test through the Envoy engine five times on
+ * one Envoy: as is; with the simulator given a broken configuration; with
  * Envoy given the broken one (every route to infra-backend-v1 sent to a
- * cluster that does not exist), and prints the outcomes as JSON. The engine's
- * own test (test/conformance-envoy.e2e.test.ts) reads them: the cross-check
- * must catch both lies. Runs itself in a network namespace of its own, as the
- * runner does.
+ * cluster that does not exist); with Envoy given one it rejects; and as is
+ * again. Prints the outcomes as JSON for the engine's own test
+ * (test/conformance-envoy.e2e.test.ts): the cross-check must catch both lies,
+ * the NACK must fail the test with Envoy's error, and the next test must pass.
+ * Runs itself in a network namespace of its own, as the runner does.
  *
  *   node test/support/envoy-engine-probe.ts TEST
  */
@@ -33,6 +34,19 @@ function broken(set: EnvoyResourceSet): EnvoyResourceSet {
   return { ...set, [TYPE_URLS.routeConfiguration]: routes };
 }
 
+/** Every virtual host twice: valid protobuf, but Envoy refuses duplicate domains (a NACK). */
+function rejected(set: EnvoyResourceSet): EnvoyResourceSet {
+  const routes = new Map<string, EnvoyResourceJson>();
+  for (const [name, rc] of set[TYPE_URLS.routeConfiguration]) {
+    const hosts = (rc.virtual_hosts as { name: string }[] | undefined) ?? [];
+    routes.set(name, {
+      ...rc,
+      virtual_hosts: [...hosts, ...hosts.map((h) => ({ ...h, name: `${h.name}-again` }))],
+    });
+  }
+  return { ...set, [TYPE_URLS.routeConfiguration]: routes };
+}
+
 async function main(name: string): Promise<void> {
   const dir = gatewayApiDir();
   const catalogue = loadCatalogue(dir);
@@ -53,6 +67,10 @@ async function main(name: string): Promise<void> {
     "envoy-wrong": {
       serve: (resources, cluster, simulator) => plane.serve(broken(resources), cluster, simulator),
     },
+    "envoy-rejects": {
+      serve: (resources, cluster, simulator) => plane.serve(rejected(resources), cluster, simulator),
+    },
+    "honest-again": plane,
   };
   const out: Record<string, unknown> = {};
   try {
