@@ -68,6 +68,27 @@ describe.skipIf(BIN === undefined)(
     let socket: string;
     let running: RunningController;
 
+    let serverConf: string;
+
+    async function startServer(): Promise<void> {
+      server = spawn(join(BIN ?? "", "spire-server"), ["run", "-config", serverConf], { stdio: "ignore" });
+      await eventually("the SPIRE server's socket", () => {
+        try {
+          execFileSync(join(BIN ?? "", "spire-server"), ["healthcheck", "-socketPath", socket], {
+            stdio: "ignore",
+          });
+          return true;
+        } catch {
+          return undefined;
+        }
+      });
+    }
+
+    async function inSync(): Promise<string | undefined> {
+      const metrics = await (await fetch(`http://${running.httpAddress}/metrics`)).text();
+      return /^strait_spire_entries_in_sync (\d)$/m.exec(metrics)?.[1];
+    }
+
     /** `spiffeId → selectors` of every entry the server holds, read with its own CLI. */
     function entries(): Map<string, string[]> {
       const out = execFileSync(
@@ -100,17 +121,8 @@ describe.skipIf(BIN === undefined)(
         trustDomain: "strait.local",
       });
       socket = join(dir, "server", "api.sock");
-      server = spawn(join(BIN ?? "", "spire-server"), ["run", "-config", conf], { stdio: "ignore" });
-      await eventually("the SPIRE server's socket", () => {
-        try {
-          execFileSync(join(BIN ?? "", "spire-server"), ["healthcheck", "-socketPath", socket], {
-            stdio: "ignore",
-          });
-          return true;
-        } catch {
-          return undefined;
-        }
-      });
+      serverConf = conf;
+      await startServer();
       const manifests = join(dir, "manifests");
       mkdirSync(manifests);
       writeFileSync(join(manifests, "web.yaml"), podYaml("web", "web", "node-1", "10.1.0.10"));
@@ -167,5 +179,28 @@ describe.skipIf(BIN === undefined)(
       );
       expect(entries().size).toBe(3);
     }, 90_000);
+
+    it("while the SPIRE server is down: reports it, retries with back-off, and catches up once it is back", async () => {
+      server.kill("SIGKILL");
+      await new Promise((r) => server.once("exit", r));
+      const manifests = join(dir, "manifests");
+      writeFileSync(join(manifests, "queue.yaml"), podYaml("queue", "queue", "node-1", "10.1.0.40"));
+      const queue = await eventually("queue's identity", () => identityOf("default/queue"));
+      const deadline = Date.now() + 60_000;
+      while ((await inSync()) !== "0") {
+        if (Date.now() > deadline) throw new Error("strait_spire_entries_in_sync never dropped to 0");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await startServer(); // same data folder: the entries made before are still there
+      await eventually("the missed entry", () =>
+        entries().has(`spiffe://strait.local/identity/${queue}`) ? true : undefined,
+      );
+      expect(entries().size).toBe(4);
+      while ((await inSync()) !== "1") {
+        if (Date.now() > deadline + 60_000)
+          throw new Error("strait_spire_entries_in_sync never came back to 1");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }, 180_000);
   },
 );

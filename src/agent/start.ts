@@ -75,7 +75,12 @@ function readTlsFile(path: string, flag: string): Buffer {
   }
 }
 
-function xdsSource(settings: Settings, address: string, logger: Logger): XdsDesiredStateSource {
+function xdsSource(
+  settings: Settings,
+  address: string,
+  logger: Logger,
+  onAuthSettings: (settings: { readonly trustDomain?: string }) => void,
+): XdsDesiredStateSource {
   const files = [
     stringSetting(settings, "xdsTlsCert"),
     stringSetting(settings, "xdsTlsKey"),
@@ -90,6 +95,7 @@ function xdsSource(settings: Settings, address: string, logger: Logger): XdsDesi
     address,
     node: stringSetting(settings, "nodeName") ?? hostname(),
     logger,
+    onAuthSettings,
     ...(given === 3
       ? {
           tls: {
@@ -138,7 +144,9 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   const file = stringSetting(settings, "desiredState");
   if (file !== undefined) sources.push(new FileDesiredStateSource(file));
   const xdsAddress = stringSetting(settings, "xdsAddress");
-  if (xdsAddress !== undefined) sources.push(xdsSource(settings, xdsAddress, logger));
+  if (xdsAddress !== undefined) {
+    sources.push(xdsSource(settings, xdsAddress, logger, (s) => auth?.checkSettings(s)));
+  }
   for (const source of sources) {
     await source.start(
       async (state, origin) => {

@@ -81,10 +81,12 @@ describe("the agent's xDS source", () => {
     const states: DesiredState[] = [];
     let refuse = false;
     const rejected: unknown[] = [];
+    const authSettings: { trustDomain?: string }[] = [];
     source = new XdsDesiredStateSource({
       address: h.address,
       node: "node-a",
       logger: pino({ level: "silent" }),
+      onAuthSettings: (s) => authSettings.push(s),
     });
     await source.start(
       async (state): Promise<ApplyOutcome> => {
@@ -119,6 +121,8 @@ describe("the agent's xDS source", () => {
       identity: first.endpoints.find((e) => e.pod === "default/client")?.identity,
     });
     expect(states).toHaveLength(1); // nothing applied before every type had answered
+    // The controller's AuthSettings come with the state.
+    expect(authSettings[0]).toEqual({ trustDomain: "strait.local" });
 
     // A change: port 80 becomes 8080.
     load(store, MANIFESTS.replace('port: "80"', 'port: "8080"'));

@@ -63,6 +63,8 @@ export interface XdsSourceOptions {
   /** TLS with a client certificate (PEM contents); plaintext without. */
   readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
   readonly retryMs?: { readonly initial: number; readonly max: number };
+  /** The controller's AuthSettings, after each applied state (the agent checks them against its own). */
+  readonly onAuthSettings?: (settings: { readonly trustDomain?: string }) => void;
 }
 
 interface DeltaResponse {
@@ -90,6 +92,7 @@ export class XdsDesiredStateSource implements DesiredStateSource {
   #delayMs: number;
   #chain: Promise<unknown> = Promise.resolve();
   #accept: DesiredStateSink | undefined;
+  #authSettings: { readonly trustDomain?: string } = {};
   #reject: RejectSink | undefined;
   /** The number of responses applied, ACKed and NACKed (tests and status). */
   readonly counts = { applied: 0, acked: 0, nacked: 0, connects: 0 };
@@ -280,6 +283,7 @@ export class XdsDesiredStateSource implements DesiredStateSource {
     this.#synced = true;
     this.counts.applied++;
     this.#ack(r);
+    this.#options.onAuthSettings?.(this.#authSettings);
   }
 
   #state(
@@ -292,6 +296,7 @@ export class XdsDesiredStateSource implements DesiredStateSource {
       resources.set(t, new Map([...held].map(([n, h]) => [n, h.json])));
     }
     const s = agentStateFrom(resources);
+    this.#authSettings = s.trustDomain === undefined ? {} : { trustDomain: s.trustDomain };
     const parsed = validateDesiredState({ endpoints: s.endpoints, policies: s.policies, ipcache: s.ipcache });
     return parsed.ok ? { ok: true, value: parsed.value } : { ok: false, errors: parsed.error };
   }

@@ -37,9 +37,13 @@ export interface AgentAuth {
     authType: number;
   }): void;
   setDesired(state: DesiredState): void;
+  /** The controller's AuthSettings (over xDS): a trust domain other than this agent's is reported. */
+  checkSettings(settings: { readonly trustDomain?: string }): void;
   status(): {
     readonly provider: string;
     readonly healthy: boolean;
+    /** Set while the controller's AuthSettings do not fit this agent. */
+    readonly settingsMismatch?: string;
     readonly entries: readonly AuthEntryStatus[];
     readonly failures: readonly { key: AuthKey; last: { time: string; result: string; message?: string } }[];
   };
@@ -94,6 +98,20 @@ function certManagerProvider(settings: Settings, trustDomain: TrustDomain, log: 
     rootsDer: roots,
     logger: log,
   });
+}
+
+/**
+ * Why the controller's auth settings do not fit this agent, or undefined.
+ * The trust domain is fixed when the agent starts (its provider is built
+ * for it), so a different one is reported, not adopted: every handshake with
+ * the controller's other agents would fail.
+ */
+export function authSettingsMismatch(
+  local: TrustDomain,
+  controller: { readonly trustDomain?: string },
+): string | undefined {
+  if (controller.trustDomain === undefined || controller.trustDomain === local) return undefined;
+  return `the controller's trust domain is "${controller.trustDomain}", this agent's --trust-domain is "${local}": handshakes with agents of the controller's trust domain will fail`;
 }
 
 function providerOf(
@@ -235,6 +253,13 @@ export async function startAgentAuth(
       this.set(provider.healthy() ? 1 : 0);
     },
   });
+  let mismatch: string | undefined;
+  const mismatchGauge = new Gauge({
+    name: "strait_auth_settings_mismatch",
+    help: "1 while the controller's AuthSettings (over xDS) name another trust domain than this agent's --trust-domain.",
+    registers,
+  });
+  mismatchGauge.set(0);
   manager.start();
   logger.info({ provider: provider.name, address: bound, trustDomain: td.value }, "mutual auth listening");
 
@@ -243,9 +268,17 @@ export async function startAgentAuth(
     address: bound,
     authRequired: (ev) => manager.handleAuthRequired(ev),
     setDesired: (state) => manager.setDesired(authDesiredOf(state)),
+    checkSettings: (controller) => {
+      const now = authSettingsMismatch(td.value, controller);
+      if (now !== undefined && now !== mismatch) logger.error({ reason: now }, "auth settings do not match");
+      if (now === undefined && mismatch !== undefined) logger.info("auth settings match again");
+      mismatch = now;
+      mismatchGauge.set(now === undefined ? 0 : 1);
+    },
     status: () => ({
       provider: provider.name,
       healthy: provider.healthy(),
+      ...(mismatch === undefined ? {} : { settingsMismatch: mismatch }),
       entries: manager.entries(),
       failures: manager.failures(),
     }),

@@ -3,8 +3,10 @@
  * that need it inside a lab's network namespace (run under nsenter):
  *   node builtin-ca-issuer.ts CA_DIR TRUST_DOMAIN HOST PORT TTL_MS NODE=TOKEN[,NODE=TOKEN]
  * Prints one JSON line `{"url": …}` when listening. It issues any identity
- * to any known node token: which identities live on which node is the
- * controller's knowledge, and that is not wired to the issuer yet.
+ * to any known node token: the agents of these tests take their desired state
+ * from their local API, not from a controller, so no pass says which
+ * identities live on which node. The controller's issuer, which does
+ * (`strait run --builtin-ca-dir`), is tested in src/controller/auth-serving.test.ts.
  */
 import { CertificateAuthority } from "../../src/auth/builtin-ca/authority.ts";
 import { startIssuerServer } from "../../src/auth/builtin-ca/issuer-server.ts";

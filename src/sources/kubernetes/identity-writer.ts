@@ -33,7 +33,8 @@ import { canonicalJson } from "../status/merge-patch.ts";
 import type { ResourceStore } from "../store.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import type { KubeClient } from "./kube-client.ts";
-import { FIELD_MANAGER, holds } from "./owned-object.ts";
+import { deleteIfUnchanged, serverSideApply } from "./object-requests.ts";
+import { holds } from "./owned-object.ts";
 import type { ReflectorState } from "./reflector.ts";
 import { resourcePath } from "./resource-path.ts";
 import { type WriteOutcome, WriteRunner, type WriteTask } from "./write-runner.ts";
@@ -168,11 +169,7 @@ export class IdentityWriter {
 
   async #apply(name: string, body: CiliumIdentityObject, desired: string): Promise<WriteOutcome> {
     if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
-    const res = await this.#options.client.request("PATCH", resourcePath(INFO, { name }), {
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      body,
-      contentType: "application/apply-patch+yaml",
-    });
+    const res = await serverSideApply(this.#options.client, resourcePath(INFO, { name }), body);
     if (!res.ok) {
       this.#options.logger.warn(
         { identity: name, status: res.status, err: res.message },
@@ -192,15 +189,9 @@ export class IdentityWriter {
   async #delete(live: LiveIdentity): Promise<WriteOutcome> {
     if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
     const { name, uid, resourceVersion } = live.metadata;
-    const res = await this.#options.client.request("DELETE", resourcePath(INFO, { name }), {
-      body: {
-        apiVersion: "v1",
-        kind: "DeleteOptions",
-        preconditions: {
-          ...(uid === undefined ? {} : { uid }),
-          ...(resourceVersion === undefined ? {} : { resourceVersion }),
-        },
-      },
+    const res = await deleteIfUnchanged(this.#options.client, resourcePath(INFO, { name }), {
+      uid,
+      resourceVersion,
     });
     if (res.ok || res.status === 404) {
       this.#deleted.set(name, uid ?? "");

@@ -40,10 +40,10 @@ import { canonicalJson } from "../status/merge-patch.ts";
 import type { ResourceStore } from "../store.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import type { KubeClient } from "./kube-client.ts";
+import { deleteIfUnchanged, serverSideApply } from "./object-requests.ts";
 import {
   applyBody,
   type DesiredObject,
-  FIELD_MANAGER,
   holds,
   isManagedByStrait,
   isOwnedKind,
@@ -216,14 +216,10 @@ export class OwnedObjectWriter {
     // Leadership is checked again right before the request: it may have ended during this run.
     if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
     const { namespace, name } = body.metadata as { namespace: string; name: string };
-    const res = await this.#options.client.request(
-      "PATCH",
+    const res = await serverSideApply(
+      this.#options.client,
       resourcePath(kindInfo(kind), { namespace, name }),
-      {
-        query: { fieldManager: FIELD_MANAGER, force: true },
-        body,
-        contentType: "application/apply-patch+yaml",
-      },
+      body,
     );
     if (!res.ok) {
       this.#options.logger.warn(
@@ -246,19 +242,10 @@ export class OwnedObjectWriter {
   async #delete(kind: OwnedKind, key: string, live: LiveObject): Promise<WriteOutcome> {
     if (this.#runner.stopped || !this.#options.isLeader()) return "skipped";
     const { namespace = "", name, uid, resourceVersion } = live.metadata;
-    const res = await this.#options.client.request(
-      "DELETE",
+    const res = await deleteIfUnchanged(
+      this.#options.client,
       resourcePath(kindInfo(kind), { namespace, name }),
-      {
-        body: {
-          apiVersion: "v1",
-          kind: "DeleteOptions",
-          preconditions: {
-            ...(uid === undefined ? {} : { uid }),
-            ...(resourceVersion === undefined ? {} : { resourceVersion }),
-          },
-        },
-      },
+      { uid, resourceVersion },
     );
     // 404: gone already (the garbage collector, after its Gateway was deleted).
     if (res.ok || res.status === 404) {
