@@ -213,5 +213,5 @@ describe("incremental translation equals a fresh translation", () => {
         new Date(NOW.getTime() + 60_000 * minute++),
       );
     }
-  });
+  }, 120_000);
 });

@@ -3,11 +3,13 @@
  * URL rewrite, mirrors, CORS. Filters apply in the order given, so mutations
  * of several filters of a type are concatenated in order.
  */
+
 import type { ServiceBackend } from "../model/backend.ts";
 import type { Cors, HeaderMutation } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type RefProblem, resolveBackendRef } from "./backend-refs.ts";
 import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
+import { filterListProblem } from "./filter-rules.ts";
 import {
   headerMutation,
   mergeMutations,
@@ -118,18 +120,19 @@ export function translateFilters(
   let hostHeader: string | undefined;
   const mirrors: { backend: ServiceBackend; fraction: number }[] = [];
   const refProblems: RefProblem[] = [];
+  invalid = filterListProblem(filters);
   for (const f of filters) {
     switch (f.type) {
       case "RequestHeaderModifier": {
         const split = withoutHostHeader(headerMutation(f.requestHeaderModifier));
-        if (split.invalid !== undefined) invalid = split.invalid;
+        if (split.invalid !== undefined) invalid ??= split.invalid;
         if (split.host !== undefined) hostHeader = split.host;
         requestHeaders = mergeMutations(requestHeaders, split.mutation);
         break;
       }
       case "ResponseHeaderModifier": {
         const mutation = headerMutation(f.responseHeaderModifier);
-        invalid = responseHostProblem(mutation) ?? invalid;
+        invalid ??= responseHostProblem(mutation);
         responseHeaders = mergeMutations(responseHeaders, mutation);
         break;
       }

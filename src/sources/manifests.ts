@@ -166,6 +166,13 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
         });
         return;
       }
+      for (const w of doc.warnings)
+        diagnostics.push({
+          severity: "warning",
+          file,
+          document: index,
+          message: `YAML: ${w.message.split("\n")[0]}`,
+        });
       const duplicate = doc.errors.length === 0 ? duplicateKey(doc) : undefined;
       if (duplicate !== undefined) {
         diagnostics.push({
@@ -229,6 +236,22 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
         acceptDocument(file, index + listItemIndex, item, options, objects, ignored, diagnostics);
         listItemIndex++;
       }
+      continue;
+    }
+    if (
+      isRecord(value) &&
+      value.kind === "List" &&
+      value.items !== undefined &&
+      !Array.isArray(value.items)
+    ) {
+      diagnostics.push({
+        severity: "error",
+        file,
+        document: index,
+        kind: "List",
+        path: "items",
+        message: "must be a list",
+      });
       continue;
     }
     acceptDocument(file, index, value, options, objects, ignored, diagnostics);
@@ -348,6 +371,9 @@ function acceptDocument(
 /** What the API server requires of every object name it stores (DNS-1123 subdomain). */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** What a namespace name must be (DNS-1123 label). */
+const DNS_LABEL = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 /** Metadata fields of the wrong type (`namespace: 7`) are an error, never silently replaced. */
 function metadataTypeProblem(metadata: unknown): { path: string; message: string } | undefined {
   if (metadata === undefined) return undefined;
@@ -364,6 +390,13 @@ function metadataTypeProblem(metadata: unknown): { path: string; message: string
       path: "metadata.name",
       message:
         "must be a DNS subdomain: at most 253 characters of a-z, 0-9, '-' and '.', starting and ending with a letter or digit",
+    };
+  const namespace = metadata.namespace;
+  if (typeof namespace === "string" && namespace !== "" && !DNS_LABEL.test(namespace))
+    return {
+      path: "metadata.namespace",
+      message:
+        "must be a DNS label: at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
     };
   for (const field of ["labels", "annotations"]) {
     const v = metadata[field];
@@ -387,6 +420,7 @@ const READ_GROUPS = new Set(KIND_NAMES.map((k) => kindInfo(k).group).filter((g) 
  */
 function notReadWarning(kind: string, apiVersion: string): string | undefined {
   const group = parseApiVersion(apiVersion).group;
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(kind)) return `kind ${JSON.stringify(kind)} is not a kind name`;
   const same = KIND_NAMES.find((k) => k.toLowerCase() === kind.toLowerCase());
   if (same !== undefined && same !== kind)
     return `kind ${kind} is not read by strait (did you mean ${same}?)`;

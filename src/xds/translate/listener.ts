@@ -6,8 +6,9 @@
  */
 import type { Exclusion } from "../../model/exclusion.ts";
 import type { GatewayPort, TlsChain } from "../../model/gateway.ts";
+import { TYPE_URLS } from "../proto/envoy-protos.ts";
 import { httpFilters } from "./http-filters.ts";
-import { PART_TYPES, PartChecker } from "./strict-check.ts";
+import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 import { ADS, EXTENSION_TYPES } from "./type-urls.ts";
 
 type Json = Record<string, unknown>;
@@ -74,26 +75,8 @@ function tlsChain(chain: TlsChain): Json {
   };
 }
 
-/**
- * The port's Listener, and the parts left out: an HTTPS chain that does not
- * encode is left out alone (the port's other Gateway listeners are served);
- * a listener whose own fields do not encode is left out whole (`json` undefined).
- */
-export function buildListener(port: GatewayPort): {
-  readonly json: Json | undefined;
-  readonly excluded: readonly Exclusion[];
-} {
-  const checker = new PartChecker("listener", port.name);
-  const chains =
-    port.protocol === "HTTP"
-      ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
-      : port.tlsChains
-          .map((chain) => ({ chain, json: tlsChain(chain) }))
-          .filter(({ chain, json }) =>
-            checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
-          )
-          .map(({ json }) => json);
-  const json = {
+function assemble(port: GatewayPort, chains: readonly Json[]): Json {
+  return {
     name: port.name,
     address: { socket_address: { address: port.address, port_value: port.port } },
     ...(port.protocol === "HTTPS"
@@ -109,6 +92,42 @@ export function buildListener(port: GatewayPort): {
     filter_chains: chains,
     per_connection_buffer_limit_bytes: 32768,
   };
-  const whole = checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
-  return { json: whole && chains.length > 0 ? json : undefined, excluded: checker.excluded };
+}
+
+/**
+ * The port's Listener, and the parts left out: an HTTPS chain that does not
+ * encode is left out alone (the port's other Gateway listeners are served);
+ * a listener whose own fields do not encode is left out whole (`json`
+ * undefined). The whole is checked first; the chains only when it fails.
+ */
+export function buildListener(port: GatewayPort): {
+  readonly json: Json | undefined;
+  readonly excluded: readonly Exclusion[];
+} {
+  if (port.protocol === "HTTP") {
+    const json = assemble(port, [
+      { name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] },
+    ]);
+    const checker = new PartChecker("listener", port.name);
+    const ok =
+      resourceEncodes(TYPE_URLS.listener, json) ||
+      checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
+    return { json: ok ? json : undefined, excluded: checker.excluded };
+  }
+  const chains = port.tlsChains.map((chain) => ({ chain, json: tlsChain(chain) }));
+  const whole = assemble(
+    port,
+    chains.map((c) => c.json),
+  );
+  if (resourceEncodes(TYPE_URLS.listener, whole)) return { json: whole, excluded: [] };
+  const checker = new PartChecker("listener", port.name);
+  const good = chains
+    .filter(({ chain, json }) =>
+      checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
+    )
+    .map(({ json }) => json);
+  const json = assemble(port, good);
+  const ok =
+    good.length > 0 && checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
+  return { json: ok ? json : undefined, excluded: checker.excluded };
 }

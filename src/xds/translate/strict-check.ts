@@ -11,6 +11,7 @@ import type { ExcludedPart, Exclusion } from "../../model/exclusion.ts";
 import type { DataPlaneResource } from "../../model/rejection.ts";
 import type { ResourceRef } from "../../model/resource-ref.ts";
 import { findType } from "../proto/envoy-protos.ts";
+import { encodeResourceOnce } from "../proto/index.ts";
 import { encodeJson } from "../proto/json-codec.ts";
 
 /** Envoy message types of the parts. */
@@ -25,6 +26,14 @@ export const PART_TYPES = {
   listener: "envoy.config.listener.v3.Listener",
   secret: "envoy.extensions.transport_sockets.tls.v3.Secret",
 } as const;
+
+/**
+ * Whether a whole resource encodes. Its encoding is kept (by the JSON object)
+ * for the xDS cache, so the common case, everything valid, costs one encoding.
+ */
+export function resourceEncodes(typeUrl: string, json: object): boolean {
+  return encodeResourceOnce(typeUrl, json).bytes !== undefined;
+}
 
 /** Undefined when the JSON encodes strictly as the message type, else every issue with its path. */
 export function strictProblem(typeName: string, json: unknown): string | undefined {
