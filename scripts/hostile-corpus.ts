@@ -358,7 +358,8 @@ function yamlSyntax(b: Builder): void {
       "yaml-syntax",
       name,
       { "hostile.json": text },
-      name === "json-proto-pollution" ? "tolerated" : "refused",
+      // JSON allows repeated names (the last one counts, as for kubectl): tolerated.
+      name === "json-proto-pollution" || name === "json-duplicate-keys" ? "tolerated" : "refused",
     );
 }
 
@@ -624,7 +625,7 @@ function regexes(b: Builder): void {
         "regexes",
         `${place}-bad-${i}`,
         { [F]: hostileRoute(make(p)) },
-        re2Error(p) !== undefined || p.length > 1024 ? "refused" : "tolerated",
+        re2Error(p) !== undefined || p.length > (place === "path" ? 1024 : 4096) ? "refused" : "tolerated",
       );
     odd.forEach((p, i) => {
       // An empty pattern is refused; the others (NUL and newline included) are valid RE2 and served.

@@ -1,11 +1,12 @@
 /**
- * Per-part strict encoding: each route, virtual host, endpoint, filter chain,
- * cluster, listener and secret is checked on its own, with the same strict
- * codec the xDS cache encodes with, before it is assembled into the resource
- * it belongs to. A part that fails is left out (an `Exclusion`), so one
- * object's bad value never withholds a RouteConfiguration or a Listener that
- * other objects share. Checking the parts first is what makes the assembled
- * resource encode: a message whose fields all encode encodes.
+ * Strict encoding in translation, part by part when needed: each resource is
+ * encoded whole with the codec the xDS cache uses (the encoding is kept, so a
+ * valid pass costs one encoding); when it fails, each of its parts (route,
+ * virtual host, endpoint, filter chain) is checked on its own and the failing
+ * ones are left out (an `Exclusion`), so one object's bad value never
+ * withholds a RouteConfiguration or a Listener that other objects share. The
+ * resource reassembled from parts that encode encodes: a message whose fields
+ * all encode encodes.
  */
 import type { ExcludedPart, Exclusion } from "../../model/exclusion.ts";
 import type { DataPlaneResource } from "../../model/rejection.ts";
