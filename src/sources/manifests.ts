@@ -462,6 +462,8 @@ export const MAX_FOLDER_ENTRIES = 100_000;
 
 export interface ManifestFileList {
   readonly files: readonly string[];
+  /** The folders read (each real folder once), for a watcher to watch. */
+  readonly folders: readonly string[];
   /** Entries skipped, each with why (a symlink loop, an unreadable folder, a second path to one file). */
   readonly skipped: readonly ManifestDiagnostic[];
 }
@@ -480,14 +482,16 @@ export interface ManifestFileList {
  */
 export function listManifestFiles(path: string): ManifestFileList {
   const root = realpathSync(path);
-  if (!statSync(root).isDirectory()) return { files: [path], skipped: [] };
+  if (!statSync(root).isDirectory()) return { files: [path], folders: [], skipped: [] };
   const files: string[] = [];
+  const folders: string[] = [];
   const skipped: ManifestDiagnostic[] = [];
   const realFiles = new Map<string, string>();
   const realDirs = new Set<string>([root]);
   const skip = (file: string, message: string) => skipped.push({ severity: "warning", file, message });
   let budget = MAX_FOLDER_ENTRIES;
   const walk = (dir: string, depth: number) => {
+    folders.push(dir);
     let entries: string[];
     try {
       entries = readdirSync(dir, { encoding: "utf8" }).sort();
@@ -539,7 +543,7 @@ export function listManifestFiles(path: string): ManifestFileList {
     }
   };
   walk(path, 0);
-  return { files, skipped };
+  return { files, folders, skipped };
 }
 
 /** A manifest file's text, refusing (with a clear error) files larger than MAX_FILE_BYTES before reading them. */
