@@ -11,6 +11,12 @@
  *   endpoints). The Gateway API defines no route condition for this; a
  *   domain-prefixed type is how the spec lets implementations add one.
  *
+ * Translation's exclusions (parts left out because they do not encode, see
+ * xds/translate/strict-check.ts) show the same way with reason `Invalid`: a
+ * route whose rule was left out gets `strait.dev/Programmed=False` on that
+ * Gateway's parent entry, a Gateway listener whose chain or listener was left
+ * out `Programmed=False`.
+ *
  * Everything else keeps its status: other listeners, other Gateways, other
  * routes. Once Envoy accepts a later version the rejection is gone from the
  * input and the conditions return to what the spec stage computed.

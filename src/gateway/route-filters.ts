@@ -3,12 +3,14 @@
  * URL rewrite, mirrors, CORS. Filters apply in the order given, so mutations
  * of several filters of a type are concatenated in order.
  */
+
 import type { ServiceBackend } from "../model/backend.ts";
 import type { Cors, HeaderMutation } from "../model/gateway.ts";
 import { headerValueProblem } from "../net/http-header.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type RefProblem, resolveBackendRef } from "./backend-refs.ts";
 import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
+import { filterListProblem } from "./filter-rules.ts";
 import {
   headerMutation,
   mergeMutations,
@@ -127,6 +129,7 @@ export function translateFilters(
   let hostHeader: string | undefined;
   const mirrors: { backend: ServiceBackend; fraction: number }[] = [];
   const refProblems: RefProblem[] = [];
+  invalid = filterListProblem(filters);
   for (const f of filters) {
     switch (f.type) {
       case "RequestHeaderModifier": {

@@ -6,6 +6,7 @@
 import { RE2 } from "re2-wasm";
 import type { RouteMatch, StringMatch } from "../model/gateway.ts";
 import { err, ok, type Result } from "../model/result.ts";
+import { PATH_CHARACTERS } from "./filter-rules.ts";
 
 interface MatchSpec {
   path?: { type?: string; value?: string };
@@ -53,6 +54,10 @@ export function translateMatch(spec: MatchSpec): Result<RouteMatch> {
   let path: RouteMatch["path"];
   if (pathType === "Exact" || pathType === "PathPrefix") {
     if (!pathValue.startsWith("/")) return err(`path "${pathValue}" must start with /`);
+    if (!PATH_CHARACTERS.test(pathValue))
+      return err(
+        `path ${JSON.stringify(pathValue)} holds characters a path may not (spaces, control or raw non-ASCII characters)`,
+      );
     path = { type: pathType, value: pathValue };
   } else if (pathType === "RegularExpression") {
     const problem = re2Error(pathValue);

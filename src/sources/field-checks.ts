@@ -37,6 +37,18 @@ function addressValid(addressType: unknown, address: unknown): boolean {
 function checkEndpointSlice(obj: Json): FieldCheckResult {
   const problems: FieldProblem[] = [];
   const endpoints = Array.isArray(obj.endpoints) ? (obj.endpoints as Json[]) : [];
+  // The API server's limits: 1,000 endpoints per slice, 100 addresses per endpoint.
+  if (endpoints.length > 1000)
+    return {
+      object: undefined,
+      problems: [
+        {
+          severity: "error",
+          path: "endpoints",
+          message: `${endpoints.length} endpoints; a slice holds at most 1000`,
+        },
+      ],
+    };
   let changed = false;
   const kept = endpoints.map((ep, i) => {
     const addresses = Array.isArray(ep.addresses) ? ep.addresses : [];

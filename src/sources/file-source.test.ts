@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,6 +34,37 @@ function startSource(dir: string, options: { debounceMs?: number; maxDelayMs?: n
 }
 
 describe("FileSource", () => {
+  it("reads a folder with a symlink loop, a folder link to itself and a second link to a file: each real file once, the rest served, edits applied", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
+    writeFileSync(join(dir, "a.yaml"), service("a", 80));
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "b.yaml"), service("b", 80));
+    symlinkSync("loop.yaml", join(dir, "loop.yaml"));
+    symlinkSync(".", join(dir, "sub", "again"));
+    symlinkSync("..", join(dir, "sub", "up"));
+    symlinkSync("a.yaml", join(dir, "z-same.yaml"));
+    const { store, scans } = startSource(dir);
+    const first = scans[0];
+    expect(first?.files).toBe(2);
+    expect(
+      store
+        .list("Service")
+        .map((s) => s.metadata.name)
+        .sort(),
+    ).toEqual(["a", "b"]);
+    const warnings = (first?.diagnostics ?? []).map(
+      (d) => `${d.severity} ${d.file.slice(dir.length)}: ${d.message}`,
+    );
+    expect(warnings).toHaveLength(4);
+    expect(warnings.find((w) => w.includes("/loop.yaml"))).toMatch(/^warning .*cannot be resolved: ELOOP/);
+    expect(warnings.find((w) => w.includes("/sub/again"))).toMatch(/already read/);
+    expect(warnings.find((w) => w.includes("/z-same.yaml"))).toMatch(/the same file as .*a\.yaml, read once/);
+    writeFileSync(join(dir, "sub", "b.yaml"), service("b", 81));
+    await until(
+      () => (store.get("Service", "app", "b")?.spec?.ports?.[0]?.port as number | undefined) === 81,
+    );
+  });
+
   it("loads a folder, then applies edits, new files and deletions", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
     writeFileSync(join(dir, "a.yaml"), service("a", 80));

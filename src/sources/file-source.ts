@@ -35,7 +35,7 @@ export interface FileSourceOptions extends ParseOptions {
    * be read, not wait for a quiet moment that never comes.
    */
   readonly maxDelayMs?: number;
-  /** Also rescan on this interval (0: only on file events). Useful where inotify is unavailable. */
+  /** Also rescan on this interval (default and 0: every 5 s, a safety net for missed file events). */
   readonly pollIntervalMs?: number;
   /** Called after every scan with the current diagnostics. */
   readonly onScan?: (result: FileScanResult) => void;
@@ -98,7 +98,13 @@ export class FileSource {
   readonly #cache = new Map<string, CachedFile>();
   /** What this source last put in the store, by `Kind/namespace/name`. */
   #owned = new Map<string, LoadedObject>();
-  #watcher: FSWatcher | undefined;
+  /**
+   * One non-recursive watcher per folder read. Node's recursive watcher walks
+   * the tree itself and gives up at the first symlink loop, leaving the
+   * folders after it unwatched; the listing already knows each real folder once.
+   */
+  readonly #watchers = new Map<string, FSWatcher>();
+  #started = false;
   #poller: NodeJS.Timeout | undefined;
   #debounce: NodeJS.Timeout | undefined;
   /** When the first file event not yet scanned arrived. */
@@ -119,32 +125,46 @@ export class FileSource {
 
   /** Loads the folder once, then watches it. */
   start(): FileScanResult {
+    this.#started = true;
     const result = this.scan();
-    try {
-      this.#watcher = watch(this.#dir, { recursive: true }, () => this.#scheduleScan());
-      this.#watcher.on("error", (error) => {
-        this.#options.logger?.warn(
-          { err: error, dir: this.#dir },
-          "manifest folder watch failed; polling instead",
-        );
-        this.#watcher?.close();
-        this.#watcher = undefined;
-        this.#startPolling(1000);
-      });
-    } catch (error) {
-      this.#options.logger?.warn(
-        { err: error, dir: this.#dir },
-        "cannot watch manifest folder; polling instead",
-      );
-      this.#startPolling(1000);
-    }
-    if ((this.#options.pollIntervalMs ?? 0) > 0) this.#startPolling(this.#options.pollIntervalMs ?? 0);
+    // A safety net for what watching folder by folder can miss (a file written into a new folder
+    // before its watcher exists): a rescan every few seconds, cheap as unchanged files are not re-read.
+    const interval = this.#options.pollIntervalMs ?? 0;
+    this.#startPolling(interval > 0 ? interval : 5000);
     return result;
   }
 
+  /** Watches exactly the folders the last listing read. */
+  #watchFolders(folders: readonly string[]): void {
+    if (!this.#started) return;
+    const wanted = new Set(folders);
+    for (const [folder, watcher] of this.#watchers)
+      if (!wanted.has(folder)) {
+        watcher.close();
+        this.#watchers.delete(folder);
+      }
+    for (const folder of wanted) {
+      if (this.#watchers.has(folder)) continue;
+      try {
+        const watcher = watch(folder, () => this.#scheduleScan());
+        watcher.on("error", (error) => {
+          this.#options.logger?.warn({ err: error, folder }, "manifest folder watch failed; polling instead");
+          watcher.close();
+          this.#watchers.delete(folder);
+          this.#startPolling(1000);
+        });
+        this.#watchers.set(folder, watcher);
+      } catch (error) {
+        this.#options.logger?.warn({ err: error, folder }, "cannot watch manifest folder; polling instead");
+        this.#startPolling(1000);
+      }
+    }
+  }
+
   stop(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
+    this.#started = false;
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
     if (this.#poller !== undefined) clearInterval(this.#poller);
     if (this.#debounce !== undefined) clearTimeout(this.#debounce);
     this.#poller = undefined;
@@ -179,6 +199,7 @@ export class FileSource {
       const list = listManifestFiles(this.#dir);
       files = list.files;
       diagnostics.push(...list.skipped);
+      this.#watchFolders(list.folders);
     } catch (error) {
       diagnostics.push({
         severity: "error",

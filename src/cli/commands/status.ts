@@ -1,4 +1,5 @@
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
+import { formatExclusion } from "../../model/exclusion.ts";
 import { isKindName } from "../../resources/kinds.ts";
 import { carryTransitionTimes } from "../../sources/status/transition-times.ts";
 import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
@@ -51,6 +52,8 @@ Exit code 0 on success, 1 when some input was invalid (the valid rest is printed
           : s.status,
       }));
     io.stdout(render(objects, format));
-    return input.hadErrors ? EXIT.INPUT_ERRORS : EXIT.OK;
+    // The parts translation left out (also in the conditions above), said as `strait translate` says them.
+    for (const e of out.excluded) io.stderr(`error: ${formatExclusion(e)}\n`);
+    return input.hadErrors || out.excluded.length > 0 ? EXIT.INPUT_ERRORS : EXIT.OK;
   },
 };

@@ -15,7 +15,7 @@
  * TypeSnapshot object, which lets every stream skip it with one comparison.
  */
 import { messageOf } from "../../errors.ts";
-import { encodeResource } from "../proto/index.ts";
+import { encodeResourceOnce } from "../proto/index.ts";
 import type { EnvoyResourceJson } from "../translate/resource-set.ts";
 import type { Layer } from "./snapshot.ts";
 import { type ResourceEntry, TypeSnapshot } from "./type-snapshot.ts";
@@ -66,7 +66,7 @@ export class LayerEncoder {
           let bytes: Uint8Array | undefined;
           let error: string | undefined;
           try {
-            const result = encodeResource(typeUrl, json);
+            const result = encodeResourceOnce(typeUrl, json);
             bytes = result.bytes;
             error = result.issues.map((i) => `${i.path}: ${i.message}`).join("; ");
           } catch (cause) {

@@ -40,6 +40,25 @@ export function encodeResource(
   return encodeJson(typeOrThrow(typeUrl), json);
 }
 
+/** Encodings by JSON object: translation checks a resource and the xDS cache encodes it, one encoding for both. */
+const encoded = new WeakMap<object, { bytes?: Uint8Array; issues: readonly ProtoIssue[] }>();
+
+/**
+ * encodeResource, memoized by the JSON object (resources are immutable once
+ * built; a translator that reuses an object reuses its encoding).
+ */
+export function encodeResourceOnce(
+  typeUrl: string,
+  json: object,
+): { bytes?: Uint8Array; issues: readonly ProtoIssue[] } {
+  let result = encoded.get(json);
+  if (result === undefined) {
+    result = encodeResource(typeUrl, json);
+    encoded.set(json, result);
+  }
+  return result;
+}
+
 /** Checks a resource without keeping the bytes. */
 export function validateResource(typeUrl: string, json: unknown): readonly ProtoIssue[] {
   return encodeResource(typeUrl, json).issues;

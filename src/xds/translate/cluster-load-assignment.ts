@@ -8,11 +8,12 @@
  */
 import type { Endpoint, ServiceBackend } from "../../model/backend.ts";
 import type { Exclusion } from "../../model/exclusion.ts";
+import { TYPE_URLS } from "../proto/envoy-protos.ts";
 import type {
   envoy_config_endpoint_v3_ClusterLoadAssignment,
   envoy_config_endpoint_v3_LbEndpoint as LbEndpoint,
 } from "../proto/envoy-types.ts";
-import { PART_TYPES, PartChecker } from "./strict-check.ts";
+import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 
 /** Proto3 JSON of envoy.config.endpoint.v3.ClusterLoadAssignment. */
 export type ClusterLoadAssignmentJson = envoy_config_endpoint_v3_ClusterLoadAssignment;
@@ -24,23 +25,16 @@ function lbEndpoint(ep: Endpoint): LbEndpoint {
   };
 }
 
-/** The load assignment, and the endpoints left out of it because they do not encode (the others are served). */
-export function buildClusterLoadAssignment(backend: ServiceBackend): {
-  readonly json: ClusterLoadAssignmentJson;
-  readonly excluded: readonly Exclusion[];
-} {
-  const checker = new PartChecker("endpoints", backend.clusterName);
+function assemble(backend: ServiceBackend, endpoints: readonly Endpoint[]): ClusterLoadAssignmentJson {
   const byZone = new Map<string, Endpoint[]>();
-  for (const ep of backend.endpoints) {
-    const name = `${ep.address}:${ep.port}`;
-    if (!checker.accept("endpoint", PART_TYPES.endpoint, name, lbEndpoint(ep), backend.sources)) continue;
+  for (const ep of endpoints) {
     const zone = ep.zone ?? "";
     const list = byZone.get(zone);
     if (list === undefined) byZone.set(zone, [ep]);
     else list.push(ep);
   }
   const zones = [...byZone.keys()].sort();
-  const json: ClusterLoadAssignmentJson = {
+  return {
     cluster_name: backend.clusterName,
     endpoints: zones.map((zone) => {
       const eps = byZone.get(zone) ?? [];
@@ -51,5 +45,28 @@ export function buildClusterLoadAssignment(backend: ServiceBackend): {
       };
     }),
   };
-  return { json, excluded: checker.excluded };
+}
+
+/**
+ * The load assignment, and the endpoints left out of it because they do not
+ * encode (the others are served). The whole is checked first; each endpoint
+ * only when it fails.
+ */
+export function buildClusterLoadAssignment(backend: ServiceBackend): {
+  readonly json: ClusterLoadAssignmentJson;
+  readonly excluded: readonly Exclusion[];
+} {
+  const whole = assemble(backend, backend.endpoints);
+  if (resourceEncodes(TYPE_URLS.clusterLoadAssignment, whole)) return { json: whole, excluded: [] };
+  const checker = new PartChecker("endpoints", backend.clusterName);
+  const good = backend.endpoints.filter((ep) =>
+    checker.accept(
+      "endpoint",
+      PART_TYPES.endpoint,
+      `${ep.address}:${ep.port}`,
+      lbEndpoint(ep),
+      backend.sources,
+    ),
+  );
+  return { json: assemble(backend, good), excluded: checker.excluded };
 }

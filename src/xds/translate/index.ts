@@ -13,7 +13,7 @@ import { buildListener } from "./listener.ts";
 import { type EnvoyResourceJson, type EnvoyResourceSet, emptyResourceSet } from "./resource-set.ts";
 import { buildRouteConfiguration } from "./route-configuration.ts";
 import { buildCaBundleSecret, buildCertificateSecret } from "./secret.ts";
-import { PART_TYPES, PartChecker } from "./strict-check.ts";
+import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 
 export {
   type EnvoyResourceJson,
@@ -62,7 +62,10 @@ export interface GatewayTranslation {
 function builtBackend(backend: ServiceBackend): Built {
   const checker = new PartChecker("cluster", backend.clusterName);
   const cluster = buildCluster(backend);
-  if (!checker.accept("cluster", PART_TYPES.cluster, backend.clusterName, cluster, backend.sources))
+  if (
+    !resourceEncodes(TYPE_URLS.cluster, cluster) &&
+    !checker.accept("cluster", PART_TYPES.cluster, backend.clusterName, cluster, backend.sources)
+  )
     return { resources: [], excluded: checker.excluded };
   const cla = buildClusterLoadAssignment(backend);
   return { resources: [cluster, cla.json], excluded: cla.excluded };
@@ -71,7 +74,9 @@ function builtBackend(backend: ServiceBackend): Built {
 function builtSecret(json: EnvoyResourceJson, sources: readonly ResourceRef[]): Built {
   const name = String(json.name);
   const checker = new PartChecker("secret", name);
-  const ok = checker.accept("secret", PART_TYPES.secret, name, json, sources);
+  const ok =
+    resourceEncodes(TYPE_URLS.secret, json) ||
+    checker.accept("secret", PART_TYPES.secret, name, json, sources);
   return { resources: ok ? [json] : [], excluded: checker.excluded };
 }
 

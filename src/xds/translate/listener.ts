@@ -9,6 +9,7 @@
  */
 import type { Exclusion } from "../../model/exclusion.ts";
 import type { GatewayPort, TcpChain, TlsChain } from "../../model/gateway.ts";
+import { TYPE_URLS } from "../proto/envoy-protos.ts";
 import type {
   envoy_config_listener_v3_Filter as Filter,
   envoy_config_listener_v3_FilterChain as FilterChain,
@@ -17,7 +18,7 @@ import type {
 } from "../proto/envoy-types.ts";
 import { packAny } from "../proto/pack-any.ts";
 import { httpFilters } from "./http-filters.ts";
-import { PART_TYPES, PartChecker } from "./strict-check.ts";
+import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 import { ADS } from "./type-urls.ts";
 
 /** SDS name of a CA bundle, distinct from certificate names (`namespace/name`). */
@@ -129,47 +130,8 @@ function tcpChain(chain: TcpChain): FilterChain {
   };
 }
 
-/**
- * The port's Listener, and the parts left out: an HTTPS or TLSRoute chain that
- * does not encode is left out alone (the port's other chains are served); a
- * listener whose own fields do not encode is left out whole (`json` undefined).
- */
-export function buildListener(port: GatewayPort): {
-  readonly json: Listener | undefined;
-  readonly excluded: readonly Exclusion[];
-} {
-  const checker = new PartChecker("listener", port.name);
-  const chains: FilterChain[] =
-    port.protocol === "HTTP"
-      ? [{ name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] }]
-      : [
-          ...port.tlsChains
-            .map((chain) => ({ chain, json: tlsChain(chain) }))
-            .filter(({ chain, json }) =>
-              checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
-            )
-            .map(({ json }) => json),
-          ...port.tcpChains
-            .map((chain) => ({ chain, json: tcpChain(chain) }))
-            .filter(({ chain, json }) =>
-              checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
-            )
-            .map(({ json }) => json),
-        ];
-  if (chains.length === 0) {
-    // A TLS port no chain serves (yet): Envoy needs a chain, and this one closes every connection.
-    chains.push(
-      tcpChain({
-        name: `${port.name}/no-route`,
-        serverNames: [],
-        mode: "Passthrough",
-        certificates: [],
-        backends: [],
-        sources: [],
-      }),
-    );
-  }
-  const json: Listener = {
+function assemble(port: GatewayPort, chains: readonly FilterChain[]): Listener {
+  return {
     name: port.name,
     address: { socket_address: { address: port.address, port_value: port.port } },
     ...(port.protocol !== "HTTP"
@@ -182,9 +144,58 @@ export function buildListener(port: GatewayPort): {
           ],
         }
       : {}),
-    filter_chains: chains,
+    filter_chains: [...chains],
     per_connection_buffer_limit_bytes: 32768,
   };
-  const whole = checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
-  return { json: whole ? json : undefined, excluded: checker.excluded };
+}
+
+/** A TLS port no chain serves (yet): Envoy needs a chain, and this one closes every connection. */
+function closingChain(port: GatewayPort): FilterChain {
+  return tcpChain({
+    name: `${port.name}/no-route`,
+    serverNames: [],
+    mode: "Passthrough",
+    certificates: [],
+    backends: [],
+    sources: [],
+  });
+}
+
+/**
+ * The port's Listener, and the parts left out: an HTTPS or TLSRoute chain that
+ * does not encode is left out alone (the port's other chains are served); a
+ * listener whose own fields do not encode is left out whole (`json` undefined).
+ * The whole is checked first (one encoding for a valid pass); the chains only
+ * when it fails, to find which.
+ */
+export function buildListener(port: GatewayPort): {
+  readonly json: Listener | undefined;
+  readonly excluded: readonly Exclusion[];
+} {
+  if (port.protocol === "HTTP") {
+    const json = assemble(port, [
+      { name: port.name, filters: [connectionManager(port.name, port.routeTable ?? port.name)] },
+    ]);
+    const checker = new PartChecker("listener", port.name);
+    const ok =
+      resourceEncodes(TYPE_URLS.listener, json) ||
+      checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
+    return { json: ok ? json : undefined, excluded: checker.excluded };
+  }
+  const chains = [
+    ...port.tlsChains.map((chain) => ({ chain, json: tlsChain(chain) })),
+    ...port.tcpChains.map((chain) => ({ chain, json: tcpChain(chain) })),
+  ];
+  const all = chains.map((c) => c.json);
+  const whole = assemble(port, all.length > 0 ? all : [closingChain(port)]);
+  if (resourceEncodes(TYPE_URLS.listener, whole)) return { json: whole, excluded: [] };
+  const checker = new PartChecker("listener", port.name);
+  const good = chains
+    .filter(({ chain, json }) =>
+      checker.accept("tlsChain", PART_TYPES.tlsChain, chain.name, json, chain.sources),
+    )
+    .map(({ json }) => json);
+  const json = assemble(port, good.length > 0 ? good : [closingChain(port)]);
+  const ok = checker.accept("listener", PART_TYPES.listener, port.name, json, port.sources);
+  return { json: ok ? json : undefined, excluded: checker.excluded };
 }

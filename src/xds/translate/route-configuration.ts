@@ -6,56 +6,34 @@
  */
 import type { Exclusion } from "../../model/exclusion.ts";
 import type { Route, RouteTable, VirtualHost } from "../../model/gateway.ts";
+import { TYPE_URLS } from "../proto/envoy-protos.ts";
 import type {
   envoy_config_route_v3_Route as EnvoyRoute,
   envoy_config_route_v3_VirtualHost as EnvoyVirtualHost,
   envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
 } from "../proto/envoy-types.ts";
 import { buildRoute } from "./route.ts";
-import { PART_TYPES, PartChecker, strictProblem } from "./strict-check.ts";
+import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 
-/** A model route's Envoy route and its strict-encoding problem, kept while the model route is the same object. */
-const builtRoutes = new WeakMap<Route, { readonly json: EnvoyRoute; readonly problem: string | undefined }>();
+/** A model route's Envoy route, kept while the model route is the same object. */
+const builtRoutes = new WeakMap<Route, EnvoyRoute>();
 
-function checkedRoute(route: Route): { readonly json: EnvoyRoute; readonly problem: string | undefined } {
-  let built = builtRoutes.get(route);
-  if (built === undefined) {
-    const json = buildRoute(route);
-    built = { json, problem: strictProblem(PART_TYPES.route, json) };
-    builtRoutes.set(route, built);
+function routeJson(route: Route): EnvoyRoute {
+  let json = builtRoutes.get(route);
+  if (json === undefined) {
+    json = buildRoute(route);
+    builtRoutes.set(route, json);
   }
-  return built;
+  return json;
 }
 
 function virtualHostSources(vh: VirtualHost) {
   return vh.routes.flatMap((r) => r.sources);
 }
 
-/**
- * The table's RouteConfiguration, and the parts left out of it: a route that
- * does not encode is left out alone, a virtual host whose own fields do not
- * encode is left out with its routes; every other route is served.
- */
-export function buildRouteConfiguration(table: RouteTable): {
-  readonly json: RouteConfiguration;
-  readonly excluded: readonly Exclusion[];
-} {
-  const checker = new PartChecker("route", table.name);
+function assemble(table: RouteTable, virtualHosts: EnvoyVirtualHost[]): RouteConfiguration {
   const own = new Set(table.virtualHosts.flatMap((v) => v.domains));
   const misdirected = table.misdirectedDomains.filter((d) => !own.has(d));
-  const virtualHosts: EnvoyVirtualHost[] = [];
-  for (const vh of table.virtualHosts) {
-    const shell: EnvoyVirtualHost = { name: vh.name, domains: [...vh.domains], routes: [] };
-    if (!checker.accept("virtualHost", PART_TYPES.virtualHost, vh.name, shell, virtualHostSources(vh)))
-      continue;
-    const routes: EnvoyRoute[] = [];
-    for (const route of vh.routes) {
-      const built = checkedRoute(route);
-      if (built.problem === undefined) routes.push(built.json);
-      else checker.exclude("route", route.name, built.problem, route.sources);
-    }
-    virtualHosts.push({ ...shell, routes });
-  }
   if (misdirected.length > 0) {
     // Hosts of the port's other TLS listeners, reached through this listener's SNI: 421 Misdirected Request.
     virtualHosts.push({
@@ -66,8 +44,41 @@ export function buildRouteConfiguration(table: RouteTable): {
       ],
     });
   }
-  return {
-    json: { name: table.name, virtual_hosts: virtualHosts, ignore_port_in_host_matching: true },
-    excluded: checker.excluded,
-  };
+  return { name: table.name, virtual_hosts: virtualHosts, ignore_port_in_host_matching: true };
+}
+
+/**
+ * The table's RouteConfiguration, and the parts left out of it: a route that
+ * does not encode is left out alone, a virtual host whose own fields do not
+ * encode is left out with its routes; every other route is served. The whole
+ * is checked first (the encoding is kept for the xDS cache); the parts only
+ * when it fails, to find which.
+ */
+export function buildRouteConfiguration(table: RouteTable): {
+  readonly json: RouteConfiguration;
+  readonly excluded: readonly Exclusion[];
+} {
+  const whole = assemble(
+    table,
+    table.virtualHosts.map((vh) => ({
+      name: vh.name,
+      domains: [...vh.domains],
+      routes: vh.routes.map(routeJson),
+    })),
+  );
+  if (resourceEncodes(TYPE_URLS.routeConfiguration, whole)) return { json: whole, excluded: [] };
+  const checker = new PartChecker("route", table.name);
+  const virtualHosts: EnvoyVirtualHost[] = [];
+  for (const vh of table.virtualHosts) {
+    const shell: EnvoyVirtualHost = { name: vh.name, domains: [...vh.domains], routes: [] };
+    if (!checker.accept("virtualHost", PART_TYPES.virtualHost, vh.name, shell, virtualHostSources(vh)))
+      continue;
+    const routes: EnvoyRoute[] = [];
+    for (const route of vh.routes) {
+      const json = routeJson(route);
+      if (checker.accept("route", PART_TYPES.route, route.name, json, route.sources)) routes.push(json);
+    }
+    virtualHosts.push({ ...shell, routes });
+  }
+  return { json: assemble(table, virtualHosts), excluded: checker.excluded };
 }

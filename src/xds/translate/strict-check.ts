@@ -1,16 +1,18 @@
 /**
- * Per-part strict encoding: each route, virtual host, endpoint, filter chain,
- * cluster, listener and secret is checked on its own, with the same strict
- * codec the xDS cache encodes with, before it is assembled into the resource
- * it belongs to. A part that fails is left out (an `Exclusion`), so one
- * object's bad value never withholds a RouteConfiguration or a Listener that
- * other objects share. Checking the parts first is what makes the assembled
- * resource encode: a message whose fields all encode encodes.
+ * Strict encoding in translation, part by part when needed: each resource is
+ * encoded whole with the codec the xDS cache uses (the encoding is kept, so a
+ * valid pass costs one encoding); when it fails, each of its parts (route,
+ * virtual host, endpoint, filter chain) is checked on its own and the failing
+ * ones are left out (an `Exclusion`), so one object's bad value never
+ * withholds a RouteConfiguration or a Listener that other objects share. The
+ * resource reassembled from parts that encode encodes: a message whose fields
+ * all encode encodes.
  */
 import type { ExcludedPart, Exclusion } from "../../model/exclusion.ts";
 import type { DataPlaneResource } from "../../model/rejection.ts";
 import type { ResourceRef } from "../../model/resource-ref.ts";
 import { findType } from "../proto/envoy-protos.ts";
+import { encodeResourceOnce } from "../proto/index.ts";
 import { encodeJson } from "../proto/json-codec.ts";
 
 /** Envoy message types of the parts. */
@@ -25,6 +27,14 @@ export const PART_TYPES = {
   listener: "envoy.config.listener.v3.Listener",
   secret: "envoy.extensions.transport_sockets.tls.v3.Secret",
 } as const;
+
+/**
+ * Whether a whole resource encodes. Its encoding is kept (by the JSON object)
+ * for the xDS cache, so the common case, everything valid, costs one encoding.
+ */
+export function resourceEncodes(typeUrl: string, json: object): boolean {
+  return encodeResourceOnce(typeUrl, json).bytes !== undefined;
+}
 
 /** Undefined when the JSON encodes strictly as the message type, else every issue with its path. */
 export function strictProblem(typeName: string, json: unknown): string | undefined {
