@@ -1,6 +1,7 @@
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
-import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags, requirePaths } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+import { render } from "../render.ts";
 
 export const statusCommand: Command = {
   name: "status",

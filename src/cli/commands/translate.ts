@@ -1,7 +1,8 @@
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
 import { decodeResource, encodeResource, TYPE_URLS } from "../../xds/proto/index.ts";
-import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags, requirePaths } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+import { render } from "../render.ts";
 
 const SECTIONS = [
   ["listeners", TYPE_URLS.listener],
