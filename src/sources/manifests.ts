@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { CORE_SCHEMA, load as loadYamlFast } from "js-yaml";
 import { parseAllDocuments } from "yaml";
 import { isKindName, type KindName, kindInfo, parseApiVersion } from "../resources/kinds.ts";
 import type { AnyStoredObject } from "../resources/objects.ts";
@@ -85,40 +86,9 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
       diagnostics.push({ severity: "error", file, message: `not valid JSON: ${(error as Error).message}` });
     }
   } else {
-    let parsed: ReturnType<typeof parseAllDocuments>;
-    try {
-      parsed = parseAllDocuments(text, { prettyErrors: true });
-    } catch (error) {
-      diagnostics.push({ severity: "error", file, message: `not valid YAML: ${(error as Error).message}` });
-      parsed = [];
-    }
-    const docs = Array.isArray(parsed) ? parsed : [parsed];
-    docs.forEach((doc, index) => {
-      if (doc.errors.length > 0) {
-        const first = doc.errors[0];
-        diagnostics.push({
-          severity: "error",
-          file,
-          document: index,
-          message: `not valid YAML: ${first?.message.split("\n")[0] ?? "parse error"}`,
-        });
-        return;
-      }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: 100 });
-      } catch (error) {
-        diagnostics.push({
-          severity: "error",
-          file,
-          document: index,
-          message: `not valid YAML: ${(error as Error).message}`,
-        });
-        return;
-      }
-      if (value === null || value === undefined) return; // empty document, e.g. after a trailing `---`
-      documents.push({ value, index });
-    });
+    const fast = plainDocuments(text);
+    if (fast !== undefined) documents.push(...fast);
+    else parseYamlDocuments(file, text, documents, diagnostics);
   }
 
   let listItemIndex = 0;
@@ -139,6 +109,89 @@ export function parseManifestText(file: string, text: string, options: ParseOpti
     acceptDocument(file, index, value, options, objects, ignored, diagnostics);
   }
   return { objects, ignored, diagnostics };
+}
+
+/**
+ * The documents of a YAML file with the `yaml` package: exact per-document errors, and
+ * a bound on alias expansion. Used when the fast path below does not apply.
+ */
+function parseYamlDocuments(
+  file: string,
+  text: string,
+  documents: { value: unknown; index: number }[],
+  diagnostics: ManifestDiagnostic[],
+): void {
+  let parsed: ReturnType<typeof parseAllDocuments>;
+  try {
+    parsed = parseAllDocuments(text, { prettyErrors: true });
+  } catch (error) {
+    diagnostics.push({ severity: "error", file, message: `not valid YAML: ${(error as Error).message}` });
+    parsed = [];
+  }
+  const docs = Array.isArray(parsed) ? parsed : [parsed];
+  docs.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0];
+      diagnostics.push({
+        severity: "error",
+        file,
+        document: index,
+        message: `not valid YAML: ${first?.message.split("\n")[0] ?? "parse error"}`,
+      });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      diagnostics.push({
+        severity: "error",
+        file,
+        document: index,
+        message: `not valid YAML: ${(error as Error).message}`,
+      });
+      return;
+    }
+    if (value === null || value === undefined) return; // empty document, e.g. after a trailing `---`
+    documents.push({ value, index });
+  });
+}
+
+/** A document marker line (`---`, alone or followed by content after a blank). */
+const DOCUMENT_START = /^---(?=[ \t]|\r?$)/m;
+/** What the fast path leaves to the `yaml` package: directives, document ends, tags, anchors and aliases. */
+const NOT_PLAIN = /^%|^\.\.\.(?:[ \t]|\r?$)|!|(?:^|[\s[{,])[&*][^\s[\]{},]/m;
+const CONTENT_LINE = /^[ \t]*[^ \t\r\n#]/m;
+
+/** Only blank lines and comments. */
+function blankOrComments(text: string): boolean {
+  return !CONTENT_LINE.test(text);
+}
+
+/**
+ * The fast path for plain manifests (what kubectl, Helm and generators write): the file
+ * is cut at its document markers and each document read with js-yaml's YAML 1.2 core
+ * schema, the `yaml` package's default, which gives the same values about ten times
+ * faster and without a syntax tree. Undefined when the file has anything the
+ * `yaml` package should judge instead (see NOT_PLAIN) or any document fails to parse,
+ * so that errors keep their exact, per-document diagnostics.
+ */
+export function plainDocuments(text: string): { value: unknown; index: number }[] | undefined {
+  if (NOT_PLAIN.test(text)) return undefined;
+  const parts = text.split(DOCUMENT_START);
+  // Comments and blank lines before the first marker are that document's prelude, not a document.
+  if (parts.length > 1 && blankOrComments(parts[0] as string)) parts.shift();
+  const out: { value: unknown; index: number }[] = [];
+  try {
+    parts.forEach((part, index) => {
+      if (blankOrComments(part)) return; // an empty document (js-yaml refuses those)
+      const value = loadYamlFast(part, { schema: CORE_SCHEMA });
+      if (value !== null && value !== undefined) out.push({ value, index });
+    });
+  } catch {
+    return undefined;
+  }
+  return out;
 }
 
 function acceptDocument(

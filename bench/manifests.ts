@@ -1,0 +1,38 @@
+/**
+ * Writes the benchmark configuration of bench/generate.ts as one multi-document
+ * YAML file, the input of the through-the-CLI benchmarks (bench/cli.ts) and of the
+ * side-by-side run against egctl (bench/egctl.ts). Sizes scale from the issue's
+ * 5,000 routes: one Gateway per 50 routes, one Service (10 endpoints) per route.
+ *
+ * Usage: node bench/manifests.ts ROUTES OUT.yaml [CONTROLLER_NAME]
+ */
+import { writeFileSync } from "node:fs";
+import { stringify } from "yaml";
+import { KIND_NAMES } from "../src/resources/kinds.ts";
+import { type BenchSize, generate } from "./generate.ts";
+
+export function sizeFor(routes: number): BenchSize {
+  return { gateways: Math.max(1, Math.ceil(routes / 50)), routes, services: routes, endpointsPerService: 10 };
+}
+
+/** The configuration as YAML documents; `controllerName` for a peer's GatewayClass. */
+export function manifestsYaml(routes: number, controllerName = "strait.dev/gateway-controller"): string {
+  const store = generate(sizeFor(routes));
+  const docs: string[] = [];
+  for (const kind of KIND_NAMES) {
+    for (const obj of store.list(kind)) {
+      const o = obj.kind === "GatewayClass" ? { ...obj, spec: { controllerName } } : obj;
+      docs.push(stringify(o, { lineWidth: 0 }));
+    }
+  }
+  return docs.join("---\n");
+}
+
+if (import.meta.main) {
+  const [routes, out, controller] = process.argv.slice(2);
+  if (routes === undefined || out === undefined) {
+    console.error("usage: node bench/manifests.ts ROUTES OUT.yaml [CONTROLLER_NAME]");
+    process.exit(2);
+  }
+  writeFileSync(out, manifestsYaml(Number(routes), controller));
+}
