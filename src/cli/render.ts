@@ -11,3 +11,36 @@ export function render(value: unknown, format: OutputFormat): string {
     ? `${JSON.stringify(value, null, 2)}\n`
     : stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
+
+/**
+ * Writes `{ "section": [item, ...], ... }` exactly as `render(value, "json")` would, one
+ * item at a time, so that a large output never exists whole in memory (items are
+ * produced by the iterables as they are written). Writes go out in chunks of about 1 MiB.
+ */
+export function writeJsonSections(
+  sections: Iterable<readonly [string, Iterable<unknown>]>,
+  write: (text: string) => void,
+): void {
+  let buffer = "";
+  const emit = (text: string) => {
+    buffer += text;
+    if (buffer.length >= 1 << 20) {
+      write(buffer);
+      buffer = "";
+    }
+  };
+  emit("{");
+  let firstSection = true;
+  for (const [name, items] of sections) {
+    emit(`${firstSection ? "" : ","}\n  ${JSON.stringify(name)}: [`);
+    firstSection = false;
+    let first = true;
+    for (const item of items) {
+      emit(`${first ? "" : ","}\n    ${JSON.stringify(item, null, 2).replaceAll("\n", "\n    ")}`);
+      first = false;
+    }
+    emit(first ? "]" : "\n  ]");
+  }
+  emit(firstSection ? "}\n" : "\n}\n");
+  write(buffer);
+}
