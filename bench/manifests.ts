@@ -7,7 +7,7 @@
  * Usage: node bench/manifests.ts ROUTES OUT.yaml [CONTROLLER_NAME]
  */
 import { writeFileSync } from "node:fs";
-import { stringify } from "yaml";
+import { dump } from "js-yaml";
 import { KIND_NAMES } from "../src/resources/kinds.ts";
 import { type BenchSize, generate } from "./generate.ts";
 
@@ -22,7 +22,7 @@ export function manifestsYaml(routes: number, controllerName = "strait.dev/gatew
   for (const kind of KIND_NAMES) {
     for (const obj of store.list(kind)) {
       const o = obj.kind === "GatewayClass" ? { ...obj, spec: { controllerName } } : obj;
-      docs.push(stringify(o, { lineWidth: 0 }));
+      docs.push(dump(o, { lineWidth: -1, noRefs: true }));
     }
   }
   return docs.join("---\n");
