@@ -36,7 +36,10 @@ export function writeJsonSections(
     firstSection = false;
     let first = true;
     for (const item of items) {
-      emit(`${first ? "" : ","}\n    ${JSON.stringify(item, null, 2).replaceAll("\n", "\n    ")}`);
+      // Nested two lists deep, JSON.stringify indents the item as it sits in the output (4 spaces):
+      // cheaper than re-indenting its text. Cut off "[\n  [\n" and "\n  ]\n]".
+      const nested = JSON.stringify([[item]], null, 2);
+      emit(`${first ? "" : ","}\n${nested.slice(6, -6)}`);
       first = false;
     }
     emit(first ? "]" : "\n  ]");
