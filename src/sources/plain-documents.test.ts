@@ -85,4 +85,15 @@ describe("the fast path for plain YAML manifests (js-yaml, core schema)", () => 
     expect(set.diagnostics[0]).toMatchObject({ severity: "error", document: 1 });
     expect(set.diagnostics[0]?.message).toMatch(/^not valid YAML: /);
   });
+
+  it("reads a file of 200,000 documents (no argument spread of that size)", () => {
+    const text = Array.from(
+      { length: 200_000 },
+      (_, i) => `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d${i}}\n`,
+    ).join("---\n");
+    const set = parseManifestText("many.yaml", text);
+    expect(set.diagnostics).toEqual([]);
+    expect(set.ignored).toHaveLength(200_000);
+    expect(set.ignored.at(-1)?.origin.document).toBe(199_999);
+  }, 60_000);
 });
