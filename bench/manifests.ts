@@ -9,10 +9,16 @@
 import { writeFileSync } from "node:fs";
 import { dump } from "js-yaml";
 import { KIND_NAMES } from "../src/resources/kinds.ts";
+import type { ObjectOf } from "../src/resources/objects.ts";
 import { type BenchSize, generate } from "./generate.ts";
 
 export function sizeFor(routes: number): BenchSize {
   return { gateways: Math.max(1, Math.ceil(routes / 50)), routes, services: routes, endpointsPerService: 10 };
+}
+
+/** A Service's cluster IP (egctl translates a Service to its clusterIP, not to its EndpointSlices). */
+function clusterIp(n: number): string {
+  return `10.96.${Math.floor(n / 250) % 256}.${(n % 250) + 1}`;
 }
 
 /** The configuration as YAML documents; `controllerName` for a peer's GatewayClass. */
@@ -21,7 +27,12 @@ export function manifestsYaml(routes: number, controllerName = "strait.dev/gatew
   const docs: string[] = [];
   for (const kind of KIND_NAMES) {
     for (const obj of store.list(kind)) {
-      const o = obj.kind === "GatewayClass" ? { ...obj, spec: { controllerName } } : obj;
+      const o =
+        obj.kind === "GatewayClass"
+          ? { ...obj, spec: { controllerName } }
+          : obj.kind === "Service"
+            ? { ...obj, spec: { ...(obj as ObjectOf<"Service">).spec, clusterIP: clusterIp(docs.length) } }
+            : obj;
       docs.push(dump(o, { lineWidth: -1, noRefs: true }));
     }
   }
