@@ -103,21 +103,24 @@ export function generate(size: BenchSize): ResourceStore {
       })),
     });
   }
-  // Cross-namespace backends need grants: one per namespace, from every team namespace.
+  // Cross-namespace backends need grants: from every team namespace into each one, in
+  // grants of at most 16 \`from\` entries (the schema's maxItems).
   for (let n = 0; n < 50; n++) {
-    put("ReferenceGrant", {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "ReferenceGrant",
-      metadata: { name: "from-teams", namespace: `team-${n}` },
-      spec: {
-        from: Array.from({ length: 50 }, (_, m) => ({
-          group: "gateway.networking.k8s.io",
-          kind: "HTTPRoute",
-          namespace: `team-${m}`,
-        })),
-        to: [{ group: "", kind: "Service" }],
-      },
-    });
+    for (let part = 0; part * 16 < 50; part++) {
+      put("ReferenceGrant", {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "ReferenceGrant",
+        metadata: { name: `from-teams-${part}`, namespace: `team-${n}` },
+        spec: {
+          from: Array.from({ length: Math.min(16, 50 - part * 16) }, (_, m) => ({
+            group: "gateway.networking.k8s.io",
+            kind: "HTTPRoute",
+            namespace: `team-${part * 16 + m}`,
+          })),
+          to: [{ group: "", kind: "Service" }],
+        },
+      });
+    }
   }
   for (let i = 0; i < size.routes; i++) put("HTTPRoute", route(i, size));
   return store;

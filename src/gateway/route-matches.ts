@@ -3,10 +3,10 @@
  * RE2, the engine Envoy uses, so an expression Envoy would reject never
  * reaches it: the rule is reported invalid instead.
  */
-import { RE2 } from "re2-wasm";
 import type { RouteMatch, StringMatch } from "../model/gateway.ts";
 import { err, ok, type Result } from "../model/result.ts";
 import { PATH_CHARACTERS } from "./filter-rules.ts";
+import { re2 } from "./re2.ts";
 
 interface MatchSpec {
   path?: { type?: string; value?: string };
@@ -22,6 +22,7 @@ export function re2Error(pattern: string): string | undefined {
   if (re2Cache.has(pattern)) return re2Cache.get(pattern);
   let problem: string | undefined;
   try {
+    const RE2 = re2();
     new RE2(pattern, "u");
   } catch (error) {
     problem = (error as Error).message

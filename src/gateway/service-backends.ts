@@ -47,13 +47,43 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return a.port - b.port;
 }
 
-/** Resolves one port of a Service to a backend with its ready endpoints. */
+type Resolved = Result<ServiceBackend, ServiceBackendError>;
+
+/**
+ * Resolutions by view, valid while the view's Service and EndpointSlice revisions stay
+ * the same: a Service port is named by many backendRefs (at 5,000 routes each one about
+ * eight times), and its endpoints need collecting and sorting only once.
+ */
+const RESOLVED = new WeakMap<
+  ResourceView,
+  { services: number; slices: number; byPort: Map<string, Resolved> }
+>();
+
+/** Resolves one port of a Service to a backend with its ready endpoints (one shared result per Service port). */
 export function resolveServiceBackend(
   view: ResourceView,
   namespace: string,
   name: string,
   port: number,
-): Result<ServiceBackend, ServiceBackendError> {
+): Resolved {
+  const services = view.revision?.("Service");
+  const slices = view.revision?.("EndpointSlice");
+  if (services === undefined || slices === undefined) return resolve(view, namespace, name, port);
+  let memo = RESOLVED.get(view);
+  if (memo === undefined || memo.services !== services || memo.slices !== slices) {
+    memo = { services, slices, byPort: new Map() };
+    RESOLVED.set(view, memo);
+  }
+  const key = `${namespace}/${name}:${port}`;
+  let resolved = memo.byPort.get(key);
+  if (resolved === undefined) {
+    resolved = resolve(view, namespace, name, port);
+    memo.byPort.set(key, resolved);
+  }
+  return resolved;
+}
+
+function resolve(view: ResourceView, namespace: string, name: string, port: number): Resolved {
   const service = view.get("Service", namespace, name);
   if (service === undefined) {
     return err({ reason: "ServiceNotFound", message: `Service ${namespace}/${name} not found` });

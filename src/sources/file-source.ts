@@ -215,8 +215,8 @@ export class FileSource {
     for (const file of files) {
       seen.add(file);
       const set = this.#parseFile(file);
-      diagnostics.push(...set.diagnostics);
-      ignored.push(...set.ignored);
+      for (const d of set.diagnostics) diagnostics.push(d);
+      for (const i of set.ignored) ignored.push(i);
       for (const loaded of set.objects) mergeObject(desired, loaded, diagnostics);
     }
     for (const file of this.#cache.keys()) if (!seen.has(file)) this.#cache.delete(file);

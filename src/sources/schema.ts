@@ -36,6 +36,7 @@ export interface SchemaViolation {
 
 interface ModelClass {
   new (data: unknown): { validate(): void };
+  readonly prototype: { validate(this: unknown): void };
 }
 
 type ModelModule = Record<string, unknown>;
@@ -123,7 +124,9 @@ export function packagedSchemaCheck(
   const cls = module[kind] as ModelClass | undefined;
   if (cls === undefined) return [{ path: "kind", message: `no schema for ${kind} ${apiVersion}` }];
   try {
-    new cls(obj).validate();
+    // The model's validator run on the object itself: `new cls(obj)` would first copy the whole
+    // object only to drop undefined values, which parsed manifests and API objects never hold.
+    cls.prototype.validate.call(obj);
     return [];
   } catch (error) {
     const errors = (error as { errors?: ErrorObject[] }).errors;

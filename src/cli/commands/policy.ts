@@ -9,16 +9,9 @@ import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/p
 import { parseIpv4 } from "../../net/ipv4.ts";
 import { parseHttpRequest } from "../../policy/http-match.ts";
 import { type TracePeer, tracePolicy } from "../../policy/trace.ts";
-import {
-  type Command,
-  EXIT,
-  outputFormat,
-  parseFlags,
-  render,
-  requirePaths,
-  UsageError,
-} from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags, requirePaths, UsageError } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+import { render } from "../render.ts";
 
 function peer(text: string | undefined, flag: string): TracePeer {
   if (text === undefined || text === "") throw new UsageError(`policy trace: ${flag} is required`);

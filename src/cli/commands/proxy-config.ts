@@ -8,7 +8,8 @@
 import { envoyAdmin } from "../../envoy/admin.ts";
 import { ERROR_CODES, StraitError } from "../../errors.ts";
 import { encodeResource, TYPE_URLS } from "../../xds/proto/index.ts";
-import { type Command, EXIT, parseFlags, render, UsageError } from "../command.ts";
+import { type Command, EXIT, parseFlags, UsageError } from "../command.ts";
+import { render } from "../render.ts";
 
 const DEFAULT_ADDRESS = "127.0.0.1:9090";
 

@@ -6,7 +6,8 @@
  */
 import { ERROR_CODES, StraitError } from "../../errors.ts";
 import type { ClientStatus, TypeStatus } from "../../xds/server/index.ts";
-import { type Command, EXIT, parseFlags, render, UsageError } from "../command.ts";
+import { type Command, EXIT, parseFlags, UsageError } from "../command.ts";
+import { render } from "../render.ts";
 
 const DEFAULT_ADDRESS = "127.0.0.1:9090";
 

@@ -1,16 +1,9 @@
 import { readFileSync } from "node:fs";
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
 import { parseHeader, parseRequestLine, prepareNodeConfig, simulate } from "../../xds/simulate/index.ts";
-import {
-  type Command,
-  EXIT,
-  outputFormat,
-  parseFlags,
-  render,
-  requirePaths,
-  UsageError,
-} from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags, requirePaths, UsageError } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+import { render } from "../render.ts";
 
 export const simulateCommand: Command = {
   name: "simulate",

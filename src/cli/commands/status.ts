@@ -2,8 +2,10 @@ import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/p
 import { formatExclusion } from "../../model/exclusion.ts";
 import { isKindName } from "../../resources/kinds.ts";
 import { carryTransitionTimes } from "../../sources/status/transition-times.ts";
-import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags, requirePaths } from "../command.ts";
+
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+import { render } from "../render.ts";
 
 export const statusCommand: Command = {
   name: "status",

@@ -1,8 +1,9 @@
 import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
 import { formatExclusion } from "../../model/exclusion.ts";
 import { decodeResource, encodeResource, TYPE_URLS } from "../../xds/proto/index.ts";
-import { type Command, EXIT, outputFormat, parseFlags, render, requirePaths } from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags, requirePaths } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
+import { render, writeJsonSections } from "../render.ts";
 
 const SECTIONS = [
   ["listeners", TYPE_URLS.listener],
@@ -52,29 +53,37 @@ Exit code 0 on success, 1 when some input was invalid (the valid rest is printed
       now: new Date(),
       addressPool: values["address-pool"] ?? DEFAULT_STANDALONE_ADDRESS_POOL,
     });
-    const result: Record<string, unknown[]> = {};
     // Parts that do not encode are left out alone (the rest of their resource is printed), and said.
     for (const e of out.excluded) io.stderr(`error: ${formatExclusion(e)}\n`);
     let broken = out.excluded.length > 0;
-    for (const [section, typeUrl] of SECTIONS) {
-      const items: unknown[] = [];
-      for (const [name, json] of [...out.resources[typeUrl]].sort(([a], [b]) =>
+    /** One section's resources as Envoy gets them (encoded, decoded), produced one at a time. */
+    function* section(name: string, typeUrl: (typeof SECTIONS)[number][1]): Generator<unknown> {
+      for (const [resource, json] of [...out.resources[typeUrl]].sort(([a], [b]) =>
         a < b ? -1 : a > b ? 1 : 0,
       )) {
         const { bytes, issues } = encodeResource(typeUrl, json);
         if (bytes === undefined) {
           broken = true;
           io.stderr(
-            `error: ${section} ${name} does not encode: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}\n`,
+            `error: ${name} ${resource} does not encode: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}\n`,
           );
           continue;
         }
         const decoded = decodeResource(typeUrl, bytes);
-        items.push(values["show-secrets"] === true ? decoded : redact(decoded));
+        yield values["show-secrets"] === true ? decoded : redact(decoded);
       }
-      result[section] = items;
     }
-    io.stdout(render(result, format));
+    if (format === "json") {
+      // Streamed: at 50,000 routes the whole output is hundreds of megabytes as one string.
+      writeJsonSections(
+        SECTIONS.map(([name, typeUrl]) => [name, section(name, typeUrl)] as const),
+        io.stdout,
+      );
+    } else {
+      const result: Record<string, unknown[]> = {};
+      for (const [name, typeUrl] of SECTIONS) result[name] = [...section(name, typeUrl)];
+      io.stdout(render(result, format));
+    }
     return input.hadErrors || broken ? EXIT.INPUT_ERRORS : EXIT.OK;
   },
 };

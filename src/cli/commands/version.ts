@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, EXIT, outputFormat, parseFlags, render } from "../command.ts";
+import { type Command, EXIT, outputFormat, parseFlags } from "../command.ts";
 
 /** strait's version, from package.json, and the Gateway API version it targets. */
 export function versionInfo(): { strait: string; gatewayAPI: string; node: string } {
@@ -23,6 +23,8 @@ version it runs on.`,
       const v = versionInfo();
       io.stdout(`strait ${v.strait} (Gateway API ${v.gatewayAPI}, Node.js ${v.node})\n`);
     } else {
+      // Loaded only here: the plain answer should not wait for the YAML library.
+      const { render } = await import("../render.ts");
       io.stdout(render(versionInfo(), outputFormat(values.output)));
     }
     return EXIT.OK;

@@ -16,7 +16,7 @@
  */
 import protobuf from "protobufjs";
 import { findType, typeNameOf, typeUrlOf } from "./envoy-protos.ts";
-import { checkFieldRules, checkOneofRequired } from "./validate-rules.ts";
+import { checkedWhenUnset, checkFieldRules, checkOneofRequired } from "./validate-rules.ts";
 
 export interface ProtoIssue {
   /** Path of the failing field, e.g. `filter_chains[0].filters[0].typed_config.route_config`. */
@@ -176,7 +176,7 @@ class Converter {
     }
     for (const field of type.fieldsArray) {
       // Rules of a oneof member apply only when it is the member set (PGV semantics).
-      if (field.partOf != null) continue;
+      if (field.partOf != null || !checkedWhenUnset(field)) continue;
       if (value[field.name] !== undefined || value[camel(field.name)] !== undefined) continue;
       checkFieldRules(field, undefined, join(path, field.name), (p, m) => this.issue(p, m));
     }

@@ -50,11 +50,56 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
   if (!out.has(prefix) || Array.isArray(value)) out.set(prefix, value);
 }
 
-/** The rules under a prefix, re-rooted: `repeated.items.string.x` → `string.x`. */
+const SUB_RULES = new WeakMap<Rules, Map<string, Rules>>();
+
+/** The rules under a prefix, re-rooted: `repeated.items.string.x` → `string.x` (worked out once per field). */
 function subRules(rules: Rules, prefix: string): Rules {
-  const out = new Map<string, unknown>();
-  for (const [k, v] of rules) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
+  let byPrefix = SUB_RULES.get(rules);
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    SUB_RULES.set(rules, byPrefix);
+  }
+  let out = byPrefix.get(prefix);
+  if (out === undefined) {
+    const sub = new Map<string, unknown>();
+    for (const [k, v] of rules) if (k.startsWith(`${prefix}.`)) sub.set(k.slice(prefix.length + 1), v);
+    out = sub;
+    byPrefix.set(prefix, out);
+  }
   return out;
+}
+
+const RULE_PARTS = new Map<string, readonly [string, string | undefined]>();
+
+/** `string.min_len` → [`string`, `min_len`] (the same few hundred rule names, over and over). */
+function ruleParts(rule: string): readonly [string, string | undefined] {
+  let parts = RULE_PARTS.get(rule);
+  if (parts === undefined) {
+    const [kind = "", name] = rule.split(".", 2);
+    parts = [kind, name];
+    RULE_PARTS.set(rule, parts);
+  }
+  return parts;
+}
+
+const PATTERNS = new Map<string, RegExp | undefined>();
+
+/** A `pattern` rule as a JavaScript RegExp, compiled once; undefined for RE2-only constructs (Envoy checks those). */
+function patternOf(source: string): RegExp | undefined {
+  if (PATTERNS.has(source)) return PATTERNS.get(source);
+  let re: RegExp | undefined;
+  try {
+    re = new RegExp(source, "u");
+  } catch {
+    re = undefined;
+  }
+  PATTERNS.set(source, re);
+  return re;
+}
+
+/** Length in code points, as PGV counts (no array for the common string without surrogates). */
+function codePoints(value: string): number {
+  return /[\uD800-\uDFFF]/.test(value) ? [...value].length : value.length;
 }
 
 function asList(value: unknown): unknown[] {
@@ -62,10 +107,13 @@ function asList(value: unknown): unknown[] {
 }
 
 function checkString(rules: Rules, value: string, path: string, report: Report): void {
-  const length = [...value].length;
-  const bytes = Buffer.byteLength(value);
+  let length = -1;
+  let bytes = -1;
   for (const [rule, limit] of rules) {
-    const [kind, name] = rule.split(".", 2);
+    const [kind, name] = ruleParts(rule);
+    if (name === "min_len" || name === "max_len" || name === "len")
+      length = length < 0 ? codePoints(value) : length;
+    if (name === "min_bytes" || name === "max_bytes") bytes = bytes < 0 ? Buffer.byteLength(value) : bytes;
     if (kind !== "string" || name === undefined) continue;
     const n = Number(limit);
     switch (name) {
@@ -106,12 +154,7 @@ function checkString(rules: Rules, value: string, path: string, report: Report):
         if (asList(limit).includes(value)) report(path, `must not be ${value}`);
         break;
       case "pattern": {
-        let re: RegExp | undefined;
-        try {
-          re = new RegExp(String(limit), "u");
-        } catch {
-          re = undefined; // an RE2-only construct; Envoy checks it, we cannot here
-        }
+        const re = patternOf(String(limit)); // undefined: an RE2-only construct; Envoy checks it, we cannot here
         if (re !== undefined && !re.test(value)) report(path, `must match ${String(limit)}`);
         break;
       }
@@ -185,7 +228,7 @@ const NUMERIC_KINDS = new Set([
 
 function checkNumber(rules: Rules, value: number, path: string, report: Report): void {
   for (const [rule, limit] of rules) {
-    const [kind, name] = rule.split(".", 2);
+    const [kind, name] = ruleParts(rule);
     if (kind === undefined || !NUMERIC_KINDS.has(kind) || name === undefined) continue;
     const n = Number(limit);
     if (name === "gt" && !(value > n)) report(path, `must be greater than ${n}`);
@@ -274,6 +317,22 @@ function checkValue(field: protobuf.Field, rules: Rules, value: unknown, path: s
  * Checks the rules of one field. `value` is the field's JSON value, or
  * undefined when the field is not set (so `required` rules can fire).
  */
+const CHECKED_WHEN_UNSET = new WeakMap<protobuf.Field, boolean>();
+
+/** Whether checkFieldRules can report anything for the field when it is not set (required, a minimum length). */
+export function checkedWhenUnset(field: protobuf.Field): boolean {
+  let checked = CHECKED_WHEN_UNSET.get(field);
+  if (checked === undefined) {
+    let reported = false;
+    checkFieldRules(field, undefined, "", () => {
+      reported = true;
+    });
+    checked = reported;
+    CHECKED_WHEN_UNSET.set(field, checked);
+  }
+  return checked;
+}
+
 export function checkFieldRules(field: protobuf.Field, value: unknown, path: string, report: Report): void {
   const rules = rulesOf(field);
   if (rules.size === 0) return;
@@ -288,7 +347,7 @@ export function checkFieldRules(field: protobuf.Field, value: unknown, path: str
       report(path, "is required");
     }
     for (const [rule, limit] of rules) {
-      const [kind, name] = rule.split(".", 2);
+      const [kind, name] = ruleParts(rule);
       // Unset strings/lists are empty: length minimums still apply (PGV semantics).
       if (kind === "string" && (name === "min_len" || name === "min_bytes") && Number(limit) > 0)
         report(path, `must be at least ${Number(limit)} ${name === "min_len" ? "characters" : "bytes"} long`);

@@ -3,7 +3,8 @@
  * envoy.config.route.v3.HeaderMatcher), with RE2 regular expressions matched
  * against the whole value, as Envoy's safe_regex does.
  */
-import { RE2 } from "re2-wasm";
+import type { RE2 } from "re2-wasm";
+import { re2 } from "../../gateway/re2.ts";
 import type {
   envoy_config_route_v3_HeaderMatcher as HeaderMatcher,
   envoy_type_matcher_v3_StringMatcher as StringMatcher,
@@ -16,7 +17,8 @@ const compiled = new Map<string, RE2>();
 export function fullMatch(pattern: string, value: string): boolean {
   let re = compiled.get(pattern);
   if (re === undefined) {
-    re = new RE2(`^(?:${pattern})$`, "u");
+    const RE2Class = re2();
+    re = new RE2Class(`^(?:${pattern})$`, "u");
     if (compiled.size > 10_000) compiled.clear();
     compiled.set(pattern, re);
   }
