@@ -79,8 +79,8 @@ function tlsOptions(request: TrafficRequest) {
   return {
     // An empty servername sends no SNI (Go sends none when the check names no server name).
     servername: request.sni ?? "",
-    // The judge checks what was served; the client takes any certificate, as the suite's own client
-    // does for everything but the server certificate it was told to expect.
+    // Node's own verification is off: the check the suite's Go client makes (RootCAs, ServerName) is
+    // made on the presented chain (verifyServer), as the simulator engine makes it.
     rejectUnauthorized: false,
     ...(request.clientCert === undefined
       ? {}
@@ -94,6 +94,8 @@ interface Exchange {
   readonly request: TrafficRequest;
   readonly extraHeaders: Readonly<Record<string, string>>;
   readonly seen: { chain?: string[] };
+  /** The client's check of the chain the gateway presents: a reason to abort the handshake, or undefined. */
+  readonly verifyServer?: (chain: readonly string[]) => string | undefined;
 }
 
 /** The chain a TLS peer presented, leaf first. */
@@ -113,8 +115,15 @@ export async function sendOverWire(
   target: WireTarget,
   request: TrafficRequest,
   extraHeaders: Readonly<Record<string, string>>,
+  verifyServer?: (chain: readonly string[]) => string | undefined,
 ): Promise<WireAnswer> {
-  const exchange: Exchange = { target, request, extraHeaders, seen: {} };
+  const exchange: Exchange = {
+    target,
+    request,
+    extraHeaders,
+    seen: {},
+    ...(verifyServer === undefined ? {} : { verifyServer }),
+  };
   const seen = exchange.seen;
   const answer =
     request.protocol === "HTTP/2.0" || request.protocol === "H2C_PRIOR_KNOWLEDGE"
@@ -162,7 +171,7 @@ function certificateRequested(target: WireTarget, request: TrafficRequest, cert:
   });
 }
 
-function sendHttp1({ target, request, extraHeaders, seen }: Exchange): Promise<WireAnswer> {
+function sendHttp1({ target, request, extraHeaders, seen, verifyServer }: Exchange): Promise<WireAnswer> {
   return new Promise((resolve) => {
     const options = {
       host: target.address,
@@ -183,6 +192,9 @@ function sendHttp1({ target, request, extraHeaders, seen }: Exchange): Promise<W
       if (request.scheme === "https")
         socket.once("secureConnect", () => {
           seen.chain = presentedChain(socket as TLSSocket);
+          const problem = verifyServer?.(seen.chain);
+          if (problem !== undefined)
+            req.destroy(Object.assign(new Error(problem), { code: "UNTRUSTED_SERVER" }));
         });
     });
     req.on("error", (error) => resolve(failed(error)));
@@ -242,7 +254,7 @@ async function exchangeFrames(
   return ok;
 }
 
-function sendHttp2({ target, request, extraHeaders, seen }: Exchange): Promise<WireAnswer> {
+function sendHttp2({ target, request, extraHeaders, seen, verifyServer }: Exchange): Promise<WireAnswer> {
   return new Promise((resolve) => {
     const tls = request.scheme === "https";
     let session: ClientHttp2Session;
@@ -266,6 +278,11 @@ function sendHttp2({ target, request, extraHeaders, seen }: Exchange): Promise<W
     if (tls) {
       session.on("connect", (_s, socket) => {
         seen.chain = presentedChain(socket as TLSSocket);
+        const problem = verifyServer?.(seen.chain);
+        if (problem !== undefined) {
+          done({ kind: "failed", reason: `UNTRUSTED_SERVER: ${problem}` });
+          return;
+        }
         const negotiated = (socket as TLSSocket).alpnProtocol;
         if (negotiated !== "h2")
           done({ kind: "failed", reason: `ALPN negotiated ${negotiated || "nothing"}, not h2` });

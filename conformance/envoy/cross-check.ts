@@ -142,8 +142,16 @@ export function differences(
   allow: Allowances = {},
 ): string[] {
   if (predicted.kind !== actual.kind) return [`simulator ${describe(predicted)}, Envoy ${describe(actual)}`];
-  if (predicted.kind === "failed" || actual.kind === "failed") return [];
   const out: string[] = [];
+  // Measured on Envoy only when the request had a client certificate to give.
+  if (
+    actual.clientCertRequested !== undefined &&
+    (predicted.clientCertRequested === true) !== actual.clientCertRequested
+  )
+    out.push(
+      `client certificate requested: simulator ${predicted.clientCertRequested === true}, Envoy ${actual.clientCertRequested}`,
+    );
+  if (predicted.kind === "failed" || actual.kind === "failed") return out;
   if (predicted.status !== actual.status)
     out.push(`status: simulator ${predicted.status}, Envoy ${actual.status}`);
   out.push(...hitDifferences("backend", predicted.backend, actual.backend, allow));
@@ -155,14 +163,6 @@ export function differences(
     out.push(`mirrors: simulator ${mirrorsP.length}, Envoy ${mirrorsA.length}`);
   else
     for (const [i, m] of mirrorsP.entries()) out.push(...hitDifferences(`mirror ${i + 1}`, m, mirrorsA[i]));
-  // Measured on Envoy only when the request had a client certificate to give.
-  if (
-    actual.clientCertRequested !== undefined &&
-    (predicted.clientCertRequested === true) !== actual.clientCertRequested
-  )
-    out.push(
-      `client certificate requested: simulator ${predicted.clientCertRequested === true}, Envoy ${actual.clientCertRequested}`,
-    );
   if ((predicted.upgraded ?? "") !== (actual.upgraded ?? ""))
     out.push(`upgrade: simulator "${predicted.upgraded ?? ""}", Envoy "${actual.upgraded ?? ""}"`);
   if (predicted.framesEchoed !== actual.framesEchoed)

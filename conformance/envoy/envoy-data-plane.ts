@@ -32,7 +32,12 @@ import type {
   TrafficResult,
 } from "../checks/traffic.ts";
 import type { ConformanceCluster } from "../cluster.ts";
-import { type DataPlane, gatewayTarget, type SimulatedTraffic } from "../strait-target.ts";
+import {
+  type DataPlane,
+  gatewayTarget,
+  type SimulatedTraffic,
+  serverCertificateProblem,
+} from "../strait-target.ts";
 import { sendOverWire } from "./client.ts";
 import { differences } from "./cross-check.ts";
 import { EchoBackends, PROBE_HEADER } from "./echo-backends.ts";
@@ -238,7 +243,15 @@ class EnvoyTraffic implements TrafficEngine {
     const probe = randomUUID();
     const backends = this.#plane.backends;
     this.#plane.requests++;
-    const answer = await sendOverWire(target, request, { [PROBE_HEADER]: probe });
+    const trusted = request.trustedServerCertPem;
+    const answer = await sendOverWire(
+      target,
+      request,
+      { [PROBE_HEADER]: probe },
+      trusted === undefined
+        ? undefined
+        : (chain) => serverCertificateProblem(chain.join("\n"), trusted, request.sni, new Date()),
+    );
     let actual: TrafficResult;
     let attempts = 0;
     if (answer.kind === "failed") actual = answer;
