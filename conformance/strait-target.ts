@@ -437,6 +437,23 @@ export class SimulatedTraffic implements TrafficEngine {
   /** The client's verification of the server certificate the chosen chain presents. */
   #clientVerifiesServer(result: SimResult, request: TrafficRequest): string | undefined {
     if (result.outcome.kind === "connection-failed") return undefined; // failed before the certificate
+    const outcome = result.outcome;
+    if (outcome.kind === "tcp-forward" && !outcome.tlsTerminated) {
+      // TLS passthrough: the backend's own certificate reaches the client.
+      const pod = this.#cluster.podByIp(outcome.endpoint.address);
+      const [ns = "", secretName = ""] = (pod?.tlsSecret ?? "").split("/");
+      const crt =
+        pod?.tlsSecret === undefined
+          ? undefined
+          : this.#cluster.store.get("Secret", ns, secretName)?.data?.["tls.crt"];
+      const backendPem = crt === undefined ? undefined : Buffer.from(crt, "base64").toString("utf8");
+      return serverCertificateProblem(
+        backendPem,
+        request.trustedServerCertPem ?? "",
+        request.sni,
+        new Date(),
+      );
+    }
     const name = result.serverCertificates?.[0];
     const secret = name === undefined ? undefined : this.#config.secrets.get(name);
     const pem = (

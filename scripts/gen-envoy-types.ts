@@ -20,7 +20,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import protobuf from "protobufjs";
-import { ENTRY_FILES, envoyRoot } from "../src/xds/proto/envoy-protos.ts";
+import { ENTRY_FILES, loadEnvoyRootFromProtos } from "../src/xds/proto/envoy-protos.ts";
 
 export const OUTPUT = join(import.meta.dirname, "../src/xds/proto/envoy-types.ts");
 
@@ -108,7 +108,9 @@ function allTypes(ns: protobuf.NamespaceBase, out: protobuf.Type[] = []): protob
 }
 
 /** The generated module's text (pure: the same protos give the same text). */
-export function renderEnvoyTypes(root: protobuf.Root = envoyRoot()): string {
+// From the .proto files themselves, not the parsed cache (build/proto-cache): only they say
+// which file each type comes from.
+export function renderEnvoyTypes(root: protobuf.Root = loadEnvoyRootFromProtos()): string {
   const queue: (protobuf.Type | protobuf.Enum)[] = allTypes(root).filter(isEntryType);
   const done = new Map<string, protobuf.Type | protobuf.Enum>();
   while (queue.length > 0) {

@@ -283,6 +283,26 @@ class EnvoyTraffic implements TrafficEngine {
       };
     }
     backends.forget(probe);
+    // The suite's client trusts only the check's server certificate (RootCAs, ServerName): a
+    // handshake with another one fails, as it does on the simulator (serverCertificateProblem).
+    if (
+      request.scheme === "https" &&
+      request.trustedServerCertPem !== undefined &&
+      answer.kind === "response"
+    ) {
+      const problem = serverCertificateProblem(
+        answer.serverCertificatesPem?.[0],
+        request.trustedServerCertPem,
+        request.sni,
+        new Date(),
+      );
+      if (problem !== undefined)
+        actual = {
+          kind: "failed",
+          reason: problem,
+          ...(answer.clientCertRequested === true ? { clientCertRequested: true } : {}),
+        };
+    }
     const allow = { retried: attempts > 1 };
     const found = differences(predicted, actual, allow);
     if (
