@@ -177,13 +177,13 @@ describe("a listener of a protocol strait does not serve", () => {
       storeOf(
         BASE,
         gateway(
-          `  - { name: tls, protocol: TLS, port: 443, hostname: a.example, tls: { mode: Passthrough }, allowedRoutes: { kinds: [{ kind: HTTPRoute }] } }\n`,
+          `  - { name: udp, protocol: UDP, port: 5353, allowedRoutes: { kinds: [{ kind: HTTPRoute }] } }\n`,
         ),
       ),
     );
-    const tls = listenerOf(statusOf(out, "Gateway", "apps", "gw"), "tls");
-    expect(conditionOf(tls.conditions, "Accepted")?.reason).toBe("UnsupportedProtocol");
-    expect(conditionOf(tls.conditions, "ResolvedRefs")).toMatchObject({
+    const udp = listenerOf(statusOf(out, "Gateway", "apps", "gw"), "udp");
+    expect(conditionOf(udp.conditions, "Accepted")?.reason).toBe("UnsupportedProtocol");
+    expect(conditionOf(udp.conditions, "ResolvedRefs")).toMatchObject({
       status: "False",
       reason: "InvalidRouteKinds",
     });
