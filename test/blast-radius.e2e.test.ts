@@ -123,10 +123,11 @@ spec:
     expect((await lab.get(0)).status).toBe(200);
     expect((await lab.get(1)).status).toBe(200);
     const status = (await lab.status("HTTPRoute", "crlf")) as { parents?: { conditions: Condition[] }[] };
-    const refused = status.parents?.[0]?.conditions.find(
-      (c) => c.status === "False" && c.message.includes("crlf/rule-0"),
-    );
-    expect(refused?.message).toMatch(/header value|HTTP header/i);
+    // Refused in translation, before Envoy sees it: the spec's drop-rule condition names the rule and why.
+    const refused = status.parents?.[0]?.conditions.find((c) => c.type === "PartiallyInvalid");
+    expect(refused).toMatchObject({ status: "True", reason: "UnsupportedValue" });
+    expect(refused?.message).toMatch(/^Dropped Rule\(s\): .*RequestHeaderModifier header "x-a"/);
+    expect(status.parents?.[0]?.conditions.find((c) => c.type === "Accepted")?.status).toBe("True");
     const rejections = (await (await fetch(`http://${lab.opsAddress}/api/v1/xds/rejections`)).json()) as {
       rejections: unknown[];
     };
