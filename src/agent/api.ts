@@ -76,6 +76,17 @@ function requireString(b: Body, field: string, errors: FieldError[], optional = 
   return v;
 }
 
+/** The attachment a CNI DEL or CHECK names (the rest of the CNI body is allowed and ignored). */
+function attachmentRefOf(
+  body: unknown,
+): { readonly containerId: string; readonly ifName: string } | { readonly errors: FieldError[] } {
+  const { body: b, errors } = bodyOf(body, ["containerId", "ifName", "netns", "hostInterface", "addresses", "pod"]);
+  const containerId = requireString(b, "containerId", errors);
+  const ifName = requireString(b, "ifName", errors);
+  if (errors.length > 0 || containerId === undefined || ifName === undefined) return { errors };
+  return { containerId, ifName };
+}
+
 function attachmentOf(body: unknown): CniAttachment | FieldError[] {
   const { body: b, errors } = bodyOf(body, [
     "containerId",
@@ -274,35 +285,15 @@ export function createAgentApi(deps: AgentApiDeps, writes: ApiWrites = { kind: "
     }
   });
   app.post("/api/v1/cni/del", async (request, reply) => {
-    const { body: b, errors } = bodyOf(request.body, [
-      "containerId",
-      "ifName",
-      "netns",
-      "hostInterface",
-      "addresses",
-      "pod",
-    ]);
-    const containerId = requireString(b, "containerId", errors);
-    const ifName = requireString(b, "ifName", errors);
-    if (errors.length > 0 || containerId === undefined || ifName === undefined)
-      return reply.code(400).send({ errors });
-    await agent.cniDel(containerId, ifName);
+    const ref = attachmentRefOf(request.body);
+    if ("errors" in ref) return reply.code(400).send({ errors: ref.errors });
+    await agent.cniDel(ref.containerId, ref.ifName);
     return { status: "ok" };
   });
   app.post("/api/v1/cni/check", async (request, reply) => {
-    const { body: b, errors } = bodyOf(request.body, [
-      "containerId",
-      "ifName",
-      "netns",
-      "hostInterface",
-      "addresses",
-      "pod",
-    ]);
-    const containerId = requireString(b, "containerId", errors);
-    const ifName = requireString(b, "ifName", errors);
-    if (errors.length > 0 || containerId === undefined || ifName === undefined)
-      return reply.code(400).send({ errors });
-    const r = agent.cniCheck(containerId, ifName);
+    const ref = attachmentRefOf(request.body);
+    if ("errors" in ref) return reply.code(400).send({ errors: ref.errors });
+    const r = agent.cniCheck(ref.containerId, ref.ifName);
     return r.ok ? { endpoint: r.value ?? null } : reply.code(404).send({ error: r.error });
   });
   app.post("/api/v1/cni/gc", async (request, reply) => {
