@@ -80,7 +80,14 @@ function requireString(b: Body, field: string, errors: FieldError[], optional = 
 function attachmentRefOf(
   body: unknown,
 ): { readonly containerId: string; readonly ifName: string } | { readonly errors: FieldError[] } {
-  const { body: b, errors } = bodyOf(body, ["containerId", "ifName", "netns", "hostInterface", "addresses", "pod"]);
+  const { body: b, errors } = bodyOf(body, [
+    "containerId",
+    "ifName",
+    "netns",
+    "hostInterface",
+    "addresses",
+    "pod",
+  ]);
   const containerId = requireString(b, "containerId", errors);
   const ifName = requireString(b, "ifName", errors);
   if (errors.length > 0 || containerId === undefined || ifName === undefined) return { errors };
