@@ -200,8 +200,10 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
     expect((await agentRequest(lab.b.socket, "PUT", "/api/v1/desired-state", b)).status).toBe(200);
     expect((await server.helper.call("listenTcp", { port: PORT })).ok).toBe(true);
     // Both agents hold their identity's SVID before the first connection.
-    await waitFor("SVIDs issued", async () =>
-      issuer.lines.filter((l) => l.issued !== undefined).length >= 2 ? true : undefined,
+    await waitFor(
+      "SVIDs issued",
+      async () => (issuer.lines.filter((l) => l.issued !== undefined).length >= 2 ? true : undefined),
+      30_000,
     );
   }, 90_000);
 
@@ -550,13 +552,30 @@ describe.skipIf(!canRunKernelTests)(
       expect((await agentRequest(lab.a.socket, "PUT", "/api/v1/desired-state", a2)).status).toBe(200);
       expect((await agentRequest(lab.b.socket, "PUT", "/api/v1/desired-state", b2)).status).toBe(200);
       expect((await server.helper.call("listenTcp", { port: PORT })).ok).toBe(true);
-      await waitFor("SVIDs from SPIRE on both nodes", async () =>
-        agentA.logs.some((l) => l.msg === "SVIDs from SPIRE") &&
-        agentB.logs.some((l) => l.msg === "SVIDs from SPIRE")
-          ? true
-          : undefined,
-      );
-    }, 180_000);
+      // SPIRE's agents fetch their entries on a sync interval (about 5 s) and strait's provider
+      // reconnects with backoff until they do: on a loaded 2-core machine this takes well over
+      // the default wait, so the deadline is generous and a timeout says what each side printed.
+      const tail = (lines: readonly unknown[]) =>
+        lines
+          .slice(-15)
+          .map((l) => (typeof l === "string" ? l : JSON.stringify(l)))
+          .join("\n");
+      await waitFor(
+        "SVIDs from SPIRE on both nodes",
+        async () =>
+          agentA.logs.some((l) => l.msg === "SVIDs from SPIRE") &&
+          agentB.logs.some((l) => l.msg === "SVIDs from SPIRE")
+            ? true
+            : undefined,
+        90_000,
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}\n--- agent A\n${tail(agentA.logs)}\n--- agent B\n${tail(agentB.logs)}` +
+            `\n--- spire-agent a\n${tail(spireAgents.a?.output ?? [])}` +
+            `\n--- spire-agent b\n${tail(spireAgents.b?.output ?? [])}`,
+        );
+      });
+    }, 240_000);
 
     afterAll(async () => {
       await agentA?.stop("SIGKILL");
