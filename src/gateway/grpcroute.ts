@@ -1,8 +1,8 @@
 /**
  * GRPCRoute → the same translated rules as an HTTPRoute: a gRPC call is an
  * HTTP/2 POST to `/<service>/<method>`, so a method match is a path match
- * and a gRPC metadata match is a header match. Then the route tables,
- * precedence and Envoy translation are the HTTP ones.
+ * and a gRPC metadata match is a header match. Then the route tables and
+ * Envoy translation are the HTTP ones.
  *
  * Method matches (GEP-1016):
  * - Exact service and method: the exact path `/service/method`;
@@ -24,6 +24,7 @@ import type { BackendRefSpec } from "./backend-refs.ts";
 import type { BackendTlsPolicies } from "./backend-tls-policy.ts";
 import { type RuleSpec, type TranslatedHttpRoute, translateRoute } from "./httproute.ts";
 import type { FilterSpec } from "./route-filters.ts";
+import type { GrpcMethodRank } from "./route-precedence.ts";
 
 interface GrpcMatchSpec {
   method?: { type?: string; service?: string; method?: string };
@@ -54,6 +55,15 @@ export function methodPath(method: GrpcMatchSpec["method"]): { type: string; val
   const service = method.service === undefined ? SEGMENT : escapeRegex(method.service);
   const name = method.method === undefined ? SEGMENT : escapeRegex(method.method);
   return { type: "RegularExpression", value: `/${service}/${name}` };
+}
+
+/** Per match (a rule without matches has one, matching every call): its service's and method's length. */
+function methodRanks(rule: GrpcRuleSpec | undefined): GrpcMethodRank[] {
+  const matches = rule?.matches === undefined || rule.matches.length === 0 ? [{}] : rule.matches;
+  return matches.map((m: GrpcMatchSpec) => ({
+    service: m.method?.service?.length ?? 0,
+    method: m.method?.method?.length ?? 0,
+  }));
 }
 
 function asHttpRule(rule: GrpcRuleSpec): RuleSpec {
@@ -101,11 +111,13 @@ export function translateGrpcRoute(
     return h2;
   });
   const cluster = (name: string) => renamed.get(name) ?? name;
+  const specs = (route.spec?.rules ?? []) as GrpcRuleSpec[];
   return {
     ...translated,
     services,
     rules: translated.rules.map((r) => ({
       ...r,
+      grpc: methodRanks(specs[r.index]),
       backends: r.backends.map((b) => (b.cluster === undefined ? b : { ...b, cluster: cluster(b.cluster) })),
       mirrors: r.mirrors.map((m) => ({ ...m, cluster: cluster(m.cluster) })),
     })),

@@ -14,6 +14,7 @@ import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts
 import { parseGatewayDuration } from "./duration.ts";
 import { type FilterSpec, type PathModifier, type RedirectSpec, translateFilters } from "./route-filters.ts";
 import { MATCH_ALL, translateMatch } from "./route-matches.ts";
+import type { GrpcMethodRank } from "./route-precedence.ts";
 
 export interface TranslatedRule {
   readonly index: number;
@@ -32,6 +33,8 @@ export interface TranslatedRule {
   readonly requestTimeout?: number;
   readonly backendTimeout?: number;
   readonly retry?: Retry;
+  /** A GRPCRoute rule's method ranks, one per match (its precedence is not the HTTP one). */
+  readonly grpc?: readonly GrpcMethodRank[];
 }
 
 /** What every translated route kind carries about the object it came from. */

@@ -11,6 +11,12 @@
  *   5. then the oldest route, then the route's namespace/name alphabetically,
  *      then rule order, then match order within the rule.
  *
+ * GRPCRoute rules have their own order (GRPCRoute `rules`): the most
+ * characters in the matching service, then in the method, then more header
+ * matches, then the same tie-breaks (oldest route, `namespace/name`, rule and
+ * match order). GRPCRoutes and HTTPRoutes never share a virtual host, so the
+ * two orders never meet.
+ *
  * Envoy evaluates routes in order and takes the first match, so sorting by
  * this comparator yields the spec's behaviour.
  */
@@ -23,6 +29,13 @@ export interface RankedMatch {
   readonly name: string;
   readonly ruleIndex: number;
   readonly matchIndex: number;
+  /** For a GRPCRoute match: the characters of its service and method (0 when absent). */
+  readonly grpc?: GrpcMethodRank;
+}
+
+export interface GrpcMethodRank {
+  readonly service: number;
+  readonly method: number;
 }
 
 const PATH_RANK: Readonly<Record<RouteMatch["path"]["type"], number>> = {
@@ -32,6 +45,13 @@ const PATH_RANK: Readonly<Record<RouteMatch["path"]["type"], number>> = {
 };
 
 export function comparePrecedence(a: RankedMatch, b: RankedMatch): number {
+  if (a.grpc !== undefined && b.grpc !== undefined) {
+    if (a.grpc.service !== b.grpc.service) return b.grpc.service - a.grpc.service;
+    if (a.grpc.method !== b.grpc.method) return b.grpc.method - a.grpc.method;
+    if (a.match.headers.length !== b.match.headers.length)
+      return b.match.headers.length - a.match.headers.length;
+    return compareTieBreaks(a, b);
+  }
   const pa = PATH_RANK[a.match.path.type];
   const pb = PATH_RANK[b.match.path.type];
   if (pa !== pb) return pa - pb;
@@ -45,6 +65,11 @@ export function comparePrecedence(a: RankedMatch, b: RankedMatch): number {
     return b.match.headers.length - a.match.headers.length;
   if (a.match.queryParams.length !== b.match.queryParams.length)
     return b.match.queryParams.length - a.match.queryParams.length;
+  return compareTieBreaks(a, b);
+}
+
+/** Oldest route first, then `namespace/name`, then rule order, then match order. */
+function compareTieBreaks(a: RankedMatch, b: RankedMatch): number {
   if (a.creationTimestamp !== b.creationTimestamp) {
     // An object without a timestamp (standalone manifests) sorts after timestamped ones.
     if (a.creationTimestamp === "") return 1;

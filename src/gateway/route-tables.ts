@@ -193,6 +193,7 @@ function buildTable(
               name: route.name,
               ruleIndex: rule.index,
               matchIndex,
+              ...(rule.grpc?.[matchIndex] === undefined ? {} : { grpc: rule.grpc[matchIndex] }),
             },
             route,
             rule,
