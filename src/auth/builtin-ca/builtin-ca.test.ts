@@ -114,7 +114,7 @@ describe("built-in CA", () => {
   });
 });
 
-describe("built-in CA root made with openssl (the chart's Secret, charts/strait/README.md)", () => {
+describe("built-in CA root made with openssl (the chart's Secret, the README's recipe)", () => {
   it("uses the ECDSA P-256 root from the folder as it is, and the SVIDs it issues chain to it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-auth-openssl-"));
     try {
