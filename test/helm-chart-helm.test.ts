@@ -18,6 +18,7 @@ import {
   stringSetting,
 } from "../src/controller/config.ts";
 import { parseHostPort } from "../src/controller/ops-server.ts";
+import { AUTH_NODE, AUTH_PROVIDER_VALUES, authProviderSets } from "./support/chart-auth-values.ts";
 import { type Manifest, parseManifests } from "./support/control-plane/apply.ts";
 import { fixtureBinaries } from "./support/control-plane/fixtures.ts";
 import { REPO } from "./support/strait-process.ts";
@@ -90,28 +91,12 @@ interface PodSpec {
   readonly automountServiceAccountToken?: boolean;
 }
 
-const NODE = "node-a";
-const PROVIDERS: Record<string, readonly string[]> = {
-  none: [],
-  "builtin-ca": [
-    "auth.builtinCa.secretName=strait-ca",
-    `auth.builtinCa.nodeTokens.${NODE}=0123456789abcdef0123`,
-    "auth.builtinCa.nodeTokens.node-b=fedcba9876543210fedc",
-  ],
-  spire: [
-    "auth.spire.serverSocketDir=/run/spire/server-sockets",
-    "auth.spire.delegateSelectors={k8s:ns:strait-system,k8s:sa:strait-agent}",
-  ],
-  "cert-manager": [
-    "auth.certManager.issuer=ClusterIssuer/strait-ca",
-    "auth.certManager.caConfigMap=strait-ca-bundle",
-  ],
-};
+const NODE = AUTH_NODE;
+const PROVIDERS = AUTH_PROVIDER_VALUES;
 
 function render(provider: string): Manifest[] {
-  const sets = [`auth.provider=${provider}`, ...(PROVIDERS[provider] ?? [])];
   return parseManifests(
-    helm(["template", "strait", CHART, "--namespace", "strait-system", ...sets.flatMap((x) => ["--set", x])]),
+    helm(["template", "strait", CHART, "--namespace", "strait-system", ...authProviderSets(provider)]),
   );
 }
 
