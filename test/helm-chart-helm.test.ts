@@ -156,7 +156,8 @@ function container(spec: PodSpec, name: string): Container {
 
 describe("charts/strait auth.provider", () => {
   for (const provider of Object.keys(PROVIDERS)) {
-    it(`${provider}: every controller and agent variable is a setting the parsers accept`, () => {
+    it(`${provider}: passes helm lint --strict, and every controller and agent variable is a setting the parsers accept`, () => {
+      expect(helm(["lint", "--strict", CHART, ...authProviderSets(provider)])).toContain("0 chart(s) failed");
       const objects = render(provider);
       const controllerEnv = environment(
         container(pod(objects, "Deployment", "strait-controller"), "controller"),
