@@ -7,7 +7,19 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseManifests } from "./support/control-plane/apply.ts";
+import { AGENT_SETTINGS } from "../src/agent/settings.ts";
+import { parseIssuerRef } from "../src/auth/agent-auth.ts";
+import { parseTrustDomain } from "../src/auth/spiffe-id.ts";
+import {
+  durationSetting,
+  RUN_SETTINGS,
+  resolveSettings,
+  type SettingSpec,
+  stringSetting,
+} from "../src/controller/config.ts";
+import { parseHostPort } from "../src/controller/ops-server.ts";
+import { AUTH_NODE, AUTH_PROVIDER_VALUES, authProviderSets } from "./support/chart-auth-values.ts";
+import { type Manifest, parseManifests } from "./support/control-plane/apply.ts";
 import { fixtureBinaries } from "./support/control-plane/fixtures.ts";
 import { REPO } from "./support/strait-process.ts";
 
@@ -48,5 +60,281 @@ describe("charts/strait with helm", () => {
     )) {
       expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe("strait-system");
     }
+  });
+});
+
+interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } };
+}
+interface Mount {
+  readonly name: string;
+  readonly mountPath: string;
+  readonly readOnly?: boolean;
+}
+interface Container {
+  readonly name: string;
+  readonly env?: EnvVar[];
+  readonly volumeMounts?: Mount[];
+  readonly ports?: { name: string; containerPort: number; hostPort?: number }[];
+}
+interface Volume {
+  readonly name: string;
+  readonly secret?: { secretName: string; items?: { key: string; path: string }[] };
+  readonly configMap?: { name: string; items?: { key: string; path: string }[] };
+  readonly hostPath?: { path: string };
+}
+interface PodSpec {
+  readonly containers: Container[];
+  readonly volumes?: Volume[];
+  readonly automountServiceAccountToken?: boolean;
+}
+
+const NODE = AUTH_NODE;
+const PROVIDERS = AUTH_PROVIDER_VALUES;
+
+function render(provider: string): Manifest[] {
+  return parseManifests(
+    helm(["template", "strait", CHART, "--namespace", "strait-system", ...authProviderSets(provider)]),
+  );
+}
+
+function pod(objects: readonly Manifest[], kind: string, name: string): PodSpec {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name) as
+    | (Manifest & { spec: { template: { spec: PodSpec } } })
+    | undefined;
+  if (o === undefined) throw new Error(`no ${kind}/${name}`);
+  return o.spec.template.spec;
+}
+
+/** The container's environment as the kubelet gives it: fieldRefs filled, $(VAR) references expanded. */
+function environment(c: Container): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of c.env ?? []) {
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    const value =
+      field === "spec.nodeName"
+        ? NODE
+        : field === "metadata.namespace"
+          ? "strait-system"
+          : field === "metadata.name"
+            ? "strait-controller-0"
+            : (e.value ?? "");
+    out[e.name] = value.replace(/\$\((\w+)\)/g, (_m, v: string) => out[v] ?? `$(${v})`);
+  }
+  return out;
+}
+
+/** Every environment variable names a setting of `specs`, and the settings parser takes them all. */
+function settingsOf(specs: readonly SettingSpec[], env: Record<string, string>) {
+  const known = new Set(specs.map((s) => s.env));
+  for (const name of Object.keys(env)) expect(known, name).toContain(name);
+  const settings = resolveSettings(specs, {}, env, undefined);
+  for (const spec of specs) {
+    const given = env[spec.env];
+    if (given !== undefined && given !== "") expect(settings[spec.key], spec.env).toBeDefined();
+  }
+  return settings;
+}
+
+/** The volume a file path of the container lies in (through one of its mounts), and the file's name in it. */
+function fileSource(spec: PodSpec, c: Container, file: string): { volume: Volume; path: string } {
+  const mount = (c.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath}/`));
+  if (mount === undefined) throw new Error(`${file} is on no mount of ${c.name}`);
+  const volume = (spec.volumes ?? []).find((v) => v.name === mount.name);
+  if (volume === undefined) throw new Error(`no volume ${mount.name}`);
+  expect(mount.readOnly, mount.name).toBe(true);
+  return { volume, path: file.slice(mount.mountPath.length + 1) };
+}
+
+function container(spec: PodSpec, name: string): Container {
+  const c = spec.containers.find((x) => x.name === name);
+  if (c === undefined) throw new Error(`no container ${name}`);
+  return c;
+}
+
+describe("charts/strait auth.provider", () => {
+  for (const provider of Object.keys(PROVIDERS)) {
+    it(`${provider}: passes helm lint --strict, and every controller and agent variable is a setting the parsers accept`, () => {
+      expect(helm(["lint", "--strict", CHART, ...authProviderSets(provider)])).toContain("0 chart(s) failed");
+      const objects = render(provider);
+      const controllerEnv = environment(
+        container(pod(objects, "Deployment", "strait-controller"), "controller"),
+      );
+      const run = settingsOf(RUN_SETTINGS, controllerEnv);
+      const agentEnv = environment(container(pod(objects, "DaemonSet", "strait-agent"), "agent"));
+      const agent = settingsOf(AGENT_SETTINGS, agentEnv);
+      expect(stringSetting(agent, "authProvider")).toBe(provider);
+      for (const s of [run, agent])
+        expect(parseTrustDomain(stringSetting(s, "trustDomain") ?? "").ok).toBe(true);
+      expect(() => parseHostPort(stringSetting(agent, "authAddress") ?? "", "--auth-address")).not.toThrow();
+      if (provider === "builtin-ca") {
+        expect(() =>
+          parseHostPort(stringSetting(run, "builtinCaAddress") ?? "", "--builtin-ca-address"),
+        ).not.toThrow();
+        expect(durationSetting(run, "svidTtl", "svid-ttl", "1h")).toBe(3_600_000);
+        expect(new URL(stringSetting(agent, "builtinCaUrl") ?? "").protocol).toBe("https:");
+      }
+      if (provider === "cert-manager") {
+        expect(parseIssuerRef(stringSetting(agent, "certManagerIssuer") ?? "")).toMatchObject({
+          kind: "ClusterIssuer",
+          name: "strait-ca",
+        });
+      }
+      if (provider === "spire") {
+        expect(run.spireDelegateSelectors).toEqual(["k8s:ns:strait-system", "k8s:sa:strait-agent"]);
+      }
+    });
+  }
+
+  it("none (the default): no auth objects, no handshake port, and the agent has no API token", () => {
+    const defaults = parseManifests(helm(["template", "strait", CHART, "--namespace", "strait-system"]));
+    expect(defaults.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      render("none")
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        .sort(),
+    );
+    const spec = pod(defaults, "DaemonSet", "strait-agent");
+    expect(environment(container(spec, "agent")).STRAIT_AUTH_PROVIDER).toBe("none");
+    expect(container(spec, "agent").ports).toBeUndefined();
+    expect(spec.automountServiceAccountToken).toBeUndefined();
+    expect(defaults.some((o) => o.kind === "Secret")).toBe(false);
+  });
+
+  it("builtin-ca: the controller reads the root and the node tokens from Secrets, the agent gets only the root's certificate and its own node's token, and the issuer is on the Service", () => {
+    const objects = render("builtin-ca");
+    const cspec = pod(objects, "Deployment", "strait-controller");
+    const controller = container(cspec, "controller");
+    const env = environment(controller);
+    const dir = env.STRAIT_BUILTIN_CA_DIR ?? "";
+    const root = fileSource(cspec, controller, `${dir}/tls.crt`);
+    expect(root.volume.secret?.secretName).toBe("strait-ca");
+    expect(root.volume.secret?.items?.map((i) => i.key).sort()).toEqual(["tls.crt", "tls.key"]);
+    const tokens = fileSource(cspec, controller, env.STRAIT_BUILTIN_CA_NODE_TOKENS ?? "");
+    const tokensSecret = objects.find(
+      (o) => o.kind === "Secret" && o.metadata.name === tokens.volume.secret?.secretName,
+    ) as (Manifest & { stringData: Record<string, string> }) | undefined;
+    expect(tokensSecret?.metadata.namespace).toBe("strait-system");
+    expect(parseManifests(`kind: X\n${tokensSecret?.stringData[tokens.path] ?? ""}`)[0]).toMatchObject({
+      [NODE]: "0123456789abcdef0123",
+      "node-b": "fedcba9876543210fedc",
+    });
+
+    const aspec = pod(objects, "DaemonSet", "strait-agent");
+    const agent = container(aspec, "agent");
+    const aenv = environment(agent);
+    const ca = fileSource(aspec, agent, aenv.STRAIT_BUILTIN_CA_ROOT ?? "");
+    expect(ca.volume.secret).toEqual({ secretName: "strait-ca", items: [{ key: "tls.crt", path: ca.path }] });
+    const token = fileSource(aspec, agent, aenv.STRAIT_BUILTIN_CA_TOKEN_FILE ?? "");
+    expect(token.path).toBe(NODE);
+    const agentTokens = objects.find(
+      (o) => o.kind === "Secret" && o.metadata.name === token.volume.secret?.secretName,
+    ) as (Manifest & { stringData: Record<string, string> }) | undefined;
+    expect(agentTokens?.stringData[NODE]).toBe("0123456789abcdef0123");
+    expect(agent.ports).toEqual([{ name: "auth", containerPort: 4250, hostPort: 4250, protocol: "TCP" }]);
+
+    const service = objects.find((o) => o.kind === "Service") as Manifest & {
+      spec: { ports: { port: number; targetPort: string }[] };
+    };
+    const issuerPort = Number(new URL(aenv.STRAIT_BUILTIN_CA_URL ?? "").port);
+    expect(service.spec.ports.find((p) => p.port === issuerPort)?.targetPort).toBe("builtin-ca");
+    expect(controller.ports?.find((p) => p.name === "builtin-ca")?.containerPort).toBe(
+      parseHostPort(env.STRAIT_BUILTIN_CA_ADDRESS ?? "", "x").port,
+    );
+    // The controller reads its root from a mounted file: it needs no Secret permissions beyond the cluster-wide list+watch.
+    expect(objects.filter((o) => o.kind === "Role").map((o) => o.metadata.name)).toEqual([
+      "strait-controller-leader-election",
+    ]);
+  });
+
+  it("spire: the agent mounts the SPIRE agent's admin socket folder, the controller the server's API socket folder", () => {
+    const objects = render("spire");
+    const aspec = pod(objects, "DaemonSet", "strait-agent");
+    const agent = container(aspec, "agent");
+    const admin = fileSource(aspec, agent, environment(agent).STRAIT_SPIRE_ADMIN_SOCKET ?? "");
+    expect(admin).toEqual({
+      volume: {
+        name: admin.volume.name,
+        hostPath: { path: "/run/spire/sockets", type: "DirectoryOrCreate" },
+      },
+      path: "admin.sock",
+    });
+    const cspec = pod(objects, "Deployment", "strait-controller");
+    const controller = container(cspec, "controller");
+    const server = fileSource(cspec, controller, environment(controller).STRAIT_SPIRE_SERVER_SOCKET ?? "");
+    expect(server.volume.hostPath?.path).toBe("/run/spire/server-sockets");
+    expect(server.path).toBe("api.sock");
+    // Without a server socket folder the controller keeps no entries (and mounts nothing).
+    const bare = parseManifests(
+      helm(["template", "strait", CHART, "--namespace", "strait-system", "--set", "auth.provider=spire"]),
+    );
+    const bareController = container(pod(bare, "Deployment", "strait-controller"), "controller");
+    expect(environment(bareController).STRAIT_SPIRE_SERVER_SOCKET).toBeUndefined();
+    expect(bareController.volumeMounts).toBeUndefined();
+  });
+
+  it("cert-manager: the agent may create, get and delete CertificateRequests in its namespace only, and trusts the ConfigMap's roots", () => {
+    const objects = render("cert-manager");
+    const role = objects.find((o) => o.kind === "Role" && o.metadata.name === "strait-agent-cert-manager") as
+      | (Manifest & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] })
+      | undefined;
+    expect(role?.metadata.namespace).toBe("strait-system");
+    expect(role?.rules).toEqual([
+      {
+        apiGroups: ["cert-manager.io"],
+        resources: ["certificaterequests"],
+        verbs: ["create", "get", "delete"],
+      },
+    ]);
+    const binding = objects.find(
+      (o) => o.kind === "RoleBinding" && o.metadata.name === role?.metadata.name,
+    ) as (Manifest & { subjects: { kind: string; name: string; namespace: string }[] }) | undefined;
+    expect(binding?.subjects).toEqual([
+      { kind: "ServiceAccount", name: "strait-agent", namespace: "strait-system" },
+    ]);
+    expect(
+      objects.some((o) => o.kind === "ClusterRole" && JSON.stringify(o).includes("certificaterequests")),
+    ).toBe(false);
+    const aspec = pod(objects, "DaemonSet", "strait-agent");
+    expect(aspec.automountServiceAccountToken).toBe(true);
+    const agent = container(aspec, "agent");
+    const env = environment(agent);
+    expect(env.STRAIT_CERT_MANAGER_NAMESPACE).toBe("strait-system");
+    const ca = fileSource(aspec, agent, env.STRAIT_CERT_MANAGER_CA ?? "");
+    expect(ca.volume.configMap).toEqual({
+      name: "strait-ca-bundle",
+      items: [{ key: "ca.crt", path: ca.path }],
+    });
+  });
+
+  it("refuses an unknown provider and missing or weak values with a clear message", () => {
+    const fails = (sets: readonly string[]) => {
+      try {
+        helm(["template", "strait", CHART, ...sets.flatMap((x) => ["--set", x])]);
+      } catch (error) {
+        return String((error as { stderr?: string }).stderr);
+      }
+      throw new Error(`helm rendered ${sets.join(" ")}`);
+    };
+    expect(fails(["auth.provider=kerberos"])).toContain(
+      'auth.provider must be none, builtin-ca, spire or cert-manager, not "kerberos"',
+    );
+    expect(
+      fails(["auth.provider=builtin-ca", `auth.builtinCa.nodeTokens.${NODE}=0123456789abcdef0123`]),
+    ).toContain("auth.provider builtin-ca needs auth.builtinCa.secretName");
+    expect(fails(["auth.provider=builtin-ca", "auth.builtinCa.secretName=ca"])).toContain(
+      "auth.provider builtin-ca needs auth.builtinCa.nodeTokens",
+    );
+    expect(
+      fails([
+        "auth.provider=builtin-ca",
+        "auth.builtinCa.secretName=ca",
+        `auth.builtinCa.nodeTokens.${NODE}=short`,
+      ]),
+    ).toContain(`the token of node "${NODE}" must be at least 16 characters`);
+    expect(fails(["auth.provider=cert-manager", "auth.certManager.issuer=ClusterIssuer/x"])).toContain(
+      "auth.provider cert-manager needs auth.certManager.issuer and auth.certManager.caConfigMap",
+    );
   });
 });

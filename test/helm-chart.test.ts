@@ -193,7 +193,8 @@ describe("Helm chart", () => {
     expect(retry).toBeLessThan(renew);
     expect(renew).toBeLessThan(lease);
     const ports = new Map((controller?.ports ?? []).map((p) => [p.name, p.containerPort]));
-    expect([...ports.keys()].sort()).toEqual(["ops", "xds"]);
+    // builtin-ca only with auth.provider builtin-ca (this view keeps every branch; the helm test renders each).
+    expect([...ports.keys()].sort()).toEqual(["builtin-ca", "ops", "xds"]);
   });
 
   it("exposes xDS on 18000 and the ops port on 9090 through the controller Service", () => {
@@ -202,7 +203,7 @@ describe("Helm chart", () => {
     const service = find("Service", "strait-controller") as Manifest & {
       spec: { ports: { name: string; targetPort: string }[] };
     };
-    expect(service.spec.ports.map((p) => p.targetPort).sort()).toEqual(["ops", "xds"]);
+    expect(service.spec.ports.map((p) => p.targetPort).sort()).toEqual(["builtin-ca", "ops", "xds"]);
     const text = readFileSync(join(TEMPLATES, "controller-service.yaml"), "utf8");
     expect(text).toContain("port: {{ .Values.xds.port }}");
     expect(text).toContain("port: {{ .Values.ops.port }}");

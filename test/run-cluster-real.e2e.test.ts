@@ -14,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AUTH_PROVIDER_VALUES, authProviderSets } from "./support/chart-auth-values.ts";
 import { Applier, type Manifest, parseManifests, readManifests } from "./support/control-plane/apply.ts";
 import { ControlPlane } from "./support/control-plane/control-plane.ts";
 import { fixtureBinaries } from "./support/control-plane/fixtures.ts";
@@ -41,10 +42,10 @@ let applier: Applier;
 let straitKubeconfig: string;
 const replicas: StraitProcess[] = [];
 
-function renderChart(): Manifest[] {
+function renderChart(sets: readonly string[] = []): Manifest[] {
   const out = execFileSync(
     fixtureBinaries().helm,
-    ["template", "strait", join(REPO, "charts/strait"), "--namespace", NAMESPACE],
+    ["template", "strait", join(REPO, "charts/strait"), "--namespace", NAMESPACE, ...sets],
     {
       encoding: "utf8",
     },
@@ -161,6 +162,12 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     expect(
       await getObject(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/strait-controller`),
     ).toBeDefined();
+  });
+
+  it("the chart rendered with each auth.provider passes the API server's server-side dry run", async () => {
+    for (const provider of Object.keys(AUTH_PROVIDER_VALUES)) {
+      await applier.apply(renderChart(authProviderSets(provider)), { dryRun: true, namespace: NAMESPACE });
+    }
   });
 
   it("two replicas sync; the leader patches statuses and applies the Gateway's Service; the other takes over after a crash", async () => {

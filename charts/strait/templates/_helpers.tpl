@@ -16,3 +16,28 @@ helm.sh/chart: strait-{{ .Chart.Version }}
 {{- define "strait.xdsHost" -}}
 strait-controller.{{ .Release.Namespace }}.svc.cluster.local
 {{- end -}}
+
+{{/* The auth provider, checked: one of none, builtin-ca, spire, cert-manager, with its required values. */}}
+{{- define "strait.authProvider" -}}
+{{- $p := .Values.auth.provider -}}
+{{- if not (has $p (list "none" "builtin-ca" "spire" "cert-manager")) -}}
+{{- fail (printf "auth.provider must be none, builtin-ca, spire or cert-manager, not %q" $p) -}}
+{{- end -}}
+{{- if and (eq $p "builtin-ca") (not .Values.auth.builtinCa.secretName) -}}
+{{- fail "auth.provider builtin-ca needs auth.builtinCa.secretName (a Secret with the CA root's tls.crt and tls.key)" -}}
+{{- end -}}
+{{- if and (eq $p "builtin-ca") (not .Values.auth.builtinCa.nodeTokens) -}}
+{{- fail "auth.provider builtin-ca needs auth.builtinCa.nodeTokens (node name: token)" -}}
+{{- end -}}
+{{- if eq $p "builtin-ca" -}}
+{{- range $node, $token := .Values.auth.builtinCa.nodeTokens -}}
+{{- if lt (len (toString $token)) 16 -}}
+{{- fail (printf "auth.builtinCa.nodeTokens: the token of node %q must be at least 16 characters" $node) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $p "cert-manager") (or (not .Values.auth.certManager.issuer) (not .Values.auth.certManager.caConfigMap)) -}}
+{{- fail "auth.provider cert-manager needs auth.certManager.issuer and auth.certManager.caConfigMap" -}}
+{{- end -}}
+{{- $p -}}
+{{- end -}}

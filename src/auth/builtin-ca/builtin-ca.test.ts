@@ -2,7 +2,9 @@
  * The built-in CA over its real channel: the issuer on HTTPS (TLS 1.3, its
  * own SVID), the agent-side provider asking for SVIDs with a node token.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,5 +111,56 @@ describe("built-in CA", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(provider.svidFor(1001)).toBeUndefined();
     await provider.stop();
+  });
+});
+
+describe("built-in CA root made with openssl (the chart's Secret, the README's recipe)", () => {
+  it("uses the ECDSA P-256 root from the folder as it is, and the SVIDs it issues chain to it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strait-auth-openssl-"));
+    try {
+      // The recipe in the chart's README.
+      const key = join(dir, "tls.key");
+      const crt = join(dir, "tls.crt");
+      execFileSync("openssl", [
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key,
+      ]);
+      execFileSync("openssl", [
+        ...["req", "-x509", "-new", "-key", key, "-subj", "/O=strait/CN=strait built-in CA", "-days", "3650"],
+        ...["-addext", "basicConstraints=critical,CA:TRUE,pathlen:0"],
+        ...["-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", crt],
+      ]);
+      const ca = await CertificateAuthority.loadOrCreate(TD, dir, new Date());
+      expect(ca.rootDer.equals(new X509Certificate(readFileSync(crt)).raw)).toBe(true);
+      const issuer = await startIssuerServer(
+        { ca, nodeTokens: new Map([["token-b", "node-b"]]), mayIssue: () => true },
+        { host: "127.0.0.1", port: 0 },
+      );
+      const provider = new BuiltinCaProvider({
+        trustDomain: TD,
+        url: issuer.url,
+        nodeToken: "token-b",
+        bootstrapRootDer: ca.rootDer,
+      });
+      try {
+        provider.setIdentities(new Set([1001]));
+        await until(() => provider.svidFor(1001) !== undefined);
+        const v = validateX509Svid(provider.svidFor(1001)?.chainDer ?? [], provider.bundles(), {
+          role: "client",
+          now: new Date(),
+        });
+        expect(v.ok).toBe(true);
+      } finally {
+        await provider.stop();
+        await issuer.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
