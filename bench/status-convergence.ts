@@ -86,6 +86,15 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
   );
 }
 
+/** strait's warning and error lines, counted by message: failed or refused writes show here. */
+function warnings(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const l of strait?.logs ?? []) {
+    if (l.level >= 40) counts[l.msg] = (counts[l.msg] ?? 0) + 1;
+  }
+  return counts;
+}
+
 const plane = await ControlPlane.start({ controllerManager: false });
 let strait: StraitProcess | undefined;
 try {
@@ -250,6 +259,7 @@ try {
       routes: ROUTES,
       writers: WRITERS,
       watchRestarts,
+      straitWarnings: warnings(),
       convergedMs: results.map((r) => r.convergedMs),
       target: "≤ 500 ms after the last write (issue 15)",
     })}\n`,
