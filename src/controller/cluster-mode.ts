@@ -9,7 +9,7 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Gauge } from "prom-client";
-import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
+import { messageOf } from "../errors.ts";
 import { IdentityWriter } from "../sources/kubernetes/identity-writer.ts";
 import { KubeClient, loadKubeConfig } from "../sources/kubernetes/kube-client.ts";
 import { KubernetesSource } from "../sources/kubernetes/kubernetes-source.ts";
@@ -17,10 +17,11 @@ import { LeaderElector } from "../sources/kubernetes/leader-election.ts";
 import { OwnedObjectWriter } from "../sources/kubernetes/owned-object-writer.ts";
 import { KubernetesStatusWriter } from "../sources/status/kubernetes-status-writer.ts";
 import type { ResourceStore } from "../sources/store.ts";
-import { durationSetting, type Settings, stringSetting } from "./config.ts";
+import { type Settings, stringSetting } from "./config.ts";
 import type { Controller } from "./controller.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { leaseTimings } from "./settings-check.ts";
 
 export interface ClusterModeInput {
   readonly settings: Settings;
@@ -44,15 +45,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
   const namespace = stringSetting(settings, "namespace") ?? loaded.podNamespace ?? "strait-system";
   const identity = stringSetting(settings, "identity") ?? `${hostname()}_${process.pid}`;
   const leaseName = stringSetting(settings, "leaseName") ?? "strait-controller";
-  const leaseDurationMs = durationSetting(settings, "leaseDuration", "lease-duration", "15s");
-  const renewDeadlineMs = durationSetting(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
-  const retryPeriodMs = durationSetting(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
-  if (!(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
-    throw new StraitError(
-      ERROR_CODES.CONFIG,
-      "leader election needs --lease-retry-period < --lease-renew-deadline < --lease-duration",
-    );
-  }
+  const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = leaseTimings(settings);
   logger.info(
     { kubeconfig: loaded.source, server: client.server, lease: `${namespace}/${leaseName}`, identity },
     "cluster mode",

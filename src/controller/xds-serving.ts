@@ -27,7 +27,7 @@ import {
   XdsServer,
   type XdsTls,
 } from "../xds/server/index.ts";
-import { booleanSetting, type Settings, stringSetting } from "./config.ts";
+import { booleanSetting, durationSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
 import type { PipelineOutput } from "./pipeline.ts";
@@ -73,17 +73,6 @@ function positiveInteger(settings: Settings, key: string, flag: string): number 
     throw new StraitError(ERROR_CODES.CONFIG, `${flag} must be a positive integer, got "${raw}"`);
   }
   return n;
-}
-
-/** `30s`, `500ms`, `2m` → milliseconds. */
-function duration(settings: Settings, key: string, flag: string): number {
-  const raw = stringSetting(settings, key) ?? "";
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw);
-  const ms = m === null ? Number.NaN : Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"];
-  if (!Number.isFinite(ms) || ms < 1) {
-    throw new StraitError(ERROR_CODES.CONFIG, `${flag} must be a duration like 30s or 500ms, got "${raw}"`);
-  }
-  return ms;
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -136,7 +125,7 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
       maxStreams: positiveInteger(settings, "xdsMaxStreams", "--xds-max-streams"),
       maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
       maxSubscriptionsPerStream: positiveInteger(settings, "xdsMaxSubscriptions", "--xds-max-subscriptions"),
-      writeTimeoutMs: duration(settings, "xdsWriteTimeout", "--xds-write-timeout"),
+      writeTimeoutMs: durationSetting(settings, "xdsWriteTimeout", "xds-write-timeout", "30s"),
       maxBytesInFlight: DEFAULT_LIMITS.maxBytesInFlight,
     },
   };
