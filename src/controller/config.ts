@@ -162,7 +162,8 @@ export const RUN_SETTINGS = [
     key: "leaseRetryPeriod",
     env: "STRAIT_LEASE_RETRY_PERIOD",
     type: "string",
-    description: "Cluster mode: interval between attempts to acquire or renew the Lease; shorter than the renew deadline.",
+    description:
+      "Cluster mode: interval between attempts to acquire or renew the Lease; shorter than the renew deadline.",
     clusterDefault: "2s",
   },
   {
