@@ -146,6 +146,19 @@ function retarget(server: KubeApiServer, backend: string): void {
   server.update({ ...route, spec: { ...spec, rules } });
 }
 
+/** An EndpointSlice of the quickstart's `store` Service with one endpoint of these addresses (`""` is invalid). */
+const badSlice = (addresses: string[]): ApiObject => ({
+  apiVersion: "discovery.k8s.io/v1",
+  kind: "EndpointSlice",
+  metadata: { name: "store-bad", namespace: "shop", labels: { "kubernetes.io/service-name": "store" } },
+  addressType: "IPv4",
+  ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+  endpoints: [{ addresses, conditions: { ready: true } }],
+});
+
+const eventPosts = (server: KubeApiServer) =>
+  server.requests.filter((r) => r.method === "POST" && r.path.startsWith("/apis/events.k8s.io/"));
+
 describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
   it("syncs the quickstart, becomes ready, patches statuses only when they change, and releases the Lease on SIGTERM", async () => {
     const server = await quickstartServer();
@@ -226,14 +239,6 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
 
   it("writes one Warning Event regarding an EndpointSlice whose endpoint is left out, not one per pass; a recurrence extends its series", async () => {
     const server = await quickstartServer();
-    const badSlice = (addresses: string[]): ApiObject => ({
-      apiVersion: "discovery.k8s.io/v1",
-      kind: "EndpointSlice",
-      metadata: { name: "store-bad", namespace: "shop", labels: { "kubernetes.io/service-name": "store" } },
-      addressType: "IPv4",
-      ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-      endpoints: [{ addresses, conditions: { ready: true } }],
-    });
     server.create(badSlice([""]));
     const { proc, base } = await startReplica(server, "solo");
     await waitReady(base);
@@ -311,6 +316,11 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
     expect(new Set(statusPatches(server).map((p) => p.user))).toEqual(new Set([leaderName]));
     await waitFor(() => serviceApplies(server).length > 0, "the Gateway's Service", LOADED_MS);
     expect(new Set(serviceApplies(server).map((p) => p.user))).toEqual(new Set([leaderName]));
+    // An endpoint left out: the leader alone writes its Event.
+    server.create(badSlice([""]));
+    await waitFor(() => eventPosts(server).length > 0, "the InvalidEndpoint Event", LOADED_MS);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(eventPosts(server).map((p) => [p.user, p.status])).toEqual([[leaderName, 201]]);
 
     // The leader crashes; while no one leads, the route changes.
     await leader.proc.stop("SIGKILL");
@@ -336,6 +346,12 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
     );
     expect(await metric(follower.base, "strait_leader")).toBe(1);
     expect(follower.proc.logs.some((l) => l.msg === "became leader: writing statuses")).toBe(true);
+    // It does not know which Events the old leader wrote: it writes the one that holds once.
+    await waitFor(
+      () => eventPosts(server).some((p) => p.user === followerName),
+      "the new leader's Event",
+      LOADED_MS,
+    );
     // It cannot know what the old leader applied: it applies the Service once (a no-op on the server).
     await waitFor(
       () => serviceApplies(server).some((p) => p.user === followerName),
