@@ -107,7 +107,7 @@ describe("Helm chart", () => {
     for (const name of includes) expect(defined, `include "${name}"`).toContain(name);
   });
 
-  it("grants exactly list+watch on every kind strait reads, patch on the /status of every kind whose status it writes, and create+patch+delete on the kinds it owns and the CiliumIdentity records", () => {
+  it("grants exactly list+watch on every kind strait reads, patch on the /status of every kind whose status it writes, create+patch+delete on the kinds it owns and the CiliumIdentity records, and create+patch on Events", () => {
     const role = find("ClusterRole", "strait-controller") as Manifest & { rules: Rule[] };
     const expected = new Set<string>();
     for (const k of KINDS) {
@@ -126,6 +126,9 @@ describe("Helm chart", () => {
       expect(k, kind).toBeDefined();
       for (const verb of ["create", "patch", "delete"]) expected.add(`${k?.group}|${k?.plural}|${verb}`);
     }
+    // The leader's Warning Events (invalid endpoints): created, and patched when they recur.
+    expected.add("events.k8s.io|events|create");
+    expected.add("events.k8s.io|events|patch");
     expect([...grants(role.rules)].sort()).toEqual([...expected].sort());
 
     const binding = find("ClusterRoleBinding", "strait-controller") as Manifest & {

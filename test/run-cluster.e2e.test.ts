@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { EVENT } from "./support/kube-apiserver/resources.ts";
 import { KubeApiServer } from "./support/kube-apiserver/server.ts";
 import type { ApiObject } from "./support/kube-apiserver/storage.ts";
 import { REPO, StraitProcess } from "./support/strait-process.ts";
@@ -145,6 +146,19 @@ function retarget(server: KubeApiServer, backend: string): void {
   server.update({ ...route, spec: { ...spec, rules } });
 }
 
+/** An EndpointSlice of the quickstart's `store` Service with one endpoint of these addresses (`""` is invalid). */
+const badSlice = (addresses: string[]): ApiObject => ({
+  apiVersion: "discovery.k8s.io/v1",
+  kind: "EndpointSlice",
+  metadata: { name: "store-bad", namespace: "shop", labels: { "kubernetes.io/service-name": "store" } },
+  addressType: "IPv4",
+  ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+  endpoints: [{ addresses, conditions: { ready: true } }],
+});
+
+const eventPosts = (server: KubeApiServer) =>
+  server.requests.filter((r) => r.method === "POST" && r.path.startsWith("/apis/events.k8s.io/"));
+
 describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
   it("syncs the quickstart, becomes ready, patches statuses only when they change, and releases the Lease on SIGTERM", async () => {
     const server = await quickstartServer();
@@ -223,6 +237,60 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
     });
   }, 420_000);
 
+  it("writes one Warning Event regarding an EndpointSlice whose endpoint is left out, not one per pass; a recurrence extends its series", async () => {
+    const server = await quickstartServer();
+    server.create(badSlice([""]));
+    const { proc, base } = await startReplica(server, "solo");
+    await waitReady(base);
+    const events = () => server.storage.list(EVENT, "shop");
+    const eventWrites = () => server.requests.filter((r) => r.path.startsWith("/apis/events.k8s.io/"));
+    await waitFor(() => events().length > 0, "the InvalidEndpoint Event", LOADED_MS);
+    const slice = server.get("EndpointSlice", "shop", "store-bad");
+    const [event] = events();
+    expect(event).toMatchObject({
+      type: "Warning",
+      reason: "InvalidEndpoint",
+      action: "Translate",
+      reportingController: "strait.dev/gateway-controller",
+      reportingInstance: "solo",
+      regarding: {
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        namespace: "shop",
+        name: "store-bad",
+        uid: slice?.metadata.uid,
+      },
+    });
+    // The note names the endpoint, the load assignment and the failing field.
+    expect(event?.note).toBe(
+      "endpoint :8080 left out of the endpoints of Envoy cluster shop/store:80; the other endpoints are served: endpoint.address.socket_address.address: must be at least 1 characters long",
+    );
+    expect(String(event?.eventTime)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+
+    // More passes with the endpoint still bad: no second Event, no update.
+    const passes = () => proc.logs.filter((l) => l.msg === "pipeline ran").length;
+    const before = passes();
+    retarget(server, "landing");
+    await waitFor(() => passes() > before, "another pass", LOADED_MS);
+    retarget(server, "store");
+    await waitFor(() => passes() > before + 1, "a third pass", LOADED_MS);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(eventWrites().map((r) => r.method)).toEqual(["POST"]);
+
+    // Fixed, then broken again: the same Event, its series counted as client-go counts it.
+    server.update(badSlice(["127.0.2.99"]));
+    await waitFor(() => passes() > before + 2, "the pass after the fix", LOADED_MS);
+    server.update(badSlice([""]));
+    await waitFor(() => eventWrites().length === 2, "the series update", LOADED_MS);
+    expect(eventWrites().map((r) => [r.method, r.contentType])).toEqual([
+      ["POST", "application/json"],
+      ["PATCH", "application/merge-patch+json"],
+    ]);
+    expect(events()).toHaveLength(1);
+    expect(events()[0]?.series).toMatchObject({ count: 2 });
+    expect(await proc.stop("SIGTERM")).toBe(0);
+  }, 420_000);
+
   it("runs two replicas of which exactly one writes statuses; after the leader is killed the other takes over within the lease duration", async () => {
     const server = await quickstartServer();
     const [a, b] = await Promise.all([startReplica(server, "replica-a"), startReplica(server, "replica-b")]);
@@ -248,6 +316,11 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
     expect(new Set(statusPatches(server).map((p) => p.user))).toEqual(new Set([leaderName]));
     await waitFor(() => serviceApplies(server).length > 0, "the Gateway's Service", LOADED_MS);
     expect(new Set(serviceApplies(server).map((p) => p.user))).toEqual(new Set([leaderName]));
+    // An endpoint left out: the leader alone writes its Event.
+    server.create(badSlice([""]));
+    await waitFor(() => eventPosts(server).length > 0, "the InvalidEndpoint Event", LOADED_MS);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(eventPosts(server).map((p) => [p.user, p.status])).toEqual([[leaderName, 201]]);
 
     // The leader crashes; while no one leads, the route changes.
     await leader.proc.stop("SIGKILL");
@@ -273,6 +346,12 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
     );
     expect(await metric(follower.base, "strait_leader")).toBe(1);
     expect(follower.proc.logs.some((l) => l.msg === "became leader: writing statuses")).toBe(true);
+    // It does not know which Events the old leader wrote: it writes the one that holds once.
+    await waitFor(
+      () => eventPosts(server).some((p) => p.user === followerName),
+      "the new leader's Event",
+      LOADED_MS,
+    );
     // It cannot know what the old leader applied: it applies the Service once (a no-op on the server).
     await waitFor(
       () => serviceApplies(server).some((p) => p.user === followerName),

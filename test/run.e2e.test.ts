@@ -36,6 +36,28 @@ async function metricValue(base: string, name: string): Promise<number | undefin
 }
 
 describe("strait run -f (standalone)", () => {
+  it("refuses a bad duration before anything starts: the flag and the value on stderr, exit 1", async () => {
+    const proc = new StraitProcess([
+      "run",
+      "-f",
+      join(REPO, "examples/quickstart"),
+      "--http-address",
+      "127.0.0.1:0",
+      "--xds-address",
+      "127.0.0.1:0",
+      "--envoy",
+      "none",
+      "--lease-renew-deadline",
+      "ten seconds",
+    ]);
+    running.push(proc);
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr.join("\n")).toContain(
+      '--lease-renew-deadline must be a duration such as 15s or 500ms, got "ten seconds"',
+    );
+    expect(proc.logs.some((l) => l.msg.startsWith("operations server listening"))).toBe(false);
+  });
+
   it("loads the quickstart, becomes ready, serves metrics, and stops on SIGTERM", async () => {
     const { proc, base } = await startStandalone(join(REPO, "examples/quickstart"));
     const loaded = await proc.waitForLog((l) => l.msg === "manifests loaded");

@@ -9,7 +9,8 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Gauge } from "prom-client";
-import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
+import { messageOf } from "../errors.ts";
+import { EventRecorder } from "../sources/kubernetes/event-recorder.ts";
 import { IdentityWriter } from "../sources/kubernetes/identity-writer.ts";
 import { KubeClient, loadKubeConfig } from "../sources/kubernetes/kube-client.ts";
 import { KubernetesSource } from "../sources/kubernetes/kubernetes-source.ts";
@@ -17,10 +18,12 @@ import { LeaderElector } from "../sources/kubernetes/leader-election.ts";
 import { OwnedObjectWriter } from "../sources/kubernetes/owned-object-writer.ts";
 import { KubernetesStatusWriter } from "../sources/status/kubernetes-status-writer.ts";
 import type { ResourceStore } from "../sources/store.ts";
-import { durationSetting, type Settings, stringSetting } from "./config.ts";
+import { type Settings, stringSetting } from "./config.ts";
 import type { Controller } from "./controller.ts";
+import { invalidEndpointEvents } from "./endpoint-events.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { leaseTimings } from "./settings-check.ts";
 
 export interface ClusterModeInput {
   readonly settings: Settings;
@@ -44,15 +47,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
   const namespace = stringSetting(settings, "namespace") ?? loaded.podNamespace ?? "strait-system";
   const identity = stringSetting(settings, "identity") ?? `${hostname()}_${process.pid}`;
   const leaseName = stringSetting(settings, "leaseName") ?? "strait-controller";
-  const leaseDurationMs = durationSetting(settings, "leaseDuration", "lease-duration", "15s");
-  const renewDeadlineMs = durationSetting(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
-  const retryPeriodMs = durationSetting(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
-  if (!(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
-    throw new StraitError(
-      ERROR_CODES.CONFIG,
-      "leader election needs --lease-retry-period < --lease-renew-deadline < --lease-duration",
-    );
-  }
+  const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = leaseTimings(settings);
   logger.info(
     { kubeconfig: loaded.source, server: client.server, lease: `${namespace}/${leaseName}`, identity },
     "cluster mode",
@@ -94,6 +89,12 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     state: () => source.states().CiliumIdentity,
     logger: logger.child({ component: "identity-writer" }),
   });
+  const events = new EventRecorder({
+    client,
+    controller: "strait.dev/gateway-controller",
+    instance: identity,
+    logger: logger.child({ component: "events" }),
+  });
   new Gauge({
     name: "strait_owned_object_conflicts",
     help: "Objects strait should create for its Gateways (their Services) but leaves alone, because an object of that name exists that strait does not manage. Counted by the leader.",
@@ -122,6 +123,13 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
       writer.flush().catch(logFailure);
       owned.resync().catch(logOwnedFailure);
       identities.resync().catch(logIdentityFailure);
+      const latest = pipeline.latest;
+      if (latest !== undefined)
+        events
+          .record(invalidEndpointEvents(latest.excluded, store))
+          .catch((error: unknown) =>
+            logger.error({ err: messageOf(error) }, "event recording failed unexpectedly"),
+          );
     }
   });
   // Not awaited: publishing config must never wait on API writes; the writers serialize their runs.
@@ -129,6 +137,13 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     writer.write(output.statuses).catch(logFailure);
     owned.write(output.ownedObjects).catch(logOwnedFailure);
     identities.write(output.identityObjects).catch(logIdentityFailure);
+    // Only the leader records Events, so replicas do not each report the same problem.
+    if (elector.isLeader)
+      events
+        .record(invalidEndpointEvents(output.excluded, store))
+        .catch((error: unknown) =>
+          logger.error({ err: messageOf(error) }, "event recording failed unexpectedly"),
+        );
   });
 
   source.start();

@@ -145,7 +145,7 @@ export const RUN_SETTINGS = [
     env: "STRAIT_LEASE_DURATION",
     type: "string",
     description:
-      "Cluster mode: how long the Lease holds without renewal before another replica may take it over (whole seconds, e.g. 15s).",
+      "Cluster mode: how long the Lease holds without renewal before another replica may take it over (e.g. 15s; the Lease records it in whole seconds, rounded up).",
     clusterDefault: "15s",
   },
   {
@@ -162,7 +162,8 @@ export const RUN_SETTINGS = [
     key: "leaseRetryPeriod",
     env: "STRAIT_LEASE_RETRY_PERIOD",
     type: "string",
-    description: "Cluster mode: interval between attempts to acquire or renew the Lease.",
+    description:
+      "Cluster mode: interval between attempts to acquire or renew the Lease; shorter than the renew deadline.",
     clusterDefault: "2s",
   },
   {

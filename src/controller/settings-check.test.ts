@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RUN_SETTINGS, resolveSettings } from "./config.ts";
-import { checkRunSettings } from "./settings-check.ts";
+import { checkRunSettings, leaseTimings } from "./settings-check.ts";
 
 const settings = (flags: Record<string, unknown>) => resolveSettings(RUN_SETTINGS, flags, {}, undefined);
 
@@ -32,7 +32,45 @@ describe("strait run's settings, checked at start", () => {
     );
   });
 
+  it("refuses every bad duration at start, naming the flag and the value", () => {
+    for (const flag of [
+      "lease-duration",
+      "lease-renew-deadline",
+      "lease-retry-period",
+      "identity-gc-after",
+      "svid-ttl",
+      "xds-write-timeout",
+    ]) {
+      expect(() => checkRunSettings(settings({ file: ".", [flag]: "soon" })), flag).toThrow(
+        new RegExp(`--${flag} must be a duration such as 15s or 500ms, got "soon"`),
+      );
+      expect(() => checkRunSettings(settings({ file: ".", [flag]: "0s" })), flag).toThrow(`--${flag}`);
+    }
+    // Checked in cluster mode too, where the lease flags have their defaults.
+    expect(() => checkRunSettings(settings({ "lease-duration": "-5s" }))).toThrow(/--lease-duration/);
+  });
+
+  it("needs retry period < renew deadline < lease duration, as client-go's leader election does", () => {
+    expect(() => checkRunSettings(settings({ "lease-duration": "10s" }))).toThrow(
+      "--lease-renew-deadline (10s) must be shorter than --lease-duration (10s)",
+    );
+    expect(() =>
+      checkRunSettings(settings({ "lease-renew-deadline": "2s", "lease-retry-period": "3s" })),
+    ).toThrow("--lease-retry-period (3s) must be shorter than --lease-renew-deadline (2s)");
+    expect(
+      leaseTimings(
+        settings({ "lease-duration": "1m", "lease-renew-deadline": "40s", "lease-retry-period": "500ms" }),
+      ),
+    ).toEqual({ leaseDurationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 500 });
+    expect(leaseTimings(settings({}))).toEqual({
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+  });
+
   it("accepts the defaults", () => {
     expect(() => checkRunSettings(settings({ file: "." }))).not.toThrow();
+    expect(() => checkRunSettings(settings({}))).not.toThrow();
   });
 });

@@ -3,21 +3,62 @@
  * value is a clear error at once instead of a controller that runs and
  * quietly does the wrong thing (an address pool that cannot be parsed made
  * every Gateway report an exhausted pool; a manifests folder that does not
- * exist served an empty configuration). The settings checked where they are
- * used (xDS limits and TLS files, the managed Envoy's, the lease timings)
- * keep their checks there; this covers the rest.
+ * exist served an empty configuration; a bad lease duration was found only
+ * when cluster mode started). The settings checked where they are used (xDS
+ * limits and TLS files, the managed Envoy's) keep their checks there; this
+ * covers the rest, every duration included.
  */
 import { statSync } from "node:fs";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { parseAddressPool } from "../gateway/addresses.ts";
-import { listSetting, type Settings, stringSetting } from "./config.ts";
+import { durationSetting, listSetting, type Settings, stringSetting } from "./config.ts";
 import { parseHostPort } from "./ops-server.ts";
 
 function fail(message: string): never {
   throw new StraitError(ERROR_CODES.CONFIG, message);
 }
 
+/** Every duration setting of `strait run`: key, flag, and the fallback its user applies. */
+const DURATIONS = [
+  ["leaseDuration", "lease-duration", "15s"],
+  ["leaseRenewDeadline", "lease-renew-deadline", "10s"],
+  ["leaseRetryPeriod", "lease-retry-period", "2s"],
+  ["identityGcAfter", "identity-gc-after", "15m"],
+  ["svidTtl", "svid-ttl", "1h"],
+  ["xdsWriteTimeout", "xds-write-timeout", "30s"],
+] as const;
+
+/** The lease timings in milliseconds, checked as client-go's leader election checks them. */
+export interface LeaseTimings {
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+/**
+ * The lease timings, each a positive duration, with retry period < renew
+ * deadline < lease duration: a leader must try more than once before its
+ * deadline, and give up leading before another replica may take the Lease.
+ */
+export function leaseTimings(settings: Settings): LeaseTimings {
+  const leaseDurationMs = durationSetting(settings, "leaseDuration", "lease-duration", "15s");
+  const renewDeadlineMs = durationSetting(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
+  const retryPeriodMs = durationSetting(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
+  const shown = (key: string, fallback: string) => stringSetting(settings, key) ?? fallback;
+  if (renewDeadlineMs >= leaseDurationMs)
+    fail(
+      `--lease-renew-deadline (${shown("leaseRenewDeadline", "10s")}) must be shorter than --lease-duration (${shown("leaseDuration", "15s")})`,
+    );
+  if (retryPeriodMs >= renewDeadlineMs)
+    fail(
+      `--lease-retry-period (${shown("leaseRetryPeriod", "2s")}) must be shorter than --lease-renew-deadline (${shown("leaseRenewDeadline", "10s")})`,
+    );
+  return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
+}
+
 export function checkRunSettings(settings: Settings): void {
+  for (const [key, flag, fallback] of DURATIONS) durationSetting(settings, key, flag, fallback);
+  leaseTimings(settings);
   const pool = listSetting(settings, "addressPool");
   const { errors } = parseAddressPool(pool);
   if (errors.length > 0) fail(`--address-pool: ${errors.join("; ")}`);

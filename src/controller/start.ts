@@ -91,7 +91,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     address: stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090",
     logger,
     registry: metrics.registry,
-    notReadyReason: () => controller.notReadyReason() ?? envoyNotReady(),
+    notReadyReason: () => controller.notReadyReason() ?? xdsNotReady() ?? envoyNotReady(),
   });
 
   // xDS and Envoy settings are checked before anything starts, so a bad one fails fast.
@@ -104,6 +104,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     );
   }
   let envoyNotReady = (): string | undefined => undefined;
+  let xdsNotReady = (): string | undefined => undefined;
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
@@ -178,6 +179,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     return unwind(error); // e.g. the port is taken: leave nothing running
   }
   stoppers.push(() => xds.stop());
+  xdsNotReady = () => xds.notReadyReason();
 
   let managed: Awaited<ReturnType<typeof startManagedEnvoy>> | undefined;
   if (envoyConfig !== undefined) {

@@ -15,9 +15,9 @@ import { isIP } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ERROR_CODES, StraitError } from "../errors.ts";
+import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { SnapshotCache } from "../xds/cache/index.ts";
+import { type InvalidResource, SnapshotCache } from "../xds/cache/index.ts";
 import { UNKNOWN_NODE } from "../xds/cache/node.ts";
 import { TYPE_URLS } from "../xds/proto/index.ts";
 import {
@@ -27,7 +27,7 @@ import {
   XdsServer,
   type XdsTls,
 } from "../xds/server/index.ts";
-import { booleanSetting, type Settings, stringSetting } from "./config.ts";
+import { booleanSetting, durationSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
 import type { PipelineOutput } from "./pipeline.ts";
@@ -44,6 +44,12 @@ export interface XdsServingOptions {
   readonly app: FastifyInstance;
   /** Envoy's NACKs changed what the data plane refuses: reconcile so statuses show it. */
   readonly onRejectionsChanged?: () => void;
+  /**
+   * The snapshot cache to publish to; a new one when omitted. A seam for tests
+   * only: encoding failures cannot be produced from input any more (translation
+   * checks every part), so a test injects one at the cache boundary.
+   */
+  readonly cache?: SnapshotCache;
 }
 
 export interface XdsServing {
@@ -51,6 +57,13 @@ export interface XdsServing {
   readonly address: string;
   readonly cache: SnapshotCache;
   readonly server: XdsServer;
+  /**
+   * Why what is served is not what the last pass made (a layer with resources
+   * that failed encoding and are served at their previous version, or a
+   * snapshot that could not be published at all), or undefined when it is.
+   * Clears with the next publish that succeeds whole.
+   */
+  notReadyReason(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -73,17 +86,6 @@ function positiveInteger(settings: Settings, key: string, flag: string): number 
     throw new StraitError(ERROR_CODES.CONFIG, `${flag} must be a positive integer, got "${raw}"`);
   }
   return n;
-}
-
-/** `30s`, `500ms`, `2m` → milliseconds. */
-function duration(settings: Settings, key: string, flag: string): number {
-  const raw = stringSetting(settings, key) ?? "";
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw);
-  const ms = m === null ? Number.NaN : Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"];
-  if (!Number.isFinite(ms) || ms < 1) {
-    throw new StraitError(ERROR_CODES.CONFIG, `${flag} must be a duration like 30s or 500ms, got "${raw}"`);
-  }
-  return ms;
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -136,7 +138,7 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
       maxStreams: positiveInteger(settings, "xdsMaxStreams", "--xds-max-streams"),
       maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
       maxSubscriptionsPerStream: positiveInteger(settings, "xdsMaxSubscriptions", "--xds-max-subscriptions"),
-      writeTimeoutMs: duration(settings, "xdsWriteTimeout", "--xds-write-timeout"),
+      writeTimeoutMs: durationSetting(settings, "xdsWriteTimeout", "xds-write-timeout", "30s"),
       maxBytesInFlight: DEFAULT_LIMITS.maxBytesInFlight,
     },
   };
@@ -146,19 +148,34 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   const { config } = options;
   const logger = options.logger.child({ component: "xds" });
   const metrics = createXdsMetrics(options.registry);
-  const cache = new SnapshotCache({
-    resolver: proxylessResolver(options.store),
-    onDemandTypes: [TYPE_URLS.listener],
-    onInvalid: (layer, invalid) => {
-      metrics.invalidResources.inc({ layer }, invalid.length);
-      for (const bad of invalid) {
-        logger.error(
-          { layer, typeUrl: bad.typeUrl, name: bad.name, error: bad.error },
-          "resource failed strict encoding (a translator bug); it keeps its previous version, the rest is served",
-        );
-      }
-    },
-  });
+  const cache =
+    options.cache ??
+    new SnapshotCache({
+      resolver: proxylessResolver(options.store),
+      onDemandTypes: [TYPE_URLS.listener],
+      onInvalid: (layer, invalid) => {
+        metrics.invalidResources.inc({ layer }, invalid.length);
+        for (const bad of invalid) {
+          logger.error(
+            { layer, typeUrl: bad.typeUrl, name: bad.name, error: bad.error },
+            "resource failed strict encoding (a translator bug); it keeps its previous version, the rest is served",
+          );
+        }
+      },
+    });
+  // Cache-level failures by layer ("gateway", "node/NAME", "publish"): /readyz reports them.
+  const failures = new Map<string, string>();
+  const record = (layer: string, invalid: readonly InvalidResource[]) => {
+    if (invalid.length === 0) failures.delete(layer);
+    else
+      failures.set(
+        layer,
+        `${layer} layer: ${invalid.length} resource(s) failed encoding, each served at its previous version or left out when new (${invalid
+          .slice(0, 3)
+          .map((bad) => `${bad.typeUrl.split(".").at(-1)} ${bad.name}: ${bad.error}`)
+          .join("; ")}${invalid.length > 3 ? "; …" : ""})`,
+      );
+  };
   // Each node's own layer (its agent's policy, its Envoy's L7 listeners), keyed as nodes announce
   // themselves (`strait.dev/node` metadata); nodes that left lose theirs.
   const rejections = new DataPlaneRejections(() => {
@@ -167,18 +184,33 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   });
   let nodeKeys = new Set<string>();
   const publish = (output: PipelineOutput) => {
-    rejections.prune(output.resources);
-    const next = new Set<string>();
-    for (const [node, resources] of output.nodeResources) {
-      const key = `node/${node}`;
-      next.add(key);
-      cache.setNodeResources(key, resources);
-    }
-    for (const key of nodeKeys) if (!next.has(key)) cache.setNodeResources(key, undefined);
-    nodeKeys = next;
-    const published = cache.publish(output.resources);
-    if (published.ok)
+    try {
+      rejections.prune(output.resources);
+      const next = new Set<string>();
+      for (const [node, resources] of output.nodeResources) {
+        const key = `node/${node}`;
+        next.add(key);
+        record(key, cache.setNodeResources(key, resources).invalid);
+      }
+      for (const key of nodeKeys) {
+        if (next.has(key)) continue;
+        cache.setNodeResources(key, undefined);
+        failures.delete(key);
+      }
+      nodeKeys = next;
+      const published = cache.publish(output.resources);
+      record("gateway", published.invalid);
+      failures.delete("publish");
       logger.debug({ version: published.version, nodes: next.size }, "xDS snapshot published");
+    } catch (error) {
+      // A bug below this point must not take the statuses and the other consumers down with it:
+      // the clients keep the previous snapshot, and /readyz says why until one is published.
+      failures.set("publish", `xDS snapshot not published: ${messageOf(error)}`);
+      logger.error(
+        { err: messageOf(error) },
+        "xDS snapshot not published (a bug); clients keep the previous one",
+      );
+    }
   };
   options.pipeline.onOutput((output) => publish(output));
   // A pass that ran before this consumer was registered is not lost.
@@ -214,5 +246,11 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
     { address, tls: config.tls !== undefined, clientCertificates: config.tls !== undefined },
     "xDS server listening",
   );
-  return { address, cache, server, stop: () => server.close() };
+  return {
+    address,
+    cache,
+    server,
+    notReadyReason: () => (failures.size === 0 ? undefined : [...failures.values()].join("; ")),
+    stop: () => server.close(),
+  };
 }

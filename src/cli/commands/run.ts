@@ -33,7 +33,8 @@ ${settingsHelp(RUN_SETTINGS)}
 Logs are JSON lines on stdout (the managed Envoy's lines too, "component":"envoy").
 The operations server answers /healthz, /readyz (ready once the first full sync and
 reconcile are done and, with --envoy managed, once that Envoy ACKed its first
-configuration) and /metrics.`,
+configuration; not ready while the xDS cache serves resources that failed encoding
+at their previous version) and /metrics.`,
   async run(args, io) {
     const { values } = parseFlags(args, { ...settingsFlags(RUN_SETTINGS), config: { type: "string" } });
     const settings = resolveSettings(RUN_SETTINGS, values, io.env, values.config);

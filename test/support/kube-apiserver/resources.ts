@@ -1,7 +1,8 @@
 /**
  * The resources the test API server serves: every kind of strait's catalogue
  * (src/resources/kinds.ts) plus coordination.k8s.io Leases for leader election
- * and cert-manager's CertificateRequests (the agents' cert-manager provider).
+ * and cert-manager's CertificateRequests (the agents' cert-manager provider), and
+ * events.k8s.io Events.
  */
 import { KINDS } from "../../../src/resources/kinds.ts";
 
@@ -29,7 +30,16 @@ export const CERTIFICATE_REQUEST: ServedResource = {
   namespaced: true,
 };
 
-export const SERVED_RESOURCES: readonly ServedResource[] = [...KINDS, LEASE, CERTIFICATE_REQUEST];
+/** events.k8s.io/v1 Events, which the leader writes for problems that have no status (invalid endpoints). */
+export const EVENT: ServedResource = {
+  group: "events.k8s.io",
+  version: "v1",
+  plural: "events",
+  kind: "Event",
+  namespaced: true,
+};
+
+export const SERVED_RESOURCES: readonly ServedResource[] = [...KINDS, LEASE, CERTIFICATE_REQUEST, EVENT];
 
 /** Identity of a resource: its group and plural. */
 export function resourceKey(r: ServedResource): string {

@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { captureLogger } from "../../../test/support/capture-logger.ts";
+import { EVENT } from "../../../test/support/kube-apiserver/resources.ts";
+import { KubeApiServer } from "../../../test/support/kube-apiserver/server.ts";
+import { EventRecorder, type EventSpec } from "./event-recorder.ts";
+import { KubeClient, loadKubeConfig } from "./kube-client.ts";
+
+const servers: KubeApiServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+});
+
+const spec = (
+  name: string,
+  note = "endpoint :8080 left out: address: must be at least 1 characters long",
+): EventSpec => ({
+  regarding: { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace: "shop", name },
+  type: "Warning",
+  reason: "InvalidEndpoint",
+  action: "Translate",
+  note,
+});
+
+async function recorder(clock: { now: number }, windowMs = 60_000) {
+  const server = await KubeApiServer.start();
+  servers.push(server);
+  const { logger, lines } = captureLogger();
+  const events = new EventRecorder({
+    client: new KubeClient(loadKubeConfig(server.kubeconfig).config),
+    controller: "strait.dev/gateway-controller",
+    instance: "test",
+    logger,
+    seriesWindowMs: windowMs,
+    now: () => new Date(clock.now),
+  });
+  const writes = () =>
+    server.requests
+      .filter((r) => r.path.startsWith("/apis/events.k8s.io/"))
+      .map((r) => `${r.method} ${r.status}`);
+  return { server, events, writes, lines, list: () => server.storage.list(EVENT, "shop") };
+}
+
+describe("EventRecorder (events.k8s.io/v1 against the test API server)", () => {
+  it("writes a problem that holds once, whatever the number of passes, and one Event per distinct problem", async () => {
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const { events, writes, list } = await recorder(clock);
+    await events.record([spec("a"), spec("a")]);
+    await events.record([spec("a")]);
+    await events.record([spec("a"), spec("b")]);
+    expect(writes()).toEqual(["POST 201", "POST 201"]);
+    expect(list().map((e) => [e.regarding, e.reportingController, e.eventTime])).toEqual([
+      [spec("a").regarding, "strait.dev/gateway-controller", "2026-12-03T10:00:00.000000Z"],
+      [spec("b").regarding, "strait.dev/gateway-controller", "2026-12-03T10:00:00.000000Z"],
+    ]);
+  });
+
+  it("counts a recurrence within the window in the Event's series, and starts a new Event after it or when the Event is gone", async () => {
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const { server, events, writes, list } = await recorder(clock);
+    await events.record([spec("a")]);
+    await events.record([]);
+    clock.now += 10_000;
+    await events.record([spec("a")]);
+    await events.record([]);
+    clock.now += 10_000;
+    await events.record([spec("a")]);
+    expect(writes()).toEqual(["POST 201", "PATCH 200", "PATCH 200"]);
+    expect(list()).toHaveLength(1);
+    expect(list()[0]?.series).toEqual({ count: 3, lastObservedTime: "2026-12-03T10:00:20.000000Z" });
+
+    // Past the window: a new Event.
+    await events.record([]);
+    clock.now += 120_000;
+    await events.record([spec("a")]);
+    expect(list()).toHaveLength(2);
+
+    // The Event expired (deleted): created again instead of patched.
+    await events.record([]);
+    const newest = list().find(
+      (e) => e.series === undefined && e.eventTime === "2026-12-03T10:02:20.000000Z",
+    );
+    server.delete("Event", "shop", String(newest?.metadata.name));
+    clock.now += 1_000;
+    await events.record([spec("a")]);
+    expect(writes().slice(-2)).toEqual(["PATCH 404", "POST 201"]);
+    expect(list()).toHaveLength(2);
+  });
+
+  it("cuts a note longer than 1 kB, and logs a failed write and tries it again with the next pass", async () => {
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const { server, events, list, writes, lines } = await recorder(clock);
+    await events.record([spec("a", "x".repeat(5000))]);
+    expect(String(list()[0]?.note).length).toBe(1024);
+    // The API refuses Events for a while (here: the kind unserved): logged, and tried again with the next pass.
+    server.setServed("Event", false);
+    await events.record([spec("a", "x".repeat(5000)), spec("b")]);
+    expect(lines.some((l) => l.msg === "event not written")).toBe(true);
+    expect(writes().at(-1)).toBe("POST 404");
+    server.setServed("Event", true);
+    await events.record([spec("a", "x".repeat(5000)), spec("b")]);
+    expect(writes().at(-1)).toBe("POST 201");
+    expect(list()).toHaveLength(2);
+  });
+});
