@@ -1,14 +1,25 @@
 /**
  * The agent API refuses bad bodies before it changes anything (400 with the
  * fields, never 500), needs an explicit GC list, and takes writes over TCP
- * only with its token. The agent behind it is a recorder: every call it gets
+ * only with its token or a client certificate of its CA. The agent behind it is a recorder: every call it gets
  * is a change the API made, so "nothing changed" is checked, not assumed.
  */
+import { request as httpsRequest } from "node:https";
+import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
+import { derToPem } from "../auth/certificate.ts";
+import {
+  caExtensions,
+  generateKeyPair,
+  issueCertificate,
+  type KeyPair,
+  privateKeyPem,
+} from "../auth/issue.ts";
+import { x509 } from "../auth/x509-lib.ts";
 import type { Agent } from "./agent.ts";
-import { type ApiWrites, createAgentApi } from "./api.ts";
+import { type ApiTls, type ApiWrites, createAgentApi } from "./api.ts";
 import type { FlowBuffer } from "./flows.ts";
 import type { AgentMetrics } from "./metrics.ts";
 
@@ -45,7 +56,7 @@ function recordingAgent() {
   return { agent: agent as unknown as Agent, calls };
 }
 
-function api(writes?: ApiWrites) {
+function api(writes?: ApiWrites, tls?: ApiTls) {
   const { agent, calls } = recordingAgent();
   const app = createAgentApi(
     {
@@ -56,6 +67,7 @@ function api(writes?: ApiWrites) {
       notReadyReason: () => undefined,
     },
     writes,
+    tls,
   );
   return { app, calls };
 }
@@ -203,5 +215,122 @@ describe("agent API writers", () => {
     expect(calls).toEqual([]);
     expect((await put(`Bearer ${token}`)).statusCode).toBe(200);
     expect(calls).toEqual(["applyDesired"]);
+  });
+});
+
+interface TestCa {
+  readonly pem: string;
+  readonly name: string;
+  readonly keys: KeyPair;
+}
+
+async function testCa(name: string): Promise<TestCa> {
+  const keys = await generateKeyPair();
+  const now = Date.now();
+  const der = await issueCertificate({
+    subject: `CN=${name}`,
+    publicKey: keys.publicKey,
+    selfKey: keys.privateKey,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 3600_000),
+    extensions: await caExtensions(keys.publicKey),
+  });
+  return { pem: derToPem(der), name: `CN=${name}`, keys };
+}
+
+/** A leaf of `ca` good for TLS servers and clients, for 127.0.0.1. */
+async function leafOf(ca: TestCa, cn: string): Promise<{ cert: string; key: string }> {
+  const keys = await generateKeyPair();
+  const now = Date.now();
+  const der = await issueCertificate({
+    subject: `CN=${cn}`,
+    publicKey: keys.publicKey,
+    issuer: { name: ca.name, privateKey: ca.keys.privateKey },
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 3600_000),
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
+      new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }]),
+    ],
+  });
+  return { cert: derToPem(der), key: await privateKeyPem(keys.privateKey) };
+}
+
+/** One real HTTPS request (a failed connection rejects). */
+function call(
+  port: number,
+  ca: string,
+  method: string,
+  path: string,
+  client?: { cert: string; key: string },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path,
+        ca,
+        ...(client ?? {}),
+        headers: { "content-type": "application/json" },
+        agent: false,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end(method === "GET" ? undefined : JSON.stringify({ endpoints: [], policies: [], ipcache: [] }));
+  });
+}
+
+describe("agent API over TLS with a client CA", () => {
+  it("reads need no certificate; a write needs a client certificate of the client CA", async () => {
+    const serverCa = await testCa("strait test server CA");
+    const clientCa = await testCa("strait test client CA");
+    const otherCa = await testCa("some other CA");
+    const server = await leafOf(serverCa, "agent");
+    const { app, calls } = api({ kind: "client-cert" }, { ...server, clientCa: clientCa.pem });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      const good = await leafOf(clientCa, "operator");
+      const foreign = await leafOf(otherCa, "operator");
+
+      const read = await call(port, serverCa.pem, "GET", "/api/v1/desired-state");
+      expect(read.status).toBe(200);
+      const anonymous = await call(port, serverCa.pem, "PUT", "/api/v1/desired-state");
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body).toContain("--api-client-ca");
+      const wrongCa = await call(port, serverCa.pem, "PUT", "/api/v1/desired-state", foreign);
+      expect(wrongCa.status).toBe(403);
+      expect(wrongCa.body).toContain("does not chain");
+      // A certificate of the server's own CA is not a client certificate of the client CA either.
+      const serverSide = await call(port, serverCa.pem, "PUT", "/api/v1/desired-state", server);
+      expect(serverSide.status).toBe(403);
+      expect(calls).toEqual([]);
+
+      const ok = await call(port, serverCa.pem, "PUT", "/api/v1/desired-state", good);
+      expect(ok.status, ok.body).toBe(200);
+      expect(calls).toEqual(["applyDesired"]);
+      // Plain HTTP to the TLS listener gets nowhere.
+      const plain = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status,
+        () => "refused",
+      );
+      expect(plain).not.toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -16,11 +16,13 @@
  * Every body is validated completely before anything changes: a bad one gets
  * 400 with each failing field, never a 500 and never half an update. Writes
  * (anything but GET/HEAD) can change the node's enforcement, so the TCP
- * listener refuses them (403) unless it was given a bearer token; the unix
- * socket (mode 0600, so root only) takes them.
+ * listener refuses them (403) unless it was given a bearer token or serves
+ * TLS with a client CA (then a write needs a client certificate chaining to
+ * that CA; reads need none); the unix socket (mode 0600, so root only) takes them.
  */
 import { timingSafeEqual } from "node:crypto";
 import { isIPv4 } from "node:net";
+import type { TLSSocket } from "node:tls";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { AgentAuth } from "../auth/agent-auth.ts";
@@ -38,7 +40,20 @@ const BODY_LIMIT = 256 * 1024 * 1024;
 export type ApiWrites =
   | { readonly kind: "open" }
   | { readonly kind: "token"; readonly token: string }
+  /** A client certificate chaining to the listener's client CA (see ApiTls), or the token when one is set. */
+  | { readonly kind: "client-cert"; readonly token?: string }
   | { readonly kind: "read-only" };
+
+/**
+ * TLS for the TCP listener. The client certificate is asked for but not
+ * required at the handshake, so reads keep working without one; whether it
+ * chained to `clientCa` decides writes (ApiWrites "client-cert").
+ */
+export interface ApiTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa: string;
+}
 
 export interface AgentApiDeps {
   readonly agent: Agent;
@@ -171,23 +186,75 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-export function createAgentApi(deps: AgentApiDeps, writes: ApiWrites = { kind: "open" }): FastifyInstance {
+/** True when the request came over TLS with a client certificate that chained to the client CA. */
+function clientCertAuthorized(socket: unknown): boolean {
+  const tls = socket as Partial<TLSSocket>;
+  return tls.encrypted === true && tls.authorized === true;
+}
+
+function writeRefusal(writes: ApiWrites, socket: unknown): { code: number; error: string } {
+  switch (writes.kind) {
+    case "token":
+      return { code: 403, error: "writes need Authorization: Bearer <the token of --api-token-file>" };
+    case "client-cert": {
+      const tls = socket as Partial<TLSSocket>;
+      const presented = tls.encrypted === true && tls.getPeerCertificate?.()?.raw !== undefined;
+      const why = presented
+        ? `the client certificate does not chain to --api-client-ca (${tls.authorizationError ?? "not authorized"})`
+        : "writes need a client certificate chaining to --api-client-ca";
+      return {
+        code: presented ? 403 : 401,
+        error:
+          writes.token === undefined
+            ? why
+            : `${why}, or Authorization: Bearer <the token of --api-token-file>`,
+      };
+    }
+    default:
+      return {
+        code: 403,
+        error:
+          "this listener is read-only: write through the unix socket, or start the agent with --api-token-file or --api-client-ca",
+      };
+  }
+}
+
+export function createAgentApi(
+  deps: AgentApiDeps,
+  writes: ApiWrites = { kind: "open" },
+  tls?: ApiTls,
+): FastifyInstance {
   const { agent, flows, metrics } = deps;
   const logger = deps.logger.child({ component: "api" });
-  const app = Fastify({
+  const options = {
     bodyLimit: BODY_LIMIT,
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-  });
+  };
+  // Fastify types an HTTPS instance apart from an HTTP one; the routes below use nothing that differs.
+  const app =
+    tls === undefined
+      ? Fastify(options)
+      : (Fastify({
+          ...options,
+          https: {
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.clientCa,
+            requestCert: true,
+            // Reads need no certificate: the verdict is checked per request, for writes only.
+            rejectUnauthorized: false,
+          },
+        }) as unknown as FastifyInstance);
   app.addHook("onRequest", async (request, reply) => {
     if (request.method === "GET" || request.method === "HEAD" || writes.kind === "open") return;
     if (writes.kind === "token" && tokenMatches(request.headers.authorization, writes.token)) return;
-    return reply.code(403).send({
-      error:
-        writes.kind === "token"
-          ? "writes need Authorization: Bearer <the token of --api-token-file>"
-          : "this listener is read-only: write through the unix socket, or start the agent with --api-token-file",
-    });
+    if (writes.kind === "client-cert") {
+      if (clientCertAuthorized(request.raw.socket)) return;
+      if (writes.token !== undefined && tokenMatches(request.headers.authorization, writes.token)) return;
+    }
+    const refusal = writeRefusal(writes, request.raw.socket);
+    return reply.code(refusal.code).send({ error: refusal.error });
   });
   // Bad input is the client's (400, fastify's own message); anything else is ours: logged, and not shown.
   app.setErrorHandler(async (error, _request, reply) => {

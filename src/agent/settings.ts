@@ -117,7 +117,30 @@ export const AGENT_SETTINGS = [
     env: "STRAIT_AGENT_API_TOKEN_FILE",
     type: "string",
     description:
-      "File holding a bearer token that writes over the TCP API must carry (Authorization: Bearer TOKEN). Without it the TCP API is read-only; the unix socket (mode 0600) always takes writes.",
+      "File holding a bearer token that writes over the TCP API must carry (Authorization: Bearer TOKEN). Without it (and without --api-client-ca) the TCP API is read-only; the unix socket (mode 0600) always takes writes.",
+  },
+  {
+    flag: "api-tls-cert",
+    key: "apiTlsCert",
+    env: "STRAIT_AGENT_API_TLS_CERT",
+    type: "string",
+    description:
+      "Certificate (PEM, leaf first) the TCP API serves TLS with; with --api-tls-key and --api-client-ca. Plain HTTP without.",
+  },
+  {
+    flag: "api-tls-key",
+    key: "apiTlsKey",
+    env: "STRAIT_AGENT_API_TLS_KEY",
+    type: "string",
+    description: "Private key (PEM) of --api-tls-cert.",
+  },
+  {
+    flag: "api-client-ca",
+    key: "apiClientCa",
+    env: "STRAIT_AGENT_API_CLIENT_CA",
+    type: "string",
+    description:
+      "CA bundle (PEM): a write over the TCP API needs a client certificate chaining to it (or the --api-token-file token); reads need no certificate.",
   },
   ...AUTH_SETTINGS,
 ] as const satisfies readonly SettingSpec[];

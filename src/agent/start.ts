@@ -20,7 +20,7 @@ import { DIR, EVENT } from "../datapath/reasons.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { accessLogFlow, LineFollower } from "./access-log.ts";
 import { Agent } from "./agent.ts";
-import { type ApiWrites, createAgentApi } from "./api.ts";
+import { type ApiTls, type ApiWrites, createAgentApi } from "./api.ts";
 import type { DesiredStateSource } from "./desired-state.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
@@ -40,8 +40,41 @@ const EVENT_TYPE_AT = offsetOf(FLOW_EVENT, "type");
 const ACCESS_LOG_POLL_MS = 100;
 
 /** The TCP API's writers: holders of the token in the file, else no one. */
-function tcpWrites(tokenFile: string | undefined): ApiWrites {
-  if (tokenFile === undefined) return { kind: "read-only" };
+function readPem(file: string, flag: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.CONFIG, `cannot read ${flag} ${file}`, { cause });
+  }
+}
+
+/** TLS of the TCP API: all three of --api-tls-cert, --api-tls-key and --api-client-ca, or none. */
+function tcpTls(
+  cert: string | undefined,
+  key: string | undefined,
+  ca: string | undefined,
+): ApiTls | undefined {
+  if (cert === undefined && key === undefined && ca === undefined) return undefined;
+  if (cert === undefined || key === undefined || ca === undefined)
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      "--api-tls-cert, --api-tls-key and --api-client-ca go together: give all three or none",
+    );
+  return {
+    cert: readPem(cert, "--api-tls-cert"),
+    key: readPem(key, "--api-tls-key"),
+    clientCa: readPem(ca, "--api-client-ca"),
+  };
+}
+
+function tcpWritesOf(tokenFile: string | undefined, tls: ApiTls | undefined): ApiWrites {
+  const token = tokenFile === undefined ? undefined : readToken(tokenFile);
+  if (tls !== undefined)
+    return token === undefined ? { kind: "client-cert" } : { kind: "client-cert", token };
+  return token === undefined ? { kind: "read-only" } : { kind: "token", token };
+}
+
+function readToken(tokenFile: string): string {
   let token: string;
   try {
     token = readFileSync(tokenFile, "utf8").trim();
@@ -53,7 +86,7 @@ function tcpWrites(tokenFile: string | undefined): ApiWrites {
       ERROR_CODES.CONFIG,
       `--api-token-file ${tokenFile}: the token must be at least 16 characters`,
     );
-  return { kind: "token", token };
+  return token;
 }
 
 async function listenSocket(app: FastifyInstance, path: string): Promise<void> {
@@ -109,6 +142,13 @@ function xdsSource(
 }
 
 export async function startAgent(settings: Settings, logger: Logger): Promise<RunningAgent> {
+  // The API's files are read first: a missing certificate or token fails the start before anything is set up.
+  const tls = tcpTls(
+    stringSetting(settings, "apiTlsCert"),
+    stringSetting(settings, "apiTlsKey"),
+    stringSetting(settings, "apiClientCa"),
+  );
+  const tcpWrites = tcpWritesOf(stringSetting(settings, "apiTokenFile"), tls);
   const pinRoot = stringSetting(settings, "bpfRoot") ?? "/sys/fs/bpf/strait";
   const datapath = Datapath.open({ pinRoot });
   logger.info({ pinRoot }, "datapath loaded (pinned maps reused when present)");
@@ -208,7 +248,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     notReadyReason: () => ready,
   };
   const socketPath = stringSetting(settings, "apiSocket") ?? "/run/strait/agent.sock";
-  const tcp = createAgentApi(deps, tcpWrites(stringSetting(settings, "apiTokenFile")));
+  const tcp = createAgentApi(deps, tcpWrites, tls);
   const unix = createAgentApi(deps, { kind: "open" }); // mode 0600: root only
   // PUT /desired-state through the API makes the agent ready too.
   for (const app of [tcp, unix]) {

@@ -4,6 +4,11 @@
  * and schema-checked; valid objects go to the store, invalid ones are reported
  * and left out. Edits, new files and deleted files are applied as updates,
  * creates and deletes. Unchanged files are not re-parsed.
+ *
+ * The first load (`start`) parses on the calling thread: nothing is served
+ * before it. Rescans after file events and polls parse files of
+ * `offThreadBytes` or more in a worker thread (ManifestParser), so a large
+ * manifest does not stall /healthz and xDS for the seconds its parse takes.
  */
 
 import { randomUUID } from "node:crypto";
@@ -11,6 +16,7 @@ import { type FSWatcher, statSync, watch } from "node:fs";
 import type { Logger } from "pino";
 import type { KindName } from "../resources/kinds.ts";
 import type { AnyStoredObject } from "../resources/objects.ts";
+import { ManifestParser } from "./manifest-parser.ts";
 import {
   formatDiagnostic,
   type IgnoredObject,
@@ -25,6 +31,9 @@ import {
 } from "./manifests.ts";
 import type { ResourceStore } from "./store.ts";
 
+/** Files this large or larger are parsed in the worker on rescans (about 10 ms of parsing on the main thread). */
+export const OFF_THREAD_BYTES = 256 * 1024;
+
 export interface FileSourceOptions extends ParseOptions {
   readonly logger?: Logger;
   /** Wait this long after the last file event before rescanning. */
@@ -37,6 +46,11 @@ export interface FileSourceOptions extends ParseOptions {
   readonly maxDelayMs?: number;
   /** Also rescan on this interval (default and 0: every 5 s, a safety net for missed file events). */
   readonly pollIntervalMs?: number;
+  /**
+   * Rescans parse files of at least this many bytes in a worker thread (default OFF_THREAD_BYTES).
+   * Only without a custom `check` (a function cannot cross to the worker); with one, all parse here.
+   */
+  readonly offThreadBytes?: number;
   /** Called after every scan with the current diagnostics. */
   readonly onScan?: (result: FileScanResult) => void;
 }
@@ -112,6 +126,9 @@ export class FileSource {
   #lastScan: FileScanResult | undefined;
   #scanning = false;
   #rescanRequested = false;
+  #parser: ManifestParser | undefined;
+  /** Bumped by stop(): a rescan that awaited the worker across a stop applies nothing. */
+  #epoch = 0;
 
   constructor(dir: string, store: ResourceStore, options: FileSourceOptions = {}) {
     this.#dir = dir;
@@ -163,6 +180,9 @@ export class FileSource {
 
   stop(): void {
     this.#started = false;
+    this.#epoch++;
+    void this.#parser?.close();
+    this.#parser = undefined;
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
     if (this.#poller !== undefined) clearInterval(this.#poller);
@@ -190,16 +210,57 @@ export class FileSource {
     }
   }
 
+  /**
+   * Reads the folder like `scan`, parsing large files in the worker thread, and applies the
+   * difference. What file events and polls run; never throws on bad input.
+   */
+  async rescan(): Promise<FileScanResult> {
+    if (this.#scanning) {
+      this.#rescanRequested = true;
+      return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+    }
+    this.#scanning = true;
+    try {
+      let result = await this.#scanOnceAsync();
+      while (this.#rescanRequested) {
+        this.#rescanRequested = false;
+        result = await this.#scanOnceAsync();
+      }
+      return result;
+    } finally {
+      this.#scanning = false;
+    }
+  }
+
   #scanOnce(): FileScanResult {
+    const listed = this.#list();
+    if ("result" in listed) return listed.result;
+    return this.#apply(
+      listed,
+      listed.files.map((file) => this.#parseFile(file)),
+    );
+  }
+
+  async #scanOnceAsync(): Promise<FileScanResult> {
+    const epoch = this.#epoch;
+    const listed = this.#list();
+    if ("result" in listed) return listed.result;
+    // Answers come in file order whatever the thread, so merging (and its duplicate reports) is unchanged.
+    const sets = await Promise.all(listed.files.map((file) => this.#parseFileAsync(file)));
+    // Stopped while the worker parsed: the store is no longer this source's to change.
+    if (this.#epoch !== epoch)
+      return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+    return this.#apply(listed, sets);
+  }
+
+  /** The folder's manifest files, or the result of a scan that could not list it. */
+  #list(): { files: readonly string[]; diagnostics: ManifestDiagnostic[] } | { result: FileScanResult } {
     const diagnostics: ManifestDiagnostic[] = [];
-    const ignored: IgnoredObject[] = [];
-    const desired = new Map<string, LoadedObject>();
-    let files: readonly string[] = [];
     try {
       const list = listManifestFiles(this.#dir);
-      files = list.files;
       diagnostics.push(...list.skipped);
       this.#watchFolders(list.folders);
+      return { files: list.files, diagnostics };
     } catch (error) {
       diagnostics.push({
         severity: "error",
@@ -207,18 +268,25 @@ export class FileSource {
         message: `cannot read folder: ${(error as Error).message}`,
       });
       // Keep serving what we had: a folder that vanished for a moment must not wipe the config.
-      const result = { files: 0, objects: this.#owned.size, ignored, diagnostics, changes: 0 };
+      const result = { files: 0, objects: this.#owned.size, ignored: [], diagnostics, changes: 0 };
       this.#finish(result);
-      return result;
+      return { result };
     }
-    const seen = new Set<string>();
-    for (const file of files) {
-      seen.add(file);
-      const set = this.#parseFile(file);
+  }
+
+  #apply(
+    listed: { files: readonly string[]; diagnostics: ManifestDiagnostic[] },
+    sets: readonly ManifestSet[],
+  ): FileScanResult {
+    const { files, diagnostics } = listed;
+    const ignored: IgnoredObject[] = [];
+    const desired = new Map<string, LoadedObject>();
+    for (const set of sets) {
       for (const d of set.diagnostics) diagnostics.push(d);
       for (const i of set.ignored) ignored.push(i);
       for (const loaded of set.objects) mergeObject(desired, loaded, diagnostics);
     }
+    const seen = new Set(files);
     for (const file of this.#cache.keys()) if (!seen.has(file)) this.#cache.delete(file);
 
     let changes = 0;
@@ -290,6 +358,21 @@ export class FileSource {
     return set;
   }
 
+  async #parseFileAsync(file: string): Promise<ManifestSet> {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    const threshold = this.#options.offThreadBytes ?? OFF_THREAD_BYTES;
+    if (stat === undefined || stat.size < threshold || this.#options.check !== undefined)
+      return this.#parseFile(file);
+    const cached = this.#cache.get(file);
+    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size)
+      return cached.set;
+    this.#parser ??= new ManifestParser(this.#options.logger);
+    const set = await this.#parser.parse(file, this.#options.defaultNamespace);
+    // Keyed by the stat taken before the read: a file changed meanwhile differs from it and is read again.
+    this.#cache.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, set });
+    return set;
+  }
+
   #scheduleScan(): void {
     if (this.#debounce !== undefined) clearTimeout(this.#debounce);
     const now = Date.now();
@@ -300,7 +383,7 @@ export class FileSource {
       () => {
         this.#debounce = undefined;
         this.#burstStart = undefined;
-        this.scan();
+        void this.rescan();
       },
       Math.max(0, Math.min(debounce, latest - now)),
     );
@@ -308,7 +391,7 @@ export class FileSource {
 
   #startPolling(intervalMs: number): void {
     if (this.#poller !== undefined) return;
-    this.#poller = setInterval(() => this.scan(), intervalMs);
+    this.#poller = setInterval(() => void this.rescan(), intervalMs);
     this.#poller.unref();
   }
 }
