@@ -3,7 +3,8 @@
  * for the whole run, bootstrapped in delta ADS to an xDS server of the
  * runner's own (strait's SnapshotCache and XdsServer), echo backends on the
  * Pods' addresses, and a client that sends every request of the suite over
- * a real socket through Envoy.
+ * a real socket through Envoy: HTTP requests, TLSRoute connections (node:tls
+ * with the check's SNI) and unary gRPC calls (@grpc/grpc-js).
  *
  * Each test's configuration is published to the cache and the engine waits
  * until Envoy runs it: every type ACKed (a NACK fails the test with Envoy's
