@@ -276,13 +276,17 @@ export class SimulatedTraffic implements TrafficEngine {
       {
         address,
         port,
+        remoteAddress: CLIENT_ADDRESS,
         method: "POST",
         scheme: "http",
         authority: call.authority ?? (port === 80 ? address : gwAddress),
         path: call.method,
         headers,
       },
-      { random: { cluster: call.random, endpoint: (call.random * 7.31) % 1, fraction: call.random } },
+      {
+        random: { cluster: call.random, endpoint: (call.random * 7.31) % 1, fraction: call.random },
+        envoyAddress: ENVOY_ADDRESS,
+      },
     );
     const outcome = result.outcome;
     if (outcome.kind === "connection-failed") return { code: GRPC.UNAVAILABLE, message: outcome.reason };

@@ -187,6 +187,21 @@ export function connectionDifferences(predicted: ConnectionResult, actual: Conne
   return p === a ? [] : [`simulator ${p}, Envoy ${a}`];
 }
 
+/**
+ * Headers of a gRPC request that belong to the gRPC transport, which grpc-js
+ * hands its handlers without (content-type, te) or adds on its own
+ * (user-agent, grpc-accept-encoding, grpc-timeout from the deadline).
+ */
+const GRPC_TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
+  "content-type",
+  "te",
+  "user-agent",
+  "grpc-accept-encoding",
+  "grpc-encoding",
+  "grpc-timeout",
+  "accept-encoding",
+]);
+
 /** Every way a gRPC call through Envoy differs from the simulator's; empty when they agree. */
 export function grpcDifferences(predicted: GrpcResult, actual: GrpcResult): string[] {
   const out: string[] = [];
@@ -206,6 +221,17 @@ export function grpcDifferences(predicted: GrpcResult, actual: GrpcResult): stri
       out.push(
         `backend authority: simulator "${predicted.backend.request.host}", Envoy "${actual.backend.request.host}"`,
       );
+    // The metadata the backend received (routing's header filters among it), less the gRPC framing.
+    const strip = (h: Headers) =>
+      Object.fromEntries(Object.entries(h).filter(([name]) => !GRPC_TRANSPORT_HEADERS.has(name)));
+    out.push(
+      ...headerDifferences(
+        "backend metadata",
+        strip(predicted.backend.request.headers),
+        strip(actual.backend.request.headers),
+        ENVOY_REQUEST_HEADERS,
+      ),
+    );
   }
   return out;
 }
