@@ -135,7 +135,8 @@ function grouped(headers: HeaderList): Record<string, string[]> {
  * has a certificate; in TCP echo mode (TCP_ECHO_SERVER) it listens in plain
  * text on 3000 and with TLS on 8443.
  */
-function servesTls(pod: Pod, port: number): boolean {
+/** Whether the echo server of `pod` speaks TLS on `port`. */
+export function servesTls(pod: Pod, port: number): boolean {
   if (pod.tlsSecret === undefined) return false;
   return pod.tcpEcho !== true || port === 8443;
 }
@@ -150,8 +151,8 @@ const GRPC = {
   UNAUTHENTICATED: 16,
 } as const;
 
-const GRPC_ECHO_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho";
-const GRPC_ECHO_METHODS = new Set(["Echo", "EchoTwo", "EchoThree"]);
+export const GRPC_ECHO_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho";
+export const GRPC_ECHO_METHODS = new Set(["Echo", "EchoTwo", "EchoThree"]);
 
 /** Envoy's HTTP → gRPC status mapping for local replies (Grpc::Utility::httpToGrpcStatus). */
 function grpcStatusOfHttp(status: number): number {
@@ -275,13 +276,17 @@ export class SimulatedTraffic implements TrafficEngine {
       {
         address,
         port,
+        remoteAddress: CLIENT_ADDRESS,
         method: "POST",
         scheme: "http",
         authority: call.authority ?? (port === 80 ? address : gwAddress),
         path: call.method,
         headers,
       },
-      { random: { cluster: call.random, endpoint: (call.random * 7.31) % 1, fraction: call.random } },
+      {
+        random: { cluster: call.random, endpoint: (call.random * 7.31) % 1, fraction: call.random },
+        envoyAddress: ENVOY_ADDRESS,
+      },
     );
     const outcome = result.outcome;
     if (outcome.kind === "connection-failed") return { code: GRPC.UNAVAILABLE, message: outcome.reason };

@@ -400,14 +400,24 @@ async function measureDistribution(
       { length: Math.min(DISTRIBUTION_CONCURRENCY, DISTRIBUTION_REQUESTS - start) },
       (_, k) => start + k,
     );
+    // GRPCRouteWeight measures gRPC calls (its template is a grpc check), the others HTTP requests.
     const results = await Promise.all(
-      batch.map((i) =>
-        ctx.traffic.send(buildRequest(ctx, template, "http", (i + 0.5) / DISTRIBUTION_REQUESTS)),
-      ),
+      batch.map((i): Promise<{ backend?: BackendHit; served: boolean }> => {
+        const random = (i + 0.5) / DISTRIBUTION_REQUESTS;
+        if (template.check === "grpc")
+          return ctx.traffic.grpc(grpcCall(template, random)).then((r) => ({
+            ...(r.backend === undefined ? {} : { backend: r.backend }),
+            served: r.code === 0,
+          }));
+        return ctx.traffic.send(buildRequest(ctx, template, "http", random)).then((r) => ({
+          ...(r.kind === "response" && r.backend !== undefined ? { backend: r.backend } : {}),
+          served: r.kind === "response",
+        }));
+      }),
     );
     results.forEach((result, k) => {
       if (problem !== undefined) return;
-      if (result.kind !== "response" || result.backend === undefined) {
+      if (!result.served || result.backend === undefined) {
         problem = `request ${start + k} not served by a backend`;
         return;
       }

@@ -6,7 +6,11 @@
  * client certificate; a WebSocket upgrade with text and binary frames).
  * A new connection per request, so each request meets the configuration
  * Envoy runs now.
+ *
+ * Also a unary gRPC call with grpc-js (plaintext HTTP/2, prior knowledge),
+ * and a TCP/TLS probe connection for TLSRoute and TCPRoute checks.
  */
+
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,12 +22,14 @@ import {
 } from "node:http2";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { Socket } from "node:net";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { Client, credentials, Metadata, type ServiceDefinition, status } from "@grpc/grpc-js";
 import type { Issued } from "../certificates.ts";
 import type { TrafficRequest } from "../checks/traffic.ts";
-import { CLIENT_ADDRESS } from "../strait-target.ts";
+import { CLIENT_ADDRESS, GRPC_ECHO_METHODS, GRPC_ECHO_SERVICE } from "../strait-target.ts";
 import { encodeFrame, FrameReader, OPCODE } from "./websocket-frames.ts";
 
 export interface WireTarget {
@@ -313,3 +319,127 @@ function sendHttp2({ target, request, extraHeaders, seen, verifyServer }: Exchan
     stream.end();
   });
 }
+
+const identity = (b: Buffer) => b;
+
+/** The suite's gRPC echo service, messages as raw bytes: the wire is real gRPC, the schema ours (JSON). */
+export const GRPC_ECHO: ServiceDefinition = Object.fromEntries(
+  [...GRPC_ECHO_METHODS].map((m) => [
+    m,
+    {
+      path: `/${GRPC_ECHO_SERVICE}/${m}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  ]),
+);
+
+/** How long a gRPC call or a probe connection may take. */
+const STREAM_TIMEOUT_MS = 5_000;
+
+/** A unary gRPC call with grpc-js to `target` (`address:port`), an empty request; its status and message. */
+export async function grpcOverWire(
+  target: string,
+  authority: string,
+  method: string,
+  metadata: Readonly<Record<string, string>>,
+): Promise<{ code: number; message: string }> {
+  const client = new Client(target, credentials.createInsecure(), {
+    "grpc.default_authority": authority,
+    // A new connection per call, so each call meets the configuration Envoy runs now.
+    "grpc.use_local_subchannel_pool": 1,
+  });
+  const md = new Metadata();
+  for (const [name, value] of Object.entries(metadata)) md.set(name, value);
+  try {
+    return await new Promise((resolve) => {
+      client.makeUnaryRequest(
+        method,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        md,
+        { deadline: Date.now() + STREAM_TIMEOUT_MS },
+        (error) =>
+          resolve(
+            error === null
+              ? { code: status.OK, message: "OK" }
+              : { code: error.code ?? status.UNKNOWN, message: error.details ?? error.message },
+          ),
+      );
+    });
+  } finally {
+    client.close();
+  }
+}
+
+export type ProbeAnswer =
+  | { readonly kind: "answered"; readonly reply: string }
+  | { readonly kind: "failed"; readonly reason: string };
+
+/**
+ * Opens a TCP connection (TLS with `sni` when `tls`; the server certificate
+ * is not verified: which backend answers is what is measured), sends the
+ * probe line and reads what comes back until the peer closes.
+ */
+export async function probeOverWire(
+  address: string,
+  port: number,
+  tls: boolean,
+  sni: string | undefined,
+  probe: string,
+): Promise<ProbeAnswer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let opened = false;
+    let settled = false;
+    const finish = (answer: ProbeAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const onOpen = () => {
+      opened = true;
+      socket.write(`${TCP_PROBE_LINE} ${probe}\n`);
+    };
+    const socket = tls
+      ? tlsConnect(
+          {
+            socket: netConnect({ host: address, port, localAddress: CLIENT_ADDRESS }),
+            rejectUnauthorized: false,
+            ...(sni === undefined ? {} : { servername: sni }),
+          },
+          onOpen,
+        )
+      : netConnect({ host: address, port, localAddress: CLIENT_ADDRESS }, onOpen);
+    const timer = setTimeout(
+      () => finish({ kind: "failed", reason: `no answer within ${STREAM_TIMEOUT_MS} ms` }),
+      STREAM_TIMEOUT_MS,
+    );
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", () => finish({ kind: "answered", reply: Buffer.concat(chunks).toString("latin1") }));
+    socket.on("close", () =>
+      finish(
+        opened
+          ? { kind: "answered", reply: Buffer.concat(chunks).toString("latin1") }
+          : { kind: "failed", reason: "closed before the connection was established" },
+      ),
+    );
+    socket.on("error", (error) =>
+      finish(
+        opened && chunks.length > 0
+          ? { kind: "answered", reply: Buffer.concat(chunks).toString("latin1") }
+          : { kind: "failed", reason: error.message },
+      ),
+    );
+  });
+}
+
+/** The first bytes of a probe connection, followed by the probe id and a newline. */
+export const TCP_PROBE_LINE = "STRAIT-TCP-PROBE";

@@ -9,15 +9,17 @@
  * Only what neither strait's configuration nor the simulator decides is left
  * out, each for its reason (ENVOY_REQUEST_HEADERS, ENVOY_RESPONSE_HEADERS).
  */
-import type { BackendHit, TrafficResult } from "../checks/traffic.ts";
+import type { BackendHit, ConnectionResult, GrpcResult, TrafficResult } from "../checks/traffic.ts";
 
 /**
  * Headers on the way to the backend whose values no configuration decides:
  * x-request-id (a random id Envoy generates by default) and the framing
- * headers of the upstream connection.
+ * headers of the upstream connection (`connection` reaches the backend only
+ * through TLS passthrough, where it is the client's own choice).
  */
 export const ENVOY_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   "x-request-id",
+  "connection",
   "content-length",
   "transfer-encoding",
 ]);
@@ -167,5 +169,69 @@ export function differences(
     out.push(`upgrade: simulator "${predicted.upgraded ?? ""}", Envoy "${actual.upgraded ?? ""}"`);
   if (predicted.framesEchoed !== actual.framesEchoed)
     out.push(`WebSocket frames echoed: simulator ${predicted.framesEchoed}, Envoy ${actual.framesEchoed}`);
+  return out;
+}
+
+function describeConnection(result: ConnectionResult): string {
+  if (result.kind === "failed") return `failed (${result.reason})`;
+  if (result.backend === undefined) return "connected, no TCP backend";
+  return `connected to ${result.backend.namespace}/${result.backend.pod.replace(/-[^-]+$/, "")} (backend TLS ${result.backendIsTls}, SNI "${result.backendSni}")`;
+}
+
+/** Every way a TLSRoute/TCPRoute connection through Envoy differs from the simulator's; empty when they agree. */
+export function connectionDifferences(predicted: ConnectionResult, actual: ConnectionResult): string[] {
+  const p = describeConnection(predicted);
+  const a = describeConnection(actual);
+  // Why a connection failed is the client's view (a reset, a handshake alert), not the simulator's words.
+  if (predicted.kind === "failed" && actual.kind === "failed") return [];
+  return p === a ? [] : [`simulator ${p}, Envoy ${a}`];
+}
+
+/**
+ * Headers of a gRPC request that belong to the gRPC transport, which grpc-js
+ * hands its handlers without (content-type, te) or adds on its own
+ * (user-agent, grpc-accept-encoding, grpc-timeout from the deadline).
+ */
+const GRPC_TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
+  "content-type",
+  "te",
+  "user-agent",
+  "grpc-accept-encoding",
+  "grpc-encoding",
+  "grpc-timeout",
+  "accept-encoding",
+]);
+
+/** Every way a gRPC call through Envoy differs from the simulator's; empty when they agree. */
+export function grpcDifferences(predicted: GrpcResult, actual: GrpcResult): string[] {
+  const out: string[] = [];
+  if (predicted.code !== actual.code)
+    out.push(
+      `gRPC code: simulator ${predicted.code} (${predicted.message}), Envoy ${actual.code} (${actual.message})`,
+    );
+  const who = (h: BackendHit | undefined) => (h === undefined ? "no backend" : replicaSet(h));
+  if (who(predicted.backend) !== who(actual.backend))
+    out.push(`backend: simulator ${who(predicted.backend)}, Envoy ${who(actual.backend)}`);
+  else if (predicted.backend !== undefined && actual.backend !== undefined) {
+    if (predicted.backend.request.path !== actual.backend.request.path)
+      out.push(
+        `backend path: simulator "${predicted.backend.request.path}", Envoy "${actual.backend.request.path}"`,
+      );
+    if (predicted.backend.request.host !== actual.backend.request.host)
+      out.push(
+        `backend authority: simulator "${predicted.backend.request.host}", Envoy "${actual.backend.request.host}"`,
+      );
+    // The metadata the backend received (routing's header filters among it), less the gRPC framing.
+    const strip = (h: Headers) =>
+      Object.fromEntries(Object.entries(h).filter(([name]) => !GRPC_TRANSPORT_HEADERS.has(name)));
+    out.push(
+      ...headerDifferences(
+        "backend metadata",
+        strip(predicted.backend.request.headers),
+        strip(actual.backend.request.headers),
+        ENVOY_REQUEST_HEADERS,
+      ),
+    );
+  }
   return out;
 }

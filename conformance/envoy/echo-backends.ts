@@ -13,6 +13,17 @@
  * header the engine adds to every request it sends; mirrored copies (Host
  * with `-shadow`) are recorded too. WebSocket upgrades are accepted and each
  * frame is sent back unchanged.
+ *
+ * Two more kinds of stream, for TLSRoute and GRPCRoute checks:
+ * - a connection whose first bytes are the TCP probe line (`TCP_PROBE <id>`)
+ *   is answered by whatever backend it reaches (a TCP echo Pod: plain text
+ *   on 3000, TLS on 8443; or an HTTP echo Pod, TLS when it mounts a
+ *   certificate) with one JSON line naming the Pod, and recorded with
+ *   whether the backend terminated TLS itself and the SNI it saw;
+ * - HTTP/2 connections to a gRPC echo Pod (GRPC_ECHO_SERVER) are served by a
+ *   real grpc-js server of that Pod, implementing the suite's
+ *   `GrpcEcho` service (Echo, EchoTwo, EchoThree; other methods are
+ *   UNIMPLEMENTED, by grpc-js itself); it answers with the call it received.
  */
 import { X509Certificate } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -24,16 +35,34 @@ import {
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { createSecureContext, TLSSocket } from "node:tls";
+import {
+  type ConnectionInjector,
+  Server as GrpcServer,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import type { BackendHit } from "../checks/traffic.ts";
 import type { ConformanceCluster, Pod } from "../cluster.ts";
 import { attemptKey, echoSetHeaders, echoStatus, querySeconds } from "../echo-behaviour.ts";
-import { groupRawHeaders } from "./client.ts";
+import { GRPC_ECHO_METHODS, servesTls } from "../strait-target.ts";
+import { GRPC_ECHO, groupRawHeaders, TCP_PROBE_LINE as TCP_PROBE } from "./client.ts";
 import { acceptKey, encodeFrame, FrameReader, OPCODE } from "./websocket-frames.ts";
 
 /** The header carrying the engine's probe id; not part of what the backend reports. */
 export const PROBE_HEADER = "x-strait-probe";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+
+/** What a backend saw of a probe connection. */
+export interface StreamHit {
+  readonly pod: string;
+  readonly namespace: string;
+  /** The backend terminated TLS itself. */
+  readonly tls: boolean;
+  /** The SNI of the handshake it terminated ("" for none or plain text). */
+  readonly sni: string;
+}
 
 export interface EchoHit extends BackendHit {
   /** A mirrored copy (Envoy appends `-shadow` to the Host of mirrored requests). */
@@ -93,6 +122,9 @@ export class EchoBackends {
   readonly #waiters = new Set<() => void>();
   /** Attempts per `uuid`, as the echo server counts them for the retry tests. */
   readonly #attempts = new Map<string, number>();
+  readonly #streamHits = new Map<string, StreamHit>();
+  /** The grpc-js server of each gRPC echo Pod (`namespace/name`). */
+  readonly #grpc = new Map<string, { server: GrpcServer; injector: ConnectionInjector }>();
   #cluster: ConformanceCluster | undefined;
 
   /**
@@ -147,12 +179,20 @@ export class EchoBackends {
 
   forget(probe: string): void {
     this.#hits.delete(probe);
+    this.#streamHits.delete(probe);
+  }
+
+  /** What the backend a probe connection reached saw of it, once it answered. */
+  streamHit(probe: string): StreamHit | undefined {
+    return this.#streamHits.get(probe);
   }
 
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await Promise.all([...this.#servers.values()].map((s) => new Promise((r) => s.close(r))));
     this.#servers.clear();
+    for (const { server } of this.#grpc.values()) server.forceShutdown();
+    this.#grpc.clear();
   }
 
   async #listen(key: string): Promise<void> {
@@ -180,20 +220,46 @@ export class EchoBackends {
       socket.destroy();
       return;
     }
-    if (pod.tlsSecret !== undefined) {
+    if (servesTls(pod, socket.localPort ?? 0)) {
       this.#acceptTls(socket, pod);
       return;
     }
+    this.#dispatch({ pod }, socket);
+  }
+
+  /** Serves a (plain or decrypted) stream by its first bytes: a probe, HTTP/2 or HTTP/1.1. */
+  #dispatch(connection: Connection, socket: Socket): void {
     socket.once("data", (chunk: Buffer) => {
       socket.pause();
-      if (chunk.subarray(0, H2_PREFACE.length).equals(H2_PREFACE))
-        this.#http2({ pod }, replayed(socket, chunk));
+      if (chunk.subarray(0, TCP_PROBE.length).toString("latin1") === TCP_PROBE)
+        this.#probe(connection, socket, chunk);
+      else if (connection.pod.tcpEcho === true) {
+        // The TCP echo server sends back what it gets.
+        socket.write(chunk);
+        socket.pipe(socket);
+        socket.resume();
+      } else if (chunk.subarray(0, H2_PREFACE.length).equals(H2_PREFACE))
+        this.#http2(connection, replayed(socket, chunk));
       else {
         socket.unshift(chunk);
-        this.#http1({ pod }, socket);
+        this.#http1(connection, socket);
         socket.resume();
       }
     });
+  }
+
+  /** Answers a probe connection with the Pod's identity and records what it saw. */
+  #probe(connection: Connection, socket: Socket, first: Buffer): void {
+    const line = first.toString("latin1").split("\n")[0] ?? "";
+    const probe = line.slice(TCP_PROBE.length).trim();
+    const hit: StreamHit = {
+      pod: connection.pod.name,
+      namespace: connection.pod.namespace,
+      tls: connection.tls !== undefined,
+      sni: connection.tls?.sni ?? "",
+    };
+    this.#streamHits.set(probe, hit);
+    socket.end(`${JSON.stringify(hit)}\n`);
   }
 
   #acceptTls(socket: Socket, pod: Pod): void {
@@ -215,7 +281,7 @@ export class EchoBackends {
         key: Buffer.from(key, "base64"),
         ...(ca === undefined ? {} : { ca }),
       }),
-      ALPNProtocols: ["h2", "http/1.1"],
+      ...(pod.tcpEcho === true ? {} : { ALPNProtocols: ["h2", "http/1.1"] }),
       // The echo server with TLS_CLIENT_CACERTS requires a client certificate from those CAs.
       requestCert: pod.clientCa !== undefined,
       rejectUnauthorized: pod.clientCa !== undefined,
@@ -232,12 +298,17 @@ export class EchoBackends {
         },
       };
       if (tls.alpnProtocol === "h2") this.#http2(connection, tls);
-      else this.#http1(connection, tls);
+      else this.#dispatch(connection, tls);
     });
   }
 
   /** Serves one connection with HTTP/1.1 (and WebSocket upgrades), as `connection`'s Pod. */
   #http1(connection: Connection, socket: Duplex): void {
+    // The gRPC echo server speaks HTTP/2 only.
+    if (connection.pod.grpcEcho === true) {
+      socket.destroy();
+      return;
+    }
     const server = createHttpServer((req, res) => this.#answer(connection, req, res));
     server.keepAliveTimeout = 60_000;
     server.on("upgrade", (req: IncomingMessage, upgraded: Socket, head: Buffer) =>
@@ -248,9 +319,45 @@ export class EchoBackends {
 
   /** Serves one connection with HTTP/2, as `connection`'s Pod. */
   #http2(connection: Connection, socket: Duplex): void {
+    if (connection.pod.grpcEcho === true) {
+      this.#grpcServer(connection.pod).injectConnection(socket);
+      return;
+    }
     const server = createH2Server((req, res) => this.#answer(connection, req, res));
     server.on("sessionError", () => {});
     server.emit("connection", socket);
+  }
+
+  /** The grpc-js server answering as `pod`, started on first use. */
+  #grpcServer(pod: Pod): ConnectionInjector {
+    const key = `${pod.namespace}/${pod.name}`;
+    const existing = this.#grpc.get(key);
+    if (existing !== undefined) return existing.injector;
+    const server = new GrpcServer();
+    const handler = (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+      const headers: Record<string, string[]> = {};
+      let probe = "";
+      for (const [name, value] of Object.entries(call.metadata.getMap())) {
+        if (name === PROBE_HEADER) probe = String(value);
+        else headers[name] = [String(value)];
+      }
+      const hit: EchoHit = {
+        pod: pod.name,
+        namespace: pod.namespace,
+        shadow: false,
+        request: { method: "POST", path: call.getPath(), host: call.getHost(), headers },
+      };
+      this.#hits.set(probe, [...this.hits(probe), hit]);
+      for (const waiter of [...this.#waiters]) waiter();
+      callback(
+        null,
+        Buffer.from(JSON.stringify({ ...hit.request, pod: pod.name, namespace: pod.namespace })),
+      );
+    };
+    server.addService(GRPC_ECHO, Object.fromEntries([...GRPC_ECHO_METHODS].map((m) => [m, handler])));
+    const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+    this.#grpc.set(key, { server, injector });
+    return injector;
   }
 
   #record(connection: Connection, req: IncomingMessage | Http2ServerRequest): EchoHit {

@@ -3,7 +3,8 @@
  * for the whole run, bootstrapped in delta ADS to an xDS server of the
  * runner's own (strait's SnapshotCache and XdsServer), echo backends on the
  * Pods' addresses, and a client that sends every request of the suite over
- * a real socket through Envoy.
+ * a real socket through Envoy: HTTP requests, TLSRoute connections (node:tls
+ * with the check's SNI) and unary gRPC calls (@grpc/grpc-js).
  *
  * Each test's configuration is published to the cache and the engine waits
  * until Envoy runs it: every type ACKed (a NACK fails the test with Envoy's
@@ -38,8 +39,8 @@ import {
   type SimulatedTraffic,
   serverCertificateProblem,
 } from "../strait-target.ts";
-import { sendOverWire } from "./client.ts";
-import { differences } from "./cross-check.ts";
+import { grpcOverWire, probeOverWire, sendOverWire } from "./client.ts";
+import { connectionDifferences, differences, grpcDifferences } from "./cross-check.ts";
 import { EchoBackends, PROBE_HEADER } from "./echo-backends.ts";
 
 const NODE_ID = "strait-conformance";
@@ -219,17 +220,94 @@ class EnvoyTraffic implements TrafficEngine {
   }
 
   /**
-   * TLSRoute connections and gRPC calls are not played through Envoy by this
-   * engine yet (planned; TLSRoute and GRPCRoute are proven on Envoy by
-   * test/tlsroute-envoy.e2e.test.ts and test/grpcroute-envoy.e2e.test.ts): a check that needs one fails, it is
-   * never passed.
+   * A real unary call with grpc-js (plaintext HTTP/2) to the Gateway, to the
+   * gRPC echo backends behind Envoy; the code and the backend that answered
+   * are compared with the simulator's.
    */
   async grpc(call: GrpcCall): Promise<GrpcResult> {
-    return { code: 12, message: `the Envoy engine does not make gRPC calls yet (${call.method})` };
+    const predicted = await this.#simulator.grpc(call);
+    const gwAddress = this.gatewayAddress(call.gateway.namespace, call.gateway.name, call.port);
+    if (gwAddress === undefined) return predicted;
+    const [address = "", portText = "80"] = gwAddress.split(":");
+    const port = Number(portText);
+    const probe = randomUUID();
+    this.#plane.requests++;
+    const answer = await grpcOverWire(
+      `${address}:${port}`,
+      call.authority ?? (port === 80 ? address : gwAddress),
+      call.method,
+      { ...call.metadata, [PROBE_HEADER]: probe },
+    );
+    const main = this.#plane.backends.hits(probe).at(-1);
+    this.#plane.backends.forget(probe);
+    const actual: GrpcResult = {
+      ...answer,
+      ...(main === undefined
+        ? {}
+        : { backend: { pod: main.pod, namespace: main.namespace, request: main.request } }),
+    };
+    // The load balancer's draw picks the backend: any draw of the simulator may agree.
+    let found = grpcDifferences(predicted, actual);
+    for (let i = 0; found.length > 0 && i < ALTERNATIVE_DRAWS; i++) {
+      const other = await this.#simulator.grpc({ ...call, random: (i + 0.5) / ALTERNATIVE_DRAWS });
+      if (grpcDifferences(other, actual).length === 0) found = [];
+    }
+    if (found.length > 0) {
+      const what = `gRPC ${call.method} (${address}:${port}${call.authority === undefined ? "" : `, authority ${call.authority}`})`;
+      this.#disagree(what, found);
+    }
+    return actual;
   }
 
-  async connect(_request: ConnectionRequest): Promise<ConnectionResult> {
-    return { kind: "failed", reason: "the Envoy engine does not open TLSRoute connections yet" };
+  /**
+   * A real TCP or TLS connection (node:tls, SNI from the request) to the
+   * Gateway; the first bytes are the echo backends' probe line, answered by
+   * the backend the stream reaches with its identity, whether it terminated
+   * TLS and the SNI it saw (conformance/envoy/echo-backends.ts). An HTTP
+   * listener's answer (Envoy's 400 to the probe line) is a connection that
+   * reached no TCP backend; a reset or a failed handshake a failed one.
+   */
+  async connect(request: ConnectionRequest): Promise<ConnectionResult> {
+    const gwAddress = this.gatewayAddress(request.gateway.namespace, request.gateway.name, request.port);
+    if (gwAddress === undefined) return this.#simulator.connect(request);
+    const [address = "", portText = "443"] = gwAddress.split(":");
+    const probe = randomUUID();
+    const backends = this.#plane.backends;
+    this.#plane.requests++;
+    const answer = await probeOverWire(address, Number(portText), request.tls, request.sni, probe);
+    const hit = backends.streamHit(probe);
+    backends.forget(probe);
+    const actual: ConnectionResult =
+      hit !== undefined
+        ? {
+            kind: "connected",
+            backend: { pod: hit.pod, namespace: hit.namespace },
+            backendIsTls: hit.tls,
+            backendSni: hit.sni,
+          }
+        : answer.kind === "answered" && answer.reply.startsWith("HTTP/")
+          ? { kind: "connected", backendIsTls: false, backendSni: "" }
+          : {
+              kind: "failed",
+              reason: answer.kind === "failed" ? answer.reason : "closed without a backend's answer",
+            };
+    // The load balancer's draw picks the backend: any draw of the simulator may agree.
+    const predicted = await this.#simulator.connect(request);
+    let found = connectionDifferences(predicted, actual);
+    for (let i = 0; found.length > 0 && i < ALTERNATIVE_DRAWS; i++) {
+      const other = await this.#simulator.connect({ ...request, random: (i + 0.5) / ALTERNATIVE_DRAWS });
+      if (connectionDifferences(other, actual).length === 0) found = [];
+    }
+    if (found.length > 0) {
+      const what = `${request.tls ? "TLS" : "TCP"} connection to ${address}:${portText}${request.sni === undefined ? "" : `, SNI ${request.sni}`}`;
+      this.#disagree(what, found);
+    }
+    return actual;
+  }
+
+  #disagree(what: string, found: readonly string[]): never {
+    this.#plane.disagreements.push({ test: this.#plane.currentTest, request: what, differences: found });
+    throw new Error(`the simulator and Envoy disagree on ${what}:\n      ${found.join("\n      ")}`);
   }
 
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined {

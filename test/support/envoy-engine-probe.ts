@@ -1,14 +1,17 @@
 /**
  * Runs one official conformance test through the Envoy engine five times on
  * one Envoy: as is; with the simulator given a broken configuration; with
- * Envoy given the broken one (every route to infra-backend-v1 sent to a
- * cluster that does not exist); with Envoy given one it rejects; and as is
+ * Envoy given the broken one (every route and TCP proxy to BACKEND, default
+ * infra-backend-v1, sent to a cluster that does not exist); with Envoy given
+ * one it rejects; and as is
  * again. Prints the outcomes as JSON for the engine's own test
  * (test/conformance-envoy.e2e.test.ts): the cross-check must catch both lies,
  * the NACK must fail the test with Envoy's error, and the next test must pass.
  * Runs itself in a network namespace of its own, as the runner does.
  *
- *   node test/support/envoy-engine-probe.ts TEST
+ * HTTPRoute, TLSRoute (TCP proxies in listeners) and GRPCRoute tests alike.
+ *
+ *   node test/support/envoy-engine-probe.ts TEST [BACKEND]
  */
 
 import { loadCatalogue } from "../../conformance/catalogue.ts";
@@ -27,11 +30,18 @@ import { prepareNodeConfig } from "../../src/xds/simulate/index.ts";
 import type { EnvoyResourceJson, EnvoyResourceSet } from "../../src/xds/translate/resource-set.ts";
 import { gatewayApiDir } from "./gateway-api-data.ts";
 
-function broken(set: EnvoyResourceSet): EnvoyResourceSet {
-  const routes = new Map<string, EnvoyResourceJson>();
-  for (const [name, rc] of set[TYPE_URLS.routeConfiguration])
-    routes.set(name, JSON.parse(JSON.stringify(rc).replaceAll("infra-backend-v1", "no-such-backend")));
-  return { ...set, [TYPE_URLS.routeConfiguration]: routes };
+function broken(set: EnvoyResourceSet, backend: string): EnvoyResourceSet {
+  const rewrite = (resources: ReadonlyMap<string, EnvoyResourceJson>) => {
+    const out = new Map<string, EnvoyResourceJson>();
+    for (const [name, r] of resources)
+      out.set(name, JSON.parse(JSON.stringify(r).replaceAll(backend, "no-such-backend")));
+    return out;
+  };
+  return {
+    ...set,
+    [TYPE_URLS.routeConfiguration]: rewrite(set[TYPE_URLS.routeConfiguration]),
+    [TYPE_URLS.listener]: rewrite(set[TYPE_URLS.listener]),
+  };
 }
 
 /** Every virtual host twice: valid protobuf, but Envoy refuses duplicate domains (a NACK). */
@@ -47,7 +57,7 @@ function rejected(set: EnvoyResourceSet): EnvoyResourceSet {
   return { ...set, [TYPE_URLS.routeConfiguration]: routes };
 }
 
-async function main(name: string): Promise<void> {
+async function main(name: string, backend: string): Promise<void> {
   const dir = gatewayApiDir();
   const catalogue = loadCatalogue(dir);
   const test = catalogue.tests.find((t) => t.name === name);
@@ -61,11 +71,11 @@ async function main(name: string): Promise<void> {
         plane.serve(
           resources,
           cluster,
-          new SimulatedTraffic(prepareNodeConfig(broken(resources)).config, cluster),
+          new SimulatedTraffic(prepareNodeConfig(broken(resources, backend)).config, cluster),
         ),
     },
     "envoy-wrong": {
-      serve: (resources, cluster, simulator) => plane.serve(broken(resources), cluster, simulator),
+      serve: (resources, cluster, simulator) => plane.serve(broken(resources, backend), cluster, simulator),
     },
     "envoy-rejects": {
       serve: (resources, cluster, simulator) => plane.serve(rejected(resources), cluster, simulator),
@@ -99,7 +109,9 @@ async function main(name: string): Promise<void> {
 
 if (!inOwnNetwork()) process.exitCode = rerunInOwnNetwork(import.meta.filename, process.argv.slice(2));
 else
-  main(process.argv[2] ?? "HTTPRouteSimpleSameNamespace").catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  main(process.argv[2] ?? "HTTPRouteSimpleSameNamespace", process.argv[3] ?? "infra-backend-v1").catch(
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
