@@ -22,6 +22,7 @@ import { type Settings, stringSetting } from "./config.ts";
 import type { Controller } from "./controller.ts";
 import { invalidEndpointEvents } from "./endpoint-events.ts";
 import type { ControllerMetrics } from "./metrics.ts";
+import type { PipelineOutput } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { leaseTimings } from "./settings-check.ts";
 
@@ -115,6 +116,12 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     logger.error({ err: messageOf(error) }, "owned object writing failed unexpectedly");
   const logIdentityFailure = (error: unknown) =>
     logger.error({ err: messageOf(error) }, "identity recording failed unexpectedly");
+  const recordEvents = (output: PipelineOutput) =>
+    events
+      .record(invalidEndpointEvents(output.excluded, store))
+      .catch((error: unknown) =>
+        logger.error({ err: messageOf(error) }, "event recording failed unexpectedly"),
+      );
   elector.onChange((leading) => {
     leader.set(leading ? 1 : 0);
     // A new leader writes every current status and owned object: the previous one may have
@@ -124,12 +131,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
       owned.resync().catch(logOwnedFailure);
       identities.resync().catch(logIdentityFailure);
       const latest = pipeline.latest;
-      if (latest !== undefined)
-        events
-          .record(invalidEndpointEvents(latest.excluded, store))
-          .catch((error: unknown) =>
-            logger.error({ err: messageOf(error) }, "event recording failed unexpectedly"),
-          );
+      if (latest !== undefined) recordEvents(latest);
     }
   });
   // Not awaited: publishing config must never wait on API writes; the writers serialize their runs.
@@ -138,12 +140,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     owned.write(output.ownedObjects).catch(logOwnedFailure);
     identities.write(output.identityObjects).catch(logIdentityFailure);
     // Only the leader records Events, so replicas do not each report the same problem.
-    if (elector.isLeader)
-      events
-        .record(invalidEndpointEvents(output.excluded, store))
-        .catch((error: unknown) =>
-          logger.error({ err: messageOf(error) }, "event recording failed unexpectedly"),
-        );
+    if (elector.isLeader) recordEvents(output);
   });
 
   source.start();

@@ -28,6 +28,25 @@ const DURATIONS = [
   ["xdsWriteTimeout", "xds-write-timeout", "30s"],
 ] as const;
 
+type DurationKey = (typeof DURATIONS)[number][0];
+
+function durationEntry(key: DurationKey): (typeof DURATIONS)[number] {
+  const entry = DURATIONS.find(([k]) => k === key);
+  if (entry === undefined) throw new Error(`no duration setting ${key}`);
+  return entry;
+}
+
+/** A duration setting in milliseconds, with the fallback of the table above. */
+function durationOf(settings: Settings, key: DurationKey): number {
+  const [, flag, fallback] = durationEntry(key);
+  return durationSetting(settings, key, flag, fallback);
+}
+
+/** A duration setting as the user gave it (or its fallback), for messages. */
+function shownDuration(settings: Settings, key: DurationKey): string {
+  return stringSetting(settings, key) ?? durationEntry(key)[2];
+}
+
 /** The lease timings in milliseconds, checked as client-go's leader election checks them. */
 export interface LeaseTimings {
   readonly leaseDurationMs: number;
@@ -41,23 +60,22 @@ export interface LeaseTimings {
  * deadline, and give up leading before another replica may take the Lease.
  */
 export function leaseTimings(settings: Settings): LeaseTimings {
-  const leaseDurationMs = durationSetting(settings, "leaseDuration", "lease-duration", "15s");
-  const renewDeadlineMs = durationSetting(settings, "leaseRenewDeadline", "lease-renew-deadline", "10s");
-  const retryPeriodMs = durationSetting(settings, "leaseRetryPeriod", "lease-retry-period", "2s");
-  const shown = (key: string, fallback: string) => stringSetting(settings, key) ?? fallback;
+  const leaseDurationMs = durationOf(settings, "leaseDuration");
+  const renewDeadlineMs = durationOf(settings, "leaseRenewDeadline");
+  const retryPeriodMs = durationOf(settings, "leaseRetryPeriod");
   if (renewDeadlineMs >= leaseDurationMs)
     fail(
-      `--lease-renew-deadline (${shown("leaseRenewDeadline", "10s")}) must be shorter than --lease-duration (${shown("leaseDuration", "15s")})`,
+      `--lease-renew-deadline (${shownDuration(settings, "leaseRenewDeadline")}) must be shorter than --lease-duration (${shownDuration(settings, "leaseDuration")})`,
     );
   if (retryPeriodMs >= renewDeadlineMs)
     fail(
-      `--lease-retry-period (${shown("leaseRetryPeriod", "2s")}) must be shorter than --lease-renew-deadline (${shown("leaseRenewDeadline", "10s")})`,
+      `--lease-retry-period (${shownDuration(settings, "leaseRetryPeriod")}) must be shorter than --lease-renew-deadline (${shownDuration(settings, "leaseRenewDeadline")})`,
     );
   return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
 }
 
 export function checkRunSettings(settings: Settings): void {
-  for (const [key, flag, fallback] of DURATIONS) durationSetting(settings, key, flag, fallback);
+  for (const [key] of DURATIONS) durationOf(settings, key);
   leaseTimings(settings);
   const pool = listSetting(settings, "addressPool");
   const { errors } = parseAddressPool(pool);

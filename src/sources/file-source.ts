@@ -12,7 +12,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { type FSWatcher, statSync, watch } from "node:fs";
+import { type FSWatcher, type Stats, statSync, watch } from "node:fs";
 import type { Logger } from "pino";
 import type { KindName } from "../resources/kinds.ts";
 import type { AnyStoredObject } from "../resources/objects.ts";
@@ -26,13 +26,14 @@ import {
   type ManifestSet,
   mergeObject,
   type ParseOptions,
-  parseManifestText,
-  readManifestFile,
+  parseManifestFile,
 } from "./manifests.ts";
 import type { ResourceStore } from "./store.ts";
 
 /** Files this large or larger are parsed in the worker on rescans (about 10 ms of parsing on the main thread). */
 export const OFF_THREAD_BYTES = 256 * 1024;
+
+const EMPTY_SET: ManifestSet = { objects: [], ignored: [], diagnostics: [] };
 
 export interface FileSourceOptions extends ParseOptions {
   readonly logger?: Logger;
@@ -191,11 +192,16 @@ export class FileSource {
     this.#debounce = undefined;
   }
 
+  /** What a scan that cannot run now (one is under way, or the source stopped) answers. */
+  #lastOrEmpty(): FileScanResult {
+    return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+  }
+
   /** Reads the folder and applies the difference to the store. Never throws on bad input. */
   scan(): FileScanResult {
     if (this.#scanning) {
       this.#rescanRequested = true;
-      return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+      return this.#lastOrEmpty();
     }
     this.#scanning = true;
     try {
@@ -217,7 +223,7 @@ export class FileSource {
   async rescan(): Promise<FileScanResult> {
     if (this.#scanning) {
       this.#rescanRequested = true;
-      return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+      return this.#lastOrEmpty();
     }
     this.#scanning = true;
     try {
@@ -248,8 +254,7 @@ export class FileSource {
     // Answers come in file order whatever the thread, so merging (and its duplicate reports) is unchanged.
     const sets = await Promise.all(listed.files.map((file) => this.#parseFileAsync(file)));
     // Stopped while the worker parsed: the store is no longer this source's to change.
-    if (this.#epoch !== epoch)
-      return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
+    if (this.#epoch !== epoch) return this.#lastOrEmpty();
     return this.#apply(listed, sets);
   }
 
@@ -338,38 +343,35 @@ export class FileSource {
     this.#options.onScan?.(result);
   }
 
-  #parseFile(file: string): ManifestSet {
+  /** The file's stat, with its parse when the file is unchanged since then; undefined when it is gone. */
+  #lookup(file: string): { stat: Stats; cached: ManifestSet | undefined } | undefined {
     const stat = statSync(file, { throwIfNoEntry: false });
-    if (stat === undefined) return { objects: [], ignored: [], diagnostics: [] };
-    const cached = this.#cache.get(file);
-    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size)
-      return cached.set;
-    let set: ManifestSet;
-    try {
-      set = parseManifestText(file, readManifestFile(file), this.#options);
-    } catch (error) {
-      set = {
-        objects: [],
-        ignored: [],
-        diagnostics: [{ severity: "error", file, message: `cannot read: ${(error as Error).message}` }],
-      };
-    }
-    this.#cache.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, set });
+    if (stat === undefined) return undefined;
+    const c = this.#cache.get(file);
+    const fresh = c !== undefined && c.mtimeMs === stat.mtimeMs && c.size === stat.size;
+    return { stat, cached: fresh ? c.set : undefined };
+  }
+
+  #parseFile(file: string): ManifestSet {
+    const found = this.#lookup(file);
+    if (found === undefined) return EMPTY_SET;
+    if (found.cached !== undefined) return found.cached;
+    const set = parseManifestFile(file, this.#options);
+    this.#cache.set(file, { mtimeMs: found.stat.mtimeMs, size: found.stat.size, set });
     return set;
   }
 
   async #parseFileAsync(file: string): Promise<ManifestSet> {
-    const stat = statSync(file, { throwIfNoEntry: false });
-    const threshold = this.#options.offThreadBytes ?? OFF_THREAD_BYTES;
-    if (stat === undefined || stat.size < threshold || this.#options.check !== undefined)
-      return this.#parseFile(file);
-    const cached = this.#cache.get(file);
-    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size)
-      return cached.set;
+    // A custom check is a function, which cannot cross to the worker.
+    if (this.#options.check !== undefined) return this.#parseFile(file);
+    const found = this.#lookup(file);
+    if (found === undefined) return EMPTY_SET;
+    if (found.cached !== undefined) return found.cached;
+    if (found.stat.size < (this.#options.offThreadBytes ?? OFF_THREAD_BYTES)) return this.#parseFile(file);
     this.#parser ??= new ManifestParser(this.#options.logger);
     const set = await this.#parser.parse(file, this.#options.defaultNamespace);
     // Keyed by the stat taken before the read: a file changed meanwhile differs from it and is read again.
-    this.#cache.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, set });
+    this.#cache.set(file, { mtimeMs: found.stat.mtimeMs, size: found.stat.size, set });
     return set;
   }
 

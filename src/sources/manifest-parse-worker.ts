@@ -6,7 +6,7 @@
  * document size, nesting depth) and results are the same.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { type ManifestSet, parseManifestText, readManifestFile } from "./manifests.ts";
+import { type ManifestSet, parseManifestFile } from "./manifests.ts";
 
 /** The workerData that marks a thread as this worker (this module is also imported by the main thread). */
 export const PARSE_WORKER_ROLE = "strait-manifest-parser";
@@ -25,22 +25,10 @@ export interface ParseReply {
 
 /** The same as the main thread's file parse, errors included. */
 export function parseFileForWorker(request: ParseRequest): ManifestSet {
-  try {
-    const text = readManifestFile(request.file);
-    return parseManifestText(
-      request.file,
-      text,
-      request.defaultNamespace === undefined ? {} : { defaultNamespace: request.defaultNamespace },
-    );
-  } catch (error) {
-    return {
-      objects: [],
-      ignored: [],
-      diagnostics: [
-        { severity: "error", file: request.file, message: `cannot read: ${(error as Error).message}` },
-      ],
-    };
-  }
+  return parseManifestFile(
+    request.file,
+    request.defaultNamespace === undefined ? {} : { defaultNamespace: request.defaultNamespace },
+  );
 }
 
 const port = parentPort;

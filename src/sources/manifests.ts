@@ -610,6 +610,19 @@ export function readManifestFile(file: string): string {
   return readFileSync(file, "utf8");
 }
 
+/** Reads and parses one manifest file; a file that cannot be read is an error diagnostic, never a throw. */
+export function parseManifestFile(file: string, options: ParseOptions = {}): ManifestSet {
+  try {
+    return parseManifestText(file, readManifestFile(file), options);
+  } catch (error) {
+    return {
+      objects: [],
+      ignored: [],
+      diagnostics: [{ severity: "error", file, message: `cannot read: ${(error as Error).message}` }],
+    };
+  }
+}
+
 /**
  * Reads files and folders of manifests in one pass (the CLI's `-f`). Paths that
  * cannot be read become diagnostics. When two documents define the same object,
@@ -634,14 +647,7 @@ export function loadManifests(paths: readonly string[], options: ParseOptions = 
       continue;
     }
     for (const file of files) {
-      let text: string;
-      try {
-        text = readManifestFile(file);
-      } catch (error) {
-        diagnostics.push({ severity: "error", file, message: `cannot read: ${(error as Error).message}` });
-        continue;
-      }
-      const set = parseManifestText(file, text, options);
+      const set = parseManifestFile(file, options);
       for (const d of set.diagnostics) diagnostics.push(d);
       for (const i of set.ignored) ignored.push(i);
       for (const loaded of set.objects) mergeObject(objects, loaded, diagnostics);
