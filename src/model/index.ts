@@ -15,6 +15,7 @@ export type {
   SecurityIdentity,
 } from "./endpoint-policy.ts";
 export type * from "./gateway.ts";
+export type { MeshService } from "./mesh-service.ts";
 export type { DataPlaneRejection, DataPlaneResource } from "./rejection.ts";
 export type { ResourceRef } from "./resource-ref.ts";
 export type { Result } from "./result.ts";

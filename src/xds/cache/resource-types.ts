@@ -35,6 +35,7 @@ const ROWS: Readonly<Record<string, Omit<XdsTypeInfo, "typeUrl" | "known">>> = {
   [STRAIT_TYPE_URLS.identityHosts]: { short: "IPC", wildcard: true, fullStateInSotw: true },
   [STRAIT_TYPE_URLS.authSettings]: { short: "AUTH", wildcard: true, fullStateInSotw: true },
   [STRAIT_TYPE_URLS.endpointPolicy]: { short: "EPS", wildcard: true, fullStateInSotw: true },
+  [STRAIT_TYPE_URLS.meshService]: { short: "MSVC", wildcard: true, fullStateInSotw: true },
 };
 
 /** Push order of the agent's types, after the Envoy ones. */
@@ -43,6 +44,7 @@ export const AGENT_TYPE_ORDER: readonly string[] = [
   STRAIT_TYPE_URLS.identityHosts,
   STRAIT_TYPE_URLS.authSettings,
   STRAIT_TYPE_URLS.endpointPolicy,
+  STRAIT_TYPE_URLS.meshService,
 ];
 
 export const XDS_TYPES: readonly XdsTypeInfo[] = [...TYPE_ORDER, ...AGENT_TYPE_ORDER].map((typeUrl) => {

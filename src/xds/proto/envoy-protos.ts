@@ -69,6 +69,7 @@ export const STRAIT_TYPE_URLS = {
   identityHosts: "type.googleapis.com/strait.v1.IdentityHosts",
   authSettings: "type.googleapis.com/strait.v1.AuthSettings",
   endpointPolicy: "type.googleapis.com/strait.v1.EndpointPolicy",
+  meshService: "type.googleapis.com/strait.v1.MeshService",
 } as const;
 
 export type EnvoyTypeUrl = (typeof TYPE_URLS)[keyof typeof TYPE_URLS];

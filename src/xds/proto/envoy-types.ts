@@ -3099,6 +3099,15 @@ export type strait_v1_IdentityHosts = {
   readonly prefixes?: readonly strait_v1_HostPrefix[];
 };
 
+/** strait.v1.MeshService */
+export type strait_v1_MeshService = {
+  readonly service?: string;
+  readonly address?: string;
+  readonly port?: number;
+  readonly protocol?: strait_v1_Protocol;
+  readonly proxy_port?: number;
+};
+
 /** strait.v1.PolicyEntry */
 export type strait_v1_PolicyEntry = {
   readonly direction?: strait_v1_Direction;
@@ -3621,6 +3630,7 @@ export interface EnvoyMessages {
   "strait.v1.HostPrefix": strait_v1_HostPrefix;
   "strait.v1.Identity": strait_v1_Identity;
   "strait.v1.IdentityHosts": strait_v1_IdentityHosts;
+  "strait.v1.MeshService": strait_v1_MeshService;
   "strait.v1.PolicyEntry": strait_v1_PolicyEntry;
   "xds.core.v3.Authority": xds_core_v3_Authority;
   "xds.core.v3.CollectionEntry": xds_core_v3_CollectionEntry;

@@ -15,6 +15,7 @@ import type {
   NodePolicy,
   PolicyEntry,
 } from "../../model/endpoint-policy.ts";
+import { type MeshService, meshServiceName } from "../../model/mesh-service.ts";
 import { STRAIT_TYPE_URLS } from "../proto/envoy-protos.ts";
 import type {
   strait_v1_AuthSettings as AuthSettingsJson,
@@ -22,6 +23,7 @@ import type {
   strait_v1_HostPrefix as HostPrefixJson,
   strait_v1_IdentityHosts as IdentityHostsJson,
   strait_v1_Identity as IdentityJson,
+  strait_v1_MeshService as MeshServiceJson,
   strait_v1_PolicyEntry as PolicyEntryJson,
   strait_v1_AuthType,
 } from "../proto/envoy-types.ts";
@@ -56,6 +58,24 @@ function entryJson(e: PolicyEntry): PolicyEntryJson {
 /** The resource name of an endpoint: its pod, else its id. */
 export function endpointResourceName(ep: LocalEndpoint): string {
   return ep.pod ?? `endpoint/${ep.id}`;
+}
+
+/** The mesh services (GAMMA) as the agent's resources, the same set for every node. */
+export function meshServiceResources(services: readonly MeshService[]): AgentResourceSet {
+  return {
+    [STRAIT_TYPE_URLS.meshService]: new Map(
+      services.map((m): [string, MeshServiceJson] => [
+        meshServiceName(m),
+        {
+          service: m.service,
+          address: m.address,
+          port: m.port,
+          protocol: m.protocol,
+          proxy_port: m.proxyPort,
+        },
+      ]),
+    ),
+  };
 }
 
 export function agentResources(node: NodePolicy, settings: AgentSettings): AgentResourceSet {
@@ -143,6 +163,7 @@ export interface AgentState {
   readonly ipcache: readonly IpcacheEntry[];
   readonly identities: readonly IdentityInfo[];
   readonly trustDomain?: string;
+  readonly meshServices: readonly MeshService[];
 }
 
 /** Resources by type URL then name (decoded), as the agent holds them → what it enforces. */
@@ -184,8 +205,19 @@ export function agentStateFrom(resources: ReadonlyMap<string, ReadonlyMap<string
       labels: Array.isArray(j.labels) ? j.labels.map(String) : [],
     }),
   );
+  const meshServices: MeshService[] = [];
+  for (const j of resources.get(STRAIT_TYPE_URLS.meshService)?.values() ?? []) {
+    meshServices.push({
+      service: String(j.service ?? ""),
+      address: String(j.address ?? ""),
+      port: num(j.port),
+      protocol: "TCP",
+      proxyPort: num(j.proxy_port),
+    });
+  }
   const auth = resources.get(STRAIT_TYPE_URLS.authSettings)?.get("default");
   return {
+    meshServices: meshServices.sort((a, b) => meshServiceName(a).localeCompare(meshServiceName(b))),
     endpoints: endpoints.sort((a, b) => a.id - b.id),
     policies: policies.sort((a, b) => a.endpointId - b.endpointId),
     ipcache,
