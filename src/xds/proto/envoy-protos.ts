@@ -104,7 +104,7 @@ let cached: protobuf.Root | undefined;
 const CACHE_FORMAT = 1;
 
 /** The cache file for the protos as they are now: any change to what is loaded changes the name. */
-function cacheFile(): string {
+export function protoCacheFile(): string {
   const hash = createHash("sha256").update(`${CACHE_FORMAT}\n${ENTRY_FILES.join("\n")}\n`);
   for (const pkg of ["@grpc/grpc-js-xds/package.json", "protobufjs/package.json"]) {
     hash.update(readFileSync(require.resolve(pkg)));
@@ -180,7 +180,7 @@ export function loadEnvoyRootFromProtos(): protobuf.Root {
 /** The loaded Envoy API (loaded on first use, then shared). */
 export function envoyRoot(): protobuf.Root {
   if (cached !== undefined) return cached;
-  const file = cacheFile();
+  const file = protoCacheFile();
   if (existsSync(file)) {
     try {
       cached = rootFromJson(JSON.parse(readFileSync(file, "utf8")));
