@@ -15,6 +15,15 @@ export interface MeshService {
   readonly proxyPort: number;
 }
 
+/**
+ * The port of every node Envoy's mesh listener (`127.0.0.1`, transparent):
+ * next to the L7 policy's proxy ports 15001 (ingress) and 15002 (egress).
+ */
+export const MESH_PROXY_PORT = 15003;
+
+/** The Envoy listener that serves GAMMA routes on every node. */
+export const MESH_LISTENER_NAME = "strait/mesh";
+
 /** The resource name of a mesh service: `address:port`. */
 export function meshServiceName(m: Pick<MeshService, "address" | "port">): string {
   return `${m.address}:${m.port}`;
