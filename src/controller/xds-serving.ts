@@ -27,12 +27,13 @@ import {
   XdsServer,
   type XdsTls,
 } from "../xds/server/index.ts";
-import { booleanSetting, durationSetting, type Settings, stringSetting } from "./config.ts";
+import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
 import type { PipelineOutput } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { proxylessResolver } from "./proxyless-resolver.ts";
+import { durationOf } from "./settings-check.ts";
 
 export interface XdsServingOptions {
   /** From `xdsListenConfig(settings)`. */
@@ -138,7 +139,7 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
       maxStreams: positiveInteger(settings, "xdsMaxStreams", "--xds-max-streams"),
       maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
       maxSubscriptionsPerStream: positiveInteger(settings, "xdsMaxSubscriptions", "--xds-max-subscriptions"),
-      writeTimeoutMs: durationSetting(settings, "xdsWriteTimeout", "xds-write-timeout", "30s"),
+      writeTimeoutMs: durationOf(settings, "xdsWriteTimeout"),
       maxBytesInFlight: DEFAULT_LIMITS.maxBytesInFlight,
     },
   };
