@@ -221,6 +221,26 @@ describe.skipIf(!canRunKernelTests)(`GAMMA mesh redirect to a real Envoy ${KERNE
     expect(flow).toMatchObject({ verdict: "REDIRECTED", proxyPort: MESH_PROXY_PORT, direction: "egress" });
   });
 
+  it("keeps the original destination when the node also DNATs the ClusterIP, as kube-proxy does", async () => {
+    // kube-proxy's rule for the Service, at the nat priority: a redirected flow must never meet it.
+    const natTable = "kube-proxy-stand-in";
+    lab.inNode(
+      "nft",
+      ["-f", "-"],
+      `table ip ${natTable} {\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    ip daddr ${WEB.address} tcp dport ${WEB.port} dnat to 10.96.0.99:${WEB.port}\n  }\n}\n`,
+    );
+    try {
+      expect(lab.inNode("nft", ["list", "table", "ip", natTable])).toContain("dnat to 10.96.0.99");
+      expect(await get(WEB.address, WEB.port)).toMatchObject({
+        ok: true,
+        status: 200,
+        body: `mesh ${WEB.address}:${WEB.port} from ${client.ip}\n`,
+      });
+    } finally {
+      lab.inNode("nft", ["delete", "table", "ip", natTable]);
+    }
+  });
+
   it("does not redirect a port of the ClusterIP that is not in the map", async () => {
     const before = await accepted();
     expect(await get(WEB.address, 81, 600)).toMatchObject({ ok: false });
