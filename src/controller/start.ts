@@ -25,6 +25,7 @@ import {
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler, policySettings } from "./pipeline-reconciler.ts";
+import { ReadinessChecks } from "./readiness.ts";
 import { checkRunSettings } from "./settings-check.ts";
 import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
@@ -87,11 +88,15 @@ export async function startController(settings: Settings, logger: Logger): Promi
     sources: [manifests === undefined ? "kubernetes" : "files"],
   });
 
+  // Named checks behind /readyz (readiness.ts); each part adds its own as it starts.
+  const readiness = new ReadinessChecks();
+  readiness.add({ name: "sources-synced", check: () => controller.notSyncedReason() });
+  readiness.add({ name: "reconciled", check: () => controller.notReconciledReason() });
   const app = createOpsServer({
     address: stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090",
     logger,
     registry: metrics.registry,
-    notReadyReason: () => controller.notReadyReason() ?? xdsNotReady() ?? envoyNotReady(),
+    readiness,
   });
 
   // xDS and Envoy settings are checked before anything starts, so a bad one fails fast.
@@ -103,8 +108,6 @@ export async function startController(settings: Settings, logger: Logger): Promi
       "--envoy managed runs a local Envoy over a loopback plaintext xDS connection; it cannot be combined with --xds-tls-* (use --envoy none and bootstrap your Envoys with client certificates)",
     );
   }
-  let envoyNotReady = (): string | undefined => undefined;
-  let xdsNotReady = (): string | undefined => undefined;
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
@@ -179,7 +182,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     return unwind(error); // e.g. the port is taken: leave nothing running
   }
   stoppers.push(() => xds.stop());
-  xdsNotReady = () => xds.notReadyReason();
+  for (const check of xds.readinessChecks) readiness.add(check);
 
   let managed: Awaited<ReturnType<typeof startManagedEnvoy>> | undefined;
   if (envoyConfig !== undefined) {
@@ -190,7 +193,10 @@ export async function startController(settings: Settings, logger: Logger): Promi
     }
     stoppers.push(() => managed?.stop());
     const server = xds.server;
-    envoyNotReady = () => managedEnvoyNotReady(server.clients(), MANAGED_ENVOY_NODE_ID);
+    readiness.add({
+      name: "managed-envoy",
+      check: () => managedEnvoyNotReady(server.clients(), MANAGED_ENVOY_NODE_ID),
+    });
     const envoy = managed.envoy;
     app.get("/api/v1/envoy", async () => ({
       managed: true,
