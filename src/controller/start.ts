@@ -8,8 +8,7 @@ import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { DEFAULT_IDENTITY_GC_MS, nextIdentityExpiry } from "../policy/index.ts";
 import { FileSource } from "../sources/file-source.ts";
-import type { ParseOptions } from "../sources/manifests.ts";
-import { crdSchemaCheck } from "../sources/schema.ts";
+import { crdCheckFor } from "../sources/manifest-parse-worker.ts";
 import { LocalStatusWriter } from "../sources/status/local-status-writer.ts";
 import { ResourceStore } from "../sources/store.ts";
 import { startAuthServing } from "./auth-serving.ts";
@@ -67,7 +66,8 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const store = new ResourceStore();
   const metrics = createControllerMetrics(store);
   const crds = listSetting(settings, "crds");
-  const parse: ParseOptions = crds.length > 0 ? { check: crdSchemaCheck(crds) } : {};
+  // Compiled here once, so a bad CRD file is an error at start; the parse worker compiles its own.
+  if (crds.length > 0) crdCheckFor(crds);
   const manifests = stringSetting(settings, "manifests");
   const policy = policySettings(settings);
   const pipeline = new PipelineReconciler(
@@ -114,6 +114,8 @@ export async function startController(settings: Settings, logger: Logger): Promi
   stoppers.push(scheduleIdentityGc(pipeline, controller, policy.identityGcAfterMs ?? DEFAULT_IDENTITY_GC_MS));
 
   let cluster: ClusterMode | undefined;
+  /** The file source's first load, run once everything serves (so /healthz and xDS answer during it). */
+  let firstLoad: (() => Promise<void>) | undefined;
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
     pipeline.onOutput(async (output) => {
@@ -130,14 +132,16 @@ export async function startController(settings: Settings, logger: Logger): Promi
     });
     const dir = resolve(manifests);
     const files = new FileSource(dir, store, {
-      ...parse,
+      ...(crds.length > 0 ? { crds } : {}),
       logger: logger.child({ component: "file-source" }),
       onScan: (scan) =>
         metrics.invalidObjects.set(scan.diagnostics.filter((d) => d.severity === "error").length),
     });
-    files.start();
     stoppers.push(() => files.stop());
-    controller.markSynced("files");
+    firstLoad = async () => {
+      await files.start();
+      controller.markSynced("files");
+    };
   } else {
     cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
     const running = cluster;
@@ -230,6 +234,12 @@ export async function startController(settings: Settings, logger: Logger): Promi
   }
   logger.info({ address: ops.address }, "operations server listening (/healthz, /readyz, /metrics)");
   stoppers.push(() => ops.close());
+  // Large files parse in the worker meanwhile; /readyz says `sources-synced` failed until it is done.
+  try {
+    if (firstLoad !== undefined) await firstLoad();
+  } catch (error) {
+    return unwind(error);
+  }
 
   return {
     store,
