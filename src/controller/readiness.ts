@@ -14,6 +14,19 @@
  * without a control plane, the very blast radius readiness must not have.
  */
 
+/**
+ * The readiness probe of controller replicas behind one xDS Service (the
+ * chart's). It leaves out the checks that fail on every replica at once for
+ * the same input, where taking replicas out protects nobody and leaves every
+ * node without a control plane:
+ * - `xds-current` (the last pass could not be published): every replica runs the
+ *   same code on the same objects, and each still serves its last snapshot,
+ *   which is better than no xDS server at all.
+ * It keeps `sources-synced`, `reconciled` and `xds-snapshot`: a replica that has
+ * not read the cluster yet or serves no snapshot at all must not get clients.
+ */
+export const FLEET_READINESS_PATH = "/readyz?exclude=xds-current";
+
 /** One named check; `check` answers why it fails, or undefined when it passes. */
 export interface ReadinessCheck {
   /** kube-style name: lower case words joined by `-` (what `?exclude=` and `/readyz/<name>` take). */

@@ -10,7 +10,7 @@ import { RUN_SETTINGS, resolveSettings } from "./config.ts";
 import { createOpsServer, listenOpsServer, type OpsServer } from "./ops-server.ts";
 import { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { proxylessResolver } from "./proxyless-resolver.ts";
-import { ReadinessChecks } from "./readiness.ts";
+import { FLEET_READINESS_PATH, ReadinessChecks } from "./readiness.ts";
 import { startXdsServing, type XdsServing, xdsListenConfig } from "./xds-serving.ts";
 
 /**
@@ -67,6 +67,7 @@ async function serve(): Promise<{
   ops: OpsServer;
   lines: { msg: string }[];
   rejectionsChanged: () => number;
+  readiness: ReadinessChecks;
 }> {
   const { logger, lines } = captureLogger();
   const store = storeOf(BASE, GATEWAY);
@@ -94,7 +95,7 @@ async function serve(): Promise<{
   stops.push(() => xds.stop());
   const ops = await listenOpsServer(app, "127.0.0.1:0");
   stops.push(() => ops.close());
-  return { cache, pipeline, store, xds, ops, lines, rejectionsChanged: () => changed };
+  return { cache, pipeline, store, xds, ops, lines, rejectionsChanged: () => changed, readiness };
 }
 
 async function get(ops: OpsServer, path: string): Promise<{ status: number; text: string }> {
@@ -197,7 +198,11 @@ describe("/readyz and cache-level xDS failures", () => {
   });
 
   it("fails xds-current when a snapshot cannot be published at all, and the pass itself goes on", async () => {
-    const { cache, pipeline, store, ops, lines } = await serve();
+    const { cache, pipeline, store, ops, lines, readiness } = await serve();
+    // What the fleet's probe leaves out are real checks (a renamed check would silently fail every probe).
+    const excluded = new URLSearchParams(FLEET_READINESS_PATH.split("?")[1]).getAll("exclude");
+    expect(excluded).toEqual(["xds-current"]);
+    for (const name of excluded) expect(readiness.has(name)).toBe(true);
     await pipeline.reconcile(store);
     cache.fault = "throw";
     await expect(pipeline.reconcile(store)).resolves.toBeUndefined();
@@ -210,7 +215,7 @@ describe("/readyz and cache-level xDS failures", () => {
     });
     expect(lines.some((l) => l.msg.startsWith("xDS snapshot not published (a bug)"))).toBe(true);
     // The check set a fleet's probe uses: the stale snapshot is still served, so this replica stays in.
-    expect((await get(ops, "/readyz?exclude=xds-current")).status).toBe(200);
+    expect((await get(ops, FLEET_READINESS_PATH)).status).toBe(200);
     const one = await get(ops, "/readyz/xds-current");
     expect(one.status).toBe(503);
     expect(one.text).toBe(
