@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { PolicyEntry } from "../model/endpoint-policy.ts";
 import { decodePolicyKey } from "./codecs/policy.ts";
-import { policyEntries } from "./map-entries.ts";
+import { entryBytes, policyEntries } from "./map-entries.ts";
 
 const entry = (e: Partial<PolicyEntry>): PolicyEntry => ({
   direction: "egress",
@@ -24,7 +24,9 @@ describe("policy map content", () => {
         entries: [entry({ port: 80, endPort: 83 })],
       },
     ]);
-    expect([...content.values()].map((e) => decodePolicyKey(e.key).port).sort()).toEqual([80, 81, 82, 83]);
+    expect([...content.keys()].map((k) => decodePolicyKey(entryBytes(k)).port).sort()).toEqual([
+      80, 81, 82, 83,
+    ]);
   });
 
   it("keeps the deny where a range and a single-port deny share a key", () => {
@@ -37,7 +39,9 @@ describe("policy map content", () => {
         entries: [entry({ port: 80, endPort: 81 }), entry({ port: 81, verdict: "deny" })],
       },
     ]);
-    const byPort = new Map([...content.values()].map((e) => [decodePolicyKey(e.key).port, e.value[0]]));
+    const byPort = new Map(
+      [...content].map(([k, v]) => [decodePolicyKey(entryBytes(k)).port, entryBytes(v)[0]]),
+    );
     expect(byPort.get(80)).toBe(0);
     expect(byPort.get(81)).toBe(1);
   });

@@ -17,8 +17,8 @@ export interface IpcacheInfo {
   readonly node?: Ipv4Octets;
 }
 
-export function encodeIpcacheKey(prefix: Ipv4Prefix): Buffer {
-  const b = Buffer.alloc(IPCACHE_KEY.size);
+/** Into `b` when given (zeroed, IPCACHE_KEY.size bytes), else a new buffer. */
+export function encodeIpcacheKey(prefix: Ipv4Prefix, b: Buffer = Buffer.alloc(IPCACHE_KEY.size)): Buffer {
   b.writeUInt32LE(prefix.length, offsetOf(IPCACHE_KEY, "prefixlen"));
   writeIpv4(b, offsetOf(IPCACHE_KEY, "addr"), prefix.octets);
   return b;
@@ -28,8 +28,7 @@ export function decodeIpcacheKey(b: Buffer): string {
   return `${readIpv4(b, offsetOf(IPCACHE_KEY, "addr"))}/${b.readUInt32LE(offsetOf(IPCACHE_KEY, "prefixlen"))}`;
 }
 
-export function encodeIpcacheInfo(info: IpcacheInfo): Buffer {
-  const b = Buffer.alloc(IPCACHE_INFO.size);
+export function encodeIpcacheInfo(info: IpcacheInfo, b: Buffer = Buffer.alloc(IPCACHE_INFO.size)): Buffer {
   b.writeUInt32LE(info.identity, offsetOf(IPCACHE_INFO, "identity"));
   if (info.node !== undefined) writeIpv4(b, offsetOf(IPCACHE_INFO, "node"), info.node);
   return b;
