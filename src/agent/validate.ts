@@ -24,6 +24,19 @@ const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 type Obj = Record<string, unknown>;
 
 const SOURCE_FIELDS = ["group", "kind", "namespace", "name"];
+// Made once: a desired state has up to several 100,000 entries.
+const ENTRY_FIELDS = [
+  "direction",
+  "remoteIdentity",
+  "protocol",
+  "port",
+  "endPort",
+  "verdict",
+  "proxyPort",
+  "auth",
+  "sources",
+];
+const IPCACHE_FIELDS = ["prefix", "identity", "node"];
 
 class Checker {
   readonly errors: FieldError[] = [];
@@ -119,17 +132,7 @@ function endpoint(c: Checker, v: unknown, f: string): LocalEndpoint | undefined 
 function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
-  c.only(o, f, [
-    "direction",
-    "remoteIdentity",
-    "protocol",
-    "port",
-    "endPort",
-    "verdict",
-    "proxyPort",
-    "auth",
-    "sources",
-  ]);
+  c.only(o, f, ENTRY_FIELDS);
   const direction = o.direction;
   if (direction !== "ingress" && direction !== "egress")
     c.fail(`${f}.direction`, 'must be "ingress" or "egress"');
@@ -188,7 +191,7 @@ function policy(c: Checker, v: unknown, f: string): EndpointPolicy | undefined {
 function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
-  c.only(o, f, ["prefix", "identity", "node"]);
+  c.only(o, f, IPCACHE_FIELDS);
   const prefix = c.string(o.prefix, `${f}.prefix`);
   if (prefix !== undefined) {
     const p = parseIpv4Prefix(prefix);

@@ -29,14 +29,18 @@ export function entryBytes(latin1: string): Buffer {
   return Buffer.from(latin1, "latin1");
 }
 
-/** One zeroed scratch buffer per struct, reused for every entry: the strings copy out of it. */
-function scratch(size: number): (fill: (b: Buffer) => void) => string {
-  const b = Buffer.alloc(size);
-  return (fill) => {
-    b.fill(0);
-    fill(b);
-    return b.toString("latin1", 0, size);
-  };
+/** One scratch buffer per struct, reused for every entry (zeroed for each): the strings copy out of it. */
+class Scratch {
+  readonly buffer: Buffer;
+  constructor(size: number) {
+    this.buffer = Buffer.alloc(size);
+  }
+  zeroed(): Buffer {
+    return this.buffer.fill(0);
+  }
+  string(): string {
+    return this.buffer.toString("latin1");
+  }
 }
 
 /** An endpoint as the datapath needs it: its interface resolved to an ifindex. */
@@ -51,14 +55,13 @@ export interface ProgrammedEndpoint {
 
 export function endpointEntries(endpoints: readonly ProgrammedEndpoint[]): MapContent {
   const out = new Map<string, string>();
-  const key = scratch(ENDPOINT_KEY.size);
+  const key = new Scratch(ENDPOINT_KEY.size);
   for (const ep of endpoints) {
     const value = encodeEndpointInfo(ep).toString("latin1");
-    for (const addr of ep.addresses)
-      out.set(
-        key((b) => encodeEndpointKey(mustParseIpv4(addr), b)),
-        value,
-      );
+    for (const addr of ep.addresses) {
+      encodeEndpointKey(mustParseIpv4(addr), key.zeroed());
+      out.set(key.string(), value);
+    }
   }
   return out;
 }
@@ -88,21 +91,28 @@ const FLAGS_AT = offsetOf(POLICY_ENTRY, "flags");
  */
 export function policyEntries(policies: readonly EndpointPolicy[]): MapContent {
   const out = new Map<string, string>();
-  const key = scratch(POLICY_KEY.size);
-  const value = scratch(POLICY_ENTRY.size);
+  const key = new Scratch(POLICY_KEY.size);
+  const value = new Scratch(POLICY_ENTRY.size);
+  // A state has few distinct values (verdict, auth, proxy port): each encoded once.
+  const values = new Map<number, string>();
   for (const policy of policies) {
     for (const entry of expandRanges(policy.entries)) {
-      const k = key((b) => encodePolicyKey(policyKeyOf(policy.endpointId, entry), b));
+      encodePolicyKey(policyKeyOf(policy.endpointId, entry), key.zeroed());
+      const k = key.string();
       const v = policyValueOf(entry);
       const previous = out.get(k);
       if (previous !== undefined) {
         if ((previous.charCodeAt(FLAGS_AT) & POLICY_FLAGS.DENY) !== 0) continue;
         if (!v.deny && v.proxyPort === 0 && v.authType === 0) continue;
       }
-      out.set(
-        k,
-        value((b) => encodePolicyValue(v, b)),
-      );
+      const id = (v.deny ? 1 << 24 : 0) + v.authType * 0x10000 + v.proxyPort;
+      let encoded = values.get(id);
+      if (encoded === undefined) {
+        encodePolicyValue(v, value.zeroed());
+        encoded = value.string();
+        values.set(id, encoded);
+      }
+      out.set(k, encoded);
     }
   }
   return out;
@@ -110,20 +120,17 @@ export function policyEntries(policies: readonly EndpointPolicy[]): MapContent {
 
 export function ipcacheEntries(entries: readonly IpcacheEntry[]): MapContent {
   const out = new Map<string, string>();
-  const key = scratch(IPCACHE_KEY.size);
-  const info = scratch(IPCACHE_INFO.size);
+  const key = new Scratch(IPCACHE_KEY.size);
+  const info = new Scratch(IPCACHE_INFO.size);
   for (const e of entries) {
     const prefix = parseIpv4Prefix(e.prefix);
     if (!prefix.ok) throw new TypeError(prefix.error); // validated before
-    out.set(
-      key((b) => encodeIpcacheKey(prefix.value, b)),
-      info((b) =>
-        encodeIpcacheInfo(
-          { identity: e.identity, ...(e.node === undefined ? {} : { node: mustParseIpv4(e.node) }) },
-          b,
-        ),
-      ),
+    encodeIpcacheKey(prefix.value, key.zeroed());
+    encodeIpcacheInfo(
+      e.node === undefined ? { identity: e.identity } : { identity: e.identity, node: mustParseIpv4(e.node) },
+      info.zeroed(),
     );
+    out.set(key.string(), info.string());
   }
   return out;
 }
