@@ -283,13 +283,11 @@ export class Agent {
     }
     if (attachErrors.length > 0) return err(attachErrors);
 
-    const ports = [
-      ...new Set(
-        state.policies.flatMap((p) =>
-          p.entries.flatMap((e) => (e.proxyPort === undefined ? [] : [e.proxyPort])),
-        ),
-      ),
-    ].sort((a, b) => a - b);
+    // A loop, not flatMap: a state has up to several 100,000 entries, and flatMap makes an array per entry.
+    const inUse = new Set<number>();
+    for (const p of state.policies)
+      for (const e of p.entries) if (e.proxyPort !== undefined) inUse.add(e.proxyPort);
+    const ports = [...inUse].sort((a, b) => a - b);
     if (!this.#tproxyInstalled || ports.join() !== this.#proxyPorts.join()) {
       try {
         await installTproxy(ports);

@@ -37,6 +37,8 @@ const ENTRY_FIELDS = [
   "sources",
 ];
 const IPCACHE_FIELDS = ["prefix", "identity", "node"];
+/** Shared by every entry without sources (read-only). */
+const NO_SOURCES: readonly ResourceRef[] = Object.freeze([]);
 
 class Checker {
   readonly errors: FieldError[] = [];
@@ -156,6 +158,18 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
     c.fail(f, "a deny entry takes neither proxyPort nor auth");
   }
   if (remoteIdentity === undefined || port === undefined) return undefined;
+  const sources = o.sources === undefined ? NO_SOURCES : c.sources(o.sources, `${f}.sources`);
+  if (endPort === undefined && proxyPort === undefined && auth === undefined) {
+    // The common entry in one object literal: no `...(cond ? {} : {...})` spreads.
+    return {
+      direction: direction as PolicyEntry["direction"],
+      remoteIdentity,
+      protocol: protocol as L4Protocol,
+      port,
+      verdict: verdict as PolicyEntry["verdict"],
+      sources,
+    };
+  }
   return {
     direction: direction as PolicyEntry["direction"],
     remoteIdentity,
@@ -165,7 +179,7 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
     verdict: verdict as PolicyEntry["verdict"],
     ...(proxyPort === undefined ? {} : { proxyPort }),
     ...(auth === undefined ? {} : { auth: auth as AuthType }),
-    sources: c.sources(o.sources, `${f}.sources`),
+    sources,
   };
 }
 
@@ -201,7 +215,7 @@ function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefin
   const node = o.node === undefined ? undefined : c.string(o.node, `${f}.node`);
   if (node !== undefined && !parseIpv4(node).ok) c.fail(`${f}.node`, `"${node}" is not an IPv4 address`);
   if (prefix === undefined || identity === undefined) return undefined;
-  return { prefix, identity, ...(node === undefined ? {} : { node }) };
+  return node === undefined ? { prefix, identity } : { prefix, identity, node };
 }
 
 /** Parses and checks a desired state; every problem is reported with its field path. */
