@@ -13,6 +13,10 @@
  * Measures the new-connection rate (each connection: connect, one request,
  * its response, close), that connection's latency p50/p99, and the request
  * latency p50/p99 on an established connection. Prints JSON.
+ *
+ * BENCH_WRITES_ONLY=1 measures only the policy writes, side by side: the
+ * agent's `PUT /api/v1/desired-state` and `iptables-restore` of the same
+ * rules, per size and round (no traffic, no L7, no pairs, no kernel cost).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -25,61 +29,25 @@ import type { PolicyEntry } from "../src/model/endpoint-policy.ts";
 import { NodeLab, type Pod, sweepLeftovers } from "../test/support/netns-lab.ts";
 import { frame, skbContext, TCP } from "../test/support/packets.ts";
 import { REPO } from "../test/support/strait-process.ts";
+import {
+  allow,
+  CLIENT_IDENTITY,
+  fakeIp,
+  PROXY_PORT,
+  policyWriteState,
+  SERVER_IDENTITY,
+} from "./policy-write-state.ts";
 
 const SIZES = [10, 1_000, 10_000, 100_000];
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 /** Back-to-back pairs of none and strait-10, for the cost over no policy (see below). */
-const PAIRS = Number(process.env.BENCH_PAIRS ?? 15);
+const WRITES_ONLY = process.env.BENCH_WRITES_ONLY === "1";
+const PAIRS = WRITES_ONLY ? 0 : Number(process.env.BENCH_PAIRS ?? 15);
 const TCP_LOAD = join(REPO, "build/bench/tcp-load");
-const CLIENT = 1001;
-const SERVER = 1002;
-const PROXY_PORT = 15001;
-
-function fakeIp(i: number): string {
-  // 100.64.0.0/10: never routed here, only matched.
-  return `100.${64 + ((i >> 16) & 0x3f)}.${(i >> 8) & 0xff}.${i & 0xff}`;
-}
-
-function allow(remote: number, port: number, extra: Partial<PolicyEntry> = {}): PolicyEntry {
-  return {
-    direction: "ingress",
-    remoteIdentity: remote,
-    protocol: "TCP",
-    port,
-    verdict: "allow",
-    sources: [],
-    ...extra,
-  };
-}
-
-function stratState(n: number, client: Pod, server: Pod) {
-  const entries: PolicyEntry[] = [];
-  const ipcache = [
-    { prefix: `${client.ip}/32`, identity: CLIENT },
-    { prefix: `${server.ip}/32`, identity: SERVER },
-  ];
-  for (let i = 0; i < n - 1; i++) {
-    entries.push(allow(2000 + i, 8080));
-    ipcache.push({ prefix: `${fakeIp(i)}/32`, identity: 2000 + i });
-  }
-  entries.splice(Math.floor(entries.length / 2), 0, allow(CLIENT, 8080));
-  entries.push(allow(CLIENT, 9090, { proxyPort: PROXY_PORT }));
-  const ep = (id: number, identity: number, pod: string) => ({
-    id,
-    identity,
-    addresses: [],
-    hostInterface: "",
-    pod: `default/${pod}`,
-    sources: [],
-  });
-  return {
-    endpoints: [ep(1, CLIENT, "client"), ep(2, SERVER, "server")],
-    policies: [{ endpointId: 2, ingressEnforced: true, egressEnforced: false, entries, sources: [] }],
-    ipcache,
-  };
-}
+const CLIENT = CLIENT_IDENTITY;
+const SERVER = SERVER_IDENTITY;
 
 function iptablesRules(n: number, client: Pod, server: Pod): string {
   const lines = [
@@ -269,7 +237,7 @@ async function main() {
         lab.socket,
         "PUT",
         "/api/v1/desired-state",
-        stratState(n, client, server),
+        policyWriteState(n, client.ip, server.ip),
         120_000,
       );
       if (r.status !== 200)
@@ -279,39 +247,48 @@ async function main() {
 
     const samples = new Map<string, Sample[]>();
     const add = (name: string, s: Sample) => samples.set(name, [...(samples.get(name) ?? []), s]);
-    const applyMs: Record<string, number> = {};
-    const loadMs: Record<string, number> = {};
+    /** Per size, one time per round (ms). */
+    const applyMs: Record<string, number[]> = {};
+    const loadMs: Record<string, number[]> = {};
+    const took = (into: Record<string, number[]>, name: string, ms: number) => {
+      into[name] = [...(into[name] ?? []), Math.round(ms)];
+    };
+    const writes = (into: Record<string, number[]>) =>
+      Object.fromEntries(Object.entries(into).map(([k, v]) => [k, { median: median(v), rounds: v }]));
     const l7: { direct: Sample[]; redirected: Sample[] } = { direct: [], redirected: [] };
 
     const straitRun = async (n: number) => {
       clearIptables();
-      applyMs[`strait-${n}`] = Math.round(await applyStrait(n));
-      add(`strait-${n}`, measure(client, server.ip, 8080));
+      took(applyMs, `strait-${n}`, await applyStrait(n));
+      if (!WRITES_ONLY) add(`strait-${n}`, measure(client, server.ip, 8080));
     };
     const iptablesRun = (n: number) => {
       detach();
       const t0 = performance.now();
       iptables(iptablesRules(n, client, server));
-      loadMs[`iptables-${n}`] = Math.round(performance.now() - t0);
-      add(`iptables-${n}`, measure(client, server.ip, 8080));
+      took(loadMs, `iptables-${n}`, performance.now() - t0);
+      if (!WRITES_ONLY) add(`iptables-${n}`, measure(client, server.ip, 8080));
     };
     // Neighbours in time are the ones compared (strait vs iptables at a size, each vs none), and the
     // order flips every round, so drift on a shared machine spreads over all scenarios alike.
     for (let round = 0; round < ROUNDS; round++) {
-      const steps: (() => Promise<void> | void)[] = [
-        () => {
+      const steps: (() => Promise<void> | void)[] = [];
+      if (!WRITES_ONLY) {
+        steps.push(() => {
           detach();
           clearIptables();
           add("none", measure(client, server.ip, 8080));
-        },
-      ];
+        });
+      }
       for (const n of SIZES) {
         steps.push(() => straitRun(n));
         steps.push(() => iptablesRun(n));
       }
       steps.push(async () => {
         clearIptables();
+        // Also in WRITES_ONLY: every strait-N write then starts from a state of another size.
         await applyStrait(10);
+        if (WRITES_ONLY) return;
         // One connection at a time: the added latency of the redirect, not the test proxy's throughput.
         l7.direct.push(measure(client, server.ip, 8080, 1));
         l7.redirected.push(measure(client, server.ip, 9090, 1));
@@ -354,9 +331,15 @@ async function main() {
       rounds: ROUNDS,
       scenarios: Object.fromEntries([...samples].map(([k, v]) => [k, summarize(v)])),
       l7Redirect: { direct: summarize(l7.direct), redirected: summarize(l7.redirected) },
-      straitApplyMs: applyMs,
-      iptablesRestoreMs: loadMs,
-      kernelCostPerPacket: kernelCost(),
+      straitApplyMs: writes(applyMs),
+      iptablesRestoreMs: writes(loadMs),
+      straitVsIptablesWriteTime: Object.fromEntries(
+        SIZES.map((n) => [
+          n,
+          Number((median(applyMs[`strait-${n}`] ?? []) / median(loadMs[`iptables-${n}`] ?? [])).toFixed(2)),
+        ]),
+      ),
+      ...(WRITES_ONLY ? {} : { kernelCostPerPacket: kernelCost() }),
     };
     const rate = (k: string) =>
       (result.scenarios as Record<string, { newConnectionsPerSecond: number }>)[k]?.newConnectionsPerSecond ??

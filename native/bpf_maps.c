@@ -24,6 +24,79 @@ static napi_value map_update(napi_env env, napi_callback_info info)
 	return ret_int(env, err < 0 ? -errno : 0);
 }
 
+/*
+ * The result of a batch op: how many entries the kernel applied, and 0 or -errno.
+ * On an error `count` comes from the kernel, which writes it back even when it
+ * stops mid-batch; an op the map type lacks fails before that, leaving `count`
+ * as passed in (the caller tells the two apart: see src/datapath/map-sync.ts).
+ */
+static napi_value batch_result(napi_env env, uint32_t count, int error)
+{
+	napi_value out;
+	napi_create_object(env, &out);
+	set_int(env, out, "count", count);
+	set_int(env, out, "error", error);
+	return out;
+}
+
+/* Reads count and checks that the buffers hold count entries of the given sizes. */
+static bool batch_count(napi_env env, napi_value v, size_t klen, int64_t ksize, size_t vlen, int64_t vsize,
+			uint32_t *out)
+{
+	int64_t count;
+	if (!arg_int(env, v, &count) || count < 0 || count > UINT32_MAX)
+		return false;
+	if (ksize <= 0 || (uint64_t)count * (uint64_t)ksize > klen)
+		return false;
+	if (vsize >= 0 && (vsize == 0 || (uint64_t)count * (uint64_t)vsize > vlen))
+		return false;
+	*out = (uint32_t)count;
+	return true;
+}
+
+/*
+ * mapUpdateBatch(fd, keys, values, keyBytes, valueBytes, count) → { count, error }:
+ * one BPF_MAP_UPDATE_BATCH (BPF_ANY) of `count` entries laid back to back in
+ * `keys` and `values`, instead of one syscall per entry.
+ */
+static napi_value map_update_batch(napi_env env, napi_callback_info info)
+{
+	GET_ARGS(env, info, 6);
+	int64_t fd, ksize, vsize;
+	void *keys, *values;
+	size_t klen, vlen;
+	uint32_t count;
+	if (!arg_int(env, argv[0], &fd) || !arg_buffer(env, argv[1], &keys, &klen) ||
+	    !arg_buffer(env, argv[2], &values, &vlen) || !arg_int(env, argv[3], &ksize) ||
+	    !arg_int(env, argv[4], &vsize) || !batch_count(env, argv[5], klen, ksize, vlen, vsize, &count))
+		ARG_FAIL(env, "mapUpdateBatch(fd, keys, values, keyBytes, valueBytes, count)");
+	if (count == 0)
+		return batch_result(env, 0, 0);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY, .flags = 0);
+	uint32_t n = count;
+	int err = bpf_map_update_batch((int)fd, keys, values, &n, &opts);
+	return batch_result(env, n, err < 0 ? -errno : 0);
+}
+
+/* mapDeleteBatch(fd, keys, keyBytes, count) → { count, error }; stops at the first absent key (-ENOENT). */
+static napi_value map_delete_batch(napi_env env, napi_callback_info info)
+{
+	GET_ARGS(env, info, 4);
+	int64_t fd, ksize;
+	void *keys;
+	size_t klen;
+	uint32_t count;
+	if (!arg_int(env, argv[0], &fd) || !arg_buffer(env, argv[1], &keys, &klen) ||
+	    !arg_int(env, argv[2], &ksize) || !batch_count(env, argv[3], klen, ksize, 0, -1, &count))
+		ARG_FAIL(env, "mapDeleteBatch(fd, keys, keyBytes, count)");
+	if (count == 0)
+		return batch_result(env, 0, 0);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+	uint32_t n = count;
+	int err = bpf_map_delete_batch((int)fd, keys, &n, &opts);
+	return batch_result(env, n, err < 0 ? -errno : 0);
+}
+
 /* mapLookup(fd, key, valueBytes) → Buffer, or null when the key is absent. */
 static napi_value map_lookup(napi_env env, napi_callback_info info)
 {
@@ -186,6 +259,8 @@ void register_maps(napi_env env, napi_value exports)
 	EXPORT(env, exports, "mapUpdate", map_update);
 	EXPORT(env, exports, "mapLookup", map_lookup);
 	EXPORT(env, exports, "mapDelete", map_delete);
+	EXPORT(env, exports, "mapUpdateBatch", map_update_batch);
+	EXPORT(env, exports, "mapDeleteBatch", map_delete_batch);
 	EXPORT(env, exports, "mapKeys", map_keys);
 	EXPORT(env, exports, "objGet", obj_get);
 	EXPORT(env, exports, "closeFd", close_fd);

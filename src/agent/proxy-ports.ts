@@ -3,9 +3,10 @@ import type { DesiredState } from "./desired-state.ts";
 
 /** The policy's L7 proxy ports and the mesh listeners', each once, sorted. */
 export function proxyPortsOf(state: DesiredState): number[] {
-  const policyPorts = state.policies.flatMap((p) =>
-    p.entries.flatMap((e) => (e.proxyPort === undefined ? [] : [e.proxyPort])),
-  );
-  const meshPorts = state.meshServices.map((m) => m.proxyPort);
-  return [...new Set([...policyPorts, ...meshPorts])].sort((a, b) => a - b);
+  // Loops, not flatMap: a state has up to several 100,000 entries, and flatMap makes an array per entry.
+  const ports = new Set<number>();
+  for (const p of state.policies)
+    for (const e of p.entries) if (e.proxyPort !== undefined) ports.add(e.proxyPort);
+  for (const m of state.meshServices) ports.add(m.proxyPort);
+  return [...ports].sort((a, b) => a - b);
 }

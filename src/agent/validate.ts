@@ -25,6 +25,21 @@ const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 type Obj = Record<string, unknown>;
 
 const SOURCE_FIELDS = ["group", "kind", "namespace", "name"];
+// Made once: a desired state has up to several 100,000 entries.
+const ENTRY_FIELDS = [
+  "direction",
+  "remoteIdentity",
+  "protocol",
+  "port",
+  "endPort",
+  "verdict",
+  "proxyPort",
+  "auth",
+  "sources",
+];
+const IPCACHE_FIELDS = ["prefix", "identity", "node"];
+/** Shared by every entry without sources (read-only). */
+const NO_SOURCES: readonly ResourceRef[] = Object.freeze([]);
 
 class Checker {
   readonly errors: FieldError[] = [];
@@ -120,17 +135,7 @@ function endpoint(c: Checker, v: unknown, f: string): LocalEndpoint | undefined 
 function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
-  c.only(o, f, [
-    "direction",
-    "remoteIdentity",
-    "protocol",
-    "port",
-    "endPort",
-    "verdict",
-    "proxyPort",
-    "auth",
-    "sources",
-  ]);
+  c.only(o, f, ENTRY_FIELDS);
   const direction = o.direction;
   if (direction !== "ingress" && direction !== "egress")
     c.fail(`${f}.direction`, 'must be "ingress" or "egress"');
@@ -154,6 +159,18 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
     c.fail(f, "a deny entry takes neither proxyPort nor auth");
   }
   if (remoteIdentity === undefined || port === undefined) return undefined;
+  const sources = o.sources === undefined ? NO_SOURCES : c.sources(o.sources, `${f}.sources`);
+  if (endPort === undefined && proxyPort === undefined && auth === undefined) {
+    // The common entry in one object literal: no `...(cond ? {} : {...})` spreads.
+    return {
+      direction: direction as PolicyEntry["direction"],
+      remoteIdentity,
+      protocol: protocol as L4Protocol,
+      port,
+      verdict: verdict as PolicyEntry["verdict"],
+      sources,
+    };
+  }
   return {
     direction: direction as PolicyEntry["direction"],
     remoteIdentity,
@@ -163,7 +180,7 @@ function entry(c: Checker, v: unknown, f: string): PolicyEntry | undefined {
     verdict: verdict as PolicyEntry["verdict"],
     ...(proxyPort === undefined ? {} : { proxyPort }),
     ...(auth === undefined ? {} : { auth: auth as AuthType }),
-    sources: c.sources(o.sources, `${f}.sources`),
+    sources,
   };
 }
 
@@ -189,7 +206,7 @@ function policy(c: Checker, v: unknown, f: string): EndpointPolicy | undefined {
 function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefined {
   const o = c.object(v, f);
   if (o === undefined) return undefined;
-  c.only(o, f, ["prefix", "identity", "node"]);
+  c.only(o, f, IPCACHE_FIELDS);
   const prefix = c.string(o.prefix, `${f}.prefix`);
   if (prefix !== undefined) {
     const p = parseIpv4Prefix(prefix);
@@ -199,7 +216,7 @@ function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefin
   const node = o.node === undefined ? undefined : c.string(o.node, `${f}.node`);
   if (node !== undefined && !parseIpv4(node).ok) c.fail(`${f}.node`, `"${node}" is not an IPv4 address`);
   if (prefix === undefined || identity === undefined) return undefined;
-  return { prefix, identity, ...(node === undefined ? {} : { node }) };
+  return node === undefined ? { prefix, identity } : { prefix, identity, node };
 }
 
 function meshService(c: Checker, v: unknown, f: string): MeshService | undefined {

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { ERROR_CODES, StraitError } from "../errors.ts";
-import { addon, errnoName, LXC_OBJECT_PATH, type NativeMapInfo } from "./native.ts";
+import { addon, type BatchResult, errnoName, LXC_OBJECT_PATH, type NativeMapInfo } from "./native.ts";
 
 /** Where the agent pins its maps. */
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/strait";
@@ -46,6 +46,16 @@ export class BpfMap {
 
   delete(key: Buffer): number {
     return addon().mapDelete(this.info.fd, key);
+  }
+
+  /** Writes `count` entries laid back to back in `keys` and `values` with one syscall (BPF_ANY). */
+  updateBatch(keys: Buffer, values: Buffer, count: number): BatchResult {
+    return addon().mapUpdateBatch(this.info.fd, keys, values, this.info.keySize, this.info.valueSize, count);
+  }
+
+  /** Deletes `count` keys laid back to back in `keys` with one syscall; stops at an absent key (-ENOENT). */
+  deleteBatch(keys: Buffer, count: number): BatchResult {
+    return addon().mapDeleteBatch(this.info.fd, keys, this.info.keySize, count);
   }
 
   /** Every key currently in the map. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { PolicyEntry } from "../model/endpoint-policy.ts";
 import { decodeMeshSvcInfo, decodeMeshSvcKey } from "./codecs/mesh.ts";
 import { decodePolicyKey } from "./codecs/policy.ts";
-import { meshServiceEntries, policyEntries } from "./map-entries.ts";
+import { entryBytes, meshServiceEntries, policyEntries } from "./map-entries.ts";
 
 const entry = (e: Partial<PolicyEntry>): PolicyEntry => ({
   direction: "egress",
@@ -25,7 +25,9 @@ describe("policy map content", () => {
         entries: [entry({ port: 80, endPort: 83 })],
       },
     ]);
-    expect([...content.values()].map((e) => decodePolicyKey(e.key).port).sort()).toEqual([80, 81, 82, 83]);
+    expect([...content.keys()].map((k) => decodePolicyKey(entryBytes(k)).port).sort()).toEqual([
+      80, 81, 82, 83,
+    ]);
   });
 
   it("keeps the deny where a range and a single-port deny share a key", () => {
@@ -38,7 +40,9 @@ describe("policy map content", () => {
         entries: [entry({ port: 80, endPort: 81 }), entry({ port: 81, verdict: "deny" })],
       },
     ]);
-    const byPort = new Map([...content.values()].map((e) => [decodePolicyKey(e.key).port, e.value[0]]));
+    const byPort = new Map(
+      [...content].map(([k, v]) => [decodePolicyKey(entryBytes(k)).port, entryBytes(v)[0]]),
+    );
     expect(byPort.get(80)).toBe(0);
     expect(byPort.get(81)).toBe(1);
   });
@@ -50,7 +54,7 @@ describe("mesh services map content", () => {
       { service: "apps/web", address: "10.96.0.10", port: 80, protocol: "TCP", proxyPort: 15003 },
       { service: "apps/api", address: "10.96.0.11", port: 8080, protocol: "TCP", proxyPort: 15003 },
     ]);
-    const entries = [...content.values()];
+    const entries = [...content].map(([key, value]) => ({ key: entryBytes(key), value: entryBytes(value) }));
     expect(entries.map((e) => decodeMeshSvcKey(e.key))).toEqual([
       { address: "10.96.0.10", port: 80, protocol: 6 },
       { address: "10.96.0.11", port: 8080, protocol: 6 },

@@ -42,6 +42,12 @@ export interface BtfStruct {
   readonly members: readonly { readonly name: string; readonly offset: number; readonly size: number }[];
 }
 
+/** What a batch op applied: `count` entries, then `error` (0 or -errno) on the next one. See native/bpf_maps.c. */
+export interface BatchResult {
+  readonly count: number;
+  readonly error: number;
+}
+
 export interface StraitBpfAddon {
   openObject(path: string, pinRoot: string | null): NativeObject;
   closeObject(handle: number): void;
@@ -49,6 +55,15 @@ export interface StraitBpfAddon {
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): number;
   mapLookup(fd: number, key: Buffer, valueBytes: number): Buffer | null;
   mapDelete(fd: number, key: Buffer): number;
+  mapUpdateBatch(
+    fd: number,
+    keys: Buffer,
+    values: Buffer,
+    keyBytes: number,
+    valueBytes: number,
+    count: number,
+  ): BatchResult;
+  mapDeleteBatch(fd: number, keys: Buffer, keyBytes: number, count: number): BatchResult;
   mapKeys(fd: number, keyBytes: number): Buffer;
   objGet(path: string): number;
   closeFd(fd: number): void;
@@ -84,7 +99,17 @@ export function addon(): StraitBpfAddon {
 }
 
 /** errno names for the values the addon returns, for error messages. */
-export const ERRNO = { ENOENT: 2, EEXIST: 17, EINVAL: 22, ENOSPC: 28, E2BIG: 7, EPERM: 1 } as const;
+export const ERRNO = {
+  ENOENT: 2,
+  EEXIST: 17,
+  EINVAL: 22,
+  ENOSPC: 28,
+  E2BIG: 7,
+  EPERM: 1,
+  EOPNOTSUPP: 95,
+  /** The kernel's internal "operation not supported", which batch ops on a map type without them return. */
+  ENOTSUPP: 524,
+} as const;
 
 export function errnoName(negative: number): string {
   const found = Object.entries(ERRNO).find(([, v]) => v === -negative);

@@ -12,27 +12,62 @@ export interface Ipv4Prefix {
   readonly length: number;
 }
 
-export function parseIpv4(text: string): Result<Ipv4Octets> {
-  const parts = text.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) {
-    return err(`"${text}" is not an IPv4 address`);
+/**
+ * The octets of `a.b.c.d` in text[start, end): each part 0..255 in decimal,
+ * without leading zeros. Scanned by hand, with no split or regex: the agent
+ * parses every ipcache prefix of a desired state (up to several 100,000
+ * per update, twice: validation and the map content).
+ */
+function scanIpv4(text: string, start: number, end: number): Ipv4Octets | undefined {
+  const out: [number, number, number, number] = [0, 0, 0, 0];
+  let part = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = start; i <= end; i++) {
+    const c = i === end ? DOT : text.charCodeAt(i);
+    if (c === DOT) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      digits = 0;
+      value = 0;
+    } else if (c >= ZERO && c <= ZERO + 9) {
+      if (digits > 0 && value === 0) return undefined; // a leading zero
+      value = value * 10 + (c - ZERO);
+      digits++;
+      if (value > 255) return undefined;
+    } else return undefined;
   }
-  return ok(parts.map(Number) as unknown as Ipv4Octets);
+  return part === 4 ? out : undefined;
+}
+
+const DOT = 46;
+const ZERO = 48;
+
+export function parseIpv4(text: string): Result<Ipv4Octets> {
+  const octets = scanIpv4(text, 0, text.length);
+  return octets === undefined ? err(`"${text}" is not an IPv4 address`) : ok(octets);
 }
 
 /** `a.b.c.d/len`, or a bare address as /32. Host bits must be zero. */
 export function parseIpv4Prefix(text: string): Result<Ipv4Prefix> {
-  const [address = "", length, ...rest] = text.split("/");
-  const parsed = parseIpv4(address);
-  if (!parsed.ok) return parsed;
-  if (rest.length > 0 || (length !== undefined && !/^(\d|[12]\d|3[0-2])$/.test(length))) {
-    return err(`"${text}" is not an IPv4 prefix (a.b.c.d/0..32)`);
+  const slash = text.indexOf("/");
+  const end = slash < 0 ? text.length : slash;
+  const octets = scanIpv4(text, 0, end);
+  if (octets === undefined) return err(`"${text.slice(0, end)}" is not an IPv4 address`);
+  let len = 32;
+  if (slash >= 0) {
+    // 0..32 in decimal, no leading zero, nothing after it (a second "/" included).
+    const digits = text.length - slash - 1;
+    const d0 = text.charCodeAt(slash + 1) - ZERO;
+    const d1 = digits === 2 ? text.charCodeAt(slash + 2) - ZERO : 0;
+    const valid = (digits === 1 || (digits === 2 && d0 !== 0)) && d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9;
+    len = digits === 2 ? d0 * 10 + d1 : d0;
+    if (!valid || len > 32) return err(`"${text}" is not an IPv4 prefix (a.b.c.d/0..32)`);
   }
-  const len = length === undefined ? 32 : Number(length);
-  const value = octetsToNumber(parsed.value);
+  const value = octetsToNumber(octets);
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
   if ((value & ~mask) >>> 0 !== 0) return err(`"${text}" has host bits set past /${len}`);
-  return ok({ octets: parsed.value, length: len });
+  return ok({ octets, length: len });
 }
 
 export function formatIpv4(octets: Ipv4Octets): string {

@@ -21,8 +21,8 @@ export interface EndpointInfo {
   readonly egressEnforced: boolean;
 }
 
-export function encodeEndpointKey(addr: Ipv4Octets): Buffer {
-  const b = Buffer.alloc(ENDPOINT_KEY.size);
+/** Into `b` when given (zeroed, ENDPOINT_KEY.size bytes), else a new buffer. */
+export function encodeEndpointKey(addr: Ipv4Octets, b: Buffer = Buffer.alloc(ENDPOINT_KEY.size)): Buffer {
   writeIpv4(b, offsetOf(ENDPOINT_KEY, "addr"), addr);
   return b;
 }

@@ -17,10 +17,15 @@ export interface IpcacheInfo {
   readonly node?: Ipv4Octets;
 }
 
-export function encodeIpcacheKey(prefix: Ipv4Prefix): Buffer {
-  const b = Buffer.alloc(IPCACHE_KEY.size);
-  b.writeUInt32LE(prefix.length, offsetOf(IPCACHE_KEY, "prefixlen"));
-  writeIpv4(b, offsetOf(IPCACHE_KEY, "addr"), prefix.octets);
+const PREFIXLEN_AT = offsetOf(IPCACHE_KEY, "prefixlen");
+const ADDR_AT = offsetOf(IPCACHE_KEY, "addr");
+const IDENTITY_AT = offsetOf(IPCACHE_INFO, "identity");
+const NODE_AT = offsetOf(IPCACHE_INFO, "node");
+
+/** Into `b` when given (zeroed, IPCACHE_KEY.size bytes), else a new buffer. */
+export function encodeIpcacheKey(prefix: Ipv4Prefix, b: Buffer = Buffer.alloc(IPCACHE_KEY.size)): Buffer {
+  b.writeUInt32LE(prefix.length, PREFIXLEN_AT);
+  writeIpv4(b, ADDR_AT, prefix.octets);
   return b;
 }
 
@@ -28,9 +33,8 @@ export function decodeIpcacheKey(b: Buffer): string {
   return `${readIpv4(b, offsetOf(IPCACHE_KEY, "addr"))}/${b.readUInt32LE(offsetOf(IPCACHE_KEY, "prefixlen"))}`;
 }
 
-export function encodeIpcacheInfo(info: IpcacheInfo): Buffer {
-  const b = Buffer.alloc(IPCACHE_INFO.size);
-  b.writeUInt32LE(info.identity, offsetOf(IPCACHE_INFO, "identity"));
-  if (info.node !== undefined) writeIpv4(b, offsetOf(IPCACHE_INFO, "node"), info.node);
+export function encodeIpcacheInfo(info: IpcacheInfo, b: Buffer = Buffer.alloc(IPCACHE_INFO.size)): Buffer {
+  b.writeUInt32LE(info.identity, IDENTITY_AT);
+  if (info.node !== undefined) writeIpv4(b, NODE_AT, info.node);
   return b;
 }

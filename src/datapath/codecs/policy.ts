@@ -63,13 +63,22 @@ export function policyValueOf(entry: PolicyEntry): PolicyValue {
   };
 }
 
-export function encodePolicyKey(k: PolicyKey): Buffer {
-  const b = Buffer.alloc(POLICY_KEY.size);
-  b.writeUInt32LE(k.identity, offsetOf(POLICY_KEY, "identity"));
-  b.writeUInt16LE(k.endpointId, offsetOf(POLICY_KEY, "endpoint_id"));
-  b.writeUInt8(k.direction, offsetOf(POLICY_KEY, "direction"));
-  b.writeUInt8(k.protocol, offsetOf(POLICY_KEY, "protocol"));
-  b.writeUInt16BE(k.port, offsetOf(POLICY_KEY, "dport"));
+/** Looked up once: every desired-state write encodes up to several 100,000 keys. */
+const KEY_AT = {
+  identity: offsetOf(POLICY_KEY, "identity"),
+  endpointId: offsetOf(POLICY_KEY, "endpoint_id"),
+  direction: offsetOf(POLICY_KEY, "direction"),
+  protocol: offsetOf(POLICY_KEY, "protocol"),
+  dport: offsetOf(POLICY_KEY, "dport"),
+} as const;
+
+/** Into `b` when given (zeroed, POLICY_KEY.size bytes: the content builders reuse one), else a new buffer. */
+export function encodePolicyKey(k: PolicyKey, b: Buffer = Buffer.alloc(POLICY_KEY.size)): Buffer {
+  b.writeUInt32LE(k.identity, KEY_AT.identity);
+  b.writeUInt16LE(k.endpointId, KEY_AT.endpointId);
+  b.writeUInt8(k.direction, KEY_AT.direction);
+  b.writeUInt8(k.protocol, KEY_AT.protocol);
+  b.writeUInt16BE(k.port, KEY_AT.dport);
   return b;
 }
 
@@ -83,8 +92,7 @@ export function decodePolicyKey(b: Buffer): PolicyKey {
   };
 }
 
-export function encodePolicyValue(v: PolicyValue): Buffer {
-  const b = Buffer.alloc(POLICY_ENTRY.size);
+export function encodePolicyValue(v: PolicyValue, b: Buffer = Buffer.alloc(POLICY_ENTRY.size)): Buffer {
   b.writeUInt8(v.deny ? POLICY_FLAGS.DENY : 0, offsetOf(POLICY_ENTRY, "flags"));
   b.writeUInt8(v.authType, offsetOf(POLICY_ENTRY, "auth_type"));
   b.writeUInt16LE(v.proxyPort, offsetOf(POLICY_ENTRY, "proxy_port"));
