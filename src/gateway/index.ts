@@ -362,6 +362,7 @@ function resolveKindConflicts(
   states: Iterable<GatewayState>,
   parents: Parents,
   objects: ReadonlyMap<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>,
+  meshResults: ReadonlyMap<TranslatedHttpRoute, readonly ParentResult[]>,
   statuses: ObjectStatus[],
   controllerName: string,
   now: Date,
@@ -409,6 +410,8 @@ function resolveKindConflicts(
               },
       });
     }
+    // Its Service parents (GAMMA) are not listeners: the conflict does not touch them.
+    results.push(...(meshResults.get(loser) ?? []));
     const status = routeStatus(route, loser, results, controllerName, now);
     const at = statuses.findIndex(
       (s) =>
@@ -532,6 +535,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   ];
   /** HTTPRoutes attached to Services (GAMMA). */
   const meshAttachments: MeshAttachment[] = [];
+  /** Their Service parents' results, for statuses rebuilt after kind conflicts. */
+  const meshResults = new Map<TranslatedHttpRoute, readonly ParentResult[]>();
   /** The object of each translated HTTPRoute or GRPCRoute, for statuses rebuilt after kind conflicts. */
   const objects = new Map<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>();
   for (const { kind, route } of httpFamily) {
@@ -588,6 +593,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
           options.now,
         );
         meshAttachments.push(...mesh.attachments);
+        meshResults.set(translated, mesh.results);
         if (mesh.attachments.length > 0) contributors.add(translated);
       }
     }
@@ -600,6 +606,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     gateways.values(),
     parents,
     objects,
+    meshResults,
     statuses,
     controllerName,
     options.now,

@@ -115,3 +115,43 @@ describe("the mesh model across passes", () => {
     expect(chainsOf(store, cache)).toEqual(["app/web:80 tcp"]);
   });
 });
+
+describe("a mesh route that loses a Gateway listener to a GRPCRoute", () => {
+  it("keeps its Service parent's status", () => {
+    const store = new ResourceStore();
+    store.upsert("GatewayClass", {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GatewayClass",
+      metadata: { name: "strait" },
+      spec: { controllerName: "strait.dev/gateway-controller" },
+    } as ObjectOf<"GatewayClass">);
+    store.upsert("Gateway", {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "gw", namespace: "app" },
+      spec: { gatewayClassName: "strait", listeners: [{ name: "http", protocol: "HTTP", port: 80 }] },
+    } as ObjectOf<"Gateway">);
+    store.upsert("Service", service("web", "10.96.0.5", [{ name: "http", port: 80 }]));
+    store.upsert("GRPCRoute", {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GRPCRoute",
+      metadata: { name: "grpc", namespace: "app", creationTimestamp: "2020-01-01T00:00:00Z" },
+      spec: { parentRefs: [{ name: "gw" }], rules: [{ backendRefs: [{ name: "web", port: 80 }] }] },
+    } as ObjectOf<"GRPCRoute">);
+    const both = route("both", "app", { name: "web" });
+    store.upsert("HTTPRoute", {
+      ...both,
+      metadata: { ...both.metadata, creationTimestamp: "2021-01-01T00:00:00Z" },
+      spec: { ...both.spec, parentRefs: [{ name: "gw" }, ...(both.spec?.parentRefs ?? [])] },
+    } as ObjectOf<"HTTPRoute">);
+    const { statuses } = translateGateways(store, { now: NOW, addressPool: ["127.0.1.0/24"] });
+    const status = statuses.find((s) => s.ref.kind === "HTTPRoute")?.status as
+      | { parents: { parentRef: { kind: string }; conditions: { type: string; status: string }[] }[] }
+      | undefined;
+    const parents = status?.parents ?? [];
+    const accepted = (kind: string) =>
+      parents.find((p) => p.parentRef.kind === kind)?.conditions.find((c) => c.type === "Accepted")?.status;
+    expect(accepted("Gateway")).toBe("False");
+    expect(accepted("Service")).toBe("True");
+  });
+});
