@@ -1,5 +1,9 @@
 import { readFileSync } from "node:fs";
-import { DEFAULT_STANDALONE_ADDRESS_POOL, runPipeline } from "../../controller/pipeline.ts";
+import {
+  DEFAULT_STANDALONE_ADDRESS_POOL,
+  type PipelineOutput,
+  runPipeline,
+} from "../../controller/pipeline.ts";
 import { parseHeader, parseRequestLine, prepareNodeConfig, simulate } from "../../xds/simulate/index.ts";
 import { type Command, EXIT, outputFormat, parseFlags, requirePaths, UsageError } from "../command.ts";
 import { loadOnePass, ONE_PASS_FLAGS, ONE_PASS_HELP } from "../one-pass.ts";
@@ -92,99 +96,50 @@ Gateway (or --to Service port) is unknown, 2 on usage errors (a URL or header th
       now: new Date(),
       addressPool: values["address-pool"] ?? DEFAULT_STANDALONE_ADDRESS_POOL,
     });
-    if (mesh !== undefined) {
-      const target = out.model.mesh.services.find((m) =>
-        mesh.service === undefined
-          ? m.address === mesh.address && m.port === mesh.port
-          : m.service === mesh.service && m.port === mesh.port,
-      );
-      if (target === undefined) {
-        io.stderr(
-          `strait simulate: ${values.to} is no mesh Service port (a TCP port of a Service with an IPv4 ClusterIP)\n`,
-        );
-        return EXIT.INPUT_ERRORS;
-      }
-      const { config, issues } = prepareNodeConfig(out.resources);
-      reportIssues(issues, io);
-      const result = simulate(
-        config,
-        {
-          address: target.address,
-          port: target.port,
-          via: "mesh",
-          ...(values.from === undefined ? {} : { remoteAddress: values.from }),
-          method: line.value.method,
-          scheme: "http",
-          authority: line.value.authority,
-          path: line.value.path,
-          headers,
-        },
-        { random: { cluster: random, endpoint: random, fraction: random } },
-      );
-      io.stdout(
-        render(
-          present({
-            service: target.service,
-            address: `${target.address}:${target.port}`,
-            ...(values.from === undefined ? {} : { from: values.from }),
-            ...result,
-          }),
-          format,
-        ),
-      );
-      return input.hadErrors || issues.length > 0 ? EXIT.INPUT_ERRORS : EXIT.OK;
-    }
-    const [ns = "", name = ""] = (values.gateway ?? "").split("/");
-    const gwStatus = out.statuses.find(
-      (s) => s.ref.kind === "Gateway" && s.ref.namespace === ns && s.ref.name === name,
-    );
-    if (gwStatus === undefined) {
-      io.stderr(
-        `strait simulate: Gateway ${values.gateway} not found, or not of a GatewayClass strait owns\n`,
-      );
-      return EXIT.INPUT_ERRORS;
-    }
-    const address = ((gwStatus.status.addresses as { value?: string }[] | undefined) ?? [])[0]?.value;
-    if (address === undefined) {
-      const conditions =
-        (gwStatus.status.conditions as { type: string; status: string; message: string }[] | undefined) ?? [];
-      io.stderr(
-        `strait simulate: Gateway ${values.gateway} has no address: ${conditions
-          .filter((c) => c.status !== "True")
-          .map((c) => `${c.type}: ${c.message}`)
-          .join("; ")}\n`,
-      );
-      return EXIT.INPUT_ERRORS;
-    }
+    const target =
+      mesh === undefined
+        ? gatewayTarget(out, values.gateway ?? "", io)
+        : meshTarget(out, mesh, values.to ?? "", io);
+    if (target === undefined) return EXIT.INPUT_ERRORS;
     const { config, issues } = prepareNodeConfig(out.resources);
-    reportIssues(issues, io);
+    for (const i of issues)
+      io.stderr(
+        `error: ${i.name} does not encode: ${i.issues.map((x) => `${x.path}: ${x.message}`).join("; ")}\n`,
+      );
+    const tls =
+      mesh === undefined && line.value.scheme === "https"
+        ? {
+            tls: {
+              sni: values.sni ?? line.value.host,
+              ...(clientCertificatePem === undefined ? {} : { clientCertificatePem }),
+            },
+          }
+        : {};
     const result = simulate(
       config,
       {
-        address,
-        port: line.value.port,
-        ...(line.value.scheme === "https"
-          ? {
-              tls: {
-                sni: values.sni ?? line.value.host,
-                ...(clientCertificatePem === undefined ? {} : { clientCertificatePem }),
-              },
-            }
-          : {}),
+        address: target.address,
+        port: target.port ?? line.value.port,
+        ...tls,
+        ...(mesh === undefined ? {} : { via: "mesh" as const }),
+        ...(values.from === undefined ? {} : { remoteAddress: values.from }),
         method: line.value.method,
-        scheme: line.value.scheme,
+        scheme: mesh === undefined ? line.value.scheme : "http",
         authority: line.value.authority,
         path: line.value.path,
         headers,
       },
       { random: { cluster: random, endpoint: random, fraction: random } },
     );
-    io.stdout(
-      render(
-        present({ gateway: values.gateway, address: `${address}:${line.value.port}`, ...result }),
-        format,
-      ),
-    );
+    const shown =
+      mesh === undefined
+        ? { gateway: values.gateway, address: `${target.address}:${line.value.port}` }
+        : {
+            service: target.service,
+            address: `${target.address}:${target.port}`,
+            ...(values.from === undefined ? {} : { from: values.from }),
+          };
+    io.stdout(render(present({ ...shown, ...result }), format));
     return input.hadErrors || issues.length > 0 ? EXIT.INPUT_ERRORS : EXIT.OK;
   },
 };
@@ -207,14 +162,61 @@ function parseMeshDestination(text: string): {
   throw new UsageError(`--to ${text}: give CLUSTERIP:PORT or NS/SERVICE:PORT`);
 }
 
-function reportIssues(
-  issues: ReturnType<typeof prepareNodeConfig>["issues"],
+interface Target {
+  readonly address: string;
+  /** A mesh Service port; a Gateway's port is the URL's. */
+  readonly port?: number;
+  readonly service?: string;
+}
+
+/** The Gateway's status address, or undefined (said on stderr) when it has none or is not strait's. */
+function gatewayTarget(
+  out: PipelineOutput,
+  gateway: string,
   io: { stderr(text: string): void },
-): void {
-  for (const i of issues)
+): Target | undefined {
+  const [ns = "", name = ""] = gateway.split("/");
+  const gwStatus = out.statuses.find(
+    (s) => s.ref.kind === "Gateway" && s.ref.namespace === ns && s.ref.name === name,
+  );
+  if (gwStatus === undefined) {
+    io.stderr(`strait simulate: Gateway ${gateway} not found, or not of a GatewayClass strait owns\n`);
+    return undefined;
+  }
+  const address = ((gwStatus.status.addresses as { value?: string }[] | undefined) ?? [])[0]?.value;
+  if (address === undefined) {
+    const conditions =
+      (gwStatus.status.conditions as { type: string; status: string; message: string }[] | undefined) ?? [];
     io.stderr(
-      `error: ${i.name} does not encode: ${i.issues.map((x) => `${x.path}: ${x.message}`).join("; ")}\n`,
+      `strait simulate: Gateway ${gateway} has no address: ${conditions
+        .filter((c) => c.status !== "True")
+        .map((c) => `${c.type}: ${c.message}`)
+        .join("; ")}\n`,
     );
+    return undefined;
+  }
+  return { address };
+}
+
+/** The mesh Service port `--to` names, or undefined (said on stderr) when it is none. */
+function meshTarget(
+  out: PipelineOutput,
+  mesh: ReturnType<typeof parseMeshDestination>,
+  to: string,
+  io: { stderr(text: string): void },
+): Target | undefined {
+  const found = out.model.mesh.services.find((m) =>
+    mesh.service === undefined
+      ? m.address === mesh.address && m.port === mesh.port
+      : m.service === mesh.service && m.port === mesh.port,
+  );
+  if (found === undefined) {
+    io.stderr(
+      `strait simulate: ${to} is no mesh Service port (a TCP port of a Service with an IPv4 ClusterIP)\n`,
+    );
+    return undefined;
+  }
+  return { address: found.address, port: found.port, service: found.service };
 }
 
 /** Readable output: headers as "name: value" lines, empty header-mutation steps left out. */

@@ -28,7 +28,7 @@ import type {
   envoy_config_listener_v3_Listener as Listener,
 } from "../proto/envoy-types.ts";
 import { packAny } from "../proto/pack-any.ts";
-import { FROM_PROXY_MARK } from "./l7-policy.ts";
+import { transparentListenerFilters } from "./l7-policy.ts";
 import { connectionManager } from "./listener.ts";
 import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 
@@ -64,18 +64,7 @@ function assemble(chains: readonly FilterChain[]): Listener {
     name: MESH_LISTENER_NAME,
     address: { socket_address: { address: "127.0.0.1", port_value: MESH_PROXY_PORT } },
     transparent: true,
-    listener_filters: [
-      {
-        name: "envoy.filters.listener.original_dst",
-        typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
-      },
-      {
-        name: "envoy.filters.listener.original_src",
-        typed_config: packAny("envoy.extensions.filters.listener.original_src.v3.OriginalSrc", {
-          mark: FROM_PROXY_MARK,
-        }),
-      },
-    ],
+    listener_filters: transparentListenerFilters(),
     filter_chains: [...chains],
   };
 }
