@@ -161,14 +161,29 @@ exec ${DEFAULT_ENVOY_BINARY} "$@"
     chmodSync(wrapper, 0o755);
     const { base, proc } = await startDemo(["--envoy-binary", wrapper]);
     await proc.waitForLog((l) => l.msg === "managed Envoy running", 30_000);
-    for (let i = 0; i < 10; i++) {
+    // The servers listen before the first load: once it is reconciled and published, only Envoy is missing.
+    await proc.waitForLog((l) => l.msg === "source synced", 30_000);
+    const readyz = async () => {
       const res = await fetch(`${base}/readyz`);
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as { reason: string }).reason).toBe(
-        "the managed Envoy is not connected to the xDS server yet",
-      );
+      return { status: res.status, body: (await res.json()) as { reason: string; failed: string[] } };
+    };
+    for (let i = 0; i < 100 && (await readyz()).body.failed.join() !== "managed-envoy"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let i = 0; i < 10; i++) {
+      expect(await readyz()).toEqual({
+        status: 503,
+        body: {
+          status: "not ready",
+          reason: "the managed Envoy is not connected to the xDS server yet",
+          failed: ["managed-envoy"],
+        },
+      });
       await new Promise((r) => setTimeout(r, 200));
     }
+    expect(await (await fetch(`${base}/readyz/managed-envoy`)).text()).toBe(
+      "[-]managed-envoy failed: the managed Envoy is not connected to the xDS server yet\nreadyz check failed\n",
+    );
   });
 
   it("refuses to start with a clear error when the Envoy binary is missing", async () => {

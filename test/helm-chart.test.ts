@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { RUN_SETTINGS } from "../src/controller/config.ts";
+import { FLEET_READINESS_PATH } from "../src/controller/readiness.ts";
 import { parseGatewayDuration } from "../src/gateway/duration.ts";
 import { CONTROLLER_NAME } from "../src/gateway/index.ts";
 import { KINDS } from "../src/resources/kinds.ts";
@@ -198,6 +199,9 @@ describe("Helm chart", () => {
     const ports = new Map((controller?.ports ?? []).map((p) => [p.name, p.containerPort]));
     // builtin-ca only with auth.provider builtin-ca (this view keeps every branch; the helm test renders each).
     expect([...ports.keys()].sort()).toEqual(["builtin-ca", "ops", "xds"]);
+    // The probe that protects the fleet (one bad object must not make every replica unready), on the ops port.
+    expect(controller?.readinessProbe?.httpGet).toEqual({ path: FLEET_READINESS_PATH, port: "ops" });
+    expect(controller?.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "ops" });
   });
 
   it("exposes xDS on 18000 and the ops port on 9090 through the controller Service", () => {
@@ -284,6 +288,8 @@ interface Container {
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   ports?: { name: string; containerPort: unknown }[];
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  livenessProbe?: { httpGet?: { path: string; port: string } };
   securityContext?: { privileged?: boolean };
   volumeMounts?: { name: string; mountPath: string }[];
 }

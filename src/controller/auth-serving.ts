@@ -25,16 +25,11 @@ import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
 import { FIRST_WORKLOAD_IDENTITY } from "../model/endpoint-policy.ts";
 import { LOCAL_IDENTITY_FLAG } from "../policy/index.ts";
 import { Backoff } from "../sources/kubernetes/backoff.ts";
-import {
-  controllerTrustDomain,
-  durationSetting,
-  listSetting,
-  type Settings,
-  stringSetting,
-} from "./config.ts";
+import { controllerTrustDomain, listSetting, type Settings, stringSetting } from "./config.ts";
 import { parseHostPort } from "./ops-server.ts";
 import type { PipelineOutput } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
+import { durationOf } from "./settings-check.ts";
 
 export interface AuthServingInput {
   readonly settings: Settings;
@@ -110,7 +105,7 @@ async function startIssuer(input: AuthServingInput, trustDomain: TrustDomain, di
     throw new StraitError(ERROR_CODES.CONFIG, "--builtin-ca-dir needs --builtin-ca-node-tokens");
   }
   const nodeTokens = readNodeTokens(tokensFile);
-  const ttlMs = durationSetting(settings, "svidTtl", "svid-ttl", "1h");
+  const ttlMs = durationOf(settings, "svidTtl");
   const ca = await CertificateAuthority.loadOrCreate(trustDomain, dir, new Date());
   // A pass may have run before this started: begin from it.
   const latest = pipeline.latest;

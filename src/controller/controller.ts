@@ -66,7 +66,21 @@ export class Controller {
 
   /** Why the controller is not ready, or undefined once it is. */
   notReadyReason(): string | undefined {
+    return this.notSyncedReason() ?? this.notReconciledReason();
+  }
+
+  /** The sources that have not reported their first full sync (readiness check `sources-synced`). */
+  notSyncedReason(): string | undefined {
     if (this.#unsynced.size > 0) return `waiting for first sync of ${[...this.#unsynced].join(", ")}`;
+    return undefined;
+  }
+
+  /**
+   * Until the first reconcile succeeded (readiness check `reconciled`). A later failing
+   * reconcile does not count: the last good output is still served.
+   */
+  notReconciledReason(): string | undefined {
+    if (this.#unsynced.size > 0) return "waiting for the sources";
     if (!this.#reconciledOnce) return this.#lastError ?? "first reconcile not done";
     return undefined;
   }

@@ -6,8 +6,14 @@
  * them when it names none. A rejection ends when that node ACKs another
  * version of the resource, when its stream ends, or when strait stops
  * serving the resource.
+ *
+ * Resources the xDS cache itself withholds (they fail strict encoding: a
+ * translator bug, so Envoy never even sees them) are listed here too, so the
+ * same status path marks what produced them: never reported Programmed while
+ * what is served is not what the status describes.
  */
 import type { DataPlaneRejection, DataPlaneResource } from "../model/rejection.ts";
+import type { InvalidResource } from "../xds/cache/index.ts";
 import { TYPE_URLS } from "../xds/proto/index.ts";
 import type { XdsAnswer } from "../xds/server/index.ts";
 import type { EnvoyResourceSet } from "../xds/translate/resource-set.ts";
@@ -30,6 +36,8 @@ export class DataPlaneRejections {
   /** `typeUrl name` → node → what it refused. */
   readonly #rejected = new Map<string, Map<string, Rejected>>();
   readonly #onChange: () => void;
+  /** `typeUrl name` → the encoding error, for what the cache withholds. */
+  #withheld = new Map<string, string>();
 
   constructor(onChange: () => void) {
     this.#onChange = onChange;
@@ -86,9 +94,32 @@ export class DataPlaneRejections {
     if (changed) this.#onChange();
   }
 
+  /** What the cache withholds after a publish (replacing the previous list); notifies only on change. */
+  setWithheld(invalid: readonly InvalidResource[]): void {
+    const next = new Map<string, string>();
+    for (const bad of invalid) {
+      if (RESOURCE_OF[bad.typeUrl] !== undefined) next.set(`${bad.typeUrl} ${bad.name}`, bad.error);
+    }
+    const same =
+      next.size === this.#withheld.size && [...next].every(([k, v]) => this.#withheld.get(k) === v);
+    if (same) return;
+    this.#withheld = next;
+    this.#onChange();
+  }
+
   /** Every refused resource, with the error of one node that refused it (and how many did). */
   list(): DataPlaneRejection[] {
     const out: DataPlaneRejection[] = [];
+    for (const [key, error] of [...this.#withheld].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const space = key.indexOf(" ");
+      const resource = RESOURCE_OF[key.slice(0, space)];
+      if (resource === undefined) continue;
+      out.push({
+        resource,
+        name: key.slice(space + 1),
+        message: `withheld by strait, not sent to any node: it fails strict encoding (a translator bug): ${error}`,
+      });
+    }
     for (const [key, nodes] of [...this.#rejected].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const space = key.indexOf(" ");
       const resource = RESOURCE_OF[key.slice(0, space)];

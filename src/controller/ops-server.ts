@@ -3,18 +3,31 @@
  * Prometheus metrics, and read-only JSON endpoints that the CLI and other
  * parts register (statuses, xDS clients, flows).
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import {
+  excludesOf,
+  formatVerbose,
+  isVerbose,
+  type ReadinessChecks,
+  type ReadinessReport,
+  readinessBody,
+} from "./readiness.ts";
 
 export interface OpsServerOptions {
   /** `host:port`; port 0 picks a free port. */
   readonly address: string;
   readonly logger: Logger;
   readonly registry: Registry;
-  /** Why the process is not ready yet, or undefined when it is. */
-  readonly notReadyReason: () => string | undefined;
+  /** The named checks behind `/readyz` (see readiness.ts); more can be added after the server is built. */
+  readonly readiness: ReadinessChecks;
 }
 
 export interface OpsServer {
@@ -41,10 +54,20 @@ export function createOpsServer(options: OpsServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) => {
-    const reason = options.notReadyReason();
-    if (reason !== undefined) return reply.code(503).send({ status: "not ready", reason });
-    return { status: "ready" };
+  const answer = (report: ReadinessReport, query: unknown, reply: FastifyReply) => {
+    reply.code(report.ready ? 200 : 503);
+    if (isVerbose(query)) return reply.type("text/plain; charset=utf-8").send(formatVerbose(report));
+    return reply.send(readinessBody(report));
+  };
+  app.get("/readyz", async (request, reply) =>
+    answer(options.readiness.run(excludesOf(request.query)), request.query, reply),
+  );
+  // One check alone, as kube-apiserver's /readyz/<name>: an informational one answers 200 with its report.
+  app.get<{ Params: { check: string } }>("/readyz/:check", async (request, reply) => {
+    const name = request.params.check;
+    if (!options.readiness.has(name)) return reply.code(404).send({ error: `no readiness check "${name}"` });
+    const others = options.readiness.names().filter((n) => n !== name);
+    return answer(options.readiness.run(others), { ...(request.query as object), verbose: "" }, reply);
   });
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", options.registry.contentType);

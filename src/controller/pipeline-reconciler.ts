@@ -7,9 +7,10 @@ import type { Logger } from "pino";
 import { formatExclusion } from "../model/exclusion.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { controllerTrustDomain, durationSetting, type Settings, stringSetting } from "./config.ts";
+import { controllerTrustDomain, type Settings, stringSetting } from "./config.ts";
 import type { Reconciler } from "./controller.ts";
 import { PipelineCache, type PipelineOutput, type PolicySettings, runPipeline } from "./pipeline.ts";
+import { durationOf } from "./settings-check.ts";
 
 /** The policy stage's settings from the controller's (`--cluster-name`, `--l7-access-log`, `--identity-gc-after`). */
 export function policySettings(settings: Settings): PolicySettings {
@@ -21,7 +22,7 @@ export function policySettings(settings: Settings): PolicySettings {
     ...(trustDomain === undefined ? {} : { trustDomain }),
     ...(clusterName === undefined ? {} : { clusterName }),
     ...(accessLog === undefined ? {} : { accessLog }),
-    identityGcAfterMs: durationSetting(settings, "identityGcAfter", "identity-gc-after", "15m"),
+    identityGcAfterMs: durationOf(settings, "identityGcAfter"),
   };
 }
 

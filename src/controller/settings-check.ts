@@ -36,8 +36,8 @@ function durationEntry(key: DurationKey): (typeof DURATIONS)[number] {
   return entry;
 }
 
-/** A duration setting in milliseconds, with the fallback of the table above. */
-function durationOf(settings: Settings, key: DurationKey): number {
+/** A duration setting in milliseconds, with the fallback of the table above: every user reads it here. */
+export function durationOf(settings: Settings, key: DurationKey): number {
   const [, flag, fallback] = durationEntry(key);
   return durationSetting(settings, key, flag, fallback);
 }

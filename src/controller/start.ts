@@ -8,8 +8,7 @@ import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../errors.ts";
 import { DEFAULT_IDENTITY_GC_MS, nextIdentityExpiry } from "../policy/index.ts";
 import { FileSource } from "../sources/file-source.ts";
-import type { ParseOptions } from "../sources/manifests.ts";
-import { crdSchemaCheck } from "../sources/schema.ts";
+import { crdCheckFor } from "../sources/manifest-parse-worker.ts";
 import { LocalStatusWriter } from "../sources/status/local-status-writer.ts";
 import { ResourceStore } from "../sources/store.ts";
 import { startAuthServing } from "./auth-serving.ts";
@@ -25,6 +24,7 @@ import {
 import { createControllerMetrics } from "./metrics.ts";
 import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler, policySettings } from "./pipeline-reconciler.ts";
+import { ReadinessChecks } from "./readiness.ts";
 import { checkRunSettings } from "./settings-check.ts";
 import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
@@ -66,7 +66,8 @@ export async function startController(settings: Settings, logger: Logger): Promi
   const store = new ResourceStore();
   const metrics = createControllerMetrics(store);
   const crds = listSetting(settings, "crds");
-  const parse: ParseOptions = crds.length > 0 ? { check: crdSchemaCheck(crds) } : {};
+  // Compiled here once, so a bad CRD file is an error at start; the parse worker compiles its own.
+  if (crds.length > 0) crdCheckFor(crds);
   const manifests = stringSetting(settings, "manifests");
   const policy = policySettings(settings);
   const pipeline = new PipelineReconciler(
@@ -87,11 +88,15 @@ export async function startController(settings: Settings, logger: Logger): Promi
     sources: [manifests === undefined ? "kubernetes" : "files"],
   });
 
+  // Named checks behind /readyz (readiness.ts); each part adds its own as it starts.
+  const readiness = new ReadinessChecks();
+  readiness.add({ name: "sources-synced", check: () => controller.notSyncedReason() });
+  readiness.add({ name: "reconciled", check: () => controller.notReconciledReason() });
   const app = createOpsServer({
     address: stringSetting(settings, "httpAddress") ?? "127.0.0.1:9090",
     logger,
     registry: metrics.registry,
-    notReadyReason: () => controller.notReadyReason() ?? xdsNotReady() ?? envoyNotReady(),
+    readiness,
   });
 
   // xDS and Envoy settings are checked before anything starts, so a bad one fails fast.
@@ -103,14 +108,14 @@ export async function startController(settings: Settings, logger: Logger): Promi
       "--envoy managed runs a local Envoy over a loopback plaintext xDS connection; it cannot be combined with --xds-tls-* (use --envoy none and bootstrap your Envoys with client certificates)",
     );
   }
-  let envoyNotReady = (): string | undefined => undefined;
-  let xdsNotReady = (): string | undefined => undefined;
   const stoppers: (() => Promise<void> | void)[] = [];
   controller.start();
   stoppers.push(() => controller.stop());
   stoppers.push(scheduleIdentityGc(pipeline, controller, policy.identityGcAfterMs ?? DEFAULT_IDENTITY_GC_MS));
 
   let cluster: ClusterMode | undefined;
+  /** The file source's first load, run once everything serves (so /healthz and xDS answer during it). */
+  let firstLoad: (() => Promise<void>) | undefined;
   if (manifests !== undefined) {
     const statuses = new LocalStatusWriter(store, stringSetting(settings, "statusFile"));
     pipeline.onOutput(async (output) => {
@@ -127,14 +132,16 @@ export async function startController(settings: Settings, logger: Logger): Promi
     });
     const dir = resolve(manifests);
     const files = new FileSource(dir, store, {
-      ...parse,
+      ...(crds.length > 0 ? { crds } : {}),
       logger: logger.child({ component: "file-source" }),
       onScan: (scan) =>
         metrics.invalidObjects.set(scan.diagnostics.filter((d) => d.severity === "error").length),
     });
-    files.start();
     stoppers.push(() => files.stop());
-    controller.markSynced("files");
+    firstLoad = async () => {
+      await files.start();
+      controller.markSynced("files");
+    };
   } else {
     cluster = startClusterMode({ settings, logger, store, controller, pipeline, metrics });
     const running = cluster;
@@ -179,7 +186,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
     return unwind(error); // e.g. the port is taken: leave nothing running
   }
   stoppers.push(() => xds.stop());
-  xdsNotReady = () => xds.notReadyReason();
+  for (const check of xds.readinessChecks) readiness.add(check);
 
   let managed: Awaited<ReturnType<typeof startManagedEnvoy>> | undefined;
   if (envoyConfig !== undefined) {
@@ -190,7 +197,10 @@ export async function startController(settings: Settings, logger: Logger): Promi
     }
     stoppers.push(() => managed?.stop());
     const server = xds.server;
-    envoyNotReady = () => managedEnvoyNotReady(server.clients(), MANAGED_ENVOY_NODE_ID);
+    readiness.add({
+      name: "managed-envoy",
+      check: () => managedEnvoyNotReady(server.clients(), MANAGED_ENVOY_NODE_ID),
+    });
     const envoy = managed.envoy;
     app.get("/api/v1/envoy", async () => ({
       managed: true,
@@ -224,6 +234,12 @@ export async function startController(settings: Settings, logger: Logger): Promi
   }
   logger.info({ address: ops.address }, "operations server listening (/healthz, /readyz, /metrics)");
   stoppers.push(() => ops.close());
+  // Large files parse in the worker meanwhile; /readyz says `sources-synced` failed until it is done.
+  try {
+    if (firstLoad !== undefined) await firstLoad();
+  } catch (error) {
+    return unwind(error);
+  }
 
   return {
     store,

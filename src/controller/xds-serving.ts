@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type InvalidResource, SnapshotCache } from "../xds/cache/index.ts";
@@ -27,12 +27,14 @@ import {
   XdsServer,
   type XdsTls,
 } from "../xds/server/index.ts";
-import { booleanSetting, durationSetting, type Settings, stringSetting } from "./config.ts";
+import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
 import { type PipelineOutput, sharedResources } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { proxylessResolver } from "./proxyless-resolver.ts";
+import type { ReadinessCheck } from "./readiness.ts";
+import { durationOf } from "./settings-check.ts";
 
 export interface XdsServingOptions {
   /** From `xdsListenConfig(settings)`. */
@@ -58,12 +60,15 @@ export interface XdsServing {
   readonly cache: SnapshotCache;
   readonly server: XdsServer;
   /**
-   * Why what is served is not what the last pass made (a layer with resources
-   * that failed encoding and are served at their previous version, or a
-   * snapshot that could not be published at all), or undefined when it is.
-   * Clears with the next publish that succeeds whole.
+   * The readiness checks of xDS serving (see readiness.ts):
+   * - `xds-snapshot` fails until a first snapshot is published (before it, clients are not answered);
+   * - `xds-current` fails while the last pass could not be published at all (clients are served the
+   *   snapshot before it); clears with the next publish;
+   * - `xds-withheld-resources`, informational: resources that failed strict encoding (a translator
+   *   bug), each served at its previous version or left out when new;
+   * - `proxyless-targets`, informational: subscribed proxyless names that do not resolve.
    */
-  notReadyReason(): string | undefined;
+  readonly readinessChecks: readonly ReadinessCheck[];
   stop(): Promise<void>;
 }
 
@@ -138,7 +143,7 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
       maxStreams: positiveInteger(settings, "xdsMaxStreams", "--xds-max-streams"),
       maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
       maxSubscriptionsPerStream: positiveInteger(settings, "xdsMaxSubscriptions", "--xds-max-subscriptions"),
-      writeTimeoutMs: durationSetting(settings, "xdsWriteTimeout", "xds-write-timeout", "30s"),
+      writeTimeoutMs: durationOf(settings, "xdsWriteTimeout"),
       maxBytesInFlight: DEFAULT_LIMITS.maxBytesInFlight,
     },
   };
@@ -163,19 +168,39 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
         }
       },
     });
-  // Cache-level failures by layer ("gateway", "node/NAME", "publish"): /readyz reports them.
-  const failures = new Map<string, string>();
+  // Resources withheld by layer ("gateway", "node/NAME"): reported, never failing readiness.
+  const withheld = new Map<string, { count: number; reason: string }>();
+  let publishFailure: string | undefined;
   const record = (layer: string, invalid: readonly InvalidResource[]) => {
-    if (invalid.length === 0) failures.delete(layer);
+    if (invalid.length === 0) withheld.delete(layer);
     else
-      failures.set(
-        layer,
-        `${layer} layer: ${invalid.length} resource(s) failed encoding, each served at its previous version or left out when new (${invalid
+      withheld.set(layer, {
+        count: invalid.length,
+        reason: `${layer} layer: ${invalid.length} resource(s) failed encoding, each served at its previous version or left out when new (${invalid
           .slice(0, 3)
           .map((bad) => `${bad.typeUrl.split(".").at(-1)} ${bad.name}: ${bad.error}`)
           .join("; ")}${invalid.length > 3 ? "; …" : ""})`,
-      );
+      });
   };
+  new Gauge({
+    name: "strait_xds_withheld_resources",
+    help: "Resources the xDS cache withholds now because they fail strict encoding (a translator bug), by layer; each is served at its previous version or left out when new.",
+    labelNames: ["layer"] as const,
+    registers: [options.registry],
+    collect() {
+      this.reset();
+      this.set({ layer: "gateway" }, 0);
+      for (const [layer, w] of withheld) this.set({ layer }, w.count);
+    },
+  });
+  new Gauge({
+    name: "strait_xds_proxyless_unresolved",
+    help: "Names proxyless gRPC clients subscribe to that resolve to nothing (no such Service or port) or fail, now.",
+    registers: [options.registry],
+    collect() {
+      this.set(cache.onDemandProblems().length);
+    },
+  });
   // Each node's own layer (its agent's policy, its Envoy's L7 listeners), keyed as nodes announce
   // themselves (`strait.dev/node` metadata); nodes that left lose theirs.
   const rejections = new DataPlaneRejections(() => {
@@ -195,17 +220,18 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       for (const key of nodeKeys) {
         if (next.has(key)) continue;
         cache.setNodeResources(key, undefined);
-        failures.delete(key);
+        withheld.delete(key);
       }
       nodeKeys = next;
       const published = cache.publish(sharedResources(output));
       record("gateway", published.invalid);
-      failures.delete("publish");
+      rejections.setWithheld(published.invalid);
+      publishFailure = undefined;
       logger.debug({ version: published.version, nodes: next.size }, "xDS snapshot published");
     } catch (error) {
       // A bug below this point must not take the statuses and the other consumers down with it:
       // the clients keep the previous snapshot, and /readyz says why until one is published.
-      failures.set("publish", `xDS snapshot not published: ${messageOf(error)}`);
+      publishFailure = `xDS snapshot not published: ${messageOf(error)}`;
       logger.error(
         { err: messageOf(error) },
         "xDS snapshot not published (a bug); clients keep the previous one",
@@ -250,7 +276,31 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
     address,
     cache,
     server,
-    notReadyReason: () => (failures.size === 0 ? undefined : [...failures.values()].join("; ")),
+    readinessChecks: [
+      {
+        name: "xds-snapshot",
+        check: () => (cache.ready ? undefined : (publishFailure ?? "no xDS snapshot published yet")),
+      },
+      { name: "xds-current", check: () => publishFailure },
+      {
+        name: "xds-withheld-resources",
+        informational: true,
+        check: () =>
+          withheld.size === 0 ? undefined : [...withheld.values()].map((w) => w.reason).join("; "),
+      },
+      {
+        name: "proxyless-targets",
+        informational: true,
+        check: () => {
+          const problems = cache.onDemandProblems();
+          if (problems.length === 0) return undefined;
+          return `${problems.length} subscribed name(s) do not resolve (${problems
+            .slice(0, 5)
+            .map((p) => `${p.name}: ${p.reason}`)
+            .join("; ")}${problems.length > 5 ? "; …" : ""})`;
+        },
+      },
+    ],
     stop: () => server.close(),
   };
 }

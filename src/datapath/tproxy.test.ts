@@ -17,4 +17,14 @@ describe("TPROXY ruleset", () => {
       "meta mark 0x9a3a0200 meta l4proto udp tproxy to 127.0.0.1:15002 meta mark set 0x00000200 accept",
     ]);
   });
+
+  it("leaves the flows marked for a proxy untracked, before any NAT rule of the node could rewrite their destination", () => {
+    const lines = tproxyRuleset([15003])
+      .split("\n")
+      .map((l) => l.trim());
+    const raw = lines.indexOf("type filter hook prerouting priority raw; policy accept;");
+    expect(raw).toBeGreaterThan(0);
+    expect(lines[raw + 1]).toBe("meta mark & 0x00000f00 == 0x00000200 notrack");
+    expect(lines.indexOf("type filter hook prerouting priority mangle; policy accept;")).toBeGreaterThan(raw);
+  });
 });

@@ -36,6 +36,16 @@ export function tproxyRuleset(proxyPorts: readonly number[]): string {
   const ports = [...new Set(proxyPorts)].sort((a, b) => a - b);
   const lines = [
     `table ip ${TPROXY_TABLE} {`,
+    // A redirected flow is not tracked, so no NAT rule of the node (kube-proxy's DNAT of a
+    // ClusterIP runs at priority dstnat, after mangle) rewrites its destination before the proxy
+    // accepts it: the accepted socket's local address must stay the original destination, which
+    // the mesh listener's and the L7 listeners' filter chains match on. Cilium's raw-table
+    // `-m mark --mark 0x200/0xf00 -j CT --notrack` does the same. Only packets the datapath
+    // marked for a proxy match: replies to a proxy's sockets get 0x200 below, after raw.
+    "  chain raw {",
+    "    type filter hook prerouting priority raw; policy accept;",
+    "    meta mark & 0x00000f00 == 0x00000200 notrack",
+    "  }",
     "  chain prerouting {",
     "    type filter hook prerouting priority mangle; policy accept;",
     "    meta l4proto { tcp, udp } socket transparent 1 meta mark set 0x00000200 accept",

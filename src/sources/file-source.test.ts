@@ -22,14 +22,14 @@ afterEach(() => {
   for (const s of sources.splice(0)) s.stop();
 });
 
-function startSource(dir: string, options: { debounceMs?: number; maxDelayMs?: number } = {}) {
+async function startSource(dir: string, options: { debounceMs?: number; maxDelayMs?: number } = {}) {
   const store = new ResourceStore();
   const changes: StoreChange[] = [];
   const scans: FileScanResult[] = [];
   store.subscribe((c) => changes.push(c));
   const source = new FileSource(dir, store, { debounceMs: 10, ...options, onScan: (r) => scans.push(r) });
   sources.push(source);
-  source.start();
+  await source.start();
   return { store, changes, scans, source };
 }
 
@@ -43,7 +43,7 @@ describe("FileSource", () => {
     symlinkSync(".", join(dir, "sub", "again"));
     symlinkSync("..", join(dir, "sub", "up"));
     symlinkSync("a.yaml", join(dir, "z-same.yaml"));
-    const { store, scans } = startSource(dir);
+    const { store, scans } = await startSource(dir);
     const first = scans[0];
     expect(first?.files).toBe(2);
     expect(
@@ -68,7 +68,7 @@ describe("FileSource", () => {
   it("loads a folder, then applies edits, new files and deletions", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
     writeFileSync(join(dir, "a.yaml"), service("a", 80));
-    const { store, changes } = startSource(dir);
+    const { store, changes } = await startSource(dir);
     expect(store.get("Service", "app", "a")).toBeDefined();
 
     writeFileSync(join(dir, "a.yaml"), service("a", 8080));
@@ -91,7 +91,7 @@ describe("FileSource", () => {
   it("reads a folder that keeps changing, without waiting for a quiet moment", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
     writeFileSync(join(dir, "a.yaml"), service("a", 1));
-    const { store } = startSource(dir, { debounceMs: 100, maxDelayMs: 200 });
+    const { store } = await startSource(dir, { debounceMs: 100, maxDelayMs: 200 });
     // An edit every 20 ms for 1.5 s: a debounce of 100 ms alone would never fire.
     let seenWhileWriting = false;
     for (let port = 2; port < 75; port++) {
@@ -106,7 +106,7 @@ describe("FileSource", () => {
   it("follows an editor's write-then-rename and an object moving between files", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
     writeFileSync(join(dir, "one.yaml"), service("moving", 80));
-    const { store, changes } = startSource(dir);
+    const { store, changes } = await startSource(dir);
     writeFileSync(join(dir, ".two.yaml.swp"), service("moving", 80));
     renameSync(join(dir, ".two.yaml.swp"), join(dir, "two.yaml"));
     rmSync(join(dir, "one.yaml"));
@@ -121,7 +121,7 @@ describe("FileSource", () => {
     writeFileSync(join(dir, "good.yaml"), service("good", 80));
     writeFileSync(join(dir, "bad.yaml"), service("bad", 80).replace("port: 80", "port: eighty"));
     writeFileSync(join(dir, "junk.json"), "{ nope");
-    const { store, scans } = startSource(dir);
+    const { store, scans } = await startSource(dir);
     expect(store.get("Service", "app", "good")).toBeDefined();
     expect(store.get("Service", "app", "bad")).toBeUndefined();
     const diags = scans.at(-1)?.diagnostics ?? [];
@@ -139,7 +139,7 @@ describe("FileSource", () => {
   it("an object that becomes invalid is removed, not kept stale", async () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-files-"));
     writeFileSync(join(dir, "s.yaml"), service("s", 80));
-    const { store } = startSource(dir);
+    const { store } = await startSource(dir);
     writeFileSync(join(dir, "s.yaml"), service("s", 80).replace("port: 80", "port: {}"));
     await until(() => store.get("Service", "app", "s") === undefined);
   });

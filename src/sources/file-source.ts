@@ -5,10 +5,10 @@
  * and left out. Edits, new files and deleted files are applied as updates,
  * creates and deletes. Unchanged files are not re-parsed.
  *
- * The first load (`start`) parses on the calling thread: nothing is served
- * before it. Rescans after file events and polls parse files of
- * `offThreadBytes` or more in a worker thread (ManifestParser), so a large
- * manifest does not stall /healthz and xDS for the seconds its parse takes.
+ * Every scan, the first load (`start`) as the rescans after file events and
+ * polls, parses files of `offThreadBytes` or more in a worker thread
+ * (ManifestParser), with CRD schemas (`crds`) too, so a large manifest does
+ * not stall /healthz and xDS for the seconds its parse takes, at start or later.
  */
 
 import { randomUUID } from "node:crypto";
@@ -16,6 +16,7 @@ import { type FSWatcher, type Stats, statSync, watch } from "node:fs";
 import type { Logger } from "pino";
 import type { KindName } from "../resources/kinds.ts";
 import type { AnyStoredObject } from "../resources/objects.ts";
+import { type ParseRequest, parseOptionsOf } from "./manifest-parse-worker.ts";
 import { ManifestParser } from "./manifest-parser.ts";
 import {
   formatDiagnostic,
@@ -30,7 +31,7 @@ import {
 } from "./manifests.ts";
 import type { ResourceStore } from "./store.ts";
 
-/** Files this large or larger are parsed in the worker on rescans (about 10 ms of parsing on the main thread). */
+/** Files this large or larger are parsed in the worker (about 10 ms of parsing on the main thread). */
 export const OFF_THREAD_BYTES = 256 * 1024;
 
 const EMPTY_SET: ManifestSet = { objects: [], ignored: [], diagnostics: [] };
@@ -48,10 +49,15 @@ export interface FileSourceOptions extends ParseOptions {
   /** Also rescan on this interval (default and 0: every 5 s, a safety net for missed file events). */
   readonly pollIntervalMs?: number;
   /**
-   * Rescans parse files of at least this many bytes in a worker thread (default OFF_THREAD_BYTES).
+   * Scans parse files of at least this many bytes in a worker thread (default OFF_THREAD_BYTES).
    * Only without a custom `check` (a function cannot cross to the worker); with one, all parse here.
    */
   readonly offThreadBytes?: number;
+  /**
+   * CRD files whose schemas check the objects (`--crds`), compiled in each thread that parses;
+   * unlike a custom `check`, large files still parse in the worker.
+   */
+  readonly crds?: readonly string[];
   /** Called after every scan with the current diagnostics. */
   readonly onScan?: (result: FileScanResult) => void;
 }
@@ -128,6 +134,8 @@ export class FileSource {
   #scanning = false;
   #rescanRequested = false;
   #parser: ManifestParser | undefined;
+  /** The parse options as they cross to the worker (no custom `check`). */
+  readonly #request: Omit<ParseRequest, "id" | "file">;
   /** Bumped by stop(): a rescan that awaited the worker across a stop applies nothing. */
   #epoch = 0;
 
@@ -135,16 +143,24 @@ export class FileSource {
     this.#dir = dir;
     this.#store = store;
     this.#options = options;
+    this.#request = {
+      ...(options.defaultNamespace === undefined ? {} : { defaultNamespace: options.defaultNamespace }),
+      ...(options.crds === undefined ? {} : { crds: options.crds }),
+    };
   }
 
   get lastScan(): FileScanResult | undefined {
     return this.#lastScan;
   }
 
-  /** Loads the folder once, then watches it. */
-  start(): FileScanResult {
+  /**
+   * Loads the folder once, large files in the worker (the event loop keeps serving meanwhile),
+   * then watches it; resolves with the first load.
+   */
+  async start(): Promise<FileScanResult> {
     this.#started = true;
-    const result = this.scan();
+    const result = await this.rescan();
+    if (!this.#started) return result; // stopped during the first load
     // A safety net for what watching folder by folder can miss (a file written into a new folder
     // before its watcher exists): a rescan every few seconds, cheap as unchanged files are not re-read.
     const interval = this.#options.pollIntervalMs ?? 0;
@@ -197,28 +213,9 @@ export class FileSource {
     return this.#lastScan ?? { files: 0, objects: 0, ignored: [], diagnostics: [], changes: 0 };
   }
 
-  /** Reads the folder and applies the difference to the store. Never throws on bad input. */
-  scan(): FileScanResult {
-    if (this.#scanning) {
-      this.#rescanRequested = true;
-      return this.#lastOrEmpty();
-    }
-    this.#scanning = true;
-    try {
-      let result = this.#scanOnce();
-      while (this.#rescanRequested) {
-        this.#rescanRequested = false;
-        result = this.#scanOnce();
-      }
-      return result;
-    } finally {
-      this.#scanning = false;
-    }
-  }
-
   /**
-   * Reads the folder like `scan`, parsing large files in the worker thread, and applies the
-   * difference. What file events and polls run; never throws on bad input.
+   * Reads the folder, parsing large files in the worker thread, and applies the difference to the
+   * store. What the first load, file events and polls run; never throws on bad input.
    */
   async rescan(): Promise<FileScanResult> {
     if (this.#scanning) {
@@ -236,15 +233,6 @@ export class FileSource {
     } finally {
       this.#scanning = false;
     }
-  }
-
-  #scanOnce(): FileScanResult {
-    const listed = this.#list();
-    if ("result" in listed) return listed.result;
-    return this.#apply(
-      listed,
-      listed.files.map((file) => this.#parseFile(file)),
-    );
   }
 
   async #scanOnceAsync(): Promise<FileScanResult> {
@@ -356,7 +344,11 @@ export class FileSource {
     const found = this.#lookup(file);
     if (found === undefined) return EMPTY_SET;
     if (found.cached !== undefined) return found.cached;
-    const set = parseManifestFile(file, this.#options);
+    // A custom check stays here; otherwise the very options the worker gets (CRD schemas included).
+    const set = parseManifestFile(
+      file,
+      this.#options.check === undefined ? parseOptionsOf(this.#request) : this.#options,
+    );
     this.#cache.set(file, { mtimeMs: found.stat.mtimeMs, size: found.stat.size, set });
     return set;
   }
@@ -369,7 +361,7 @@ export class FileSource {
     if (found.cached !== undefined) return found.cached;
     if (found.stat.size < (this.#options.offThreadBytes ?? OFF_THREAD_BYTES)) return this.#parseFile(file);
     this.#parser ??= new ManifestParser(this.#options.logger);
-    const set = await this.#parser.parse(file, this.#options.defaultNamespace);
+    const set = await this.#parser.parse(file, this.#request);
     // Keyed by the stat taken before the read: a file changed meanwhile differs from it and is read again.
     this.#cache.set(file, { mtimeMs: found.stat.mtimeMs, size: found.stat.size, set });
     return set;

@@ -9,7 +9,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileSource } from "./file-source.ts";
 import { ManifestParser } from "./manifest-parser.ts";
-import { MAX_DEPTH, MAX_FILE_BYTES, parseManifestText, readManifestFile } from "./manifests.ts";
+import {
+  MAX_DEPTH,
+  MAX_FILE_BYTES,
+  parseManifestFile,
+  parseManifestText,
+  readManifestFile,
+} from "./manifests.ts";
+import { crdSchemaCheck } from "./schema.ts";
 import { ResourceStore } from "./store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "strait-parse-worker-"));
@@ -45,10 +52,10 @@ describe("ManifestParser (worker thread)", () => {
             diagnostics: [{ severity: "error", file, message: `cannot read: ${(error as Error).message}` }],
           };
         }
-        const there = await parser.parse(file, "dflt");
+        const there = await parser.parse(file, { defaultNamespace: "dflt" });
         expect(there, file).toEqual(here);
       }
-      const mixedSet = await parser.parse(join(dir, "mixed.yaml"), "dflt");
+      const mixedSet = await parser.parse(join(dir, "mixed.yaml"), { defaultNamespace: "dflt" });
       // The set is not trivially empty: every kind of outcome is in it.
       expect(mixedSet.objects.map((o) => `${o.kind} ${o.origin.document}`)).toEqual([
         "Service 0",
@@ -70,7 +77,9 @@ describe("ManifestParser (worker thread)", () => {
       "apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { ports: [{ port: 82 }] }\n",
     );
     const hereStore = new ResourceStore();
-    const here = new FileSource(folder, hereStore).scan();
+    const here = await new FileSource(folder, hereStore, {
+      offThreadBytes: Number.POSITIVE_INFINITY,
+    }).rescan();
     const thereStore = new ResourceStore();
     const source = new FileSource(folder, thereStore, { offThreadBytes: 0 });
     try {
@@ -82,6 +91,56 @@ describe("ManifestParser (worker thread)", () => {
         s.list("Service").map((o) => [o.metadata.name, o.metadata.namespace, o.spec]);
       expect(specs(thereStore)).toEqual(specs(hereStore));
       expect(specs(thereStore).length).toBeGreaterThan(0);
+    } finally {
+      source.stop();
+    }
+  });
+
+  it("checks against CRD schemas (--crds) in the worker, as the main thread does, at the first load too", async () => {
+    // A CRD of its own that allows no rules: only its schema, not the packaged one, refuses the route.
+    const crd = join(dir, "strict-crd.yaml");
+    writeFileSync(
+      crd,
+      `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: httproutes.gateway.networking.k8s.io }
+spec:
+  group: gateway.networking.k8s.io
+  names: { kind: HTTPRoute, plural: httproutes }
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: { type: object, properties: { rules: { type: array, maxItems: 0 } } }
+`,
+    );
+    const folder = mkdtempSync(join(dir, "crds-"));
+    const route = join(folder, "route.yaml");
+    writeFileSync(
+      route,
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r, namespace: app }\nspec: { rules: [{}] }\n",
+    );
+    expect(parseManifestFile(route).diagnostics).toEqual([]);
+    const here = parseManifestFile(route, { check: crdSchemaCheck([crd]) });
+    expect(here.diagnostics).toEqual([expect.objectContaining({ severity: "error", path: "spec.rules" })]);
+
+    const parser = new ManifestParser();
+    try {
+      expect(await parser.parse(route, { crds: [crd] })).toEqual(here);
+    } finally {
+      await parser.close();
+    }
+    const store = new ResourceStore();
+    const source = new FileSource(folder, store, { offThreadBytes: 0, crds: [crd] });
+    try {
+      const first = await source.start();
+      expect(first.diagnostics).toEqual(here.diagnostics);
+      expect(store.list("HTTPRoute")).toEqual([]);
     } finally {
       source.stop();
     }

@@ -39,12 +39,8 @@ export class ManifestParser {
   }
 
   /** Reads and parses `file` in the worker; resolves with what the main thread would have produced. */
-  parse(file: string, defaultNamespace: string | undefined): Promise<ManifestSet> {
-    const request: ParseRequest = {
-      id: this.#nextId++,
-      file,
-      ...(defaultNamespace === undefined ? {} : { defaultNamespace }),
-    };
+  parse(file: string, options: Omit<ParseRequest, "id" | "file"> = {}): Promise<ManifestSet> {
+    const request: ParseRequest = { ...options, id: this.#nextId++, file };
     const worker = this.#ensureWorker();
     if (worker === undefined) return Promise.resolve(parseFileForWorker(request));
     return new Promise((resolve) => {

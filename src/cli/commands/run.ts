@@ -31,10 +31,12 @@ Settings (flag, environment variable or --config file key):
 ${settingsHelp(RUN_SETTINGS)}
 
 Logs are JSON lines on stdout (the managed Envoy's lines too, "component":"envoy").
-The operations server answers /healthz, /readyz (ready once the first full sync and
-reconcile are done and, with --envoy managed, once that Envoy ACKed its first
-configuration; not ready while the xDS cache serves resources that failed encoding
-at their previous version) and /metrics.`,
+The operations server answers /healthz, /metrics and /readyz: named checks, ready once
+the first full sync and reconcile are done and a first xDS snapshot is published and,
+with --envoy managed, once that Envoy ACKed its first configuration. /readyz?verbose
+lists each check, also the informational ones that never fail it (resources withheld
+because they fail encoding, proxyless targets that do not resolve); ?exclude=NAME
+leaves one out; /readyz/NAME runs one.`,
   async run(args, io) {
     const { values } = parseFlags(args, { ...settingsFlags(RUN_SETTINGS), config: { type: "string" } });
     const settings = resolveSettings(RUN_SETTINGS, values, io.env, values.config);

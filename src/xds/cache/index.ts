@@ -7,7 +7,7 @@
  */
 export type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
 export { NODE_KEY_METADATA, type NodeInfo, nodeKey, UNKNOWN_NODE } from "./node.ts";
-export type { OnDemandResolver } from "./on-demand.ts";
+export type { OnDemandMiss, OnDemandProblem, OnDemandResolver } from "./on-demand.ts";
 export { pushRank, typeInfo, XDS_TYPES, type XdsTypeInfo } from "./resource-types.ts";
 export { Snapshot } from "./snapshot.ts";
 export { type PublishResult, SnapshotCache, type SnapshotCacheOptions } from "./snapshot-cache.ts";

@@ -13,11 +13,34 @@ import type { Layer } from "./snapshot.ts";
 import { type ResourceEntry, TypeSnapshot } from "./type-snapshot.ts";
 
 /**
- * Builds the resources a subscription to `name` of `typeUrl` needs, or
- * undefined when the name means nothing (the subscription then sees "does
- * not exist", as the protocol says).
+ * A name the resolver understands but cannot resolve now (a Service or port
+ * that does not exist): the subscription sees "does not exist", and the
+ * reason is kept for the operator (`/readyz?verbose`, a metric).
  */
-export type OnDemandResolver = (typeUrl: string, name: string) => ResourceJsonSet | undefined;
+export interface OnDemandMiss {
+  readonly missing: string;
+}
+
+/**
+ * Builds the resources a subscription to `name` of `typeUrl` needs; a miss
+ * with its reason when the name cannot be resolved; undefined when the name
+ * means nothing to this resolver. Both of the latter are "does not exist" on
+ * the wire, as the protocol says.
+ */
+export type OnDemandResolver = (typeUrl: string, name: string) => ResourceJsonSet | OnDemandMiss | undefined;
+
+/** A subscribed name that serves nothing, or its previous resources, and why. */
+export interface OnDemandProblem {
+  readonly typeUrl: string;
+  readonly name: string;
+  /** Streams subscribed to it. */
+  readonly subscribers: number;
+  readonly reason: string;
+}
+
+function isMiss(result: ResourceJsonSet | OnDemandMiss): result is OnDemandMiss {
+  return typeof (result as { missing?: unknown }).missing === "string";
+}
 
 export interface Interest {
   readonly typeUrl: string;
@@ -25,6 +48,8 @@ export interface Interest {
   count: number;
   /** The encoded resources, or undefined when the name resolves to nothing. */
   layer: Layer | undefined;
+  /** Why the last resolution gave nothing new (a miss, a resolver bug, a resource that does not encode). */
+  problem: string | undefined;
 }
 
 function interestKey(typeUrl: string, name: string): string {
@@ -49,6 +74,16 @@ export class OnDemandResources {
     return this.#layer;
   }
 
+  /** The subscribed names whose last resolution failed, with the reason, sorted by name. */
+  problems(): OnDemandProblem[] {
+    const out: OnDemandProblem[] = [];
+    for (const i of this.#interest.values()) {
+      if (i.problem !== undefined)
+        out.push({ typeUrl: i.typeUrl, name: i.name, subscribers: i.count, reason: i.problem });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
   /** Counts one more subscriber; returns the names that are new (to be resolved). */
   retain(typeUrl: string, names: readonly string[]): Interest[] {
     const fresh: Interest[] = [];
@@ -58,7 +93,7 @@ export class OnDemandResources {
       const interest = this.#interest.get(key);
       if (interest !== undefined) interest.count++;
       else {
-        const created: Interest = { typeUrl, name, count: 1, layer: undefined };
+        const created: Interest = { typeUrl, name, count: 1, layer: undefined, problem: undefined };
         this.#interest.set(key, created);
         fresh.push(created);
       }
@@ -86,22 +121,33 @@ export class OnDemandResources {
     const resolver = this.#resolver;
     if (resolver === undefined) return false;
     for (const interest of which ?? this.#interest.values()) {
-      let set: ResourceJsonSet | undefined;
+      let set: ResourceJsonSet | OnDemandMiss | undefined;
       try {
         set = resolver(interest.typeUrl, interest.name);
       } catch (error) {
         // A resolver bug: reported like an encoding failure, and this name keeps what it had.
+        interest.problem = `resolver failed (a bug): ${messageOf(error)}`;
         this.#onInvalid([{ typeUrl: interest.typeUrl, name: interest.name, error: messageOf(error) }]);
         continue;
       }
-      if (set === undefined) {
+      if (set === undefined || isMiss(set)) {
         interest.layer = undefined;
+        interest.problem = set?.missing;
         continue;
       }
       // A fresh encoder per resolution: these are a handful of small resources, made anew each time.
       const encoded = new LayerEncoder(false).encode(set);
-      if (encoded.invalid.length === 0) interest.layer = encoded.layer;
-      else this.#onInvalid(encoded.invalid); // keep what this name had: a translator bug must not cut clients off
+      if (encoded.invalid.length === 0) {
+        interest.layer = encoded.layer;
+        interest.problem = undefined;
+      } else {
+        // Keep what this name had: a translator bug must not cut clients off.
+        interest.problem = `${encoded.invalid.length} resource(s) failed encoding, served at the previous version or left out (${encoded.invalid
+          .slice(0, 3)
+          .map((bad) => `${bad.name}: ${bad.error}`)
+          .join("; ")})`;
+        this.#onInvalid(encoded.invalid);
+      }
     }
     return this.#rebuild();
   }

@@ -178,4 +178,29 @@ describe("SnapshotCache", () => {
     cache.retain(TYPE_URLS.listener, ["svc.ns:80"]);
     expect(resolved).toEqual(["svc.ns:80"]);
   });
+
+  it("keeps why a subscribed name does not resolve, until it does or nobody asks for it", () => {
+    let exists = false;
+    const cache = new SnapshotCache({
+      resolver: (_t, name) => {
+        if (name === "not-mine") return undefined;
+        return exists ? set([cluster(name)]) : { missing: `no Service for ${name}` };
+      },
+    });
+    cache.publish(set([cluster("ns/a:80")]));
+    cache.retain(TYPE_URLS.cluster, ["svc.ns:80", "not-mine"]);
+    cache.retain(TYPE_URLS.cluster, ["svc.ns:80"]);
+    expect(cache.onDemandProblems()).toEqual([
+      { typeUrl: TYPE_URLS.cluster, name: "svc.ns:80", subscribers: 2, reason: "no Service for svc.ns:80" },
+    ]);
+    exists = true;
+    cache.publish(set([cluster("ns/a:80")]));
+    expect(cache.onDemandProblems()).toEqual([]);
+    exists = false;
+    cache.publish(set([cluster("ns/a:80")]));
+    expect(cache.onDemandProblems()).toHaveLength(1);
+    cache.release(TYPE_URLS.cluster, ["svc.ns:80"]);
+    cache.release(TYPE_URLS.cluster, ["svc.ns:80"]);
+    expect(cache.onDemandProblems()).toEqual([]);
+  });
 });

@@ -13,7 +13,7 @@
 import type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
 import { LayerEncoder } from "./layer-encoder.ts";
 import { type NodeInfo, nodeKey } from "./node.ts";
-import { type OnDemandResolver, OnDemandResources } from "./on-demand.ts";
+import { type OnDemandProblem, type OnDemandResolver, OnDemandResources } from "./on-demand.ts";
 import { type Layer, Snapshot } from "./snapshot.ts";
 
 export interface SnapshotCacheOptions {
@@ -107,6 +107,11 @@ export class SnapshotCache {
   release(typeUrl: string, names: readonly string[]): void {
     if (this.#onDemandTypes?.has(typeUrl) === false) return;
     if (this.#onDemand.release(typeUrl, names)) this.#changed();
+  }
+
+  /** Subscribed on-demand names that serve nothing new (not resolvable, or failing), with the reason. */
+  onDemandProblems(): OnDemandProblem[] {
+    return this.#onDemand.problems();
   }
 
   /** The node's snapshot, or undefined before the first publish. */
