@@ -8,8 +8,9 @@
  * destination (the ClusterIP, which no interface holds) was preserved.
  *
  * The translation half (HTTPRoutes with a Service parent → the mesh listener
- * and the MeshService resources over xDS) arrives separately; this test
- * feeds the agent what that half will send.
+ * and the MeshService resources over xDS: src/gateway/mesh.ts,
+ * src/xds/translate/mesh-listener.ts) is the controller's; this test feeds
+ * the agent what it sends, so it needs no controller.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

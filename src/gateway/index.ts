@@ -26,6 +26,8 @@ import { type ParentResult, routeStatus } from "./httproute-status.ts";
 import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
+import { buildMesh, type MeshOutput } from "./mesh.ts";
+import { type MeshAttachment, meshParents } from "./mesh-parents.ts";
 import { byAge } from "./object-order.ts";
 import { unplacedPolicies, withoutPolicies } from "./policy-ancestors.ts";
 import { type AttachmentResult, attach, type ParentRefLike } from "./route-attachment.ts";
@@ -53,11 +55,59 @@ export class GatewayCache {
   >();
   readonly attachments = new WeakMap<object, AttachEntry>();
   readonly parentKeys = new WeakMap<object, readonly ParentKey[]>();
+  mesh:
+    | {
+        readonly signature: readonly unknown[];
+        readonly output: MeshOutput;
+        readonly contributor: BackendContributor;
+      }
+    | undefined;
   readonly backends = new RefCountedUnion<BackendContributor, ServiceBackend>(
     (b) => b.clusterName,
     (route) => route.services,
     sameServiceBackend,
   );
+}
+
+/**
+ * The mesh model of the last pass, kept while what it was built from is the
+ * same (the Services, EndpointSlices and Pods by their revisions, the mesh
+ * routes' translations and attachments by identity): it names every
+ * ClusterIP Service port, and the same objects let the xDS stage reuse the
+ * mesh listener it encoded.
+ */
+function reuseMesh(
+  cache: GatewayCache,
+  view: ResourceView,
+  attachments: readonly MeshAttachment[],
+): { readonly output: MeshOutput; readonly contributor: BackendContributor } {
+  const signature: unknown[] = [
+    view.revision?.("Service"),
+    view,
+    view.revision?.("EndpointSlice"),
+    view.revision?.("Pod"),
+  ];
+  for (const a of attachments)
+    signature.push(
+      a.route,
+      a.service.namespace,
+      a.service.name,
+      a.service.address,
+      a.ports.join(","),
+      a.consumer,
+    );
+  const last = cache.mesh;
+  if (
+    last !== undefined &&
+    signature[0] !== undefined &&
+    last.signature.length === signature.length &&
+    last.signature.every((x, i) => x === signature[i])
+  )
+    return last;
+  const output = buildMesh(view, attachments);
+  const entry = { signature, output, contributor: { services: output.backends } };
+  cache.mesh = entry;
+  return entry;
 }
 
 export interface GatewayOptions {
@@ -228,6 +278,8 @@ interface AttachEntry {
   /** Per result: the parent key it is for (parents that are not ours have no result). */
   readonly resultKeys: readonly ParentKey[];
   readonly results: readonly CachedResult[];
+  /** The results as the status reports them (a GAMMA route's status adds its Service parents). */
+  readonly parentResults: readonly ParentResult[];
   readonly status: ObjectStatus | undefined;
 }
 
@@ -292,6 +344,7 @@ function attachRoute(
           }
         : { ok: false },
     ),
+    parentResults: results,
     status: routeStatus(route, translated, results, controllerName, now),
   };
   cache.attachments.set(route, entry);
@@ -309,6 +362,7 @@ function resolveKindConflicts(
   states: Iterable<GatewayState>,
   parents: Parents,
   objects: ReadonlyMap<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>,
+  meshResults: ReadonlyMap<TranslatedHttpRoute, readonly ParentResult[]>,
   statuses: ObjectStatus[],
   controllerName: string,
   now: Date,
@@ -356,6 +410,8 @@ function resolveKindConflicts(
               },
       });
     }
+    // Its Service parents (GAMMA) are not listeners: the conflict does not touch them.
+    results.push(...(meshResults.get(loser) ?? []));
     const status = routeStatus(route, loser, results, controllerName, now);
     const at = statuses.findIndex(
       (s) =>
@@ -477,6 +533,10 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     ...view.list("HTTPRoute").map((route) => ({ kind: "HTTPRoute" as const, route })),
     ...view.list("GRPCRoute").map((route) => ({ kind: "GRPCRoute" as const, route })),
   ];
+  /** HTTPRoutes attached to Services (GAMMA). */
+  const meshAttachments: MeshAttachment[] = [];
+  /** Their Service parents' results, for statuses rebuilt after kind conflicts. */
+  const meshResults = new Map<TranslatedHttpRoute, readonly ParentResult[]>();
   /** The object of each translated HTTPRoute or GRPCRoute, for statuses rebuilt after kind conflicts. */
   const objects = new Map<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>();
   for (const { kind, route } of httpFamily) {
@@ -520,7 +580,24 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         policyAncestors.set(p, set);
       }
     }
-    if (attached.status !== undefined) statuses.push(attached.status);
+    let status = attached.status;
+    if (kind === "HTTPRoute") {
+      const mesh = meshParents(view, (route.spec?.parentRefs ?? []) as ParentRefLike[], translated);
+      if (mesh.results.length > 0) {
+        // GAMMA routes are few: their status is rebuilt each pass, with the Service parents after the Gateways.
+        status = routeStatus(
+          route,
+          translated,
+          [...attached.parentResults, ...mesh.results],
+          controllerName,
+          options.now,
+        );
+        meshAttachments.push(...mesh.attachments);
+        meshResults.set(translated, mesh.results);
+        if (mesh.attachments.length > 0) contributors.add(translated);
+      }
+    }
+    if (status !== undefined) statuses.push(status);
     objects.set(translated, route);
   }
   resolveKindConflicts(
@@ -529,6 +606,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     gateways.values(),
     parents,
     objects,
+    meshResults,
     statuses,
     controllerName,
     options.now,
@@ -541,6 +619,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     if (built !== undefined) statuses.push(built);
   }
 
+  const mesh = reuseMesh(cache, view, meshAttachments);
+  contributors.add(mesh.contributor);
+
   for (const a of ingressAddresses) taken.delete(a);
   const ingress = translateIngresses(view, pool, taken);
   for (const r of ingress.routes) contributors.add(r);
@@ -550,7 +631,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
   const ports: GatewayPort[] = [];
-  const routeTables: RouteTable[] = [];
+  const routeTables: RouteTable[] = [...mesh.output.routeTables];
   const certificates = new Map<string, Certificate>();
   const caBundles = new Map<string, CaBundle>();
   for (const state of gateways.values()) {
@@ -660,6 +741,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         variants.size === 0
           ? routeBackends
           : [...routeBackends, ...variants.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
+      mesh: mesh.output.mesh,
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),

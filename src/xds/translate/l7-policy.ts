@@ -36,6 +36,26 @@ export const L7_CLUSTER = "strait/l7/original-dst";
 /** bpf/lib/common.h MARK_MAGIC_FROM_PROXY, identity 0: the destination takes the client's from the ipcache. */
 const FROM_PROXY_MARK = 0x0a00;
 
+/**
+ * The listener filters of a listener the agent's TPROXY rules steer flows
+ * to (the L7 policy's, the mesh's): the original destination, and the
+ * client's address kept on the upstream connection with the from-proxy mark.
+ */
+export function transparentListenerFilters(): NonNullable<Listener["listener_filters"]> {
+  return [
+    {
+      name: "envoy.filters.listener.original_dst",
+      typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
+    },
+    {
+      name: "envoy.filters.listener.original_src",
+      typed_config: packAny("envoy.extensions.filters.listener.original_src.v3.OriginalSrc", {
+        mark: FROM_PROXY_MARK,
+      }),
+    },
+  ];
+}
+
 export function l7ListenerName(direction: "ingress" | "egress", port: number): string {
   return `strait/l7/${direction}/${port}`;
 }
@@ -300,18 +320,7 @@ export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
       name,
       address: { socket_address: { address: "127.0.0.1", port_value: l.port } },
       transparent: true,
-      listener_filters: [
-        {
-          name: "envoy.filters.listener.original_dst",
-          typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
-        },
-        {
-          name: "envoy.filters.listener.original_src",
-          typed_config: packAny("envoy.extensions.filters.listener.original_src.v3.OriginalSrc", {
-            mark: FROM_PROXY_MARK,
-          }),
-        },
-      ],
+      listener_filters: transparentListenerFilters(),
       filter_chains: l.chains,
     });
   }
