@@ -94,7 +94,10 @@ describe("conformance cluster stand-in: Service addresses and mesh clients", () 
     // An update without clusterIP (as `kubectl apply` sends) keeps the address and the generation.
     const generation = echo?.metadata.generation;
     const { clusterIP: _ip, clusterIPs: _ips, ...spec } = echo?.spec ?? {};
-    const updated = cluster.put("Service", { ...echo, spec } as never) as { spec?: unknown };
+    const updated = cluster.put("Service", { ...echo, spec } as never) as {
+      spec?: unknown;
+      metadata: { generation?: number };
+    };
     expect(updated.spec).toMatchObject({ clusterIP: ip });
     expect(updated.metadata.generation).toBe(generation);
     const headless = cluster.put("Service", {

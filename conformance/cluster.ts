@@ -225,9 +225,9 @@ export class ConformanceCluster {
   delete(objects: readonly LoadedObject[], others: readonly IgnoredObject[] = []): void {
     for (const loaded of objects) {
       const ns = loaded.object.metadata.namespace ?? "";
-      const current = this.store.get(loaded.kind, ns, loaded.object.metadata.name);
-      const clusterIP =
-        loaded.kind === "Service" && current !== undefined ? serviceSpec(current).clusterIP : undefined;
+      const current =
+        loaded.kind === "Service" ? this.store.get("Service", ns, loaded.object.metadata.name) : undefined;
+      const clusterIP = current?.spec?.clusterIP;
       if (clusterIP !== undefined && clusterIP !== "None") this.#clusterIps.release(clusterIP);
       this.store.delete(loaded.kind, ns, loaded.object.metadata.name);
     }
