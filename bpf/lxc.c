@@ -5,8 +5,9 @@
  *  - from_endpoint, on the veth's ingress: packets the pod sends (its egress policy);
  *  - to_endpoint, on the veth's egress: packets delivered to the pod (its ingress policy).
  * Decision order for each packet: parse → which endpoint → connection tracking
- * (established flows and replies pass without a policy lookup) → ipcache
- * (peer identity) → policy → auth → create the CT entry → mark for the proxy.
+ * (established flows and replies pass without a policy lookup) → mesh
+ * services (from_endpoint only) → ipcache (peer identity) → policy → auth →
+ * create the CT entry → mark for the proxy.
  */
 #include "lib/common.h"
 #include "lib/parse.h"
@@ -17,6 +18,7 @@
 #include "lib/auth.h"
 #include "lib/events.h"
 #include "lib/metrics.h"
+#include "lib/mesh.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -85,6 +87,31 @@ static __always_inline int new_flow(struct __sk_buff *skb, const struct packet *
 	return pass(skb, direction, proxy_port);
 }
 
+/*
+ * A new flow to a mesh service (GAMMA: a Service with HTTPRoutes attached)
+ * goes to the node Envoy's mesh listener, and its CT entry keeps the proxy
+ * port so the rest of the connection follows. This comes before the egress
+ * policy check, and that is a choice: the ClusterIP has no identity to
+ * decide on, and the real destination is chosen by Envoy's routes only. The
+ * proxy's upstream connection to the chosen backend is a new flow of its own,
+ * checked by the backend's to_endpoint against its ingress policy (with the
+ * client's identity when the proxy carries it in its mark, as the L7
+ * listeners' original_src does). The client's egress policy does not apply to
+ * mesh-routed Service traffic yet (planned).
+ */
+static __always_inline int mesh_flow(struct __sk_buff *skb, const struct packet *pkt,
+				     const struct endpoint_info *local, __u16 proxy_port)
+{
+	struct ipcache_info peer = ipcache_resolve(pkt->daddr);
+
+	if (ct_create(pkt, DIR_EGRESS, local->identity, proxy_port) < 0)
+		return drop(skb, pkt, DIR_EGRESS, DROP_CT_CREATE_FAILED, local->id, local->identity,
+			    peer.identity);
+	emit_event(skb, pkt, EVENT_POLICY_VERDICT, VERDICT_REDIRECTED, DROP_NONE, DIR_EGRESS, local->id,
+		   local->identity, peer.identity, proxy_port, AUTH_TYPE_NONE, peer.node);
+	return pass(skb, DIR_EGRESS, proxy_port);
+}
+
 SEC("tc")
 int from_endpoint(struct __sk_buff *skb)
 {
@@ -106,6 +133,10 @@ int from_endpoint(struct __sk_buff *skb)
 		return pass(skb, DIR_EGRESS, entry->proxy_port);
 	if (ct == CT_REPLY)
 		return pass(skb, DIR_EGRESS, 0);
+
+	__u16 mesh_port = mesh_proxy_port(&pkt);
+	if (mesh_port)
+		return mesh_flow(skb, &pkt, ep, mesh_port);
 
 	/*
 	 * An L7 redirect must happen here, before the node's PREROUTING where

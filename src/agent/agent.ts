@@ -1,9 +1,10 @@
 /**
  * The agent's core: joins the desired state with what strait-cni reported,
  * and drives the datapath. Every change goes through `reconcile`, which
- * detaches endpoints that left, writes the maps (src/datapath/datapath.ts
- * explains the order), attaches endpoints that arrived, and installs the
- * TPROXY rules for the proxy ports in use. A rejected update leaves the
+ * detaches endpoints that left, installs the TPROXY rules of new proxy
+ * ports (the policy's L7 ports and the mesh listeners'), writes the maps
+ * (src/datapath/datapath.ts explains the order), attaches endpoints that
+ * arrived, and removes the rules of ports no longer in use. A rejected update leaves the
  * previous state enforced.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { addon } from "../datapath/native.ts";
 import { installTproxy } from "../datapath/tproxy.ts";
 import { messageOf } from "../errors.ts";
 import { type EndpointPolicy, type LocalEndpoint, RESERVED_IDENTITIES } from "../model/endpoint-policy.ts";
+import type { MeshService } from "../model/mesh-service.ts";
 import { err, ok, type Result } from "../model/result.ts";
 import { parseIpv4, parseIpv4Prefix, prefixContainsAddress } from "../net/ipv4.ts";
 import { type CniAttachment, CniRegistry } from "./cni-registry.ts";
@@ -36,6 +38,8 @@ export interface AgentStatus {
   readonly endpoints: readonly EndpointStatus[];
   readonly cniAttachments: number;
   readonly proxyPorts: readonly number[];
+  /** The Service ports whose new flows the datapath redirects to the mesh listener. */
+  readonly meshServices: readonly MeshService[];
   readonly lastError?: {
     readonly time: string;
     readonly origin: string;
@@ -65,6 +69,15 @@ function resolveEndpoint(
   return { hostInterface, addresses };
 }
 
+/** Every port a TPROXY rule is needed for: the policy's L7 proxy ports and the mesh listeners'. */
+export function proxyPortsOf(state: DesiredState): number[] {
+  const policyPorts = state.policies.flatMap((p) =>
+    p.entries.flatMap((e) => (e.proxyPort === undefined ? [] : [e.proxyPort])),
+  );
+  const meshPorts = state.meshServices.map((m) => m.proxyPort);
+  return [...new Set([...policyPorts, ...meshPorts])].sort((a, b) => a - b);
+}
+
 export class Agent {
   readonly datapath: Datapath;
   readonly cni: CniRegistry;
@@ -76,6 +89,8 @@ export class Agent {
   /** ifindex by endpoint id, of the endpoints whose programs are attached. */
   #attached = new Map<number, number>();
   #proxyPorts: number[] = [];
+  /** The mesh services of the last reconciled state: in the datapath's map. */
+  #meshServices: readonly MeshService[] = [];
   #tproxyInstalled = false;
   #lastError: AgentStatus["lastError"];
   #chain: Promise<unknown> = Promise.resolve();
@@ -146,6 +161,7 @@ export class Agent {
           endpoints: state.endpoints.length,
           policies: state.policies.length,
           ipcache: state.ipcache.length,
+          meshServices: state.meshServices.length,
         },
         "desired state applied",
       );
@@ -263,10 +279,18 @@ export class Agent {
       }
     }
 
+    // A new proxy port's TPROXY rule goes in before the map entries that mark flows for it: a
+    // marked packet without its rule would be delivered to the node itself and refused.
+    const ports = proxyPortsOf(state);
+    const during = this.#tproxyInstalled ? [...new Set([...this.#proxyPorts, ...ports])] : ports;
+    const early = await this.#installTproxy(during.sort((a, b) => a - b));
+    if (!early.ok) return early;
+
     const applied = this.datapath.apply({
       endpoints: programmed,
       policies: state.policies.filter((p) => wanted.has(p.endpointId)),
       ipcache: state.ipcache,
+      meshServices: state.meshServices,
     });
     if (!applied.ok) {
       for (const e of applied.error) if (e.kind === "full") this.#events.onMapFull?.(e);
@@ -283,23 +307,24 @@ export class Agent {
     }
     if (attachErrors.length > 0) return err(attachErrors);
 
-    const ports = [
-      ...new Set(
-        state.policies.flatMap((p) =>
-          p.entries.flatMap((e) => (e.proxyPort === undefined ? [] : [e.proxyPort])),
-        ),
-      ),
-    ].sort((a, b) => a - b);
-    if (!this.#tproxyInstalled || ports.join() !== this.#proxyPorts.join()) {
-      try {
-        await installTproxy(ports);
-      } catch (error) {
-        return err([messageOf(error)]);
-      }
-      this.#proxyPorts = ports;
-      this.#tproxyInstalled = true;
-    }
+    // Then the rules of the ports no longer in use go.
+    const tproxied = await this.#installTproxy(ports);
+    if (!tproxied.ok) return tproxied;
     this.#status = status;
+    this.#meshServices = state.meshServices;
+    return ok(undefined);
+  }
+
+  /** Replaces the TPROXY rules when the set of ports changes. */
+  async #installTproxy(ports: readonly number[]): Promise<Result<void, readonly unknown[]>> {
+    if (this.#tproxyInstalled && ports.join() === this.#proxyPorts.join()) return ok(undefined);
+    try {
+      await installTproxy(ports);
+    } catch (error) {
+      return err([messageOf(error)]);
+    }
+    this.#proxyPorts = [...ports];
+    this.#tproxyInstalled = true;
     return ok(undefined);
   }
 
@@ -338,6 +363,7 @@ export class Agent {
       endpoints: this.#status,
       cniAttachments: this.cni.all().length,
       proxyPorts: this.#proxyPorts,
+      meshServices: this.#meshServices,
       ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
       maps,
     };

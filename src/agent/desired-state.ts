@@ -5,6 +5,7 @@
  * the agent's local API provide it when the agent runs on its own.
  */
 import type { EndpointPolicy, IpcacheEntry, LocalEndpoint } from "../model/endpoint-policy.ts";
+import type { MeshService } from "../model/mesh-service.ts";
 
 export interface DesiredState {
   /**
@@ -15,9 +16,20 @@ export interface DesiredState {
   readonly endpoints: readonly LocalEndpoint[];
   readonly policies: readonly EndpointPolicy[];
   readonly ipcache: readonly IpcacheEntry[];
+  /**
+   * Service ports (ClusterIP:port) whose new flows from this node's pods go
+   * to the node Envoy's mesh listener (GAMMA). Optional in the file and API
+   * form (absent = none).
+   */
+  readonly meshServices: readonly MeshService[];
 }
 
-export const EMPTY_DESIRED_STATE: DesiredState = { endpoints: [], policies: [], ipcache: [] };
+export const EMPTY_DESIRED_STATE: DesiredState = {
+  endpoints: [],
+  policies: [],
+  ipcache: [],
+  meshServices: [],
+};
 
 /** An update the source could not turn into a DesiredState: rejected, the previous state stays. */
 export interface FieldError {

@@ -55,7 +55,9 @@ export function createAgentMetrics(datapath: Datapath): AgentMetrics {
     labelNames: ["map"] as const,
     registers: [registry],
     collect() {
-      for (const name of ["strait_endpoints", "strait_policy", "strait_ipcache"] as const) {
+      for (const name of Object.keys(datapath.entryCounts()) as (keyof ReturnType<
+        typeof datapath.entryCounts
+      >)[]) {
         this.set({ map: name }, datapath.map(name).info.maxEntries);
       }
     },

@@ -62,7 +62,7 @@ export const AGENT_SETTINGS = [
     env: "STRAIT_XDS_ADDRESS",
     type: "string",
     description:
-      "HOST:PORT of the controller's xDS server: the agent's normal source of desired state (its node's endpoints, policies, ipcache).",
+      "HOST:PORT of the controller's xDS server: the agent's normal source of desired state (its node's endpoints, policies, ipcache, mesh services).",
   },
   {
     flag: "node-name",
@@ -109,7 +109,7 @@ export const AGENT_SETTINGS = [
     env: "STRAIT_DESIRED_STATE",
     type: "string",
     description:
-      "JSON or YAML file of desired state (endpoints, policies, ipcache), watched, for an agent running without a controller. Without it and --xds-address, the state comes from PUT /api/v1/desired-state.",
+      "JSON or YAML file of desired state (endpoints, policies, ipcache, meshServices), watched, for an agent running without a controller. Without it and --xds-address, the state comes from PUT /api/v1/desired-state.",
   },
   {
     flag: "api-token-file",

@@ -79,6 +79,30 @@ describe("validateDesiredState", () => {
     ]);
   });
 
+  it("takes mesh services (protocol TCP by default, none when absent) and names their bad fields", () => {
+    const web = { service: "apps/web", address: "10.96.0.10", port: 80, proxyPort: 15003 };
+    const r = validateDesiredState({ meshServices: [web] });
+    expect(r.ok && r.value.meshServices).toEqual([{ ...web, protocol: "TCP" }]);
+    const none = validateDesiredState({});
+    expect(none.ok && none.value.meshServices).toEqual([]);
+    const bad = validateDesiredState({
+      meshServices: [
+        { service: "", address: "10.96.0.300", port: 0, protocol: "UDP", proxyPort: 70000, weight: 1 },
+        web,
+        { ...web, proxyPort: 15004 },
+      ],
+    });
+    expect(bad.ok ? [] : bad.error.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      "meshServices[0].weight: unknown field",
+      "meshServices[0].service: must name the Service (namespace/name)",
+      'meshServices[0].address: "10.96.0.300" is not an IPv4 address',
+      "meshServices[0].port: must be an integer in 1..65535",
+      'meshServices[0].protocol: must be "TCP"',
+      "meshServices[0].proxyPort: must be an integer in 1..65535",
+      "meshServices[2]: 10.96.0.10:80 is also meshServices[1]",
+    ]);
+  });
+
   it("rejects what is not an object", () => {
     expect(validateDesiredState([1, 2])).toEqual({
       ok: false,

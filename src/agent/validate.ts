@@ -12,6 +12,7 @@ import {
   type LocalEndpoint,
   type PolicyEntry,
 } from "../model/endpoint-policy.ts";
+import { type MeshService, meshServiceName } from "../model/mesh-service.ts";
 import type { ResourceRef } from "../model/resource-ref.ts";
 import { err, ok, type Result } from "../model/result.ts";
 import { parseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
@@ -201,19 +202,42 @@ function ipcacheEntry(c: Checker, v: unknown, f: string): IpcacheEntry | undefin
   return { prefix, identity, ...(node === undefined ? {} : { node }) };
 }
 
+function meshService(c: Checker, v: unknown, f: string): MeshService | undefined {
+  const o = c.object(v, f);
+  if (o === undefined) return undefined;
+  c.only(o, f, ["service", "address", "port", "protocol", "proxyPort"]);
+  const service = c.string(o.service, `${f}.service`);
+  if (service === "") c.fail(`${f}.service`, "must name the Service (namespace/name)");
+  const address = c.string(o.address, `${f}.address`);
+  if (address !== undefined) {
+    const p = parseIpv4(address);
+    if (!p.ok) c.fail(`${f}.address`, p.error);
+  }
+  const port = c.int(o.port, `${f}.port`, 1, 65535);
+  // The mesh listener speaks HTTP: TCP only (a UDP Service port has no HTTPRoute to apply).
+  if (o.protocol !== undefined && o.protocol !== "TCP") c.fail(`${f}.protocol`, 'must be "TCP"');
+  const proxyPort = c.int(o.proxyPort, `${f}.proxyPort`, 1, 65535);
+  if (service === undefined || address === undefined || port === undefined || proxyPort === undefined)
+    return undefined;
+  return { service, address, port, protocol: "TCP", proxyPort };
+}
+
 /** Parses and checks a desired state; every problem is reported with its field path. */
 export function validateDesiredState(input: unknown): Result<DesiredState, FieldError[]> {
   const c = new Checker();
   const o = c.object(input, "(root)");
   if (o === undefined) return err(c.errors);
   for (const key of Object.keys(o)) {
-    if (!["endpoints", "policies", "ipcache"].includes(key)) c.fail(key, "unknown field");
+    if (!["endpoints", "policies", "ipcache", "meshServices"].includes(key)) c.fail(key, "unknown field");
   }
   const endpoints = (c.array(o.endpoints, "endpoints") ?? []).map((e, i) =>
     endpoint(c, e, `endpoints[${i}]`),
   );
   const policies = (c.array(o.policies, "policies") ?? []).map((p, i) => policy(c, p, `policies[${i}]`));
   const ipcache = (c.array(o.ipcache, "ipcache") ?? []).map((e, i) => ipcacheEntry(c, e, `ipcache[${i}]`));
+  const meshServices = (c.array(o.meshServices, "meshServices") ?? []).map((m, i) =>
+    meshService(c, m, `meshServices[${i}]`),
+  );
 
   const ids = new Map<number, number>();
   endpoints.forEach((e, i) => {
@@ -233,10 +257,20 @@ export function validateDesiredState(input: unknown): Result<DesiredState, Field
       c.fail(`policies[${i}].endpointId`, `endpoint ${p.endpointId} has two policies`);
     owned.add(p.endpointId);
   });
+  // One map entry per address and port: two entries for one would leave the proxy port to chance.
+  const services = new Map<string, number>();
+  meshServices.forEach((m, i) => {
+    if (m === undefined) return;
+    const name = meshServiceName(m);
+    const seen = services.get(name);
+    if (seen !== undefined) c.fail(`meshServices[${i}]`, `${name} is also meshServices[${seen}]`);
+    services.set(name, i);
+  });
   if (c.errors.length > 0) return err(c.errors);
   return ok({
     endpoints: endpoints as LocalEndpoint[],
     policies: policies as EndpointPolicy[],
     ipcache: ipcache as IpcacheEntry[],
+    meshServices: meshServices as MeshService[],
   });
 }

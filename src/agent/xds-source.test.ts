@@ -10,8 +10,10 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { startXds, type XdsHarness } from "../../test/support/xds-server-harness.ts";
 import { runPipeline } from "../controller/pipeline.ts";
+import type { MeshService } from "../model/mesh-service.ts";
 import { parseManifestText } from "../sources/manifests.ts";
 import { ResourceStore } from "../sources/store.ts";
+import { type AgentResourceSet, meshServiceResources } from "../xds/translate/agent-resources.ts";
 import type { ApplyOutcome, DesiredState } from "./desired-state.ts";
 import { XdsDesiredStateSource } from "./xds-source.ts";
 
@@ -47,10 +49,11 @@ function load(store: ResourceStore, text: string) {
   for (const o of parseManifestText("test.yaml", text).objects) store.upsert(o.kind, o.object);
 }
 
-function publish(h: XdsHarness, store: ResourceStore) {
+/** `extra`: resources the pipeline of this branch does not make yet (the GAMMA mesh services). */
+function publish(h: XdsHarness, store: ResourceStore, extra: AgentResourceSet = {}) {
   const out = runPipeline(store, { now: new Date(), addressPool: ["127.0.1.0/24"] });
   for (const [node, resources] of out.nodeResources) h.cache.setNodeResources(`node/${node}`, resources);
-  h.cache.publish(out.resources);
+  h.cache.publish({ ...out.resources, ...extra });
   return out;
 }
 
@@ -152,6 +155,23 @@ describe("the agent's xDS source", () => {
     const third = await until("the state after the NACK", () => states[2]);
     expect(third.policies[0]?.entries.map((e) => e.port)).toEqual([7070]);
     expect(rejected).toEqual([]);
+
+    // Mesh services (GAMMA) come with the state, and go with it.
+    expect(first.meshServices).toEqual([]);
+    const web: MeshService = {
+      service: "default/web",
+      address: "10.96.0.10",
+      port: 80,
+      protocol: "TCP",
+      proxyPort: 15003,
+    };
+    publish(h, store, meshServiceResources([web]));
+    const fourth = await until("the state with a mesh service", () => states[3]);
+    expect(fourth.meshServices).toEqual([web]);
+    expect(fourth.policies[0]?.entries.map((e) => e.port)).toEqual([7070]);
+    publish(h, store);
+    const fifth = await until("the state without it", () => states[4]);
+    expect(fifth.meshServices).toEqual([]);
   });
 
   it("reconnects after the server goes away, without an empty state in between", async () => {

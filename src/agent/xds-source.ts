@@ -37,6 +37,7 @@ export const AGENT_TYPES: readonly string[] = [
   STRAIT_TYPE_URLS.identityHosts,
   STRAIT_TYPE_URLS.authSettings,
   STRAIT_TYPE_URLS.endpointPolicy,
+  STRAIT_TYPE_URLS.meshService,
 ];
 const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
@@ -297,7 +298,12 @@ export class XdsDesiredStateSource implements DesiredStateSource {
     }
     const s = agentStateFrom(resources);
     this.#authSettings = s.trustDomain === undefined ? {} : { trustDomain: s.trustDomain };
-    const parsed = validateDesiredState({ endpoints: s.endpoints, policies: s.policies, ipcache: s.ipcache });
+    const parsed = validateDesiredState({
+      endpoints: s.endpoints,
+      policies: s.policies,
+      ipcache: s.ipcache,
+      meshServices: s.meshServices,
+    });
     return parsed.ok ? { ok: true, value: parsed.value } : { ok: false, errors: parsed.error };
   }
 }

@@ -20,6 +20,7 @@ export const MAP_NAMES = [
   "strait_auth",
   "strait_events",
   "strait_counters",
+  "strait_mesh_svc",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 

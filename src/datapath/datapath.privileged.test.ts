@@ -41,6 +41,7 @@ function desired(entries: readonly PolicyEntry[], enforced = true): DatapathDesi
     ],
     policies: [policy],
     ipcache: [{ prefix: "10.251.0.7/32", identity: 1007 }],
+    meshServices: [],
   };
 }
 
@@ -95,7 +96,12 @@ describe.skipIf(!canRunKernelTests)(`Datapath.apply on real maps ${KERNEL_SKIP_R
     const b = Datapath.open({ pinRoot });
     try {
       expect(b.map("strait_policy").keys()).toHaveLength(2);
-      expect(b.entryCounts()).toEqual({ strait_endpoints: 1, strait_policy: 2, strait_ipcache: 1 });
+      expect(b.entryCounts()).toEqual({
+        strait_endpoints: 1,
+        strait_policy: 2,
+        strait_ipcache: 1,
+        strait_mesh_svc: 0,
+      });
       expect(b.apply(desired([entry(1001, 80), entry(1002, 443)]))).toMatchObject({
         ok: true,
         value: { written: 0 },

@@ -5,13 +5,20 @@
  * counters and flow events.
  */
 import type { AuthType, EndpointPolicy, IpcacheEntry } from "../model/endpoint-policy.ts";
+import type { MeshService } from "../model/mesh-service.ts";
 import { err, ok, type Result } from "../model/result.ts";
 import { mustParseIpv4 } from "../net/ipv4.ts";
 import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-object.ts";
 import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { COUNTERS_MAX, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
 import { AUTH_TYPES } from "./codecs/policy.ts";
-import { endpointEntries, ipcacheEntries, type ProgrammedEndpoint, policyEntries } from "./map-entries.ts";
+import {
+  endpointEntries,
+  ipcacheEntries,
+  meshServiceEntries,
+  type ProgrammedEndpoint,
+  policyEntries,
+} from "./map-entries.ts";
 import { MapSync, type MapWriteError } from "./map-sync.ts";
 import { addon, errnoName } from "./native.ts";
 import { DIR_MAX, DROP_REASON_MAX, VERDICT_MAX } from "./reasons.ts";
@@ -21,12 +28,16 @@ export interface DatapathDesired {
   /** Policies of the programmed endpoints (by endpointId). */
   readonly policies: readonly EndpointPolicy[];
   readonly ipcache: readonly IpcacheEntry[];
+  /** Service ports whose new flows go to the node Envoy's mesh listener (GAMMA). */
+  readonly meshServices: readonly MeshService[];
 }
+
+type OwnedMap = "endpoints" | "policy" | "ipcache" | "meshServices";
 
 export interface ApplyStats {
   readonly written: number;
   readonly deleted: number;
-  readonly entries: Readonly<Record<"endpoints" | "policy" | "ipcache", number>>;
+  readonly entries: Readonly<Record<OwnedMap, number>>;
 }
 
 export interface CounterSample {
@@ -42,6 +53,7 @@ export class Datapath {
   readonly #endpoints: MapSync;
   readonly #policy: MapSync;
   readonly #ipcache: MapSync;
+  readonly #mesh: MapSync;
   #ring: number | undefined;
   readonly #cpus: number;
 
@@ -50,6 +62,7 @@ export class Datapath {
     this.#endpoints = new MapSync(object.maps.strait_endpoints);
     this.#policy = new MapSync(object.maps.strait_policy);
     this.#ipcache = new MapSync(object.maps.strait_ipcache);
+    this.#mesh = new MapSync(object.maps.strait_mesh_svc);
     this.#cpus = addon().possibleCpus();
   }
 
@@ -59,11 +72,14 @@ export class Datapath {
   }
 
   /** Entries in the agent-owned maps, as last written (no syscall). */
-  entryCounts(): Readonly<Record<"strait_endpoints" | "strait_policy" | "strait_ipcache", number>> {
+  entryCounts(): Readonly<
+    Record<"strait_endpoints" | "strait_policy" | "strait_ipcache" | "strait_mesh_svc", number>
+  > {
     return {
       strait_endpoints: this.#endpoints.size,
       strait_policy: this.#policy.size,
       strait_ipcache: this.#ipcache.size,
+      strait_mesh_svc: this.#mesh.size,
     };
   }
 
@@ -72,11 +88,14 @@ export class Datapath {
   }
 
   /**
-   * Brings endpoints, policy and ipcache to `desired`. Order, and why:
+   * Brings endpoints, policy, ipcache and mesh services to `desired`. Order, and why:
    * 1. upsert ipcache and policy entries: new entries of endpoints that are
    *    not enforced yet change nothing, and an added deny wins at once;
    * 2. upsert endpoints: enforcement flags flip only once their policy is in;
-   * 3. prune policy, endpoints, ipcache: stale entries go last, so an
+   * 3. upsert mesh services: they depend on no other map (a ClusterIP is no
+   *    endpoint and has no identity); the caller installs the TPROXY rule of
+   *    a new proxy port before, so a redirected flow always finds its listener's rule;
+   * 4. prune mesh services, policy, endpoints, ipcache: stale entries go last, so an
    *    endpoint that stops being enforced allows all before its entries vanish.
    * At every moment each flow gets either the old state's verdict or the new
    * one's. A state that would not fit a map is refused before any write.
@@ -86,8 +105,14 @@ export class Datapath {
       endpoints: endpointEntries(desired.endpoints),
       policy: policyEntries(desired.policies),
       ipcache: ipcacheEntries(desired.ipcache),
+      meshServices: meshServiceEntries(desired.meshServices),
     };
-    const syncs = { endpoints: this.#endpoints, policy: this.#policy, ipcache: this.#ipcache };
+    const syncs = {
+      endpoints: this.#endpoints,
+      policy: this.#policy,
+      ipcache: this.#ipcache,
+      meshServices: this.#mesh,
+    };
     const full: MapWriteError[] = [];
     for (const [name, sync] of Object.entries(syncs) as [keyof typeof syncs, MapSync][]) {
       const needed = sync.sizeDuringUpdate(content[name]);
@@ -103,13 +128,13 @@ export class Datapath {
     if (full.length > 0) return err(full);
 
     let written = 0;
-    for (const name of ["ipcache", "policy", "endpoints"] as const) {
+    for (const name of ["ipcache", "policy", "endpoints", "meshServices"] as const) {
       const r = syncs[name].upsert(content[name]);
       written += r.written;
       if (r.error !== undefined) return err([r.error]);
     }
     let deleted = 0;
-    for (const name of ["policy", "endpoints", "ipcache"] as const)
+    for (const name of ["meshServices", "policy", "endpoints", "ipcache"] as const)
       deleted += syncs[name].prune(content[name]);
     return ok({
       written,
@@ -118,6 +143,7 @@ export class Datapath {
         endpoints: content.endpoints.size,
         policy: content.policy.size,
         ipcache: content.ipcache.size,
+        meshServices: content.meshServices.size,
       },
     });
   }

@@ -14,6 +14,7 @@ import { decodeCtEntry } from "./codecs/ct.ts";
 import { encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
 import { decodeFlowEvent, type RawFlowEvent } from "./codecs/flow-event.ts";
 import { encodeIpcacheInfo, encodeIpcacheKey } from "./codecs/ipcache.ts";
+import { encodeMeshSvcInfo, encodeMeshSvcKey } from "./codecs/mesh.ts";
 import {
   encodePolicyKey,
   encodePolicyValue,
@@ -96,7 +97,14 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
     ({ src, dst, protocol: "tcp", sport: sp, dport, flags }) as const;
 
   beforeEach(() => {
-    clear("strait_endpoints", "strait_ipcache", "strait_policy", "strait_ct", "strait_auth");
+    clear(
+      "strait_endpoints",
+      "strait_ipcache",
+      "strait_policy",
+      "strait_ct",
+      "strait_auth",
+      "strait_mesh_svc",
+    );
     events();
     sport += 1;
   });
@@ -184,6 +192,75 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
       { proxyPort: 15002 },
     );
     expect(run("from", tcp(A.ip, B.ip, 80)).mark).toBe(toProxyMark(15002));
+  });
+
+  describe("mesh services (GAMMA)", () => {
+    const SVC = { ip: "10.96.0.10", port: 80 };
+    const MESH_PORT = 15003;
+    const meshKey = (port = SVC.port, protocol: number = IPPROTO.TCP) =>
+      encodeMeshSvcKey({ address: SVC.ip, port, protocol });
+
+    it("redirects a new flow to a listed ClusterIP:port to the mesh listener, with a REDIRECTED event and a CT entry", () => {
+      endpoint(A, false, false);
+      dp.maps.strait_mesh_svc.update(meshKey(), encodeMeshSvcInfo(MESH_PORT));
+      const syn = run("from", tcp(A.ip, SVC.ip, SVC.port));
+      expect(syn).toEqual({ retval: TC_ACT_OK, mark: toProxyMark(MESH_PORT) });
+      expect(events()).toEqual([
+        expect.objectContaining({
+          type: EVENT.POLICY_VERDICT,
+          verdict: VERDICT.REDIRECTED,
+          direction: DIR.EGRESS,
+          source: A.ip,
+          destination: SVC.ip,
+          destinationPort: SVC.port,
+          sourceIdentity: A.identity,
+          destinationIdentity: 2, // a ClusterIP has no identity: world
+          proxyPort: MESH_PORT,
+          endpointId: A.id,
+        }),
+      ]);
+      const [ctKey] = dp.maps.strait_ct.keys();
+      expect(decodeCtEntry(dp.maps.strait_ct.lookup(ctKey as Buffer) as Buffer)).toMatchObject({
+        proxyPort: MESH_PORT,
+        sourceIdentity: A.identity,
+      });
+    });
+
+    it("leaves other ports, other addresses and UDP to the same port untouched", () => {
+      endpoint(A, false, false);
+      dp.maps.strait_mesh_svc.update(meshKey(), encodeMeshSvcInfo(MESH_PORT));
+      expect(run("from", tcp(A.ip, SVC.ip, 81))).toEqual({ retval: TC_ACT_OK, mark: 0 });
+      expect(run("from", tcp(A.ip, "10.96.0.11", SVC.port))).toEqual({ retval: TC_ACT_OK, mark: 0 });
+      const udp = run("from", { src: A.ip, dst: SVC.ip, protocol: "udp", sport, dport: SVC.port });
+      expect(udp).toEqual({ retval: TC_ACT_OK, mark: 0 });
+      expect(events().map((e) => e.verdict)).toEqual([
+        VERDICT.FORWARDED,
+        VERDICT.FORWARDED,
+        VERDICT.FORWARDED,
+      ]);
+    });
+
+    it("keeps an established flow's redirect after the entry is removed; new flows then go on untouched", () => {
+      endpoint(A, false, false);
+      dp.maps.strait_mesh_svc.update(meshKey(), encodeMeshSvcInfo(MESH_PORT));
+      expect(run("from", tcp(A.ip, SVC.ip, SVC.port)).mark).toBe(toProxyMark(MESH_PORT));
+      clear("strait_mesh_svc");
+      expect(run("from", tcp(A.ip, SVC.ip, SVC.port, TCP.ACK)).mark).toBe(toProxyMark(MESH_PORT));
+      expect(run("from", tcp(A.ip, SVC.ip, SVC.port, TCP.SYN, sport + 1)).mark).toBe(0);
+    });
+
+    it("redirects before the egress policy (which has no identity to decide a ClusterIP on), and passes the listener's replies through CT", () => {
+      endpoint(A, true, true); // enforced both ways, nothing allowed
+      dp.maps.strait_mesh_svc.update(meshKey(), encodeMeshSvcInfo(MESH_PORT));
+      expect(run("from", tcp(A.ip, SVC.ip, SVC.port))).toEqual({
+        retval: TC_ACT_OK,
+        mark: toProxyMark(MESH_PORT),
+      });
+      // The listener answers as the ClusterIP (transparent): a reply of the redirected flow.
+      expect(run("to", tcp(SVC.ip, A.ip, sport, TCP.SYN | TCP.ACK, SVC.port)).retval).toBe(TC_ACT_OK);
+      // Not a mesh service: the egress policy applies as before.
+      expect(run("from", tcp(A.ip, SVC.ip, 81)).retval).toBe(TC_ACT_SHOT);
+    });
   });
 
   it("drops a new flow that needs auth while the auth map has no valid entry, with an event carrying the key", () => {

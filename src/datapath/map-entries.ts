@@ -4,9 +4,11 @@
  * of the encoded C key (what the kernel compares), values the encoded C value.
  */
 import type { EndpointPolicy, IpcacheEntry, PolicyEntry } from "../model/endpoint-policy.ts";
+import type { MeshService } from "../model/mesh-service.ts";
 import { mustParseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import { encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
 import { encodeIpcacheInfo, encodeIpcacheKey } from "./codecs/ipcache.ts";
+import { encodeMeshSvcInfo, encodeMeshSvcKey, meshSvcKeyOf } from "./codecs/mesh.ts";
 import { encodePolicyKey, encodePolicyValue, policyKeyOf, policyValueOf } from "./codecs/policy.ts";
 
 export interface MapEntry {
@@ -93,5 +95,12 @@ export function ipcacheEntries(entries: readonly IpcacheEntry[]): MapContent {
       }),
     );
   }
+  return out;
+}
+
+/** One entry per Service address and port (validation refuses two proxy ports for one). */
+export function meshServiceEntries(services: readonly MeshService[]): MapContent {
+  const out = new Map<string, MapEntry>();
+  for (const m of services) put(out, encodeMeshSvcKey(meshSvcKeyOf(m)), encodeMeshSvcInfo(m.proxyPort));
   return out;
 }

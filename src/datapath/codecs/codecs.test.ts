@@ -14,6 +14,7 @@ import { ENDPOINT_INFO, ENDPOINT_KEY } from "./endpoints.ts";
 import { FLOW_EVENT } from "./flow-event.ts";
 import { IPCACHE_INFO, IPCACHE_KEY } from "./ipcache.ts";
 import type { StructLayout } from "./layout.ts";
+import { MESH_SVC_INFO, MESH_SVC_KEY } from "./mesh.ts";
 import { POLICY_ENTRY, POLICY_KEY } from "./policy.ts";
 
 const LAYOUTS: readonly StructLayout[] = [
@@ -29,6 +30,8 @@ const LAYOUTS: readonly StructLayout[] = [
   AUTH_INFO,
   FLOW_EVENT,
   COUNTER,
+  MESH_SVC_KEY,
+  MESH_SVC_INFO,
 ];
 
 describe.skipIf(!nativeBuilt)(
