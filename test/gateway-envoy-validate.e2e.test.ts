@@ -1,7 +1,8 @@
 /**
  * The real Envoy (build/bin/envoy, 1.40.0) accepts the listeners and clusters
  * of every gateway golden case (HTTP, HTTPS, TLSRoute passthrough/terminate
- * chains with tcp_proxy, GRPCRoute's HTTP/2 clusters): they go into a
+ * chains with tcp_proxy, GRPCRoute's HTTP/2 clusters, the GAMMA mesh
+ * listener with its destination- and source-matched chains): they go into a
  * bootstrap as static resources, their RDS/SDS/EDS references to an ADS
  * cluster, and `envoy --mode validate` must pass. Quick and without ports;
  * serving them over xDS is the Envoy end-to-end tests' part.
@@ -44,7 +45,12 @@ describe("the node's Envoy accepts the gateway configuration", () => {
 
   it("has the route kinds' cases", () => {
     expect(cases).toEqual(
-      expect.arrayContaining(["TLSRouteMixedTermination", "GRPCRouteExactMethodMatching"]),
+      expect.arrayContaining([
+        "TLSRouteMixedTermination",
+        "GRPCRouteExactMethodMatching",
+        "MeshBasic",
+        "MeshConsumerRoute",
+      ]),
     );
   });
 

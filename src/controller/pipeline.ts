@@ -21,7 +21,7 @@ import {
 } from "../policy/index.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { TYPE_URLS } from "../xds/proto/envoy-protos.ts";
-import { agentResources } from "../xds/translate/agent-resources.ts";
+import { agentResources, meshServiceResources } from "../xds/translate/agent-resources.ts";
 import { type EnvoyResourceSet, translateGateway, XdsCache } from "../xds/translate/index.ts";
 import { l7Resources } from "../xds/translate/l7-policy.ts";
 import type { EnvoyResourceJson } from "../xds/translate/resource-set.ts";
@@ -86,6 +86,11 @@ export interface PipelineOutput {
   readonly identityObjects: readonly CiliumIdentityObject[];
   /** Per node (by Kubernetes node name): what its agent and its Envoy get on top of the shared resources. */
   readonly nodeResources: ReadonlyMap<string, NodeResources>;
+  /**
+   * What every node's agent gets beside `resources` (shared by all nodes): the
+   * mesh services (strait.v1.MeshService) whose flows it steers to the mesh listener.
+   */
+  readonly sharedAgentResources: NodeResources;
 }
 
 /** Standalone default: loopback addresses, so each Gateway can bind its own on one machine. */
@@ -132,5 +137,6 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     policy,
     identityObjects: identityObjects(policy.records),
     nodeResources,
+    sharedAgentResources: meshServiceResources(model.mesh.services),
   };
 }

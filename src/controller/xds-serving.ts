@@ -199,7 +199,8 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
         failures.delete(key);
       }
       nodeKeys = next;
-      const published = cache.publish(output.resources);
+      // The agents' shared types (mesh services) ride in the shared layer: Envoys never subscribe to them.
+      const published = cache.publish({ ...output.resources, ...output.sharedAgentResources });
       record("gateway", published.invalid);
       failures.delete("publish");
       logger.debug({ version: published.version, nodes: next.size }, "xDS snapshot published");

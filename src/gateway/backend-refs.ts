@@ -52,9 +52,21 @@ const SUPPORTED_APP_PROTOCOLS = new Set([
   "http2",
 ]);
 
+/**
+ * Where a reference comes from. `parentServices` (`namespace/name`): the
+ * Services a GAMMA route is attached to; a backendRef to one of them needs no
+ * ReferenceGrant, since a consumer route sends its traffic on to the Service
+ * it is for (GEP-1426; the official MeshConsumerRoute test has none).
+ */
+export interface RefOrigin {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly parentServices?: ReadonlySet<string>;
+}
+
 export function resolveBackendRef(
   view: ResourceView,
-  from: { kind: string; namespace: string },
+  from: RefOrigin,
   ref: BackendRefSpec,
   policies: BackendTlsPolicies,
 ): ResolvedRef {
@@ -70,6 +82,7 @@ export function resolveBackendRef(
     };
   }
   if (
+    from.parentServices?.has(`${namespace}/${ref.name}`) !== true &&
     !referenceAllowed(
       view,
       { group: "gateway.networking.k8s.io", kind: from.kind, namespace: from.namespace },
@@ -125,7 +138,7 @@ export interface RuleBackends {
 
 export function resolveRuleBackends(
   view: ResourceView,
-  from: { kind: string; namespace: string },
+  from: RefOrigin,
   refs: readonly BackendRefSpec[],
   policies: BackendTlsPolicies,
 ): RuleBackends {

@@ -3,7 +3,7 @@
  * testdata/gateway/ (named after the conformance test or the Gateway API spec
  * section it pins):
  *
- *   input.yaml (+ common.yaml) ──gateway stage──► statuses.yaml, model.yaml
+ *   input.yaml (+ common.yaml, + mesh.yaml for Mesh* cases) ──gateway stage──► statuses.yaml, model.yaml
  *                               ──xds translate──► envoy.yaml
  *
  * The goldens are regenerated only with UPDATE_GOLDEN=1 (and reviewed); a
@@ -161,6 +161,8 @@ describe("gateway golden cases", () => {
     const handWritten = existsSync(expectFile);
     const store = new ResourceStore();
     load(join(ROOT, "common.yaml"), store);
+    // The mesh (GAMMA) cases share the mesh tests' setup: Services with ClusterIPs, pods, endpoints.
+    if (name.startsWith("Mesh")) load(join(ROOT, "mesh.yaml"), store);
     if (handWritten) {
       expect(
         readFileSync(join(dir, "input.yaml"), "utf8"),

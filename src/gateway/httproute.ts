@@ -9,9 +9,10 @@ import type { Cors, HeaderMutation, Mirror, Retry, RouteMatch, WeightedBackend }
 import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { type BackendRefSpec, type RefProblem, resolveRuleBackends } from "./backend-refs.ts";
+import { type BackendRefSpec, type RefOrigin, type RefProblem, resolveRuleBackends } from "./backend-refs.ts";
 import type { BackendTlsPolicies, PolicyDecision } from "./backend-tls-policy.ts";
 import { parseGatewayDuration } from "./duration.ts";
+import { isServiceParent, type ParentRefLike } from "./route-attachment.ts";
 import { type FilterSpec, type PathModifier, type RedirectSpec, translateFilters } from "./route-filters.ts";
 import { MATCH_ALL, translateMatch } from "./route-matches.ts";
 import type { GrpcMethodRank } from "./route-precedence.ts";
@@ -68,7 +69,7 @@ export interface RuleSpec {
 
 function translateRule(
   view: ResourceView,
-  from: { readonly kind: string; readonly namespace: string },
+  from: RefOrigin,
   rule: RuleSpec,
   index: number,
   policies: BackendTlsPolicies,
@@ -212,6 +213,12 @@ export function translateHttpRoute(
   route: ObjectOf<"HTTPRoute">,
   policies: BackendTlsPolicies,
 ): TranslatedHttpRoute {
+  const namespace = route.metadata.namespace ?? "";
+  const parentServices = new Set(
+    ((route.spec?.parentRefs ?? []) as ParentRefLike[])
+      .filter(isServiceParent)
+      .map((p) => `${p.namespace ?? namespace}/${p.name}`),
+  );
   return translateRoute(
     view,
     "HTTPRoute",
@@ -219,6 +226,7 @@ export function translateHttpRoute(
     (route.spec?.hostnames ?? []) as string[],
     (route.spec?.rules ?? []) as RuleSpec[],
     policies,
+    parentServices,
   );
 }
 
@@ -240,9 +248,14 @@ export function translateRoute(
   hostnames: readonly string[],
   specs: readonly RuleSpec[],
   policies: BackendTlsPolicies,
+  parentServices?: ReadonlySet<string>,
 ): TranslatedHttpRoute {
   const namespace = route.metadata.namespace ?? "";
-  const from = { kind, namespace };
+  const from: RefOrigin = {
+    kind,
+    namespace,
+    ...(parentServices === undefined || parentServices.size === 0 ? {} : { parentServices }),
+  };
   const rules: TranslatedRule[] = [];
   const invalidRules: string[] = [];
   const refProblems: RefProblem[] = [];

@@ -26,6 +26,8 @@ import { type ParentResult, routeStatus } from "./httproute-status.ts";
 import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
+import { buildMesh } from "./mesh.ts";
+import { type MeshAttachment, meshParents } from "./mesh-parents.ts";
 import { byAge } from "./object-order.ts";
 import { unplacedPolicies, withoutPolicies } from "./policy-ancestors.ts";
 import { type AttachmentResult, attach, type ParentRefLike } from "./route-attachment.ts";
@@ -228,6 +230,8 @@ interface AttachEntry {
   /** Per result: the parent key it is for (parents that are not ours have no result). */
   readonly resultKeys: readonly ParentKey[];
   readonly results: readonly CachedResult[];
+  /** The results as the status reports them (a GAMMA route's status adds its Service parents). */
+  readonly parentResults: readonly ParentResult[];
   readonly status: ObjectStatus | undefined;
 }
 
@@ -292,6 +296,7 @@ function attachRoute(
           }
         : { ok: false },
     ),
+    parentResults: results,
     status: routeStatus(route, translated, results, controllerName, now),
   };
   cache.attachments.set(route, entry);
@@ -477,6 +482,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     ...view.list("HTTPRoute").map((route) => ({ kind: "HTTPRoute" as const, route })),
     ...view.list("GRPCRoute").map((route) => ({ kind: "GRPCRoute" as const, route })),
   ];
+  /** HTTPRoutes attached to Services (GAMMA). */
+  const meshAttachments: MeshAttachment[] = [];
   /** The object of each translated HTTPRoute or GRPCRoute, for statuses rebuilt after kind conflicts. */
   const objects = new Map<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>();
   for (const { kind, route } of httpFamily) {
@@ -520,7 +527,23 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         policyAncestors.set(p, set);
       }
     }
-    if (attached.status !== undefined) statuses.push(attached.status);
+    let status = attached.status;
+    if (kind === "HTTPRoute") {
+      const mesh = meshParents(view, (route.spec?.parentRefs ?? []) as ParentRefLike[], translated);
+      if (mesh.results.length > 0) {
+        // GAMMA routes are few: their status is rebuilt each pass, with the Service parents after the Gateways.
+        status = routeStatus(
+          route,
+          translated,
+          [...attached.parentResults, ...mesh.results],
+          controllerName,
+          options.now,
+        );
+        meshAttachments.push(...mesh.attachments);
+        if (mesh.attachments.length > 0) contributors.add(translated);
+      }
+    }
+    if (status !== undefined) statuses.push(status);
     objects.set(translated, route);
   }
   resolveKindConflicts(
@@ -541,6 +564,9 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     if (built !== undefined) statuses.push(built);
   }
 
+  const mesh = buildMesh(view, meshAttachments);
+  contributors.add({ services: mesh.backends });
+
   for (const a of ingressAddresses) taken.delete(a);
   const ingress = translateIngresses(view, pool, taken);
   for (const r of ingress.routes) contributors.add(r);
@@ -550,7 +576,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
   const ports: GatewayPort[] = [];
-  const routeTables: RouteTable[] = [];
+  const routeTables: RouteTable[] = [...mesh.routeTables];
   const certificates = new Map<string, Certificate>();
   const caBundles = new Map<string, CaBundle>();
   for (const state of gateways.values()) {
@@ -660,6 +686,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         variants.size === 0
           ? routeBackends
           : [...routeBackends, ...variants.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
+      mesh: mesh.mesh,
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),

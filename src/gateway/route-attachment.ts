@@ -19,6 +19,11 @@ export interface ParentRefLike {
   readonly port?: number;
 }
 
+/** Whether a parentRef names a Service (GAMMA, mesh-parents.ts): `group` "" or "core", `kind` Service. */
+export function isServiceParent(ref: ParentRefLike): boolean {
+  return (ref.group === "" || ref.group === "core") && ref.kind === "Service";
+}
+
 export interface Attachment {
   readonly listener: ListenerState;
   /** Hostnames the route serves through this listener (`*` for any). */

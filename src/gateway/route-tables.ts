@@ -59,10 +59,13 @@ interface Candidate {
   readonly rule: TranslatedRule;
 }
 
+/** What a route's actions need of the listener it is served on (a redirect's scheme and port). */
+type ListenerPort = Pick<ListenerState, "protocol" | "port">;
+
 const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
 
 /** Redirect with the port resolved as the spec says (explicit, else the scheme's, else the listener's). */
-function redirectAction(rule: TranslatedRule, listener: ListenerState): RedirectAction | undefined {
+function redirectAction(rule: TranslatedRule, listener: ListenerPort): RedirectAction | undefined {
   const r = rule.redirect;
   if (r === undefined) return undefined;
   const scheme = r.scheme ?? (listener.protocol === "HTTPS" ? "https" : "http");
@@ -87,7 +90,7 @@ function redirectAction(rule: TranslatedRule, listener: ListenerState): Redirect
 
 function actionFor(
   rule: TranslatedRule,
-  listener: ListenerState,
+  listener: ListenerPort,
   prefix: string | undefined,
   clusterFor: (c: string) => string | undefined,
 ): RouteAction {
@@ -129,7 +132,7 @@ function actionFor(
 
 function toRoutes(
   candidates: readonly Candidate[],
-  listener: ListenerState,
+  listener: ListenerPort,
   clusterFor: (c: string) => string | undefined,
 ): Route[] {
   return [...candidates]
@@ -159,6 +162,54 @@ function coveringDomains(domain: string, domains: Iterable<string>): string[] {
     .sort((a, b) => (a === "*" ? 1 : b === "*" ? -1 : b.length - a.length));
 }
 
+/** Every match of every rule of the routes, ranked for precedence. */
+function candidatesOf(routes: readonly TranslatedHttpRoute[]): Candidate[] {
+  const out: Candidate[] = [];
+  for (const route of routes) {
+    for (const rule of route.rules) {
+      rule.matches.forEach((match, matchIndex) => {
+        out.push({
+          ranked: {
+            match,
+            creationTimestamp: route.creationTimestamp,
+            namespace: route.namespace,
+            name: route.name,
+            ruleIndex: rule.index,
+            matchIndex,
+            ...(rule.grpc?.[matchIndex] === undefined ? {} : { grpc: rule.grpc[matchIndex] }),
+          },
+          route,
+          rule,
+        });
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The route table of a mesh Service port (GAMMA): one virtual host `*`,
+ * because mesh traffic is chosen by the Service's ClusterIP and port, not by
+ * Host (a route's hostnames do not narrow it, MeshFrontendHostname), holding
+ * the routes in the same precedence as on a Gateway listener. Redirects
+ * default to plain HTTP and the Service port.
+ */
+export function buildMeshRouteTable(
+  name: string,
+  port: number,
+  routes: readonly TranslatedHttpRoute[],
+  clusterFor: (c: string) => string | undefined = (c) => c,
+): RouteTable {
+  const listener: ListenerPort = { protocol: "HTTP", port };
+  return {
+    name,
+    virtualHosts: [
+      { name: `${name}/*`, domains: ["*"], routes: toRoutes(candidatesOf(routes), listener, clusterFor) },
+    ],
+    misdirectedDomains: [],
+  };
+}
+
 function buildTable(
   name: string,
   listeners: readonly ListenerState[],
@@ -183,23 +234,7 @@ function buildTable(
         list = [];
         domains.set(host, list);
       }
-      for (const rule of route.rules) {
-        rule.matches.forEach((match, matchIndex) => {
-          list.push({
-            ranked: {
-              match,
-              creationTimestamp: route.creationTimestamp,
-              namespace: route.namespace,
-              name: route.name,
-              ruleIndex: rule.index,
-              matchIndex,
-              ...(rule.grpc?.[matchIndex] === undefined ? {} : { grpc: rule.grpc[matchIndex] }),
-            },
-            route,
-            rule,
-          });
-        });
-      }
+      list.push(...candidatesOf([route]));
     }
   }
   const virtualHosts: VirtualHost[] = [];

@@ -13,6 +13,7 @@
  * the Gateway API's precedence order.
  */
 import type { ServiceBackend } from "./backend.ts";
+import type { MeshModel } from "./mesh-service.ts";
 import type { ResourceRef } from "./resource-ref.ts";
 
 export interface GatewayModel {
@@ -20,8 +21,10 @@ export interface GatewayModel {
   readonly routeTables: readonly RouteTable[];
   readonly certificates: readonly Certificate[];
   readonly caBundles: readonly CaBundle[];
-  /** Every Service port some route sends to (or mirrors to). */
+  /** Every Service port some route sends to (or mirrors to), and every mesh Service port. */
   readonly backends: readonly ServiceBackend[];
+  /** GAMMA: the Service ports every node's mesh listener serves. */
+  readonly mesh: MeshModel;
 }
 
 export interface GatewayPort {

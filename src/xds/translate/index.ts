@@ -5,11 +5,13 @@
 import type { ServiceBackend } from "../../model/backend.ts";
 import type { Exclusion } from "../../model/exclusion.ts";
 import type { GatewayModel } from "../../model/gateway.ts";
+import { MESH_LISTENER_NAME } from "../../model/mesh-service.ts";
 import type { ResourceRef } from "../../model/resource-ref.ts";
 import { TYPE_URLS } from "../proto/envoy-protos.ts";
 import { buildCluster } from "./cluster.ts";
 import { buildClusterLoadAssignment } from "./cluster-load-assignment.ts";
 import { buildListener } from "./listener.ts";
+import { buildMeshListener } from "./mesh-listener.ts";
 import { type EnvoyResourceJson, type EnvoyResourceSet, emptyResourceSet } from "./resource-set.ts";
 import { buildRouteConfiguration } from "./route-configuration.ts";
 import { buildCaBundleSecret, buildCertificateSecret } from "./secret.ts";
@@ -105,6 +107,14 @@ export function translateGateway(model: GatewayModel, cache: XdsCache = new XdsC
       port.name,
     );
   }
+  put(
+    TYPE_URLS.listener,
+    cache.get(model.mesh, (mesh) => {
+      const { json, excluded } = buildMeshListener(mesh);
+      return { resources: [json], excluded };
+    }),
+    MESH_LISTENER_NAME,
+  );
   for (const table of model.routeTables) {
     put(
       TYPE_URLS.routeConfiguration,

@@ -34,7 +34,7 @@ import { packAny } from "../proto/pack-any.ts";
 
 export const L7_CLUSTER = "strait/l7/original-dst";
 /** bpf/lib/common.h MARK_MAGIC_FROM_PROXY, identity 0: the destination takes the client's from the ipcache. */
-const FROM_PROXY_MARK = 0x0a00;
+export const FROM_PROXY_MARK = 0x0a00;
 
 export function l7ListenerName(direction: "ingress" | "egress", port: number): string {
   return `strait/l7/${direction}/${port}`;

@@ -26,7 +26,8 @@ export function caBundleSecretName(bundle: string): string {
   return `${bundle}/ca.crt`;
 }
 
-function connectionManager(statPrefix: string, routeConfig: string): Filter {
+/** The HTTP connection manager of a chain: its routes over RDS, the shared HTTP filters. */
+export function connectionManager(statPrefix: string, routeConfig: string): Filter {
   return {
     name: "envoy.filters.network.http_connection_manager",
     typed_config: packAny(
