@@ -20,7 +20,7 @@ import type { Issued } from "./certificates.ts";
 import type { CheckContext, CheckFn, CheckOutcome } from "./checks/context.ts";
 import { STATUS_CHECKS } from "./checks/status-checks.ts";
 import type { TrafficEngine } from "./checks/traffic.ts";
-import { linkNeighbours, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
+import { linkNeighbours, meshClientNamespaces, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
 import { ConformanceCluster } from "./cluster.ts";
 import type { NoteCheck } from "./mutations.ts";
 import { resolvePlaceholders } from "./placeholders.ts";
@@ -161,6 +161,8 @@ export function newCluster(
     cluster.apply(set.objects, set.ignored);
     if (test.baseManifests.includes(relative)) cluster.apply(programmatic.objects);
   }
+  // The Pods the mesh checks send from, in the order their addresses are given (sorted namespaces).
+  for (const namespace of meshClientNamespaces(test.checks)) cluster.addMeshClient(namespace);
   return { cluster, errors };
 }
 

@@ -63,13 +63,46 @@ function trustedServerCert(ctx: CheckContext, field: unknown): string | undefine
   return crt === undefined ? undefined : Buffer.from(crt, "base64").toString("utf8");
 }
 
+/** The namespace the suite's mesh tests send from: the echo-v1 client of gateway-conformance-mesh. */
+const MESH_CLIENT_NAMESPACE = "gateway-conformance-mesh";
+/**
+ * Mesh checks sent from another namespace's client, by the check's name (the
+ * catalogue says so in the test's notes, not in the check): MeshConsumerRoute's
+ * first request comes from the consumer namespace.
+ */
+const MESH_CLIENT_OF_CHECK: Readonly<Record<string, string>> = {
+  "request from consumer route's namespace modified by HTTPRoute": "gateway-conformance-mesh-consumer",
+};
+
+/** Whether a check's requests come from a mesh client Pod. */
+export function viaMeshClient(check: CheckData): boolean {
+  return check.via === "mesh client pod";
+}
+
+/** The namespaces whose mesh client Pods a test's checks send from (none for Gateway tests). */
+export function meshClientNamespaces(checks: readonly CheckData[]): string[] {
+  const out = new Set<string>();
+  for (const check of checks)
+    if (viaMeshClient(check))
+      out.add(MESH_CLIENT_OF_CHECK[String(check.name ?? "")] ?? MESH_CLIENT_NAMESPACE);
+  return [...out].sort();
+}
+
 export function buildRequest(
   ctx: CheckContext,
   check: CheckData,
   scheme: "http" | "https",
   random: number,
 ): TrafficRequest {
-  const via = parseVia(check.via);
+  const from = viaMeshClient(check)
+    ? { meshClient: MESH_CLIENT_OF_CHECK[String(check.name ?? "")] ?? MESH_CLIENT_NAMESPACE }
+    : (() => {
+        const via = parseVia(check.via);
+        return {
+          gateway: { namespace: via.namespace, name: via.name },
+          ...(via.port === undefined ? {} : { port: via.port }),
+        };
+      })();
   const request = (check.request ?? {}) as RequestData;
   const headers: Record<string, string> = { ...(request.headers ?? {}) };
   headers["X-Echo-Set-Header"] = Object.entries(request.backendSetsResponseHeaders ?? {})
@@ -86,8 +119,7 @@ export function buildRequest(
       ? request.protocol
       : undefined;
   return {
-    gateway: { namespace: via.namespace, name: via.name },
-    ...(via.port === undefined ? {} : { port: via.port }),
+    ...from,
     scheme,
     ...(request.host === undefined || request.host === "" ? {} : { host: request.host }),
     method: request.method ?? "GET",

@@ -67,18 +67,21 @@ async function main(name: string, backend: string): Promise<void> {
   const modes: Record<string, DataPlane> = {
     honest: plane,
     "simulator-wrong": {
-      serve: (resources, cluster) =>
+      serve: (resources, cluster, _simulator, mesh) =>
         plane.serve(
           resources,
           cluster,
           new SimulatedTraffic(prepareNodeConfig(broken(resources, backend)).config, cluster),
+          mesh,
         ),
     },
     "envoy-wrong": {
-      serve: (resources, cluster, simulator) => plane.serve(broken(resources, backend), cluster, simulator),
+      serve: (resources, cluster, simulator, mesh) =>
+        plane.serve(broken(resources, backend), cluster, simulator, mesh),
     },
     "envoy-rejects": {
-      serve: (resources, cluster, simulator) => plane.serve(rejected(resources), cluster, simulator),
+      serve: (resources, cluster, simulator, mesh) =>
+        plane.serve(rejected(resources), cluster, simulator, mesh),
     },
     "honest-again": plane,
   };
