@@ -301,8 +301,36 @@ async function repeat(
   return pass();
 }
 
+/**
+ * A mesh client Pod's request as the upstream MeshPod judges it
+ * (conformance/utils/echo/pod.go compareRequest): the status code, the
+ * response headers that must be absent, the ones that must have a value (the
+ * first one, as Header.Get), and the prefix of the Pod that served it. Not
+ * what the backend received, its namespace, nor a redirect's Location: the
+ * echo client's output the suite reads does not carry them.
+ */
+export function judgeMeshResponse(result: TrafficResult, expected: ExpectedData): string | undefined {
+  if (result.kind === "failed") return `request failed: ${result.reason}`;
+  const want = expected.statusCode === undefined ? [200] : [expected.statusCode].flat();
+  if (!want.includes(result.status)) return `status ${result.status}, want ${want.join(" or ")}`;
+  for (const name of expected.responseAbsentHeaders ?? []) {
+    const got = result.headers[name.toLowerCase()];
+    if (got !== undefined && got.length > 0) return `response has ${name}: ${got.join(",")}, want none`;
+  }
+  for (const [name, value] of Object.entries(expected.responseHeaders ?? {})) {
+    const got = result.headers[name.toLowerCase()]?.[0] ?? "";
+    if (got !== value) return `response header ${name}: "${got}", want "${value}"`;
+  }
+  const pod = result.backend?.pod ?? "";
+  if (!pod.startsWith(expected.backend ?? ""))
+    return `served by pod "${pod}", want one of ${expected.backend}`;
+  return undefined;
+}
+
 export const http: CheckFn = async (ctx, check) => {
   const expected = (check.expected ?? {}) as ExpectedData;
+  if (viaMeshClient(check))
+    return repeat(ctx, check, "http", (_req, res) => judgeMeshResponse(res, expected));
   const outcome = await repeat(ctx, check, "http", (req, res) => judgeResponse(req, res, expected));
   const shares = (expected.mirroredTo ?? []).filter((m) => m.percent !== undefined);
   return outcome.ok && shares.length > 0 ? mirrorDistribution(ctx, check, shares) : outcome;
