@@ -93,6 +93,15 @@ export interface PipelineOutput {
   readonly sharedAgentResources: NodeResources;
 }
 
+/**
+ * What the xDS cache's shared layer holds, for every node: the Envoy
+ * resources and the agents' shared types (each client subscribes only to its
+ * own types, so Envoys never get the mesh services, agents never the listeners).
+ */
+export function sharedResources(output: PipelineOutput): NodeResources {
+  return { ...output.resources, ...output.sharedAgentResources };
+}
+
 /** Standalone default: loopback addresses, so each Gateway can bind its own on one machine. */
 export const DEFAULT_STANDALONE_ADDRESS_POOL: readonly string[] = ["127.0.1.0/24"];
 

@@ -30,7 +30,7 @@ import {
 import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
-import type { PipelineOutput } from "./pipeline.ts";
+import { type PipelineOutput, sharedResources } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { proxylessResolver } from "./proxyless-resolver.ts";
 import { durationOf } from "./settings-check.ts";
@@ -199,8 +199,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
         failures.delete(key);
       }
       nodeKeys = next;
-      // The agents' shared types (mesh services) ride in the shared layer: Envoys never subscribe to them.
-      const published = cache.publish({ ...output.resources, ...output.sharedAgentResources });
+      const published = cache.publish(sharedResources(output));
       record("gateway", published.invalid);
       failures.delete("publish");
       logger.debug({ version: published.version, nodes: next.size }, "xDS snapshot published");

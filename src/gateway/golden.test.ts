@@ -25,7 +25,7 @@ import type { ObjectStatus } from "../model/status.ts";
 import { parseManifestText } from "../sources/manifests.ts";
 import { ResourceStore } from "../sources/store.ts";
 import { encodeResource } from "../xds/proto/index.ts";
-import { prepareNodeConfig, simulate } from "../xds/simulate/index.ts";
+import { finalizeResponse, prepareNodeConfig, simulate } from "../xds/simulate/index.ts";
 import { translateGatewayModel } from "../xds/translate/index.ts";
 import { translateGateways } from "./index.ts";
 
@@ -67,7 +67,13 @@ interface ExpectedListener {
 
 interface ExpectedRequest {
   /** `namespace/name` of the Gateway whose status address is dialled. */
-  readonly gateway: string;
+  readonly gateway?: string;
+  /**
+   * A mesh request instead (GAMMA): a pod at `from` (its IP; absent: an
+   * address no pod has) connects to this Service's ClusterIP at `port`, and
+   * the datapath redirects it to the mesh listener.
+   */
+  readonly mesh?: { readonly service: string; readonly from?: string };
   readonly port: number;
   readonly host: string;
   readonly path?: string;
@@ -80,6 +86,8 @@ interface ExpectedRequest {
   readonly status?: number;
   /** The Location of a redirect, or the Locations the spec allows. */
   readonly location?: string | readonly string[];
+  /** Response headers Envoy adds or sets (lower-case names); `null`: absent. */
+  readonly responseHeaders?: Readonly<Record<string, string | null>>;
   /** Headers the backend must receive (lower-case names). */
   readonly upstreamHeaders?: Readonly<Record<string, string>>;
   /** Path (with query) the backend must receive. */
@@ -208,12 +216,17 @@ describe("gateway golden cases", () => {
     const { config, issues } = prepareNodeConfig(resources);
     expect(issues).toEqual([]);
     for (const r of expectation.requests ?? []) {
-      const address = statusFor(statuses, `Gateway ${r.gateway}`)?.addresses?.[0]?.value ?? "";
+      const address =
+        r.mesh === undefined
+          ? (statusFor(statuses, `Gateway ${r.gateway}`)?.addresses?.[0]?.value ?? "")
+          : (model.mesh.services.find((m) => m.service === r.mesh?.service)?.address ?? "");
       const method = r.method ?? "GET";
       const path = r.path ?? "/";
       const result = simulate(config, {
         address,
         port: r.port,
+        ...(r.mesh === undefined ? {} : { via: "mesh" as const }),
+        ...(r.mesh?.from === undefined ? {} : { remoteAddress: r.mesh.from }),
         ...(r.https === undefined ? {} : { tls: { sni: r.https.sni } }),
         method,
         scheme: r.https === undefined ? "http" : "https",
@@ -225,6 +238,14 @@ describe("gateway golden cases", () => {
       const outcome = result.outcome;
       if (r.connectionFails === true) {
         expect(outcome.kind, label).toBe("connection-failed");
+        continue;
+      }
+      if (r.backend !== undefined && outcome.kind === "tcp-forward") {
+        // A mesh Service port without routes: the stream goes to the Service's endpoints as it is.
+        expect(r.mesh, `${label}\nonly a mesh request may be proxied as TCP`).toBeDefined();
+        expect(outcome.cluster.replace(/:\d+$/, ""), label).toBe(r.backend);
+        for (const h of Object.keys(r.responseHeaders ?? {}))
+          expect(r.responseHeaders?.[h], `${label}\nno response headers on a TCP stream`).toBeNull();
         continue;
       }
       if (r.backend !== undefined) {
@@ -242,6 +263,13 @@ describe("gateway golden cases", () => {
         if (r.upstreamPath !== undefined) expect(outcome.request.path, label).toBe(r.upstreamPath);
         if (r.upstreamHost !== undefined) expect(outcome.request.authority, label).toBe(r.upstreamHost);
         if (r.timeout !== undefined) expect(outcome.timeout, label).toBe(r.timeout);
+        for (const [h, v] of Object.entries(r.responseHeaders ?? {})) {
+          // The echo backend answers with no headers of its own: what the client sees is Envoy's.
+          const got = finalizeResponse(outcome, [])
+            .filter(([n]) => n === h)
+            .map(([, x]) => x);
+          expect(got.length === 0 ? null : got.join(","), `${label}\nresponse header ${h}`).toBe(v);
+        }
       }
       if (r.status !== undefined) {
         expect(outcome.kind, label).toBe("local-response");

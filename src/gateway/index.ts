@@ -26,7 +26,7 @@ import { type ParentResult, routeStatus } from "./httproute-status.ts";
 import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
-import { buildMesh } from "./mesh.ts";
+import { buildMesh, type MeshOutput } from "./mesh.ts";
 import { type MeshAttachment, meshParents } from "./mesh-parents.ts";
 import { byAge } from "./object-order.ts";
 import { unplacedPolicies, withoutPolicies } from "./policy-ancestors.ts";
@@ -55,11 +55,59 @@ export class GatewayCache {
   >();
   readonly attachments = new WeakMap<object, AttachEntry>();
   readonly parentKeys = new WeakMap<object, readonly ParentKey[]>();
+  mesh:
+    | {
+        readonly signature: readonly unknown[];
+        readonly output: MeshOutput;
+        readonly contributor: BackendContributor;
+      }
+    | undefined;
   readonly backends = new RefCountedUnion<BackendContributor, ServiceBackend>(
     (b) => b.clusterName,
     (route) => route.services,
     sameServiceBackend,
   );
+}
+
+/**
+ * The mesh model of the last pass, kept while what it was built from is the
+ * same (the Services, EndpointSlices and Pods by their revisions, the mesh
+ * routes' translations and attachments by identity): it names every
+ * ClusterIP Service port, and the same objects let the xDS stage reuse the
+ * mesh listener it encoded.
+ */
+function reuseMesh(
+  cache: GatewayCache,
+  view: ResourceView,
+  attachments: readonly MeshAttachment[],
+): { readonly output: MeshOutput; readonly contributor: BackendContributor } {
+  const signature: unknown[] = [
+    view.revision?.("Service"),
+    view,
+    view.revision?.("EndpointSlice"),
+    view.revision?.("Pod"),
+  ];
+  for (const a of attachments)
+    signature.push(
+      a.route,
+      a.service.namespace,
+      a.service.name,
+      a.service.address,
+      a.ports.join(","),
+      a.consumer,
+    );
+  const last = cache.mesh;
+  if (
+    last !== undefined &&
+    signature[0] !== undefined &&
+    last.signature.length === signature.length &&
+    last.signature.every((x, i) => x === signature[i])
+  )
+    return last;
+  const output = buildMesh(view, attachments);
+  const entry = { signature, output, contributor: { services: output.backends } };
+  cache.mesh = entry;
+  return entry;
 }
 
 export interface GatewayOptions {
@@ -564,8 +612,8 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     if (built !== undefined) statuses.push(built);
   }
 
-  const mesh = buildMesh(view, meshAttachments);
-  contributors.add({ services: mesh.backends });
+  const mesh = reuseMesh(cache, view, meshAttachments);
+  contributors.add(mesh.contributor);
 
   for (const a of ingressAddresses) taken.delete(a);
   const ingress = translateIngresses(view, pool, taken);
@@ -576,7 +624,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
   /** Client-certificate variants of TLS backends (few): added to the backends below. */
   const variants = new Map<string, ServiceBackend>();
   const ports: GatewayPort[] = [];
-  const routeTables: RouteTable[] = [...mesh.routeTables];
+  const routeTables: RouteTable[] = [...mesh.output.routeTables];
   const certificates = new Map<string, Certificate>();
   const caBundles = new Map<string, CaBundle>();
   for (const state of gateways.values()) {
@@ -686,7 +734,7 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
         variants.size === 0
           ? routeBackends
           : [...routeBackends, ...variants.values()].sort((a, b) => (a.clusterName < b.clusterName ? -1 : 1)),
-      mesh: mesh.mesh,
+      mesh: mesh.output.mesh,
     },
     statuses,
     ownedObjects: [...gateways.values()].map(gatewayService),

@@ -1,10 +1,12 @@
 import type { ResourceRef } from "./resource-ref.ts";
 
 /**
- * A Service port that HTTPRoutes attach to (GAMMA, a Service parentRef):
- * flows from a node's pods to `address:port` go to that node's Envoy, whose
- * mesh listener at `proxyPort` applies the routes. The gateway stage derives
- * these; the agent's datapath steers matching flows (strait/v1 MeshService).
+ * A ClusterIP Service TCP port of the mesh (GAMMA), routes or not: flows from
+ * a node's pods to `address:port` go to that node's Envoy, whose mesh
+ * listener at `proxyPort` applies the Service's mesh routes, or proxies the
+ * stream to its endpoints when it has none. The gateway stage derives these
+ * (gateway/mesh.ts); the agent's datapath steers matching flows
+ * (strait/v1 MeshService).
  */
 export interface MeshService {
   /** `namespace/name` of the Service. */

@@ -32,7 +32,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "simulate",
-    summary: "Show where a request goes through a Gateway, and why",
+    summary: "Show where a request goes through a Gateway or the mesh, and why",
     load: async () => (await import("./simulate.ts")).simulateCommand,
   },
   {

@@ -116,3 +116,64 @@ describe("strait simulate", () => {
     expect(badHeader.err).toContain('must be "name: value"');
   });
 });
+
+describe("strait simulate --to (a mesh request)", () => {
+  const GOLDEN = join(import.meta.dirname, "../../../testdata/gateway");
+  const files = ["common.yaml", "mesh.yaml", "MeshConsumerRoute/input.yaml"].flatMap((f) => [
+    "-f",
+    join(GOLDEN, f),
+  ]);
+  const ask = (to: string, from?: string) =>
+    run([
+      "simulate",
+      ...files,
+      "--to",
+      to,
+      ...(from === undefined ? [] : ["--from", from]),
+      "--request",
+      "GET http://echo-v1.gateway-conformance-mesh/",
+      "-o",
+      "json",
+    ]);
+
+  it("gives a consumer namespace's pod its route, by Service name or ClusterIP", async () => {
+    for (const to of ["gateway-conformance-mesh/echo-v1:80", "10.96.10.11:80"]) {
+      const r = await ask(to, "10.244.2.11");
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.out) as { filterChain: string; route: string; outcome: { kind: string } };
+      expect(out.filterChain).toBe(
+        "gateway-conformance-mesh/echo-v1:80/consumer/gateway-conformance-mesh-consumer",
+      );
+      expect(out.route).toBe("gateway-conformance-mesh-consumer/mesh-echo-add-header/rule-0/match-0");
+      expect(out.outcome.kind).toBe("forward");
+    }
+  });
+
+  it("proxies other clients' streams to the endpoints", async () => {
+    const out = JSON.parse((await ask("gateway-conformance-mesh/echo-v1:80", "10.244.1.11")).out) as {
+      outcome: { kind: string; cluster: string };
+    };
+    expect(out.outcome).toMatchObject({
+      kind: "tcp-forward",
+      cluster: "gateway-conformance-mesh/echo-v1:80",
+    });
+  });
+
+  it("refuses a destination that is no mesh Service port, and --to with --gateway", async () => {
+    const r = await ask("10.96.10.11:81");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("no mesh Service port");
+    const both = await run([
+      "simulate",
+      ...files,
+      "--to",
+      "10.96.10.11:80",
+      "--gateway",
+      "a/b",
+      "--request",
+      "GET http://x/",
+    ]);
+    expect(both.code).toBe(2);
+  });
+});

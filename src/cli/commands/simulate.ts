@@ -7,8 +7,9 @@ import { render } from "../render.ts";
 
 export const simulateCommand: Command = {
   name: "simulate",
-  summary: "Show where a request goes through a Gateway, and why",
+  summary: "Show where a request goes through a Gateway or the mesh, and why",
   help: `Usage: strait simulate -f PATH... --gateway NS/NAME --request 'METHOD URL' [-H 'name: value']... [flags]
+       strait simulate -f PATH... --to CLUSTERIP:PORT|NS/SERVICE:PORT [--from POD_IP] --request 'METHOD URL' [flags]
 
 Translates the manifests as the controller would and evaluates one request
 against the Envoy configuration every node receives, exactly as Envoy would:
@@ -21,10 +22,19 @@ TCP proxy's cluster and endpoint, whether Envoy terminated TLS or passed it
 through, or that the connection is closed. A gRPC call is its HTTP/2 request:
 'POST http://host/pkg.Service/Method' with -H 'content-type: application/grpc'.
 
+With --to, the request is a pod's, at --from, to a Service's ClusterIP and
+port (GAMMA): the node's datapath redirects it to the mesh listener, whose
+chain is chosen by that destination and, for consumer routes, by the client's
+address; the URL gives the Host and path only. A Service port without mesh
+routes answers with the TCP proxy to its endpoints.
+
   strait simulate -f examples/quickstart --gateway infra/edge --request 'GET http://shop.example.com:8080/store'
+  strait simulate -f DIR --to shop/cart:80 --from 10.244.1.7 --request 'GET http://cart.shop/items'
 
 ${ONE_PASS_HELP}
       --gateway NS/NAME     the Gateway the request is sent to (its address)
+      --to DEST             instead, a mesh request to a Service port: its CLUSTERIP:PORT or NS/SERVICE:PORT
+      --from IP             the client pod's address for --to (default: unknown, no consumer route applies)
       --request 'M URL'     method and http:// or https:// URL (method defaults to GET)
   -H, --header 'n: v'       a request header (repeatable)
       --sni NAME            TLS server name for https (default: the URL's host)
@@ -33,11 +43,13 @@ ${ONE_PASS_HELP}
       --address-pool P      addresses Gateways are given (default ${DEFAULT_STANDALONE_ADDRESS_POOL.join(",")})
 
 Exit code 0 when the simulation ran, 1 when the input had errors or the
-Gateway is unknown, 2 on usage errors (a URL or header that cannot be read).`,
+Gateway (or --to Service port) is unknown, 2 on usage errors (a URL or header that cannot be read).`,
   async run(args, io) {
     const { values } = parseFlags(args, {
       ...ONE_PASS_FLAGS,
       gateway: { type: "string" },
+      to: { type: "string" },
+      from: { type: "string" },
       request: { type: "string" },
       header: { type: "string", short: "H", multiple: true },
       sni: { type: "string" },
@@ -47,8 +59,14 @@ Gateway is unknown, 2 on usage errors (a URL or header that cannot be read).`,
     });
     const paths = requirePaths(values.file, "simulate");
     const format = outputFormat(values.output);
-    if (values.gateway === undefined || !/^[^/]+\/[^/]+$/.test(values.gateway))
-      throw new UsageError("--gateway NS/NAME is required");
+    const mesh = values.to === undefined ? undefined : parseMeshDestination(values.to);
+    if (values.to !== undefined && values.gateway !== undefined)
+      throw new UsageError("--gateway and --to are two kinds of request: give one");
+    if (mesh === undefined && (values.gateway === undefined || !/^[^/]+\/[^/]+$/.test(values.gateway)))
+      throw new UsageError("--gateway NS/NAME (or --to for a mesh request) is required");
+    if (values.from !== undefined && mesh === undefined) throw new UsageError("--from goes with --to");
+    if (values.from !== undefined && !IPV4.test(values.from))
+      throw new UsageError(`--from ${values.from} is not an IPv4 address`);
     if (values.request === undefined) throw new UsageError("--request 'METHOD URL' is required");
     const line = parseRequestLine(values.request);
     if (!line.ok) throw new UsageError(line.error);
@@ -74,7 +92,49 @@ Gateway is unknown, 2 on usage errors (a URL or header that cannot be read).`,
       now: new Date(),
       addressPool: values["address-pool"] ?? DEFAULT_STANDALONE_ADDRESS_POOL,
     });
-    const [ns = "", name = ""] = values.gateway.split("/");
+    if (mesh !== undefined) {
+      const target = out.model.mesh.services.find((m) =>
+        mesh.service === undefined
+          ? m.address === mesh.address && m.port === mesh.port
+          : m.service === mesh.service && m.port === mesh.port,
+      );
+      if (target === undefined) {
+        io.stderr(
+          `strait simulate: ${values.to} is no mesh Service port (a TCP port of a Service with an IPv4 ClusterIP)\n`,
+        );
+        return EXIT.INPUT_ERRORS;
+      }
+      const { config, issues } = prepareNodeConfig(out.resources);
+      reportIssues(issues, io);
+      const result = simulate(
+        config,
+        {
+          address: target.address,
+          port: target.port,
+          via: "mesh",
+          ...(values.from === undefined ? {} : { remoteAddress: values.from }),
+          method: line.value.method,
+          scheme: "http",
+          authority: line.value.authority,
+          path: line.value.path,
+          headers,
+        },
+        { random: { cluster: random, endpoint: random, fraction: random } },
+      );
+      io.stdout(
+        render(
+          present({
+            service: target.service,
+            address: `${target.address}:${target.port}`,
+            ...(values.from === undefined ? {} : { from: values.from }),
+            ...result,
+          }),
+          format,
+        ),
+      );
+      return input.hadErrors || issues.length > 0 ? EXIT.INPUT_ERRORS : EXIT.OK;
+    }
+    const [ns = "", name = ""] = (values.gateway ?? "").split("/");
     const gwStatus = out.statuses.find(
       (s) => s.ref.kind === "Gateway" && s.ref.namespace === ns && s.ref.name === name,
     );
@@ -97,10 +157,7 @@ Gateway is unknown, 2 on usage errors (a URL or header that cannot be read).`,
       return EXIT.INPUT_ERRORS;
     }
     const { config, issues } = prepareNodeConfig(out.resources);
-    for (const i of issues)
-      io.stderr(
-        `error: ${i.name} does not encode: ${i.issues.map((x) => `${x.path}: ${x.message}`).join("; ")}\n`,
-      );
+    reportIssues(issues, io);
     const result = simulate(
       config,
       {
@@ -131,6 +188,34 @@ Gateway is unknown, 2 on usage errors (a URL or header that cannot be read).`,
     return input.hadErrors || issues.length > 0 ? EXIT.INPUT_ERRORS : EXIT.OK;
   },
 };
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** `--to`: `CLUSTERIP:PORT` or `NS/SERVICE:PORT`. */
+function parseMeshDestination(text: string): {
+  readonly address?: string;
+  readonly service?: string;
+  readonly port: number;
+} {
+  const at = text.lastIndexOf(":");
+  const port = Number(text.slice(at + 1));
+  const host = text.slice(0, at);
+  if (at < 0 || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`--to ${text}: give CLUSTERIP:PORT or NS/SERVICE:PORT`);
+  if (IPV4.test(host)) return { address: host, port };
+  if (/^[^/]+\/[^/]+$/.test(host)) return { service: host, port };
+  throw new UsageError(`--to ${text}: give CLUSTERIP:PORT or NS/SERVICE:PORT`);
+}
+
+function reportIssues(
+  issues: ReturnType<typeof prepareNodeConfig>["issues"],
+  io: { stderr(text: string): void },
+): void {
+  for (const i of issues)
+    io.stderr(
+      `error: ${i.name} does not encode: ${i.issues.map((x) => `${x.path}: ${x.message}`).join("; ")}\n`,
+    );
+}
 
 /** Readable output: headers as "name: value" lines, empty header-mutation steps left out. */
 function present(value: unknown): unknown {

@@ -3,11 +3,21 @@
  * chain. Envoy picks the listener bound to the destination address and port
  * (a 0.0.0.0 listener serves any address), then the filter chain whose
  * FilterChainMatch is most specific in Envoy's order: destination port, then
- * server name (exact before wildcard, longer wildcard first, no names last),
- * then transport protocol, then application protocols.
+ * destination address (longest `prefix_ranges` match), then server name
+ * (exact before wildcard, longer wildcard first, no names last), then
+ * transport protocol, then application protocols, then the client's address
+ * (longest `source_prefix_ranges` match; a chain with source ranges never
+ * matches a client of unknown address).
+ *
+ * A flow the datapath redirected to the mesh listener (GAMMA) arrives there
+ * with its original destination as the socket's local address, which is
+ * what the mesh chains match.
  */
 import { X509Certificate } from "node:crypto";
+import { MESH_PROXY_PORT } from "../../model/mesh-service.ts";
+import { parseIpv4, parseIpv4PrefixCached, prefixContainsAddress } from "../../net/ipv4.ts";
 import type {
+  envoy_config_core_v3_CidrRange as CidrRange,
   envoy_config_listener_v3_FilterChain as FilterChain,
   envoy_config_listener_v3_Listener as Listener,
 } from "../proto/envoy-types.ts";
@@ -23,6 +33,29 @@ export interface ChainChoice {
 
 export function findListener(config: NodeConfig, address: string, port: number): Listener | undefined {
   return config.listeners.get(`${address}:${port}`) ?? config.listeners.get(`0.0.0.0:${port}`);
+}
+
+/** The listener the agent's TPROXY rules send a pod's flow to a mesh Service to: 127.0.0.1:15003. */
+export function findMeshListener(config: NodeConfig): Listener | undefined {
+  return config.listeners.get(`127.0.0.1:${MESH_PROXY_PORT}`);
+}
+
+/**
+ * How specifically a chain's address ranges match an address: 0 for no
+ * ranges (any address), 1 + the longest matching prefix length, -1 when none
+ * matches (or the address is unknown and the chain has ranges).
+ */
+function prefixScore(ranges: readonly CidrRange[], address: string | undefined): number {
+  if (ranges.length === 0) return 0;
+  const ip = address === undefined ? undefined : parseIpv4(address);
+  if (ip === undefined || !ip.ok) return -1;
+  let best = -1;
+  for (const r of ranges) {
+    const prefix = parseIpv4PrefixCached(`${r.address_prefix ?? ""}/${r.prefix_len ?? 0}`);
+    if (prefix.ok && prefixContainsAddress(prefix.value, ip.value))
+      best = Math.max(best, 1 + prefix.value.length);
+  }
+  return best;
 }
 
 /** Server-name specificity of a chain for an SNI: higher wins, -1 when it does not match. */
@@ -49,6 +82,10 @@ export function chooseFilterChain(listener: Listener, request: SimRequest): Chai
     const m = chain.filter_chain_match ?? {};
     const destinationPort = m.destination_port;
     if (destinationPort !== undefined && destinationPort !== request.port) continue;
+    const destinationScore = prefixScore(m.prefix_ranges ?? [], request.address);
+    if (destinationScore < 0) continue;
+    const sourceScore = prefixScore(m.source_prefix_ranges ?? [], request.remoteAddress);
+    if (sourceScore < 0) continue;
     const names = m.server_names ?? [];
     const nameScore = serverNameScore(names, request.tls?.sni);
     if (nameScore < 0) continue;
@@ -58,9 +95,11 @@ export function chooseFilterChain(listener: Listener, request: SimRequest): Chai
     if (protocols.length > 0 && !protocols.some((p) => alpn.includes(p))) continue;
     const score = [
       destinationPort === undefined ? 0 : 1,
+      destinationScore,
       nameScore,
       tp === undefined ? 0 : 1,
       protocols.length === 0 ? 0 : 1,
+      sourceScore,
     ];
     if (best === undefined || compareScores(score, best.score) > 0) best = { chain, score };
   }

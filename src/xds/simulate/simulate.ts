@@ -7,6 +7,7 @@
  * header mutations, mirrors, timeouts and retries) and the endpoint.
  */
 
+import { MESH_PROXY_PORT } from "../../model/mesh-service.ts";
 import type {
   envoy_config_listener_v3_FilterChain as FilterChain,
   envoy_extensions_filters_network_http_connection_manager_v3_HttpConnectionManager as HttpConnectionManager,
@@ -16,7 +17,7 @@ import type {
 import { unpackAny } from "../proto/pack-any.ts";
 import { applyHeaderOps, headerOps, redirectLocation, redirectStatus, rewritePath } from "./actions.ts";
 import { corsPolicyOf, evaluateCors } from "./cors.ts";
-import { chooseFilterChain, findListener, handshake } from "./listener-match.ts";
+import { chooseFilterChain, findListener, findMeshListener, handshake } from "./listener-match.ts";
 import type { NodeConfig } from "./node-config.ts";
 import { selectRoute, selectVirtualHost } from "./route-match.ts";
 import { proxyConnection, tcpProxyOf } from "./tcp-proxy.ts";
@@ -137,7 +138,18 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     fraction: options.random?.fraction ?? 0,
   };
 
-  const listener = findListener(config, request.address, request.port);
+  const listener =
+    request.via === "mesh" ? findMeshListener(config) : findListener(config, request.address, request.port);
+  if (listener === undefined && request.via === "mesh") {
+    return {
+      outcome: {
+        kind: "connection-failed",
+        reason:
+          "no mesh listener on the node: no ClusterIP Service is a mesh Service, the datapath redirects nothing",
+      },
+      trace,
+    };
+  }
   if (listener === undefined) {
     // Say which ports the address does serve: the usual mistake is a URL without the listener's port.
     const ports = [...config.listeners.keys()]
@@ -155,14 +167,21 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
     };
   }
   const listenerName = String(listener.name);
-  trace.push(`listener ${listenerName} serves ${request.address}:${request.port}`);
+  trace.push(
+    request.via === "mesh"
+      ? `the datapath redirects ${request.remoteAddress ?? "the pod"} → ${request.address}:${request.port} to listener ${listenerName} (127.0.0.1:${MESH_PROXY_PORT})`
+      : `listener ${listenerName} serves ${request.address}:${request.port}`,
+  );
   const choice = chooseFilterChain(listener, request);
   if (choice === undefined) {
     return {
       listener: listenerName,
       outcome: {
         kind: "connection-failed",
-        reason: `no filter chain of ${listenerName} matches SNI ${request.tls?.sni ?? "(none)"}`,
+        reason:
+          request.via === "mesh"
+            ? `no filter chain of ${listenerName} matches ${request.address}:${request.port} from ${request.remoteAddress ?? "an unknown client"} (connection closed)`
+            : `no filter chain of ${listenerName} matches SNI ${request.tls?.sni ?? "(none)"}`,
       },
       trace,
     };

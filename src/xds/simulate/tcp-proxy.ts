@@ -74,7 +74,7 @@ export function proxyConnection(
     };
   }
   trace.push(
-    `TCP proxy (${terminates ? "TLS terminated" : "TLS passed through"}) to cluster ${chosen.cluster}, endpoint ${endpoint.address}:${endpoint.port}`,
+    `TCP proxy (${terminates ? "TLS terminated" : sni === undefined ? "the stream as it is" : "TLS passed through"}) to cluster ${chosen.cluster}, endpoint ${endpoint.address}:${endpoint.port}`,
   );
   return {
     kind: "tcp-forward",

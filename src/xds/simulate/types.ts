@@ -14,6 +14,11 @@ export interface SimRequest {
   readonly port: number;
   /** The client's own address, as Envoy sees the connection's peer (X-Forwarded-For); unknown when absent. */
   readonly remoteAddress?: string;
+  /**
+   * "mesh": a pod's flow to a mesh Service (`address:port` its ClusterIP),
+   * which the datapath redirects to the node's mesh listener (GAMMA).
+   */
+  readonly via?: "mesh";
   /** TLS: the SNI the client sends (absent for plain TCP). */
   readonly tls?: {
     readonly sni?: string;
