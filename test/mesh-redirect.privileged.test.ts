@@ -22,6 +22,7 @@ import { MESH_PROXY_PORT, type MeshService } from "../src/model/mesh-service.ts"
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { NodeLab, type NsHelper, type Pod, sweepLeftovers } from "./support/netns-lab.ts";
 import type { StraitProcess } from "./support/strait-process.ts";
+import { waitForValue as waitFor } from "./support/wait.ts";
 
 const OCTET = 234;
 const CLIENT = 1001;
@@ -104,16 +105,6 @@ function envoyConfig(): unknown {
       ],
     },
   };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe.skipIf(!canRunKernelTests)(`GAMMA mesh redirect to a real Envoy ${KERNEL_SKIP_REASON ?? ""}`, () => {

@@ -22,6 +22,7 @@ import { err, ok, type Result } from "../model/result.ts";
 import { parseIpv4, parseIpv4Prefix, prefixContainsAddress } from "../net/ipv4.ts";
 import { type CniAttachment, CniRegistry } from "./cni-registry.ts";
 import { type DesiredState, EMPTY_DESIRED_STATE, type FieldError } from "./desired-state.ts";
+import { proxyPortsOf } from "./proxy-ports.ts";
 import { validateDesiredState } from "./validate.ts";
 
 export interface EndpointStatus {
@@ -67,15 +68,6 @@ function resolveEndpoint(
   const addresses = ep.addresses.length > 0 ? ep.addresses : (match?.addresses ?? []);
   if (hostInterface === undefined || hostInterface === "" || addresses.length === 0) return undefined;
   return { hostInterface, addresses };
-}
-
-/** Every port a TPROXY rule is needed for: the policy's L7 proxy ports and the mesh listeners'. */
-export function proxyPortsOf(state: DesiredState): number[] {
-  const policyPorts = state.policies.flatMap((p) =>
-    p.entries.flatMap((e) => (e.proxyPort === undefined ? [] : [e.proxyPort])),
-  );
-  const meshPorts = state.meshServices.map((m) => m.proxyPort);
-  return [...new Set([...policyPorts, ...meshPorts])].sort((a, b) => a - b);
 }
 
 export class Agent {

@@ -5,7 +5,7 @@
  * across network namespaces, which a loopback address does not).
  *
  *   GET  /healthz, /readyz, /metrics
- *   GET  /api/v1/status                 endpoints, map fill, last error
+ *   GET  /api/v1/status                 endpoints, proxy ports, mesh services, map fill, last error
  *   GET  /api/v1/desired-state          the state being enforced
  *   PUT  /api/v1/desired-state          replace it (400 with field errors; 507 when a map would overflow)
  *   GET  /api/v1/flows[?follow=true]    recent flows (JSON), or a stream of them (NDJSON)

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { EMPTY_DESIRED_STATE } from "./desired-state.ts";
+import { proxyPortsOf } from "./proxy-ports.ts";
+
+describe("the TPROXY ports of a desired state", () => {
+  it("are the policy's proxy ports and the mesh listeners', each once, sorted", () => {
+    const ports = proxyPortsOf({
+      ...EMPTY_DESIRED_STATE,
+      policies: [
+        {
+          endpointId: 1,
+          ingressEnforced: true,
+          egressEnforced: false,
+          sources: [],
+          entries: [
+            {
+              direction: "ingress",
+              remoteIdentity: "any",
+              protocol: "TCP",
+              port: 80,
+              verdict: "allow",
+              proxyPort: 15002,
+              sources: [],
+            },
+            {
+              direction: "ingress",
+              remoteIdentity: "any",
+              protocol: "TCP",
+              port: 81,
+              verdict: "allow",
+              sources: [],
+            },
+          ],
+        },
+      ],
+      meshServices: [
+        { service: "a/web", address: "10.96.0.10", port: 80, protocol: "TCP", proxyPort: 15003 },
+        { service: "a/api", address: "10.96.0.11", port: 80, protocol: "TCP", proxyPort: 15003 },
+      ],
+    });
+    expect(ports).toEqual([15002, 15003]);
+    expect(proxyPortsOf(EMPTY_DESIRED_STATE)).toEqual([]);
+  });
+});
