@@ -88,6 +88,15 @@ export function readManifests(options: HarnessOptions, relative: string): Manife
   return parseManifestText(file, text, { check: options.schemaCheck });
 }
 
+/**
+ * A Service spec without the fields the API server allocates (the ClusterIP):
+ * the controller leaves them unset, and an apply without them keeps them.
+ */
+function withoutAllocated(spec: object | undefined): Record<string, unknown> {
+  const { clusterIP: _ip, clusterIPs: _ips, ...rest } = (spec ?? {}) as Record<string, unknown>;
+  return rest;
+}
+
 /** Runs the controller until the statuses it writes no longer change (at most a few rounds). */
 export function settle(
   target: ConformanceTarget,
@@ -107,7 +116,8 @@ export function settle(
         current !== undefined &&
         JSON.stringify({ ...current.metadata.labels }) ===
           JSON.stringify((obj.metadata as { labels?: unknown }).labels) &&
-        JSON.stringify(current.spec) === JSON.stringify(obj.spec)
+        JSON.stringify(withoutAllocated(current.spec)) ===
+          JSON.stringify(withoutAllocated(obj.spec as object | undefined))
       )
         continue;
       cluster.put("Service", obj as unknown as AnyStoredObject);

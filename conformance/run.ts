@@ -63,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     args: [...argv],
     options: {
       manifests: { type: "string" },
-      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC" },
+      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP" },
       test: { type: "string", multiple: true },
       report: { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },

@@ -409,6 +409,8 @@ export class SimulatedTraffic implements TrafficEngine {
         address,
         port,
         remoteAddress: target.client?.ip ?? CLIENT_ADDRESS,
+        // A mesh client Pod's flow to a ClusterIP: the datapath redirects it to the mesh listener.
+        ...(target.client === undefined ? {} : { via: "mesh" as const }),
         ...(request.scheme === "https"
           ? {
               tls: {
@@ -444,6 +446,7 @@ export class SimulatedTraffic implements TrafficEngine {
       path: request.path,
       authority,
       headers,
+      tls: request.scheme === "https",
     });
     return answer.kind === "response" &&
       answer.upgraded !== undefined &&
@@ -544,14 +547,18 @@ export class SimulatedTraffic implements TrafficEngine {
     return undefined;
   }
 
-  /** An HTTP request inside a TLSRoute's stream: the echo backend answers it if the stream reaches it intact. */
+  /**
+   * An HTTP request inside a TCP stream (a TLSRoute's, or a mesh Service port
+   * without routes, in plain text): the echo backend answers it if the stream
+   * reaches it intact.
+   */
   #overStream(
     outcome: Extract<SimResult["outcome"], { kind: "tcp-forward" }>,
-    request: { method: string; path: string; authority: string; headers: HeaderList },
+    request: { method: string; path: string; authority: string; headers: HeaderList; tls: boolean },
   ): TrafficResult {
     const pod = this.#cluster.podByIp(outcome.endpoint.address);
     if (pod === undefined) return { kind: "failed", reason: "no pod at the endpoint: connection refused" };
-    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, true);
+    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, request.tls);
     if (problem !== undefined) return { kind: "failed", reason: problem };
     const backend = this.#hit(outcome.endpoint.address, request, outcome.passthroughSni);
     return {
@@ -566,7 +573,7 @@ export class SimulatedTraffic implements TrafficEngine {
   #respond(
     result: SimResult,
     uuid: string,
-    sent: { method: string; path: string; authority: string; headers: HeaderList },
+    sent: { method: string; path: string; authority: string; headers: HeaderList; tls: boolean },
   ): TrafficResult {
     const outcome = result.outcome;
     const requested = result.clientCertificateRequested === true ? { clientCertRequested: true } : {};
