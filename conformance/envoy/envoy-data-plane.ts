@@ -130,8 +130,9 @@ export class EnvoyDataPlane implements DataPlane {
         admin: { host: "127.0.0.1", port: 0 },
       },
     });
-    await envoy.start();
+    // The datapath first: when it cannot load, no Envoy is left running.
     const mesh = options.mesh === true ? await MeshPods.open() : undefined;
+    await envoy.start();
     return new EnvoyDataPlane(options.api ?? "delta", cache, server, envoy, nacks, mesh);
   }
 

@@ -31,7 +31,7 @@
  * so this mode needs root; `meshUnavailable()` says why it cannot run.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Datapath } from "../../src/datapath/datapath.ts";
@@ -51,9 +51,24 @@ const NODE_SIDE_ADDRESS = "169.254.42.1";
 /** Identities of the client endpoints: a range of their own, above the reserved ones. */
 const FIRST_CLIENT_IDENTITY = 60_000;
 
+/**
+ * Whether this process is root of the machine's own user namespace: the root
+ * a user namespace maps (the runner's rerun without privilege) has uid 0 too,
+ * but not the capabilities BPF needs.
+ */
+function realRoot(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    const [inside, outside, count] = readFileSync("/proc/self/uid_map", "utf8").trim().split(/\s+/);
+    return inside === "0" && outside === "0" && count === "4294967295";
+  } catch {
+    return false;
+  }
+}
+
 /** Why the MESH mode cannot run here, or undefined when it can. */
 export function meshUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0)
+  if (!realRoot())
     return "needs root: the mesh client Pods' traffic goes through strait's BPF datapath (loading and attaching tc programs needs real CAP_BPF and CAP_NET_ADMIN, which a user namespace does not give)";
   if (!existsSync(ADDON_PATH) || !existsSync(LXC_OBJECT_PATH))
     return `the native parts are not built (${ADDON_PATH}, ${LXC_OBJECT_PATH}): run scripts/setup.sh`;
