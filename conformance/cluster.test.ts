@@ -78,3 +78,48 @@ describe("conformance cluster stand-in", () => {
     expect(updated?.status).toEqual({ parents: [] });
   });
 });
+
+describe("conformance cluster stand-in: Service addresses and mesh clients", () => {
+  it("allocates ClusterIPs as the API server does: stable, kept on update, None and given ones kept", async () => {
+    const test = catalogue.tests.find((t) => t.name === "MeshBasic");
+    if (test === undefined) throw new Error("catalogue lacks MeshBasic");
+    const { cluster, errors } = newCluster(await options(), test);
+    expect(errors).toEqual([]);
+    const echo = cluster.store.get("Service", "gateway-conformance-mesh", "echo");
+    const ip = echo?.spec?.clusterIP;
+    expect(ip).toMatch(/^10\.96\./);
+    expect(echo?.spec?.clusterIPs).toEqual([ip]);
+    const ips = cluster.store.list("Service").map((s) => s.spec?.clusterIP);
+    expect(new Set(ips).size).toBe(ips.length);
+    // An update without clusterIP (as `kubectl apply` sends) keeps the address and the generation.
+    const generation = echo?.metadata.generation;
+    const { clusterIP: _ip, clusterIPs: _ips, ...spec } = echo?.spec ?? {};
+    const updated = cluster.put("Service", { ...echo, spec } as never) as {
+      spec?: unknown;
+      metadata: { generation?: number };
+    };
+    expect(updated.spec).toMatchObject({ clusterIP: ip });
+    expect(updated.metadata.generation).toBe(generation);
+    const headless = cluster.put("Service", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "headless", namespace: "gateway-conformance-mesh" },
+      spec: { clusterIP: "None", ports: [{ port: 80 }] },
+    } as never) as { spec?: unknown };
+    expect(headless.spec).toMatchObject({ clusterIP: "None" });
+  });
+
+  it("stores one mesh client Pod per namespace, with its address, backing no Service", async () => {
+    const test = catalogue.tests.find((t) => t.name === "MeshBasic");
+    if (test === undefined) throw new Error("catalogue lacks MeshBasic");
+    const { cluster } = newCluster(await options(), test);
+    const a = cluster.addMeshClient("gateway-conformance-mesh");
+    const b = cluster.addMeshClient("gateway-conformance-mesh-consumer");
+    expect(cluster.addMeshClient("gateway-conformance-mesh")).toBe(a);
+    expect(a.ip).not.toBe(b.ip);
+    const stored = cluster.store.get("Pod", "gateway-conformance-mesh", a.name);
+    expect(stored?.status).toMatchObject({ podIP: a.ip, podIPs: [{ ip: a.ip }] });
+    const slices = cluster.store.list("EndpointSlice");
+    expect(slices.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses))).not.toContain(a.ip);
+  });
+});

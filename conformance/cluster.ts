@@ -11,12 +11,19 @@
  * - EndpointSlice controller: each Service with a selector gets an
  *   EndpointSlice of the selected Pods, with the Service ports' target ports
  *   (named target ports resolved through the containers' ports).
+ * - Service IP allocation: a Service without `spec.clusterIP` gets one from
+ *   10.96.0.0/16 (service-addresses.ts), kept across updates; `None`
+ *   (headless) and addresses a manifest gives are kept as they are.
+ * - Mesh client Pods (`addMeshClient`): the Pods the MESH tests send from,
+ *   stored as Pod objects so the controller sees their addresses (consumer
+ *   routes match on them); they back no Service.
  */
 import { createHash } from "node:crypto";
 import { type KindName, kindInfo } from "../src/resources/kinds.ts";
 import type { AnyStoredObject, ObjectOf } from "../src/resources/objects.ts";
 import type { IgnoredObject, LoadedObject } from "../src/sources/manifests.ts";
 import { ResourceStore } from "../src/sources/store.ts";
+import { ClusterIpAllocator } from "./service-addresses.ts";
 
 export interface Pod {
   readonly namespace: string;
@@ -55,6 +62,17 @@ interface DeploymentLike {
   };
 }
 
+/**
+ * The mesh client Pods' addresses: a /24 of the Pod network the echo Pods
+ * (allocated from 10.244.0.1 up) never reach, so the Envoy engine can route
+ * it to the client Pods' network namespaces while the echo Pods stay local.
+ */
+export const MESH_CLIENT_PREFIX = "10.244.255";
+
+function serviceSpec(object: AnyStoredObject): { clusterIP?: string; type?: string } {
+  return ((object as { spec?: unknown }).spec ?? {}) as { clusterIP?: string; type?: string };
+}
+
 function stableSuffix(text: string, length: number): string {
   return createHash("sha256").update(text).digest("hex").slice(0, length);
 }
@@ -72,6 +90,8 @@ export class ConformanceCluster {
   #resourceVersion = 1;
   #clockMs: number;
   #nextPodIp = 1;
+  readonly #clusterIps = new ClusterIpAllocator();
+  readonly #meshClients = new Map<string, Pod>(); // by namespace
 
   constructor(start: Date) {
     this.#clockMs = start.getTime();
@@ -103,9 +123,10 @@ export class ConformanceCluster {
   }
 
   /** Creates or updates one object as the API server would. */
-  put(kind: KindName, object: AnyStoredObject): AnyStoredObject {
-    const ns = kindInfo(kind).namespaced ? (object.metadata.namespace ?? "default") : "";
-    const previous = this.store.get(kind, ns, object.metadata.name) as AnyStoredObject | undefined;
+  put(kind: KindName, given: AnyStoredObject): AnyStoredObject {
+    const ns = kindInfo(kind).namespaced ? (given.metadata.namespace ?? "default") : "";
+    const previous = this.store.get(kind, ns, given.metadata.name) as AnyStoredObject | undefined;
+    const object = kind === "Service" ? this.#withClusterIp(ns, given, previous) : given;
     this.#clockMs += 1000;
     const specChanged =
       previous === undefined ||
@@ -130,6 +151,61 @@ export class ConformanceCluster {
     return stored;
   }
 
+  /**
+   * The API server's ClusterIP allocation: `spec.clusterIP` is immutable once
+   * set, so an update keeps the address; ExternalName Services get none.
+   */
+  #withClusterIp(
+    namespace: string,
+    object: AnyStoredObject,
+    previous: AnyStoredObject | undefined,
+  ): AnyStoredObject {
+    const spec = serviceSpec(object);
+    if (spec.type === "ExternalName") return object;
+    const kept = previous === undefined ? undefined : serviceSpec(previous).clusterIP;
+    const given = spec.clusterIP;
+    if (given !== undefined && given !== "") {
+      if (given !== "None") this.#clusterIps.reserve(given, namespace, object.metadata.name);
+      return object;
+    }
+    const clusterIP = kept ?? this.#clusterIps.allocate(namespace, object.metadata.name);
+    return { ...object, spec: { ...spec, clusterIP, clusterIPs: [clusterIP] } } as AnyStoredObject;
+  }
+
+  /** The client Pod of `namespace` the MESH tests send from, created (and stored) on first use. */
+  addMeshClient(namespace: string): Pod {
+    const existing = this.#meshClients.get(namespace);
+    if (existing !== undefined) return existing;
+    const index = this.#meshClients.size;
+    if (index >= 250) throw new Error("too many mesh client Pods");
+    const pod: Pod = {
+      namespace,
+      name: `mesh-client-${stableSuffix(namespace, 5)}`,
+      ip: `${MESH_CLIENT_PREFIX}.${index + 1}`,
+      labels: { app: "mesh-client" },
+      namedPorts: new Map(),
+    };
+    this.#meshClients.set(namespace, pod);
+    this.put("Pod", {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: pod.name, namespace, labels: { ...pod.labels } },
+      spec: { containers: [{ name: "client", image: "strait-conformance/mesh-client" }] },
+      // A new object keeps the status it is created with (the kubelet's, here).
+      status: {
+        phase: "Running",
+        podIP: pod.ip,
+        podIPs: [{ ip: pod.ip }],
+        conditions: [{ type: "Ready", status: "True" }],
+      },
+    } as AnyStoredObject);
+    return pod;
+  }
+
+  meshClients(): readonly Pod[] {
+    return [...this.#meshClients.values()];
+  }
+
   /** Writes an object's status (the `/status` subresource): spec and generation unchanged. */
   putStatus(
     kind: KindName,
@@ -148,7 +224,12 @@ export class ConformanceCluster {
 
   delete(objects: readonly LoadedObject[], others: readonly IgnoredObject[] = []): void {
     for (const loaded of objects) {
-      this.store.delete(loaded.kind, loaded.object.metadata.namespace ?? "", loaded.object.metadata.name);
+      const ns = loaded.object.metadata.namespace ?? "";
+      const current =
+        loaded.kind === "Service" ? this.store.get("Service", ns, loaded.object.metadata.name) : undefined;
+      const clusterIP = current?.spec?.clusterIP;
+      if (clusterIP !== undefined && clusterIP !== "None") this.#clusterIps.release(clusterIP);
+      this.store.delete(loaded.kind, ns, loaded.object.metadata.name);
     }
     for (const other of others) {
       if (other.kind !== "Deployment") continue;

@@ -20,7 +20,7 @@ import type { Issued } from "./certificates.ts";
 import type { CheckContext, CheckFn, CheckOutcome } from "./checks/context.ts";
 import { STATUS_CHECKS } from "./checks/status-checks.ts";
 import type { TrafficEngine } from "./checks/traffic.ts";
-import { linkNeighbours, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
+import { linkNeighbours, meshClientNamespaces, TRAFFIC_CHECKS } from "./checks/traffic-checks.ts";
 import { ConformanceCluster } from "./cluster.ts";
 import type { NoteCheck } from "./mutations.ts";
 import { resolvePlaceholders } from "./placeholders.ts";
@@ -88,6 +88,15 @@ export function readManifests(options: HarnessOptions, relative: string): Manife
   return parseManifestText(file, text, { check: options.schemaCheck });
 }
 
+/**
+ * A Service spec without the fields the API server allocates (the ClusterIP):
+ * the controller leaves them unset, and an apply without them keeps them.
+ */
+function withoutAllocated(spec: object | undefined): Record<string, unknown> {
+  const { clusterIP: _ip, clusterIPs: _ips, ...rest } = (spec ?? {}) as Record<string, unknown>;
+  return rest;
+}
+
 /** Runs the controller until the statuses it writes no longer change (at most a few rounds). */
 export function settle(
   target: ConformanceTarget,
@@ -107,7 +116,8 @@ export function settle(
         current !== undefined &&
         JSON.stringify({ ...current.metadata.labels }) ===
           JSON.stringify((obj.metadata as { labels?: unknown }).labels) &&
-        JSON.stringify(current.spec) === JSON.stringify(obj.spec)
+        JSON.stringify(withoutAllocated(current.spec)) ===
+          JSON.stringify(withoutAllocated(obj.spec as object | undefined))
       )
         continue;
       cluster.put("Service", obj as unknown as AnyStoredObject);
@@ -161,6 +171,8 @@ export function newCluster(
     cluster.apply(set.objects, set.ignored);
     if (test.baseManifests.includes(relative)) cluster.apply(programmatic.objects);
   }
+  // The Pods the mesh checks send from, in the order their addresses are given (sorted namespaces).
+  for (const namespace of meshClientNamespaces(test.checks)) cluster.addMeshClient(namespace);
   return { cluster, errors };
 }
 

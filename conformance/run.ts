@@ -8,7 +8,10 @@
  * the simulator and Envoy disagree on any request.
  *
  *   node conformance/run.ts [--engine envoy|simulator] [--xds delta|sotw] [--manifests DIR]
- *     [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC] [--test NAME]... [--report FILE] [--verbose]
+ *     [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP] [--test NAME]... [--report FILE] [--verbose]
+ *
+ * MESH-HTTP on the Envoy engine is the MESH mode (envoy/mesh-pods.ts): it
+ * needs root, and without it the profile is skipped with that reason.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -17,6 +20,7 @@ import { parse, stringify } from "yaml";
 import { gatewayApiDir } from "../test/support/gateway-api-data.ts";
 import { type Catalogue, loadCatalogue, type ProfileData, type TestData } from "./catalogue.ts";
 import { EnvoyDataPlane } from "./envoy/envoy-data-plane.ts";
+import { meshUnavailable } from "./envoy/mesh-pods.ts";
 import { inOwnNetwork, rerunInOwnNetwork } from "./envoy/netns.ts";
 import { type HarnessOptions, runTest, type TestResult } from "./harness.ts";
 import { MUTATIONS, NOTE_CHECKS } from "./mutations.ts";
@@ -45,6 +49,10 @@ const SKIPPED_WHEN_SUPPORTED: Readonly<Record<string, string>> = {
   TLSRouteListenerTerminateNotSupported: "TLSRouteModeTerminate",
 };
 
+function isMeshProfile(name: string): boolean {
+  return name.startsWith("MESH-");
+}
+
 function readSkipList(): ReadonlyMap<string, string> {
   const data = parse(readFileSync(join(HERE, "skip-list.yaml"), "utf8")) as { skipped?: SkipEntry[] } | null;
   return new Map((data?.skipped ?? []).map((s) => [s.test, s.reason]));
@@ -55,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     args: [...argv],
     options: {
       manifests: { type: "string" },
-      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC" },
+      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP" },
       test: { type: "string", multiple: true },
       report: { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },
@@ -76,17 +84,26 @@ export async function main(argv: readonly string[]): Promise<number> {
   const dataDir = gatewayApiDir();
   const manifestsDir = resolve(values.manifests ?? join(dataDir, "conformance"));
   const catalogue = loadCatalogue(dataDir);
-  const profiles = catalogue.profiles.filter((p) => values.profiles.split(",").includes(p.name));
-  if (profiles.length === 0) {
+  const asked = catalogue.profiles.filter((p) => values.profiles.split(",").includes(p.name));
+  if (asked.length === 0) {
     console.error(
       `unknown profiles ${values.profiles}; known: ${catalogue.profiles.map((p) => p.name).join(", ")}`,
     );
     return 2;
   }
+  // The mesh profiles' requests come from mesh client Pods, through the datapath on the Envoy engine.
+  const meshWhy = engine === "envoy" ? meshUnavailable() : undefined;
+  const profiles = asked.filter((p) => !(isMeshProfile(p.name) && meshWhy !== undefined));
+  for (const p of asked)
+    if (!profiles.includes(p)) console.log(`profile ${p.name} skipped on the Envoy engine: ${meshWhy}`);
+  if (profiles.length === 0) return 0;
   const skip = readSkipList();
   const supported = straitSupportedFeatures();
   const options = await straitHarnessOptions(dataDir, catalogue, manifestsDir);
-  const plane = engine === "envoy" ? await EnvoyDataPlane.start({ api: values.xds }) : undefined;
+  const plane =
+    engine === "envoy"
+      ? await EnvoyDataPlane.start({ api: values.xds, mesh: profiles.some((p) => isMeshProfile(p.name)) })
+      : undefined;
   try {
     return await runAll(values, catalogue, profiles, supported, skip, options, plane);
   } finally {

@@ -9,8 +9,9 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PipelineCache, runPipeline } from "../src/controller/pipeline.ts";
+import { PipelineCache, type PipelineOutput, runPipeline } from "../src/controller/pipeline.ts";
 import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
+import type { MeshService } from "../src/model/mesh-service.ts";
 import { crdSchemaCheck } from "../src/sources/schema.ts";
 import {
   finalizeResponse,
@@ -22,6 +23,7 @@ import {
   type UpstreamTlsInfo,
   verifyServerCertificate,
 } from "../src/xds/simulate/index.ts";
+import { agentStateFrom } from "../src/xds/translate/agent-resources.ts";
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { createProgrammaticObjects } from "./certificates.ts";
@@ -39,6 +41,7 @@ import type { ConformanceCluster, Pod } from "./cluster.ts";
 import { attemptKey, echoSetHeaders, echoStatus, querySeconds, queryValue } from "./echo-behaviour.ts";
 import { acceptKey } from "./envoy/websocket-frames.ts";
 import type { ConformanceTarget, HarnessOptions } from "./harness.ts";
+import { resolveServiceHost } from "./service-addresses.ts";
 
 export const STRAIT_CONTROLLER_NAME = CONTROLLER_NAME;
 export const ADDRESS_POOL = ["127.0.1.0/24"];
@@ -206,22 +209,34 @@ function gatewayAddressOf(
   return `${address}:${port ?? gw?.spec.listeners[0]?.port ?? 80}`;
 }
 
+/** Where a request goes, and from where. */
+export type RequestTarget =
+  | {
+      readonly kind: "target";
+      readonly address: string;
+      readonly port: number;
+      readonly authority: string;
+      /** The mesh client Pod sending it; absent: the suite's client outside the cluster (CLIENT_ADDRESS). */
+      readonly client?: Pod;
+    }
+  | { readonly kind: "failed"; readonly reason: string };
+
 /**
  * Where a request goes: the Gateway's address and the port the client
  * connects to, and the Host it sends. A Host with the port of one of the
  * Gateway's listeners means the client connects to that port
  * (HTTPRouteListenerPortMatching); other ports in a Host only test host
  * matching. Go's client sends the gateway address as Host unless told
- * otherwise, without a default port.
+ * otherwise, without a default port. A mesh client Pod's request goes to the
+ * Service its host names (`svc[.ns[.svc.cluster.local]][:port]` or an
+ * address), resolved as cluster DNS answers that Pod, with that host as Host.
  */
-export function gatewayTarget(
-  cluster: ConformanceCluster,
-  request: TrafficRequest,
-): { kind: "target"; address: string; port: number; authority: string } | { kind: "failed"; reason: string } {
+export function gatewayTarget(cluster: ConformanceCluster, request: TrafficRequest): RequestTarget {
+  if (request.meshClient !== undefined) return meshTarget(cluster, request, request.meshClient);
+  if (request.gateway === undefined) return { kind: "failed", reason: "the request names no Gateway" };
+  const gateway = request.gateway;
   const listenerPorts = new Set(
-    (cluster.store.get("Gateway", request.gateway.namespace, request.gateway.name)?.spec.listeners ?? []).map(
-      (l) => l.port,
-    ),
+    (cluster.store.get("Gateway", gateway.namespace, gateway.name)?.spec.listeners ?? []).map((l) => l.port),
   );
   const portInHost =
     request.host !== undefined && /:\d+$/.test(request.host)
@@ -229,11 +244,11 @@ export function gatewayTarget(
       : undefined;
   const hostPort =
     request.port ?? (portInHost !== undefined && listenerPorts.has(portInHost) ? portInHost : undefined);
-  const gwAddress = gatewayAddressOf(cluster, request.gateway.namespace, request.gateway.name, hostPort);
+  const gwAddress = gatewayAddressOf(cluster, gateway.namespace, gateway.name, hostPort);
   if (gwAddress === undefined)
     return {
       kind: "failed",
-      reason: `Gateway ${request.gateway.namespace}/${request.gateway.name} has no address`,
+      reason: `Gateway ${gateway.namespace}/${gateway.name} has no address`,
     };
   const [address = "", portText = "80"] = gwAddress.split(":");
   const port = Number(portText);
@@ -244,6 +259,20 @@ export function gatewayTarget(
     port,
     authority: request.host ?? (port === defaultPort ? address : gwAddress),
   };
+}
+
+function meshTarget(cluster: ConformanceCluster, request: TrafficRequest, namespace: string): RequestTarget {
+  const client = cluster.meshClients().find((p) => p.namespace === namespace);
+  if (client === undefined) return { kind: "failed", reason: `no mesh client Pod in ${namespace}` };
+  if (request.host === undefined) return { kind: "failed", reason: "a mesh request needs a host" };
+  const resolved = resolveServiceHost(request.host, namespace, (ns, name) => {
+    const svc = cluster.store.get("Service", ns, name);
+    if (svc === undefined) return undefined;
+    const ip = svc.spec?.clusterIP;
+    return { namespace: ns, name, clusterIP: ip === undefined || ip === "None" ? undefined : ip };
+  });
+  if (resolved.kind === "failed") return resolved;
+  return { kind: "target", address: resolved.address, port: resolved.port, authority: request.host, client };
 }
 
 export class SimulatedTraffic implements TrafficEngine {
@@ -379,7 +408,9 @@ export class SimulatedTraffic implements TrafficEngine {
       {
         address,
         port,
-        remoteAddress: CLIENT_ADDRESS,
+        remoteAddress: target.client?.ip ?? CLIENT_ADDRESS,
+        // A mesh client Pod's flow to a ClusterIP: the datapath redirects it to the mesh listener.
+        ...(target.client === undefined ? {} : { via: "mesh" as const }),
         ...(request.scheme === "https"
           ? {
               tls: {
@@ -415,6 +446,7 @@ export class SimulatedTraffic implements TrafficEngine {
       path: request.path,
       authority,
       headers,
+      tls: request.scheme === "https",
     });
     return answer.kind === "response" &&
       answer.upgraded !== undefined &&
@@ -515,14 +547,18 @@ export class SimulatedTraffic implements TrafficEngine {
     return undefined;
   }
 
-  /** An HTTP request inside a TLSRoute's stream: the echo backend answers it if the stream reaches it intact. */
+  /**
+   * An HTTP request inside a TCP stream (a TLSRoute's, or a mesh Service port
+   * without routes, in plain text): the echo backend answers it if the stream
+   * reaches it intact.
+   */
   #overStream(
     outcome: Extract<SimResult["outcome"], { kind: "tcp-forward" }>,
-    request: { method: string; path: string; authority: string; headers: HeaderList },
+    request: { method: string; path: string; authority: string; headers: HeaderList; tls: boolean },
   ): TrafficResult {
     const pod = this.#cluster.podByIp(outcome.endpoint.address);
     if (pod === undefined) return { kind: "failed", reason: "no pod at the endpoint: connection refused" };
-    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, true);
+    const problem = this.#streamProblem(pod, outcome.endpoint.port, outcome.tlsTerminated, request.tls);
     if (problem !== undefined) return { kind: "failed", reason: problem };
     const backend = this.#hit(outcome.endpoint.address, request, outcome.passthroughSni);
     return {
@@ -537,7 +573,7 @@ export class SimulatedTraffic implements TrafficEngine {
   #respond(
     result: SimResult,
     uuid: string,
-    sent: { method: string; path: string; authority: string; headers: HeaderList },
+    sent: { method: string; path: string; authority: string; headers: HeaderList; tls: boolean },
   ): TrafficResult {
     const outcome = result.outcome;
     const requested = result.clientCertificateRequested === true ? { clientCertRequested: true } : {};
@@ -652,13 +688,24 @@ export interface DataPlane {
     resources: EnvoyResourceSet,
     cluster: ConformanceCluster,
     simulator: SimulatedTraffic,
+    meshServices: readonly MeshService[],
   ): Promise<TrafficEngine>;
+}
+
+/**
+ * The mesh services every node's agent gets (strait.v1.MeshService, the
+ * pipeline's shared agent resources), decoded as the agent decodes them.
+ */
+function meshServicesOf(out: PipelineOutput): readonly MeshService[] {
+  return agentStateFrom(new Map(Object.entries(out.sharedAgentResources))).meshServices;
 }
 
 /** strait as the target; traffic through the simulator, or through `dataPlane` when given. */
 export function createStraitTarget(dataPlane?: DataPlane): ConformanceTarget {
   // One cache for the whole run, as the controller keeps one: the tests exercise incremental translation.
   const cache = new PipelineCache();
+  // The mesh services of the last reconcile, whose resources traffic() is given (what agents get).
+  let meshServices: readonly MeshService[] = [];
   return {
     reconcile(view, now) {
       const out = runPipeline(view, {
@@ -667,6 +714,7 @@ export function createStraitTarget(dataPlane?: DataPlane): ConformanceTarget {
         addressPool: ADDRESS_POOL,
         controllerName: STRAIT_CONTROLLER_NAME,
       });
+      meshServices = meshServicesOf(out);
       return {
         statuses: out.statuses,
         resources: out.resources,
@@ -681,7 +729,9 @@ export function createStraitTarget(dataPlane?: DataPlane): ConformanceTarget {
         );
       }
       const simulator = new SimulatedTraffic(config, cluster);
-      return dataPlane === undefined ? simulator : dataPlane.serve(resources, cluster, simulator);
+      return dataPlane === undefined
+        ? simulator
+        : dataPlane.serve(resources, cluster, simulator, meshServices);
     },
   };
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { CheckData } from "../catalogue.ts";
 import type { CheckContext } from "./context.ts";
 import type { TrafficRequest, TrafficResult } from "./traffic.ts";
-import { httpNot200, judgeResponse } from "./traffic-checks.ts";
+import { httpNot200, judgeMeshResponse, judgeResponse, meshClientNamespaces } from "./traffic-checks.ts";
 
 function answering(result: TrafficResult): CheckContext {
   return {
@@ -95,5 +95,49 @@ describe("CompareRoundTrip", () => {
   it("a timeout meets any expected timeout code", async () => {
     expect(judgeResponse(REQUEST, response(504), { statusCode: 408 })).toBeUndefined();
     expect(judgeResponse(REQUEST, response(504), { statusCode: 503 })).toMatch(/status 504/);
+  });
+});
+
+describe("judgeMeshResponse (MeshPod compareRequest)", () => {
+  const served = (pod: string, headers: Record<string, string[]> = {}): TrafficResult => ({
+    kind: "response",
+    status: 200,
+    headers,
+    backend: {
+      pod,
+      namespace: "gateway-conformance-mesh",
+      request: { method: "GET", path: "/x", host: "echo", headers: {} },
+    },
+    mirrors: [],
+  });
+  it("judges status, the served Pod's prefix and response headers, not what the backend saw", () => {
+    expect(judgeMeshResponse(served("echo-v1-abc"), { backend: "echo-v1" })).toBeUndefined();
+    // The backend saw /x, the check expects another path: the mesh client's output does not show it.
+    expect(judgeMeshResponse(served("echo-v1-abc"), { backendReceives: { path: "/y" } })).toBeUndefined();
+    expect(judgeMeshResponse(served("echo-v2-abc"), { backend: "echo-v1" })).toMatch(/served by pod/);
+    expect(judgeMeshResponse(served("echo-v1-abc"), { statusCode: 302 })).toMatch(/status 200/);
+    expect(judgeMeshResponse({ kind: "failed", reason: "reset" }, {})).toMatch(/failed/);
+  });
+  it("wants the first value of a header and no value of an absent one", () => {
+    const r = served("echo-v1-abc", { "x-header-set": ["set", "other"] });
+    expect(judgeMeshResponse(r, { responseHeaders: { "X-Header-Set": "set" } })).toBeUndefined();
+    expect(judgeMeshResponse(r, { responseHeaders: { "X-Header-Set": "other" } })).toMatch(/want "other"/);
+    expect(judgeMeshResponse(r, { responseAbsentHeaders: ["X-Header-Set"] })).toMatch(/want none/);
+  });
+  it("sends MeshConsumerRoute's first request from the consumer namespace's client", () => {
+    const checks = [
+      {
+        check: "http",
+        via: "mesh client pod",
+        name: "request from consumer route's namespace modified by HTTPRoute",
+      },
+      { check: "http", via: "mesh client pod", name: "other" },
+      { check: "http", via: "gateway-conformance-infra/same-namespace" },
+    ] as CheckData[];
+    expect(meshClientNamespaces(checks)).toEqual([
+      "gateway-conformance-mesh",
+      "gateway-conformance-mesh-consumer",
+    ]);
+    expect(meshClientNamespaces(checks.slice(2))).toEqual([]);
   });
 });

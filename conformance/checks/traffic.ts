@@ -9,7 +9,14 @@
 import type { Issued } from "../certificates.ts";
 
 export interface TrafficRequest {
-  readonly gateway: { readonly namespace: string; readonly name: string };
+  /** The Gateway the suite's client sends to; absent for a request from a mesh client Pod. */
+  readonly gateway?: { readonly namespace: string; readonly name: string };
+  /**
+   * The namespace of the mesh client Pod the request is sent from (`via: mesh
+   * client pod`): it goes to the Service `host` names, resolved as cluster DNS
+   * answers that Pod, through the datapath's redirect to the node's Envoy.
+   */
+  readonly meshClient?: string;
   /** Listener port; the Gateway's first listener port when not given. */
   readonly port?: number;
   readonly scheme: "http" | "https";

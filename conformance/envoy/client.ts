@@ -37,6 +37,8 @@ export interface WireTarget {
   readonly port: number;
   /** Host / :authority. */
   readonly authority: string;
+  /** The address the client sends from: CLIENT_ADDRESS unless given (a mesh client Pod's own). */
+  readonly localAddress?: string;
 }
 
 export type WireAnswer =
@@ -182,7 +184,7 @@ function sendHttp1({ target, request, extraHeaders, seen, verifyServer }: Exchan
     const options = {
       host: target.address,
       port: target.port,
-      localAddress: CLIENT_ADDRESS,
+      localAddress: target.localAddress ?? CLIENT_ADDRESS,
       method: request.method,
       path: request.path,
       headers: { host: target.authority, ...request.headers, ...extraHeaders },
@@ -272,7 +274,7 @@ function sendHttp2({ target, request, extraHeaders, seen, verifyServer }: Exchan
     // Passed on to net.connect / tls.connect, which take the local address.
     const sessionOptions: SecureClientSessionOptions & { localAddress: string } = {
       ...(tls ? { ...tlsOptions(request), ALPNProtocols: ["h2"] } : {}),
-      localAddress: CLIENT_ADDRESS,
+      localAddress: target.localAddress ?? CLIENT_ADDRESS,
     };
     try {
       session = http2Connect(`${tls ? "https" : "http"}://${target.address}:${target.port}`, sessionOptions);

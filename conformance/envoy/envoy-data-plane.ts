@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { envoyResources, sideBySide } from "../../src/cli/commands/proxy-config.ts";
 import { ManagedEnvoy, resolveEnvoyBinary, type XdsApi } from "../../src/envoy/index.ts";
+import type { MeshService } from "../../src/model/mesh-service.ts";
 import { SnapshotCache, UNKNOWN_NODE } from "../../src/xds/cache/index.ts";
 import type { XdsAnswer } from "../../src/xds/server/client-status.ts";
 import { DEFAULT_LIMITS, XdsServer } from "../../src/xds/server/index.ts";
@@ -32,16 +33,17 @@ import type {
   TrafficRequest,
   TrafficResult,
 } from "../checks/traffic.ts";
-import type { ConformanceCluster } from "../cluster.ts";
+import type { ConformanceCluster, Pod } from "../cluster.ts";
 import {
   type DataPlane,
   gatewayTarget,
   type SimulatedTraffic,
   serverCertificateProblem,
 } from "../strait-target.ts";
-import { grpcOverWire, probeOverWire, sendOverWire } from "./client.ts";
+import { grpcOverWire, probeOverWire, sendOverWire, type WireAnswer, type WireTarget } from "./client.ts";
 import { connectionDifferences, differences, grpcDifferences } from "./cross-check.ts";
 import { EchoBackends, PROBE_HEADER } from "./echo-backends.ts";
+import { MeshPods } from "./mesh-pods.ts";
 
 const NODE_ID = "strait-conformance";
 const SYNC_TIMEOUT_MS = 60_000;
@@ -60,6 +62,11 @@ export interface Disagreement {
 
 export interface EnvoyDataPlaneOptions {
   readonly api?: XdsApi;
+  /**
+   * The MESH mode (root only, mesh-pods.ts): mesh client Pods in network
+   * namespaces of their own, their requests redirected to Envoy by strait's datapath.
+   */
+  readonly mesh?: boolean;
   /** Envoy's log level (default error); its lines reach stderr. */
   readonly logLevel?: string;
 }
@@ -79,6 +86,8 @@ export class EnvoyDataPlane implements DataPlane {
   readonly #envoy: ManagedEnvoy;
   /** NACKs since the last publish. */
   readonly #nacks: XdsAnswer[];
+  /** The mesh client Pods and the datapath between them and Envoy, in the MESH mode. */
+  readonly mesh: MeshPods | undefined;
 
   private constructor(
     api: XdsApi,
@@ -86,8 +95,10 @@ export class EnvoyDataPlane implements DataPlane {
     server: XdsServer,
     envoy: ManagedEnvoy,
     nacks: XdsAnswer[],
+    mesh: MeshPods | undefined,
   ) {
     this.api = api;
+    this.mesh = mesh;
     this.#cache = cache;
     this.#server = server;
     this.#envoy = envoy;
@@ -119,16 +130,20 @@ export class EnvoyDataPlane implements DataPlane {
         admin: { host: "127.0.0.1", port: 0 },
       },
     });
+    // The datapath first: when it cannot load, no Envoy is left running.
+    const mesh = options.mesh === true ? await MeshPods.open() : undefined;
     await envoy.start();
-    return new EnvoyDataPlane(options.api ?? "delta", cache, server, envoy, nacks);
+    return new EnvoyDataPlane(options.api ?? "delta", cache, server, envoy, nacks, mesh);
   }
 
   async serve(
     resources: EnvoyResourceSet,
     cluster: ConformanceCluster,
     simulator: SimulatedTraffic,
+    meshServices: readonly MeshService[],
   ): Promise<TrafficEngine> {
     await this.backends.serve(cluster);
+    this.mesh?.ensure(cluster.meshClients());
     const started = performance.now();
     this.#nacks.length = 0;
     const published = this.#cache.publish(resources);
@@ -137,11 +152,14 @@ export class EnvoyDataPlane implements DataPlane {
         `the configuration does not encode: ${published.invalid.map((i) => `${i.name}: ${i.error}`).join("; ")}`,
       );
     await this.#waitForSync();
+    // As the agent: the redirect of a mesh service is programmed once its listener runs.
+    this.mesh?.program(meshServices);
     this.syncTimes.push(performance.now() - started);
     return new EnvoyTraffic(this, cluster, simulator);
   }
 
   async close(): Promise<void> {
+    await this.mesh?.close();
     await this.#envoy.stop();
     await this.#server.close();
     await this.backends.close();
@@ -305,6 +323,23 @@ class EnvoyTraffic implements TrafficEngine {
     return actual;
   }
 
+  /** A mesh client Pod's request: sent from inside its network namespace (MESH mode only). */
+  #fromMeshClient(
+    client: Pod,
+    target: WireTarget,
+    request: TrafficRequest,
+    extraHeaders: Readonly<Record<string, string>>,
+  ): Promise<WireAnswer> {
+    const mesh = this.#plane.mesh;
+    if (mesh === undefined)
+      return Promise.resolve({
+        kind: "failed",
+        reason:
+          "a mesh client Pod's request needs the Envoy engine's MESH mode (--profiles MESH-HTTP, as root)",
+      });
+    return mesh.send(client, target, request, extraHeaders);
+  }
+
   #disagree(what: string, found: readonly string[]): never {
     this.#plane.disagreements.push({ test: this.#plane.currentTest, request: what, differences: found });
     throw new Error(`the simulator and Envoy disagree on ${what}:\n      ${found.join("\n      ")}`);
@@ -322,14 +357,17 @@ class EnvoyTraffic implements TrafficEngine {
     const backends = this.#plane.backends;
     this.#plane.requests++;
     const trusted = request.trustedServerCertPem;
-    const answer = await sendOverWire(
-      target,
-      request,
-      { [PROBE_HEADER]: probe },
-      trusted === undefined
-        ? undefined
-        : (chain) => serverCertificateProblem(chain.join("\n"), trusted, request.sni, new Date()),
-    );
+    const answer =
+      target.client !== undefined
+        ? await this.#fromMeshClient(target.client, target, request, { [PROBE_HEADER]: probe })
+        : await sendOverWire(
+            target,
+            request,
+            { [PROBE_HEADER]: probe },
+            trusted === undefined
+              ? undefined
+              : (chain) => serverCertificateProblem(chain.join("\n"), trusted, request.sni, new Date()),
+          );
     let actual: TrafficResult;
     let attempts = 0;
     if (answer.kind === "failed") actual = answer;

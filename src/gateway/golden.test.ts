@@ -243,7 +243,10 @@ describe("gateway golden cases", () => {
       if (r.backend !== undefined && outcome.kind === "tcp-forward") {
         // A mesh Service port without routes: the stream goes to the Service's endpoints as it is.
         expect(r.mesh, `${label}\nonly a mesh request may be proxied as TCP`).toBeDefined();
-        expect(outcome.cluster.replace(/:\d+$/, ""), label).toBe(r.backend);
+        // Its cluster is the mesh's own (strait/mesh-tcp/<namespace>/<service>:<port>).
+        expect(outcome.cluster.replace(/^strait\/mesh-tcp\//, "").replace(/:\d+$/, ""), label).toBe(
+          r.backend,
+        );
         for (const h of Object.keys(r.responseHeaders ?? {}))
           expect(r.responseHeaders?.[h], `${label}\nno response headers on a TCP stream`).toBeNull();
         continue;
@@ -251,7 +254,10 @@ describe("gateway golden cases", () => {
       if (r.backend !== undefined) {
         expect(outcome.kind, label).toBe("forward");
         if (outcome.kind !== "forward") continue;
-        expect(outcome.cluster.replace(/:\d+$/, ""), label).toBe(r.backend);
+        // Its cluster is the mesh's own (strait/mesh-tcp/<namespace>/<service>:<port>).
+        expect(outcome.cluster.replace(/^strait\/mesh-tcp\//, "").replace(/:\d+$/, ""), label).toBe(
+          r.backend,
+        );
         for (const [h, v] of Object.entries(r.upstreamHeaders ?? {}))
           expect(
             outcome.request.headers

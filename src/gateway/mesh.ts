@@ -33,6 +33,11 @@ import { type MeshAttachment, type MeshServiceTarget, meshTarget } from "./mesh-
 import { buildMeshRouteTable } from "./route-tables.ts";
 import { resolveServiceBackend, serviceClusterName } from "./service-backends.ts";
 
+/** The cluster a mesh Service port without routes streams to: `strait/mesh-tcp/<namespace>/<service>:<port>`. */
+export function meshTcpClusterName(serviceCluster: string): string {
+  return `strait/mesh-tcp/${serviceCluster}`;
+}
+
 export interface MeshOutput {
   readonly mesh: MeshModel;
   readonly routeTables: readonly RouteTable[];
@@ -113,13 +118,16 @@ export function buildMesh(view: ResourceView, attachments: readonly MeshAttachme
       const base = { service, address: target.address, port };
       const producers = groups.get("") ?? [];
       if (producers.length === 0) {
+        // A cluster of its own: a Gateway route's cluster of the same Service port may carry
+        // TLS to the backend (BackendTLSPolicy), which a pod's own stream must not get.
+        const cluster = meshTcpClusterName(name);
         const backend = resolveServiceBackend(view, target.namespace, target.name, port);
-        if (backend.ok) backends.push(backend.value);
+        if (backend.ok) backends.push({ ...backend.value, clusterName: cluster, protocol: "tcp" });
         chains.push({
           ...base,
           name,
           sourcePrefixes: [],
-          action: { kind: "tcp", cluster: name },
+          action: { kind: "tcp", cluster },
           sources: [serviceRef],
         });
       } else {

@@ -9,12 +9,16 @@
  * the NACK must fail the test with Envoy's error, and the next test must pass.
  * Runs itself in a network namespace of its own, as the runner does.
  *
- * HTTPRoute, TLSRoute (TCP proxies in listeners) and GRPCRoute tests alike.
+ * HTTPRoute, TLSRoute (TCP proxies in listeners) and GRPCRoute tests alike;
+ * a mesh test (MESH mode, root) also runs once with the datapath given no
+ * mesh services ("no-redirect"): nothing listens on a ClusterIP, so its
+ * requests must then fail, and differ from the simulator's prediction.
  *
  *   node test/support/envoy-engine-probe.ts TEST [BACKEND]
  */
 
 import { loadCatalogue } from "../../conformance/catalogue.ts";
+import { viaMeshClient } from "../../conformance/checks/traffic-checks.ts";
 import { EnvoyDataPlane } from "../../conformance/envoy/envoy-data-plane.ts";
 import { inOwnNetwork, rerunInOwnNetwork } from "../../conformance/envoy/netns.ts";
 import { runTest } from "../../conformance/harness.ts";
@@ -63,23 +67,34 @@ async function main(name: string, backend: string): Promise<void> {
   const test = catalogue.tests.find((t) => t.name === name);
   if (test === undefined) throw new Error(`no test ${name}`);
   const options = await straitHarnessOptions(dir, catalogue);
-  const plane = await EnvoyDataPlane.start();
+  const mesh = test.checks.some(viaMeshClient);
+  const plane = await EnvoyDataPlane.start({ mesh });
   const modes: Record<string, DataPlane> = {
     honest: plane,
     "simulator-wrong": {
-      serve: (resources, cluster) =>
+      serve: (resources, cluster, _simulator, mesh) =>
         plane.serve(
           resources,
           cluster,
           new SimulatedTraffic(prepareNodeConfig(broken(resources, backend)).config, cluster),
+          mesh,
         ),
     },
     "envoy-wrong": {
-      serve: (resources, cluster, simulator) => plane.serve(broken(resources, backend), cluster, simulator),
+      serve: (resources, cluster, simulator, mesh) =>
+        plane.serve(broken(resources, backend), cluster, simulator, mesh),
     },
     "envoy-rejects": {
-      serve: (resources, cluster, simulator) => plane.serve(rejected(resources), cluster, simulator),
+      serve: (resources, cluster, simulator, mesh) =>
+        plane.serve(rejected(resources), cluster, simulator, mesh),
     },
+    ...(mesh
+      ? {
+          "no-redirect": {
+            serve: (resources, cluster, simulator) => plane.serve(resources, cluster, simulator, []),
+          } satisfies DataPlane,
+        }
+      : {}),
     "honest-again": plane,
   };
   const out: Record<string, unknown> = {};

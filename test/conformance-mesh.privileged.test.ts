@@ -1,0 +1,50 @@
+/**
+ * The conformance runner's MESH mode end to end (root: strait's BPF datapath
+ * is loaded and attached): an official mesh test's requests go from a mesh
+ * client Pod's network namespace through the datapath's redirect to a real
+ * Envoy's mesh listener and pass with no disagreement; the cross-check
+ * catches a lying simulator and a misconfigured Envoy; a NACK fails the test;
+ * and with the datapath given no mesh services the same requests fail (they
+ * reach Envoy only through the redirect). Runs the probe the Envoy engine's
+ * own test uses (test/support/envoy-engine-probe.ts).
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { meshUnavailable } from "../conformance/envoy/mesh-pods.ts";
+import { REPO } from "./support/strait-process.ts";
+
+interface ModeResult {
+  passed: boolean;
+  requests: number;
+  disagreements: { test: string; request: string; differences: string[] }[];
+  errors: string[];
+}
+
+const why = meshUnavailable();
+
+describe.skipIf(why !== undefined)(`conformance MESH mode through the datapath ${why ?? ""}`, () => {
+  it("passes MeshHTTPRouteSimpleSameNamespace only through the redirect, and catches every lie", () => {
+    const run = spawnSync(
+      join(REPO, "node_modules/.bin/node"),
+      [join(REPO, "test/support/envoy-engine-probe.ts"), "MeshHTTPRouteSimpleSameNamespace", "echo-v1"],
+      { encoding: "utf8", timeout: 240_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, ModeResult>;
+    for (const mode of ["honest", "honest-again"]) {
+      expect(out[mode]?.passed, mode).toBe(true);
+      expect(out[mode]?.requests, mode).toBeGreaterThan(0);
+      expect(out[mode]?.disagreements, mode).toEqual([]);
+    }
+    for (const mode of ["simulator-wrong", "envoy-wrong"]) {
+      expect(out[mode]?.passed, mode).toBe(false);
+      expect(out[mode]?.disagreements.length, mode).toBeGreaterThan(0);
+    }
+    expect(out["envoy-rejects"]?.passed).toBe(false);
+    expect(out["envoy-rejects"]?.errors.join("\n")).toMatch(/Envoy rejected the configuration/i);
+    // No mesh services in the datapath: the Pod's connection to the ClusterIP goes nowhere.
+    expect(out["no-redirect"]?.passed).toBe(false);
+    expect(out["no-redirect"]?.disagreements[0]?.differences.join("\n")).toMatch(/Envoy no response/);
+  }, 300_000);
+});
