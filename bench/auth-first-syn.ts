@@ -19,6 +19,7 @@ import { agentRequest } from "../src/agent/client.ts";
 import { CertificateAuthority } from "../src/auth/builtin-ca/authority.ts";
 import { derToPem } from "../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN } from "../src/auth/spiffe-id.ts";
+import { desiredEndpoint as ep } from "../test/support/desired-endpoint.ts";
 import { sweepLeftovers } from "../test/support/netns-lab.ts";
 import { REPO } from "../test/support/strait-process.ts";
 import { TwoNodeLab } from "../test/support/two-node-lab.ts";
@@ -40,14 +41,6 @@ if (!Number.isInteger(PAIRS) || PAIRS < 1 || PAIRS > 1000) {
 }
 
 const clients = Array.from({ length: PAIRS }, (_, i) => FIRST_CLIENT + i);
-const ep = (id: number, identity: number, pod: string) => ({
-  id,
-  identity,
-  addresses: [],
-  hostInterface: "",
-  pod: `default/${pod}`,
-  sources: [],
-});
 
 sweepLeftovers();
 const lab = new TwoNodeLab(238, 239, 3);

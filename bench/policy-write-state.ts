@@ -5,6 +5,7 @@
  * client's, in the middle) and one L7 entry on 9090, and N ipcache /32s.
  */
 import type { PolicyEntry } from "../src/model/endpoint-policy.ts";
+import { desiredEndpoint as ep } from "../test/support/desired-endpoint.ts";
 
 export const CLIENT_IDENTITY = 1001;
 export const SERVER_IDENTITY = 1002;
@@ -39,14 +40,6 @@ export function policyWriteState(n: number, clientIp: string, serverIp: string) 
   }
   entries.splice(Math.floor(entries.length / 2), 0, allow(CLIENT_IDENTITY, 8080));
   entries.push(allow(CLIENT_IDENTITY, 9090, { proxyPort: PROXY_PORT }));
-  const ep = (id: number, identity: number, pod: string) => ({
-    id,
-    identity,
-    addresses: [],
-    hostInterface: "",
-    pod: `default/${pod}`,
-    sources: [],
-  });
   return {
     endpoints: [ep(1, CLIENT_IDENTITY, "client"), ep(2, SERVER_IDENTITY, "server")],
     policies: [{ endpointId: 2, ingressEnforced: true, egressEnforced: false, entries, sources: [] }],

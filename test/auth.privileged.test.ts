@@ -22,6 +22,7 @@ import { CertificateAuthority } from "../src/auth/builtin-ca/authority.ts";
 import { derToPem } from "../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN, type TrustDomain } from "../src/auth/spiffe-id.ts";
 import { SpireEntrySync } from "../src/auth/spire/entry-sync.ts";
+import { desiredEndpoint as ep } from "./support/desired-endpoint.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { type Pod, sweepLeftovers } from "./support/netns-lab.ts";
 import { SpireProcess, spireBinDir, writeAgentConfig, writeServerConfig } from "./support/spire.ts";
@@ -43,14 +44,6 @@ interface AuthStatus {
 }
 
 function desiredStates(lab: TwoNodeLab, client: Pod, server: Pod) {
-  const ep = (id: number, identity: number, pod: string) => ({
-    id,
-    identity,
-    addresses: [],
-    hostInterface: "",
-    pod: `default/${pod}`,
-    sources: [],
-  });
   const a = {
     endpoints: [ep(1, CLIENT, "client")],
     policies: [],

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
 import type { Flow } from "../src/agent/flows.ts";
 import type { PolicyEntry } from "../src/model/endpoint-policy.ts";
+import { desiredEndpoint as ep } from "./support/desired-endpoint.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { type NodeLab as Lab, NodeLab, type Pod, sweepLeftovers } from "./support/netns-lab.ts";
 import { STRAIT_BIN, type StraitProcess } from "./support/strait-process.ts";
@@ -46,14 +47,6 @@ describe.skipIf(!canRunKernelTests)(`datapath in network namespaces ${KERNEL_SKI
   }
 
   function state(clientEntries: readonly PolicyEntry[], serverEntries: readonly PolicyEntry[]) {
-    const ep = (id: number, identity: number, pod: string) => ({
-      id,
-      identity,
-      addresses: [],
-      hostInterface: "",
-      pod: `default/${pod}`,
-      sources: [],
-    });
     return {
       endpoints: [ep(1, CLIENT, "client"), ep(2, SERVER, "server"), ep(3, OTHER, "other")],
       policies: [

@@ -156,7 +156,7 @@ describe("strait simulate --to (a mesh request)", () => {
     };
     expect(out.outcome).toMatchObject({
       kind: "tcp-forward",
-      cluster: "gateway-conformance-mesh/echo-v1:80",
+      cluster: "strait/mesh-tcp/gateway-conformance-mesh/echo-v1:80",
     });
   });
 
