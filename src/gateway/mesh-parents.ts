@@ -11,6 +11,7 @@
  * one in another namespace is a consumer route, for the clients of its own
  * namespace only (GEP-1426).
  */
+import { parseIpv4 } from "../net/ipv4.ts";
 import type { ResourceView } from "../resources/view.ts";
 import type { TranslatedHttpRoute } from "./httproute.ts";
 import type { ParentResult } from "./httproute-status.ts";
@@ -32,8 +33,6 @@ export interface MeshAttachment {
   /** The route's namespace when it is a consumer route; undefined for a producer route. */
   readonly consumer?: string;
 }
-
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 interface ServicePortLike {
   name?: string;
@@ -75,7 +74,7 @@ export function meshTarget(
   const address = spec.clusterIP;
   if (spec.type === "ExternalName" || address === undefined || address === "" || address === "None")
     return { problem: `Service ${namespace}/${name} has no ClusterIP (headless or ExternalName)` };
-  if (!IPV4.test(address))
+  if (!parseIpv4(address).ok)
     return {
       problem: `Service ${namespace}/${name} has ClusterIP ${address}, not IPv4 (strait's mesh is IPv4 only)`,
     };

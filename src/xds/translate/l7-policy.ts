@@ -69,7 +69,8 @@ type IpField = "direct_remote_ip" | "destination_ip";
 /** What AddressIndex builds: an RBAC principal (direct_remote_ip) or permission (destination_ip). */
 type Matcher = Principal | Permission;
 
-function cidr(prefix: string): CidrRange {
+/** An Envoy CidrRange of an `a.b.c.d/len` prefix (a bare address is a /32). */
+export function cidr(prefix: string): CidrRange {
   const [address = "", len = "32"] = prefix.split("/");
   return { address_prefix: address, prefix_len: Number(len) };
 }

@@ -28,14 +28,9 @@ import type {
   envoy_config_listener_v3_Listener as Listener,
 } from "../proto/envoy-types.ts";
 import { packAny } from "../proto/pack-any.ts";
-import { transparentListenerFilters } from "./l7-policy.ts";
+import { cidr, transparentListenerFilters } from "./l7-policy.ts";
 import { connectionManager } from "./listener.ts";
 import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
-
-function cidr(prefix: string): { address_prefix: string; prefix_len: number } {
-  const [address = "", len = "32"] = prefix.split("/");
-  return { address_prefix: address, prefix_len: Number(len) };
-}
 
 function meshChain(chain: MeshChain): FilterChain {
   return {
