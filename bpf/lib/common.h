@@ -25,10 +25,14 @@
  *  - from proxy: 0x0A00 | (source identity << 16), set by the proxy (SO_MARK) on its upstream
  *                connections. Only processes of the node namespace can set it: a veth scrubs the
  *                mark when a packet crosses network namespaces, so a pod cannot forge it.
+ *  - proxy reply: 0x0B00, set by the proxy (SO_MARK on its transparent listeners) on its side of a
+ *                redirected connection, so the node's raw OUTPUT rule leaves it untracked; the
+ *                datapath does not act on it.
  */
 #define MARK_MAGIC_MASK 0x0F00
 #define MARK_MAGIC_TO_PROXY 0x0200
 #define MARK_MAGIC_FROM_PROXY 0x0A00
+#define MARK_MAGIC_PROXY_REPLY 0x0B00
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02

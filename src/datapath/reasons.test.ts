@@ -55,7 +55,12 @@ describe("reasons.ts mirrors bpf/lib/reasons.h", () => {
 
   it("uses the mark ABI of bpf/lib/common.h (Cilium's)", () => {
     const marks = defines("common.h", "MARK_MAGIC_");
-    expect(marks).toEqual({ MASK: MARK.MAGIC_MASK, TO_PROXY: MARK.TO_PROXY, FROM_PROXY: MARK.FROM_PROXY });
+    expect(marks).toEqual({
+      MASK: MARK.MAGIC_MASK,
+      TO_PROXY: MARK.TO_PROXY,
+      FROM_PROXY: MARK.FROM_PROXY,
+      PROXY_REPLY: MARK.PROXY_REPLY,
+    });
     // Cilium's well-known example: proxy port 15001 → 0x993a0200.
     expect(toProxyMark(15001)).toBe(0x993a0200);
     expect(fromProxyMark(1001)).toBe(0x03e90a00);

@@ -2,6 +2,8 @@
  * Verdicts, drop reasons, event types and directions of the datapath: the
  * mirror of bpf/lib/reasons.h (reasons.test.ts keeps them in sync).
  */
+import { MARK } from "../model/proxy-marks.ts";
+
 export const VERDICT = { FORWARDED: 0, DROPPED: 1, REDIRECTED: 2 } as const;
 export const VERDICT_MAX = 3;
 
@@ -50,8 +52,8 @@ export const EVENT_NAMES: Readonly<Record<number, string>> = {
   [EVENT.AUTH_REQUIRED]: "auth-required",
 };
 
-/** skb->mark values (bpf/lib/common.h): Cilium's ABI. */
-export const MARK = { MAGIC_MASK: 0x0f00, TO_PROXY: 0x0200, FROM_PROXY: 0x0a00 } as const;
+/** skb->mark values (bpf/lib/common.h): Cilium's ABI, and the proxy reply mark. */
+export { MARK };
 
 /** The mark the datapath puts on a packet for the proxy on `port`: 0x0200 | (be16(port) << 16). */
 export function toProxyMark(port: number): number {

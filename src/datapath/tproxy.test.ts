@@ -27,4 +27,13 @@ describe("TPROXY ruleset", () => {
     expect(lines[raw + 1]).toBe("meta mark & 0x00000f00 == 0x00000200 notrack");
     expect(lines.indexOf("type filter hook prerouting priority mangle; policy accept;")).toBeGreaterThan(raw);
   });
+
+  it("leaves the proxy's side of those flows untracked too, by the mark its transparent listeners set", () => {
+    const lines = tproxyRuleset([15003])
+      .split("\n")
+      .map((l) => l.trim());
+    const output = lines.indexOf("type filter hook output priority raw; policy accept;");
+    expect(output).toBeGreaterThan(0);
+    expect(lines[output + 1]).toBe("meta mark & 0x00000f00 == 0x00000b00 notrack");
+  });
 });

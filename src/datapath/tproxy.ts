@@ -23,13 +23,17 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ERROR_CODES, StraitError } from "../errors.ts";
-import { toProxyMark } from "./reasons.ts";
+import { MARK, toProxyMark } from "./reasons.ts";
 
 const run = promisify(execFile);
 
 export const TPROXY_TABLE = "strait";
 export const PROXY_ROUTE_TABLE = 2004;
 export const PROXY_RULE_PRIORITY = 9;
+
+function hexMark(mark: number): string {
+  return `0x${mark.toString(16).padStart(8, "0")}`;
+}
 
 /** The nftables ruleset for the given proxy ports (pure: tests read it). */
 export function tproxyRuleset(proxyPorts: readonly number[]): string {
@@ -46,12 +50,20 @@ export function tproxyRuleset(proxyPorts: readonly number[]): string {
     "    type filter hook prerouting priority raw; policy accept;",
     "    meta mark & 0x00000f00 == 0x00000200 notrack",
     "  }",
+    // The proxy's side of the same flows: its transparent listeners set the proxy-reply mark
+    // (SO_MARK, inherited by accepted sockets), and these packets stay untracked too. Tracked,
+    // the proxy's first reply would enter conntrack as a new flow from the original destination
+    // to the client, and SO_ORIGINAL_DST for that socket would then answer the client's address.
+    "  chain raw_output {",
+    "    type filter hook output priority raw; policy accept;",
+    `    meta mark & 0x00000f00 == ${hexMark(MARK.PROXY_REPLY)} notrack`,
+    "  }",
     "  chain prerouting {",
     "    type filter hook prerouting priority mangle; policy accept;",
     "    meta l4proto { tcp, udp } socket transparent 1 meta mark set 0x00000200 accept",
   ];
   for (const port of ports) {
-    const mark = `0x${toProxyMark(port).toString(16).padStart(8, "0")}`;
+    const mark = hexMark(toProxyMark(port));
     for (const proto of ["tcp", "udp"]) {
       lines.push(
         `    meta mark ${mark} meta l4proto ${proto} tproxy to 127.0.0.1:${port} meta mark set 0x00000200 accept`,

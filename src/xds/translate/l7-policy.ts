@@ -18,7 +18,9 @@
  * traffic is never redirected again. Every request is access-logged as JSON
  * for `strait observe`.
  */
+
 import type { HttpRule, IpcacheEntry, L7Policy, L7Rule, NodePolicy } from "../../model/endpoint-policy.ts";
+import { MARK } from "../../model/proxy-marks.ts";
 import { parseIpv4PrefixCached as parseIpv4Prefix, prefixContains } from "../../net/ipv4.ts";
 import type {
   envoy_config_accesslog_v3_AccessLog as AccessLog,
@@ -33,27 +35,53 @@ import type {
 import { packAny } from "../proto/pack-any.ts";
 
 export const L7_CLUSTER = "strait/l7/original-dst";
-/** bpf/lib/common.h MARK_MAGIC_FROM_PROXY, identity 0: the destination takes the client's from the ipcache. */
-const FROM_PROXY_MARK = 0x0a00;
+/** Linux SOL_SOCKET / SO_MARK, for a listener's socket option. */
+const SOL_SOCKET = 1;
+const SO_MARK = 36;
 
 /**
- * The listener filters of a listener the agent's TPROXY rules steer flows
- * to (the L7 policy's, the mesh's): the original destination, and the
- * client's address kept on the upstream connection with the from-proxy mark.
+ * What every listener the agent's TPROXY rules steer flows to (the L7
+ * policy's, the mesh's) has besides its address and chains: `transparent`;
+ * the original destination (the socket's own local address under TPROXY:
+ * SO_ORIGINAL_DST finds no conntrack entry, the node's rules leave both
+ * directions of a redirected flow untracked, and Envoy keeps the accepted
+ * socket's address); the client's address kept on the upstream connection
+ * with the from-proxy mark (identity 0: the destination takes the client's
+ * from the ipcache); and the proxy-reply mark on the listening socket, which
+ * every accepted socket inherits, so the node's raw OUTPUT rule leaves the
+ * proxy's side untracked too. Were it tracked, conntrack would record the
+ * proxy's first reply as a new flow from the original destination to the
+ * client, and SO_ORIGINAL_DST on a later connection accepted after such a
+ * reply would answer the client's own address.
  */
-export function transparentListenerFilters(): NonNullable<Listener["listener_filters"]> {
-  return [
-    {
-      name: "envoy.filters.listener.original_dst",
-      typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
-    },
-    {
-      name: "envoy.filters.listener.original_src",
-      typed_config: packAny("envoy.extensions.filters.listener.original_src.v3.OriginalSrc", {
-        mark: FROM_PROXY_MARK,
-      }),
-    },
-  ];
+export function transparentListenerOptions(): Pick<
+  Listener,
+  "transparent" | "listener_filters" | "socket_options"
+> {
+  return {
+    transparent: true,
+    socket_options: [
+      {
+        description: "strait proxy reply mark (raw OUTPUT notrack)",
+        level: SOL_SOCKET,
+        name: SO_MARK,
+        int_value: MARK.PROXY_REPLY,
+        state: "STATE_PREBIND",
+      },
+    ],
+    listener_filters: [
+      {
+        name: "envoy.filters.listener.original_dst",
+        typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
+      },
+      {
+        name: "envoy.filters.listener.original_src",
+        typed_config: packAny("envoy.extensions.filters.listener.original_src.v3.OriginalSrc", {
+          mark: MARK.FROM_PROXY,
+        }),
+      },
+    ],
+  };
 }
 
 export function l7ListenerName(direction: "ingress" | "egress", port: number): string {
@@ -320,8 +348,7 @@ export function l7Resources(node: NodePolicy, options: L7Options): L7Resources {
     listeners.set(name, {
       name,
       address: { socket_address: { address: "127.0.0.1", port_value: l.port } },
-      transparent: true,
-      listener_filters: transparentListenerFilters(),
+      ...transparentListenerOptions(),
       filter_chains: l.chains,
     });
   }

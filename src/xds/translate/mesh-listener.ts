@@ -28,7 +28,7 @@ import type {
   envoy_config_listener_v3_Listener as Listener,
 } from "../proto/envoy-types.ts";
 import { packAny } from "../proto/pack-any.ts";
-import { cidr, transparentListenerFilters } from "./l7-policy.ts";
+import { cidr, transparentListenerOptions } from "./l7-policy.ts";
 import { connectionManager } from "./listener.ts";
 import { PART_TYPES, PartChecker, resourceEncodes } from "./strict-check.ts";
 
@@ -58,8 +58,7 @@ function assemble(chains: readonly FilterChain[]): Listener {
   return {
     name: MESH_LISTENER_NAME,
     address: { socket_address: { address: "127.0.0.1", port_value: MESH_PROXY_PORT } },
-    transparent: true,
-    listener_filters: transparentListenerFilters(),
+    ...transparentListenerOptions(),
     filter_chains: [...chains],
   };
 }
