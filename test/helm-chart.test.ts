@@ -20,6 +20,7 @@ import { KINDS } from "../src/resources/kinds.ts";
 import { IDENTITY_KIND } from "../src/sources/kubernetes/identity-writer.ts";
 import { OWNED_KINDS } from "../src/sources/kubernetes/owned-object.ts";
 import { STATUS_KINDS } from "../src/sources/status/status-kinds.ts";
+import { nodeKey } from "../src/xds/cache/node.ts";
 import { encodeJson, findType, TYPE_URLS, validateResource } from "../src/xds/proto/index.ts";
 import { REPO } from "./support/strait-process.ts";
 
@@ -229,6 +230,20 @@ describe("Helm chart", () => {
     const bpf = agent?.volumeMounts?.find((m) => m.mountPath === "/sys/fs/bpf");
     expect(pod.volumes.find((v) => v.name === bpf?.name)?.hostPath?.path).toBe("/sys/fs/bpf");
     expect(envoy?.args?.slice(0, 2)).toEqual(["-c", "/etc/envoy/bootstrap.yaml"]);
+    // The node it announces (Kubernetes expands $(NODE_NAME)): its key for the per-node layer
+    // and the mesh listener, as nodeKey() reads it.
+    const overlay = envoy?.args?.[(envoy?.args?.indexOf("--config-yaml") ?? -2) + 1];
+    const announced = JSON.parse(overlay ?? "{}") as { node?: { metadata?: Record<string, unknown> } };
+    const node = {
+      id: "n",
+      cluster: "strait-envoy",
+      metadata: announced.node?.metadata ?? {},
+      userAgent: "envoy",
+    };
+    expect(nodeKey(node)).toBe("node/$(NODE_NAME)");
+    expect(envoy?.env?.find((e) => e.name === "NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe(
+      "spec.nodeName",
+    );
     const mount = envoy?.volumeMounts?.find((m) => m.mountPath === "/etc/envoy");
     expect(pod.volumes.find((v) => v.name === mount?.name)?.configMap?.name).toBe("strait-envoy-bootstrap");
   });

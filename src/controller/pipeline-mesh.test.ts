@@ -1,7 +1,8 @@
 /**
  * GAMMA through the pipeline and the xDS cache: the mesh services reach every
  * node's agent as strait.v1.MeshService (decoded back as the agent does), the
- * mesh listener every node's Envoy, from the shared layer; with no ClusterIP
+ * mesh listener every Kubernetes node's Envoy (and no client that announces
+ * no node, such as standalone mode's managed Envoy); with no ClusterIP
  * Service there is neither.
  */
 import { readFileSync } from "node:fs";
@@ -10,11 +11,12 @@ import { describe, expect, it } from "vitest";
 import { MESH_LISTENER_NAME, MESH_PROXY_PORT } from "../model/mesh-service.ts";
 import { parseManifestText } from "../sources/manifests.ts";
 import { ResourceStore } from "../sources/store.ts";
+import type { NodeInfo } from "../xds/cache/node.ts";
 import { SnapshotCache } from "../xds/cache/snapshot-cache.ts";
 import { STRAIT_TYPE_URLS, TYPE_URLS } from "../xds/proto/envoy-protos.ts";
 import { decodeResource } from "../xds/proto/index.ts";
 import { agentStateFrom } from "../xds/translate/agent-resources.ts";
-import { runPipeline, sharedResources } from "./pipeline.ts";
+import { forEveryNode, runPipeline, sharedResources } from "./pipeline.ts";
 
 const GOLDEN = join(import.meta.dirname, "../../testdata/gateway");
 
@@ -28,16 +30,18 @@ function storeOf(files: readonly string[]): ResourceStore {
   return store;
 }
 
-function served(files: readonly string[]) {
+const NODE_CLIENT = {
+  id: "agent-n1",
+  cluster: "strait",
+  metadata: { "strait.dev/node": "n1" },
+  userAgent: "strait-agent",
+};
+
+function served(files: readonly string[], client: NodeInfo = NODE_CLIENT) {
   const out = runPipeline(storeOf(files), { now: new Date(0), addressPool: ["127.0.1.0/24"] });
   const cache = new SnapshotCache();
-  cache.publish(sharedResources(out));
-  const snapshot = cache.snapshotFor({
-    id: "agent-n1",
-    cluster: "strait",
-    metadata: { "strait.dev/node": "n1" },
-    userAgent: "strait-agent",
-  });
+  cache.publish(sharedResources(out), forEveryNode(out));
+  const snapshot = cache.snapshotFor(client);
   if (snapshot === undefined) throw new Error("nothing published");
   const decoded = (typeUrl: string) =>
     new Map(
@@ -73,6 +77,25 @@ describe("mesh services and the mesh listener, served to every node", () => {
       ),
     ).toBe(true);
     expect(decoded(TYPE_URLS.cluster).has("gateway-conformance-mesh/echo-v1:80")).toBe(true);
+  });
+
+  it("does not give the mesh listener to an Envoy that announces no node (it binds transparently, and no agent steers flows to it)", () => {
+    const managed = { id: "strait-managed-envoy", cluster: "strait", metadata: {}, userAgent: "envoy" };
+    const { decoded } = served(["common.yaml", "mesh.yaml", "MeshConsumerRoute/input.yaml"], managed);
+    expect(decoded(TYPE_URLS.listener).has(MESH_LISTENER_NAME)).toBe(false);
+    // The rest of the shared layer is the same for it.
+    expect(decoded(TYPE_URLS.cluster).has("gateway-conformance-mesh/echo-v1:80")).toBe(true);
+    // A node's Envoy with a layer of its own (its L7 listeners) gets it as well.
+    const out = runPipeline(storeOf(["common.yaml", "mesh.yaml"]), {
+      now: new Date(0),
+      addressPool: ["127.0.1.0/24"],
+    });
+    const cache = new SnapshotCache();
+    cache.setNodeResources("node/n1", { [TYPE_URLS.listener]: new Map() });
+    cache.publish(sharedResources(out), forEveryNode(out));
+    const own = cache.snapshotFor(NODE_CLIENT);
+    expect(own?.type(TYPE_URLS.listener).entries.has(MESH_LISTENER_NAME)).toBe(true);
+    expect(cache.snapshotFor(managed)?.type(TYPE_URLS.listener).entries.has(MESH_LISTENER_NAME)).toBe(false);
   });
 
   it("serves neither without a ClusterIP Service", () => {

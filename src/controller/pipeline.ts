@@ -9,6 +9,7 @@ import { applyDataPlaneRejections } from "../gateway/data-plane-rejections.ts";
 import { GatewayCache, type GatewayOutput, type OwnedObject, translateGateways } from "../gateway/index.ts";
 import type { Exclusion } from "../model/exclusion.ts";
 import type { GatewayModel } from "../model/gateway.ts";
+import { MESH_LISTENER_NAME } from "../model/mesh-service.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ObjectStatus } from "../model/status.ts";
 import {
@@ -94,12 +95,29 @@ export interface PipelineOutput {
 }
 
 /**
- * What the xDS cache's shared layer holds, for every node: the Envoy
+ * What the xDS cache's shared layer holds, for every client: the Envoy
  * resources and the agents' shared types (each client subscribes only to its
- * own types, so Envoys never get the mesh services, agents never the listeners).
+ * own types, so Envoys never get the mesh services, agents never the
+ * listeners), without the mesh listener, which only Kubernetes nodes' Envoys
+ * get (`forEveryNode`).
  */
 export function sharedResources(output: PipelineOutput): NodeResources {
-  return { ...output.resources, ...output.sharedAgentResources };
+  const listeners = output.resources[TYPE_URLS.listener];
+  if (!listeners.has(MESH_LISTENER_NAME)) return { ...output.resources, ...output.sharedAgentResources };
+  const withoutMesh = new Map(listeners);
+  withoutMesh.delete(MESH_LISTENER_NAME);
+  return { ...output.resources, [TYPE_URLS.listener]: withoutMesh, ...output.sharedAgentResources };
+}
+
+/**
+ * What every Kubernetes node's Envoy gets beside the shared layer: the mesh
+ * listener. It binds transparently (which needs CAP_NET_ADMIN) and serves only
+ * what the node agent's TPROXY rules steer to it, so an Envoy without an agent
+ * (standalone mode's managed one, often unprivileged) is not given it.
+ */
+export function forEveryNode(output: PipelineOutput): NodeResources {
+  const mesh = output.resources[TYPE_URLS.listener].get(MESH_LISTENER_NAME);
+  return mesh === undefined ? {} : { [TYPE_URLS.listener]: new Map([[MESH_LISTENER_NAME, mesh]]) };
 }
 
 /** Standalone default: loopback addresses, so each Gateway can bind its own on one machine. */

@@ -30,7 +30,7 @@ import {
 import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
-import { type PipelineOutput, sharedResources } from "./pipeline.ts";
+import { forEveryNode, type PipelineOutput, sharedResources } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
 import { proxylessResolver } from "./proxyless-resolver.ts";
 import type { ReadinessCheck } from "./readiness.ts";
@@ -223,7 +223,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
         withheld.delete(key);
       }
       nodeKeys = next;
-      const published = cache.publish(sharedResources(output));
+      const published = cache.publish(sharedResources(output), forEveryNode(output));
       record("gateway", published.invalid);
       rejections.setWithheld(published.invalid);
       publishFailure = undefined;

@@ -17,9 +17,10 @@ export const runCommand: Command = {
 
 Runs the strait controller until SIGTERM or SIGINT. It reads Gateway API
 (GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute,
-ReferenceGrant, BackendTLSPolicy), Ingress and Cilium network-policy resources,
-translates them, serves the result over xDS to every node's Envoy and agent, and
-writes statuses. GAMMA mesh routes, TCPRoute and UDPRoute are planned.
+ReferenceGrant, BackendTLSPolicy; HTTPRoutes with a Service parent as GAMMA mesh
+routes), Ingress and Cilium network-policy resources, translates them, serves
+the result over xDS to every node's Envoy and agent, and writes statuses.
+TCPRoute and UDPRoute are planned.
 
   strait run -f examples/quickstart     standalone: manifests from a folder, watched,
                                         and a managed local Envoy serving the Gateways

@@ -22,4 +22,9 @@ export function nodeKey(node: NodeInfo): string {
   return typeof named === "string" && named !== "" ? `node/${named}` : `id/${node.id}`;
 }
 
+/** Whether a node key names a Kubernetes node (the client announced `strait.dev/node`). */
+export function isKubernetesNodeKey(key: string): boolean {
+  return key.startsWith("node/");
+}
+
 export const UNKNOWN_NODE: NodeInfo = { id: "", cluster: "", metadata: {}, userAgent: "" };

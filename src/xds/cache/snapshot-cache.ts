@@ -1,10 +1,15 @@
 /**
  * The snapshot cache: what every xDS client is served, by node.
  *
- * Three layers make a node's snapshot, highest priority first: resources of
- * that node alone (the agent's own types, later), the gateway configuration
- * shared by every node (the pipeline's output), and resources made on demand
- * for named subscriptions (proxyless gRPC). Only complete, validated layers
+ * Layers make a node's snapshot, highest priority first: resources of that
+ * node alone (its agent's policy, its Envoy's L7 listeners), resources every
+ * Kubernetes node gets but other clients do not (the mesh listener: it binds
+ * transparently and serves only what a node agent's TPROXY rules steer to it,
+ * so an Envoy without an agent, such as standalone mode's managed one, which
+ * may lack the privilege to bind it, is not given it), the gateway
+ * configuration shared by every client (the pipeline's output), and resources
+ * made on demand for named subscriptions (proxyless gRPC). A client is a
+ * Kubernetes node's when it announces one (`strait.dev/node` metadata). Only complete, validated layers
  * are published: a layer with a resource that fails encoding is refused whole
  * and the previous one stays. Nothing is served before the first gateway
  * layer, so a restarting controller never tells clients that their listeners
@@ -12,7 +17,7 @@
  */
 import type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
 import { LayerEncoder } from "./layer-encoder.ts";
-import { type NodeInfo, nodeKey } from "./node.ts";
+import { isKubernetesNodeKey, type NodeInfo, nodeKey } from "./node.ts";
 import { type OnDemandProblem, type OnDemandResolver, OnDemandResources } from "./on-demand.ts";
 import { type Layer, Snapshot } from "./snapshot.ts";
 
@@ -42,13 +47,16 @@ interface NodeLayer {
 
 export class SnapshotCache {
   readonly #gatewayEncoder = new LayerEncoder(true);
+  readonly #allNodesEncoder = new LayerEncoder(true);
   readonly #onDemand: OnDemandResources;
   readonly #onInvalid: (layer: string, invalid: readonly InvalidResource[]) => void;
   readonly #nodes = new Map<string, NodeLayer>();
   readonly #onDemandTypes: ReadonlySet<string> | undefined;
   readonly #listeners = new Set<() => void>();
   #gateway: Layer | undefined;
+  #allNodes: Layer = new Map();
   #shared: Snapshot | undefined;
+  #sharedByNodes: Snapshot | undefined;
   readonly #perNode = new Map<string, Snapshot>();
 
   constructor(options: SnapshotCacheOptions = {}) {
@@ -65,16 +73,21 @@ export class SnapshotCache {
   }
 
   /**
-   * Publishes the shared configuration, and resolves on-demand resources again
-   * (the objects they come from may have changed with it).
+   * Publishes the shared configuration (`set`, for every client, and
+   * `forNodes`, for every client that announces a Kubernetes node), and
+   * resolves on-demand resources again (the objects they come from may have
+   * changed with it).
    */
-  publish(set: ResourceJsonSet): PublishResult {
+  publish(set: ResourceJsonSet, forNodes: ResourceJsonSet = {}): PublishResult {
     const encoded = this.#gatewayEncoder.encode(set);
-    if (encoded.invalid.length > 0) this.#onInvalid("gateway", encoded.invalid);
+    const nodes = this.#allNodesEncoder.encode(forNodes);
+    const invalid = [...encoded.invalid, ...nodes.invalid];
+    if (invalid.length > 0) this.#onInvalid("gateway", invalid);
     this.#gateway = encoded.layer;
+    this.#allNodes = nodes.layer;
     this.#onDemand.resolve();
     this.#changed();
-    return { ok: true, version: this.#sharedSnapshot().version, invalid: encoded.invalid };
+    return { ok: true, version: this.#sharedSnapshot().version, invalid };
   }
 
   /** Sets (or with undefined, removes) the resources of one node, by its node key. */
@@ -128,10 +141,15 @@ export class SnapshotCache {
 
   #snapshotForKey(key: string): Snapshot {
     const node = this.#nodes.get(key);
-    if (node === undefined) return this.#sharedSnapshot();
+    const allNodes = isKubernetesNodeKey(key) && this.#allNodes.size > 0 ? [this.#allNodes] : [];
+    if (node === undefined) {
+      if (allNodes.length === 0) return this.#sharedSnapshot();
+      this.#sharedByNodes ??= new Snapshot([...allNodes, this.#gateway ?? new Map(), this.#onDemand.layer]);
+      return this.#sharedByNodes;
+    }
     let snapshot = this.#perNode.get(key);
     if (snapshot === undefined) {
-      snapshot = new Snapshot([node.layer, this.#gateway ?? new Map(), this.#onDemand.layer]);
+      snapshot = new Snapshot([node.layer, ...allNodes, this.#gateway ?? new Map(), this.#onDemand.layer]);
       this.#perNode.set(key, snapshot);
     }
     return snapshot;
@@ -144,6 +162,7 @@ export class SnapshotCache {
 
   #changed(): void {
     this.#shared = undefined;
+    this.#sharedByNodes = undefined;
     this.#perNode.clear();
     for (const listener of [...this.#listeners]) listener();
   }
