@@ -78,6 +78,7 @@ describe("the hostile corpus", () => {
       "weights",
       "references",
       "secrets",
+      "certificates",
       "file-system",
       "sizes",
       "agent-api",
