@@ -57,6 +57,14 @@ export interface XdsCase {
   readonly mode: "sotw" | "delta";
   /** Requests as proto3 JSON (encoded by the client), or raw bytes in base64 (`raw:`). */
   readonly requests: readonly (Record<string, unknown> | `raw:${string}`)[];
+  /** Stream churn: this many such streams at once, opened and cut together (default 1). */
+  readonly streams?: number;
+  /**
+   * A slow reader: the stream sends its requests and never reads, and stays
+   * open while a large update (far over one HTTP/2 window) goes to every
+   * client and the others are checked.
+   */
+  readonly reads?: false;
 }
 
 export type HostileCase = ManifestCase | AgentCase | XdsCase;
@@ -1916,6 +1924,33 @@ export function xdsCases(): XdsCase[] {
   const many = Array.from({ length: 200_000 }, (_, i) => `n${i}`);
   for (const mode of ["sotw", "delta"] as const) {
     const names = mode === "sotw" ? "resource_names" : "resource_names_subscribe";
+    const subscribe = { node, type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster" };
+    for (const streams of [50, 200])
+      cases.push({
+        type: "xds",
+        id: `xds-api/${mode}-churn-${streams}-streams`,
+        category: "xds-api",
+        mode,
+        requests: [subscribe],
+        streams,
+      });
+    cases.push({
+      type: "xds",
+      id: `xds-api/${mode}-slow-reader`,
+      category: "xds-api",
+      mode,
+      requests: [subscribe],
+      reads: false,
+    });
+    cases.push({
+      type: "xds",
+      id: `xds-api/${mode}-slow-readers-20`,
+      category: "xds-api",
+      mode,
+      requests: [subscribe],
+      reads: false,
+      streams: 20,
+    });
     for (const [i, t] of typeUrls.entries()) {
       cases.push({
         type: "xds",
