@@ -11,6 +11,7 @@
  *  other:  no policy at all (default allow)
  */
 import { execFileSync } from "node:child_process";
+import { statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
 import type { Flow } from "../src/agent/flows.ts";
@@ -119,6 +120,11 @@ describe.skipIf(!canRunKernelTests)(`datapath in network namespaces ${KERNEL_SKI
   afterAll(async () => {
     await agent?.stop("SIGKILL");
     lab?.cleanup();
+  });
+
+  it("takes writes on a unix socket only root may open (mode 0600)", () => {
+    // The socket takes writes without a token; the TCP listener is read-only without one (issue 16).
+    expect(statSync(lab.socket).mode & 0o777).toBe(0o600);
   });
 
   it("programs every pod that strait-cni reported, with both programs attached", async () => {
