@@ -57,6 +57,14 @@ export interface XdsCase {
   readonly mode: "sotw" | "delta";
   /** Requests as proto3 JSON (encoded by the client), or raw bytes in base64 (`raw:`). */
   readonly requests: readonly (Record<string, unknown> | `raw:${string}`)[];
+  /** Stream churn: this many such streams at once, opened and cut together (default 1). */
+  readonly streams?: number;
+  /**
+   * A slow reader: the stream sends its requests and never reads, and stays
+   * open while a large update (far over one HTTP/2 window) goes to every
+   * client and the others are checked.
+   */
+  readonly reads?: false;
 }
 
 export type HostileCase = ManifestCase | AgentCase | XdsCase;
@@ -1338,12 +1346,6 @@ function secrets(b: Builder): void {
       `${gateway([{ name: "cert" }])}---\n${secret({ "tls.crt": Buffer.from(`-----BEGIN CERTIFICATE-----\n${"A".repeat(500_000)}\n-----END CERTIFICATE-----\n`).toString("base64"), "tls.key": GARBAGE_PEM })}`,
     ],
     [
-      "frontend-validation-missing-ca",
-      gateway([{ name: "cert" }], {
-        frontendValidation: { caCertificateRefs: [{ kind: "ConfigMap", group: "", name: "nope" }] },
-      }),
-    ],
-    [
       "backend-tls-garbage-ca",
       `${hostileRoute({ rules: [{ backendRefs: [{ name: "svc", port: 80 }] }] })}---\n${doc(
         {
@@ -1393,6 +1395,191 @@ function secrets(b: Builder): void {
   ];
   for (const [name, text] of cases)
     b.add("secrets", name, { [F]: text }, name === "backend-tls-targets-baseline" ? "tolerated" : "refused");
+}
+
+/**
+ * A real certificate and keys for the certificate cases, made once with
+ * openssl for this corpus (test material, no secret): a self-signed P-384
+ * certificate for hostile.example, its key, another P-256 key, that key
+ * encrypted (passphrase `secret`), and its public key.
+ */
+export const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIB4zCCAWqgAwIBAgIUDhDwV2pK5z/7EAN8TB2kW5QLiqIwCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPaG9zdGlsZS5leGFtcGxlMCAXDTI2MTIwNDAwNTczMVoYDzIx
+MjYxMTEwMDA1NzMxWjAaMRgwFgYDVQQDDA9ob3N0aWxlLmV4YW1wbGUwdjAQBgcq
+hkjOPQIBBgUrgQQAIgNiAAS8BPaotUc5lxTaLd2DRMr2m/wH5+TQq6iEb1SIRnUr
+CpjvexBzm9JgtFB5RtFbNA14qQ5jCQGpFCB61hOSge9qSZ/FvbY4HmHRaGDoDzUo
+7DKVfyzEvFYkXeNW/hJC5xmjbzBtMB0GA1UdDgQWBBQU+H1uxQYVCJ26VBiqvFAY
+4x4rvTAfBgNVHSMEGDAWgBQU+H1uxQYVCJ26VBiqvFAY4x4rvTAPBgNVHRMBAf8E
+BTADAQH/MBoGA1UdEQQTMBGCD2hvc3RpbGUuZXhhbXBsZTAKBggqhkjOPQQDAgNn
+ADBkAjA7S4AqkGGDgIC2TNWbZOgOUo26ysjsrLH8dvKlNS3hCMZbQ1Zk/CCjEtGM
+XYfORHQCMFJdSHgPgpgWAQFta3ZTYw5u1J8ypJQf1dFn4jkXEiCjzNirWnvFStuM
+dhhtrtnk0A==
+-----END CERTIFICATE-----
+`;
+export const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDInYMnwU3klmVp4BHq
+fHLuXxzlzvZ8oPf4vrO0ogmiTzjb3ptrY+WAZsDchhZe6duhZANiAAS8BPaotUc5
+lxTaLd2DRMr2m/wH5+TQq6iEb1SIRnUrCpjvexBzm9JgtFB5RtFbNA14qQ5jCQGp
+FCB61hOSge9qSZ/FvbY4HmHRaGDoDzUo7DKVfyzEvFYkXeNW/hJC5xk=
+-----END PRIVATE KEY-----
+`;
+export const OTHER_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgOG76R4rEowbcke7b
+8yPIxx10sPpGMvAdX7/ia44T5U6hRANCAASmx1fQdQSMONuv1oJ00UBkCg5nNh1g
+XcD27Pwrw+7JeWBP6b06+dxX96N8UMhFLha7h6w8OaU68yWpoSxtM2/5
+-----END PRIVATE KEY-----
+`;
+export const ENCRYPTED_KEY = `-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAjrVXq4wgV5QAICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEChk2T5SoRlt7UctjlU8Ye8EgZCz
+q6lJxaWB9k7Q6R7Q2JSTqul24SAXOSJPmUKi1HZ2pnsiJI1kfvJ+o5GgSdqq5mvQ
+fEgM4nizsOB6Int0/YuHYj5gfrOJTC9bE2gFd4dJfNzyr6+PhC0PiHWb3OG+xq24
+6au/uGXUSGCW6wvymRP2j4vh+Va03bm4pBXzHeNMDMEpT4D6mkst6yIENWLPY5k=
+-----END ENCRYPTED PRIVATE KEY-----
+`;
+export const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEpsdX0HUEjDjbr9aCdNFAZAoOZzYd
+YF3A9uz8K8PuyXlgT+m9OvncV/ejfFDIRS4Wu4esPDmlOvMlqaEsbTNv+Q==
+-----END PUBLIC KEY-----
+`;
+/** Base64 of text whose characters are bytes (PEM is ASCII; `pemBody` gives DER bytes as latin1). */
+const b64 = (text: string) => Buffer.from(text, "latin1").toString("base64");
+
+/** Real certificates and keys that do not fit together, or fit oddly. */
+function certificates(b: Builder): void {
+  /** The hostile Gateway's HTTPS listener; `tls` is the Gateway's own (frontend client validation). */
+  const gateway = (tls: Record<string, unknown> | undefined = undefined, hostname = HOSTILE_HOST) => ({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "Gateway",
+    metadata: { name: "gw", namespace: "hostile" },
+    spec: {
+      gatewayClassName: "strait",
+      ...(tls === undefined ? {} : { tls }),
+      listeners: [
+        {
+          name: "l",
+          protocol: "HTTPS",
+          port: 8443,
+          hostname,
+          tls: { certificateRefs: [{ name: "cert" }] },
+        },
+      ],
+    },
+  });
+  const secret = (crt: string, key: string) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "cert", namespace: "hostile" },
+    type: "kubernetes.io/tls",
+    data: { "tls.crt": b64(crt), "tls.key": b64(key) },
+  });
+  const caMap = (ca: string) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "ca", namespace: "hostile" },
+    data: { "ca.crt": ca },
+  });
+  const validation = {
+    frontend: {
+      default: { validation: { caCertificateRefs: [{ kind: "ConfigMap", group: "", name: "ca" }] } },
+    },
+  };
+  const backendTls = (ca: string) =>
+    `${hostileRoute({ rules: [{ backendRefs: [{ name: "svc", port: 80 }] }] })}---\n${doc(caMap(ca), {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "BackendTLSPolicy",
+      metadata: { name: "p", namespace: "hostile" },
+      spec: {
+        targetRefs: [{ group: "", kind: "Service", name: "svc" }],
+        validation: {
+          caCertificateRefs: [{ group: "", kind: "ConfigMap", name: "ca" }],
+          hostname: "svc.example",
+        },
+      },
+    })}`;
+  const cases: [string, string, Expectation][] = [
+    ["valid", doc(HOSTILE_NS, gateway(), secret(TEST_CERT, TEST_KEY)), "tolerated"],
+    // A certificate for another name than the listener's: served (clients decide), as Envoy does.
+    [
+      "valid-other-hostname",
+      doc(HOSTILE_NS, gateway(undefined, "other.example"), secret(TEST_CERT, TEST_KEY)),
+      "tolerated",
+    ],
+    ["key-of-another-certificate", doc(HOSTILE_NS, gateway(), secret(TEST_CERT, OTHER_KEY)), "refused"],
+    ["encrypted-key", doc(HOSTILE_NS, gateway(), secret(TEST_CERT, ENCRYPTED_KEY)), "refused"],
+    ["public-key-as-key", doc(HOSTILE_NS, gateway(), secret(TEST_CERT, PUBLIC_KEY)), "refused"],
+    ["certificate-and-key-swapped", doc(HOSTILE_NS, gateway(), secret(TEST_KEY, TEST_CERT)), "refused"],
+    ["key-as-certificate", doc(HOSTILE_NS, gateway(), secret(TEST_KEY, TEST_KEY)), "refused"],
+    ["certificate-as-key", doc(HOSTILE_NS, gateway(), secret(TEST_CERT, TEST_CERT)), "refused"],
+    [
+      "chain-with-a-broken-second-certificate",
+      doc(
+        HOSTILE_NS,
+        gateway(),
+        secret(`${TEST_CERT}${Buffer.from(GARBAGE_PEM, "base64").toString()}`, TEST_KEY),
+      ),
+      "refused",
+    ],
+    [
+      "certificate-cut-in-half",
+      doc(HOSTILE_NS, gateway(), secret(TEST_CERT.slice(0, TEST_CERT.length / 2), TEST_KEY)),
+      "refused",
+    ],
+    [
+      "key-cut-in-half",
+      doc(HOSTILE_NS, gateway(), secret(TEST_CERT, TEST_KEY.slice(0, TEST_KEY.length / 2))),
+      "refused",
+    ],
+    ["certificate-der-not-pem", doc(HOSTILE_NS, gateway(), secret(pemBody(TEST_CERT), TEST_KEY)), "refused"],
+    ["empty-certificate", doc(HOSTILE_NS, gateway(), secret("", TEST_KEY)), "refused"],
+    // (Frontend validation is the Gateway's spec.tls.frontend, not the listener's.)
+    [
+      "frontend-ca-missing",
+      doc(
+        HOSTILE_NS,
+        gateway({
+          frontend: {
+            default: { validation: { caCertificateRefs: [{ kind: "ConfigMap", group: "", name: "nope" }] } },
+          },
+        }),
+        secret(TEST_CERT, TEST_KEY),
+      ),
+      "refused",
+    ],
+    [
+      "frontend-ca-valid",
+      doc(HOSTILE_NS, gateway(validation), secret(TEST_CERT, TEST_KEY), caMap(TEST_CERT)),
+      "tolerated",
+    ],
+    [
+      "frontend-ca-is-a-key",
+      doc(HOSTILE_NS, gateway(validation), secret(TEST_CERT, TEST_KEY), caMap(TEST_KEY)),
+      "refused",
+    ],
+    [
+      "frontend-ca-empty",
+      doc(HOSTILE_NS, gateway(validation), secret(TEST_CERT, TEST_KEY), caMap("")),
+      "refused",
+    ],
+    [
+      "frontend-ca-cut-in-half",
+      doc(HOSTILE_NS, gateway(validation), secret(TEST_CERT, TEST_KEY), caMap(TEST_CERT.slice(0, 300))),
+      "refused",
+    ],
+    ["backend-ca-valid", backendTls(TEST_CERT), "tolerated"],
+    ["backend-ca-is-a-key", backendTls(TEST_KEY), "refused"],
+    ["backend-ca-empty", backendTls(""), "refused"],
+    ["backend-ca-cut-in-half", backendTls(TEST_CERT.slice(0, 300)), "refused"],
+  ];
+  for (const [name, text, expect] of cases) b.add("certificates", name, { [F]: text }, expect);
+}
+
+/** A PEM block's base64 body, decoded: the DER bytes as text. */
+function pemBody(pemText: string): string {
+  return Buffer.from(pemText.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64").toString(
+    "latin1",
+  );
 }
 
 function policies(b: Builder): void {
@@ -1591,6 +1778,7 @@ export function manifestCases(): ManifestCase[] {
   headerValues(b);
   endpoints(b);
   secrets(b);
+  certificates(b);
   policies(b);
   sizes(b);
   fileSystem(b);
@@ -1736,6 +1924,33 @@ export function xdsCases(): XdsCase[] {
   const many = Array.from({ length: 200_000 }, (_, i) => `n${i}`);
   for (const mode of ["sotw", "delta"] as const) {
     const names = mode === "sotw" ? "resource_names" : "resource_names_subscribe";
+    const subscribe = { node, type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster" };
+    for (const streams of [50, 200])
+      cases.push({
+        type: "xds",
+        id: `xds-api/${mode}-churn-${streams}-streams`,
+        category: "xds-api",
+        mode,
+        requests: [subscribe],
+        streams,
+      });
+    cases.push({
+      type: "xds",
+      id: `xds-api/${mode}-slow-reader`,
+      category: "xds-api",
+      mode,
+      requests: [subscribe],
+      reads: false,
+    });
+    cases.push({
+      type: "xds",
+      id: `xds-api/${mode}-slow-readers-20`,
+      category: "xds-api",
+      mode,
+      requests: [subscribe],
+      reads: false,
+      streams: 20,
+    });
     for (const [i, t] of typeUrls.entries()) {
       cases.push({
         type: "xds",

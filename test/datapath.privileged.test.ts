@@ -11,6 +11,7 @@
  *  other:  no policy at all (default allow)
  */
 import { execFileSync } from "node:child_process";
+import { statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
 import type { Flow } from "../src/agent/flows.ts";
@@ -119,6 +120,29 @@ describe.skipIf(!canRunKernelTests)(`datapath in network namespaces ${KERNEL_SKI
   afterAll(async () => {
     await agent?.stop("SIGKILL");
     lab?.cleanup();
+  });
+
+  it("takes writes on a unix socket only root may open (mode 0600); its TCP listener, without a token, refuses them", async () => {
+    // Issue 16: any local user could replace the enforced policy over TCP.
+    expect(statSync(lab.socket).mode & 0o777).toBe(0o600);
+    const listening = await agent.waitForLog((l) => l.msg === "agent API listening");
+    const before = (await agentRequest(lab.socket, "GET", "/api/v1/desired-state")).body;
+    const code = lab.inNode("curl", [
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-X",
+      "PUT",
+      "-H",
+      "content-type: application/json",
+      "--data",
+      JSON.stringify({ endpoints: [], policies: [], ipcache: [] }),
+      `http://${String(listening.address)}/api/v1/desired-state`,
+    ]);
+    expect(code).toBe("403");
+    expect((await agentRequest(lab.socket, "GET", "/api/v1/desired-state")).body).toEqual(before);
   });
 
   it("programs every pod that strait-cni reported, with both programs attached", async () => {

@@ -9,6 +9,7 @@
  * The counts go to the test output (and bench/RESULTS.md).
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { connect as http2Connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -33,7 +34,7 @@ import type { AgentMetrics } from "../src/agent/metrics.ts";
 import { RUN_SETTINGS, resolveSettings } from "../src/controller/config.ts";
 import type { PipelineOutput } from "../src/controller/pipeline.ts";
 import { type RunningController, startController } from "../src/controller/start.ts";
-import { TYPE_URLS } from "../src/xds/proto/index.ts";
+import { findType, messageFromJson, TYPE_URLS } from "../src/xds/proto/index.ts";
 import {
   ADDRESS_POOL,
   BASELINE_NAMESPACES,
@@ -78,6 +79,7 @@ describe("the hostile corpus", () => {
       "weights",
       "references",
       "secrets",
+      "certificates",
       "file-system",
       "sizes",
       "agent-api",
@@ -404,34 +406,92 @@ describe("the xDS cases", () => {
     await xds?.stop();
   });
 
+  /**
+   * A stream that sends its requests and never reads: raw HTTP/2, paused, so
+   * its window fills and the server's writes to it stall (grpc-js would read).
+   */
+  function nonReader(c: XdsCase): () => void {
+    const session = http2Connect(`http://${xds.address}`);
+    session.on("error", () => {});
+    const method = c.mode === "sotw" ? "StreamAggregatedResources" : "DeltaAggregatedResources";
+    const stream = session.request({
+      ":method": "POST",
+      ":path": `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.on("error", () => {});
+    stream.pause();
+    const type = findType(
+      `envoy.service.discovery.v3.${c.mode === "sotw" ? "DiscoveryRequest" : "DeltaDiscoveryRequest"}`,
+    );
+    if (type === undefined) throw new Error("test: no request type");
+    for (const request of c.requests) {
+      if (typeof request === "string") continue;
+      const { message } = messageFromJson(type, request);
+      const body = Buffer.from(type.encode(message as object).finish());
+      const frame = Buffer.alloc(5 + body.length);
+      frame.writeUInt32BE(body.length, 1);
+      body.copy(frame, 5);
+      stream.write(frame);
+    }
+    return () => session.destroy();
+  }
+
+  /** An update far over one HTTP/2 window (64 KiB), with `name` among its clusters. */
+  function largeUpdate(name: string): Map<string, Record<string, unknown>> {
+    const set = new Map<string, Record<string, unknown>>([[name, cluster(name)]]);
+    for (let n = 0; n < 2000; n++) set.set(`pad/padding-${n}:80`, cluster(`pad/padding-${n}:80`));
+    return set;
+  }
+
   it("never affects another client: after each hostile stream a new client is served and the long-lived one still gets updates", async () => {
     const failures: string[] = [];
     const cases: XdsCase[] = xdsCases();
+    let churned = 0;
     for (const [i, c] of cases.entries()) {
-      const hostile = new RawAdsClient(xds.address, c.mode);
+      const name = `shop/store-${i}:80`;
+      const cuts: (() => void)[] = [];
       try {
-        for (const request of c.requests) {
-          if (typeof request === "string") hostile.sendRaw(Buffer.from(request.slice(4), "base64"));
-          else hostile.send(request);
+        for (let s = 0; s < (c.streams ?? 1); s++) {
+          if (c.reads === false) {
+            cuts.push(nonReader(c));
+            continue;
+          }
+          const hostile = new RawAdsClient(xds.address, c.mode);
+          cuts.push(() => hostile.close());
+          for (const request of c.requests) {
+            if (typeof request === "string") hostile.sendRaw(Buffer.from(request.slice(4), "base64"));
+            else hostile.send(request);
+          }
+          if (c.streams === undefined)
+            await Promise.race([hostile.ended, new Promise((r) => setTimeout(r, 300))]);
         }
-        await Promise.race([hostile.ended, new Promise((r) => setTimeout(r, 300))]);
+        churned += c.streams ?? 1;
+        if (c.streams !== undefined && c.reads !== false) await new Promise((r) => setTimeout(r, 300));
       } catch (error) {
         failures.push(`${c.id}: the client could not even send it: ${(error as Error).message}`);
       } finally {
-        hostile.close();
+        // Slow readers stay connected while the others are checked; the rest are cut now (churn: all at once).
+        if (c.reads !== false) for (const cut of cuts.splice(0)) cut();
       }
       // The long-lived client gets the next change (ACKing what it gets), and a fresh client its first answer.
-      const name = `shop/store-${i}:80`;
-      xds.cache.publish({ [CLUSTER]: new Map([[name, cluster(name)]]) });
+      xds.cache.publish({
+        [CLUSTER]: c.reads === false ? largeUpdate(name) : new Map([[name, cluster(name)]]),
+      });
       if (!(await receives(baselineClient, name)))
         failures.push(`${c.id}: the baseline client missed an update`);
       const fresh = new RawAdsClient(xds.address, "delta");
       fresh.send({ node: { id: `fresh-${i}` }, type_url: CLUSTER });
       const answer = await fresh.next(10_000).catch(() => undefined);
-      if (answer?.resources[0]?.name !== name) failures.push(`${c.id}: a new client was not served`);
+      if (answer?.resources.some((r) => r.name === name) !== true)
+        failures.push(`${c.id}: a new client was not served`);
       fresh.close();
+      for (const cut of cuts) cut();
     }
-    console.log(`hostile corpus xDS: ${cases.length} cases, ${failures.length} failures`);
+    console.log(
+      `hostile corpus xDS: ${cases.length} cases (${churned} hostile streams), ${failures.length} failures`,
+    );
     expect(failures).toEqual([]);
   }, 300_000);
 });

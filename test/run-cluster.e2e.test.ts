@@ -41,9 +41,10 @@ afterEach(async () => {
 });
 
 /** A server holding the quickstart, in a cluster without the Cilium CRDs. */
-async function quickstartServer(): Promise<KubeApiServer> {
+async function quickstartServer(options: { eventTtlMs?: number } = {}): Promise<KubeApiServer> {
   const server = await KubeApiServer.start({
     unserved: ["CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"],
+    ...options,
   });
   cleanups.push(() => server.close());
   const dir = join(REPO, "examples/quickstart");
@@ -59,6 +60,7 @@ async function quickstartServer(): Promise<KubeApiServer> {
 async function startReplica(
   server: KubeApiServer,
   identity: string,
+  flags: readonly string[] = [],
 ): Promise<{ proc: StraitProcess; base: string }> {
   const proc = new StraitProcess([
     "run",
@@ -76,6 +78,7 @@ async function startReplica(
     "--log-level",
     "debug",
     ...LEASE_FLAGS,
+    ...flags,
   ]);
   cleanups.push(() => proc.stop("SIGKILL"));
   const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"), LOADED_MS);
@@ -289,6 +292,38 @@ describe("strait run --kubeconfig (cluster mode)", { timeout: 420_000 }, () => {
     ]);
     expect(events()).toHaveLength(1);
     expect(events()[0]?.series).toMatchObject({ count: 2 });
+    expect(await proc.stop("SIGTERM")).toBe(0);
+  }, 420_000);
+
+  it("keeps the Event of a problem that holds past the API server's Event TTL with heartbeats, with no pass running", async () => {
+    // A TTL of 10 s and a heartbeat of 2 s (checked each second): the Event lives only if renewed.
+    const server = await quickstartServer({ eventTtlMs: 10_000 });
+    server.create(badSlice([""]));
+    const { proc, base } = await startReplica(server, "solo", ["--event-heartbeat", "2s"]);
+    await waitReady(base);
+    const events = () => {
+      server.expireEvents();
+      return server.storage.list(EVENT, "shop");
+    };
+    const eventWrites = () =>
+      server.requests
+        .filter((r) => r.path.startsWith("/apis/events.k8s.io/"))
+        .map((r) => `${r.method} ${r.status}`);
+    await waitFor(() => events().length > 0, "the InvalidEndpoint Event", LOADED_MS);
+    const name = events()[0]?.metadata.name;
+    const passes = () => proc.logs.filter((l) => l.msg === "pipeline ran").length;
+    const before = passes();
+    // Two and a half TTLs without an edit (the passes that still run, e.g. after the leader's own
+    // status writes, are fewer than the heartbeats: the timer writes them).
+    await new Promise((r) => setTimeout(r, 25_000));
+    const passesDuring = passes() - before;
+    expect(events().map((e) => e.metadata.name)).toEqual([name]);
+    const writes = eventWrites();
+    expect(writes[0]).toBe("POST 201");
+    expect(writes.slice(1).every((w) => w === "PATCH 200")).toBe(true);
+    expect(writes.length).toBeGreaterThanOrEqual(6);
+    expect(writes.length - 1).toBeGreaterThan(passesDuring);
+    expect(events()[0]?.series).toMatchObject({ count: writes.length });
     expect(await proc.stop("SIGTERM")).toBe(0);
   }, 420_000);
 

@@ -36,26 +36,36 @@ async function metricValue(base: string, name: string): Promise<number | undefin
 }
 
 describe("strait run -f (standalone)", () => {
-  it("refuses a bad duration before anything starts: the flag and the value on stderr, exit 1", async () => {
-    const proc = new StraitProcess([
-      "run",
-      "-f",
-      join(REPO, "examples/quickstart"),
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      "127.0.0.1:0",
-      "--envoy",
-      "none",
-      "--lease-renew-deadline",
-      "ten seconds",
-    ]);
-    running.push(proc);
-    expect(await proc.exited).toBe(1);
-    expect(proc.stderr.join("\n")).toContain(
-      '--lease-renew-deadline must be a duration such as 15s or 500ms, got "ten seconds"',
-    );
-    expect(proc.logs.some((l) => l.msg.startsWith("operations server listening"))).toBe(false);
+  it("refuses a bad duration, address pool or manifests path before anything starts: the flag and the value on stderr, exit 1", async () => {
+    const quickstart = join(REPO, "examples/quickstart");
+    for (const [manifests, flags, error] of [
+      [
+        quickstart,
+        ["--lease-renew-deadline", "ten seconds"],
+        '--lease-renew-deadline must be a duration such as 15s or 500ms, got "ten seconds"',
+      ],
+      // Accepted before, every Gateway then said its pool was exhausted.
+      [quickstart, ["--address-pool", "10.0.0.0/33"], '--address-pool: "10.0.0.0/33" is not an IPv4 address'],
+      // Served an empty configuration before (an Envoy connecting would drop every listener).
+      ["/nonexistent/manifests", [], "-f /nonexistent/manifests: no such file or folder"],
+    ] as const) {
+      const proc = new StraitProcess([
+        "run",
+        "-f",
+        manifests,
+        "--http-address",
+        "127.0.0.1:0",
+        "--xds-address",
+        "127.0.0.1:0",
+        "--envoy",
+        "none",
+        ...flags,
+      ]);
+      running.push(proc);
+      expect(await proc.exited, error).toBe(1);
+      expect(proc.stderr.join("\n")).toContain(error);
+      expect(proc.logs.some((l) => l.msg.startsWith("operations server listening"))).toBe(false);
+    }
   });
 
   it("loads the quickstart, becomes ready, serves metrics, and stops on SIGTERM", async () => {

@@ -24,7 +24,7 @@ import { invalidEndpointEvents } from "./endpoint-events.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { PipelineOutput } from "./pipeline.ts";
 import type { PipelineReconciler } from "./pipeline-reconciler.ts";
-import { leaseTimings } from "./settings-check.ts";
+import { durationOf, leaseTimings } from "./settings-check.ts";
 
 export interface ClusterModeInput {
   readonly settings: Settings;
@@ -90,11 +90,13 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     state: () => source.states().CiliumIdentity,
     logger: logger.child({ component: "identity-writer" }),
   });
+  const heartbeatMs = durationOf(settings, "eventHeartbeat");
   const events = new EventRecorder({
     client,
     controller: "strait.dev/gateway-controller",
     instance: identity,
     logger: logger.child({ component: "events" }),
+    heartbeatMs,
   });
   new Gauge({
     name: "strait_owned_object_conflicts",
@@ -143,6 +145,21 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     if (elector.isLeader) recordEvents(output);
   });
 
+  // Events of problems that hold are written again (a heartbeat) even when no pass runs for long;
+  // checked six times per heartbeat, so each is written at most a sixth of it late.
+  const heartbeat = setInterval(
+    () => {
+      if (elector.isLeader)
+        events
+          .heartbeat()
+          .catch((error: unknown) =>
+            logger.error({ err: messageOf(error) }, "event heartbeat failed unexpectedly"),
+          );
+    },
+    Math.max(1_000, heartbeatMs / 6),
+  );
+  heartbeat.unref();
+
   source.start();
   elector.start();
 
@@ -150,6 +167,7 @@ export function startClusterMode(input: ClusterModeInput): ClusterMode {
     elector,
     source,
     async stop() {
+      clearInterval(heartbeat);
       writer.stop();
       owned.stop();
       identities.stop();

@@ -167,6 +167,15 @@ export const RUN_SETTINGS = [
     clusterDefault: "2s",
   },
   {
+    flag: "event-heartbeat",
+    key: "eventHeartbeat",
+    env: "STRAIT_EVENT_HEARTBEAT",
+    type: "string",
+    description:
+      "Cluster mode: a Warning Event whose problem still holds is written again (its series) this long after its last write, so it outlives the API server's Event TTL (--event-ttl, 1h by default); keep it below that TTL.",
+    clusterDefault: "30m",
+  },
+  {
     flag: "trust-domain",
     key: "trustDomain",
     env: "STRAIT_TRUST_DOMAIN",

@@ -118,6 +118,7 @@ export class DataPlaneRejections {
         resource,
         name: key.slice(space + 1),
         message: `withheld by strait, not sent to any node: it fails strict encoding (a translator bug): ${error}`,
+        withheld: true,
       });
     }
     for (const [key, nodes] of [...this.#rejected].sort(([a], [b]) => (a < b ? -1 : 1))) {

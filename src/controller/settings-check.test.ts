@@ -40,6 +40,7 @@ describe("strait run's settings, checked at start", () => {
       "identity-gc-after",
       "svid-ttl",
       "xds-write-timeout",
+      "event-heartbeat",
     ]) {
       expect(() => checkRunSettings(settings({ file: ".", [flag]: "soon" })), flag).toThrow(
         new RegExp(`--${flag} must be a duration such as 15s or 500ms, got "soon"`),

@@ -119,6 +119,15 @@ function firstListener(pipeline: PipelineReconciler): ListenerStatus | undefined
   return (gateway?.status.listeners as readonly ListenerStatus[] | undefined)?.[0];
 }
 
+/** apps/web's `strait.dev/Programmed` condition on its Gateway parent in the last pass, if any. */
+function routeProgrammed(pipeline: PipelineReconciler) {
+  const route = pipeline.latest?.statuses.find((s) => s.ref.kind === "HTTPRoute" && s.ref.name === "web");
+  const parents = route?.status.parents as
+    | readonly { conditions: readonly { type: string; status: string; reason: string; message: string }[] }[]
+    | undefined;
+  return parents?.[0]?.conditions.find((c) => c.type === "strait.dev/Programmed");
+}
+
 describe("/readyz and cache-level xDS failures", () => {
   it("is not ready before the first snapshot, and ready after it", async () => {
     const { pipeline, store, ops } = await serve();
@@ -183,9 +192,18 @@ describe("/readyz and cache-level xDS failures", () => {
     await pipeline.reconcile(store);
     expect(rejectionsChanged()).toBe(1); // the same withheld set: no reconcile loop
     const listener = firstListener(pipeline);
+    // The spec's reason on the Gateway listener; the route's condition names what happened.
     expect(listener?.conditions.find((c) => c.type === "Programmed")).toMatchObject({
       status: "False",
-      message: expect.stringMatching(/withheld by strait.*no_such_field/),
+      reason: "Invalid",
+      message: expect.stringMatching(/^listener apps\/gw\/80 withheld by strait.*no_such_field/),
+    });
+    expect(routeProgrammed(pipeline)).toMatchObject({
+      status: "False",
+      reason: "WithheldFailedEncoding",
+      message: expect.stringMatching(
+        /^listener apps\/gw\/80 withheld by strait, not sent to any node: it fails strict encoding/,
+      ),
     });
     expect((await get(ops, "/readyz")).status).toBe(200);
 
@@ -195,6 +213,7 @@ describe("/readyz and cache-level xDS failures", () => {
     await pipeline.reconcile(store);
     const again = firstListener(pipeline);
     expect(again?.conditions.find((c) => c.type === "Programmed")?.status).toBe("True");
+    expect(routeProgrammed(pipeline)).toBeUndefined();
   });
 
   it("fails xds-current when a snapshot cannot be published at all, and the pass itself goes on", async () => {

@@ -109,4 +109,34 @@ describe("Envoy's rejections in status", () => {
     expect(marked("on-a")).toBe(false);
     expect(statusOf(out, "Gateway", "a")).toEqual(statusOf(clean, "Gateway", "a"));
   });
+
+  it("a route table strait withheld (fails strict encoding) says so, not that Envoy rejected it", () => {
+    const out = runPipeline(view, {
+      now: NOW,
+      addressPool: pool,
+      rejections: [
+        {
+          resource: "route",
+          name: "ns/a/80",
+          message:
+            "withheld by strait, not sent to any node: it fails strict encoding (a translator bug): bad",
+          withheld: true,
+        },
+      ],
+    });
+    const a = statusOf(out, "Gateway", "a") as Status;
+    expect(a.listeners?.[0]?.conditions.find((c) => c.type === "Programmed")).toMatchObject({
+      status: "False",
+      reason: "Invalid",
+      message:
+        "route ns/a/80 withheld by strait, not sent to any node: it fails strict encoding (a translator bug): bad",
+    });
+    const route = statusOf(out, "HTTPRoute", "on-a") as RouteStatus;
+    expect(route.parents[0]?.conditions.find((c) => c.type === "strait.dev/Programmed")).toMatchObject({
+      status: "False",
+      reason: "WithheldFailedEncoding",
+    });
+    const clean = runPipeline(view, { now: NOW, addressPool: pool });
+    expect(statusOf(out, "Gateway", "b")).toEqual(statusOf(clean, "Gateway", "b"));
+  });
 });

@@ -11,6 +11,14 @@
  *   endpoints). The Gateway API defines no route condition for this; a
  *   domain-prefixed type is how the spec lets implementations add one.
  *
+ * A resource strait itself withholds (it fails strict encoding in the xDS
+ * cache: a translator bug, so no Envoy ever sees it) shows the same way, but
+ * the routes' reason is `WithheldFailedEncoding` and the message says strait
+ * withheld it: blaming Envoy for it would send a user to the wrong place. The
+ * Gateway listeners keep the spec's reason, `Invalid` (the spec defines
+ * `Invalid` and `Pending` for `Programmed=False`; an encoding failure is not
+ * pending).
+ *
  * Translation's exclusions (parts left out because they do not encode, see
  * xds/translate/strict-check.ts) show the same way with reason `Invalid`: a
  * route whose rule was left out gets `strait.dev/Programmed=False` on that
@@ -31,6 +39,8 @@ import { conditionTime } from "./conditions.ts";
 
 export const ROUTE_PROGRAMMED = "strait.dev/Programmed";
 export const REJECTED_BY_DATA_PLANE = "RejectedByDataPlane";
+/** A resource strait withheld because it fails strict encoding (see controller/data-plane-rejections.ts). */
+export const WITHHELD_FAILED_ENCODING = "WithheldFailedEncoding";
 /** A part translation left out because it does not encode as Envoy would accept it (see xds/translate/strict-check.ts). */
 export const INVALID = "Invalid";
 
@@ -96,11 +106,15 @@ function collect(
   exclusions: readonly Exclusion[],
 ): Marks {
   const marks: Marks = { listeners: new Map(), routes: new Map() };
-  const refusals: Refusal[] = rejections.map((r) => ({
-    ...r,
-    reason: REJECTED_BY_DATA_PLANE,
-    message: clip(`Envoy rejected ${r.resource} ${r.name}: ${r.message}`),
-  }));
+  const refusals: Refusal[] = rejections.map((r) =>
+    r.withheld === true
+      ? { ...r, reason: WITHHELD_FAILED_ENCODING, message: clip(`${r.resource} ${r.name} ${r.message}`) }
+      : {
+          ...r,
+          reason: REJECTED_BY_DATA_PLANE,
+          message: clip(`Envoy rejected ${r.resource} ${r.name}: ${r.message}`),
+        },
+  );
   /** HTTPS chains left out alone: their Gateway listener and its routes. */
   const tlsChains: { name: string; why: Mark }[] = [];
   for (const e of exclusions) {

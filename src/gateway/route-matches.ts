@@ -61,6 +61,12 @@ export function translateMatch(spec: MatchSpec): Result<RouteMatch> {
       );
     path = { type: pathType, value: pathValue };
   } else if (pathType === "RegularExpression") {
+    // Envoy refuses an empty safe_regex; refused here, in the route's own status, instead of the
+    // match being left out at encoding.
+    if (pathValue === "")
+      return err(
+        "path regular expression is empty (Envoy's regular expressions have at least 1 character; PathPrefix / matches every path)",
+      );
     const problem = re2Error(pathValue);
     if (problem !== undefined) return err(`path regular expression "${pathValue}" is invalid: ${problem}`);
     path = { type: "RegularExpression", value: pathValue };

@@ -95,6 +95,16 @@ const REFUSED = [
     /URLRewrite path/,
   ],
   [
+    "a LF in a replacePrefixMatch",
+    `  - matches: [{ path: { type: PathPrefix, value: /p } }]\n    filters: [{ type: URLRewrite, urlRewrite: { path: { type: ReplacePrefixMatch, replacePrefixMatch: "/a\\nb" } } }]\n    backendRefs: [{ name: echo, port: 8080 }]\n`,
+    /URLRewrite path: value "\/a\\nb" contains a NUL, CR or LF/,
+  ],
+  [
+    "an empty RegularExpression path",
+    `  - matches: [{ path: { type: RegularExpression, value: "" } }]\n    backendRefs: [{ name: echo, port: 8080 }]\n`,
+    /path regular expression is empty/,
+  ],
+  [
     "a RequestMirror under a backendRef",
     ruleWithBackendFilter(
       "{ type: RequestMirror, requestMirror: { backendRef: { name: echo, port: 8080 } } }",

@@ -40,6 +40,9 @@ export function validateTlsSecret(secret: ObjectOf<"Secret">): Result<TlsMateria
   } catch (error) {
     return err(`tls.crt is not a valid certificate: ${(error as Error).message}`);
   }
+  // Without this, Node's error for an encrypted key reads "interrupted or cancelled" (it asked for a passphrase).
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key))
+    return err("tls.key is encrypted with a passphrase; Envoy needs an unencrypted private key");
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
     privateKey = createPrivateKey(key);

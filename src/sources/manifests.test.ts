@@ -95,6 +95,39 @@ describe("parseManifestText", () => {
     expect(set.objects[0]?.object.metadata.namespace).toBe("default");
   });
 
+  it("warns on a kind or group typo and refuses wrongly typed metadata, naming file and document (issue 16: these were silent)", () => {
+    const text = [
+      ROUTE.replace("kind: HTTPRoute", "kind: httproute"),
+      ROUTE.replace("gateway.networking.k8s.io/v1", "example.com/v1"),
+      ROUTE.replace("namespace: app", "namespace: 7"),
+    ].join("---\n");
+    const set = parseManifestText("m.yaml", text);
+    expect(set.objects).toEqual([]);
+    expect(set.diagnostics.map((d) => [d.severity, d.document, d.path, d.message])).toEqual([
+      ["warning", 0, "kind", "kind httproute is not read by strait (did you mean HTTPRoute?)"],
+      [
+        "warning",
+        1,
+        "kind",
+        "HTTPRoute of group example.com is not read by strait (it reads HTTPRoute of gateway.networking.k8s.io)",
+      ],
+      ["error", 2, "metadata.namespace", "must be a string (got a number)"],
+    ]);
+  });
+
+  it("refuses YAML and JSON nested deeper than it reads with that reason, not a stack overflow", () => {
+    for (const [file, text] of [
+      ["deep.yaml", `a: ${"[".repeat(100_000)}${"]".repeat(100_000)}\n`],
+      ["deep.json", `${"[".repeat(100_000)}${"]".repeat(100_000)}`],
+    ] as const) {
+      const set = parseManifestText(file, text);
+      expect(
+        set.diagnostics.map((d) => d.message),
+        file,
+      ).toEqual(["nested deeper than strait reads (at most 100 levels)"]);
+    }
+  });
+
   it("rejects an unserved version of a kind", () => {
     const set = parseManifestText(
       "m.yaml",

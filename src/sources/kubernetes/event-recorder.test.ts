@@ -21,8 +21,15 @@ const spec = (
   note,
 });
 
-async function recorder(clock: { now: number }, windowMs = 60_000) {
-  const server = await KubeApiServer.start();
+async function recorder(
+  clock: { now: number },
+  windowMs = 60_000,
+  timing: { heartbeatMs?: number; eventTtlMs?: number } = {},
+) {
+  const server = await KubeApiServer.start({
+    now: () => clock.now,
+    ...(timing.eventTtlMs === undefined ? {} : { eventTtlMs: timing.eventTtlMs }),
+  });
   servers.push(server);
   const { logger, lines } = captureLogger();
   const events = new EventRecorder({
@@ -31,13 +38,18 @@ async function recorder(clock: { now: number }, windowMs = 60_000) {
     instance: "test",
     logger,
     seriesWindowMs: windowMs,
+    ...(timing.heartbeatMs === undefined ? {} : { heartbeatMs: timing.heartbeatMs }),
     now: () => new Date(clock.now),
   });
   const writes = () =>
     server.requests
       .filter((r) => r.path.startsWith("/apis/events.k8s.io/"))
       .map((r) => `${r.method} ${r.status}`);
-  return { server, events, writes, lines, list: () => server.storage.list(EVENT, "shop") };
+  const list = () => {
+    server.expireEvents();
+    return server.storage.list(EVENT, "shop");
+  };
+  return { server, events, writes, lines, list };
 }
 
 describe("EventRecorder (events.k8s.io/v1 against the test API server)", () => {
@@ -100,5 +112,63 @@ describe("EventRecorder (events.k8s.io/v1 against the test API server)", () => {
     await events.record([spec("a", "x".repeat(5000)), spec("b")]);
     expect(writes().at(-1)).toBe("POST 201");
     expect(list()).toHaveLength(2);
+  });
+
+  it("writes a problem that holds again before the API server's Event TTL (a heartbeat), so its Event outlives the TTL", async () => {
+    const MIN = 60_000;
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const { events, writes, list } = await recorder(clock, 60_000, {
+      heartbeatMs: 30 * MIN,
+      eventTtlMs: 60 * MIN,
+    });
+    await events.record([spec("a")]);
+    const name = list()[0]?.metadata.name;
+    clock.now += 29 * MIN;
+    await events.heartbeat();
+    await events.record([spec("a")]); // a pass before the heartbeat is due: nothing written
+    expect(writes()).toEqual(["POST 201"]);
+    clock.now += MIN;
+    await events.heartbeat();
+    expect(writes()).toEqual(["POST 201", "PATCH 200"]);
+    expect(list()[0]?.series).toEqual({ count: 2, lastObservedTime: "2026-12-03T10:30:00.000000Z" });
+    // Three hours more with no pass, three times the TTL: the heartbeats keep the one Event.
+    for (let i = 0; i < 6; i++) {
+      clock.now += 30 * MIN;
+      await events.heartbeat();
+    }
+    expect(writes().slice(2)).toEqual(Array(6).fill("PATCH 200"));
+    expect(list().map((e) => [e.metadata.name, e.series])).toEqual([
+      [name, { count: 8, lastObservedTime: "2026-12-03T13:30:00.000000Z" }],
+    ]);
+    // A pass that is due writes the heartbeat too.
+    clock.now += 30 * MIN;
+    await events.record([spec("a")]);
+    expect(writes().at(-1)).toBe("PATCH 200");
+
+    // The problem went away: no more heartbeats, and the Event lapses with the TTL.
+    await events.record([]);
+    const before = writes().length;
+    clock.now += 30 * MIN;
+    await events.heartbeat();
+    expect(writes()).toHaveLength(before);
+    clock.now += 31 * MIN;
+    expect(list()).toEqual([]);
+  });
+
+  it("without a heartbeat before the TTL, the Event expires while its problem holds; a heartbeat after it creates a new one", async () => {
+    const MIN = 60_000;
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const { events, writes, list } = await recorder(clock, 60_000, {
+      heartbeatMs: 90 * MIN,
+      eventTtlMs: 60 * MIN,
+    });
+    await events.record([spec("a")]);
+    clock.now += 61 * MIN;
+    await events.record([spec("a")]);
+    expect(list()).toEqual([]); // what the recorder did before heartbeats: the problem holds, nothing shows it
+    clock.now += 29 * MIN;
+    await events.heartbeat();
+    expect(writes()).toEqual(["POST 201", "PATCH 404", "POST 201"]);
+    expect(list()).toHaveLength(1);
   });
 });

@@ -11,6 +11,16 @@
  * created. Events are best effort: a failed write is logged and the problem
  * tried again on the next pass.
  *
+ * A problem that holds for long gets a heartbeat: once its Event was last
+ * written `heartbeatMs` ago (default 30 min, as client-go refreshes its
+ * series), the next `record` or `heartbeat()` patches its series (`count`
+ * one more, `lastObservedTime` now), as the events.k8s.io/v1 API describes
+ * EventSeries updated on heartbeats. That write also renews the Event's TTL
+ * in the API server (`--event-ttl`, 1 h by default), so a problem lasting
+ * longer is still shown; without it the Event would expire while the problem
+ * holds and never be written again. The series count thus counts
+ * observations: the first, each recurrence, each heartbeat.
+ *
  * Only the leader records (the caller checks); a new leader may write once
  * again what the previous one wrote, as client-go controllers do.
  */
@@ -47,6 +57,8 @@ export interface EventRecorderOptions {
   readonly logger: Logger;
   /** A repetition within this long of the last observation extends the Event's series (default 30 min). */
   readonly seriesWindowMs?: number;
+  /** An Event whose problem still holds is written again (its series) once this long after its last write (default 30 min). */
+  readonly heartbeatMs?: number;
   readonly now?: () => Date;
 }
 
@@ -55,7 +67,12 @@ interface Written {
   readonly name: string;
   count: number;
   lastObserved: number;
+  /** When strait last wrote the Event (created it or patched its series). */
+  lastWritten: number;
 }
+
+/** How often an Event whose problem holds is written again by default: half the API server's default Event TTL (1 h). */
+export const DEFAULT_EVENT_HEARTBEAT_MS = 30 * 60_000;
 
 const NOTE_LIMIT = 1024;
 
@@ -72,23 +89,37 @@ function microTime(d: Date): string {
 export class EventRecorder {
   readonly #options: EventRecorderOptions;
   readonly #windowMs: number;
+  readonly #heartbeatMs: number;
   readonly #now: () => Date;
   /** Problems holding at the last `record` whose Event was written. */
   #active = new Set<string>();
+  /** The problems of the last `record`, for `heartbeat()`. */
+  #current: readonly EventSpec[] = [];
   readonly #written = new Map<string, Written>();
   #running: Promise<void> = Promise.resolve();
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
     this.#windowMs = options.seriesWindowMs ?? 30 * 60_000;
+    this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_EVENT_HEARTBEAT_MS;
     this.#now = options.now ?? (() => new Date());
   }
 
   /** Records the problems holding now; runs serialize, so passes never race each other. */
   record(current: readonly EventSpec[]): Promise<void> {
+    this.#current = current;
     const run = this.#running.then(() => this.#record(current));
     this.#running = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Writes the series of the Events whose problem still holds (the last
+   * `record`'s) and whose last write is `heartbeatMs` old; for a timer, so a
+   * problem is kept alive when no pass runs for long.
+   */
+  heartbeat(): Promise<void> {
+    return this.record(this.#current);
   }
 
   async #record(current: readonly EventSpec[]): Promise<void> {
@@ -97,11 +128,15 @@ export class EventRecorder {
     for (const spec of current) {
       const key = keyOf(spec);
       if (next.has(key)) continue;
-      if (this.#active.has(key)) {
+      const written = this.#written.get(key);
+      const due = written === undefined || now.getTime() - written.lastWritten >= this.#heartbeatMs;
+      if (this.#active.has(key) && !due) {
         next.add(key);
         continue;
       }
-      if (await this.#write(key, spec, now)) next.add(key);
+      // A heartbeat that fails is tried again with the next pass; the problem stays active meanwhile.
+      const holding = this.#active.has(key);
+      if ((await this.#write(key, spec, now, holding)) || holding) next.add(key);
     }
     this.#active = next;
     for (const [key, w] of this.#written) {
@@ -109,10 +144,11 @@ export class EventRecorder {
     }
   }
 
-  async #write(key: string, spec: EventSpec, now: Date): Promise<boolean> {
+  /** Creates the Event, or patches its series: a recurrence within the window, or a heartbeat (`holding`: the problem never went away). */
+  async #write(key: string, spec: EventSpec, now: Date, holding: boolean): Promise<boolean> {
     const { client, logger } = this.#options;
     const before = this.#written.get(key);
-    if (before !== undefined && now.getTime() - before.lastObserved <= this.#windowMs) {
+    if (before !== undefined && (holding || now.getTime() - before.lastObserved <= this.#windowMs)) {
       const count = before.count + 1;
       const res = await client.request(
         "PATCH",
@@ -125,6 +161,7 @@ export class EventRecorder {
       if (res.ok) {
         before.count = count;
         before.lastObserved = now.getTime();
+        before.lastWritten = now.getTime();
         return true;
       }
       if (res.status !== 404) {
@@ -166,7 +203,13 @@ export class EventRecorder {
       );
       return false;
     }
-    this.#written.set(key, { namespace, name, count: 1, lastObserved: now.getTime() });
+    this.#written.set(key, {
+      namespace,
+      name,
+      count: 1,
+      lastObserved: now.getTime(),
+      lastWritten: now.getTime(),
+    });
     return true;
   }
 }

@@ -29,10 +29,12 @@ import { applyPatch, isStatus, mergePatch, prepareWrite, type WriteContext } fro
 import { type ParsedPath, parseApiPath } from "./paths.ts";
 import {
   apiVersionOfResource,
+  EVENT,
   findResourceByKind,
   findResourceByPath,
   isBuiltIn,
   LEASE,
+  resourceKey,
   type ServedResource,
 } from "./resources.ts";
 import { ServiceDefaulter } from "./service-defaults.ts";
@@ -69,6 +71,14 @@ export interface KubeApiServerOptions {
   readonly unserved?: readonly string[];
   /** Send a BOOKMARK to every watch that asked for them on this interval (default: only when told). */
   readonly bookmarkIntervalMs?: number;
+  /**
+   * Events expire this long after their last write, as with kube-apiserver's
+   * `--event-ttl` (every create or update renews an Event's lease); checked
+   * at each request, on the `now` clock. Default: Events never expire.
+   */
+  readonly eventTtlMs?: number;
+  /** The clock of `eventTtlMs` (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /** Sends a response; returns undefined so handlers can `return reply(...)`. */
@@ -92,6 +102,10 @@ export class KubeApiServer {
   readonly #failures: FailureRule[] = [];
   readonly #services = new ServiceDefaulter();
   #bookmarkTimer: NodeJS.Timeout | undefined;
+  /** `namespace/name` of each Event → when it expires (only with `eventTtlMs`). */
+  readonly #eventExpiry = new Map<string, number>();
+  readonly #eventTtlMs: number | undefined;
+  readonly #now: () => number;
   #snapshotSeq = 0;
   #connections = 0;
   #url = "";
@@ -107,8 +121,14 @@ export class KubeApiServer {
     this.#server.on("connection", () => {
       this.#connections++;
     });
+    this.#eventTtlMs = options.eventTtlMs;
+    this.#now = options.now ?? Date.now;
     this.storage.subscribe((event) => {
       for (const w of this.#watches) w.change(event);
+      if (this.#eventTtlMs === undefined || resourceKey(event.resource) !== resourceKey(EVENT)) return;
+      const key = `${event.object.metadata.namespace ?? ""}/${event.object.metadata.name}`;
+      if (event.type === "DELETED") this.#eventExpiry.delete(key);
+      else this.#eventExpiry.set(key, this.#now() + this.#eventTtlMs);
     });
     if (options.bookmarkIntervalMs !== undefined) {
       this.#bookmarkTimer = setInterval(() => this.sendBookmarks(), options.bookmarkIntervalMs);
@@ -264,7 +284,18 @@ export class KubeApiServer {
 
   // ---- the wire side ---------------------------------------------------------------------------
 
+  /** Deletes the Events whose TTL passed, as the API server's storage lets them lapse (each request does this first). */
+  expireEvents(): void {
+    const now = this.#now();
+    for (const [key, expires] of [...this.#eventExpiry]) {
+      if (expires > now) continue;
+      const at = key.indexOf("/");
+      this.storage.delete(EVENT, key.slice(0, at), key.slice(at + 1));
+    }
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.expireEvents();
     const url = new URL(req.url ?? "/", "http://localhost");
     const query = Object.fromEntries(url.searchParams);
     const method = req.method ?? "GET";
