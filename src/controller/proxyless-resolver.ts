@@ -2,18 +2,60 @@
  * Resolves proxyless gRPC targets against the store: a Listener name like
  * `svc.ns.svc.cluster.local:8080` becomes the resources of that Service port
  * (xds/translate/proxyless.ts), built from the Service and its
- * EndpointSlices exactly as a gateway backend is. Unknown Services or ports
+ * EndpointSlices exactly as a gateway backend is, with the port's producer
+ * mesh routes (GAMMA) from the last gateway model. Unknown Services or ports
  * resolve to nothing, which the client sees as "does not exist"; the reason
  * is kept as a miss, which `/readyz?verbose` (check `proxyless-targets`) and
  * `strait_xds_proxyless_unresolved` report.
  */
 import { resolveServiceBackend } from "../gateway/service-backends.ts";
+import type { ServiceBackend } from "../model/backend.ts";
+import type { GatewayModel } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import type { OnDemandResolver } from "../xds/cache/index.ts";
 import { TYPE_URLS } from "../xds/proto/index.ts";
-import { buildProxylessResources, parseServiceTarget } from "../xds/translate/proxyless.ts";
+import {
+  buildProxylessResources,
+  type ProxylessMeshRoutes,
+  parseServiceTarget,
+} from "../xds/translate/proxyless.ts";
+import type { ProxylessRouteNote } from "../xds/translate/proxyless-routes.ts";
 
-export function proxylessResolver(view: ResourceView, clusterDomain?: string): OnDemandResolver {
+export interface ProxylessResolverOptions {
+  /** The last gateway model, for the Service ports' mesh routes; none yet: no routes. */
+  readonly model?: () => GatewayModel | undefined;
+  /** Called on every resolution of a name, with what of its mesh routes gRPC does not get. */
+  readonly onNotes?: (name: string, notes: readonly ProxylessRouteNote[]) => void;
+  readonly clusterDomain?: string;
+}
+
+/** Backends by cluster name, kept while the model is the same object. */
+const backendIndex = new WeakMap<GatewayModel, ReadonlyMap<string, ServiceBackend>>();
+
+/**
+ * The producer routes of a Service port: those of its mesh chain for every
+ * client (the one without source addresses). Consumer routes are chosen by
+ * the client's pod address, which a proxyless client does not have here.
+ */
+function producerRoutes(model: GatewayModel, clusterName: string): ProxylessMeshRoutes | undefined {
+  const chain = model.mesh.chains.find((c) => c.name === clusterName && c.sourcePrefixes.length === 0);
+  if (chain?.action.kind !== "http") return undefined;
+  const table = chain.action.routeTable;
+  const routes = model.routeTables.find((t) => t.name === table)?.virtualHosts.flatMap((v) => v.routes);
+  if (routes === undefined) return undefined;
+  let backends = backendIndex.get(model);
+  if (backends === undefined) {
+    backends = new Map(model.backends.map((b) => [b.clusterName, b]));
+    backendIndex.set(model, backends);
+  }
+  return { routes, backends };
+}
+
+export function proxylessResolver(
+  view: ResourceView,
+  options: ProxylessResolverOptions = {},
+): OnDemandResolver {
+  const { clusterDomain } = options;
   return (typeUrl, name) => {
     if (typeUrl !== TYPE_URLS.listener) return undefined;
     // Gateway listeners are named `ns/gateway/port` and served whole: such a name is not a target.
@@ -37,8 +79,11 @@ export function proxylessResolver(view: ResourceView, clusterDomain?: string): O
       port = ports[0].port;
     }
     const backend = resolveServiceBackend(view, target.namespace, target.service, port);
-    return backend.ok
-      ? buildProxylessResources(name, backend.value)
-      : { missing: `${backend.error.reason}: ${backend.error.message}` };
+    if (!backend.ok) return { missing: `${backend.error.reason}: ${backend.error.message}` };
+    const model = options.model?.();
+    const mesh = model === undefined ? undefined : producerRoutes(model, backend.value.clusterName);
+    const built = buildProxylessResources(name, backend.value, mesh);
+    options.onNotes?.(name, built.notes);
+    return built.resources;
   };
 }
