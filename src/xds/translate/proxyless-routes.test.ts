@@ -133,6 +133,7 @@ describe("GAMMA routes for proxyless gRPC", () => {
       },
     ]);
     expect(built.clusters).toEqual(["shop/v1:50051", "shop/v2:50051"]);
+    expect(built.empty).toEqual([INVALID_BACKEND_CLUSTER]);
     expect(built.notes).toEqual([]);
   });
 
@@ -195,6 +196,11 @@ describe("GAMMA routes for proxyless gRPC", () => {
     ]);
     expect(built.routes.every((r) => r.typed_per_filter_config === undefined)).toBe(true);
     expect(built.clusters).toEqual(["shop/v2:50051"]);
+    expect(built.empty).toEqual([
+      `${PROXYLESS_UNSUPPORTED_CLUSTER}/direct-response`,
+      `${PROXYLESS_UNSUPPORTED_CLUSTER}/path-rewrite`,
+      `${PROXYLESS_UNSUPPORTED_CLUSTER}/redirect`,
+    ]);
     expect(built.notes).toEqual([
       { route: "shop/r/get/0", kind: "skipped", detail: "method GET (gRPC calls are POSTs)" },
       { route: "shop/r/query/0", kind: "skipped", detail: "query parameters (gRPC calls have none)" },
@@ -246,12 +252,21 @@ describe("GAMMA routes for proxyless gRPC", () => {
       backends,
     });
     expect(notes.map((n) => n.kind)).toEqual(["refused"]);
-    // The Service's own cluster is not among them: no route sends there.
-    expect([...resources[TYPE_URLS.cluster].keys()]).toEqual(["shop/v1:50051", "shop/v2:50051"]);
-    expect([...resources[TYPE_URLS.clusterLoadAssignment].keys()]).toEqual([
+    // The Service's own cluster is not among them: no route sends there. The redirect's and the
+    // backend that does not resolve are there without endpoints (gRPC would stall on missing ones).
+    const names = [
+      "shop/gone:50051",
       "shop/v1:50051",
       "shop/v2:50051",
-    ]);
+      `${PROXYLESS_UNSUPPORTED_CLUSTER}/redirect`,
+    ];
+    expect([...resources[TYPE_URLS.cluster].keys()].sort()).toEqual(names);
+    expect([...resources[TYPE_URLS.clusterLoadAssignment].keys()].sort()).toEqual(names);
+    const endpoints = (name: string) =>
+      (resources[TYPE_URLS.clusterLoadAssignment].get(name) as { endpoints?: unknown[] }).endpoints ?? [];
+    expect(endpoints("shop/v1:50051")).toHaveLength(1);
+    expect(endpoints("shop/gone:50051")).toEqual([]);
+    expect(endpoints(`${PROXYLESS_UNSUPPORTED_CLUSTER}/redirect`)).toEqual([]);
     const config = resources[TYPE_URLS.routeConfiguration].get("grpc/shop/cart:50051");
     expect(grpcVerdict(config)).toBeUndefined();
     for (const [typeUrl, set] of Object.entries(resources))

@@ -17,8 +17,8 @@
  *   method never matches, so the route is left out. Query parameters: a gRPC
  *   call has none, so such a route is left out too (it never matches).
  * - Weighted backends: `weighted_clusters` (A28); a backend that does not
- *   resolve keeps its share, sent to a cluster no one serves, so those calls
- *   fail UNAVAILABLE as Envoy answers them 500. The request timeout becomes
+ *   resolve keeps its share, sent to a cluster without endpoints, so those
+ *   calls fail UNAVAILABLE as Envoy answers them 500. The request timeout becomes
  *   `max_stream_duration` (A31: the call's deadline is the smaller one).
  * - Not done by gRPC and left out, the call still routed: request and
  *   response header modifiers (gRPC ignores them), mirrors, the host rewrite,
@@ -27,9 +27,12 @@
  *   retries on gRPC status codes only).
  * - Refused, the route kept so its calls go nowhere else: redirects, direct
  *   responses and path rewrites (gRPC NACKs the first two, ignores the third,
- *   which would call the wrong method): the route sends to a cluster no one
- *   serves, `strait/proxyless-unsupported/<what>`, and its calls fail
- *   UNAVAILABLE with that name in the message.
+ *   which would call the wrong method): the route sends to a cluster without
+ *   endpoints, `strait/proxyless-unsupported/<what>`, and its calls fail
+ *   UNAVAILABLE. These clusters are served (empty), not left to "does not
+ *   exist": gRPC learns that a never-seen cluster does not exist only after
+ *   its 15-second resource timer, and holds the whole channel's resolution
+ *   until then.
  * Every left-out feature and refused route is a note, for the log and a metric.
  */
 import type { ForwardAction, HeaderMutation, Route, RouteMatch } from "../../model/gateway.ts";
@@ -42,7 +45,7 @@ import type {
 import { formatDuration } from "../proto/json-codec.ts";
 import { INVALID_BACKEND_CLUSTER } from "./route.ts";
 
-/** Prefix of the clusters a refused route sends to; strait serves none of them. */
+/** Prefix of the clusters a refused route sends to; served to proxyless clients without endpoints. */
 export const PROXYLESS_UNSUPPORTED_CLUSTER = "strait/proxyless-unsupported";
 
 /** What the proxyless routes could not carry of one model route. */
@@ -56,8 +59,10 @@ export interface ProxylessRouteNote {
 
 export interface ProxylessRoutes {
   readonly routes: readonly EnvoyRoute[];
-  /** The clusters the routes send to that strait serves (sorted, without the refusal and invalid ones). */
+  /** The Service port clusters the routes send to, sorted. */
   readonly clusters: readonly string[];
+  /** The clusters of refused routes and invalid backends, sorted: served without endpoints. */
+  readonly empty: readonly string[];
   readonly notes: readonly ProxylessRouteNote[];
 }
 
@@ -134,6 +139,7 @@ function refusal(route: Route): string | undefined {
 export function buildProxylessRoutes(routes: readonly Route[]): ProxylessRoutes {
   const out: EnvoyRoute[] = [];
   const clusters = new Set<string>();
+  const empty = new Set<string>();
   const notes: ProxylessRouteNote[] = [];
   for (const route of routes) {
     const { match, action } = route;
@@ -157,11 +163,9 @@ export function buildProxylessRoutes(routes: readonly Route[]): ProxylessRoutes 
         kind: "refused",
         detail: `${what} (not done by gRPC): calls fail UNAVAILABLE`,
       });
-      out.push({
-        name: route.name,
-        match: routeMatch(match),
-        route: { cluster: `${PROXYLESS_UNSUPPORTED_CLUSTER}/${what}` },
-      });
+      const cluster = `${PROXYLESS_UNSUPPORTED_CLUSTER}/${what}`;
+      empty.add(cluster);
+      out.push({ name: route.name, match: routeMatch(match), route: { cluster } });
       continue;
     }
     const missing = leftOut(route, action);
@@ -172,8 +176,8 @@ export function buildProxylessRoutes(routes: readonly Route[]): ProxylessRoutes 
       routeAction.cluster,
       ...(routeAction.weighted_clusters?.clusters ?? []).map((w) => w.name),
     ])
-      if (c !== undefined && c !== INVALID_BACKEND_CLUSTER) clusters.add(c);
+      if (c !== undefined) (c === INVALID_BACKEND_CLUSTER ? empty : clusters).add(c);
     out.push({ name: route.name, match: routeMatch(match), route: routeAction });
   }
-  return { routes: out, clusters: [...clusters].sort(), notes };
+  return { routes: out, clusters: [...clusters].sort(), empty: [...empty].sort(), notes };
 }

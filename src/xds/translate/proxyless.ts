@@ -78,6 +78,20 @@ export interface ProxylessResources {
   readonly notes: readonly ProxylessRouteNote[];
 }
 
+/** A cluster that takes calls and has nowhere to send them. */
+function withoutEndpoints(clusterName: string): ServiceBackend {
+  return {
+    kind: "Service",
+    clusterName,
+    namespace: "",
+    service: "",
+    port: 0,
+    protocol: "http2",
+    endpoints: [],
+    sources: [],
+  };
+}
+
 /**
  * Listener (named `listenerName`), route configuration, clusters and
  * endpoints for one Service port; with `mesh`, its routes.
@@ -114,6 +128,7 @@ export function buildProxylessResources(
             { name: backend.clusterName, match: { prefix: "/" }, route: { cluster: backend.clusterName } },
           ],
           clusters: [backend.clusterName],
+          empty: [],
           notes: [],
         }
       : buildProxylessRoutes(mesh.routes);
@@ -129,10 +144,12 @@ export function buildProxylessResources(
     (set[typeUrl] as Map<string, EnvoyResourceJson>).set(name, json);
   put(TYPE_URLS.listener, listenerName, listener);
   put(TYPE_URLS.routeConfiguration, routeConfigName, routeConfiguration);
-  for (const name of built.clusters) {
-    const target = name === backend.clusterName ? backend : mesh?.backends.get(name);
-    // A cluster that does not resolve is "does not exist" to the client: its calls fail UNAVAILABLE.
-    if (target === undefined) continue;
+  for (const name of [...built.clusters, ...built.empty]) {
+    // Without endpoints (a refused route, an invalid backend, one that no longer resolves): the calls
+    // it gets fail UNAVAILABLE. Served, because gRPC waits 15 s before taking a cluster never sent
+    // for one that does not exist, with the whole channel's resolution on hold.
+    const target =
+      (name === backend.clusterName ? backend : mesh?.backends.get(name)) ?? withoutEndpoints(name);
     // TLS to the backend (BackendTLSPolicy) is the channel's credentials' business in gRPC, and an
     // Envoy TLS context in the cluster would make the client NACK it: the cluster goes without.
     const { tls: _tls, ...plain } = target;
