@@ -230,6 +230,10 @@ describe("GAMMA routes for proxyless gRPC (grpc-js-xds) through strait run -f", 
       },
     ]);
     expect((await calls(5, "/strait.test.Echo/Who", { "x-canary": "yes" })).servers).toEqual({ b: 5 });
+    const ops = await strait.waitForLog((l) => l.msg.startsWith("operations server listening"));
+    const metrics = await (await fetch(`http://${String(ops.address)}/metrics`)).text();
+    expect(metrics).toContain('strait_xds_proxyless_route_notes{kind="refused"} 1');
+    expect(metrics).toContain('strait_xds_proxyless_route_notes{kind="left-out"} 0');
   }, 30_000);
 
   it("goes back to the Service's own endpoints when the route is deleted", async () => {
