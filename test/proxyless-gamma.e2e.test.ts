@@ -106,22 +106,93 @@ spec:
         - { name: echo-b, port: 50051, weight: 1 }
 `;
 
+/** A grpc-xds-caller process with its own bootstrap (node id and metadata). */
+class Caller {
+  readonly #child: ChildProcess;
+  readonly #replies = new Map<number, (t: Tally) => void>();
+  #next = 1;
+
+  constructor(bootstrap: string) {
+    this.#child = spawn(
+      process.execPath,
+      [join(REPO, "test/support/grpc-xds-caller.ts"), "xds:///echo.shop.svc.cluster.local:50051"],
+      { env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap }, stdio: ["pipe", "pipe", "inherit"] },
+    );
+    createInterface({ input: this.#child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      const tally = JSON.parse(line) as Tally;
+      this.#replies.get(tally.id)?.(tally);
+      this.#replies.delete(tally.id);
+    });
+  }
+
+  calls(
+    count: number,
+    path = "/strait.test.Echo/Who",
+    metadata: Record<string, string> = {},
+  ): Promise<Tally> {
+    return new Promise<Tally>((resolve) => {
+      const id = this.#next++;
+      this.#replies.set(id, resolve);
+      this.#child.stdin?.write(`${JSON.stringify({ id, path, metadata, count })}\n`);
+    });
+  }
+
+  /** The channel's first calls wait for resolution: calls until one succeeds; the time it took. */
+  async warmUp(): Promise<number> {
+    const started = Date.now();
+    while (Object.keys((await this.calls(1)).servers).length === 0 && Date.now() < started + 20_000)
+      await new Promise((r) => setTimeout(r, 200));
+    return Date.now() - started;
+  }
+
+  stop(): void {
+    this.#child.kill("SIGTERM");
+  }
+}
+
+/** A consumer route of namespace web (GEP-1426): its clients get it in place of the producer's. */
+const CONSUMER_ROUTE = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: echo-web, namespace: web }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: echo, namespace: shop, port: 50051 }]
+  rules: [{ backendRefs: [{ name: echo, namespace: shop, port: 50051 }] }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: web-client, namespace: web }
+spec: { containers: [{ name: client, image: client }] }
+status: { podIP: 10.244.0.7 }
+`;
+
 describe("GAMMA routes for proxyless gRPC (grpc-js-xds) through strait run -f", () => {
   const dir = mkdtempSync(join(tmpdir(), "strait-gamma-grpc-"));
   const bootstrapDir = mkdtempSync(join(tmpdir(), "strait-gamma-bootstrap-"));
-  const replies = new Map<number, (t: Tally) => void>();
   let strait: StraitProcess;
-  let client: ChildProcess;
+  let client: Caller;
+  let webClient: Caller;
   let servers: { stop(): void }[] = [];
-  let nextId = 1;
   let firstCallMs = 0;
+  const calls = (count: number, path?: string, metadata?: Record<string, string>) =>
+    client.calls(count, path, metadata);
 
-  const calls = (count: number, path = "/strait.test.Echo/Who", metadata: Record<string, string> = {}) =>
-    new Promise<Tally>((resolve) => {
-      const id = nextId++;
-      replies.set(id, resolve);
-      client.stdin?.write(`${JSON.stringify({ id, path, metadata, count })}\n`);
-    });
+  const bootstrap = (xdsPort: number, id: string, metadata: Record<string, string>) => {
+    const file = join(bootstrapDir, `${id}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        xds_servers: [
+          {
+            server_uri: `127.0.0.1:${xdsPort}`,
+            channel_creds: [{ type: "insecure" }],
+            server_features: ["xds_v3"],
+          },
+        ],
+        node: { id, cluster: "e2e", locality: {}, metadata },
+      }),
+    );
+    return file;
+  };
 
   beforeAll(async () => {
     const port = await freePort(A);
@@ -135,6 +206,7 @@ describe("GAMMA routes for proxyless gRPC (grpc-js-xds) through strait run -f", 
       ].join("---\n"),
     );
     writeFileSync(join(dir, "route.yaml"), ROUTE);
+    writeFileSync(join(dir, "consumer.yaml"), CONSUMER_ROUTE);
     const xdsPort = await freePort("127.0.0.1");
     strait = new StraitProcess([
       "run",
@@ -148,44 +220,16 @@ describe("GAMMA routes for proxyless gRPC (grpc-js-xds) through strait run -f", 
       "none",
     ]);
     await strait.waitForLog((l) => l.msg === "xDS server listening");
-    const bootstrap = join(bootstrapDir, "bootstrap.json");
-    writeFileSync(
-      bootstrap,
-      JSON.stringify({
-        xds_servers: [
-          {
-            server_uri: `127.0.0.1:${xdsPort}`,
-            channel_creds: [{ type: "insecure" }],
-            server_features: ["xds_v3"],
-          },
-        ],
-        node: { id: "e2e-gamma-client", cluster: "e2e", locality: {} },
-      }),
-    );
-    client = spawn(
-      process.execPath,
-      [join(REPO, "test/support/grpc-xds-caller.ts"), "xds:///echo.shop.svc.cluster.local:50051"],
-      { env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap }, stdio: ["pipe", "pipe", "inherit"] },
-    );
-    createInterface({ input: client.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      const tally = JSON.parse(line) as Tally;
-      replies.get(tally.id)?.(tally);
-      replies.delete(tally.id);
-    });
-    // The channel's first calls wait for resolution: warm up until one succeeds.
-    const started = Date.now();
-    const until = started + 20_000;
-    let warm = await calls(1);
-    while (Object.keys(warm.servers).length === 0 && Date.now() < until) {
-      process.stderr.write(`warm-up: ${JSON.stringify(warm.errors)}\n`);
-      await new Promise((r) => setTimeout(r, 200));
-      warm = await calls(1);
-    }
-    firstCallMs = Date.now() - started;
-  }, 40_000);
+    // One client names no namespace (the producer routes), one names web (its consumer route).
+    client = new Caller(bootstrap(xdsPort, "e2e-gamma-client", {}));
+    webClient = new Caller(bootstrap(xdsPort, "e2e-gamma-web-client", { NAMESPACE: "web" }));
+    firstCallMs = await client.warmUp();
+    await webClient.warmUp();
+  }, 60_000);
 
   afterAll(async () => {
-    client?.kill("SIGTERM");
+    client?.stop();
+    webClient?.stop();
     await strait?.stop("SIGKILL");
     for (const s of servers) s.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -234,6 +278,17 @@ describe("GAMMA routes for proxyless gRPC (grpc-js-xds) through strait run -f", 
     const metrics = await (await fetch(`http://${String(ops.address)}/metrics`)).text();
     expect(metrics).toContain('strait_xds_proxyless_route_notes{kind="refused"} 1');
     expect(metrics).toContain('strait_xds_proxyless_route_notes{kind="left-out"} 0');
+  }, 30_000);
+
+  it("serves a client that names its namespace (node metadata NAMESPACE) that namespace's consumer route", async () => {
+    // The consumer route sends every call to the Service (both servers); the producer's header rule is not there.
+    const web = await webClient.calls(40, "/strait.test.Echo/Who", { "x-canary": "yes" });
+    expect(web.errors).toEqual({});
+    expect(web.servers.a).toBeGreaterThan(0);
+    expect(web.servers.b).toBeGreaterThan(0);
+    // Nor its refused rewrite rule.
+    expect((await webClient.calls(5, "/strait.test.Echo/Old")).errors).toEqual({});
+    expect((await calls(10, "/strait.test.Echo/Who", { "x-canary": "yes" })).servers).toEqual({ b: 10 });
   }, 30_000);
 
   it("goes back to the Service's own endpoints when the route is deleted", async () => {

@@ -42,7 +42,9 @@ kind: HTTPRoute
 metadata: { name: consumer, namespace: web }
 spec:
   parentRefs: [{ group: "", kind: Service, name: cart, namespace: shop, port: 50051 }]
-  rules: [{ backendRefs: [{ name: cart-v2, namespace: shop, port: 50051 }] }]
+  rules:
+    - matches: [{ path: { type: Exact, value: /shop.Cart/Web } }]
+      backendRefs: [{ name: cart, namespace: shop, port: 50051 }]
 ---
 apiVersion: v1
 kind: Pod
@@ -51,14 +53,14 @@ spec: { containers: [{ name: c, image: c }] }
 status: { podIP: 10.244.0.7 }
 `;
 
-function resolve(model: GatewayModel | undefined, name = "cart.shop.svc.cluster.local:50051") {
+function resolve(model: GatewayModel | undefined, name = "cart.shop.svc.cluster.local:50051", scope = "") {
   const store = storeOf(SERVICES, ROUTES);
   const noted: [string, readonly ProxylessRouteNote[]][] = [];
   const resolver = proxylessResolver(store, {
     model: () => model,
-    onNotes: (n, notes) => noted.push([n, notes]),
+    onNotes: (n, _scope, notes) => noted.push([n, notes]),
   });
-  const set = resolver(TYPE_URLS.listener, name) as ResourceJsonSet;
+  const set = resolver(TYPE_URLS.listener, name, scope) as ResourceJsonSet;
   const routes = set[TYPE_URLS.routeConfiguration]?.get("grpc/shop/cart:50051") as
     | { virtual_hosts: { routes: { name: string; route: unknown }[] }[] }
     | undefined;
@@ -68,7 +70,7 @@ function resolve(model: GatewayModel | undefined, name = "cart.shop.svc.cluster.
 describe("proxyless resolver: a Service port's mesh routes", () => {
   const model = translateGateways(storeOf(SERVICES, ROUTES), { now: TEST_NOW, addressPool: [] }).model;
 
-  it("serves the producer routes of the port, not the consumer routes of another namespace", () => {
+  it("serves a client of no known namespace the producer routes of the port, not another namespace's consumer routes", () => {
     // The consumer route has its chain on the mesh listener, for web's pod.
     expect(model.mesh.chains.map((c) => c.name)).toContain("shop/cart:50051/consumer/web");
     const { set, routes, noted } = resolve(model);
@@ -89,6 +91,19 @@ describe("proxyless resolver: a Service port's mesh routes", () => {
         [expect.objectContaining({ route: expect.stringMatching(/^shop\/producer\//), kind: "refused" })],
       ],
     ]);
+  });
+
+  it("serves a client that names its namespace (NAMESPACE) that namespace's consumer routes", () => {
+    expect(resolve(model, undefined, "web").routes).toEqual([
+      {
+        name: expect.stringMatching(/^web\/consumer\//),
+        match: { path: "/shop.Cart/Web" },
+        route: { cluster: "shop/cart:50051" },
+      },
+    ]);
+    // A namespace without consumer routes of this Service gets the producer's.
+    expect(resolve(model, undefined, "other").routes).toHaveLength(3);
+    expect(resolve(model, undefined, "shop").routes).toHaveLength(3);
   });
 
   it("sends every call to the Service before a model exists, and for a port without mesh routes", () => {

@@ -2,8 +2,9 @@
  * Resolves proxyless gRPC targets against the store: a Listener name like
  * `svc.ns.svc.cluster.local:8080` becomes the resources of that Service port
  * (xds/translate/proxyless.ts), built from the Service and its
- * EndpointSlices exactly as a gateway backend is, with the port's producer
- * mesh routes (GAMMA) from the last gateway model. Unknown Services or ports
+ * EndpointSlices exactly as a gateway backend is, with the port's mesh
+ * routes (GAMMA) from the last gateway model: the consumer routes of the
+ * client's namespace (the resolution's scope), else the producer routes. Unknown Services or ports
  * resolve to nothing, which the client sees as "does not exist"; the reason
  * is kept as a miss, which `/readyz?verbose` (check `proxyless-targets`) and
  * `strait_xds_proxyless_unresolved` report.
@@ -24,8 +25,8 @@ import type { ProxylessRouteNote } from "../xds/translate/proxyless-routes.ts";
 export interface ProxylessResolverOptions {
   /** The last gateway model, for the Service ports' mesh routes; none yet: no routes. */
   readonly model?: () => GatewayModel | undefined;
-  /** Called on every resolution of a name, with what of its mesh routes gRPC does not get. */
-  readonly onNotes?: (name: string, notes: readonly ProxylessRouteNote[]) => void;
+  /** Called on every resolution of a name for a scope, with what of its mesh routes gRPC does not get. */
+  readonly onNotes?: (name: string, scope: string, notes: readonly ProxylessRouteNote[]) => void;
   readonly clusterDomain?: string;
 }
 
@@ -33,12 +34,23 @@ export interface ProxylessResolverOptions {
 const backendIndex = new WeakMap<GatewayModel, ReadonlyMap<string, ServiceBackend>>();
 
 /**
- * The producer routes of a Service port: those of its mesh chain for every
- * client (the one without source addresses). Consumer routes are chosen by
- * the client's pod address, which a proxyless client does not have here.
+ * The mesh routes of a Service port for clients of `namespace` (or of no
+ * namespace known, ""): the consumer routes of that namespace when it has
+ * any (they take the producer's place, MeshConsumerRoute), else the
+ * producer routes, those of the chain for every client. The mesh listener
+ * picks the consumer chain by the client pod's address; a proxyless client
+ * names its namespace instead (node metadata NAMESPACE). A consumer chain
+ * exists for a namespace with pods, as on the mesh listener.
  */
-function producerRoutes(model: GatewayModel, clusterName: string): ProxylessMeshRoutes | undefined {
-  const chain = model.mesh.chains.find((c) => c.name === clusterName && c.sourcePrefixes.length === 0);
+function meshRoutes(
+  model: GatewayModel,
+  clusterName: string,
+  namespace: string,
+): ProxylessMeshRoutes | undefined {
+  const consumer = namespace === "" ? undefined : `${clusterName}/consumer/${namespace}`;
+  const chain =
+    model.mesh.chains.find((c) => consumer !== undefined && c.name === consumer) ??
+    model.mesh.chains.find((c) => c.name === clusterName && c.sourcePrefixes.length === 0);
   if (chain?.action.kind !== "http") return undefined;
   const table = chain.action.routeTable;
   const routes = model.routeTables.find((t) => t.name === table)?.virtualHosts.flatMap((v) => v.routes);
@@ -56,7 +68,7 @@ export function proxylessResolver(
   options: ProxylessResolverOptions = {},
 ): OnDemandResolver {
   const { clusterDomain } = options;
-  return (typeUrl, name) => {
+  return (typeUrl, name, scope) => {
     if (typeUrl !== TYPE_URLS.listener) return undefined;
     // Gateway listeners are named `ns/gateway/port` and served whole: such a name is not a target.
     if (name.includes("/")) return undefined;
@@ -81,9 +93,9 @@ export function proxylessResolver(
     const backend = resolveServiceBackend(view, target.namespace, target.service, port);
     if (!backend.ok) return { missing: `${backend.error.reason}: ${backend.error.message}` };
     const model = options.model?.();
-    const mesh = model === undefined ? undefined : producerRoutes(model, backend.value.clusterName);
+    const mesh = model === undefined ? undefined : meshRoutes(model, backend.value.clusterName, scope);
     const built = buildProxylessResources(name, backend.value, mesh);
-    options.onNotes?.(name, built.notes);
+    options.onNotes?.(name, scope, built.notes);
     return built.resources;
   };
 }

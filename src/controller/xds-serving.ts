@@ -157,22 +157,23 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   const metrics = createXdsMetrics(options.registry);
   // Proxyless targets take their Service port's mesh routes from the last model published.
   let latestModel: GatewayModel | undefined;
-  /** By target name, what of its mesh routes gRPC does not get; rebuilt on every publish. */
+  /** By client namespace and target name, what of its mesh routes gRPC does not get; rebuilt on every publish. */
   const routeNotes = new Map<string, readonly ProxylessRouteNote[]>();
   const logged = new Map<string, string>();
-  const onNotes = (name: string, notes: readonly ProxylessRouteNote[]) => {
+  const onNotes = (name: string, scope: string, notes: readonly ProxylessRouteNote[]) => {
+    const key = `${scope}\n${name}`;
     if (notes.length === 0) {
-      routeNotes.delete(name);
-      logged.delete(name);
+      routeNotes.delete(key);
+      logged.delete(key);
       return;
     }
-    routeNotes.set(name, notes);
+    routeNotes.set(key, notes);
     // Resolved again on every change: logged when what is left out changes, not each time.
     const signature = JSON.stringify(notes);
-    if (logged.get(name) === signature) return;
-    logged.set(name, signature);
+    if (logged.get(key) === signature) return;
+    logged.set(key, signature);
     logger.warn(
-      { target: name, notes },
+      { target: name, ...(scope === "" ? {} : { clientNamespace: scope }), notes },
       "proxyless gRPC target: mesh route features gRPC does not do are left out, or their routes refused (calls fail UNAVAILABLE)",
     );
   };
