@@ -4,10 +4,10 @@
  * (xds/translate/proxyless.ts), built from the Service and its
  * EndpointSlices exactly as a gateway backend is, with the port's mesh
  * routes (GAMMA) from the last gateway model: the consumer routes of the
- * client's namespace (the resolution's scope), else the producer routes. Unknown Services or ports
- * resolve to nothing, which the client sees as "does not exist"; the reason
- * is kept as a miss, which `/readyz?verbose` (check `proxyless-targets`) and
- * `strait_xds_proxyless_unresolved` report.
+ * client's namespace (the resolution's scope), else the producer routes.
+ * Unknown Services or ports resolve to nothing, which the client sees as
+ * "does not exist"; the reason is kept as a miss, which `/readyz?verbose`
+ * (check `proxyless-targets`) and `strait_xds_proxyless_unresolved` report.
  */
 import { resolveServiceBackend } from "../gateway/service-backends.ts";
 import type { ServiceBackend } from "../model/backend.ts";

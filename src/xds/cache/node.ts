@@ -23,9 +23,9 @@ export function nodeKey(node: NodeInfo): string {
 }
 
 /**
- * The node metadata field a proxyless gRPC client names its namespace in, as
- * Istio's proxyless bootstrap does (`"node": {"metadata": {"NAMESPACE":
- * "shop"}}`): its GAMMA consumer routes are those of that namespace.
+ * The node metadata field a proxyless gRPC client names its namespace in
+ * (`"node": {"metadata": {"NAMESPACE": "shop"}}`, the key Istio's node
+ * metadata uses): its GAMMA consumer routes are those of that namespace.
  */
 export const NAMESPACE_METADATA = "NAMESPACE";
 

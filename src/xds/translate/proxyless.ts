@@ -7,9 +7,10 @@
  * clusters it sends to with their endpoints, named and built exactly as for
  * the gateway (`ns/svc:port`, EDS over ADS, round robin, weighted
  * localities), so an Envoy and a gRPC client share them. The route
- * configuration holds the port's producer mesh routes (GAMMA) as gRPC can
- * take them (proxyless-routes.ts), or, without any, one route sending every
- * call to the Service's cluster.
+ * configuration holds the port's mesh routes (GAMMA: the producer routes, or
+ * the client namespace's consumer routes) as gRPC can take them
+ * (proxyless-routes.ts), or, without any, one route sending every call to
+ * the Service's cluster.
  */
 import type { ServiceBackend } from "../../model/backend.ts";
 import type { Route } from "../../model/gateway.ts";
@@ -65,7 +66,7 @@ export function proxylessRouteConfigName(backend: ServiceBackend): string {
   return `grpc/${backend.clusterName}`;
 }
 
-/** The producer mesh routes of the Service port, and the Service ports they may send to. */
+/** The mesh routes of the Service port for one client namespace, and the Service ports they may send to. */
 export interface ProxylessMeshRoutes {
   readonly routes: readonly Route[];
   /** By cluster name (`ns/svc:port`). */
@@ -150,8 +151,8 @@ export function buildProxylessResources(
     // for one that does not exist, with the whole channel's resolution on hold.
     const target =
       (name === backend.clusterName ? backend : mesh?.backends.get(name)) ?? withoutEndpoints(name);
-    // TLS to the backend (BackendTLSPolicy) is the channel's credentials' business in gRPC, and an
-    // Envoy TLS context in the cluster would make the client NACK it: the cluster goes without.
+    // TLS to the backend (BackendTLSPolicy) is the channel's credentials' business in gRPC (its xDS
+    // security, gRFC A29, takes certificate providers, not Envoy's SDS secrets): the cluster goes without.
     const { tls: _tls, ...plain } = target;
     put(TYPE_URLS.cluster, name, buildCluster(plain));
     put(TYPE_URLS.clusterLoadAssignment, name, buildClusterLoadAssignment(plain).json);
