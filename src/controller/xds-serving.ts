@@ -263,6 +263,8 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       // Every subscribed target resolves again in publish: the notes of those gone go with it.
       routeNotes.clear();
       const published = cache.publish(sharedResources(output));
+      // Targets nobody subscribes to any more are forgotten (logged again if they come back).
+      for (const key of logged.keys()) if (!routeNotes.has(key)) logged.delete(key);
       record("gateway", published.invalid);
       rejections.setWithheld(published.invalid);
       publishFailure = undefined;
