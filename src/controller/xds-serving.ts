@@ -337,7 +337,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
           if (problems.length === 0) return undefined;
           return `${problems.length} subscribed name(s) do not resolve (${problems
             .slice(0, 5)
-            .map((p) => `${p.name}: ${p.reason}`)
+            .map((p) => `${p.name}${p.scope === undefined ? "" : ` (clients of ${p.scope})`}: ${p.reason}`)
             .join("; ")}${problems.length > 5 ? "; …" : ""})`;
         },
       },
