@@ -2,19 +2,73 @@
  * Resolves proxyless gRPC targets against the store: a Listener name like
  * `svc.ns.svc.cluster.local:8080` becomes the resources of that Service port
  * (xds/translate/proxyless.ts), built from the Service and its
- * EndpointSlices exactly as a gateway backend is. Unknown Services or ports
- * resolve to nothing, which the client sees as "does not exist"; the reason
- * is kept as a miss, which `/readyz?verbose` (check `proxyless-targets`) and
- * `strait_xds_proxyless_unresolved` report.
+ * EndpointSlices exactly as a gateway backend is, with the port's mesh
+ * routes (GAMMA) from the last gateway model: the consumer routes of the
+ * client's namespace (the resolution's scope), else the producer routes.
+ * Unknown Services or ports resolve to nothing, which the client sees as
+ * "does not exist"; the reason is kept as a miss, which `/readyz?verbose`
+ * (check `proxyless-targets`) and `strait_xds_proxyless_unresolved` report.
  */
 import { resolveServiceBackend } from "../gateway/service-backends.ts";
+import type { ServiceBackend } from "../model/backend.ts";
+import type { GatewayModel } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import type { OnDemandResolver } from "../xds/cache/index.ts";
 import { TYPE_URLS } from "../xds/proto/index.ts";
-import { buildProxylessResources, parseServiceTarget } from "../xds/translate/proxyless.ts";
+import {
+  buildProxylessResources,
+  type ProxylessMeshRoutes,
+  parseServiceTarget,
+} from "../xds/translate/proxyless.ts";
+import type { ProxylessRouteNote } from "../xds/translate/proxyless-routes.ts";
 
-export function proxylessResolver(view: ResourceView, clusterDomain?: string): OnDemandResolver {
-  return (typeUrl, name) => {
+export interface ProxylessResolverOptions {
+  /** The last gateway model, for the Service ports' mesh routes; none yet: no routes. */
+  readonly model?: () => GatewayModel | undefined;
+  /** Called on every resolution of a name for a scope, with what of its mesh routes gRPC does not get. */
+  readonly onNotes?: (name: string, scope: string, notes: readonly ProxylessRouteNote[]) => void;
+  readonly clusterDomain?: string;
+}
+
+/** Backends by cluster name, kept while the model is the same object. */
+const backendIndex = new WeakMap<GatewayModel, ReadonlyMap<string, ServiceBackend>>();
+
+/**
+ * The mesh routes of a Service port for clients of `namespace` (or of no
+ * namespace known, ""): the consumer routes of that namespace when it has
+ * any (they take the producer's place, MeshConsumerRoute), else the
+ * producer routes, those of the chain for every client. The mesh listener
+ * picks the consumer chain by the client pod's address; a proxyless client
+ * names its namespace instead (node metadata NAMESPACE). A consumer chain
+ * exists for a namespace with pods, as on the mesh listener.
+ */
+function meshRoutes(
+  model: GatewayModel,
+  clusterName: string,
+  namespace: string,
+): ProxylessMeshRoutes | undefined {
+  const consumer = namespace === "" ? undefined : `${clusterName}/consumer/${namespace}`;
+  const chain =
+    model.mesh.chains.find((c) => consumer !== undefined && c.name === consumer) ??
+    model.mesh.chains.find((c) => c.name === clusterName && c.sourcePrefixes.length === 0);
+  if (chain?.action.kind !== "http") return undefined;
+  const table = chain.action.routeTable;
+  const routes = model.routeTables.find((t) => t.name === table)?.virtualHosts.flatMap((v) => v.routes);
+  if (routes === undefined) return undefined;
+  let backends = backendIndex.get(model);
+  if (backends === undefined) {
+    backends = new Map(model.backends.map((b) => [b.clusterName, b]));
+    backendIndex.set(model, backends);
+  }
+  return { routes, backends };
+}
+
+export function proxylessResolver(
+  view: ResourceView,
+  options: ProxylessResolverOptions = {},
+): OnDemandResolver {
+  const { clusterDomain } = options;
+  return (typeUrl, name, scope) => {
     if (typeUrl !== TYPE_URLS.listener) return undefined;
     // Gateway listeners are named `ns/gateway/port` and served whole: such a name is not a target.
     if (name.includes("/")) return undefined;
@@ -37,8 +91,11 @@ export function proxylessResolver(view: ResourceView, clusterDomain?: string): O
       port = ports[0].port;
     }
     const backend = resolveServiceBackend(view, target.namespace, target.service, port);
-    return backend.ok
-      ? buildProxylessResources(name, backend.value)
-      : { missing: `${backend.error.reason}: ${backend.error.message}` };
+    if (!backend.ok) return { missing: `${backend.error.reason}: ${backend.error.message}` };
+    const model = options.model?.();
+    const mesh = model === undefined ? undefined : meshRoutes(model, backend.value.clusterName, scope);
+    const built = buildProxylessResources(name, backend.value, mesh);
+    options.onNotes?.(name, scope, built.notes);
+    return built.resources;
   };
 }

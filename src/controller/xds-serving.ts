@@ -16,6 +16,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Gauge, type Registry } from "prom-client";
 import { ERROR_CODES, messageOf, StraitError } from "../errors.ts";
+import type { GatewayModel } from "../model/gateway.ts";
 import type { ResourceView } from "../resources/view.ts";
 import { type InvalidResource, SnapshotCache } from "../xds/cache/index.ts";
 import { UNKNOWN_NODE } from "../xds/cache/node.ts";
@@ -27,6 +28,7 @@ import {
   XdsServer,
   type XdsTls,
 } from "../xds/server/index.ts";
+import type { ProxylessRouteNote } from "../xds/translate/proxyless-routes.ts";
 import { booleanSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
@@ -153,10 +155,32 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   const { config } = options;
   const logger = options.logger.child({ component: "xds" });
   const metrics = createXdsMetrics(options.registry);
+  // Proxyless targets take their Service port's mesh routes from the last model published.
+  let latestModel: GatewayModel | undefined;
+  /** By client namespace and target name, what of its mesh routes gRPC does not get; rebuilt on every publish. */
+  const routeNotes = new Map<string, readonly ProxylessRouteNote[]>();
+  const logged = new Map<string, string>();
+  const onNotes = (name: string, scope: string, notes: readonly ProxylessRouteNote[]) => {
+    const key = `${scope}\n${name}`;
+    if (notes.length === 0) {
+      routeNotes.delete(key);
+      logged.delete(key);
+      return;
+    }
+    routeNotes.set(key, notes);
+    // Resolved again on every change: logged when what is left out changes, not each time.
+    const signature = JSON.stringify(notes);
+    if (logged.get(key) === signature) return;
+    logged.set(key, signature);
+    logger.warn(
+      { target: name, ...(scope === "" ? {} : { clientNamespace: scope }), notes },
+      "proxyless gRPC target: mesh route features gRPC does not do are left out, or their routes refused (calls fail UNAVAILABLE)",
+    );
+  };
   const cache =
     options.cache ??
     new SnapshotCache({
-      resolver: proxylessResolver(options.store),
+      resolver: proxylessResolver(options.store, { model: () => latestModel, onNotes }),
       onDemandTypes: [TYPE_URLS.listener],
       onInvalid: (layer, invalid) => {
         metrics.invalidResources.inc({ layer }, invalid.length);
@@ -201,6 +225,18 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
       this.set(cache.onDemandProblems().length);
     },
   });
+  new Gauge({
+    name: "strait_xds_proxyless_route_notes",
+    help: "Mesh routes of the Service ports proxyless gRPC clients subscribe to that gRPC gets without some features (left-out), not at all because they never match a gRPC call (skipped), or refused (their calls fail UNAVAILABLE), by kind.",
+    labelNames: ["kind"] as const,
+    registers: [options.registry],
+    collect() {
+      this.reset();
+      const counts = { "left-out": 0, skipped: 0, refused: 0 };
+      for (const notes of routeNotes.values()) for (const n of notes) counts[n.kind]++;
+      for (const [kind, count] of Object.entries(counts)) this.set({ kind }, count);
+    },
+  });
   // Each node's own layer (its agent's policy, its Envoy's L7 listeners), keyed as nodes announce
   // themselves (`strait.dev/node` metadata); nodes that left lose theirs.
   const rejections = new DataPlaneRejections(() => {
@@ -223,7 +259,12 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
         withheld.delete(key);
       }
       nodeKeys = next;
+      latestModel = output.model;
+      // Every subscribed target resolves again in publish: the notes of those gone go with it.
+      routeNotes.clear();
       const published = cache.publish(sharedResources(output), forEveryNode(output));
+      // Targets nobody subscribes to any more are forgotten (logged again if they come back).
+      for (const key of logged.keys()) if (!routeNotes.has(key)) logged.delete(key);
       record("gateway", published.invalid);
       rejections.setWithheld(published.invalid);
       publishFailure = undefined;
@@ -296,7 +337,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
           if (problems.length === 0) return undefined;
           return `${problems.length} subscribed name(s) do not resolve (${problems
             .slice(0, 5)
-            .map((p) => `${p.name}: ${p.reason}`)
+            .map((p) => `${p.name}${p.scope === undefined ? "" : ` (clients of ${p.scope})`}: ${p.reason}`)
             .join("; ")}${problems.length > 5 ? "; …" : ""})`;
         },
       },

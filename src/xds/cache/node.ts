@@ -27,4 +27,19 @@ export function isKubernetesNodeKey(key: string): boolean {
   return key.startsWith("node/");
 }
 
+/**
+ * The node metadata field a proxyless gRPC client names its namespace in
+ * (`"node": {"metadata": {"NAMESPACE": "shop"}}`, the key Istio's node
+ * metadata uses): its GAMMA consumer routes are those of that namespace.
+ */
+export const NAMESPACE_METADATA = "NAMESPACE";
+
+const NAMESPACE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The client's namespace from its node metadata, or "" (none, or not a namespace name). */
+export function clientNamespace(node: NodeInfo): string {
+  const named = node.metadata[NAMESPACE_METADATA];
+  return typeof named === "string" && NAMESPACE_NAME.test(named) ? named : "";
+}
+
 export const UNKNOWN_NODE: NodeInfo = { id: "", cluster: "", metadata: {}, userAgent: "" };

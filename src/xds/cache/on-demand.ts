@@ -3,8 +3,14 @@
  * asks for the Listener named after its target (`svc.ns.svc.cluster.local:
  * 8080`); nothing in the gateway configuration has that name, so the resolver
  * builds it (an API listener, its route, the Service's cluster and
- * endpoints). Interest is counted per name over every stream, resolved again
- * on every configuration change, and dropped when the last subscriber leaves.
+ * endpoints). Interest is counted per name and scope over every stream,
+ * resolved again on every configuration change, and dropped when the last
+ * subscriber leaves.
+ *
+ * A scope is the client's namespace (node metadata `NAMESPACE`, see
+ * node.ts), or "" when it names none: the same name may resolve differently
+ * per namespace (GAMMA consumer routes), so each scope has a layer of its
+ * own and a client sees its scope's.
  */
 import { messageOf } from "../../errors.ts";
 import type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
@@ -22,17 +28,24 @@ export interface OnDemandMiss {
 }
 
 /**
- * Builds the resources a subscription to `name` of `typeUrl` needs; a miss
- * with its reason when the name cannot be resolved; undefined when the name
- * means nothing to this resolver. Both of the latter are "does not exist" on
- * the wire, as the protocol says.
+ * Builds the resources a subscription to `name` of `typeUrl` needs, for
+ * clients of `scope` (their namespace, or ""); a miss with its reason when
+ * the name cannot be resolved; undefined when the name means nothing to this
+ * resolver. Both of the latter are "does not exist" on the wire, as the
+ * protocol says.
  */
-export type OnDemandResolver = (typeUrl: string, name: string) => ResourceJsonSet | OnDemandMiss | undefined;
+export type OnDemandResolver = (
+  typeUrl: string,
+  name: string,
+  scope: string,
+) => ResourceJsonSet | OnDemandMiss | undefined;
 
 /** A subscribed name that serves nothing, or its previous resources, and why. */
 export interface OnDemandProblem {
   readonly typeUrl: string;
   readonly name: string;
+  /** The subscribers' namespace, when they named one. */
+  readonly scope?: string;
   /** Streams subscribed to it. */
   readonly subscribers: number;
   readonly reason: string;
@@ -45,6 +58,7 @@ function isMiss(result: ResourceJsonSet | OnDemandMiss): result is OnDemandMiss 
 export interface Interest {
   readonly typeUrl: string;
   readonly name: string;
+  readonly scope: string;
   count: number;
   /** The encoded resources, or undefined when the name resolves to nothing. */
   layer: Layer | undefined;
@@ -52,15 +66,18 @@ export interface Interest {
   problem: string | undefined;
 }
 
-function interestKey(typeUrl: string, name: string): string {
-  return `${typeUrl}\n${name}`;
+function interestKey(typeUrl: string, name: string, scope: string): string {
+  return `${scope}\n${typeUrl}\n${name}`;
 }
+
+const EMPTY_LAYER: Layer = new Map();
 
 export class OnDemandResources {
   readonly #resolver: OnDemandResolver | undefined;
   readonly #onInvalid: (invalid: readonly InvalidResource[]) => void;
   readonly #interest = new Map<string, Interest>();
-  #layer: Layer = new Map();
+  /** By scope; a scope without resources has none. */
+  #layers = new Map<string, Layer>();
 
   constructor(
     resolver: OnDemandResolver | undefined,
@@ -70,8 +87,9 @@ export class OnDemandResources {
     this.#onInvalid = onInvalid;
   }
 
-  get layer(): Layer {
-    return this.#layer;
+  /** The resources made for clients of `scope`. */
+  layerFor(scope: string): Layer {
+    return this.#layers.get(scope) ?? EMPTY_LAYER;
   }
 
   /** The subscribed names whose last resolution failed, with the reason, sorted by name. */
@@ -79,21 +97,27 @@ export class OnDemandResources {
     const out: OnDemandProblem[] = [];
     for (const i of this.#interest.values()) {
       if (i.problem !== undefined)
-        out.push({ typeUrl: i.typeUrl, name: i.name, subscribers: i.count, reason: i.problem });
+        out.push({
+          typeUrl: i.typeUrl,
+          name: i.name,
+          ...(i.scope === "" ? {} : { scope: i.scope }),
+          subscribers: i.count,
+          reason: i.problem,
+        });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Counts one more subscriber; returns the names that are new (to be resolved). */
-  retain(typeUrl: string, names: readonly string[]): Interest[] {
+  retain(typeUrl: string, names: readonly string[], scope = ""): Interest[] {
     const fresh: Interest[] = [];
     if (this.#resolver === undefined) return fresh;
     for (const name of names) {
-      const key = interestKey(typeUrl, name);
+      const key = interestKey(typeUrl, name, scope);
       const interest = this.#interest.get(key);
       if (interest !== undefined) interest.count++;
       else {
-        const created: Interest = { typeUrl, name, count: 1, layer: undefined, problem: undefined };
+        const created: Interest = { typeUrl, name, scope, count: 1, layer: undefined, problem: undefined };
         this.#interest.set(key, created);
         fresh.push(created);
       }
@@ -102,10 +126,10 @@ export class OnDemandResources {
   }
 
   /** Counts one subscriber less; returns whether resources were dropped. */
-  release(typeUrl: string, names: readonly string[]): boolean {
+  release(typeUrl: string, names: readonly string[], scope = ""): boolean {
     let dropped = false;
     for (const name of names) {
-      const key = interestKey(typeUrl, name);
+      const key = interestKey(typeUrl, name, scope);
       const interest = this.#interest.get(key);
       if (interest === undefined) continue;
       if (--interest.count > 0) continue;
@@ -123,7 +147,7 @@ export class OnDemandResources {
     for (const interest of which ?? this.#interest.values()) {
       let set: ResourceJsonSet | OnDemandMiss | undefined;
       try {
-        set = resolver(interest.typeUrl, interest.name);
+        set = resolver(interest.typeUrl, interest.name, interest.scope);
       } catch (error) {
         // A resolver bug: reported like an encoding failure, and this name keeps what it had.
         interest.problem = `resolver failed (a bug): ${messageOf(error)}`;
@@ -153,8 +177,14 @@ export class OnDemandResources {
   }
 
   #rebuild(): boolean {
-    const byType = new Map<string, Map<string, ResourceEntry>>();
+    // By scope, then type: every resource its interests resolved to.
+    const byScope = new Map<string, Map<string, Map<string, ResourceEntry>>>();
     for (const interest of this.#interest.values()) {
+      let byType = byScope.get(interest.scope);
+      if (byType === undefined) {
+        byType = new Map();
+        byScope.set(interest.scope, byType);
+      }
       for (const [typeUrl, snapshot] of interest.layer ?? []) {
         let entries = byType.get(typeUrl);
         if (entries === undefined) {
@@ -165,18 +195,25 @@ export class OnDemandResources {
         for (const [name, entry] of snapshot.entries) if (!entries.has(name)) entries.set(name, entry);
       }
     }
-    const layer = new Map<string, TypeSnapshot>();
-    let changed = byType.size !== this.#layer.size;
-    for (const [typeUrl, entries] of byType) {
-      const next = TypeSnapshot.of(typeUrl, entries.values());
-      const previous = this.#layer.get(typeUrl);
-      if (previous?.version === next.version) layer.set(typeUrl, previous);
-      else {
-        layer.set(typeUrl, next);
-        changed = true;
+    const layers = new Map<string, Layer>();
+    let changed = false;
+    for (const [scope, byType] of byScope) {
+      const before = this.#layers.get(scope) ?? EMPTY_LAYER;
+      const layer = new Map<string, TypeSnapshot>();
+      if (byType.size !== before.size) changed = true;
+      for (const [typeUrl, entries] of byType) {
+        const next = TypeSnapshot.of(typeUrl, entries.values());
+        const previous = before.get(typeUrl);
+        if (previous?.version === next.version) layer.set(typeUrl, previous);
+        else {
+          layer.set(typeUrl, next);
+          changed = true;
+        }
       }
+      if (layer.size > 0) layers.set(scope, layer);
     }
-    this.#layer = layer;
+    for (const scope of this.#layers.keys()) if (!layers.has(scope)) changed = true;
+    this.#layers = layers;
     return changed;
   }
 }

@@ -203,4 +203,32 @@ describe("SnapshotCache", () => {
     cache.release(TYPE_URLS.cluster, ["svc.ns:80"]);
     expect(cache.onDemandProblems()).toEqual([]);
   });
+
+  it("resolves a name per client namespace (node metadata NAMESPACE): each namespace sees its own resources", () => {
+    const cache = new SnapshotCache({
+      // The scope goes into the content, as consumer routes would.
+      resolver: (_t, name, scope) => set([cluster(name, scope === "" ? "10s" : "2s")]),
+    });
+    cache.publish(set([cluster("ns/a:80")]));
+    const web = node("web-client", { NAMESPACE: "web" });
+    const plain = node("plain-client");
+    const odd = node("odd-client", { NAMESPACE: "Not A Namespace" });
+    cache.retain(TYPE_URLS.cluster, ["svc.ns:80"], web);
+    cache.retain(TYPE_URLS.cluster, ["svc.ns:80"], plain);
+    const version = (n: NodeInfo) =>
+      cache.snapshotFor(n)?.type(TYPE_URLS.cluster).entries.get("svc.ns:80")?.version;
+    const other = new SnapshotCache();
+    other.publish(set([cluster("svc.ns:80", "2s")]));
+    expect(version(web)).toBe(
+      other.snapshotFor(plain)?.type(TYPE_URLS.cluster).entries.get("svc.ns:80")?.version,
+    );
+    expect(version(plain)).toBeDefined();
+    expect(version(plain)).not.toBe(version(web));
+    // A value that is no namespace name is no namespace: the client is served as one without.
+    expect(version(odd)).toBe(version(plain));
+    // Each namespace's interest is its own: web's going leaves the other.
+    cache.release(TYPE_URLS.cluster, ["svc.ns:80"], web);
+    expect(version(web)).toBeUndefined();
+    expect(version(plain)).toBeDefined();
+  });
 });

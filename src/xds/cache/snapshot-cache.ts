@@ -17,7 +17,7 @@
  */
 import type { InvalidResource, ResourceJsonSet } from "./layer-encoder.ts";
 import { LayerEncoder } from "./layer-encoder.ts";
-import { isKubernetesNodeKey, type NodeInfo, nodeKey } from "./node.ts";
+import { clientNamespace, isKubernetesNodeKey, type NodeInfo, nodeKey, UNKNOWN_NODE } from "./node.ts";
 import { type OnDemandProblem, type OnDemandResolver, OnDemandResources } from "./on-demand.ts";
 import { type Layer, Snapshot } from "./snapshot.ts";
 
@@ -55,8 +55,9 @@ export class SnapshotCache {
   readonly #listeners = new Set<() => void>();
   #gateway: Layer | undefined;
   #allNodes: Layer = new Map();
-  #shared: Snapshot | undefined;
-  #sharedByNodes: Snapshot | undefined;
+  /** By on-demand scope (the client's namespace, or ""). */
+  readonly #shared = new Map<string, Snapshot>();
+  /** By node key (`node/*` for Kubernetes nodes without a layer of their own) and scope. */
   readonly #perNode = new Map<string, Snapshot>();
 
   constructor(options: SnapshotCacheOptions = {}) {
@@ -108,18 +109,18 @@ export class SnapshotCache {
     return { ok: true, version: this.#snapshotForKey(key).version, invalid: encoded.invalid };
   }
 
-  /** A stream subscribed to these names: resources may have to be made for them. */
-  retain(typeUrl: string, names: readonly string[]): void {
+  /** A stream of `node` subscribed to these names: resources may have to be made for them. */
+  retain(typeUrl: string, names: readonly string[], node: NodeInfo = UNKNOWN_NODE): void {
     if (this.#onDemandTypes?.has(typeUrl) === false) return;
-    const fresh = this.#onDemand.retain(typeUrl, names);
+    const fresh = this.#onDemand.retain(typeUrl, names, clientNamespace(node));
     // Before the first gateway layer the objects are not all there yet: resolved at the first publish.
     if (fresh.length > 0 && this.ready && this.#onDemand.resolve(fresh)) this.#changed();
   }
 
   /** A stream unsubscribed from these names (or ended). */
-  release(typeUrl: string, names: readonly string[]): void {
+  release(typeUrl: string, names: readonly string[], node: NodeInfo = UNKNOWN_NODE): void {
     if (this.#onDemandTypes?.has(typeUrl) === false) return;
-    if (this.#onDemand.release(typeUrl, names)) this.#changed();
+    if (this.#onDemand.release(typeUrl, names, clientNamespace(node))) this.#changed();
   }
 
   /** Subscribed on-demand names that serve nothing new (not resolvable, or failing), with the reason. */
@@ -130,7 +131,7 @@ export class SnapshotCache {
   /** The node's snapshot, or undefined before the first publish. */
   snapshotFor(node: NodeInfo): Snapshot | undefined {
     if (!this.ready) return undefined;
-    return this.#snapshotForKey(nodeKey(node));
+    return this.#snapshotForKey(nodeKey(node), clientNamespace(node));
   }
 
   /** Called (synchronously) after every change that may change some node's snapshot. */
@@ -139,30 +140,36 @@ export class SnapshotCache {
     return () => this.#listeners.delete(listener);
   }
 
-  #snapshotForKey(key: string): Snapshot {
+  #snapshotForKey(key: string, scope = ""): Snapshot {
     const node = this.#nodes.get(key);
     const allNodes = isKubernetesNodeKey(key) && this.#allNodes.size > 0 ? [this.#allNodes] : [];
-    if (node === undefined) {
-      if (allNodes.length === 0) return this.#sharedSnapshot();
-      this.#sharedByNodes ??= new Snapshot([...allNodes, this.#gateway ?? new Map(), this.#onDemand.layer]);
-      return this.#sharedByNodes;
-    }
-    let snapshot = this.#perNode.get(key);
+    if (node === undefined && allNodes.length === 0) return this.#sharedSnapshot(scope);
+    const cacheKey = `${node === undefined ? "node/*" : key}\n${scope}`;
+    let snapshot = this.#perNode.get(cacheKey);
     if (snapshot === undefined) {
-      snapshot = new Snapshot([node.layer, ...allNodes, this.#gateway ?? new Map(), this.#onDemand.layer]);
-      this.#perNode.set(key, snapshot);
+      const own = node === undefined ? [] : [node.layer];
+      snapshot = new Snapshot([
+        ...own,
+        ...allNodes,
+        this.#gateway ?? new Map(),
+        this.#onDemand.layerFor(scope),
+      ]);
+      this.#perNode.set(cacheKey, snapshot);
     }
     return snapshot;
   }
 
-  #sharedSnapshot(): Snapshot {
-    this.#shared ??= new Snapshot([this.#gateway ?? new Map(), this.#onDemand.layer]);
-    return this.#shared;
+  #sharedSnapshot(scope = ""): Snapshot {
+    let snapshot = this.#shared.get(scope);
+    if (snapshot === undefined) {
+      snapshot = new Snapshot([this.#gateway ?? new Map(), this.#onDemand.layerFor(scope)]);
+      this.#shared.set(scope, snapshot);
+    }
+    return snapshot;
   }
 
   #changed(): void {
-    this.#shared = undefined;
-    this.#sharedByNodes = undefined;
+    this.#shared.clear();
     this.#perNode.clear();
     for (const listener of [...this.#listeners]) listener();
   }

@@ -311,7 +311,7 @@ export abstract class AdsStream<Request> {
       return false;
     }
     if (change.added.length > 0) {
-      this.context.cache.retain(state.typeUrl, change.added);
+      this.context.cache.retain(state.typeUrl, change.added, this.node);
       // Subscribing to new names of this type means the client applied the earlier types' responses
       // that named them (new clusters → their endpoints): those need not wait for their ACK any more.
       // Envoy withholds the ACK of a CDS response until its new clusters have warmed, which takes
@@ -322,7 +322,7 @@ export abstract class AdsStream<Request> {
         if (pushRank(typeUrl) < rank) this.#unanswered.delete(typeUrl);
       }
     }
-    if (change.removed.length > 0) this.context.cache.release(state.typeUrl, change.removed);
+    if (change.removed.length > 0) this.context.cache.release(state.typeUrl, change.removed, this.node);
     return true;
   }
 
@@ -511,7 +511,7 @@ export abstract class AdsStream<Request> {
     this.#unsubscribe();
     this.context.metrics?.connectedClients.dec({ mode: this.mode });
     for (const state of this.#types.values()) {
-      if (state.allNames().length > 0) this.context.cache.release(state.typeUrl, state.allNames());
+      if (state.allNames().length > 0) this.context.cache.release(state.typeUrl, state.allNames(), this.node);
     }
     this.context.closed(this as AdsStream<unknown>);
   }

@@ -62,7 +62,7 @@ describe("proxyless gRPC targets", () => {
   });
 
   it("builds an API listener with RDS and the router, a catch-all route, and the Service's EDS cluster", () => {
-    const set = buildProxylessResources("cart.shop.svc.cluster.local:50051", backend);
+    const set = buildProxylessResources("cart.shop.svc.cluster.local:50051", backend).resources;
     const listener = set[TYPE_URLS.listener].get("cart.shop.svc.cluster.local:50051");
     const hcm =
       (listener?.api_listener as { api_listener: Record<string, unknown> } | undefined)?.api_listener ?? {};

@@ -3,12 +3,17 @@
  * target asks for the Listener named `svc.ns.svc.cluster.local:8080`. This
  * parses such names and builds what the client needs for one Service port:
  * an API listener (HTTP connection manager, routes over RDS, the router
- * filter, which is all gRPC accepts), a route configuration sending every
- * call to the Service's cluster, and that cluster with its endpoints, named
- * and built exactly as for the gateway (`ns/svc:port`, EDS over ADS, round
- * robin, weighted localities), so an Envoy and a gRPC client share them.
+ * filter, which is all gRPC accepts), a route configuration, and the
+ * clusters it sends to with their endpoints, named and built exactly as for
+ * the gateway (`ns/svc:port`, EDS over ADS, round robin, weighted
+ * localities), so an Envoy and a gRPC client share them. The route
+ * configuration holds the port's mesh routes (GAMMA: the producer routes, or
+ * the client namespace's consumer routes) as gRPC can take them
+ * (proxyless-routes.ts), or, without any, one route sending every call to
+ * the Service's cluster.
  */
 import type { ServiceBackend } from "../../model/backend.ts";
+import type { Route } from "../../model/gateway.ts";
 import { TYPE_URLS } from "../proto/envoy-protos.ts";
 import type {
   envoy_config_listener_v3_Listener as Listener,
@@ -17,6 +22,7 @@ import type {
 import { packAny } from "../proto/pack-any.ts";
 import { buildCluster } from "./cluster.ts";
 import { buildClusterLoadAssignment } from "./cluster-load-assignment.ts";
+import { buildProxylessRoutes, type ProxylessRouteNote } from "./proxyless-routes.ts";
 import { type EnvoyResourceJson, type EnvoyResourceSet, emptyResourceSet } from "./resource-set.ts";
 import { ADS } from "./type-urls.ts";
 
@@ -60,8 +66,42 @@ export function proxylessRouteConfigName(backend: ServiceBackend): string {
   return `grpc/${backend.clusterName}`;
 }
 
-/** Listener (named `listenerName`), route configuration, cluster and endpoints for one Service port. */
-export function buildProxylessResources(listenerName: string, backend: ServiceBackend): EnvoyResourceSet {
+/** The mesh routes of the Service port for one client namespace, and the Service ports they may send to. */
+export interface ProxylessMeshRoutes {
+  readonly routes: readonly Route[];
+  /** By cluster name (`ns/svc:port`). */
+  readonly backends: ReadonlyMap<string, ServiceBackend>;
+}
+
+export interface ProxylessResources {
+  readonly resources: EnvoyResourceSet;
+  /** What of the mesh routes gRPC does not get (left out, skipped, refused). */
+  readonly notes: readonly ProxylessRouteNote[];
+}
+
+/** A cluster that takes calls and has nowhere to send them. */
+function withoutEndpoints(clusterName: string): ServiceBackend {
+  return {
+    kind: "Service",
+    clusterName,
+    namespace: "",
+    service: "",
+    port: 0,
+    protocol: "http2",
+    endpoints: [],
+    sources: [],
+  };
+}
+
+/**
+ * Listener (named `listenerName`), route configuration, clusters and
+ * endpoints for one Service port; with `mesh`, its routes.
+ */
+export function buildProxylessResources(
+  listenerName: string,
+  backend: ServiceBackend,
+  mesh?: ProxylessMeshRoutes,
+): ProxylessResources {
   const routeConfigName = proxylessRouteConfigName(backend);
   const listener: Listener = {
     name: listenerName,
@@ -82,17 +122,22 @@ export function buildProxylessResources(listenerName: string, backend: ServiceBa
       ),
     },
   };
+  const built =
+    mesh === undefined
+      ? {
+          routes: [
+            { name: backend.clusterName, match: { prefix: "/" }, route: { cluster: backend.clusterName } },
+          ],
+          clusters: [backend.clusterName],
+          empty: [],
+          notes: [],
+        }
+      : buildProxylessRoutes(mesh.routes);
   const routeConfiguration: RouteConfiguration = {
     name: routeConfigName,
     virtual_hosts: [
-      {
-        name: backend.clusterName,
-        // The route configuration belongs to this Service port alone, whatever name the client used.
-        domains: ["*"],
-        routes: [
-          { name: backend.clusterName, match: { prefix: "/" }, route: { cluster: backend.clusterName } },
-        ],
-      },
+      // The route configuration belongs to this Service port alone, whatever name the client used.
+      { name: backend.clusterName, domains: ["*"], routes: [...built.routes] },
     ],
   };
   const set = emptyResourceSet();
@@ -100,7 +145,17 @@ export function buildProxylessResources(listenerName: string, backend: ServiceBa
     (set[typeUrl] as Map<string, EnvoyResourceJson>).set(name, json);
   put(TYPE_URLS.listener, listenerName, listener);
   put(TYPE_URLS.routeConfiguration, routeConfigName, routeConfiguration);
-  put(TYPE_URLS.cluster, backend.clusterName, buildCluster(backend));
-  put(TYPE_URLS.clusterLoadAssignment, backend.clusterName, buildClusterLoadAssignment(backend).json);
-  return set;
+  for (const name of [...built.clusters, ...built.empty]) {
+    // Without endpoints (a refused route, an invalid backend, one that no longer resolves): the calls
+    // it gets fail UNAVAILABLE. Served, because gRPC waits 15 s before taking a cluster never sent
+    // for one that does not exist, with the whole channel's resolution on hold.
+    const target =
+      (name === backend.clusterName ? backend : mesh?.backends.get(name)) ?? withoutEndpoints(name);
+    // TLS to the backend (BackendTLSPolicy) is the channel's credentials' business in gRPC (its xDS
+    // security, gRFC A29, takes certificate providers, not Envoy's SDS secrets): the cluster goes without.
+    const { tls: _tls, ...plain } = target;
+    put(TYPE_URLS.cluster, name, buildCluster(plain));
+    put(TYPE_URLS.clusterLoadAssignment, name, buildClusterLoadAssignment(plain).json);
+  }
+  return { resources: set, notes: built.notes };
 }
