@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PipelineCache, type PipelineOutput, runPipeline } from "../src/controller/pipeline.ts";
 import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
-import type { MeshService } from "../src/model/mesh-service.ts";
+import { type MeshService, meshServiceName } from "../src/model/mesh-service.ts";
 import { crdSchemaCheck } from "../src/sources/schema.ts";
 import {
   finalizeResponse,
@@ -278,12 +278,15 @@ function meshTarget(cluster: ConformanceCluster, request: TrafficRequest, namesp
 export class SimulatedTraffic implements TrafficEngine {
   readonly #config: NodeConfig;
   readonly #cluster: ConformanceCluster;
+  /** The mesh services the agents steer to the mesh listener (`address:port`). */
+  readonly #meshServices: ReadonlySet<string>;
   /** Attempts seen per retry-test uuid, as the echo server counts them. */
   readonly #attempts = new Map<string, number>();
 
-  constructor(config: NodeConfig, cluster: ConformanceCluster) {
+  constructor(config: NodeConfig, cluster: ConformanceCluster, meshServices: readonly MeshService[]) {
     this.#config = config;
     this.#cluster = cluster;
+    this.#meshServices = new Set(meshServices.map(meshServiceName));
   }
 
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined {
@@ -402,6 +405,21 @@ export class SimulatedTraffic implements TrafficEngine {
     if (target.kind === "failed") return target;
     const { address, port, authority } = target;
     const headers: [string, string][] = Object.entries(request.headers).map(([n, v]) => [n.toLowerCase(), v]);
+    const sent = {
+      method: request.method,
+      path: request.path,
+      authority,
+      headers,
+      tls: request.scheme === "https",
+    };
+    if (target.client !== undefined && !this.#meshServices.has(meshServiceName({ address, port }))) {
+      // Not a mesh service (a Pod's own address, MeshFrontend's "Send to pod IP"): the
+      // datapath passes the flow as it is, the stream reaches that address unproxied.
+      return this.#overStream(
+        { kind: "tcp-forward", cluster: "", endpoint: { address, port }, tlsTerminated: false },
+        sent,
+      );
+    }
     const uuid = attemptKey(request.path, String(request.random));
     const result = simulate(
       this.#config,
@@ -441,13 +459,7 @@ export class SimulatedTraffic implements TrafficEngine {
           ...(result.clientCertificateRequested === true ? { clientCertRequested: true } : {}),
         };
     }
-    const answer = this.#respond(result, uuid, {
-      method: request.method,
-      path: request.path,
-      authority,
-      headers,
-      tls: request.scheme === "https",
-    });
+    const answer = this.#respond(result, uuid, sent);
     return answer.kind === "response" &&
       answer.upgraded !== undefined &&
       request.websocketFrames !== undefined
@@ -728,7 +740,7 @@ export function createStraitTarget(dataPlane?: DataPlane): ConformanceTarget {
           `generated resources do not encode: ${issues.map((i) => `${i.name}: ${i.issues.map((x) => `${x.path} ${x.message}`).join(", ")}`).join("; ")}`,
         );
       }
-      const simulator = new SimulatedTraffic(config, cluster);
+      const simulator = new SimulatedTraffic(config, cluster, meshServices);
       return dataPlane === undefined
         ? simulator
         : dataPlane.serve(resources, cluster, simulator, meshServices);
