@@ -272,7 +272,16 @@ function meshTarget(cluster: ConformanceCluster, request: TrafficRequest, namesp
     return { namespace: ns, name, clusterIP: ip === undefined || ip === "None" ? undefined : ip };
   });
   if (resolved.kind === "failed") return resolved;
-  return { kind: "target", address: resolved.address, port: resolved.port, authority: request.host, client };
+  // The echo image's client sends a Host header it is given (-H) as the request's Host, whatever
+  // the URL's host: MeshFrontendHostname connects to one Service with another's name as Host.
+  const hostHeader = Object.entries(request.headers).find(([n]) => n.toLowerCase() === "host")?.[1];
+  return {
+    kind: "target",
+    address: resolved.address,
+    port: resolved.port,
+    authority: hostHeader ?? request.host,
+    client,
+  };
 }
 
 export class SimulatedTraffic implements TrafficEngine {
@@ -404,7 +413,10 @@ export class SimulatedTraffic implements TrafficEngine {
     const target = gatewayTarget(this.#cluster, request);
     if (target.kind === "failed") return target;
     const { address, port, authority } = target;
-    const headers: [string, string][] = Object.entries(request.headers).map(([n, v]) => [n.toLowerCase(), v]);
+    // The Host is the authority (a mesh check's Host header is, see meshTarget).
+    const headers: [string, string][] = Object.entries(request.headers)
+      .map(([n, v]): [string, string] => [n.toLowerCase(), v])
+      .filter(([n]) => n !== "host");
     const sent = {
       method: request.method,
       path: request.path,
