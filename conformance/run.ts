@@ -3,9 +3,10 @@
  * through strait (controller pipeline for statuses; traffic through a real
  * Envoy, `--engine envoy`, cross-checked against the simulator, or through
  * the simulator alone, `--engine simulator`), writes a ConformanceReport
- * (its `mode` names the engine) and prints a summary table. Exits 1 when a
- * test of the selected profiles fails and is not on the skip list, or when
- * the simulator and Envoy disagree on any request.
+ * (its `mode` names the engine) and prints a summary table. Plays the tests
+ * of the selected profiles and the tests of no profile of their family
+ * (`selectTests`). Exits 1 when a test it played fails and is not on the skip
+ * list, or when the simulator and Envoy disagree on any request.
  *
  *   node conformance/run.ts [--engine envoy|simulator] [--xds delta|sotw] [--manifests DIR]
  *     [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP] [--test NAME]... [--report FILE] [--verbose]
