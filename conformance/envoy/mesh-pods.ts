@@ -31,8 +31,9 @@
  * locally, to the same socket. A client's own connection to a Pod's address
  * (not a mesh service, so the datapath passes it: MeshFrontend's "Send to pod
  * IP") carries no mark, and its replies go back through the client's veth.
- * (Not conntrack marks: rules that track connections in this namespace broke
- * the redirected flows, which the TPROXY rules leave untracked.)
+ * (Not conntrack marks: with nft rules matching on conntrack in this
+ * namespace, redirected flows, which the TPROXY rules leave untracked, were
+ * reset now and then; the cause was not established.)
  *
  * Loading BPF programs and attaching them needs real CAP_BPF / CAP_NET_ADMIN,
  * so this mode needs root; `meshUnavailable()` says why it cannot run.
