@@ -86,6 +86,36 @@ describe("conformance harness", () => {
     expect((await run(createStraitTarget(), "HTTPRouteSimpleSameNamespace")).passed).toBe(true);
   });
 
+  it("passes the mesh tests of no profile (consumer routes, a Pod's own address, ClusterIP not Host)", async () => {
+    for (const name of ["MeshConsumerRoute", "MeshFrontend", "MeshFrontendHostname"])
+      expect((await run(createStraitTarget(), name)).passed, name).toBe(true);
+  });
+
+  it("fails MeshConsumerRoute when the mesh listener has no consumer chain", async () => {
+    const producerOnly = (set: EnvoyResourceSet): EnvoyResourceSet => {
+      const listeners = new Map<string, EnvoyResourceJson>();
+      for (const [name, l] of set[TYPE_URLS.listener]) {
+        const chains =
+          (l.filter_chains as { filter_chain_match?: { source_prefix_ranges?: unknown[] } }[]) ?? [];
+        listeners.set(
+          name,
+          name !== "strait/mesh"
+            ? l
+            : {
+                ...l,
+                filter_chains: chains.filter(
+                  (c) => (c.filter_chain_match?.source_prefix_ranges ?? []).length === 0,
+                ),
+              },
+        );
+      }
+      return { ...set, [TYPE_URLS.listener]: listeners };
+    };
+    const result = await run(broken({ resources: producerOnly }), "MeshConsumerRoute");
+    expect(result.passed).toBe(false);
+    expect(result.checks.find((c) => !c.outcome.ok)?.outcome.message).toMatch(/X-Header-Set/i);
+  });
+
   it("fails when route statuses are missing", async () => {
     const result = await run(
       broken({ statuses: (s) => s.filter((x) => x.ref.kind !== "HTTPRoute") }),

@@ -3,9 +3,10 @@
  * through strait (controller pipeline for statuses; traffic through a real
  * Envoy, `--engine envoy`, cross-checked against the simulator, or through
  * the simulator alone, `--engine simulator`), writes a ConformanceReport
- * (its `mode` names the engine) and prints a summary table. Exits 1 when a
- * test of the selected profiles fails and is not on the skip list, or when
- * the simulator and Envoy disagree on any request.
+ * (its `mode` names the engine) and prints a summary table. Plays the tests
+ * of the selected profiles and the tests of no profile of their family
+ * (`selectTests`). Exits 1 when a test it played fails and is not on the skip
+ * list, or when the simulator and Envoy disagree on any request.
  *
  *   node conformance/run.ts [--engine envoy|simulator] [--xds delta|sotw] [--manifests DIR]
  *     [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP] [--test NAME]... [--report FILE] [--verbose]
@@ -51,6 +52,29 @@ const SKIPPED_WHEN_SUPPORTED: Readonly<Record<string, string>> = {
 
 function isMeshProfile(name: string): boolean {
   return name.startsWith("MESH-");
+}
+
+/** The features that say which kind of implementation a test is for: a Gateway or a mesh. */
+const FAMILY_FEATURES = ["Gateway", "Mesh"];
+
+/**
+ * The tests a run plays: those of the selected profiles, and those of no
+ * profile whose family (Gateway or Mesh) a selected profile has. The official
+ * suite runs every test whose features are all supported, whatever its
+ * profiles (suite.Run); a test needing a feature outside every profile
+ * (MeshFrontend needs HTTPRouteResponseHeaderModification, which MESH-HTTP
+ * does not list) belongs to no profile there either. Here the profiles choose
+ * the family, so `--profiles MESH-HTTP` plays no Gateway test.
+ */
+export function selectTests(tests: readonly TestData[], profiles: readonly ProfileData[]): TestData[] {
+  const families = new Set(
+    profiles.flatMap((p) => p.coreFeatures.filter((f) => FAMILY_FEATURES.includes(f))),
+  );
+  return tests.filter(
+    (t) =>
+      t.profiles.some((p) => profiles.some((q) => q.name === p)) ||
+      (t.profiles.length === 0 && t.features.some((f) => families.has(f))),
+  );
 }
 
 function readSkipList(): ReadonlyMap<string, string> {
@@ -123,10 +147,8 @@ async function runAll(
   const target = createStraitTarget(plane);
   const mode = plane === undefined ? "standalone-simulated" : "standalone-envoy";
 
-  const selected = catalogue.tests.filter(
-    (t) =>
-      t.profiles.some((p) => profiles.some((q) => q.name === p)) &&
-      (values.test === undefined || values.test.includes(t.name)),
+  const selected = selectTests(catalogue.tests, profiles).filter(
+    (t) => values.test === undefined || values.test.includes(t.name),
   );
   const outcomes: TestOutcome[] = [];
   const failures: TestResult[] = [];
@@ -186,6 +208,7 @@ async function runAll(
   writeFileSync(reportFile, stringify(report, { lineWidth: 0 }));
 
   printSummary(report, elapsed, reportFile);
+  printOutsideProfiles(outcomes);
   if (plane !== undefined) printEnvoySummary(plane);
   const unexpected = failures.filter((f) => !skip.has(f.name));
   for (const [name, reason] of skip) {
@@ -216,6 +239,26 @@ function printTest(result: TestResult, test: TestData): void {
       `    check #${c.index} ${c.check}${c.subtest === undefined ? "" : ` [${c.subtest}]`}: ${c.outcome.message}`,
     );
   }
+}
+
+/**
+ * The tests of no profile: like upstream's ConformanceReport, the report counts
+ * them in no profile (only a passed provisional one is named, in
+ * succeededProvisionalTests), so the summary says how they went.
+ */
+function printOutsideProfiles(outcomes: readonly TestOutcome[]): void {
+  const outside = outcomes.filter((o) => o.test.profiles.length === 0);
+  if (outside.length === 0) return;
+  const names = (r: TestOutcome["result"]) =>
+    outside
+      .filter((o) => o.result === r)
+      .map((o) => o.test.name)
+      .sort();
+  const line = (r: TestOutcome["result"]) =>
+    `${names(r).length} ${r}${names(r).length > 0 ? ` (${names(r).join(", ")})` : ""}`;
+  console.log(
+    `in no profile (played as the official suite plays them, counted in no profile): ${line("passed")}; ${line("failed")}; ${line("skipped")}`,
+  );
 }
 
 function printSummary(report: ConformanceReport, seconds: number, file: string): void {

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PipelineCache, type PipelineOutput, runPipeline } from "../src/controller/pipeline.ts";
 import { CONTROLLER_NAME, SUPPORTED_FEATURES } from "../src/gateway/index.ts";
-import type { MeshService } from "../src/model/mesh-service.ts";
+import { type MeshService, meshServiceName } from "../src/model/mesh-service.ts";
 import { crdSchemaCheck } from "../src/sources/schema.ts";
 import {
   finalizeResponse,
@@ -272,18 +272,30 @@ function meshTarget(cluster: ConformanceCluster, request: TrafficRequest, namesp
     return { namespace: ns, name, clusterIP: ip === undefined || ip === "None" ? undefined : ip };
   });
   if (resolved.kind === "failed") return resolved;
-  return { kind: "target", address: resolved.address, port: resolved.port, authority: request.host, client };
+  // The echo image's client sends a Host header it is given (-H) as the request's Host, whatever
+  // the URL's host: MeshFrontendHostname connects to one Service with another's name as Host.
+  const hostHeader = Object.entries(request.headers).find(([n]) => n.toLowerCase() === "host")?.[1];
+  return {
+    kind: "target",
+    address: resolved.address,
+    port: resolved.port,
+    authority: hostHeader ?? request.host,
+    client,
+  };
 }
 
 export class SimulatedTraffic implements TrafficEngine {
   readonly #config: NodeConfig;
   readonly #cluster: ConformanceCluster;
+  /** The mesh services the agents steer to the mesh listener (`address:port`). */
+  readonly #meshServices: ReadonlySet<string>;
   /** Attempts seen per retry-test uuid, as the echo server counts them. */
   readonly #attempts = new Map<string, number>();
 
-  constructor(config: NodeConfig, cluster: ConformanceCluster) {
+  constructor(config: NodeConfig, cluster: ConformanceCluster, meshServices: readonly MeshService[]) {
     this.#config = config;
     this.#cluster = cluster;
+    this.#meshServices = new Set(meshServices.map(meshServiceName));
   }
 
   gatewayAddress(namespace: string, name: string, port?: number): string | undefined {
@@ -401,7 +413,25 @@ export class SimulatedTraffic implements TrafficEngine {
     const target = gatewayTarget(this.#cluster, request);
     if (target.kind === "failed") return target;
     const { address, port, authority } = target;
-    const headers: [string, string][] = Object.entries(request.headers).map(([n, v]) => [n.toLowerCase(), v]);
+    // The Host is the authority (a mesh check's Host header is, see meshTarget).
+    const headers: [string, string][] = Object.entries(request.headers)
+      .map(([n, v]): [string, string] => [n.toLowerCase(), v])
+      .filter(([n]) => n !== "host");
+    const sent = {
+      method: request.method,
+      path: request.path,
+      authority,
+      headers,
+      tls: request.scheme === "https",
+    };
+    if (target.client !== undefined && !this.#meshServices.has(meshServiceName({ address, port }))) {
+      // Not a mesh service (a Pod's own address, MeshFrontend's "Send to pod IP"): the
+      // datapath passes the flow as it is, the stream reaches that address unproxied.
+      return this.#overStream(
+        { kind: "tcp-forward", cluster: "", endpoint: { address, port }, tlsTerminated: false },
+        sent,
+      );
+    }
     const uuid = attemptKey(request.path, String(request.random));
     const result = simulate(
       this.#config,
@@ -441,13 +471,7 @@ export class SimulatedTraffic implements TrafficEngine {
           ...(result.clientCertificateRequested === true ? { clientCertRequested: true } : {}),
         };
     }
-    const answer = this.#respond(result, uuid, {
-      method: request.method,
-      path: request.path,
-      authority,
-      headers,
-      tls: request.scheme === "https",
-    });
+    const answer = this.#respond(result, uuid, sent);
     return answer.kind === "response" &&
       answer.upgraded !== undefined &&
       request.websocketFrames !== undefined
@@ -728,7 +752,7 @@ export function createStraitTarget(dataPlane?: DataPlane): ConformanceTarget {
           `generated resources do not encode: ${issues.map((i) => `${i.name}: ${i.issues.map((x) => `${x.path} ${x.message}`).join(", ")}`).join("; ")}`,
         );
       }
-      const simulator = new SimulatedTraffic(config, cluster);
+      const simulator = new SimulatedTraffic(config, cluster, meshServices);
       return dataPlane === undefined
         ? simulator
         : dataPlane.serve(resources, cluster, simulator, meshServices);

@@ -23,9 +23,17 @@
  * (original_src), so a backend's reply is addressed to the client Pod; on a
  * node it arrives through the backend's veth, where the TPROXY rule hands it
  * to Envoy's transparent socket. A reply sent on this machine never passes
- * PREROUTING, so one policy routing rule (`from` the echo Pods' network `to`
- * the clients' network, lookup the proxy table 2004) delivers it locally,
- * to the same socket.
+ * PREROUTING, so it is routed by its mark instead: Envoy's upstream
+ * connection carries the from-proxy mark (0x0A00, SO_MARK), the echo
+ * backend's accepted socket takes it over (`net.ipv4.tcp_fwmark_accept`, set
+ * in the runner's own network namespace), and one policy routing rule
+ * (fwmark 0x0A00/0x0F00, lookup the proxy table 2004) delivers the replies
+ * locally, to the same socket. A client's own connection to a Pod's address
+ * (not a mesh service, so the datapath passes it: MeshFrontend's "Send to pod
+ * IP") carries no mark, and its replies go back through the client's veth.
+ * (Not conntrack marks: with nft rules matching on conntrack in this
+ * namespace, redirected flows, which the TPROXY rules leave untracked, were
+ * reset now and then; the cause was not established.)
  *
  * Loading BPF programs and attaching them needs real CAP_BPF / CAP_NET_ADMIN,
  * so this mode needs root; `meshUnavailable()` says why it cannot run.
@@ -36,13 +44,35 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Datapath } from "../../src/datapath/datapath.ts";
 import { ADDON_PATH, LXC_OBJECT_PATH } from "../../src/datapath/native.ts";
+import { MARK } from "../../src/datapath/reasons.ts";
 import { installTproxy, PROXY_ROUTE_TABLE, removeTproxy } from "../../src/datapath/tproxy.ts";
 import { MESH_PROXY_PORT, type MeshService } from "../../src/model/mesh-service.ts";
 import type { TrafficRequest } from "../checks/traffic.ts";
-import { MESH_CLIENT_PREFIX, type Pod } from "../cluster.ts";
+import type { Pod } from "../cluster.ts";
 import type { WireAnswer, WireTarget } from "./client.ts";
 import type { MeshAnswer } from "./mesh-client.ts";
-import { ECHO_POD_NETWORK } from "./netns.ts";
+
+/** The runner's own nftables table: see acceptMarkRuleset. */
+const ACCEPT_MARK_TABLE = "strait-conformance-accept";
+
+/**
+ * With tcp_fwmark_accept an accepted socket takes its SYN's mark; Envoy's
+ * transparent sockets would take the proxy mark 0x200, and their replies to
+ * the client would be routed back to the node by the proxy's rule. The proxy
+ * mark has done its work once the packet is routed (PREROUTING), so it is
+ * cleared on INPUT, as the node's default (no mark taken over) has it.
+ */
+function acceptMarkRuleset(): string {
+  return [
+    `table ip ${ACCEPT_MARK_TABLE} {`,
+    "  chain input {",
+    "    type filter hook input priority mangle; policy accept;",
+    `    meta mark & 0x${MARK.MAGIC_MASK.toString(16)} == 0x${MARK.TO_PROXY.toString(16)} meta mark set 0`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
 
 /** Priority of the backend-reply rule: before the main table (32766), after the proxy's own rule (9). */
 const REPLY_RULE_PRIORITY = 10;
@@ -107,14 +137,14 @@ export class MeshPods {
     if (why !== undefined) throw new Error(`the MESH mode cannot run: ${why}`);
     const datapath = Datapath.open({ pinRoot: null });
     await installTproxy([MESH_PROXY_PORT]);
+    sh("sysctl", ["-q", "-w", "net.ipv4.tcp_fwmark_accept=1"]);
+    execFileSync("nft", ["-f", "-"], { input: acceptMarkRuleset(), encoding: "utf8" });
     sh("ip", [
       "-4",
       "rule",
       "add",
-      "from",
-      ECHO_POD_NETWORK,
-      "to",
-      `${MESH_CLIENT_PREFIX}.0/24`,
+      "fwmark",
+      `0x${MARK.FROM_PROXY.toString(16)}/0x${MARK.MAGIC_MASK.toString(16)}`,
       "lookup",
       String(PROXY_ROUTE_TABLE),
       "priority",
@@ -224,6 +254,7 @@ export class MeshPods {
     }
     this.#clients.clear();
     spawnSync("ip", ["-4", "rule", "del", "priority", String(REPLY_RULE_PRIORITY)]);
+    spawnSync("nft", ["delete", "table", "ip", ACCEPT_MARK_TABLE]);
     await removeTproxy();
     this.#datapath.close();
   }

@@ -19,10 +19,12 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GRPCRoute",
   "GRPCRouteNamedRouteRule",
   "HTTPRoute",
-  // GAMMA: the MESH-HTTP profile's tests pass on real Envoy through the datapath's redirect
-  // (conformance/, MESH mode). MeshConsumerRoute and MeshClusterIPMatching are not claimed:
-  // their tests are in no profile of v1.6.1, so the runner does not play them.
+  // GAMMA: the MESH-HTTP profile's tests, and the mesh tests of no profile (MeshConsumerRoute,
+  // MeshFrontendHostname for MeshClusterIPMatching), pass on real Envoy through the datapath's
+  // redirect (conformance/, MESH mode).
   "Mesh",
+  "MeshClusterIPMatching",
+  "MeshConsumerRoute",
   "MeshHTTPRouteBackendRequestHeaderModification",
   "MeshHTTPRouteNamedRouteRule",
   "MeshHTTPRouteQueryParamMatching",

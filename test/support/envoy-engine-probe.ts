@@ -76,7 +76,7 @@ async function main(name: string, backend: string): Promise<void> {
         plane.serve(
           resources,
           cluster,
-          new SimulatedTraffic(prepareNodeConfig(broken(resources, backend)).config, cluster),
+          new SimulatedTraffic(prepareNodeConfig(broken(resources, backend)).config, cluster, mesh),
           mesh,
         ),
     },
