@@ -339,7 +339,7 @@ class EnvoyTraffic implements TrafficEngine {
       return Promise.resolve({
         kind: "failed",
         reason:
-          "a mesh client Pod's request needs the Envoy engine's MESH mode (--profiles MESH-HTTP, as root)",
+          "a mesh client Pod's request needs the Envoy engine's MESH mode (--profiles MESH-HTTP or MESH-GRPC, as root)",
       });
     return mesh.send(client, target, request, extraHeaders);
   }

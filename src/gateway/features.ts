@@ -19,8 +19,8 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GRPCRoute",
   "GRPCRouteNamedRouteRule",
   "HTTPRoute",
-  // GAMMA: the MESH-HTTP profile's tests pass on real Envoy through the datapath's redirect
-  // (conformance/, MESH mode). MeshConsumerRoute and MeshClusterIPMatching are not claimed:
+  // GAMMA: the MESH-HTTP and MESH-GRPC profiles' tests pass on real Envoy through the datapath's
+  // redirect (conformance/, MESH mode; MESH-GRPC needs Mesh and GRPCRoute). MeshConsumerRoute and MeshClusterIPMatching are not claimed:
   // their tests are in no profile of v1.6.1, so the runner does not play them.
   "Mesh",
   "MeshHTTPRouteBackendRequestHeaderModification",
