@@ -340,6 +340,8 @@ export class SimulatedTraffic implements TrafficEngine {
         remoteAddress: target.client?.ip ?? CLIENT_ADDRESS,
         // A mesh client Pod's flow to a ClusterIP: the datapath redirects it to the mesh listener.
         ...(target.client === undefined ? {} : { via: "mesh" as const }),
+        // grpc-js speaks h2c with prior knowledge.
+        http2: true,
         method: "POST",
         scheme: "http",
         authority,
@@ -454,6 +456,9 @@ export class SimulatedTraffic implements TrafficEngine {
                   : { clientCertificatePem: request.clientCert.certPem }),
               },
             }
+          : {}),
+        ...(request.protocol === "H2C_PRIOR_KNOWLEDGE" || request.protocol === "HTTP/2.0"
+          ? { http2: true }
           : {}),
         method: request.method,
         scheme: request.scheme,
