@@ -242,4 +242,21 @@ describe("GRPCRoutes with a Service parent (GAMMA)", () => {
     expect(conditionsOf(out.statuses, "g")).toEqual(["9999 False NoMatchingParent"]);
     expect(conditionsOf(out.statuses, "missing")).toEqual(["* False NoMatchingParent"]);
   });
+
+  it("take the port per consumer namespace: a consumer GRPCRoute does not touch the producer HTTPRoute", () => {
+    const store = new ResourceStore();
+    store.upsert("Service", service("web", "10.96.0.5", ports));
+    store.upsert("Pod", pod("c1", "client", "10.244.0.7"));
+    store.upsert("HTTPRoute", route("producer", "app", { name: "web", port: 7070 }));
+    const consumer = grpcRoute("consumer", { name: "web", namespace: "app", port: 7070 });
+    store.upsert("GRPCRoute", { ...consumer, metadata: { ...consumer.metadata, namespace: "client" } });
+    const consumerHttp = route("consumer-http", "client", { name: "web", port: 7070 });
+    store.upsert("HTTPRoute", consumerHttp);
+    const out = translateGateways(store, { now: NOW, addressPool: [] });
+    expect(conditionsOf(out.statuses, "producer")).toEqual(["7070 True Accepted"]);
+    expect(conditionsOf(out.statuses, "consumer")).toEqual(["7070 True Accepted"]);
+    expect(conditionsOf(out.statuses, "consumer-http")).toEqual(["7070 False Conflicted"]);
+    const chain = out.model.mesh.chains.find((c) => c.name === "app/web:7070/consumer/client");
+    expect(chain?.sources.map((s) => `${s.kind} ${s.name}`)).toEqual(["Service web", "GRPCRoute consumer"]);
+  });
 });
