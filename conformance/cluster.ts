@@ -43,6 +43,11 @@ export interface Pod {
   readonly tcpEcho?: boolean;
   /** The echo server serves the gRPC echo service (GRPC_ECHO_SERVER), over HTTP/2. */
   readonly grpcEcho?: boolean;
+  /**
+   * Ports the mesh echo server (echo-advanced, the Istio echo app) serves gRPC
+   * on (its `--grpc=N` arguments): the Istio echo service, over HTTP/2.
+   */
+  readonly grpcPorts?: readonly number[];
 }
 
 interface DeploymentLike {
@@ -55,6 +60,7 @@ interface DeploymentLike {
         containers?: {
           ports?: { name?: string; containerPort: number }[];
           env?: { name: string; value?: string }[];
+          args?: string[];
         }[];
         volumes?: { name: string; secret?: { secretName?: string }; configMap?: { name?: string } }[];
       };
@@ -274,6 +280,12 @@ export class ConformanceCluster {
     const grpcEcho = (podSpec?.containers ?? []).some((c) =>
       (c.env ?? []).some((e) => e.name === "GRPC_ECHO_SERVER"),
     );
+    const grpcPorts = (podSpec?.containers ?? []).flatMap((c) =>
+      (c.args ?? []).flatMap((a) => {
+        const m = /^--grpc=(\d+)$/.exec(a);
+        return m === null ? [] : [Number(m[1])];
+      }),
+    );
     const hash = stableSuffix(`${ns}/${d.metadata.name}`, 10);
     for (let i = 0; i < replicas; i++) {
       const name = `${d.metadata.name}-${hash}-${stableSuffix(`${hash}/${i}`, 5)}`;
@@ -290,6 +302,7 @@ export class ConformanceCluster {
         ...(clientCa === undefined ? {} : { clientCa }),
         ...(tcpEcho ? { tcpEcho } : {}),
         ...(grpcEcho ? { grpcEcho } : {}),
+        ...(grpcPorts.length === 0 ? {} : { grpcPorts }),
       };
       this.#pods.set(key, pod);
       this.#podsByIp.set(ip, pod);

@@ -9,10 +9,11 @@
  * list, or when the simulator and Envoy disagree on any request.
  *
  *   node conformance/run.ts [--engine envoy|simulator] [--xds delta|sotw] [--manifests DIR]
- *     [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP] [--test NAME]... [--report FILE] [--verbose]
+ *     [--profiles GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP,MESH-GRPC] [--test NAME]... [--report FILE] [--verbose]
  *
- * MESH-HTTP on the Envoy engine is the MESH mode (envoy/mesh-pods.ts): it
- * needs root, and without it the profile is skipped with that reason.
+ * MESH-HTTP and MESH-GRPC on the Envoy engine are the MESH mode
+ * (envoy/mesh-pods.ts): it needs root, and without it those profiles are
+ * skipped with that reason.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -87,7 +88,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     args: [...argv],
     options: {
       manifests: { type: "string" },
-      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP" },
+      profiles: { type: "string", default: "GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,MESH-HTTP,MESH-GRPC" },
       test: { type: "string", multiple: true },
       report: { type: "string" },
       verbose: { type: "boolean", short: "v", default: false },

@@ -27,15 +27,16 @@ import { agentStateFrom } from "../src/xds/translate/agent-resources.ts";
 import type { EnvoyResourceSet } from "../src/xds/translate/resource-set.ts";
 import type { Catalogue } from "./catalogue.ts";
 import { createProgrammaticObjects } from "./certificates.ts";
-import type {
-  BackendHit,
-  ConnectionRequest,
-  ConnectionResult,
-  GrpcCall,
-  GrpcResult,
-  TrafficEngine,
-  TrafficRequest,
-  TrafficResult,
+import {
+  type BackendHit,
+  type ConnectionRequest,
+  type ConnectionResult,
+  type GrpcCall,
+  type GrpcResult,
+  MESH_GRPC_METHOD,
+  type TrafficEngine,
+  type TrafficRequest,
+  type TrafficResult,
 } from "./checks/traffic.ts";
 import type { ConformanceCluster, Pod } from "./cluster.ts";
 import { attemptKey, echoSetHeaders, echoStatus, querySeconds, queryValue } from "./echo-behaviour.ts";
@@ -156,6 +157,23 @@ const GRPC = {
 
 export const GRPC_ECHO_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho";
 export const GRPC_ECHO_METHODS = new Set(["Echo", "EchoTwo", "EchoThree"]);
+/**
+ * The mesh echo server's gRPC service (the Istio echo app, echo-advanced):
+ * the suite's mesh client (`client grpc://host:port`) calls its Echo.
+ */
+export const MESH_GRPC_SERVICE = MESH_GRPC_METHOD.split("/")[1] ?? "";
+export const MESH_GRPC_METHODS = new Set([MESH_GRPC_METHOD.split("/")[2] ?? ""]);
+
+/** The gRPC service the echo server of `pod` serves on `port`, if it serves gRPC there. */
+export function grpcServiceOf(
+  pod: Pod,
+  port: number,
+): { readonly service: string; readonly methods: ReadonlySet<string> } | undefined {
+  if (pod.grpcEcho === true) return { service: GRPC_ECHO_SERVICE, methods: GRPC_ECHO_METHODS };
+  if (pod.grpcPorts?.includes(port) === true)
+    return { service: MESH_GRPC_SERVICE, methods: MESH_GRPC_METHODS };
+  return undefined;
+}
 
 /** Envoy's HTTP → gRPC status mapping for local replies (Grpc::Utility::httpToGrpcStatus). */
 function grpcStatusOfHttp(status: number): number {
@@ -232,7 +250,8 @@ export type RequestTarget =
  * address), resolved as cluster DNS answers that Pod, with that host as Host.
  */
 export function gatewayTarget(cluster: ConformanceCluster, request: TrafficRequest): RequestTarget {
-  if (request.meshClient !== undefined) return meshTarget(cluster, request, request.meshClient);
+  if (request.meshClient !== undefined)
+    return meshTarget(cluster, request.host, request.meshClient, request.headers);
   if (request.gateway === undefined) return { kind: "failed", reason: "the request names no Gateway" };
   const gateway = request.gateway;
   const listenerPorts = new Set(
@@ -261,11 +280,31 @@ export function gatewayTarget(cluster: ConformanceCluster, request: TrafficReque
   };
 }
 
-function meshTarget(cluster: ConformanceCluster, request: TrafficRequest, namespace: string): RequestTarget {
+/**
+ * Where a gRPC call goes: the Gateway's address and port (the authority the
+ * address, with the port unless 80), or for a mesh client Pod's call the
+ * Service its host names, as for its HTTP requests.
+ */
+export function grpcTarget(cluster: ConformanceCluster, call: GrpcCall): RequestTarget {
+  if (call.meshClient !== undefined) return meshTarget(cluster, call.host, call.meshClient);
+  if (call.gateway === undefined) return { kind: "failed", reason: "the call names no Gateway" };
+  const gwAddress = gatewayAddressOf(cluster, call.gateway.namespace, call.gateway.name, call.port);
+  if (gwAddress === undefined) return { kind: "failed", reason: "the Gateway has no address" };
+  const [address = "", portText = "80"] = gwAddress.split(":");
+  const port = Number(portText);
+  return { kind: "target", address, port, authority: call.authority ?? (port === 80 ? address : gwAddress) };
+}
+
+function meshTarget(
+  cluster: ConformanceCluster,
+  host: string | undefined,
+  namespace: string,
+  headers: Readonly<Record<string, string>> = {},
+): RequestTarget {
   const client = cluster.meshClients().find((p) => p.namespace === namespace);
   if (client === undefined) return { kind: "failed", reason: `no mesh client Pod in ${namespace}` };
-  if (request.host === undefined) return { kind: "failed", reason: "a mesh request needs a host" };
-  const resolved = resolveServiceHost(request.host, namespace, (ns, name) => {
+  if (host === undefined) return { kind: "failed", reason: "a mesh request needs a host" };
+  const resolved = resolveServiceHost(host, namespace, (ns, name) => {
     const svc = cluster.store.get("Service", ns, name);
     if (svc === undefined) return undefined;
     const ip = svc.spec?.clusterIP;
@@ -274,12 +313,12 @@ function meshTarget(cluster: ConformanceCluster, request: TrafficRequest, namesp
   if (resolved.kind === "failed") return resolved;
   // The echo image's client sends a Host header it is given (-H) as the request's Host, whatever
   // the URL's host: MeshFrontendHostname connects to one Service with another's name as Host.
-  const hostHeader = Object.entries(request.headers).find(([n]) => n.toLowerCase() === "host")?.[1];
+  const hostHeader = Object.entries(headers).find(([n]) => n.toLowerCase() === "host")?.[1];
   return {
     kind: "target",
     address: resolved.address,
     port: resolved.port,
-    authority: hostHeader ?? request.host,
+    authority: hostHeader ?? host,
     client,
   };
 }
@@ -303,10 +342,9 @@ export class SimulatedTraffic implements TrafficEngine {
   }
 
   async grpc(call: GrpcCall): Promise<GrpcResult> {
-    const gwAddress = this.gatewayAddress(call.gateway.namespace, call.gateway.name, call.port);
-    if (gwAddress === undefined) return { code: GRPC.UNAVAILABLE, message: "the Gateway has no address" };
-    const [address = "", portText = "80"] = gwAddress.split(":");
-    const port = Number(portText);
+    const target = grpcTarget(this.#cluster, call);
+    if (target.kind === "failed") return { code: GRPC.UNAVAILABLE, message: target.reason };
+    const { address, port, authority } = target;
     const headers: [string, string][] = [
       ["content-type", "application/grpc"],
       ["te", "trailers"],
@@ -317,10 +355,14 @@ export class SimulatedTraffic implements TrafficEngine {
       {
         address,
         port,
-        remoteAddress: CLIENT_ADDRESS,
+        remoteAddress: target.client?.ip ?? CLIENT_ADDRESS,
+        // A mesh client Pod's flow to a ClusterIP: the datapath redirects it to the mesh listener.
+        ...(target.client === undefined ? {} : { via: "mesh" as const }),
+        // grpc-js speaks h2c with prior knowledge.
+        http2: true,
         method: "POST",
         scheme: "http",
-        authority: call.authority ?? (port === 80 ? address : gwAddress),
+        authority,
         path: call.method,
         headers,
       },
@@ -338,16 +380,16 @@ export class SimulatedTraffic implements TrafficEngine {
     const backend = this.#hit(outcome.endpoint.address, outcome.request);
     if (backend === undefined) return { code: GRPC.UNAVAILABLE, message: "no pod at the endpoint" };
     const pod = this.#cluster.podByIp(outcome.endpoint.address);
-    if (pod?.grpcEcho !== true)
-      return { code: GRPC.UNAVAILABLE, message: "the backend is not a gRPC server" };
+    const served = pod === undefined ? undefined : grpcServiceOf(pod, outcome.endpoint.port);
+    if (served === undefined) return { code: GRPC.UNAVAILABLE, message: "the backend is not a gRPC server" };
     if (!speaksHttp2(this.#config.clusters.get(outcome.cluster)))
       return {
         code: GRPC.UNAVAILABLE,
         message: `cluster ${outcome.cluster} speaks HTTP/1.1 to a gRPC backend`,
       };
-    // The gRPC echo server implements Echo and EchoTwo (and EchoThree); other methods are UNIMPLEMENTED.
+    // The echo servers implement their service's methods; others are UNIMPLEMENTED.
     const method = outcome.request.path.split("/").pop() ?? "";
-    if (!outcome.request.path.startsWith(`/${GRPC_ECHO_SERVICE}/`) || !GRPC_ECHO_METHODS.has(method))
+    if (!outcome.request.path.startsWith(`/${served.service}/`) || !served.methods.has(method))
       return {
         code: GRPC.UNIMPLEMENTED,
         message: `the backend does not implement ${outcome.request.path}`,
@@ -450,6 +492,9 @@ export class SimulatedTraffic implements TrafficEngine {
                   : { clientCertificatePem: request.clientCert.certPem }),
               },
             }
+          : {}),
+        ...(request.protocol === "H2C_PRIOR_KNOWLEDGE" || request.protocol === "HTTP/2.0"
+          ? { http2: true }
           : {}),
         method: request.method,
         scheme: request.scheme,

@@ -9,7 +9,14 @@
 import { randomUUID } from "node:crypto";
 import type { CheckData } from "../catalogue.ts";
 import { type CheckContext, type CheckFn, type CheckOutcome, fail, parseVia, pass } from "./context.ts";
-import type { BackendHit, GrpcCall, TrafficRequest, TrafficResult } from "./traffic.ts";
+import {
+  type BackendHit,
+  type GrpcCall,
+  type GrpcResult,
+  MESH_GRPC_METHOD,
+  type TrafficRequest,
+  type TrafficResult,
+} from "./traffic.ts";
 
 interface RequestData {
   host?: string;
@@ -327,8 +334,48 @@ export function judgeMeshResponse(result: TrafficResult, expected: ExpectedData)
   return undefined;
 }
 
+/** A mesh check whose request is a gRPC call (`protocol: grpc`, the mesh client's `grpc://host`). */
+function meshGrpc(check: CheckData): boolean {
+  return viaMeshClient(check) && (check.request as RequestData | undefined)?.protocol === "grpc";
+}
+
+/** A mesh check's gRPC call: the echo service's Echo to the Service its host names, from the client Pod. */
+function meshGrpcCall(check: CheckData, random: number): GrpcCall {
+  const request = (check.request ?? {}) as RequestData;
+  return {
+    meshClient: MESH_CLIENT_OF_CHECK[String(check.name ?? "")] ?? MESH_CLIENT_NAMESPACE,
+    ...(request.host === undefined ? {} : { host: request.host }),
+    method: MESH_GRPC_METHOD,
+    metadata: request.headers ?? {},
+    random,
+  };
+}
+
+/**
+ * A gRPC call as the mesh client reports it: an OK call is code 200 and the
+ * Pod that answered; any other status is a failed request.
+ */
+function meshGrpcAnswer(result: GrpcResult): TrafficResult {
+  if (result.code !== 0) return { kind: "failed", reason: `gRPC code ${result.code} (${result.message})` };
+  return {
+    kind: "response",
+    status: 200,
+    headers: {},
+    ...(result.backend === undefined ? {} : { backend: result.backend }),
+    mirrors: [],
+  };
+}
+
 export const http: CheckFn = async (ctx, check) => {
   const expected = (check.expected ?? {}) as ExpectedData;
+  if (meshGrpc(check)) {
+    for (const random of SAMPLES) {
+      const call = meshGrpcCall(check, random);
+      const problem = judgeMeshResponse(meshGrpcAnswer(await ctx.traffic.grpc(call)), expected);
+      if (problem !== undefined) return fail(`gRPC ${call.method} to ${call.host ?? ""}: ${problem}`);
+    }
+    return pass();
+  }
   if (viaMeshClient(check))
     return repeat(ctx, check, "http", (_req, res) => judgeMeshResponse(res, expected));
   const outcome = await repeat(ctx, check, "http", (req, res) => judgeResponse(req, res, expected));
@@ -460,15 +507,18 @@ async function measureDistribution(
       { length: Math.min(DISTRIBUTION_CONCURRENCY, DISTRIBUTION_REQUESTS - start) },
       (_, k) => start + k,
     );
-    // GRPCRouteWeight measures gRPC calls (its template is a grpc check), the others HTTP requests.
+    // GRPCRouteWeight and MeshGRPCRouteWeight measure gRPC calls (a grpc check, or a mesh check whose
+    // request is gRPC), the others HTTP requests.
     const results = await Promise.all(
       batch.map((i): Promise<{ backend?: BackendHit; served: boolean }> => {
         const random = (i + 0.5) / DISTRIBUTION_REQUESTS;
-        if (template.check === "grpc")
-          return ctx.traffic.grpc(grpcCall(template, random)).then((r) => ({
-            ...(r.backend === undefined ? {} : { backend: r.backend }),
-            served: r.code === 0,
-          }));
+        if (template.check === "grpc" || meshGrpc(template))
+          return ctx.traffic
+            .grpc(meshGrpc(template) ? meshGrpcCall(template, random) : grpcCall(template, random))
+            .then((r) => ({
+              ...(r.backend === undefined ? {} : { backend: r.backend }),
+              served: r.code === 0,
+            }));
         return ctx.traffic.send(buildRequest(ctx, template, "http", random)).then((r) => ({
           ...(r.kind === "response" && r.backend !== undefined ? { backend: r.backend } : {}),
           served: r.kind === "response",

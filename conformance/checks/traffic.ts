@@ -114,9 +114,24 @@ export type ConnectionResult =
       readonly reason: string;
     };
 
-/** A unary gRPC call through a Gateway (plaintext HTTP/2 to an HTTP listener). */
+/**
+ * The call the suite's mesh client makes for a `grpc://host:port` request
+ * (the Istio echo app's client: its echo service's Echo).
+ */
+export const MESH_GRPC_METHOD = "/proto.EchoTestService/Echo";
+
+/**
+ * A unary gRPC call through a Gateway (plaintext HTTP/2 to an HTTP listener),
+ * or from a mesh client Pod to a Service (`meshClient`, `host`), through the
+ * datapath's redirect to the node's Envoy.
+ */
 export interface GrpcCall {
-  readonly gateway: { readonly namespace: string; readonly name: string };
+  /** The Gateway the suite's client calls; absent for a mesh client Pod's call. */
+  readonly gateway?: { readonly namespace: string; readonly name: string };
+  /** The namespace of the mesh client Pod the call is made from (as TrafficRequest's). */
+  readonly meshClient?: string;
+  /** A mesh call's target, `svc[.ns[.svc.cluster.local]][:port]`, also its authority. */
+  readonly host?: string;
   readonly port?: number;
   /** `:authority`; the gateway address when not given. */
   readonly authority?: string;

@@ -29,7 +29,13 @@ import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { Client, credentials, Metadata, type ServiceDefinition, status } from "@grpc/grpc-js";
 import type { Issued } from "../certificates.ts";
 import type { TrafficRequest } from "../checks/traffic.ts";
-import { CLIENT_ADDRESS, GRPC_ECHO_METHODS, GRPC_ECHO_SERVICE } from "../strait-target.ts";
+import {
+  CLIENT_ADDRESS,
+  GRPC_ECHO_METHODS,
+  GRPC_ECHO_SERVICE,
+  MESH_GRPC_METHODS,
+  MESH_GRPC_SERVICE,
+} from "../strait-target.ts";
 import { encodeFrame, FrameReader, OPCODE } from "./websocket-frames.ts";
 
 export interface WireTarget {
@@ -324,21 +330,28 @@ function sendHttp2({ target, request, extraHeaders, seen, verifyServer }: Exchan
 
 const identity = (b: Buffer) => b;
 
+/** A service definition of unary methods, messages as raw bytes. */
+function rawService(service: string, methods: ReadonlySet<string>): ServiceDefinition {
+  return Object.fromEntries(
+    [...methods].map((m) => [
+      m,
+      {
+        path: `/${service}/${m}`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    ]),
+  );
+}
+
 /** The suite's gRPC echo service, messages as raw bytes: the wire is real gRPC, the schema ours (JSON). */
-export const GRPC_ECHO: ServiceDefinition = Object.fromEntries(
-  [...GRPC_ECHO_METHODS].map((m) => [
-    m,
-    {
-      path: `/${GRPC_ECHO_SERVICE}/${m}`,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  ]),
-);
+export const GRPC_ECHO: ServiceDefinition = rawService(GRPC_ECHO_SERVICE, GRPC_ECHO_METHODS);
+/** The mesh echo server's (Istio echo app's) gRPC service, messages as raw bytes as GRPC_ECHO's. */
+export const MESH_GRPC_ECHO: ServiceDefinition = rawService(MESH_GRPC_SERVICE, MESH_GRPC_METHODS);
 
 /** How long a gRPC call or a probe connection may take. */
 const STREAM_TIMEOUT_MS = 5_000;

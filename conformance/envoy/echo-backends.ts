@@ -24,6 +24,8 @@
  *   real grpc-js server of that Pod, implementing the suite's
  *   `GrpcEcho` service (Echo, EchoTwo, EchoThree; other methods are
  *   UNIMPLEMENTED, by grpc-js itself); it answers with the call it received.
+ *   So are those to a mesh echo Pod's gRPC port (`--grpc=N`), with the Istio
+ *   echo app's `proto.EchoTestService` (Echo) the mesh client calls.
  */
 import { X509Certificate } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -45,8 +47,14 @@ import {
 import type { BackendHit } from "../checks/traffic.ts";
 import type { ConformanceCluster, Pod } from "../cluster.ts";
 import { attemptKey, echoSetHeaders, echoStatus, querySeconds } from "../echo-behaviour.ts";
-import { GRPC_ECHO_METHODS, servesTls } from "../strait-target.ts";
-import { GRPC_ECHO, groupRawHeaders, TCP_PROBE_LINE as TCP_PROBE } from "./client.ts";
+import {
+  GRPC_ECHO_METHODS,
+  grpcServiceOf,
+  MESH_GRPC_METHODS,
+  MESH_GRPC_SERVICE,
+  servesTls,
+} from "../strait-target.ts";
+import { GRPC_ECHO, groupRawHeaders, MESH_GRPC_ECHO, TCP_PROBE_LINE as TCP_PROBE } from "./client.ts";
 import { acceptKey, encodeFrame, FrameReader, OPCODE } from "./websocket-frames.ts";
 
 /** The header carrying the engine's probe id; not part of what the backend reports. */
@@ -81,6 +89,8 @@ function plainAddress(address: string | undefined): string {
 /** What a connection is: the Pod it reached and, over TLS, what the gateway's handshake carried. */
 interface Connection {
   readonly pod: Pod;
+  /** The Pod's port the connection came to. */
+  readonly port: number;
   readonly tls?: TlsInfo;
 }
 
@@ -224,7 +234,7 @@ export class EchoBackends {
       this.#acceptTls(socket, pod);
       return;
     }
-    this.#dispatch({ pod }, socket);
+    this.#dispatch({ pod, port: socket.localPort ?? 0 }, socket);
   }
 
   /** Serves a (plain or decrypted) stream by its first bytes: a probe, HTTP/2 or HTTP/1.1. */
@@ -292,6 +302,7 @@ export class EchoBackends {
       const servername = tls.servername;
       const connection: Connection = {
         pod,
+        port: socket.localPort ?? 0,
         tls: {
           ...(typeof servername === "string" && servername !== "" ? { sni: servername } : {}),
           ...(peer === undefined ? {} : { clientCertPem: new X509Certificate(peer.raw).toString() }),
@@ -319,8 +330,9 @@ export class EchoBackends {
 
   /** Serves one connection with HTTP/2, as `connection`'s Pod. */
   #http2(connection: Connection, socket: Duplex): void {
-    if (connection.pod.grpcEcho === true) {
-      this.#grpcServer(connection.pod).injectConnection(socket);
+    const served = grpcServiceOf(connection.pod, connection.port);
+    if (served !== undefined) {
+      this.#grpcServer(connection.pod, served.service).injectConnection(socket);
       return;
     }
     const server = createH2Server((req, res) => this.#answer(connection, req, res));
@@ -328,9 +340,9 @@ export class EchoBackends {
     server.emit("connection", socket);
   }
 
-  /** The grpc-js server answering as `pod`, started on first use. */
-  #grpcServer(pod: Pod): ConnectionInjector {
-    const key = `${pod.namespace}/${pod.name}`;
+  /** The grpc-js server answering as `pod` with `service` (GRPC_ECHO or MESH_GRPC_ECHO), started on first use. */
+  #grpcServer(pod: Pod, service: string): ConnectionInjector {
+    const key = `${pod.namespace}/${pod.name} ${service}`;
     const existing = this.#grpc.get(key);
     if (existing !== undefined) return existing.injector;
     const server = new GrpcServer();
@@ -354,7 +366,9 @@ export class EchoBackends {
         Buffer.from(JSON.stringify({ ...hit.request, pod: pod.name, namespace: pod.namespace })),
       );
     };
-    server.addService(GRPC_ECHO, Object.fromEntries([...GRPC_ECHO_METHODS].map((m) => [m, handler])));
+    const [definition, methods] =
+      service === MESH_GRPC_SERVICE ? [MESH_GRPC_ECHO, MESH_GRPC_METHODS] : [GRPC_ECHO, GRPC_ECHO_METHODS];
+    server.addService(definition, Object.fromEntries([...methods].map((m) => [m, handler])));
     const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
     this.#grpc.set(key, { server, injector });
     return injector;

@@ -37,6 +37,7 @@ import type { ConformanceCluster, Pod } from "../cluster.ts";
 import {
   type DataPlane,
   gatewayTarget,
+  grpcTarget,
   type SimulatedTraffic,
   serverCertificateProblem,
 } from "../strait-target.ts";
@@ -47,6 +48,9 @@ import { MeshPods } from "./mesh-pods.ts";
 
 const NODE_ID = "strait-conformance";
 const SYNC_TIMEOUT_MS = 60_000;
+/** gRPC's UNAVAILABLE: a call that could not be made. */
+const GRPC_UNAVAILABLE = 14;
+
 /** Other random draws tried when Envoy's answer differs from the simulator's first prediction. */
 const ALTERNATIVE_DRAWS = 64;
 /** How long mirrored copies may take to reach their backends after the answer. */
@@ -244,18 +248,16 @@ class EnvoyTraffic implements TrafficEngine {
    */
   async grpc(call: GrpcCall): Promise<GrpcResult> {
     const predicted = await this.#simulator.grpc(call);
-    const gwAddress = this.gatewayAddress(call.gateway.namespace, call.gateway.name, call.port);
-    if (gwAddress === undefined) return predicted;
-    const [address = "", portText = "80"] = gwAddress.split(":");
-    const port = Number(portText);
+    const target = grpcTarget(this.#cluster, call);
+    if (target.kind === "failed") return predicted;
+    const { address, port } = target;
     const probe = randomUUID();
     this.#plane.requests++;
-    const answer = await grpcOverWire(
-      `${address}:${port}`,
-      call.authority ?? (port === 80 ? address : gwAddress),
-      call.method,
-      { ...call.metadata, [PROBE_HEADER]: probe },
-    );
+    const metadata = { ...call.metadata, [PROBE_HEADER]: probe };
+    const answer =
+      target.client === undefined
+        ? await grpcOverWire(`${address}:${port}`, target.authority, call.method, metadata)
+        : await this.#grpcFromMeshClient(target.client, target, call.method, metadata);
     const main = this.#plane.backends.hits(probe).at(-1);
     this.#plane.backends.forget(probe);
     const actual: GrpcResult = {
@@ -271,7 +273,9 @@ class EnvoyTraffic implements TrafficEngine {
       if (grpcDifferences(other, actual).length === 0) found = [];
     }
     if (found.length > 0) {
-      const what = `gRPC ${call.method} (${address}:${port}${call.authority === undefined ? "" : `, authority ${call.authority}`})`;
+      const from =
+        target.client === undefined ? "" : ` from ${target.client.namespace}/${target.client.name}`;
+      const what = `gRPC ${call.method} (${address}:${port}, authority ${target.authority}${from})`;
       this.#disagree(what, found);
     }
     return actual;
@@ -335,9 +339,26 @@ class EnvoyTraffic implements TrafficEngine {
       return Promise.resolve({
         kind: "failed",
         reason:
-          "a mesh client Pod's request needs the Envoy engine's MESH mode (--profiles MESH-HTTP, as root)",
+          "a mesh client Pod's request needs the Envoy engine's MESH mode (--profiles MESH-HTTP or MESH-GRPC, as root)",
       });
     return mesh.send(client, target, request, extraHeaders);
+  }
+
+  /** A mesh client Pod's gRPC call: made from inside its network namespace (MESH mode only). */
+  #grpcFromMeshClient(
+    client: Pod,
+    target: WireTarget,
+    method: string,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<{ code: number; message: string }> {
+    const mesh = this.#plane.mesh;
+    if (mesh === undefined)
+      return Promise.resolve({
+        code: GRPC_UNAVAILABLE,
+        message:
+          "a mesh client Pod's call needs the Envoy engine's MESH mode (--profiles MESH-GRPC, as root)",
+      });
+    return mesh.sendGrpc(client, target, method, metadata);
   }
 
   #disagree(what: string, found: readonly string[]): never {

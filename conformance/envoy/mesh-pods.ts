@@ -50,7 +50,7 @@ import { MESH_PROXY_PORT, type MeshService } from "../../src/model/mesh-service.
 import type { TrafficRequest } from "../checks/traffic.ts";
 import type { Pod } from "../cluster.ts";
 import type { WireAnswer, WireTarget } from "./client.ts";
-import type { MeshAnswer } from "./mesh-client.ts";
+import type { MeshAnswer, MeshReply, MeshSend } from "./mesh-client.ts";
 
 /** The runner's own nftables table: see acceptMarkRuleset. */
 const ACCEPT_MARK_TABLE = "strait-conformance-accept";
@@ -117,7 +117,7 @@ interface ClientPod {
   readonly identity: number;
   readonly endpointId: number;
   readonly helper: ChildProcess;
-  readonly waiting: Map<number, (answer: WireAnswer) => void>;
+  readonly waiting: Map<number, (answer: MeshReply) => void>;
 }
 
 export class MeshPods {
@@ -182,7 +182,7 @@ export class MeshPods {
         [`--net=/run/netns/${netns}`, process.execPath, join(import.meta.dirname, "mesh-client.ts")],
         { stdio: ["pipe", "pipe", "inherit"] },
       );
-      const waiting = new Map<number, (answer: WireAnswer) => void>();
+      const waiting = new Map<number, (answer: MeshReply) => void>();
       createInterface({ input: helper.stdout as NodeJS.ReadableStream }).on("line", (line) => {
         const { id, answer } = JSON.parse(line) as MeshAnswer;
         waiting.get(id)?.(answer);
@@ -238,9 +238,36 @@ export class MeshPods {
       throw new Error(`no network namespace for the mesh client ${pod.namespace}/${pod.name}`);
     const id = this.#next++;
     return new Promise((resolve) => {
-      client.waiting.set(id, resolve);
+      client.waiting.set(id, (answer) =>
+        resolve(answer.kind === "grpc" ? { kind: "failed", reason: "a gRPC answer to a request" } : answer),
+      );
       client.helper.stdin?.write(
-        `${JSON.stringify({ id, target: { ...target, localAddress: pod.ip }, request, extraHeaders })}\n`,
+        `${JSON.stringify({ id, target: { ...target, localAddress: pod.ip }, request, extraHeaders } satisfies MeshSend)}\n`,
+      );
+    });
+  }
+
+  /** Makes one unary gRPC call from inside the client Pod (its helper), as its HTTP requests are sent. */
+  sendGrpc(
+    pod: Pod,
+    target: WireTarget,
+    method: string,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<{ code: number; message: string }> {
+    const client = this.#clients.get(pod.ip);
+    if (client === undefined)
+      throw new Error(`no network namespace for the mesh client ${pod.namespace}/${pod.name}`);
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      client.waiting.set(id, (answer) =>
+        resolve(
+          answer.kind === "grpc"
+            ? { code: answer.code, message: answer.message }
+            : { code: 14, message: answer.kind === "failed" ? answer.reason : "not a gRPC answer" },
+        ),
+      );
+      client.helper.stdin?.write(
+        `${JSON.stringify({ id, target, grpc: { method, metadata } } satisfies MeshSend)}\n`,
       );
     });
   }

@@ -19,9 +19,9 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   "GRPCRoute",
   "GRPCRouteNamedRouteRule",
   "HTTPRoute",
-  // GAMMA: the MESH-HTTP profile's tests, and the mesh tests of no profile (MeshConsumerRoute,
-  // MeshFrontendHostname for MeshClusterIPMatching), pass on real Envoy through the datapath's
-  // redirect (conformance/, MESH mode).
+  // GAMMA: the MESH-HTTP and MESH-GRPC profiles' tests (MESH-GRPC needs Mesh and GRPCRoute), and
+  // the mesh tests of no profile (MeshConsumerRoute, MeshFrontendHostname for MeshClusterIPMatching),
+  // pass on real Envoy through the datapath's redirect (conformance/, MESH mode).
   "Mesh",
   "MeshClusterIPMatching",
   "MeshConsumerRoute",

@@ -78,6 +78,8 @@ interface ExpectedRequest {
   readonly host: string;
   readonly path?: string;
   readonly method?: string;
+  /** The client speaks HTTP/2 (h2c with prior knowledge without `https`: a gRPC client). */
+  readonly http2?: boolean;
   readonly headers?: Readonly<Record<string, string>>;
   readonly https?: { readonly sni: string };
   /** `namespace/service` that must serve it (any port). */
@@ -228,6 +230,7 @@ describe("gateway golden cases", () => {
         ...(r.mesh === undefined ? {} : { via: "mesh" as const }),
         ...(r.mesh?.from === undefined ? {} : { remoteAddress: r.mesh.from }),
         ...(r.https === undefined ? {} : { tls: { sni: r.https.sni } }),
+        ...(r.http2 === true ? { http2: true } : {}),
         method,
         scheme: r.https === undefined ? "http" : "https",
         authority: r.host,

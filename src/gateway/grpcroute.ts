@@ -22,7 +22,7 @@ import type { ObjectOf } from "../resources/objects.ts";
 import type { ResourceView } from "../resources/view.ts";
 import type { BackendRefSpec } from "./backend-refs.ts";
 import type { BackendTlsPolicies } from "./backend-tls-policy.ts";
-import { type RuleSpec, type TranslatedHttpRoute, translateRoute } from "./httproute.ts";
+import { parentServicesOf, type RuleSpec, type TranslatedHttpRoute, translateRoute } from "./httproute.ts";
 import type { FilterSpec } from "./route-filters.ts";
 import type { GrpcMethodRank } from "./route-precedence.ts";
 
@@ -103,6 +103,7 @@ export function translateGrpcRoute(
     (route.spec?.hostnames ?? []) as string[],
     ((route.spec?.rules ?? []) as GrpcRuleSpec[]).map(asHttpRule),
     policies,
+    parentServicesOf(route),
   );
   const renamed = new Map<string, string>();
   const services = translated.services.map((s) => {

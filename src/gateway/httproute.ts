@@ -208,17 +208,25 @@ function translateRule(
   };
 }
 
+/** The Services a GAMMA route is attached to (`namespace/name`): its backendRefs to them need no ReferenceGrant. */
+export function parentServicesOf(route: {
+  readonly metadata: { readonly namespace?: string };
+  readonly spec?: { readonly parentRefs?: unknown };
+}): Set<string> {
+  const namespace = route.metadata.namespace ?? "";
+  return new Set(
+    ((route.spec?.parentRefs ?? []) as ParentRefLike[])
+      .filter(isServiceParent)
+      .map((p) => `${p.namespace ?? namespace}/${p.name}`),
+  );
+}
+
 export function translateHttpRoute(
   view: ResourceView,
   route: ObjectOf<"HTTPRoute">,
   policies: BackendTlsPolicies,
 ): TranslatedHttpRoute {
-  const namespace = route.metadata.namespace ?? "";
-  const parentServices = new Set(
-    ((route.spec?.parentRefs ?? []) as ParentRefLike[])
-      .filter(isServiceParent)
-      .map((p) => `${p.namespace ?? namespace}/${p.name}`),
-  );
+  const parentServices = parentServicesOf(route);
   return translateRoute(
     view,
     "HTTPRoute",

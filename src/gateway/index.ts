@@ -26,7 +26,7 @@ import { type ParentResult, routeStatus } from "./httproute-status.ts";
 import { type IngressOutput, ingressPreviousAddresses, translateIngresses } from "./ingress.ts";
 import type { ListenerState } from "./listeners.ts";
 import { listenerSetAccepted, listenerSetStatus } from "./listenerset.ts";
-import { buildMesh, type MeshOutput } from "./mesh.ts";
+import { buildMesh, type MeshOutput, meshConflictResults, meshRoutesByPort } from "./mesh.ts";
 import { type MeshAttachment, meshParents } from "./mesh-parents.ts";
 import { byAge } from "./object-order.ts";
 import { unplacedPolicies, withoutPolicies } from "./policy-ancestors.ts";
@@ -533,10 +533,12 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
     ...view.list("HTTPRoute").map((route) => ({ kind: "HTTPRoute" as const, route })),
     ...view.list("GRPCRoute").map((route) => ({ kind: "GRPCRoute" as const, route })),
   ];
-  /** HTTPRoutes attached to Services (GAMMA). */
+  /** HTTPRoutes and GRPCRoutes attached to Services (GAMMA). */
   const meshAttachments: MeshAttachment[] = [];
   /** Their Service parents' results, for statuses rebuilt after kind conflicts. */
   const meshResults = new Map<TranslatedHttpRoute, readonly ParentResult[]>();
+  /** Their Gateway parents' results, for statuses rebuilt after mesh route-type conflicts. */
+  const meshGatewayResults = new Map<TranslatedHttpRoute, readonly ParentResult[]>();
   /** The object of each translated HTTPRoute or GRPCRoute, for statuses rebuilt after kind conflicts. */
   const objects = new Map<TranslatedHttpRoute, ObjectOf<"HTTPRoute"> | ObjectOf<"GRPCRoute">>();
   for (const { kind, route } of httpFamily) {
@@ -581,24 +583,47 @@ export function translateGateways(view: ResourceView, options: GatewayOptions): 
       }
     }
     let status = attached.status;
-    if (kind === "HTTPRoute") {
-      const mesh = meshParents(view, (route.spec?.parentRefs ?? []) as ParentRefLike[], translated);
-      if (mesh.results.length > 0) {
-        // GAMMA routes are few: their status is rebuilt each pass, with the Service parents after the Gateways.
-        status = routeStatus(
-          route,
-          translated,
-          [...attached.parentResults, ...mesh.results],
-          controllerName,
-          options.now,
-        );
-        meshAttachments.push(...mesh.attachments);
-        meshResults.set(translated, mesh.results);
-        if (mesh.attachments.length > 0) contributors.add(translated);
-      }
+    const mesh = meshParents(view, (route.spec?.parentRefs ?? []) as ParentRefLike[], translated);
+    if (mesh.results.length > 0) {
+      // GAMMA routes are few: their status is rebuilt each pass, with the Service parents after the Gateways.
+      status = routeStatus(
+        route,
+        translated,
+        [...attached.parentResults, ...mesh.results],
+        controllerName,
+        options.now,
+      );
+      meshAttachments.push(...mesh.attachments);
+      meshResults.set(translated, mesh.results);
+      meshGatewayResults.set(translated, attached.parentResults);
+      if (mesh.attachments.length > 0) contributors.add(translated);
     }
     if (status !== undefined) statuses.push(status);
     objects.set(translated, route);
+  }
+  // An HTTPRoute that lost Service ports to a GRPCRoute (mesh.ts): its Service parents' results again.
+  for (const [loser, conflict] of meshRoutesByPort(meshAttachments).conflicts) {
+    const route = objects.get(loser);
+    const results = meshResults.get(loser);
+    if (route === undefined || results === undefined) continue;
+    const rebuilt = meshConflictResults(
+      results,
+      meshAttachments.filter((a) => a.route === loser),
+      conflict,
+    );
+    meshResults.set(loser, rebuilt);
+    const status = routeStatus(
+      route,
+      loser,
+      [...(meshGatewayResults.get(loser) ?? []), ...rebuilt],
+      controllerName,
+      options.now,
+    );
+    const at = statuses.findIndex(
+      (s) =>
+        s.ref.kind === loser.ref.kind && s.ref.namespace === loser.namespace && s.ref.name === loser.name,
+    );
+    if (status !== undefined && at >= 0) statuses[at] = status;
   }
   resolveKindConflicts(
     view,

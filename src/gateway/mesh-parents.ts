@@ -1,5 +1,5 @@
 /**
- * GAMMA: the Service parentRefs of an HTTPRoute (`group: ""` or `core`,
+ * GAMMA: the Service parentRefs of an HTTPRoute or a GRPCRoute (`group: ""` or `core`,
  * `kind: Service`) and what each attaches to. A parentRef selects the
  * Service's TCP ports: all of them, the one numbered `port`, or the one named
  * `sectionName`. A Service that does not exist, has no ClusterIP (headless,
@@ -28,6 +28,8 @@ export interface MeshServiceTarget {
 /** A route attached to some ports of a Service. */
 export interface MeshAttachment {
   readonly route: TranslatedHttpRoute;
+  /** The parentRef that attached it (its status result is for this one). */
+  readonly parentRef: ParentRefLike;
   readonly service: MeshServiceTarget;
   readonly ports: readonly number[];
   /** The route's namespace when it is a consumer route; undefined for a producer route. */
@@ -140,6 +142,7 @@ export function meshParents(
     if (route.rules.length === 0) continue;
     attachments.push({
       route,
+      parentRef,
       service: target,
       ports: ports.map((p) => p.port),
       ...(namespace === route.namespace ? {} : { consumer: route.namespace }),

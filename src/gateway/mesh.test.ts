@@ -155,3 +155,108 @@ describe("a mesh route that loses a Gateway listener to a GRPCRoute", () => {
     expect(accepted("Service")).toBe("True");
   });
 });
+
+function grpcRoute(name: string, parent: Record<string, unknown>): ObjectOf<"GRPCRoute"> {
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "GRPCRoute",
+    metadata: { name, namespace: "app", generation: 1 },
+    spec: {
+      parentRefs: [{ group: "", kind: "Service", ...parent }],
+      rules: [{ backendRefs: [{ name: "web", port: 7070 }] }],
+    },
+  } as ObjectOf<"GRPCRoute">;
+}
+
+function conditionsOf(
+  statuses: readonly { ref: { kind: string; name: string }; status: unknown }[],
+  name: string,
+) {
+  const status = statuses.find((s) => s.ref.name === name)?.status as
+    | {
+        parents: {
+          parentRef: { port?: number };
+          conditions: { type: string; status: string; reason: string }[];
+        }[];
+      }
+    | undefined;
+  return (status?.parents ?? []).map((p) => {
+    const accepted = p.conditions.find((c) => c.type === "Accepted");
+    return `${p.parentRef.port ?? "*"} ${accepted?.status} ${accepted?.reason}`;
+  });
+}
+
+describe("GRPCRoutes with a Service parent (GAMMA)", () => {
+  const ports = [
+    { name: "http", port: 80, appProtocol: "http" },
+    { name: "grpc", port: 7070, appProtocol: "grpc" },
+  ];
+
+  it("are accepted and give the port an HTTP chain whose route table sends to the HTTP/2 cluster", () => {
+    const store = new ResourceStore();
+    store.upsert("Service", service("web", "10.96.0.5", ports));
+    store.upsert("GRPCRoute", grpcRoute("g", { name: "web", port: 7070 }));
+    const out = translateGateways(store, { now: NOW, addressPool: [] });
+    expect(conditionsOf(out.statuses, "g")).toEqual(["7070 True Accepted"]);
+    expect(chainsOf(store)).toEqual(["app/web:7070 http", "app/web:80 tcp"]);
+    const table = out.model.routeTables.find((t) => t.name === "strait/mesh/app/web:7070");
+    expect(JSON.stringify(table)).toContain("app/web:7070");
+  });
+
+  it("take a port from an HTTPRoute there: one route type per port, GRPCRoute first (GEP-1426)", () => {
+    const store = new ResourceStore();
+    store.upsert("Service", service("web", "10.96.0.5", ports));
+    store.upsert("GRPCRoute", grpcRoute("g", { name: "web", port: 7070 }));
+    // Only that port: not accepted, Conflicted.
+    store.upsert("HTTPRoute", route("only-grpc-port", "app", { name: "web", port: 7070 }));
+    // Every HTTP port (80 and the grpc one): keeps 80, stays accepted.
+    store.upsert("HTTPRoute", route("all-ports", "app", { name: "web" }));
+    const out = translateGateways(store, { now: NOW, addressPool: [] });
+    expect(conditionsOf(out.statuses, "only-grpc-port")).toEqual(["7070 False Conflicted"]);
+    expect(conditionsOf(out.statuses, "all-ports")).toEqual(["* True Accepted"]);
+    expect(conditionsOf(out.statuses, "g")).toEqual(["7070 True Accepted"]);
+    const tables = new Map(out.model.routeTables.map((t) => [t.name, JSON.stringify(t)]));
+    // The grpc port's table has the GRPCRoute's backend only; port 80 the HTTPRoute's.
+    // (appProtocol grpc: the Service port's own cluster already speaks HTTP/2, no `~h2` variant)
+    expect(tables.get("strait/mesh/app/web:7070")).toContain('"cluster":"app/web:7070"');
+    expect(tables.get("strait/mesh/app/web:7070")).not.toContain("app/web:80");
+    expect(tables.get("strait/mesh/app/web:80")).toContain("app/web:80");
+  });
+
+  it("without a GRPCRoute there, HTTPRoutes on the port merge as before", () => {
+    const store = new ResourceStore();
+    store.upsert("Service", service("web", "10.96.0.5", ports));
+    store.upsert("HTTPRoute", route("a", "app", { name: "web", port: 7070 }));
+    store.upsert("HTTPRoute", route("b", "app", { name: "web", port: 7070 }));
+    const out = translateGateways(store, { now: NOW, addressPool: [] });
+    expect(conditionsOf(out.statuses, "a")).toEqual(["7070 True Accepted"]);
+    expect(conditionsOf(out.statuses, "b")).toEqual(["7070 True Accepted"]);
+  });
+
+  it("to a Service without that port are not accepted (NoMatchingParent), as HTTPRoutes", () => {
+    const store = new ResourceStore();
+    store.upsert("Service", service("web", "10.96.0.5", ports));
+    store.upsert("GRPCRoute", grpcRoute("g", { name: "web", port: 9999 }));
+    store.upsert("GRPCRoute", grpcRoute("missing", { name: "nope" }));
+    const out = translateGateways(store, { now: NOW, addressPool: [] });
+    expect(conditionsOf(out.statuses, "g")).toEqual(["9999 False NoMatchingParent"]);
+    expect(conditionsOf(out.statuses, "missing")).toEqual(["* False NoMatchingParent"]);
+  });
+
+  it("take the port per consumer namespace: a consumer GRPCRoute does not touch the producer HTTPRoute", () => {
+    const store = new ResourceStore();
+    store.upsert("Service", service("web", "10.96.0.5", ports));
+    store.upsert("Pod", pod("c1", "client", "10.244.0.7"));
+    store.upsert("HTTPRoute", route("producer", "app", { name: "web", port: 7070 }));
+    const consumer = grpcRoute("consumer", { name: "web", namespace: "app", port: 7070 });
+    store.upsert("GRPCRoute", { ...consumer, metadata: { ...consumer.metadata, namespace: "client" } });
+    const consumerHttp = route("consumer-http", "client", { name: "web", port: 7070 });
+    store.upsert("HTTPRoute", consumerHttp);
+    const out = translateGateways(store, { now: NOW, addressPool: [] });
+    expect(conditionsOf(out.statuses, "producer")).toEqual(["7070 True Accepted"]);
+    expect(conditionsOf(out.statuses, "consumer")).toEqual(["7070 True Accepted"]);
+    expect(conditionsOf(out.statuses, "consumer-http")).toEqual(["7070 False Conflicted"]);
+    const chain = out.model.mesh.chains.find((c) => c.name === "app/web:7070/consumer/client");
+    expect(chain?.sources.map((s) => `${s.kind} ${s.name}`)).toEqual(["Service web", "GRPCRoute consumer"]);
+  });
+});

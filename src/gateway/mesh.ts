@@ -16,6 +16,12 @@
  * picks the most specific source match, so those clients get it and every
  * other client the producer chain. A consumer namespace without pod IPs gets
  * no chain (one without source addresses would match every client).
+ *
+ * HTTPRoutes and GRPCRoutes on one Service port do not merge (GEP-1426,
+ * "Route types"): per port, and per consumer namespace for consumer routes,
+ * only one route type applies, GRPCRoute before HTTPRoute. An HTTPRoute that
+ * loses every port of a parentRef this way gets Accepted=False with reason
+ * Conflicted for it; one that keeps some ports stays accepted there.
  */
 import type { ServiceBackend } from "../model/backend.ts";
 import type { RouteTable } from "../model/gateway.ts";
@@ -29,6 +35,7 @@ import {
 import type { ResourceRef } from "../model/resource-ref.ts";
 import type { ResourceView } from "../resources/view.ts";
 import type { TranslatedHttpRoute } from "./httproute.ts";
+import type { ParentResult } from "./httproute-status.ts";
 import { type MeshAttachment, type MeshServiceTarget, meshTarget } from "./mesh-parents.ts";
 import { buildMeshRouteTable } from "./route-tables.ts";
 import { resolveServiceBackend, serviceClusterName } from "./service-backends.ts";
@@ -85,19 +92,101 @@ function refsOf(routes: readonly TranslatedHttpRoute[]): ResourceRef[] {
   return routes.map((r) => r.ref);
 }
 
-export function buildMesh(view: ResourceView, attachments: readonly MeshAttachment[]): MeshOutput {
-  // Routes by `namespace/service:port`, then by consumer namespace ("" for producer routes).
-  const byPort = new Map<string, Map<string, TranslatedHttpRoute[]>>();
+/** Routes of one Service port by consumer namespace ("" for the producer routes), in attachment order. */
+export type MeshPortRoutes = ReadonlyMap<string, readonly TranslatedHttpRoute[]>;
+
+/** A route that lost the route-type precedence on some Service ports. */
+export interface MeshConflict {
+  /** The GRPCRoute that took them (the first one found). */
+  readonly winner: TranslatedHttpRoute;
+  /** `<serviceClusterName>|<consumer namespace or "">` of every port it lost. */
+  readonly lost: ReadonlySet<string>;
+}
+
+export interface MeshRoutes {
+  /** By `namespace/service:port` (serviceClusterName): the routes that apply there. */
+  readonly byPort: ReadonlyMap<string, MeshPortRoutes>;
+  readonly conflicts: ReadonlyMap<TranslatedHttpRoute, MeshConflict>;
+}
+
+function slot(key: string, consumer: string | undefined): string {
+  return `${key}|${consumer ?? ""}`;
+}
+
+/**
+ * The mesh routes of every Service port: the routes attached to it, grouped
+ * by consumer namespace, after the route-type precedence (GRPCRoute over
+ * HTTPRoute on one port and group), and the routes that lost a port to it.
+ * The mesh listener's chains and proxyless clients' routes both read this.
+ */
+export function meshRoutesByPort(attachments: readonly MeshAttachment[]): MeshRoutes {
+  const all = new Map<string, Map<string, TranslatedHttpRoute[]>>();
   for (const a of attachments) {
     for (const port of a.ports) {
       const key = serviceClusterName(a.service.namespace, a.service.name, port);
-      const groups = byPort.get(key) ?? new Map<string, TranslatedHttpRoute[]>();
+      const groups = all.get(key) ?? new Map<string, TranslatedHttpRoute[]>();
       const list = groups.get(a.consumer ?? "") ?? [];
       if (!list.includes(a.route)) list.push(a.route);
       groups.set(a.consumer ?? "", list);
-      byPort.set(key, groups);
+      all.set(key, groups);
     }
   }
+  const conflicts = new Map<TranslatedHttpRoute, { winner: TranslatedHttpRoute; lost: Set<string> }>();
+  const byPort = new Map<string, MeshPortRoutes>();
+  for (const [key, groups] of all) {
+    const kept = new Map<string, readonly TranslatedHttpRoute[]>();
+    for (const [consumer, routes] of groups) {
+      const winner = routes.find((r) => r.ref.kind === "GRPCRoute");
+      if (winner === undefined) {
+        kept.set(consumer, routes);
+        continue;
+      }
+      for (const loser of routes.filter((r) => r.ref.kind !== "GRPCRoute")) {
+        const entry = conflicts.get(loser) ?? { winner, lost: new Set<string>() };
+        entry.lost.add(slot(key, consumer));
+        conflicts.set(loser, entry);
+      }
+      kept.set(
+        consumer,
+        routes.filter((r) => r.ref.kind === "GRPCRoute"),
+      );
+    }
+    byPort.set(key, kept);
+  }
+  return { byPort, conflicts };
+}
+
+/**
+ * The Service parents' results of a route that lost ports to a GRPCRoute: a
+ * parentRef all of whose ports it lost is not accepted (Conflicted, the
+ * reason GEP-1426 names); others keep their result.
+ */
+export function meshConflictResults(
+  results: readonly ParentResult[],
+  attachments: readonly MeshAttachment[],
+  conflict: MeshConflict,
+): ParentResult[] {
+  return results.map((result) => {
+    const a = attachments.find((x) => x.parentRef === result.parentRef);
+    if (a === undefined || !result.attachment.ok) return result;
+    const kept = a.ports.filter(
+      (p) => !conflict.lost.has(slot(serviceClusterName(a.service.namespace, a.service.name, p), a.consumer)),
+    );
+    if (kept.length > 0) return result;
+    const w = conflict.winner;
+    return {
+      parentRef: result.parentRef,
+      attachment: {
+        ok: false,
+        reason: "Conflicted",
+        message: `GRPCRoute ${w.namespace}/${w.name} is attached to the same Service port${a.ports.length === 1 ? "" : "s"} (${a.ports.join(", ")}); one route type applies per port, GRPCRoute before HTTPRoute`,
+      },
+    };
+  });
+}
+
+export function buildMesh(view: ResourceView, attachments: readonly MeshAttachment[]): MeshOutput {
+  const { byPort } = meshRoutesByPort(attachments);
   const services: MeshService[] = [];
   const chains: MeshChain[] = [];
   const routeTables: RouteTable[] = [];
@@ -114,7 +203,7 @@ export function buildMesh(view: ResourceView, attachments: readonly MeshAttachme
     for (const { port } of target.ports) {
       services.push({ service, address: target.address, port, protocol: "TCP", proxyPort: MESH_PROXY_PORT });
       const name = serviceClusterName(target.namespace, target.name, port);
-      const groups = byPort.get(name) ?? new Map<string, TranslatedHttpRoute[]>();
+      const groups: MeshPortRoutes = byPort.get(name) ?? new Map<string, readonly TranslatedHttpRoute[]>();
       const base = { service, address: target.address, port };
       const producers = groups.get("") ?? [];
       if (producers.length === 0) {

@@ -34,7 +34,12 @@ export type AttachmentResult =
   | { readonly ok: true; readonly attachments: readonly Attachment[] }
   | {
       readonly ok: false;
-      readonly reason: "NoMatchingParent" | "NotAllowedByListeners" | "NoMatchingListenerHostname";
+      /** Conflicted: a Service parent whose ports a route of a preferred type took (GEP-1426, mesh.ts). */
+      readonly reason:
+        | "NoMatchingParent"
+        | "NotAllowedByListeners"
+        | "NoMatchingListenerHostname"
+        | "Conflicted";
       readonly message: string;
     };
 

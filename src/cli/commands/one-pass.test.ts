@@ -176,4 +176,28 @@ describe("strait simulate --to (a mesh request)", () => {
     ]);
     expect(both.code).toBe(2);
   });
+
+  it("answers a gRPC call to a GRPCRoute's Service port (HTTP/2 on the mesh chain)", async () => {
+    const r = await run([
+      "simulate",
+      ...["common.yaml", "mesh.yaml", "MeshGRPCRouteWeight/input.yaml"].flatMap((f) => [
+        "-f",
+        join(GOLDEN, f),
+      ]),
+      "--to",
+      "gateway-conformance-mesh/echo:7070",
+      "--from",
+      "10.244.1.11",
+      "--request",
+      "POST http://echo:7070/proto.EchoTestService/Echo",
+      "-H",
+      "content-type: application/grpc",
+      "-o",
+      "json",
+    ]);
+    expect(r.err).toBe("");
+    const out = JSON.parse(r.out) as { route: string; outcome: { kind: string; cluster: string } };
+    expect(out.route).toBe("gateway-conformance-mesh/mesh-grpc-weighted-backends/rule-0/match-0");
+    expect(out.outcome).toMatchObject({ kind: "forward", cluster: "gateway-conformance-mesh/echo-v1:7070" });
+  });
 });

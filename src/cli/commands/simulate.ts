@@ -24,7 +24,8 @@ direct response, or why the request is refused. On a TLSRoute port an https://
 URL is a TLS connection with that SNI (--sni to change it): the answer is the
 TCP proxy's cluster and endpoint, whether Envoy terminated TLS or passed it
 through, or that the connection is closed. A gRPC call is its HTTP/2 request:
-'POST http://host/pkg.Service/Method' with -H 'content-type: application/grpc'.
+'POST http://host/pkg.Service/Method' with -H 'content-type: application/grpc'
+(HTTP/2 with prior knowledge in clear text, as gRPC clients send it).
 
 With --to, the request is a pod's, at --from, to a Service's ClusterIP and
 port (GAMMA): the node's datapath redirects it to the mesh listener, whose
@@ -123,6 +124,10 @@ Gateway (or --to Service port) is unknown, 2 on usage errors (a URL or header th
         ...tls,
         ...(mesh === undefined ? {} : { via: "mesh" as const }),
         ...(values.from === undefined ? {} : { remoteAddress: values.from }),
+        // A gRPC client speaks HTTP/2 (h2c with prior knowledge in clear text).
+        ...(headers.some(([n, v]) => n === "content-type" && v.startsWith("application/grpc"))
+          ? { http2: true }
+          : {}),
         method: line.value.method,
         scheme: mesh === undefined ? line.value.scheme : "http",
         authority: line.value.authority,

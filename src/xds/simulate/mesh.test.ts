@@ -118,3 +118,105 @@ describe("the mesh listener's filter chain choice", () => {
     expect(simulate(config, direct).filterChain).toBeUndefined();
   });
 });
+
+const HCM =
+  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+/** A mesh listener whose chains (one per port) run an HTTP connection manager with `codec`, routing to `grpc`. */
+function httpNode() {
+  const set = emptyResourceSet();
+  const codecs = { 7070: "AUTO", 7071: "HTTP1", 7072: "HTTP2" } as const;
+  (set[TYPE_URLS.listener] as Map<string, EnvoyResourceJson>).set("strait/mesh", {
+    name: "strait/mesh",
+    address: { socket_address: { address: "127.0.0.1", port_value: 15003 } },
+    transparent: true,
+    filter_chains: Object.entries(codecs).map(([port, codec]) => ({
+      name: `grpc:${port}`,
+      filter_chain_match: {
+        destination_port: Number(port),
+        prefix_ranges: [{ address_prefix: "10.96.0.10", prefix_len: 32 }],
+      },
+      filters: [
+        {
+          name: "envoy.filters.network.http_connection_manager",
+          typed_config: {
+            "@type": HCM,
+            stat_prefix: `grpc:${port}`,
+            codec_type: codec,
+            route_config: {
+              name: `grpc:${port}`,
+              virtual_hosts: [
+                {
+                  name: "all",
+                  domains: ["*"],
+                  routes: [{ match: { prefix: "/" }, route: { cluster: "grpc" } }],
+                },
+              ],
+            },
+            http_filters: [
+              {
+                name: "envoy.filters.http.router",
+                typed_config: {
+                  "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                },
+              },
+            ],
+          },
+        },
+      ],
+    })),
+  });
+  (set[TYPE_URLS.cluster] as Map<string, EnvoyResourceJson>).set("grpc", {
+    name: "grpc",
+    type: "EDS",
+    eds_cluster_config: { eds_config: ADS, service_name: "grpc" },
+    connect_timeout: "1s",
+  });
+  (set[TYPE_URLS.clusterLoadAssignment] as Map<string, EnvoyResourceJson>).set("grpc", {
+    cluster_name: "grpc",
+    endpoints: [
+      {
+        lb_endpoints: [
+          { endpoint: { address: { socket_address: { address: "10.244.1.5", port_value: 7070 } } } },
+        ],
+      },
+    ],
+  });
+  const { config, issues } = prepareNodeConfig(set);
+  expect(issues).toEqual([]);
+  return config;
+}
+
+describe("an HTTP chain of the mesh listener and the client's HTTP version", () => {
+  const config = httpNode();
+  const call = (port: number, http2: boolean): SimRequest => ({
+    address: "10.96.0.10",
+    port,
+    via: "mesh",
+    remoteAddress: "10.244.1.9",
+    ...(http2 ? { http2 } : {}),
+    method: "POST",
+    scheme: "http",
+    authority: "echo:7070",
+    path: "/proto.EchoTestService/Echo",
+    headers: [
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+    ],
+  });
+
+  it("codec AUTO takes a gRPC client's h2c (prior knowledge) and HTTP/1.1 alike", () => {
+    expect(simulate(config, call(7070, true)).outcome).toMatchObject({ kind: "forward", cluster: "grpc" });
+    expect(simulate(config, call(7070, false)).outcome).toMatchObject({ kind: "forward", cluster: "grpc" });
+  });
+
+  it("codec HTTP1 closes an HTTP/2 connection, HTTP2 an HTTP/1.1 one", () => {
+    expect(simulate(config, call(7071, true)).outcome).toMatchObject({
+      kind: "connection-failed",
+      reason: expect.stringContaining("HTTP1"),
+    });
+    expect(simulate(config, call(7071, false)).outcome.kind).toBe("forward");
+    expect(simulate(config, call(7072, false)).outcome.kind).toBe("connection-failed");
+    expect(simulate(config, call(7072, true)).outcome.kind).toBe("forward");
+  });
+});

@@ -35,6 +35,20 @@ function connectionManager(chain: FilterChain): HttpConnectionManager | undefine
   return undefined;
 }
 
+/**
+ * Why the connection manager's codec refuses the client's HTTP version, or
+ * undefined: AUTO takes both (by ALPN over TLS, by the HTTP/2 preface in
+ * clear text); HTTP1 and HTTP2 only their own (Envoy closes the connection).
+ */
+function codecRefuses(hcm: HttpConnectionManager, http2: boolean): string | undefined {
+  const codec = String(hcm.codec_type ?? "AUTO");
+  if (http2 && (codec === "HTTP1" || codec === "1"))
+    return "the connection manager's codec is HTTP1: it does not take an HTTP/2 connection";
+  if (!http2 && (codec === "HTTP2" || codec === "2"))
+    return "the connection manager's codec is HTTP2: it does not take an HTTP/1.1 connection";
+  return undefined;
+}
+
 function upgradeAllowed(type: string, hcm: HttpConnectionManager, action: RouteAction): boolean {
   const find = (list: readonly { upgrade_type?: string; enabled?: boolean }[] | undefined) =>
     (list ?? []).find((u) => String(u.upgrade_type ?? "").toLowerCase() === type);
@@ -214,6 +228,9 @@ export function simulate(config: NodeConfig, request: SimRequest, options: SimOp
       outcome: { kind: "connection-failed", reason: "the filter chain has no HTTP connection manager" },
       trace,
     };
+  const codecProblem = codecRefuses(hcm, request.http2 === true);
+  if (codecProblem !== undefined)
+    return { ...base, outcome: { kind: "connection-failed", reason: codecProblem }, trace };
   const routeConfigName = hcm.rds?.route_config_name;
   const routeConfig: RouteConfiguration | undefined =
     routeConfigName === undefined ? hcm.route_config : config.routeConfigurations.get(routeConfigName);

@@ -25,6 +25,11 @@ export interface SimRequest {
     readonly alpn?: readonly string[];
     readonly clientCertificatePem?: string;
   };
+  /**
+   * The client speaks HTTP/2: over TLS by ALPN, in clear text with prior
+   * knowledge (a gRPC client's h2c). Absent: HTTP/1.1.
+   */
+  readonly http2?: boolean;
   readonly method: string;
   readonly scheme: "http" | "https";
   /** Host / :authority, possibly with a port. */

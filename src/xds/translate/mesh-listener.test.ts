@@ -46,4 +46,17 @@ describe("buildMeshListener", () => {
     expect(excluded[0]?.message).toContain("destination_port");
     expect(encodeResource(TYPE_URLS.listener, json as object).issues).toEqual([]);
   });
+
+  it("runs routes on an HTTP connection manager with codec AUTO: h2c with prior knowledge (gRPC) and HTTP/1.1", () => {
+    const { json } = buildMeshListener({
+      services: [],
+      chains: [{ ...chain("grpc", 7070), action: { kind: "http", routeTable: "strait/mesh/app/grpc:7070" } }],
+    });
+    const filter = json?.filter_chains?.[0]?.filters?.[0];
+    expect(filter?.name).toBe("envoy.filters.network.http_connection_manager");
+    const hcm = filter?.typed_config as { codec_type?: string; rds?: { route_config_name?: string } };
+    expect(hcm.codec_type).toBe("AUTO");
+    expect(hcm.rds?.route_config_name).toBe("strait/mesh/app/grpc:7070");
+    expect(encodeResource(TYPE_URLS.listener, json as object).issues).toEqual([]);
+  });
 });

@@ -9,6 +9,9 @@
  * address: Envoy takes the most specific source match, so a consumer
  * namespace's clients get its chain and all others the producer chain. A
  * flow to an address no chain names is closed (there is no default chain).
+ * A chain with routes (HTTPRoutes or GRPCRoutes) runs an HTTP connection
+ * manager with codec AUTO: HTTP/1.1, or HTTP/2 when the client opens with
+ * the HTTP/2 preface (h2c with prior knowledge, what a gRPC client sends).
  *
  * As on the L7 policy listeners, the upstream connection keeps the client's
  * address (original_src) and carries the from-proxy mark, so the
