@@ -26,6 +26,7 @@ const DURATIONS = [
   ["identityGcAfter", "identity-gc-after", "15m"],
   ["svidTtl", "svid-ttl", "1h"],
   ["xdsWriteTimeout", "xds-write-timeout", "30s"],
+  ["xdsCertTtl", "xds-cert-ttl", "24h"],
 ] as const;
 
 type DurationKey = (typeof DURATIONS)[number][0];

@@ -9,7 +9,13 @@
  * per stream, and the time a client may take to read a response.
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import { Server as GrpcServer, ServerCredentials, type ServerDuplexStream, status } from "@grpc/grpc-js";
+import {
+  experimental,
+  Server as GrpcServer,
+  ServerCredentials,
+  type ServerDuplexStream,
+  status,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../../errors.ts";
 import type { NodeInfo } from "../cache/node.ts";
@@ -31,13 +37,74 @@ export interface XdsTls {
   readonly clientCa: Buffer;
 }
 
+/**
+ * TLS material that changes (a certificate renewed before it expires): new
+ * connections get the latest; connections already open keep theirs.
+ */
+export interface XdsTlsSource {
+  current(): XdsTls;
+  /** Registers a listener for new material; returns its removal. */
+  onChange(listener: (tls: XdsTls) => void): () => void;
+}
+
+/** grpc-js's certificate provider over an XdsTlsSource (the identity and the CA from one source). */
+function certificateProvider(source: XdsTlsSource): experimental.CertificateProvider {
+  const ca = new Set<experimental.CaCertificateUpdateListener>();
+  const identity = new Set<experimental.IdentityCertificateUpdateListener>();
+  let unsubscribe: (() => void) | undefined;
+  const tell = (tls: XdsTls) => {
+    for (const l of ca) l({ caCertificate: tls.clientCa });
+    for (const l of identity) l({ certificate: tls.cert, privateKey: tls.key });
+  };
+  const watch = () => {
+    if (unsubscribe === undefined && ca.size + identity.size > 0) unsubscribe = source.onChange(tell);
+  };
+  const unwatch = () => {
+    if (ca.size + identity.size > 0) return;
+    unsubscribe?.();
+    unsubscribe = undefined;
+  };
+  return {
+    addCaCertificateListener(l) {
+      ca.add(l);
+      l({ caCertificate: source.current().clientCa });
+      watch();
+    },
+    removeCaCertificateListener(l) {
+      ca.delete(l);
+      unwatch();
+    },
+    addIdentityCertificateListener(l) {
+      identity.add(l);
+      const tls = source.current();
+      l({ certificate: tls.cert, privateKey: tls.key });
+      watch();
+    },
+    removeIdentityCertificateListener(l) {
+      identity.delete(l);
+      unwatch();
+    },
+  };
+}
+
+function serverCredentials(tls: XdsTls | XdsTlsSource | undefined): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  if (!("current" in tls)) {
+    return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+  }
+  // One provider for both roles: grpc-js 1.14's factory passes its two arguments to the
+  // constructor in the other order, which one object for both makes harmless.
+  const provider = certificateProvider(tls);
+  return experimental.createCertificateProviderServerCredentials(provider, provider, true);
+}
+
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
   readonly logger: Logger;
   readonly metrics?: XdsMetrics;
   readonly limits: XdsLimits;
   /** TLS with client-certificate verification; plaintext without. */
-  readonly tls?: XdsTls;
+  readonly tls?: XdsTls | XdsTlsSource;
   /** Every ACK and NACK, with the resources of the answered response. */
   readonly onAnswer?: (answer: XdsAnswer) => void;
   /** A stream ended (its client's answers no longer hold). */
@@ -101,14 +168,7 @@ export class XdsServer {
       DeltaAggregatedResources: (call: ServerDuplexStream<Decoded<DeltaRequest>, Buffer>) =>
         this.#accept(call, (id) => new DeltaStream(id, "delta", call, this.#context)),
     });
-    const credentials =
-      options.tls === undefined
-        ? ServerCredentials.createInsecure()
-        : ServerCredentials.createSsl(
-            options.tls.clientCa,
-            [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
-            true,
-          );
+    const credentials = serverCredentials(options.tls);
     const injector = this.#grpc.createConnectionInjector(credentials);
     this.#net = createServer({ noDelay: true }, (socket) => {
       const key = peerKey(socket.remoteAddress, socket.remotePort);
