@@ -9,13 +9,7 @@
  * per stream, and the time a client may take to read a response.
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import {
-  experimental,
-  Server as GrpcServer,
-  ServerCredentials,
-  type ServerDuplexStream,
-  status,
-} from "@grpc/grpc-js";
+import { Server as GrpcServer, ServerCredentials, type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../../errors.ts";
 import type { NodeInfo } from "../cache/node.ts";
@@ -47,44 +41,26 @@ export interface XdsTlsSource {
   onChange(listener: (tls: XdsTls) => void): () => void;
 }
 
-/** grpc-js's certificate provider over an XdsTlsSource (the identity and the CA from one source). */
-function certificateProvider(source: XdsTlsSource): experimental.CertificateProvider {
-  const ca = new Set<experimental.CaCertificateUpdateListener>();
-  const identity = new Set<experimental.IdentityCertificateUpdateListener>();
-  let unsubscribe: (() => void) | undefined;
-  const tell = (tls: XdsTls) => {
-    for (const l of ca) l({ caCertificate: tls.clientCa });
-    for (const l of identity) l({ certificate: tls.cert, privateKey: tls.key });
-  };
-  const watch = () => {
-    if (unsubscribe === undefined && ca.size + identity.size > 0) unsubscribe = source.onChange(tell);
-  };
-  const unwatch = () => {
-    if (ca.size + identity.size > 0) return;
-    unsubscribe?.();
-    unsubscribe = undefined;
-  };
-  return {
-    addCaCertificateListener(l) {
-      ca.add(l);
-      l({ caCertificate: source.current().clientCa });
-      watch();
-    },
-    removeCaCertificateListener(l) {
-      ca.delete(l);
-      unwatch();
-    },
-    addIdentityCertificateListener(l) {
-      identity.add(l);
-      const tls = source.current();
-      l({ certificate: tls.cert, privateKey: tls.key });
-      watch();
-    },
-    removeIdentityCertificateListener(l) {
-      identity.delete(l);
-      unwatch();
-    },
-  };
+/**
+ * Server credentials whose secure context follows an XdsTlsSource: grpc-js
+ * calls setSecureContext on its TLS server with each update, so new
+ * connections get the new certificate. (grpc-js 1.14's experimental
+ * certificate-provider credentials start with no context when the provider
+ * answers at once, and refuse every connection until a second update.)
+ */
+class RenewedServerCredentials extends ServerCredentials {
+  constructor(source: XdsTlsSource) {
+    super({ requestCert: true, rejectUnauthorized: true }, contextOf(source.current()));
+    source.onChange((tls) => this.updateSecureContextOptions(contextOf(tls)));
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+function contextOf(tls: XdsTls): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: tls.clientCa, cert: tls.cert, key: tls.key };
 }
 
 function serverCredentials(tls: XdsTls | XdsTlsSource | undefined): ServerCredentials {
@@ -92,10 +68,7 @@ function serverCredentials(tls: XdsTls | XdsTlsSource | undefined): ServerCreden
   if (!("current" in tls)) {
     return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true);
   }
-  // One provider for both roles: grpc-js 1.14's factory passes its two arguments to the
-  // constructor in the other order, which one object for both makes harmless.
-  const provider = certificateProvider(tls);
-  return experimental.createCertificateProviderServerCredentials(provider, provider, true);
+  return new RenewedServerCredentials(tls);
 }
 
 export interface XdsServerOptions {
