@@ -3,7 +3,8 @@
  * (build/bin/envoy) and real gRPC: the controller serves xDS with a server
  * certificate from the CA root and requires client certificates from it; an
  * agent gets its own and its Envoy's client certificates from the issuer
- * with its node token; the Envoy, started before its certificate exists,
+ * with its node token, and its xDS source gets its node's state with its
+ * own; the Envoy, started before its certificate exists,
  * picks it up from the file-based SDS secret the agent writes, connects and
  * ACKs; a renewed certificate file is reloaded; clients without a
  * certificate, or with one from another CA, are refused; the server's own
@@ -15,8 +16,10 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DesiredState } from "../src/agent/desired-state.ts";
 import { AGENT_SETTINGS } from "../src/agent/settings.ts";
 import { type AgentXdsCertificates, startAgentXdsCertificates } from "../src/agent/xds-builtin-tls.ts";
+import { XdsDesiredStateSource } from "../src/agent/xds-source.ts";
 import { CertificateAuthority } from "../src/auth/builtin-ca/authority.ts";
 import { xdsClientId } from "../src/auth/builtin-ca/names.ts";
 import { derToPem, parseCertificate, pemBlocks } from "../src/auth/certificate.ts";
@@ -62,6 +65,15 @@ async function startLab(flags: Record<string, unknown> = {}): Promise<Lab> {
   const dir = mkdtempSync(join(tmpdir(), "strait-xds-ca-"));
   const manifests = join(dir, "manifests");
   mkdirSync(manifests);
+  writeFileSync(
+    join(manifests, "web.yaml"),
+    `apiVersion: v1
+kind: Pod
+metadata: { name: web, namespace: default, labels: { app: web } }
+spec: { nodeName: ${NODE}, containers: [{ name: c, image: x }] }
+status: { podIP: 10.1.0.10 }
+`,
+  );
   const caDir = join(dir, "ca");
   const tokens = join(dir, "tokens.yaml");
   writeFileSync(tokens, `${NODE}: ${TOKEN}\n`);
@@ -219,6 +231,28 @@ describe("xDS over mTLS with the built-in CA", () => {
       }),
     );
     expect(await firstAnswer(agentClient)).toMatch(/^response /);
+
+    // The agent's xDS source, asking for its certificate at each connection, gets its node's state.
+    const states: DesiredState[] = [];
+    const source = new XdsDesiredStateSource({
+      address: `127.0.0.1:${lab.xdsPort}`,
+      node: NODE,
+      logger: captureLogger("silent").logger,
+      tls: () => certs.tls(),
+    });
+    await source.start(
+      async (state) => {
+        states.push(state);
+        return { ok: true };
+      },
+      () => undefined,
+    );
+    try {
+      const first = await until("the agent's desired state over mTLS", async () => states[0]);
+      expect(first.endpoints.map((e) => e.pod)).toEqual(["default/web"]);
+    } finally {
+      await source.stop();
+    }
   }, 60_000);
 
   it("refuses a client without a certificate, and one with a certificate from another CA", async () => {
