@@ -32,6 +32,7 @@ import { XDS_CLIENT_SECRET, XDS_CLIENT_SECRET_FILE } from "../src/envoy/bootstra
 import { ManagedEnvoy } from "../src/envoy/managed-envoy.ts";
 import { captureLogger } from "./support/capture-logger.ts";
 import { RawAdsClient } from "./support/raw-ads-client.ts";
+import { startXds } from "./support/xds-server-harness.ts";
 
 const NODE = "node-1";
 const TOKEN = "token-of-node-one-0123456789";
@@ -284,6 +285,73 @@ describe("xDS over mTLS with the built-in CA", () => {
     expect(await firstAnswer(foreign)).toMatch(/^(ended 14|error )/);
     // Neither shows up as a client; the Envoy is still there.
     expect((await lab.clients()).map((c) => c.node.id)).not.toContain("probe");
+  }, 30_000);
+
+  it("the agent connects only to the controller: a server with another certificate of the same CA is refused", async () => {
+    // A server presenting the Envoy's certificate (same root, another SPIFFE ID), asking for client certificates.
+    const pair = certs.envoy?.current();
+    if (pair === undefined) throw new Error("no Envoy certificate");
+    const impostor = await startXds({
+      tls: { cert: Buffer.from(pair.chainPem), key: Buffer.from(pair.keyPem), clientCa: Buffer.from(root) },
+    });
+    const states: DesiredState[] = [];
+    const source = new XdsDesiredStateSource({
+      address: impostor.address,
+      node: NODE,
+      logger: captureLogger("silent").logger,
+      tls: () => certs.tls(),
+      retryMs: { initial: 50, max: 100 },
+    });
+    try {
+      await source.start(
+        async (state) => {
+          states.push(state);
+          return { ok: true };
+        },
+        () => undefined,
+      );
+      await until("a few connection attempts", async () => (source.counts.connects >= 3 ? true : undefined));
+      expect(impostor.server.clients()).toEqual([]);
+      expect(states).toEqual([]);
+    } finally {
+      await source.stop();
+      await impostor.stop();
+    }
+  }, 30_000);
+
+  it("the Envoy connects only to the controller: with another pinned server SAN it stays away", async () => {
+    const other = new ManagedEnvoy({
+      binary: resolveEnvoyBinary(),
+      logger: captureLogger("silent").logger,
+      logLevel: "warning",
+      bootstrap: {
+        nodeId: `envoy-pinned-elsewhere`,
+        node: NODE,
+        xds: { host: "127.0.0.1", port: lab.xdsPort },
+        api: "delta",
+        admin: { host: "127.0.0.1", port: 0 },
+        tls: {
+          sdsCertificate: { dir: envoyDir, file: XDS_CLIENT_SECRET_FILE, name: XDS_CLIENT_SECRET },
+          caFile: join(lab.caDir, "tls.crt"),
+          sni: "localhost",
+          serverSan: `spiffe://${TD}/someone-else`,
+        },
+      },
+    });
+    await other.start();
+    try {
+      // It has its certificate and tries (a failed TLS handshake upstream), but never gets a stream.
+      await until("the pinned Envoy's failed connections", async () => {
+        const stats = await other.admin().stats();
+        const failures = [...stats.entries()].find(
+          ([k]) => k === "cluster.strait-xds.ssl.fail_verify_san",
+        )?.[1];
+        return failures !== undefined && failures > 0 ? failures : undefined;
+      });
+      expect((await lab.clients()).map((c) => c.node.id)).not.toContain("envoy-pinned-elsewhere");
+    } finally {
+      await other.stop();
+    }
   }, 30_000);
 
   it("reloads the Envoy's renewed certificate file", async () => {
