@@ -3,12 +3,13 @@
  * (build/bin/envoy) and real gRPC: the controller serves xDS with a server
  * certificate from the CA root and requires client certificates from it; an
  * agent gets its own and its Envoy's client certificates from the issuer
- * with its node token, and its xDS source gets its node's state with its
- * own; the Envoy, started before its certificate exists,
- * picks it up from the file-based SDS secret the agent writes, connects and
- * ACKs; a renewed certificate file is reloaded; clients without a
- * certificate, or with one from another CA, are refused; the server's own
- * certificate is renewed and new connections get the new one.
+ * with its node token (each speaks for that node only), and its xDS source
+ * gets its node's state with its own; the Envoy takes its certificate from
+ * the file-based SDS secret the agent writes, connects and ACKs; a renewed
+ * certificate file is reloaded; clients without a certificate, or with one
+ * from another CA, are refused, and so are servers that are not the
+ * controller; the server's own certificate is renewed and new connections
+ * get the new one.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -131,8 +132,11 @@ function agentCertificates(lab: Lab, envoyDir: string): AgentXdsCertificates {
 }
 
 /** A delta ADS stream's fate: a response, or the status it ended with. */
-async function firstAnswer(client: RawAdsClient): Promise<string> {
-  client.send({ type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster", node: { id: "probe" } });
+async function firstAnswer(client: RawAdsClient, node = "probe"): Promise<string> {
+  client.send({
+    type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+    node: { id: `strait-agent/${node}`, metadata: { "strait.dev/node": node } },
+  });
   const outcome = await Promise.race([
     client.next(5_000).then((r) => `response ${r.typeUrl}`),
     client.ended.then((s) => `ended ${s.code}`),
@@ -171,7 +175,11 @@ describe("xDS over mTLS with the built-in CA", () => {
     root = readFileSync(join(lab.caDir, "tls.crt"), "utf8");
     envoyDir = join(lab.dir, "envoy-xds");
     mkdirSync(envoyDir);
-    // Envoy first, before its certificate exists (a pod whose agent has not written it yet).
+    // The agent's certificates first: Envoy refuses to start while its SDS file does not exist.
+    certs = agentCertificates(lab, envoyDir);
+    await until("the Envoy's SDS file", async () =>
+      readFileSync(join(envoyDir, XDS_CLIENT_SECRET_FILE), "utf8"),
+    );
     envoy = new ManagedEnvoy({
       binary: resolveEnvoyBinary(),
       logger: captureLogger("silent").logger,
@@ -201,8 +209,6 @@ describe("xDS over mTLS with the built-in CA", () => {
   });
 
   it("gives the agent and its Envoy client certificates naming the node; the Envoy connects with its own and ACKs", async () => {
-    expect(await lab.clients()).toEqual([]); // no certificate yet: Envoy cannot connect
-    certs = agentCertificates(lab, envoyDir);
     const agentPair = await until("the agent's certificate", async () => certs.agent.current());
     const leaf = parseCertificate(pemBlocks(agentPair.chainPem)[0] ?? Buffer.alloc(0));
     if (!leaf.ok) throw new Error(leaf.error);
@@ -224,14 +230,15 @@ describe("xDS over mTLS with the built-in CA", () => {
     // The agent's own certificate opens an xDS stream too.
     const tls = certs.tls();
     if (tls === undefined) throw new Error("no agent TLS");
-    const agentClient = new RawAdsClient(
-      `127.0.0.1:${lab.xdsPort}`,
-      "delta",
+    const agentCredentials = () =>
       credentials.createSsl(tls.ca, tls.key, tls.cert, {
         checkServerIdentity: (_host, cert) => tls.checkServer?.(cert),
-      }),
-    );
-    expect(await firstAnswer(agentClient)).toMatch(/^response /);
+      });
+    const agentClient = new RawAdsClient(`127.0.0.1:${lab.xdsPort}`, "delta", agentCredentials());
+    expect(await firstAnswer(agentClient, NODE)).toMatch(/^response /);
+    // Its certificate speaks for its own node only: announcing another gets PERMISSION_DENIED (7).
+    const otherNode = new RawAdsClient(`127.0.0.1:${lab.xdsPort}`, "delta", agentCredentials());
+    expect(await firstAnswer(otherNode, "node-2")).toBe("ended 7");
 
     // The agent's xDS source, asking for its certificate at each connection, gets its node's state.
     const states: DesiredState[] = [];

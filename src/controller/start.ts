@@ -186,7 +186,7 @@ export async function startController(settings: Settings, logger: Logger): Promi
   let xds: Awaited<ReturnType<typeof startXdsServing>>;
   try {
     xds = await startXdsServing({
-      ...(xdsTls === undefined ? {} : { tlsSource: xdsTls.source }),
+      ...(xdsTls === undefined ? {} : { tlsSource: xdsTls.source, authorizeNode: xdsTls.authorizeNode }),
       config: xdsConfig,
       logger,
       registry: metrics.registry,

@@ -27,6 +27,7 @@ import {
   DEFAULT_LIMITS,
   type XdsLimits,
   XdsServer,
+  type XdsServerOptions,
   type XdsTls,
   type XdsTlsSource,
 } from "../xds/server/index.ts";
@@ -57,6 +58,8 @@ export interface XdsServingOptions {
   readonly cache?: SnapshotCache;
   /** TLS material that is renewed (the built-in CA's), in place of `config.tls`. */
   readonly tlsSource?: XdsTlsSource;
+  /** Whether a client's certificate may speak for the node it announces (the built-in CA's rule). */
+  readonly authorizeNode?: XdsServerOptions["authorizeNode"];
 }
 
 export interface XdsServing {
@@ -286,6 +289,7 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
     metrics,
     limits: config.limits,
     ...(tls === undefined ? {} : { tls }),
+    ...(options.authorizeNode === undefined ? {} : { authorizeNode: options.authorizeNode }),
     onAnswer: (answer) => rejections.answer(answer),
     onStreamClosed: (stream, node) => rejections.streamClosed(stream, node),
   });

@@ -82,6 +82,8 @@ export interface XdsServerOptions {
   readonly onAnswer?: (answer: XdsAnswer) => void;
   /** A stream ended (its client's answers no longer hold). */
   readonly onStreamClosed?: (stream: number, node: string) => void;
+  /** Whether a client's certificate may speak for the node it announces (see StreamContext). */
+  readonly authorizeNode?: StreamContext["authorizeNode"];
 }
 
 export const DEFAULT_LIMITS: XdsLimits = {
@@ -134,6 +136,7 @@ export class XdsServer {
         options.onStreamClosed?.(stream.id, stream.node.id);
       },
       ...(options.onAnswer === undefined ? {} : { answered: options.onAnswer }),
+      ...(options.authorizeNode === undefined ? {} : { authorizeNode: options.authorizeNode }),
     };
     this.#grpc.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: ServerDuplexStream<Decoded<SotwRequest>, Buffer>) =>
