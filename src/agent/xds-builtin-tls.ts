@@ -62,7 +62,7 @@ export function startAgentXdsCertificates(
       throw new StraitError(ERROR_CODES.CONFIG, `--xds-tls-builtin-ca contradicts ${flag}: pick one`);
   }
   const trustDomain = agentTrustDomain(settings);
-  const given = builtinCaIssuerSettings(settings);
+  const given = builtinCaIssuerSettings(settings, "--xds-tls-builtin-ca");
   const bundle = trustBundle(trustDomain, [given.rootDer]);
   if (!bundle.ok) throw new StraitError(ERROR_CODES.CONFIG, `--builtin-ca-root: ${bundle.error}`);
   const now = options.now ?? (() => new Date());

@@ -59,10 +59,9 @@ function hostPort(text: string, what: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[|\]$/g, ""), port };
 }
 
-function required(settings: Settings, key: string, flag: string): string {
+function required(settings: Settings, key: string, flag: string, by = "this auth provider"): string {
   const v = stringSetting(settings, key);
-  if (v === undefined)
-    throw new StraitError(ERROR_CODES.CONFIG, `--${flag} is required for this auth provider`);
+  if (v === undefined) throw new StraitError(ERROR_CODES.CONFIG, `--${flag} is required for ${by}`);
   return v;
 }
 
@@ -114,19 +113,28 @@ export function authSettingsMismatch(
   return `the controller's trust domain is "${controller.trustDomain}", this agent's --trust-domain is "${local}": handshakes with agents of the controller's trust domain will fail`;
 }
 
-/** The built-in CA's issuer as the agent reaches it: --builtin-ca-url, -root and -token-file, read. */
-export function builtinCaIssuerSettings(settings: Settings): {
+/**
+ * The built-in CA's issuer as the agent reaches it: --builtin-ca-url, -root
+ * and -token-file, read; `by` names what needs them, for the error.
+ */
+export function builtinCaIssuerSettings(
+  settings: Settings,
+  by = "this auth provider",
+): {
   readonly url: string;
   readonly nodeToken: string;
   readonly rootDer: Buffer;
 } {
-  const rootFile = required(settings, "builtinCaRoot", "builtin-ca-root");
-  const url = required(settings, "builtinCaUrl", "builtin-ca-url");
+  const rootFile = required(settings, "builtinCaRoot", "builtin-ca-root", by);
+  const url = required(settings, "builtinCaUrl", "builtin-ca-url", by);
   let root: Buffer | undefined;
   let token: string;
   try {
     root = pemBlocks(readFileSync(rootFile, "utf8"))[0];
-    token = readFileSync(required(settings, "builtinCaTokenFile", "builtin-ca-token-file"), "utf8").trim();
+    token = readFileSync(
+      required(settings, "builtinCaTokenFile", "builtin-ca-token-file", by),
+      "utf8",
+    ).trim();
   } catch (cause) {
     throw new StraitError(ERROR_CODES.IO_READ, "cannot read the built-in CA's root or node token", {
       cause,
