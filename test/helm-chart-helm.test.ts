@@ -88,6 +88,7 @@ interface Container {
   readonly env?: EnvVar[];
   readonly volumeMounts?: Mount[];
   readonly ports?: { name: string; containerPort: number; hostPort?: number }[];
+  readonly command?: string[];
 }
 interface Volume {
   readonly name: string;
@@ -443,6 +444,8 @@ describe("charts/strait xDS over mutual TLS with the built-in CA", () => {
     const envoy = container(aspec, "envoy");
     const envoyMount = (envoy.volumeMounts ?? []).find((m) => m.name === shared?.name);
     expect(envoyMount).toMatchObject({ mountPath: certDir, readOnly: true });
+    // Envoy refuses to start without its SDS file: the container waits for the agent to write it.
+    expect(envoy.command?.join(" ")).toContain(`[ -s ${certDir}/${XDS_CLIENT_SECRET_FILE} ]`);
 
     const configMap = all.find(
       (o) => o.kind === "ConfigMap" && o.metadata.name === "strait-envoy-bootstrap",
@@ -498,6 +501,7 @@ describe("charts/strait xDS over mutual TLS with the built-in CA", () => {
       expect(env.STRAIT_XDS_TLS_BUILTIN_CA).toBeUndefined();
       const envoy = container(pod(rendered, "DaemonSet", "strait-agent"), "envoy");
       expect((envoy.volumeMounts ?? []).map((m) => m.name)).not.toContain("xds-tls");
+      expect(envoy.command).toBeUndefined();
     }
   });
 });
