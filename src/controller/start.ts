@@ -173,9 +173,12 @@ export async function startController(settings: Settings, logger: Logger): Promi
   stoppers.push(() => auth.stop());
 
   let xdsTls: BuiltinXdsTls | undefined;
-  if (xdsConfig.builtinCa !== undefined && auth.ca !== undefined) {
+  if (xdsConfig.builtinCa !== undefined) {
+    const ca = auth.ca;
     try {
-      xdsTls = await startBuiltinXdsTls(auth.ca, xdsConfig.builtinCa, logger, metrics.registry);
+      // xdsListenConfig checked that --builtin-ca-dir is given, so the CA runs; never fall back to plaintext.
+      if (ca === undefined) throw new StraitError(ERROR_CODES.INTERNAL, "--xds-tls-builtin-ca without a CA");
+      xdsTls = await startBuiltinXdsTls(ca, xdsConfig.builtinCa, logger, metrics.registry);
     } catch (error) {
       return unwind(error);
     }
