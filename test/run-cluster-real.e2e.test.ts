@@ -168,6 +168,16 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     for (const provider of Object.keys(AUTH_PROVIDER_VALUES)) {
       await applier.apply(renderChart(authProviderSets(provider)), { dryRun: true, namespace: NAMESPACE });
     }
+    // builtin-ca without a Secret named: the chart generates the CA root Secret (kubernetes.io/tls).
+    await applier.apply(
+      renderChart([
+        "--set",
+        "auth.provider=builtin-ca",
+        "--set",
+        "auth.builtinCa.nodeTokens.node-a=0123456789abcdef0123",
+      ]),
+      { dryRun: true, namespace: NAMESPACE },
+    );
   });
 
   it("two replicas sync; the leader patches statuses and applies the Gateway's Service; the other takes over after a crash", async () => {
