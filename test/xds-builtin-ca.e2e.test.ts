@@ -11,12 +11,14 @@
  * controller; the server's own certificate is renewed and new connections
  * get the new one.
  */
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import type { DesiredState } from "../src/agent/desired-state.ts";
 import { AGENT_SETTINGS } from "../src/agent/settings.ts";
 import { type AgentXdsCertificates, startAgentXdsCertificates } from "../src/agent/xds-builtin-tls.ts";
@@ -32,7 +34,9 @@ import { resolveEnvoyBinary } from "../src/envoy/binary.ts";
 import { XDS_CLIENT_SECRET, XDS_CLIENT_SECRET_FILE } from "../src/envoy/bootstrap.ts";
 import { ManagedEnvoy } from "../src/envoy/managed-envoy.ts";
 import { captureLogger } from "./support/capture-logger.ts";
+import { fixtureBinaries } from "./support/control-plane/fixtures.ts";
 import { RawAdsClient } from "./support/raw-ads-client.ts";
+import { REPO } from "./support/strait-process.ts";
 import { startXds } from "./support/xds-server-harness.ts";
 
 const NODE = "node-1";
@@ -358,6 +362,81 @@ describe("xDS over mTLS with the built-in CA", () => {
       expect((await lab.clients()).map((c) => c.node.id)).not.toContain("envoy-pinned-elsewhere");
     } finally {
       await other.stop();
+    }
+  }, 30_000);
+
+  it("the chart's own Envoy bootstrap (helm template) connects over mTLS with its SDS secret and ACKs", async () => {
+    const rendered = execFileSync(
+      fixtureBinaries().helm,
+      [
+        "template",
+        "strait",
+        join(REPO, "charts/strait"),
+        "--namespace",
+        "strait-system",
+        "--show-only",
+        "templates/envoy-bootstrap.yaml",
+        "--set",
+        "auth.provider=builtin-ca",
+        "--set",
+        `auth.builtinCa.nodeTokens.${NODE}=${TOKEN}`,
+      ],
+      { encoding: "utf8" },
+    );
+    const configMap = parse(rendered) as { data: { "bootstrap.yaml": string } };
+    // The chart's paths and addresses, pointed at this machine: the xDS Service at the lab's port,
+    // the shared folder and the CA root at the test's files, the admin port picked by Envoy.
+    const bootstrap = JSON.parse(
+      JSON.stringify(parse(configMap.data["bootstrap.yaml"]))
+        .replaceAll("/etc/strait/xds-tls", envoyDir)
+        .replaceAll("/etc/strait/builtin-ca/ca.crt", join(lab.caDir, "tls.crt")),
+    ) as {
+      admin: { address: { socket_address: { port_value: number } } };
+      static_resources: { clusters: Record<string, unknown>[] };
+    };
+    bootstrap.admin.address.socket_address.port_value = 0;
+    const cluster = bootstrap.static_resources.clusters[0] as {
+      type: string;
+      load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: unknown } }[] }[] };
+    };
+    cluster.type = "STATIC";
+    cluster.load_assignment.endpoints = [
+      {
+        lb_endpoints: [
+          { endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: lab.xdsPort } } } },
+        ],
+      },
+    ];
+    const file = join(lab.dir, "chart-bootstrap.json");
+    writeFileSync(file, JSON.stringify(bootstrap));
+    // As the chart runs it: node id = the node's name, which the node's certificate speaks for.
+    const child = spawn(
+      resolveEnvoyBinary(),
+      [
+        "-c",
+        file,
+        "--service-node",
+        NODE,
+        "--service-cluster",
+        "strait-envoy",
+        "--disable-hot-restart",
+        "--base-id",
+        String(process.pid % 60_000),
+        "-l",
+        "warning",
+      ],
+      { stdio: "ignore" },
+    );
+    try {
+      await until("the chart-bootstrapped Envoy's ACKs", async () => {
+        const mine = (await lab.clients()).find((c) => c.node.id === NODE);
+        if (mine === undefined || mine.types.length === 0) return undefined;
+        return mine.types.every((t) => t.lastSent !== undefined && t.lastAcked?.nonce === t.lastSent.nonce)
+          ? true
+          : undefined;
+      });
+    } finally {
+      child.kill("SIGTERM");
     }
   }, 30_000);
 
