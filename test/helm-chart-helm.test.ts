@@ -5,10 +5,17 @@
  * verdict on the rendered objects is in run-cluster-real.e2e.test.ts.
  */
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { AGENT_SETTINGS } from "../src/agent/settings.ts";
 import { parseIssuerRef } from "../src/auth/agent-auth.ts";
+import { CertificateAuthority } from "../src/auth/builtin-ca/authority.ts";
+import { xdsClientId } from "../src/auth/builtin-ca/names.ts";
+import { parseCertificate } from "../src/auth/certificate.ts";
+import { generateKeyPair, publicKeyPem } from "../src/auth/issue.ts";
 import { parseTrustDomain } from "../src/auth/spiffe-id.ts";
 import {
   durationSetting,
@@ -18,6 +25,9 @@ import {
   stringSetting,
 } from "../src/controller/config.ts";
 import { parseHostPort } from "../src/controller/ops-server.ts";
+import { xdsListenConfig } from "../src/controller/xds-serving.ts";
+import { sdsFileConfig, XDS_CLIENT_SECRET, XDS_CLIENT_SECRET_FILE } from "../src/envoy/bootstrap.ts";
+import { TYPE_URLS, validateResource } from "../src/xds/proto/index.ts";
 import { AUTH_NODE, AUTH_PROVIDER_VALUES, authProviderSets } from "./support/chart-auth-values.ts";
 import { type Manifest, parseManifests } from "./support/control-plane/apply.ts";
 import { fixtureBinaries } from "./support/control-plane/fixtures.ts";
@@ -78,12 +88,14 @@ interface Container {
   readonly env?: EnvVar[];
   readonly volumeMounts?: Mount[];
   readonly ports?: { name: string; containerPort: number; hostPort?: number }[];
+  readonly command?: string[];
 }
 interface Volume {
   readonly name: string;
   readonly secret?: { secretName: string; items?: { key: string; path: string }[] };
   readonly configMap?: { name: string; items?: { key: string; path: string }[] };
   readonly hostPath?: { path: string };
+  readonly emptyDir?: { medium?: string };
 }
 interface PodSpec {
   readonly containers: Container[];
@@ -320,9 +332,8 @@ describe("charts/strait auth.provider", () => {
     expect(fails(["auth.provider=kerberos"])).toContain(
       'auth.provider must be none, builtin-ca, spire or cert-manager, not "kerberos"',
     );
-    expect(
-      fails(["auth.provider=builtin-ca", `auth.builtinCa.nodeTokens.${NODE}=0123456789abcdef0123`]),
-    ).toContain("auth.provider builtin-ca needs auth.builtinCa.secretName");
+    expect(fails(["xds.tls=builtin-ca"])).toContain("xds.tls builtin-ca needs auth.provider builtin-ca");
+    expect(fails(["xds.tls=spiffe"])).toContain('xds.tls must be auto, builtin-ca or none, not "spiffe"');
     expect(fails(["auth.provider=builtin-ca", "auth.builtinCa.secretName=ca"])).toContain(
       "auth.provider builtin-ca needs auth.builtinCa.nodeTokens",
     );
@@ -336,5 +347,161 @@ describe("charts/strait auth.provider", () => {
     expect(fails(["auth.provider=cert-manager", "auth.certManager.issuer=ClusterIssuer/x"])).toContain(
       "auth.provider cert-manager needs auth.certManager.issuer and auth.certManager.caConfigMap",
     );
+  });
+});
+
+describe("charts/strait xDS over mutual TLS with the built-in CA", () => {
+  const sets = [
+    "auth.provider=builtin-ca",
+    `auth.builtinCa.nodeTokens.${NODE}=0123456789abcdef0123`,
+    "xds.certTtl=12h",
+  ];
+  const objects = () =>
+    parseManifests(
+      helm([
+        "template",
+        "strait",
+        CHART,
+        "--namespace",
+        "strait-system",
+        ...sets.flatMap((x) => ["--set", x]),
+      ]),
+    );
+
+  it("generates the CA root when no Secret is named: an ECDSA P-256 CA the built-in CA loads and issues from, kept on upgrade and uninstall", async () => {
+    expect(helm(["lint", "--strict", CHART, ...sets.flatMap((x) => ["--set", x])])).toContain(
+      "0 chart(s) failed",
+    );
+    const all = objects();
+    const secret = all.find((o) => o.kind === "Secret" && o.metadata.name === "strait-builtin-ca") as
+      | (Manifest & {
+          type: string;
+          data: Record<string, string>;
+          metadata: { annotations?: Record<string, string> };
+        })
+      | undefined;
+    expect(secret?.type).toBe("kubernetes.io/tls");
+    expect(secret?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+    const dir = mkdtempSync(join(tmpdir(), "strait-chart-ca-"));
+    try {
+      for (const file of ["tls.crt", "tls.key"])
+        writeFileSync(join(dir, file), Buffer.from(secret?.data[file] ?? "", "base64"));
+      const td = parseTrustDomain("strait.local");
+      if (!td.ok) throw new Error(td.error);
+      const ca = await CertificateAuthority.loadOrCreate(td.value, dir, new Date());
+      const root = parseCertificate(ca.rootDer);
+      if (!root.ok) throw new Error(root.error);
+      expect(root.value.basicConstraints?.ca).toBe(true);
+      const keys = await generateKeyPair();
+      const issued = await ca.issue(
+        xdsClientId(td.value, NODE, "envoy"),
+        await publicKeyPem(keys.publicKey),
+        new Date(),
+      );
+      expect(issued.ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Both the controller (certificate and key) and the agent (certificate only) read that Secret.
+    const cspec = pod(all, "Deployment", "strait-controller");
+    const controller = container(cspec, "controller");
+    const dirOf = environment(controller).STRAIT_BUILTIN_CA_DIR ?? "";
+    expect(fileSource(cspec, controller, `${dirOf}/tls.key`).volume.secret?.secretName).toBe(
+      "strait-builtin-ca",
+    );
+    const aspec = pod(all, "DaemonSet", "strait-agent");
+    const agent = container(aspec, "agent");
+    const root = fileSource(aspec, agent, environment(agent).STRAIT_BUILTIN_CA_ROOT ?? "");
+    expect(root.volume.secret).toEqual({
+      secretName: "strait-builtin-ca",
+      items: [{ key: "tls.crt", path: root.path }],
+    });
+  });
+
+  it("serves xDS with the built-in CA's server certificate for the Service's names; the agent and its Envoy present client certificates, the Envoy's through the SDS file the agent writes", () => {
+    const all = objects();
+    const controller = container(pod(all, "Deployment", "strait-controller"), "controller");
+    const run = settingsOf(RUN_SETTINGS, environment(controller));
+    const listen = xdsListenConfig(run);
+    expect(listen.tls).toBeUndefined();
+    expect(listen.builtinCa?.serverNames).toContain("strait-controller.strait-system.svc.cluster.local");
+    expect(listen.builtinCa?.certTtlMs).toBe(12 * 3600_000);
+    expect(run.xdsPlaintext).toBeUndefined();
+
+    const aspec = pod(all, "DaemonSet", "strait-agent");
+    const agent = container(aspec, "agent");
+    const agentSettings = settingsOf(AGENT_SETTINGS, environment(agent));
+    expect(agentSettings.xdsTlsBuiltinCa).toBe(true);
+    expect(stringSetting(agentSettings, "xdsAddress")).toBe(
+      "strait-controller.strait-system.svc.cluster.local:18000",
+    );
+    const certDir = stringSetting(agentSettings, "envoyXdsCertDir") ?? "";
+    // The agent writes there (a writable mount), the Envoy reads (a read-only one) the same volume.
+    const agentMount = (agent.volumeMounts ?? []).find((m) => m.mountPath === certDir);
+    expect(agentMount?.readOnly).toBeUndefined();
+    const shared = (aspec.volumes ?? []).find((v) => v.name === agentMount?.name);
+    expect(shared?.emptyDir).toEqual({ medium: "Memory" });
+    const envoy = container(aspec, "envoy");
+    const envoyMount = (envoy.volumeMounts ?? []).find((m) => m.name === shared?.name);
+    expect(envoyMount).toMatchObject({ mountPath: certDir, readOnly: true });
+    // Envoy refuses to start without its SDS file: the container waits for the agent to write it.
+    expect(envoy.command?.join(" ")).toContain(`[ -s ${certDir}/${XDS_CLIENT_SECRET_FILE} ]`);
+
+    const configMap = all.find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name === "strait-envoy-bootstrap",
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    const bootstrap = parse(configMap?.data["bootstrap.yaml"] ?? "") as {
+      static_resources: { clusters: Record<string, unknown>[] };
+    };
+    const cluster = bootstrap.static_resources.clusters[0] ?? {};
+    expect(validateResource(TYPE_URLS.cluster, cluster)).toEqual([]);
+    const tls = (
+      cluster as {
+        transport_socket: {
+          typed_config: {
+            sni: string;
+            common_tls_context: {
+              tls_certificate_sds_secret_configs: ReturnType<typeof sdsFileConfig>[];
+              validation_context: {
+                trusted_ca: { filename: string };
+                match_typed_subject_alt_names: { matcher: { exact: string } }[];
+              };
+            };
+          };
+        };
+      }
+    ).transport_socket.typed_config;
+    // The SDS secret is the file the agent writes, in the folder Envoy watches.
+    expect(tls.common_tls_context.tls_certificate_sds_secret_configs).toEqual([
+      sdsFileConfig({ dir: certDir, file: XDS_CLIENT_SECRET_FILE, name: XDS_CLIENT_SECRET }),
+    ]);
+    const caFile = tls.common_tls_context.validation_context.trusted_ca.filename;
+    const caSource = fileSource(aspec, envoy, caFile);
+    expect(caSource.volume.secret?.secretName).toBe("strait-builtin-ca");
+    expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names[0]?.matcher.exact).toBe(
+      "spiffe://strait.local/strait-controller",
+    );
+    expect(listen.builtinCa?.serverNames).toContain(tls.sni);
+  });
+
+  it("keeps plaintext xDS, said explicitly, without the built-in CA or with xds.tls none", () => {
+    for (const extra of [[], ["xds.tls=none"]]) {
+      const rendered = parseManifests(
+        helm([
+          "template",
+          "strait",
+          CHART,
+          "--namespace",
+          "strait-system",
+          ...(extra.length > 0 ? [...sets, ...extra] : []).flatMap((x) => ["--set", x]),
+        ]),
+      );
+      const env = environment(container(pod(rendered, "Deployment", "strait-controller"), "controller"));
+      expect(env.STRAIT_XDS_PLAINTEXT).toBe("true");
+      expect(env.STRAIT_XDS_TLS_BUILTIN_CA).toBeUndefined();
+      const envoy = container(pod(rendered, "DaemonSet", "strait-agent"), "envoy");
+      expect((envoy.volumeMounts ?? []).map((m) => m.name)).not.toContain("xds-tls");
+      expect(envoy.command).toBeUndefined();
+    }
   });
 });

@@ -168,6 +168,61 @@ describe("strait run --kubeconfig against a real kube-apiserver, as the chart's 
     for (const provider of Object.keys(AUTH_PROVIDER_VALUES)) {
       await applier.apply(renderChart(authProviderSets(provider)), { dryRun: true, namespace: NAMESPACE });
     }
+    // builtin-ca without a Secret named: the chart generates the CA root Secret (kubernetes.io/tls).
+    await applier.apply(
+      renderChart([
+        "--set",
+        "auth.provider=builtin-ca",
+        "--set",
+        "auth.builtinCa.nodeTokens.node-a=0123456789abcdef0123",
+      ]),
+      { dryRun: true, namespace: NAMESPACE },
+    );
+  });
+
+  it("the chart keeps an existing generated CA root: rendering against the cluster (lookup, as an upgrade does) gives the Secret's own data back", async () => {
+    const sets = [
+      "--set",
+      "auth.provider=builtin-ca",
+      "--set",
+      "auth.builtinCa.nodeTokens.node-a=0123456789abcdef0123",
+    ];
+    const first = renderChart(sets).find(
+      (m) => m.kind === "Secret" && m.metadata.name === "strait-builtin-ca",
+    ) as (Manifest & { data: Record<string, string> }) | undefined;
+    expect(first?.data["tls.key"]).toBeTruthy();
+    await applier.apply([first as Manifest], { namespace: NAMESPACE });
+    try {
+      const out = execFileSync(
+        fixtureBinaries().helm,
+        [
+          "template",
+          "strait",
+          join(REPO, "charts/strait"),
+          "--namespace",
+          NAMESPACE,
+          "--dry-run=server",
+          "--kubeconfig",
+          plane.adminKubeconfig,
+          ...sets,
+        ],
+        { encoding: "utf8" },
+      );
+      const again = parseManifests(out).find(
+        (m) => m.kind === "Secret" && m.metadata.name === "strait-builtin-ca",
+      ) as (Manifest & { data: Record<string, string> }) | undefined;
+      expect(again?.data).toEqual(first?.data);
+      // Without the cluster (plain helm template) a new root is made each time.
+      expect(
+        (
+          renderChart(sets).find((m) => m.kind === "Secret" && m.metadata.name === "strait-builtin-ca") as
+            | (Manifest & { data: Record<string, string> })
+            | undefined
+        )?.data["tls.key"],
+      ).not.toBe(first?.data["tls.key"]);
+    } finally {
+      await plane.admin.request("DELETE", `/api/v1/namespaces/${NAMESPACE}/secrets/strait-builtin-ca`);
+    }
   });
 
   it("two replicas sync; the leader patches statuses and applies the Gateway's Service; the other takes over after a crash", async () => {

@@ -95,6 +95,22 @@ export const AGENT_SETTINGS = [
     description: "CA certificate (PEM) the xDS server's certificate chains to.",
   },
   {
+    flag: "xds-tls-builtin-ca",
+    key: "xdsTlsBuiltinCa",
+    env: "STRAIT_AGENT_XDS_TLS_BUILTIN_CA",
+    type: "boolean",
+    description:
+      "TLS to the xDS server with a client certificate from the built-in CA's issuer (--builtin-ca-url, --builtin-ca-root, --builtin-ca-token-file), renewed at half its lifetime; the server must present the controller's certificate from the same CA. Instead of --xds-tls-cert, --xds-tls-key and --xds-ca.",
+  },
+  {
+    flag: "envoy-xds-cert-dir",
+    key: "envoyXdsCertDir",
+    env: "STRAIT_ENVOY_XDS_CERT_DIR",
+    type: "string",
+    description:
+      "With --xds-tls-builtin-ca: the folder where the agent keeps the node's Envoy's xDS client certificate, as a file-based SDS secret (xds-client.yaml) that Envoy's bootstrap watches; renewed at half its lifetime.",
+  },
+  {
     flag: "envoy-access-log",
     key: "envoyAccessLog",
     env: "STRAIT_ENVOY_ACCESS_LOG",

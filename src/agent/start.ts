@@ -25,6 +25,7 @@ import type { DesiredStateSource } from "./desired-state.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
 import { createAgentMetrics } from "./metrics.ts";
+import { type AgentXdsCertificates, startAgentXdsCertificates } from "./xds-builtin-tls.ts";
 import { XdsDesiredStateSource } from "./xds-source.ts";
 
 export interface RunningAgent {
@@ -113,7 +114,17 @@ function xdsSource(
   address: string,
   logger: Logger,
   onAuthSettings: (settings: { readonly trustDomain?: string }) => void,
+  certificates: AgentXdsCertificates | undefined,
 ): XdsDesiredStateSource {
+  if (certificates !== undefined) {
+    return new XdsDesiredStateSource({
+      address,
+      node: stringSetting(settings, "nodeName") ?? hostname(),
+      logger,
+      onAuthSettings,
+      tls: () => certificates.tls(),
+    });
+  }
   const files = [
     stringSetting(settings, "xdsTlsCert"),
     stringSetting(settings, "xdsTlsKey"),
@@ -184,8 +195,16 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   const file = stringSetting(settings, "desiredState");
   if (file !== undefined) sources.push(new FileDesiredStateSource(file));
   const xdsAddress = stringSetting(settings, "xdsAddress");
+  // The built-in CA's xDS certificates (the agent's and its Envoy's); issuing goes on in the background.
+  let xdsCertificates: AgentXdsCertificates | undefined;
+  try {
+    xdsCertificates = startAgentXdsCertificates(settings, logger);
+  } catch (error) {
+    await auth?.stop();
+    throw error;
+  }
   if (xdsAddress !== undefined) {
-    sources.push(xdsSource(settings, xdsAddress, logger, (s) => auth?.checkSettings(s)));
+    sources.push(xdsSource(settings, xdsAddress, logger, (s) => auth?.checkSettings(s), xdsCertificates));
   }
   for (const source of sources) {
     await source.start(
@@ -269,6 +288,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     async stop() {
       clearInterval(poll);
       await auth?.stop();
+      xdsCertificates?.stop();
       clearInterval(accessPoll);
       for (const s of sources) await s.stop();
       await unix.close();

@@ -17,6 +17,7 @@
  *   versions it holds (`initial_resource_versions`), so the server sends only
  *   what changed; enforcement never stops in between.
  */
+import type { PeerCertificate } from "node:tls";
 import { type ChannelCredentials, Client, type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { messageOf } from "../errors.ts";
@@ -61,11 +62,23 @@ export interface XdsSourceOptions {
   /** The Kubernetes node this agent runs on. */
   readonly node: string;
   readonly logger: Logger;
-  /** TLS with a client certificate (PEM contents); plaintext without. */
-  readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * TLS with a client certificate (PEM contents); plaintext without. A
+   * function is asked at each connection (a certificate that is renewed);
+   * while it has none, the source waits and retries. `checkServer` replaces
+   * the host name check (the built-in CA's server is known by its SPIFFE ID).
+   */
+  readonly tls?: XdsClientTls | (() => XdsClientTls | undefined);
   readonly retryMs?: { readonly initial: number; readonly max: number };
   /** The controller's AuthSettings, after each applied state (the agent checks them against its own). */
   readonly onAuthSettings?: (settings: { readonly trustDomain?: string }) => void;
+}
+
+export interface XdsClientTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly checkServer?: (cert: PeerCertificate) => Error | undefined;
 }
 
 interface DeltaResponse {
@@ -119,11 +132,19 @@ export class XdsDesiredStateSource implements DesiredStateSource {
     await this.#chain.catch(() => undefined);
   }
 
-  #credentials(): ChannelCredentials {
-    const tls = this.#options.tls;
-    return tls === undefined
-      ? credentials.createInsecure()
-      : credentials.createSsl(tls.ca, tls.key, tls.cert);
+  /** The credentials of a new connection; undefined while a TLS certificate is awaited. */
+  #credentials(): ChannelCredentials | undefined {
+    const given = this.#options.tls;
+    if (given === undefined) return credentials.createInsecure();
+    const tls = typeof given === "function" ? given() : given;
+    if (tls === undefined) return undefined;
+    const check = tls.checkServer;
+    return credentials.createSsl(
+      tls.ca,
+      tls.key,
+      tls.cert,
+      check === undefined ? {} : { checkServerIdentity: (_host, cert) => check(cert) },
+    );
   }
 
   #send(request: Json): void {
@@ -135,8 +156,18 @@ export class XdsDesiredStateSource implements DesiredStateSource {
 
   #connect(): void {
     if (this.#stopped) return;
+    const channelCredentials = this.#credentials();
+    if (channelCredentials === undefined) {
+      this.#logger.info(
+        { address: this.#options.address, retryMs: this.#delayMs },
+        "no xDS client certificate yet; waiting for it",
+      );
+      this.#timer = setTimeout(() => this.#connect(), this.#delayMs);
+      this.#delayMs = Math.min(this.#delayMs * 2, this.#options.retryMs?.max ?? 10_000);
+      return;
+    }
     this.counts.connects++;
-    this.#client = new Client(this.#options.address, this.#credentials());
+    this.#client = new Client(this.#options.address, channelCredentials);
     const call = this.#client.makeBidiStreamRequest(
       METHOD,
       (b: Buffer) => b,

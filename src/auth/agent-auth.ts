@@ -59,10 +59,9 @@ function hostPort(text: string, what: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[|\]$/g, ""), port };
 }
 
-function required(settings: Settings, key: string, flag: string): string {
+function required(settings: Settings, key: string, flag: string, by = "this auth provider"): string {
   const v = stringSetting(settings, key);
-  if (v === undefined)
-    throw new StraitError(ERROR_CODES.CONFIG, `--${flag} is required for this auth provider`);
+  if (v === undefined) throw new StraitError(ERROR_CODES.CONFIG, `--${flag} is required for ${by}`);
   return v;
 }
 
@@ -114,6 +113,44 @@ export function authSettingsMismatch(
   return `the controller's trust domain is "${controller.trustDomain}", this agent's --trust-domain is "${local}": handshakes with agents of the controller's trust domain will fail`;
 }
 
+/**
+ * The built-in CA's issuer as the agent reaches it: --builtin-ca-url, -root
+ * and -token-file, read; `by` names what needs them, for the error.
+ */
+export function builtinCaIssuerSettings(
+  settings: Settings,
+  by = "this auth provider",
+): {
+  readonly url: string;
+  readonly nodeToken: string;
+  readonly rootDer: Buffer;
+} {
+  const rootFile = required(settings, "builtinCaRoot", "builtin-ca-root", by);
+  const url = required(settings, "builtinCaUrl", "builtin-ca-url", by);
+  let root: Buffer | undefined;
+  let token: string;
+  try {
+    root = pemBlocks(readFileSync(rootFile, "utf8"))[0];
+    token = readFileSync(
+      required(settings, "builtinCaTokenFile", "builtin-ca-token-file", by),
+      "utf8",
+    ).trim();
+  } catch (cause) {
+    throw new StraitError(ERROR_CODES.IO_READ, "cannot read the built-in CA's root or node token", {
+      cause,
+    });
+  }
+  if (root === undefined) throw new StraitError(ERROR_CODES.CONFIG, `${rootFile} holds no certificate`);
+  return { url, nodeToken: token, rootDer: root };
+}
+
+/** --trust-domain, parsed. */
+export function agentTrustDomain(settings: Settings): TrustDomain {
+  const td = parseTrustDomain(stringSetting(settings, "trustDomain") ?? "strait.local");
+  if (!td.ok) throw new StraitError(ERROR_CODES.CONFIG, `--trust-domain: ${td.error}`);
+  return td.value;
+}
+
 function providerOf(
   settings: Settings,
   trustDomain: TrustDomain,
@@ -125,26 +162,12 @@ function providerOf(
     case "none":
       return undefined;
     case "builtin-ca": {
-      const rootFile = required(settings, "builtinCaRoot", "builtin-ca-root");
-      let root: Buffer | undefined;
-      let token: string;
-      try {
-        root = pemBlocks(readFileSync(rootFile, "utf8"))[0];
-        token = readFileSync(
-          required(settings, "builtinCaTokenFile", "builtin-ca-token-file"),
-          "utf8",
-        ).trim();
-      } catch (cause) {
-        throw new StraitError(ERROR_CODES.IO_READ, "cannot read the built-in CA's root or node token", {
-          cause,
-        });
-      }
-      if (root === undefined) throw new StraitError(ERROR_CODES.CONFIG, `${rootFile} holds no certificate`);
+      const issuer = builtinCaIssuerSettings(settings);
       return new BuiltinCaProvider({
         trustDomain,
-        url: required(settings, "builtinCaUrl", "builtin-ca-url"),
-        nodeToken: token,
-        bootstrapRootDer: root,
+        url: issuer.url,
+        nodeToken: issuer.nodeToken,
+        bootstrapRootDer: issuer.rootDer,
         logger: log,
       });
     }
@@ -168,10 +191,9 @@ export async function startAgentAuth(
   settings: Settings,
   deps: { readonly datapath: Datapath; readonly logger: Logger; readonly registry: Registry },
 ): Promise<AgentAuth | undefined> {
-  const td = parseTrustDomain(stringSetting(settings, "trustDomain") ?? "strait.local");
-  if (!td.ok) throw new StraitError(ERROR_CODES.CONFIG, `--trust-domain: ${td.error}`);
+  const trustDomain = agentTrustDomain(settings);
   const logger = deps.logger.child({ component: "auth" });
-  const provider = providerOf(settings, td.value, deps.logger);
+  const provider = providerOf(settings, trustDomain, deps.logger);
   if (provider === undefined) return undefined;
   const listen = hostPort(stringSetting(settings, "authAddress") ?? "0.0.0.0:4250", "--auth-address");
   const peerPortText = stringSetting(settings, "authPeerPort");
@@ -261,7 +283,7 @@ export async function startAgentAuth(
   });
   mismatchGauge.set(0);
   manager.start();
-  logger.info({ provider: provider.name, address: bound, trustDomain: td.value }, "mutual auth listening");
+  logger.info({ provider: provider.name, address: bound, trustDomain }, "mutual auth listening");
 
   return {
     provider,
@@ -269,7 +291,7 @@ export async function startAgentAuth(
     authRequired: (ev) => manager.handleAuthRequired(ev),
     setDesired: (state) => manager.setDesired(authDesiredOf(state)),
     checkSettings: (controller) => {
-      const now = authSettingsMismatch(td.value, controller);
+      const now = authSettingsMismatch(trustDomain, controller);
       if (now !== undefined && now !== mismatch) logger.error({ reason: now }, "auth settings do not match");
       if (now === undefined && mismatch !== undefined) logger.info("auth settings match again");
       mismatch = now;

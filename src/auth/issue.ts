@@ -5,6 +5,7 @@
  * ones the X.509-SVID spec asks for.
  */
 import { webcrypto } from "node:crypto";
+import { isIP } from "node:net";
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -92,8 +93,11 @@ export async function caExtensions(publicKey: CryptoKey, pathLength?: number): P
   ];
 }
 
-/** What the X.509-SVID spec asks of a leaf: one URI SAN, not a CA, digitalSignature, both TLS EKUs. */
-export function svidExtensions(uri: string): x509.Extension[] {
+/**
+ * What the X.509-SVID spec asks of a leaf: one URI SAN, not a CA, digitalSignature, both TLS EKUs.
+ * `hosts` (DNS names or IP addresses) are added as DNS or IP SANs beside the URI.
+ */
+export function svidExtensions(uri: string, hosts: readonly string[] = []): x509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(
@@ -103,6 +107,18 @@ export function svidExtensions(uri: string): x509.Extension[] {
       true,
     ),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-    new x509.SubjectAlternativeNameExtension([{ type: "url", value: uri }], true),
+    new x509.SubjectAlternativeNameExtension(
+      [
+        { type: "url", value: uri },
+        ...hosts.map((h) => ({ type: isIP(h) === 0 ? ("dns" as const) : ("ip" as const), value: h })),
+      ],
+      true,
+    ),
   ];
+}
+
+/** The SPKI PEM of a public key: what an agent sends the built-in CA's issuer. */
+export async function publicKeyPem(key: CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey("spki", key));
+  return derToPem(der, "PUBLIC KEY");
 }

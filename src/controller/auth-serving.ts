@@ -45,6 +45,8 @@ export interface AuthServingInput {
 export interface AuthServing {
   /** URL of the SVID issuer, when the built-in CA runs. */
   readonly issuerUrl: string | undefined;
+  /** The built-in CA, when it runs (it also makes the xDS server's certificate). */
+  readonly ca: CertificateAuthority | undefined;
   stop(): Promise<void>;
 }
 
@@ -123,6 +125,12 @@ async function startIssuer(input: AuthServingInput, trustDomain: TrustDomain, di
     help: "SVID requests the built-in CA refused because the node has no endpoint of the identity.",
     registers: [registry],
   });
+  const xdsIssued = new Counter({
+    name: "strait_builtin_ca_xds_certificates_issued_total",
+    help: "xDS client certificates the built-in CA issued to agents, for themselves and their node's Envoy.",
+    labelNames: ["role"] as const,
+    registers: [registry],
+  });
   const listen = parseHostPort(
     stringSetting(settings, "builtinCaAddress") ?? "127.0.0.1:18001",
     "--builtin-ca-address",
@@ -143,6 +151,11 @@ async function startIssuer(input: AuthServingInput, trustDomain: TrustDomain, di
           issued.inc();
           logger.debug({ node, identity }, "SVID issued");
         },
+        xdsCertTtlMs: durationOf(settings, "xdsCertTtl"),
+        onXdsIssued: (node, role) => {
+          xdsIssued.inc({ role });
+          logger.debug({ node, role }, "xDS client certificate issued");
+        },
       },
       listen,
     );
@@ -156,7 +169,7 @@ async function startIssuer(input: AuthServingInput, trustDomain: TrustDomain, di
     );
   }
   logger.info({ url: issuer.url, nodes: nodeTokens.size, trustDomain }, "built-in CA issuing SVIDs");
-  return issuer;
+  return { issuer, ca };
 }
 
 function startSpireSync(input: AuthServingInput, trustDomain: TrustDomain, socketPath: string) {
@@ -259,7 +272,8 @@ export async function startAuthServing(input: AuthServingInput): Promise<AuthSer
   const withLogger = { ...input, logger };
   const dir = stringSetting(input.settings, "builtinCaDir");
   const socket = stringSetting(input.settings, "spireServerSocket");
-  const issuer = dir === undefined ? undefined : await startIssuer(withLogger, trustDomain, dir);
+  const builtin = dir === undefined ? undefined : await startIssuer(withLogger, trustDomain, dir);
+  const issuer = builtin?.issuer;
   let spire: { stop(): Promise<void> } | undefined;
   try {
     spire = socket === undefined ? undefined : startSpireSync(withLogger, trustDomain, socket);
@@ -269,6 +283,7 @@ export async function startAuthServing(input: AuthServingInput): Promise<AuthSer
   }
   return {
     issuerUrl: issuer?.url,
+    ca: builtin?.ca,
     async stop() {
       await spire?.stop();
       await issuer?.close();

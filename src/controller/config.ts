@@ -269,6 +269,32 @@ export const RUN_SETTINGS = [
     description: "PEM CA bundle that xDS client certificates must chain to.",
   },
   {
+    flag: "xds-tls-builtin-ca",
+    key: "xdsTlsBuiltinCa",
+    env: "STRAIT_XDS_TLS_BUILTIN_CA",
+    type: "boolean",
+    description:
+      "Serve xDS over TLS with a server certificate from the built-in CA (needs --builtin-ca-dir), renewed at half its lifetime; clients must present a certificate from the same CA (agents get theirs from the issuer, for themselves and their node's Envoy). Instead of --xds-tls-cert, --xds-tls-key and --xds-client-ca.",
+  },
+  {
+    flag: "xds-server-names",
+    key: "xdsServerNames",
+    env: "STRAIT_XDS_SERVER_NAMES",
+    type: "list",
+    description:
+      "DNS names and IP addresses the xDS server's built-in CA certificate names (what clients dial), with --xds-tls-builtin-ca (repeatable; default localhost and 127.0.0.1).",
+  },
+  {
+    flag: "xds-cert-ttl",
+    key: "xdsCertTtl",
+    env: "STRAIT_XDS_CERT_TTL",
+    type: "string",
+    description:
+      "Lifetime of the xDS certificates the built-in CA issues (the server's, the agents' and the Envoys'); each is renewed at half of it.",
+    standaloneDefault: "24h",
+    clusterDefault: "24h",
+  },
+  {
     flag: "xds-plaintext",
     key: "xdsPlaintext",
     env: "STRAIT_XDS_PLAINTEXT",

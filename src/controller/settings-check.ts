@@ -27,6 +27,7 @@ const DURATIONS = [
   ["svidTtl", "svid-ttl", "1h"],
   ["xdsWriteTimeout", "xds-write-timeout", "30s"],
   ["eventHeartbeat", "event-heartbeat", "30m"],
+  ["xdsCertTtl", "xds-cert-ttl", "24h"],
 ] as const;
 
 type DurationKey = (typeof DURATIONS)[number][0];

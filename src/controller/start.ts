@@ -26,6 +26,7 @@ import { createOpsServer, listenOpsServer } from "./ops-server.ts";
 import { PipelineReconciler, policySettings } from "./pipeline-reconciler.ts";
 import { ReadinessChecks } from "./readiness.ts";
 import { checkRunSettings } from "./settings-check.ts";
+import { type BuiltinXdsTls, startBuiltinXdsTls } from "./xds-builtin-tls.ts";
 import { startXdsServing, xdsListenConfig } from "./xds-serving.ts";
 
 export interface RunningController {
@@ -102,10 +103,10 @@ export async function startController(settings: Settings, logger: Logger): Promi
   // xDS and Envoy settings are checked before anything starts, so a bad one fails fast.
   const xdsConfig = xdsListenConfig(settings);
   const envoyConfig = managedEnvoyConfig(settings);
-  if (envoyConfig !== undefined && xdsConfig.tls !== undefined) {
+  if (envoyConfig !== undefined && (xdsConfig.tls !== undefined || xdsConfig.builtinCa !== undefined)) {
     throw new StraitError(
       ERROR_CODES.CONFIG,
-      "--envoy managed runs a local Envoy over a loopback plaintext xDS connection; it cannot be combined with --xds-tls-* (use --envoy none and bootstrap your Envoys with client certificates)",
+      "--envoy managed runs a local Envoy over a loopback plaintext xDS connection; it cannot be combined with --xds-tls-* or --xds-tls-builtin-ca (use --envoy none and bootstrap your Envoys with client certificates)",
     );
   }
   const stoppers: (() => Promise<void> | void)[] = [];
@@ -171,9 +172,24 @@ export async function startController(settings: Settings, logger: Logger): Promi
   }
   stoppers.push(() => auth.stop());
 
+  let xdsTls: BuiltinXdsTls | undefined;
+  if (xdsConfig.builtinCa !== undefined) {
+    const ca = auth.ca;
+    try {
+      // xdsListenConfig checked that --builtin-ca-dir is given, so the CA runs; never fall back to plaintext.
+      if (ca === undefined) throw new StraitError(ERROR_CODES.INTERNAL, "--xds-tls-builtin-ca without a CA");
+      xdsTls = await startBuiltinXdsTls(ca, xdsConfig.builtinCa, logger, metrics.registry);
+    } catch (error) {
+      return unwind(error);
+    }
+    const running = xdsTls;
+    stoppers.push(() => running.stop());
+  }
+
   let xds: Awaited<ReturnType<typeof startXdsServing>>;
   try {
     xds = await startXdsServing({
+      ...(xdsTls === undefined ? {} : { tlsSource: xdsTls.source, authorizeNode: xdsTls.authorizeNode }),
       config: xdsConfig,
       logger,
       registry: metrics.registry,

@@ -79,4 +79,33 @@ describe("xDS listening settings", () => {
     expect(() => xdsListenConfig(standalone({ "xds-write-timeout": "soon" }))).toThrow(/duration/);
     expect(() => xdsListenConfig(standalone({ "xds-address": "nope" }))).toThrow(/HOST:PORT/);
   });
+  it("takes --xds-tls-builtin-ca instead of the files: with the built-in CA, not with files or --xds-plaintext, names checked", () => {
+    const ca = { "builtin-ca-dir": "/ca", "xds-tls-builtin-ca": true };
+    expect(xdsListenConfig(inCluster(ca))).toMatchObject({
+      host: "0.0.0.0",
+      tls: undefined,
+      builtinCa: { serverNames: ["localhost", "127.0.0.1"], certTtlMs: 24 * 3600_000 },
+    });
+    expect(
+      xdsListenConfig(
+        inCluster({ ...ca, "xds-server-names": ["strait.ns.svc", "10.0.0.1"], "xds-cert-ttl": "2h" }),
+      ).builtinCa,
+    ).toEqual({ serverNames: ["strait.ns.svc", "10.0.0.1"], certTtlMs: 2 * 3600_000 });
+    expect(() => xdsListenConfig(inCluster({ "xds-tls-builtin-ca": true }))).toThrow(
+      /--xds-tls-builtin-ca needs the built-in CA: give --builtin-ca-dir/,
+    );
+    expect(() => xdsListenConfig(inCluster({ ...ca, "xds-plaintext": true }))).toThrow(
+      /--xds-plaintext contradicts --xds-tls-builtin-ca/,
+    );
+    const files = pemFiles();
+    expect(() =>
+      xdsListenConfig(
+        inCluster({ ...ca, "xds-tls-cert": files.cert, "xds-tls-key": files.key, "xds-client-ca": files.ca }),
+      ),
+    ).toThrow(/contradicts the --xds-tls-\* files/);
+    expect(() => xdsListenConfig(inCluster({ ...ca, "xds-server-names": ["not a name"] }))).toThrow(
+      /"not a name" is neither a DNS name nor an IP address/,
+    );
+    expect(xdsListenConfig(inCluster({ "xds-plaintext": true })).builtinCa).toBeUndefined();
+  });
 });

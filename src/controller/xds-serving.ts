@@ -8,7 +8,9 @@
  * certificate from that CA. Without them, plaintext only on a loopback
  * address (the standalone default, 127.0.0.1:18000) or when --xds-plaintext
  * says so; so the in-cluster default, 0.0.0.0:18000, refuses to start
- * without TLS files or an explicit --xds-plaintext.
+ * without TLS files or an explicit --xds-plaintext. --xds-tls-builtin-ca
+ * takes the place of the three files: the built-in CA makes the server's
+ * certificate and is the client CA (xds-builtin-tls.ts).
  */
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
@@ -26,10 +28,12 @@ import {
   DEFAULT_LIMITS,
   type XdsLimits,
   XdsServer,
+  type XdsServerOptions,
   type XdsTls,
+  type XdsTlsSource,
 } from "../xds/server/index.ts";
 import type { ProxylessRouteNote } from "../xds/translate/proxyless-routes.ts";
-import { booleanSetting, type Settings, stringSetting } from "./config.ts";
+import { booleanSetting, listSetting, type Settings, stringSetting } from "./config.ts";
 import { DataPlaneRejections } from "./data-plane-rejections.ts";
 import { parseHostPort } from "./ops-server.ts";
 import { forEveryNode, type PipelineOutput, sharedResources } from "./pipeline.ts";
@@ -54,6 +58,10 @@ export interface XdsServingOptions {
    * checks every part), so a test injects one at the cache boundary.
    */
   readonly cache?: SnapshotCache;
+  /** TLS material that is renewed (the built-in CA's), in place of `config.tls`. */
+  readonly tlsSource?: XdsTlsSource;
+  /** Whether a client's certificate may speak for the node it announces (the built-in CA's rule). */
+  readonly authorizeNode?: XdsServerOptions["authorizeNode"];
 }
 
 export interface XdsServing {
@@ -77,7 +85,10 @@ export interface XdsServing {
 export interface XdsListenConfig {
   readonly host: string;
   readonly port: number;
+  /** TLS from files (--xds-tls-*). */
   readonly tls: XdsTls | undefined;
+  /** TLS from the built-in CA (--xds-tls-builtin-ca): the names its server certificate carries. */
+  readonly builtinCa: { readonly serverNames: readonly string[]; readonly certTtlMs: number } | undefined;
   readonly limits: XdsLimits;
 }
 
@@ -123,11 +134,34 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
   if (given === 3 && plaintext) {
     throw new StraitError(ERROR_CODES.CONFIG, "--xds-plaintext contradicts the --xds-tls-* files given");
   }
-  if (given === 0 && !plaintext && !isLoopback(host)) {
+  const builtin = booleanSetting(settings, "xdsTlsBuiltinCa");
+  if (builtin) {
+    if (given > 0)
+      throw new StraitError(
+        ERROR_CODES.CONFIG,
+        "--xds-tls-builtin-ca contradicts the --xds-tls-* files given: pick one source of xDS certificates",
+      );
+    if (plaintext)
+      throw new StraitError(ERROR_CODES.CONFIG, "--xds-plaintext contradicts --xds-tls-builtin-ca");
+    if (stringSetting(settings, "builtinCaDir") === undefined)
+      throw new StraitError(
+        ERROR_CODES.CONFIG,
+        "--xds-tls-builtin-ca needs the built-in CA: give --builtin-ca-dir",
+      );
+  }
+  if (given === 0 && !builtin && !plaintext && !isLoopback(host)) {
     throw new StraitError(
       ERROR_CODES.CONFIG,
-      `xDS on ${address} would be plaintext: give --xds-tls-cert, --xds-tls-key and --xds-client-ca, or --xds-plaintext to serve it without TLS`,
+      `xDS on ${address} would be plaintext: give --xds-tls-cert, --xds-tls-key and --xds-client-ca, or --xds-tls-builtin-ca, or --xds-plaintext to serve it without TLS`,
     );
+  }
+  const serverNames = listSetting(settings, "xdsServerNames");
+  for (const name of serverNames) {
+    if (isIP(name) === 0 && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(name))
+      throw new StraitError(
+        ERROR_CODES.CONFIG,
+        `--xds-server-names: "${name}" is neither a DNS name nor an IP address`,
+      );
   }
   const tls =
     given === 3
@@ -141,6 +175,12 @@ export function xdsListenConfig(settings: Settings): XdsListenConfig {
     host,
     port,
     tls,
+    builtinCa: builtin
+      ? {
+          serverNames: serverNames.length > 0 ? serverNames : ["localhost", "127.0.0.1"],
+          certTtlMs: durationOf(settings, "xdsCertTtl"),
+        }
+      : undefined,
     limits: {
       maxStreams: positiveInteger(settings, "xdsMaxStreams", "--xds-max-streams"),
       maxMessageBytes: positiveInteger(settings, "xdsMaxMessageBytes", "--xds-max-message-bytes"),
@@ -283,12 +323,14 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   // A pass that ran before this consumer was registered is not lost.
   const latest = options.pipeline.latest;
   if (latest !== undefined) publish(latest);
+  const tls = options.tlsSource ?? config.tls;
   const server = new XdsServer({
     cache,
     logger,
     metrics,
     limits: config.limits,
-    ...(config.tls === undefined ? {} : { tls: config.tls }),
+    ...(tls === undefined ? {} : { tls }),
+    ...(options.authorizeNode === undefined ? {} : { authorizeNode: options.authorizeNode }),
     onAnswer: (answer) => rejections.answer(answer),
     onStreamClosed: (stream, node) => rejections.streamClosed(stream, node),
   });
@@ -310,7 +352,11 @@ export async function startXdsServing(options: XdsServingOptions): Promise<XdsSe
   const bound = await server.listen(config.host, config.port);
   const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${bound.port}`;
   logger.info(
-    { address, tls: config.tls !== undefined, clientCertificates: config.tls !== undefined },
+    {
+      address,
+      tls: tls === undefined ? false : options.tlsSource !== undefined ? "builtin-ca" : "files",
+      clientCertificates: tls !== undefined,
+    },
     "xDS server listening",
   );
   return {

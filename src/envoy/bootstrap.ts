@@ -19,12 +19,18 @@ export interface BootstrapOptions {
   readonly api: XdsApi;
   /** Admin interface; port 0 lets Envoy pick one (it writes the bound address to --admin-address-path). */
   readonly admin: { readonly host: string; readonly port: number };
-  /** TLS to the xDS server: client certificate and the CA the server's certificate chains to (files). */
+  /**
+   * TLS to the xDS server: the client certificate, from files or from a
+   * file-based SDS secret (sdsCertificate), and the CA the server's
+   * certificate chains to (a file); `serverSan` pins the server's URI SAN.
+   */
   readonly tls?: {
-    readonly certFile: string;
-    readonly keyFile: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly sdsCertificate?: SdsFile;
     readonly caFile: string;
     readonly sni?: string;
+    readonly serverSan?: string;
   };
   /** How long Envoy waits for the first LDS/CDS answer before it starts without them (default 15 s). */
   readonly initialFetchTimeout?: string;
@@ -33,6 +39,75 @@ export interface BootstrapOptions {
 }
 
 export const XDS_CLUSTER = "strait-xds";
+
+/**
+ * A secret Envoy reads from a file (file-based SDS) and reloads when a file
+ * is moved into `dir` (`watched_directory`): the writer renames a complete
+ * new file over the old one, so Envoy never reads half of one.
+ */
+export interface SdsFile {
+  /** The folder Envoy watches. */
+  readonly dir: string;
+  /** The file's name in it. */
+  readonly file: string;
+  /** The secret's name. */
+  readonly name: string;
+}
+
+/** The name of the xDS client certificate's secret, and its file's, in the SDS folder. */
+export const XDS_CLIENT_SECRET = "strait-xds-client";
+export const XDS_CLIENT_SECRET_FILE = "xds-client.yaml";
+
+/**
+ * The content of a file-based SDS file with one TLS certificate secret, the
+ * chain and key inline so that one rename swaps both at once.
+ */
+export function sdsTlsCertificateFile(name: string, chainPem: string, keyPem: string): string {
+  return `${JSON.stringify(
+    {
+      resources: [
+        {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+          name,
+          tls_certificate: {
+            certificate_chain: { inline_string: chainPem },
+            private_key: { inline_string: keyPem },
+          },
+        },
+      ],
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** The SDS config source of `sds`. */
+export function sdsFileConfig(sds: SdsFile): Record<string, unknown> {
+  return {
+    name: sds.name,
+    sds_config: {
+      path_config_source: {
+        path: `${sds.dir.replace(/\/+$/, "")}/${sds.file}`,
+        watched_directory: { path: sds.dir },
+      },
+      resource_api_version: "V3",
+    },
+  };
+}
+
+function clientCertificate(tls: NonNullable<BootstrapOptions["tls"]>): Record<string, unknown> {
+  if (tls.sdsCertificate !== undefined) {
+    return { tls_certificate_sds_secret_configs: [sdsFileConfig(tls.sdsCertificate)] };
+  }
+  if (tls.certFile === undefined || tls.keyFile === undefined) {
+    throw new TypeError("envoyBootstrap: tls needs certFile and keyFile, or sdsCertificate");
+  }
+  return {
+    tls_certificates: [
+      { certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } },
+    ],
+  };
+}
 
 /**
  * Envoy's runtime as strait needs it. RE2 programs: Envoy refuses a regex
@@ -68,13 +143,17 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
               "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
               ...(options.tls.sni === undefined ? {} : { sni: options.tls.sni }),
               common_tls_context: {
-                tls_certificates: [
-                  {
-                    certificate_chain: { filename: options.tls.certFile },
-                    private_key: { filename: options.tls.keyFile },
-                  },
-                ],
-                validation_context: { trusted_ca: { filename: options.tls.caFile } },
+                ...clientCertificate(options.tls),
+                validation_context: {
+                  trusted_ca: { filename: options.tls.caFile },
+                  ...(options.tls.serverSan === undefined
+                    ? {}
+                    : {
+                        match_typed_subject_alt_names: [
+                          { san_type: "URI", matcher: { exact: options.tls.serverSan } },
+                        ],
+                      }),
+                },
               },
             },
           },

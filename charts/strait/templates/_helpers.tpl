@@ -23,9 +23,6 @@ strait-controller.{{ .Release.Namespace }}.svc.cluster.local
 {{- if not (has $p (list "none" "builtin-ca" "spire" "cert-manager")) -}}
 {{- fail (printf "auth.provider must be none, builtin-ca, spire or cert-manager, not %q" $p) -}}
 {{- end -}}
-{{- if and (eq $p "builtin-ca") (not .Values.auth.builtinCa.secretName) -}}
-{{- fail "auth.provider builtin-ca needs auth.builtinCa.secretName (a Secret with the CA root's tls.crt and tls.key)" -}}
-{{- end -}}
 {{- if and (eq $p "builtin-ca") (not .Values.auth.builtinCa.nodeTokens) -}}
 {{- fail "auth.provider builtin-ca needs auth.builtinCa.nodeTokens (node name: token)" -}}
 {{- end -}}
@@ -40,4 +37,31 @@ strait-controller.{{ .Release.Namespace }}.svc.cluster.local
 {{- fail "auth.provider cert-manager needs auth.certManager.issuer and auth.certManager.caConfigMap" -}}
 {{- end -}}
 {{- $p -}}
+{{- end -}}
+
+{{/* The Secret with the built-in CA root: the one given, or the one the chart generates. */}}
+{{- define "strait.caSecretName" -}}
+{{ .Values.auth.builtinCa.secretName | default "strait-builtin-ca" }}
+{{- end -}}
+
+{{/* The TLS of xDS, checked: builtin-ca or none (auto picks builtin-ca with the built-in CA). */}}
+{{- define "strait.xdsTls" -}}
+{{- $t := .Values.xds.tls -}}
+{{- $p := include "strait.authProvider" . -}}
+{{- if not (has $t (list "auto" "builtin-ca" "none")) -}}
+{{- fail (printf "xds.tls must be auto, builtin-ca or none, not %q" $t) -}}
+{{- end -}}
+{{- if and (eq $t "builtin-ca") (ne $p "builtin-ca") -}}
+{{- fail "xds.tls builtin-ca needs auth.provider builtin-ca (the built-in CA issues the xDS certificates)" -}}
+{{- end -}}
+{{- if or (eq $t "builtin-ca") (and (eq $t "auto") (eq $p "builtin-ca")) -}}
+builtin-ca
+{{- else -}}
+none
+{{- end -}}
+{{- end -}}
+
+{{/* The names the xDS server's certificate carries: the controller Service's, short to full. */}}
+{{- define "strait.xdsServerNames" -}}
+strait-controller,strait-controller.{{ .Release.Namespace }},strait-controller.{{ .Release.Namespace }}.svc,{{ include "strait.xdsHost" . }}
 {{- end -}}

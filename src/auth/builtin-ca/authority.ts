@@ -87,12 +87,18 @@ export class CertificateAuthority {
     return ca;
   }
 
-  /** Issues an X.509-SVID for `id` to the holder of `publicKeyPem` (SPKI PEM). */
+  /**
+   * Issues an X.509-SVID for `id` to the holder of `publicKeyPem` (SPKI PEM).
+   * `dnsNames` (host names and IP addresses) go beside the URI SAN, which the
+   * X.509-SVID spec allows: the xDS server's certificate carries the names
+   * its clients dial (xds-certificates.ts).
+   */
   async issue(
     id: SpiffeId,
     publicKeyPem: string,
     now: Date,
     ttlMs = DEFAULT_SVID_TTL_MS,
+    dnsNames: readonly string[] = [],
   ): Promise<Result<Buffer>> {
     if (id.trustDomain !== this.trustDomain) {
       return err(`${formatSpiffeId(id)} is not of this CA's trust domain ${this.trustDomain}`);
@@ -118,7 +124,7 @@ export class CertificateAuthority {
       issuer: { name: this.#name, privateKey: this.#keys.privateKey },
       notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
       notAfter: new Date(notAfter),
-      extensions: svidExtensions(formatSpiffeId(id)),
+      extensions: svidExtensions(formatSpiffeId(id), dnsNames),
     });
     return ok(der);
   }

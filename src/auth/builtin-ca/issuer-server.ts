@@ -7,8 +7,13 @@
  * on that node). The agent trusts the server through the bundle it was
  * given out of band (the Secret's ca.crt, as SPIRE's trust_bundle_path).
  *
- *   GET  /v1/bundle   { trustDomain, roots: [base64 DER] }
- *   POST /v1/svids    { identity, publicKey: SPKI PEM } → { chain: [base64 DER] }
+ *   GET  /v1/bundle            { trustDomain, roots: [base64 DER] }
+ *   POST /v1/svids             { identity, publicKey: SPKI PEM } → { chain: [base64 DER] }
+ *   POST /v1/xds-certificates  { role: "agent" | "envoy", publicKey } → { chain }
+ *
+ * The xDS certificate names the node the token belongs to
+ * (`spiffe://<td>/strait-node/<node>/<role>`, xds-certificates.ts): the
+ * client certificate that node's agent and Envoy present to the xDS server.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:https";
@@ -17,8 +22,9 @@ import { derToPem } from "../certificate.ts";
 import { generateKeyPair, privateKeyPem } from "../issue.ts";
 import { identitySpiffeId, type SpiffeId } from "../spiffe-id.ts";
 import type { CertificateAuthority } from "./authority.ts";
+import { CONTROLLER_PATH, XDS_CLIENT_ROLES, xdsClientId } from "./names.ts";
+import { DEFAULT_XDS_CERT_TTL_MS } from "./xds-certificates.ts";
 
-export const CONTROLLER_PATH = "/strait-controller";
 const MAX_BODY = 16 * 1024;
 
 export interface IssuerServerOptions {
@@ -29,6 +35,9 @@ export interface IssuerServerOptions {
   readonly svidTtlMs?: number;
   readonly now?: () => Date;
   readonly onIssued?: (node: string, identity: number) => void;
+  /** Lifetime of the xDS client certificates (default DEFAULT_XDS_CERT_TTL_MS). */
+  readonly xdsCertTtlMs?: number;
+  readonly onXdsIssued?: (node: string, role: string) => void;
 }
 
 export interface RunningIssuer {
@@ -66,6 +75,30 @@ export async function startIssuerServer(
   const issued = await ca.issue(self, publicKeyPem, now(), 30 * 24 * 3600_000);
   if (!issued.ok) throw new TypeError(issued.error);
 
+  const issueXds = async (
+    node: string,
+    body: { role?: unknown; publicKey?: unknown },
+    send: (status: number, body: unknown) => void,
+  ) => {
+    const role = XDS_CLIENT_ROLES.find((r) => r === body.role);
+    if (role === undefined) {
+      send(400, { error: `role: must be one of ${XDS_CLIENT_ROLES.join(", ")}` });
+      return;
+    }
+    if (typeof body.publicKey !== "string") {
+      send(400, { error: "publicKey: must be an SPKI PEM string" });
+      return;
+    }
+    const id = xdsClientId(ca.trustDomain, node, role);
+    const r = await ca.issue(id, body.publicKey, now(), options.xdsCertTtlMs ?? DEFAULT_XDS_CERT_TTL_MS);
+    if (!r.ok) {
+      send(400, { error: r.error });
+      return;
+    }
+    options.onXdsIssued?.(node, role);
+    send(200, { chain: [r.value.toString("base64")] });
+  };
+
   const server = createServer(
     {
       minVersion: "TLSv1.3",
@@ -81,7 +114,8 @@ export async function startIssuerServer(
         send(200, { trustDomain: ca.trustDomain, roots: [ca.rootDer.toString("base64")] });
         return;
       }
-      if (req.method !== "POST" || req.url !== "/v1/svids") {
+      const path = req.url;
+      if (req.method !== "POST" || (path !== "/v1/svids" && path !== "/v1/xds-certificates")) {
         send(404, { error: "not found" });
         return;
       }
@@ -100,11 +134,19 @@ export async function startIssuerServer(
       });
       req.on("end", () => {
         void (async () => {
-          let body: { identity?: unknown; publicKey?: unknown };
+          let body: { identity?: unknown; publicKey?: unknown; role?: unknown };
           try {
             body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as typeof body;
           } catch {
             send(400, { error: "body is not JSON" });
+            return;
+          }
+          if (typeof body !== "object" || body === null) {
+            send(400, { error: "body must be a JSON object" });
+            return;
+          }
+          if (path === "/v1/xds-certificates") {
+            await issueXds(node, body, send);
             return;
           }
           const identity = body.identity;

@@ -17,6 +17,7 @@
  * was answered. A client that does not answer holds its own pushes up for
  * at most ACK_WAIT_MS.
  */
+import type { PeerCertificate } from "node:tls";
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { messageOf } from "../../errors.ts";
@@ -59,6 +60,14 @@ export interface StreamContext {
   readonly closed: (stream: AdsStream<unknown>) => void;
   /** Every ACK and NACK of a response, with the resources it carried (NACK into status). */
   readonly answered?: (answer: XdsAnswer) => void;
+  /**
+   * Whether the client's TLS certificate may speak for the node it announces;
+   * the reason when not (the stream ends with PERMISSION_DENIED).
+   */
+  readonly authorizeNode?: (
+    node: NodeInfo,
+    peerCertificate: PeerCertificate | undefined,
+  ) => string | undefined;
 }
 
 /** A response sent for one type, as remembered for ACK/NACK matching and status. */
@@ -194,10 +203,18 @@ export abstract class AdsStream<Request> {
 
   // ---- for the variants ----
 
-  /** The first request's node identifies the client for the whole stream. */
-  protected adoptNode(node: NodeInfo | undefined): void {
-    if (this.#node !== undefined) return;
+  /**
+   * The first request's node identifies the client for the whole stream;
+   * false (and the stream ended) when its certificate may not speak for it.
+   */
+  protected adoptNode(node: NodeInfo | undefined): boolean {
+    if (this.#node !== undefined) return !this.#closed;
     this.#node = node ?? UNKNOWN_NODE;
+    const refused = this.context.authorizeNode?.(this.#node, this.#call.getAuthContext().sslPeerCertificate);
+    if (refused !== undefined) {
+      this.fail(status.PERMISSION_DENIED, refused, "node-not-authorized");
+      return false;
+    }
     this.context.logger.info(
       {
         stream: this.id,
@@ -209,6 +226,7 @@ export abstract class AdsStream<Request> {
       },
       "xDS client connected",
     );
+    return true;
   }
 
   /** The state of a type, created on first use; undefined (and the stream ended) past the limit. */

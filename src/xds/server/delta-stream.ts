@@ -15,7 +15,7 @@ import { encodeDeltaResponse } from "./wire.ts";
 
 export class DeltaStream extends AdsStream<DeltaRequest> {
   protected handle(request: DeltaRequest): void {
-    this.adoptNode(request.node);
+    if (!this.adoptNode(request.node)) return;
     const state = this.typeState(request.typeUrl);
     if (state === undefined) return;
     if (request.responseNonce !== "") {

@@ -13,4 +13,10 @@ export type {
   XdsAnswer,
 } from "./client-status.ts";
 export { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
-export { DEFAULT_LIMITS, XdsServer, type XdsServerOptions, type XdsTls } from "./xds-server.ts";
+export {
+  DEFAULT_LIMITS,
+  XdsServer,
+  type XdsServerOptions,
+  type XdsTls,
+  type XdsTlsSource,
+} from "./xds-server.ts";

@@ -16,7 +16,7 @@ import { encodeSotwResponse } from "./wire.ts";
 
 export class SotwStream extends AdsStream<SotwRequest> {
   protected handle(request: SotwRequest): void {
-    this.adoptNode(request.node);
+    if (!this.adoptNode(request.node)) return;
     const state = this.typeState(request.typeUrl);
     if (state === undefined) return;
     const last = this.lastSent(request.typeUrl);

@@ -31,17 +31,59 @@ export interface XdsTls {
   readonly clientCa: Buffer;
 }
 
+/**
+ * TLS material that changes (a certificate renewed before it expires): new
+ * connections get the latest; connections already open keep theirs.
+ */
+export interface XdsTlsSource {
+  current(): XdsTls;
+  /** Registers a listener for new material; returns its removal. */
+  onChange(listener: (tls: XdsTls) => void): () => void;
+}
+
+/**
+ * Server credentials whose secure context follows an XdsTlsSource: grpc-js
+ * calls setSecureContext on its TLS server with each update, so new
+ * connections get the new certificate. (grpc-js 1.14's experimental
+ * certificate-provider credentials start with no context when the provider
+ * answers at once, and refuse every connection until a second update.)
+ */
+class RenewedServerCredentials extends ServerCredentials {
+  constructor(source: XdsTlsSource) {
+    super({ requestCert: true, rejectUnauthorized: true }, contextOf(source.current()));
+    source.onChange((tls) => this.updateSecureContextOptions(contextOf(tls)));
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+function contextOf(tls: XdsTls): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: tls.clientCa, cert: tls.cert, key: tls.key };
+}
+
+function serverCredentials(tls: XdsTls | XdsTlsSource | undefined): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  if (!("current" in tls)) {
+    return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+  }
+  return new RenewedServerCredentials(tls);
+}
+
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
   readonly logger: Logger;
   readonly metrics?: XdsMetrics;
   readonly limits: XdsLimits;
   /** TLS with client-certificate verification; plaintext without. */
-  readonly tls?: XdsTls;
+  readonly tls?: XdsTls | XdsTlsSource;
   /** Every ACK and NACK, with the resources of the answered response. */
   readonly onAnswer?: (answer: XdsAnswer) => void;
   /** A stream ended (its client's answers no longer hold). */
   readonly onStreamClosed?: (stream: number, node: string) => void;
+  /** Whether a client's certificate may speak for the node it announces (see StreamContext). */
+  readonly authorizeNode?: StreamContext["authorizeNode"];
 }
 
 export const DEFAULT_LIMITS: XdsLimits = {
@@ -94,6 +136,7 @@ export class XdsServer {
         options.onStreamClosed?.(stream.id, stream.node.id);
       },
       ...(options.onAnswer === undefined ? {} : { answered: options.onAnswer }),
+      ...(options.authorizeNode === undefined ? {} : { authorizeNode: options.authorizeNode }),
     };
     this.#grpc.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: ServerDuplexStream<Decoded<SotwRequest>, Buffer>) =>
@@ -101,14 +144,7 @@ export class XdsServer {
       DeltaAggregatedResources: (call: ServerDuplexStream<Decoded<DeltaRequest>, Buffer>) =>
         this.#accept(call, (id) => new DeltaStream(id, "delta", call, this.#context)),
     });
-    const credentials =
-      options.tls === undefined
-        ? ServerCredentials.createInsecure()
-        : ServerCredentials.createSsl(
-            options.tls.clientCa,
-            [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
-            true,
-          );
+    const credentials = serverCredentials(options.tls);
     const injector = this.#grpc.createConnectionInjector(credentials);
     this.#net = createServer({ noDelay: true }, (socket) => {
       const key = peerKey(socket.remoteAddress, socket.remotePort);
