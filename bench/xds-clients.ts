@@ -4,7 +4,11 @@
  * LDS, named EDS and RDS, an ACK for every response). Requests are
  * hand-encoded and responses only scanned (version, nonce, type, size), so
  * this process spends its time on the wire, not on protobuf. Driven over IPC
- * by bench/xds.ts.
+ * by bench/xds.ts and bench/xds-fanout.ts.
+ *
+ * With `order: "envoy"` a stream subscribes as Envoy does: CDS and LDS
+ * wildcard first, EDS for the clusters once CDS arrived, RDS for the route
+ * configurations once LDS arrived; otherwise every type is asked for at once.
  */
 import { Client, type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 
@@ -18,6 +22,8 @@ interface Start {
   readonly mode: Mode;
   /** Type URL → names to subscribe to (empty: wildcard). */
   readonly subscriptions: Readonly<Record<string, readonly string[]>>;
+  /** "envoy": named types only after the type that names them arrived (default: all at once). */
+  readonly order?: "envoy" | "all";
 }
 interface Collect {
   readonly cmd: "collect";
@@ -26,7 +32,21 @@ interface Collect {
   readonly settleMs: number;
   readonly timeoutMs: number;
 }
-type Command = Start | { readonly cmd: "mark" } | Collect | { readonly cmd: "stop" };
+type Command =
+  | Start
+  | { readonly cmd: "mark" }
+  | Collect
+  | { readonly cmd: "clock" }
+  | { readonly cmd: "memory" }
+  | { readonly cmd: "stop" };
+
+/** Envoy asks for a named type once the type naming its resources arrived: clusters name endpoints, listeners routes. */
+const NAMED_AFTER: Readonly<Record<string, string>> = {
+  "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment":
+    "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  "type.googleapis.com/envoy.config.route.v3.RouteConfiguration":
+    "type.googleapis.com/envoy.config.listener.v3.Listener",
+};
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -128,7 +148,8 @@ function startOne(index: number, start: Start): void {
   call.on("error", () => {});
   const node = field(start.mode === "sotw" ? 2 : 1, str(1, `bench-${index}`));
   let first = true;
-  for (const [typeUrl, names] of Object.entries(start.subscriptions)) {
+  const request = (typeUrl: string) => {
+    const names = start.subscriptions[typeUrl] ?? [];
     const parts =
       start.mode === "sotw"
         ? [str(4, typeUrl), namesOf("sotw", typeUrl, names)]
@@ -136,6 +157,13 @@ function startOne(index: number, start: Start): void {
     if (first) parts.unshift(node);
     first = false;
     call.write(Buffer.concat(parts));
+  };
+  const envoyOrder = start.order === "envoy";
+  const later = new Map<string, string>(); // type that names them → named type, asked for on its arrival
+  for (const typeUrl of Object.keys(start.subscriptions)) {
+    const after = NAMED_AFTER[typeUrl];
+    if (envoyOrder && after !== undefined && after in start.subscriptions) later.set(after, typeUrl);
+    else request(typeUrl);
   }
   call.on("data", (bytes: Buffer) => {
     const at = now();
@@ -145,6 +173,12 @@ function startOne(index: number, start: Start): void {
     tracked.version.set(r.typeUrl, r.version);
     if (!tracked.changedAt.has(r.typeUrl) && tracked.base.get(r.typeUrl) !== r.version)
       tracked.changedAt.set(r.typeUrl, at);
+    const next = later.get(r.typeUrl);
+    if (next !== undefined) {
+      // Envoy subscribes to the endpoints of new clusters (the routes of new listeners) before it ACKs them.
+      later.delete(r.typeUrl);
+      request(next);
+    }
     // ACK: the version and nonce, and (SotW) the full subscription again.
     const ack =
       start.mode === "sotw"
@@ -191,6 +225,11 @@ process.on("message", async (command: Command) => {
     const ok = await until(() => synced() === clients.length, 600_000);
     clearInterval(progress);
     send({ event: "synced", ok, clients: clients.length, ms: now() - started });
+  } else if (command.cmd === "clock") {
+    send({ event: "clock", now: now() });
+  } else if (command.cmd === "memory") {
+    const m = process.memoryUsage();
+    send({ event: "memory", rss: m.rss, heapUsed: m.heapUsed, clients: clients.length });
   } else if (command.cmd === "mark") {
     for (const c of clients) {
       c.tracked.base = new Map(c.tracked.version);
