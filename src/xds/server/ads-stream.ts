@@ -61,12 +61,25 @@ export interface StreamContext {
   readonly answered?: (answer: XdsAnswer) => void;
 }
 
-/** A response sent for one type, as remembered for ACK/NACK matching and status. */
+/**
+ * A response sent for one type, as remembered for ACK/NACK matching and
+ * status. Its lists are the response's own (shared by every stream that got
+ * the same shared response), never copied per stream: an idle client holds
+ * a few records of pointers, whatever the size of its configuration.
+ */
 interface Sent extends SentStatus {
-  /** Some of its resource names, for the NACK log. */
-  readonly names: readonly string[];
-  /** Every resource it carried (shared with the snapshot, not copied). */
+  /** Every resource it carried (the snapshot's entries). */
   readonly entries: readonly ResourceEntry[];
+  /** The names it said were removed. */
+  readonly removedNames: readonly string[];
+}
+
+/** Some of a response's resource names, for the NACK log. */
+function namesOf(sent: Sent): string[] {
+  return [
+    ...sent.entries.slice(0, NAMES_IN_LOG).map((e) => e.name),
+    ...sent.removedNames.slice(0, NAMES_IN_LOG),
+  ];
 }
 
 interface TypeRecord {
@@ -274,7 +287,8 @@ export abstract class AdsStream<Request> {
 
   protected nack(typeUrl: string, version: string, nonce: string, error: string): void {
     const record = this.#record(typeUrl);
-    const names = this.sentWithNonce(typeUrl, nonce)?.names ?? [];
+    const sent = this.sentWithNonce(typeUrl, nonce);
+    const names = sent === undefined ? [] : namesOf(sent);
     record.nacked = { version, nonce, at: new Date().toISOString(), error, resources: names };
     record.nacks++;
     this.answered(typeUrl, nonce);
@@ -438,23 +452,20 @@ export abstract class AdsStream<Request> {
     const shared = sharedResponse(update, this.lastSent(state.typeUrl)?.nonce, encode);
     if (shared !== undefined) return shared;
     const nonce = String(++this.#nonce);
-    return { nonce, bytes: encode(nonce) };
+    return { nonce, bytes: encode(nonce), resources: update.resources, removed: update.removed };
   }
 
   #send(state: TypeState, update: TypeUpdate): void {
-    const { nonce, bytes } = this.#encodeResponse(state, update);
+    const { nonce, bytes, resources, removed } = this.#encodeResponse(state, update);
     const record = this.#record(state.typeUrl);
     record.sent.push({
       version: update.version,
       nonce,
       at: new Date().toISOString(),
-      resources: update.resources.length,
-      removed: update.removed.length,
-      names: [
-        ...update.resources.slice(0, NAMES_IN_LOG).map((e) => e.name),
-        ...update.removed.slice(0, NAMES_IN_LOG),
-      ],
-      entries: update.resources,
+      resources: resources.length,
+      removed: removed.length,
+      entries: resources,
+      removedNames: removed,
     });
     if (record.sent.length > REMEMBERED_RESPONSES) record.sent.shift();
     this.#unanswered.set(state.typeUrl, { nonce, at: Date.now() });
