@@ -25,6 +25,7 @@ type Command =
 
 const size = JSON.parse(process.env.FANOUT_SIZE ?? "") as BenchSize;
 const maxStreams = Number(process.env.FANOUT_MAX_STREAMS ?? DEFAULT_LIMITS.maxStreams);
+const maxBytesInFlight = Number(process.env.FANOUT_BUDGET ?? DEFAULT_LIMITS.maxBytesInFlight);
 const now = () => performance.timeOrigin + performance.now();
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -42,7 +43,7 @@ if (!published.ok) throw new Error(`publish failed: ${JSON.stringify(published.i
 const server = new XdsServer({
   cache,
   logger: pino({ level: "silent" }),
-  limits: { ...DEFAULT_LIMITS, maxStreams },
+  limits: { ...DEFAULT_LIMITS, maxStreams, maxBytesInFlight },
 });
 const { port } = await server.listen("127.0.0.1", 0);
 

@@ -17,8 +17,13 @@
  * Flags: --steps 1000,2000,5000,10000 --processes 4 --routes 100 (Services as
  * many, Gateways routes/10, 10 endpoints each), --trim (malloc_trim at every
  * step, to separate memory the allocator keeps from memory in use),
- * --heap-summary (a V8 heap snapshot at 0 clients and at the first step,
- * summed by constructor: what the heap per client is made of).
+ * --heap-summary (a V8 heap snapshot at the first two steps, summed by
+ * constructor: what the heap per client is made of), --budget-mib N (the
+ * server's bytes of responses in flight, default the server's default),
+ * --glibc-tunables S (the server's GLIBC_TUNABLES, default what bin/strait
+ * sets for `strait run`; "" for glibc's defaults). --heap-summary writes and
+ * parses heap snapshots in the server: its memory readings after the first
+ * step are then not clean.
  */
 import { execFileSync, fork } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
@@ -26,6 +31,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { TYPE_URLS } from "../src/xds/proto/index.ts";
+import { DEFAULT_LIMITS } from "../src/xds/server/index.ts";
 import type { BenchSize } from "./generate.ts";
 
 const { values } = parseArgs({
@@ -36,6 +42,9 @@ const { values } = parseArgs({
     trim: { type: "boolean", default: false },
     "no-malloc-stats": { type: "boolean", default: false },
     "heap-summary": { type: "boolean", default: false },
+    // What bin/strait sets for `strait run`; --glibc-tunables "" for glibc's defaults.
+    "glibc-tunables": { type: "string", default: "glibc.malloc.mmap_threshold=131072" },
+    "budget-mib": { type: "string", default: String(DEFAULT_LIMITS.maxBytesInFlight / 1048576) },
   },
 });
 const STEPS = values.steps.split(",").map(Number);
@@ -121,7 +130,10 @@ const serverEnv: NodeJS.ProcessEnv = {
   ...process.env,
   FANOUT_SIZE: JSON.stringify(size),
   FANOUT_MAX_STREAMS: String(MAX * 2),
+  FANOUT_BUDGET: String(Number(values["budget-mib"]) * 1048576),
 };
+if (values["glibc-tunables"] === "") delete serverEnv.GLIBC_TUNABLES;
+else serverEnv.GLIBC_TUNABLES = values["glibc-tunables"];
 if (!values["no-malloc-stats"]) {
   const so = join(work, "malloc-stats.so");
   execFileSync("cc", [
@@ -173,7 +185,6 @@ const heapSummary = async () => {
   rmSync(join(work, "heap.heapsnapshot"), { force: true });
   heapAt.push(r.summary as HeapSummary);
 };
-await heapSummary();
 
 let connected = 0;
 for (const step of STEPS) {
@@ -201,7 +212,7 @@ for (const step of STEPS) {
     "memory",
   )) as unknown as Memory;
   memoryAt.push(m);
-  if (heapAt.length === 1) await heapSummary();
+  if (memoryAt.length <= 3) await heapSummary();
   load.push(loadavg());
   process.stderr.write(
     `xds-fanout: ${m.clients} clients, RSS ${round(m.rss / 1048576)} MiB, heap ${round(m.heapUsed / 1048576)} MiB\n`,
@@ -243,11 +254,11 @@ rmSync(work, { recursive: true, force: true });
 
 // ---- the report ----
 
-/** Per client, the constructors whose heap grew most between 0 clients and the first step. */
+/** Per client, the constructors whose heap grew most between the first two steps. */
 function heapGrowth(): Record<string, { perClient: number; bytesPerClient: number }> | undefined {
   const [before, at] = heapAt;
   if (before === undefined || at === undefined) return undefined;
-  const clients = STEPS[0] as number;
+  const clients = (STEPS[1] as number) - (STEPS[0] as number);
   return Object.fromEntries(
     Object.entries(at)
       .map(([key, v]) => {
@@ -280,6 +291,8 @@ console.log(
       size,
       resources: ready.resources,
       processes: PROCESSES,
+      budgetMiB: Number(values["budget-mib"]),
+      glibcTunables: serverEnv.GLIBC_TUNABLES ?? null,
       loadAverage: load.map((l) => l.map((n) => round(n, 2))),
       firstSync,
       memoryMiB: memoryAt.map((m) => ({
