@@ -42,6 +42,8 @@ const { values } = parseArgs({
     trim: { type: "boolean", default: false },
     "no-malloc-stats": { type: "boolean", default: false },
     "heap-summary": { type: "boolean", default: false },
+    /** Profile the server for this many ms from the route change (self time by function). */
+    "profile-ms": { type: "string" },
     // What bin/strait sets for `strait run`; --glibc-tunables "" for glibc's defaults.
     "glibc-tunables": { type: "string", default: "glibc.malloc.mmap_threshold=131072" },
     "budget-mib": { type: "string", default: String(DEFAULT_LIMITS.maxBytesInFlight / 1048576) },
@@ -175,7 +177,7 @@ type Memory = Record<string, unknown> & {
   afterTrim?: { rss: number; malloc?: Record<string, number> };
 };
 const memoryAt: Memory[] = [];
-const firstSync: { clients: number; ms: number; ok: boolean }[] = [];
+const firstSync: Record<string, unknown>[] = [];
 memoryAt.push((await server.ask({ cmd: "memory", trim: values.trim }, "memory")) as unknown as Memory);
 type HeapSummary = Record<string, { count: number; bytes: number }>;
 const heapAt: HeapSummary[] = [];
@@ -205,7 +207,14 @@ for (const step of STEPS) {
     }),
   );
   connected = step;
-  firstSync.push({ clients: add, ms: round(now() - t, 0), ok: replies.every((r) => r.ok === true) });
+  firstSync.push({
+    clients: add,
+    ms: round(now() - t, 0),
+    ok: replies.every((r) => r.ok === true),
+    // Since the start, in all load processes: streams that failed and were opened again.
+    streamErrors: replies.reduce((n, r) => n + Number(r.streamErrors), 0),
+    errorsByReason: replies.map((r) => r.errorsByReason),
+  });
   await new Promise((r) => setTimeout(r, 2000));
   const m = (await server.ask(
     { cmd: "memory", trim: values.trim || step === MAX },
@@ -224,7 +233,9 @@ for (const step of STEPS) {
 const serverClock = await clockOffset(server);
 const loaderClocks = await Promise.all(loaders.map(clockOffset));
 await Promise.all(loaders.map((l) => l.ask({ cmd: "mark" }, "marked")));
-const changed = await server.ask({ cmd: "change" }, "changed");
+const profileMs = values["profile-ms"] === undefined ? {} : { profileMs: Number(values["profile-ms"]) };
+const collecting = server.ask({ cmd: "change", ...profileMs }, "changed");
+const changed = await collecting;
 const t0 = Number(changed.t0) - serverClock.offset; // in our clock
 const collected = await Promise.all(
   loaders.map((l, i) =>
@@ -245,6 +256,8 @@ const latencies = collected
   .filter((n) => !Number.isNaN(n))
   .sort((a, b) => a - b);
 const bytes = collected.flatMap((r) => r.bytes as number[]);
+// Measured after the clients' settle time: the change's pushes and the ACKs they brought back.
+const serverBusy = await server.ask({ cmd: "busy" }, "busy");
 const loaderMemory = await Promise.all(loaders.map((l) => l.ask({ cmd: "memory" }, "memory")));
 
 for (const l of loaders) l.tell({ cmd: "stop" });
@@ -332,6 +345,12 @@ console.log(
           max: round(latencies.at(-1) ?? Number.NaN),
         },
         bytesPerClient: Math.round(bytes.reduce((a, b) => a + b, 0) / bytes.length),
+        // From the change until the collection ended (the last receipt plus 1 s): who had work to do.
+        serverBusyMs: { loop: round(Number(serverBusy.loopActiveMs)), cpu: round(Number(serverBusy.cpuMs)) },
+        loaderBusyMs: collected.map((r) => ({
+          loop: round(Number(r.loopActiveMs)),
+          cpu: round(Number(r.cpuMs)),
+        })),
         clockOffsetsMs: {
           server: round(serverClock.offset, 3),
           loaders: loaderClocks.map((c) => round(c.offset, 3)),
@@ -339,6 +358,7 @@ console.log(
         },
       },
       heapGrowthPerClient: heapGrowth(),
+      serverProfileMs: changed.profileMs,
       loaderRssMiB: loaderMemory.map((m) => MiB(Number(m.rss))),
     },
     null,
