@@ -147,7 +147,7 @@ async function profiled(ms: number, run: () => ReturnType<typeof change>) {
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.setSamplingInterval", { interval: 1000 });
   await session.post("Profiler.start");
   const result = run();
   await new Promise((r) => setTimeout(r, ms));
@@ -155,8 +155,14 @@ async function profiled(ms: number, run: () => ReturnType<typeof change>) {
   session.disconnect();
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
+  const byFile = new Map<string, number>();
   profile.samples.forEach((id, i) => {
     const frame = byId.get(id)?.callFrame;
+    const file =
+      frame === undefined
+        ? "?"
+        : frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/src\//, "src/") || frame.functionName;
+    byFile.set(file, (byFile.get(file) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
     const where =
       frame === undefined
         ? "?"
@@ -164,7 +170,12 @@ async function profiled(ms: number, run: () => ReturnType<typeof change>) {
     self.set(where, (self.get(where) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   });
   const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 30);
-  return { ...result, profileMs: Object.fromEntries(top.map(([k, v]) => [k, Math.round(v)])) };
+  const files = [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 30);
+  return {
+    ...result,
+    profileMs: Object.fromEntries(top.map(([k, v]) => [k, Math.round(v)])),
+    profileByFileMs: Object.fromEntries(files.map(([k, v]) => [k, Math.round(v)])),
+  };
 }
 
 /** The event loop's use and the process's CPU time from the last change on. */

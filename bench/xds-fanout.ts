@@ -359,6 +359,7 @@ console.log(
       },
       heapGrowthPerClient: heapGrowth(),
       serverProfileMs: changed.profileMs,
+      serverProfileByFileMs: changed.profileByFileMs,
       loaderRssMiB: loaderMemory.map((m) => MiB(Number(m.rss))),
     },
     null,
