@@ -31,6 +31,7 @@ import type { Decoded } from "./requests.ts";
 import type { SendBudget } from "./send-budget.ts";
 import { type EncodedResponse, sharedResponse } from "./shared-responses.ts";
 import { type SubscriptionChange, TypeState, type TypeUpdate } from "./type-state.ts";
+import type { WriteDeadlines } from "./write-deadlines.ts";
 
 export interface XdsLimits {
   /** Open streams over all clients; more are refused with RESOURCE_EXHAUSTED. */
@@ -54,6 +55,8 @@ export interface StreamContext {
   readonly metrics: XdsMetrics | undefined;
   readonly limits: XdsLimits;
   readonly budget: SendBudget;
+  /** The write timeout of every stream (one timer for all). */
+  readonly deadlines: WriteDeadlines;
   /** Ends the client's connection at once (it stopped reading). */
   readonly cutOff: (peer: string) => void;
   readonly closed: (stream: AdsStream<unknown>) => void;
@@ -95,6 +98,22 @@ const REMEMBERED_RESPONSES = 4;
 export const ACK_WAIT_MS = 2000;
 const NAMES_IN_LOG = 10;
 
+/**
+ * Work for the next turn of the event loop, with one setImmediate for all of
+ * it: a snapshot change schedules every stream at once, and an Immediate per
+ * stream was 10,000 timer objects per push. Each task catches its own errors.
+ */
+const soon: (() => void)[] = [];
+function runSoon(task: () => void): void {
+  soon.push(task);
+  if (soon.length === 1) setImmediate(runDue);
+}
+function runDue(): void {
+  // Tasks scheduled while these run wait for the next turn, as with setImmediate.
+  const due = soon.splice(0);
+  for (const task of due) task();
+}
+
 export abstract class AdsStream<Request> {
   readonly id: number;
   readonly mode: "sotw" | "delta";
@@ -114,7 +133,6 @@ export abstract class AdsStream<Request> {
   #cancelWait: (() => void) | undefined;
   #scheduled = false;
   #closed = false;
-  #writeTimer: NodeJS.Timeout | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
   /** Types with a response the client has not answered yet: nonce and when it was sent. */
   readonly #unanswered = new Map<string, { nonce: string; at: number }>();
@@ -344,11 +362,13 @@ export abstract class AdsStream<Request> {
   protected schedule(): void {
     if (this.#scheduled || this.#writing || this.#closed) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#pump();
-    });
+    runSoon(this.#pumpScheduled);
   }
+
+  readonly #pumpScheduled = (): void => {
+    this.#scheduled = false;
+    this.#pump();
+  };
 
   // ---- internals ----
 
@@ -485,9 +505,9 @@ export abstract class AdsStream<Request> {
       },
       "xDS push",
     );
-    this.#writeTimer = setTimeout(() => this.#tooSlow(), this.context.limits.writeTimeoutMs);
+    this.context.deadlines.start(this, () => this.#tooSlow());
     this.#call.write(bytes, () => {
-      clearTimeout(this.#writeTimer);
+      this.context.deadlines.done(this);
       this.#releaseBudget();
       this.#writing = false;
       this.schedule();
@@ -515,7 +535,7 @@ export abstract class AdsStream<Request> {
   #cleanup(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#writeTimer);
+    this.context.deadlines.done(this);
     clearTimeout(this.#waitTimer);
     this.#cancelWait?.();
     this.#releaseBudget();

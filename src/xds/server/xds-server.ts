@@ -22,6 +22,7 @@ import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded, DeltaRequest, SotwRequest } from "./requests.ts";
 import { SendBudget } from "./send-budget.ts";
 import { SotwStream } from "./sotw-stream.ts";
+import { WriteDeadlines } from "./write-deadlines.ts";
 
 export interface XdsTls {
   /** PEM certificate chain the server presents. */
@@ -94,6 +95,7 @@ export class XdsServer {
       metrics: options.metrics,
       limits,
       budget: new SendBudget(limits.maxBytesInFlight),
+      deadlines: new WriteDeadlines(limits.writeTimeoutMs),
       cutOff: (peer) => this.#sockets.get(peer)?.destroy(),
       closed: (stream) => {
         this.#streams.delete(stream);
