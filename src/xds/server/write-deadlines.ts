@@ -3,8 +3,9 @@
  * stream with a response in flight registers when the write starts and
  * leaves when the client has taken it; a sweep a few times per timeout
  * cuts off the streams past their deadline. A timer per write cost a
- * setTimeout and a clearTimeout for every response: at 10,000 clients, a
- * fifth of a push's CPU time (bench/RESULTS.md, "xDS fan-out").
+ * setTimeout and a clearTimeout for every response, about a fifth of the
+ * server's CPU time for a push to 2,000 clients (bench/RESULTS.md, "xDS
+ * fan-out").
  *
  * Every write has the same timeout, so deadlines come in the order writes
  * start: the sweep looks at the oldest ones only. A stream is cut off
