@@ -197,16 +197,13 @@ let connected = 0;
 for (const step of STEPS) {
   const add = step - connected;
   const t = now();
+  // The new clients split evenly over the load processes, node ids numbered on from the last step.
+  const counts = loaders.map((_, i) => Math.floor(add / PROCESSES) + (i < add % PROCESSES ? 1 : 0));
   const replies = await Promise.all(
     loaders.map((l, i) => {
-      const count = Math.floor(add / PROCESSES) + (i < add % PROCESSES ? 1 : 0);
-      const from =
-        connected +
-        loaders
-          .slice(0, i)
-          .reduce((n, _, j) => n + Math.floor(add / PROCESSES) + (j < add % PROCESSES ? 1 : 0), 0);
+      const from = connected + counts.slice(0, i).reduce((a, b) => a + b, 0);
       return l.ask(
-        { cmd: "start", address, from, count, mode: "delta", order: "envoy", subscriptions },
+        { cmd: "start", address, from, count: counts[i], mode: "delta", order: "envoy", subscriptions },
         "synced",
       );
     }),
@@ -239,8 +236,7 @@ const serverClock = await clockOffset(server);
 const loaderClocks = await Promise.all(loaders.map(clockOffset));
 await Promise.all(loaders.map((l) => l.ask({ cmd: "mark" }, "marked")));
 const profileMs = values["profile-ms"] === undefined ? {} : { profileMs: Number(values["profile-ms"]) };
-const collecting = server.ask({ cmd: "change", ...profileMs }, "changed");
-const changed = await collecting;
+const changed = await server.ask({ cmd: "change", ...profileMs }, "changed");
 const t0 = Number(changed.t0) - serverClock.offset; // in our clock
 const collected = await Promise.all(
   loaders.map((l, i) =>
