@@ -32,6 +32,7 @@ import type { Decoded } from "./requests.ts";
 import type { SendBudget } from "./send-budget.ts";
 import { type EncodedResponse, sharedResponse } from "./shared-responses.ts";
 import { type SubscriptionChange, TypeState, type TypeUpdate } from "./type-state.ts";
+import type { WriteDeadlines } from "./write-deadlines.ts";
 
 export interface XdsLimits {
   /** Open streams over all clients; more are refused with RESOURCE_EXHAUSTED. */
@@ -55,6 +56,8 @@ export interface StreamContext {
   readonly metrics: XdsMetrics | undefined;
   readonly limits: XdsLimits;
   readonly budget: SendBudget;
+  /** The write timeout of every stream (one timer for all). */
+  readonly deadlines: WriteDeadlines;
   /** Ends the client's connection at once (it stopped reading). */
   readonly cutOff: (peer: string) => void;
   readonly closed: (stream: AdsStream<unknown>) => void;
@@ -70,12 +73,25 @@ export interface StreamContext {
   ) => string | undefined;
 }
 
-/** A response sent for one type, as remembered for ACK/NACK matching and status. */
+/**
+ * A response sent for one type, as remembered for ACK/NACK matching and
+ * status. Its lists are the response's own (shared by every stream that got
+ * the same shared response), never copied per stream: an idle client holds
+ * a few records of pointers, whatever the size of its configuration.
+ */
 interface Sent extends SentStatus {
-  /** Some of its resource names, for the NACK log. */
-  readonly names: readonly string[];
-  /** Every resource it carried (shared with the snapshot, not copied). */
+  /** Every resource it carried (the snapshot's entries). */
   readonly entries: readonly ResourceEntry[];
+  /** The names it said were removed. */
+  readonly removedNames: readonly string[];
+}
+
+/** Some of a response's resource names, for the NACK log. */
+function namesOf(sent: Sent): string[] {
+  return [
+    ...sent.entries.slice(0, NAMES_IN_LOG).map((e) => e.name),
+    ...sent.removedNames.slice(0, NAMES_IN_LOG),
+  ];
 }
 
 interface TypeRecord {
@@ -90,6 +106,22 @@ const REMEMBERED_RESPONSES = 4;
 /** How long later types wait for the answer to an earlier type's response. */
 export const ACK_WAIT_MS = 2000;
 const NAMES_IN_LOG = 10;
+
+/**
+ * Work for the next turn of the event loop, with one setImmediate for all of
+ * it: a snapshot change schedules every stream at once, and an Immediate per
+ * stream was 10,000 timer objects per push. Each task catches its own errors.
+ */
+const soon: (() => void)[] = [];
+function runSoon(task: () => void): void {
+  soon.push(task);
+  if (soon.length === 1) setImmediate(runDue);
+}
+function runDue(): void {
+  // Tasks scheduled while these run wait for the next turn, as with setImmediate.
+  const due = soon.splice(0);
+  for (const task of due) task();
+}
 
 export abstract class AdsStream<Request> {
   readonly id: number;
@@ -110,7 +142,6 @@ export abstract class AdsStream<Request> {
   #cancelWait: (() => void) | undefined;
   #scheduled = false;
   #closed = false;
-  #writeTimer: NodeJS.Timeout | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
   /** Types with a response the client has not answered yet: nonce and when it was sent. */
   readonly #unanswered = new Map<string, { nonce: string; at: number }>();
@@ -292,7 +323,8 @@ export abstract class AdsStream<Request> {
 
   protected nack(typeUrl: string, version: string, nonce: string, error: string): void {
     const record = this.#record(typeUrl);
-    const names = this.sentWithNonce(typeUrl, nonce)?.names ?? [];
+    const sent = this.sentWithNonce(typeUrl, nonce);
+    const names = sent === undefined ? [] : namesOf(sent);
     record.nacked = { version, nonce, at: new Date().toISOString(), error, resources: names };
     record.nacks++;
     this.answered(typeUrl, nonce);
@@ -348,11 +380,13 @@ export abstract class AdsStream<Request> {
   protected schedule(): void {
     if (this.#scheduled || this.#writing || this.#closed) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#pump();
-    });
+    runSoon(this.#pumpScheduled);
   }
+
+  readonly #pumpScheduled = (): void => {
+    this.#scheduled = false;
+    this.#pump();
+  };
 
   // ---- internals ----
 
@@ -456,23 +490,20 @@ export abstract class AdsStream<Request> {
     const shared = sharedResponse(update, this.lastSent(state.typeUrl)?.nonce, encode);
     if (shared !== undefined) return shared;
     const nonce = String(++this.#nonce);
-    return { nonce, bytes: encode(nonce) };
+    return { nonce, bytes: encode(nonce), resources: update.resources, removed: update.removed };
   }
 
   #send(state: TypeState, update: TypeUpdate): void {
-    const { nonce, bytes } = this.#encodeResponse(state, update);
+    const { nonce, bytes, resources, removed } = this.#encodeResponse(state, update);
     const record = this.#record(state.typeUrl);
     record.sent.push({
       version: update.version,
       nonce,
       at: new Date().toISOString(),
-      resources: update.resources.length,
-      removed: update.removed.length,
-      names: [
-        ...update.resources.slice(0, NAMES_IN_LOG).map((e) => e.name),
-        ...update.removed.slice(0, NAMES_IN_LOG),
-      ],
-      entries: update.resources,
+      resources: resources.length,
+      removed: removed.length,
+      entries: resources,
+      removedNames: removed,
     });
     if (record.sent.length > REMEMBERED_RESPONSES) record.sent.shift();
     this.#unanswered.set(state.typeUrl, { nonce, at: Date.now() });
@@ -492,9 +523,9 @@ export abstract class AdsStream<Request> {
       },
       "xDS push",
     );
-    this.#writeTimer = setTimeout(() => this.#tooSlow(), this.context.limits.writeTimeoutMs);
+    this.context.deadlines.start(this, () => this.#tooSlow());
     this.#call.write(bytes, () => {
-      clearTimeout(this.#writeTimer);
+      this.context.deadlines.done(this);
       this.#releaseBudget();
       this.#writing = false;
       this.schedule();
@@ -522,7 +553,7 @@ export abstract class AdsStream<Request> {
   #cleanup(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#writeTimer);
+    this.context.deadlines.done(this);
     clearTimeout(this.#waitTimer);
     this.#cancelWait?.();
     this.#releaseBudget();

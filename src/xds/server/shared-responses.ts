@@ -7,12 +7,19 @@
  * thousand writes. A nonce only has to tell one stream's responses apart;
  * shared ones are "s"-numbered, so they never collide with a stream's own.
  */
-import type { TypeSnapshot } from "../cache/type-snapshot.ts";
+import type { ResourceEntry, TypeSnapshot } from "../cache/type-snapshot.ts";
 import type { TypeUpdate } from "./type-state.ts";
 
 export interface EncodedResponse {
   readonly nonce: string;
   readonly bytes: Buffer;
+  /**
+   * What it carries: for a shared response, the arrays of the update it was
+   * first encoded for, so the streams that remember it (for ACK, NACK and
+   * status) hold one list between them instead of a copy each.
+   */
+  readonly resources: readonly ResourceEntry[];
+  readonly removed: readonly string[];
 }
 
 /** Distinct shared responses kept per snapshot (beyond that, clients are too different to share). */
@@ -38,7 +45,7 @@ export function sharedResponse(
   if (hit !== undefined) return hit.nonce === lastNonce ? undefined : hit;
   if (memo !== undefined && memo.size >= PER_SNAPSHOT) return undefined;
   const nonce = `s${++sharedNonce}`;
-  const shared = { nonce, bytes: encode(nonce) };
+  const shared = { nonce, bytes: encode(nonce), resources: update.resources, removed: update.removed };
   if (memo === undefined) {
     memo = new Map();
     responses.set(update.snapshot, memo);

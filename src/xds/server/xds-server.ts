@@ -22,6 +22,7 @@ import type { XdsMetrics } from "./metrics.ts";
 import type { Decoded, DeltaRequest, SotwRequest } from "./requests.ts";
 import { SendBudget } from "./send-budget.ts";
 import { SotwStream } from "./sotw-stream.ts";
+import { WriteDeadlines } from "./write-deadlines.ts";
 
 export interface XdsTls {
   /** PEM certificate chain the server presents. */
@@ -97,6 +98,12 @@ export const DEFAULT_LIMITS: XdsLimits = {
 /** Server pings keep idle connections honest (a vanished client is noticed within about a minute). */
 const KEEPALIVE_MS = 60_000;
 const KEEPALIVE_TIMEOUT_MS = 20_000;
+/**
+ * Connections the kernel queues before strait accepts them (capped by net.core.somaxconn). A
+ * fleet reconnects at once after a restart; with Node's default of 511, 10,000 Envoys
+ * overflowed the queue and a fifth of them were reset and had to retry (bench:xds-fanout).
+ */
+const LISTEN_BACKLOG = 4096;
 /** An xDS client needs one or two streams per connection; more is a misbehaving client. */
 const MAX_STREAMS_PER_CONNECTION = 16;
 
@@ -130,6 +137,7 @@ export class XdsServer {
       metrics: options.metrics,
       limits,
       budget: new SendBudget(limits.maxBytesInFlight),
+      deadlines: new WriteDeadlines(limits.writeTimeoutMs),
       cutOff: (peer) => this.#sockets.get(peer)?.destroy(),
       closed: (stream) => {
         this.#streams.delete(stream);
@@ -162,7 +170,7 @@ export class XdsServer {
       const onError = (cause: Error) =>
         reject(new StraitError(ERROR_CODES.NETWORK, `cannot listen for xDS on ${host}:${port}`, { cause }));
       this.#net.once("error", onError);
-      this.#net.listen(port, host, () => {
+      this.#net.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.#net.off("error", onError);
         resolve();
       });
