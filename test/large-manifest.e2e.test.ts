@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { gatewayApiDir } from "./support/gateway-api-data.ts";
-import { StraitProcess } from "./support/strait-process.ts";
+import { runArgs, StraitProcess } from "./support/strait-process.ts";
 
 const running: StraitProcess[] = [];
 const dirs: string[] = [];
@@ -69,19 +69,9 @@ describe("strait run -f with a large manifest", () => {
       "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: bad, namespace: app }\nspec: { rules: [{ backendRefs: [{ name: small, port: 99999 }] }] }\n";
     const text = `${largeManifest(24)}---\n${badRoute}`;
     writeFileSync(join(dir, "large.yaml"), text);
-    const proc = new StraitProcess([
-      "run",
-      "-f",
-      dir,
-      "--crds",
-      join(gatewayApiDir(), "config/crd/standard"),
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      "127.0.0.1:0",
-      "--envoy",
-      "none",
-    ]);
+    const proc = new StraitProcess(
+      runArgs(dir, { extra: ["--crds", join(gatewayApiDir(), "config/crd/standard")] }),
+    );
     running.push(proc);
     const loaded = proc.waitForLog((l) => l.msg === "manifests loaded", 120_000);
     let done = false;
@@ -123,17 +113,7 @@ describe("strait run -f with a large manifest", () => {
     const dir = mkdtempSync(join(tmpdir(), "strait-large-"));
     dirs.push(dir);
     writeFileSync(join(dir, "small.yaml"), service("small"));
-    const proc = new StraitProcess([
-      "run",
-      "-f",
-      dir,
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      "127.0.0.1:0",
-      "--envoy",
-      "none",
-    ]);
+    const proc = new StraitProcess(runArgs(dir));
     running.push(proc);
     const listening = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"));
     const base = `http://${String(listening.address)}`;

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO, StraitProcess } from "./support/strait-process.ts";
+import { REPO, runArgs, StraitProcess } from "./support/strait-process.ts";
 
 interface Tally {
   readonly id: number;
@@ -214,17 +214,7 @@ describe("GAMMA routes for proxyless gRPC (grpc-js-xds) through strait run -f", 
     writeFileSync(join(dir, "route.yaml"), ROUTE);
     writeFileSync(join(dir, "consumer.yaml"), CONSUMER_ROUTE);
     const xdsPort = await freePort("127.0.0.1");
-    strait = new StraitProcess([
-      "run",
-      "-f",
-      dir,
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      `127.0.0.1:${xdsPort}`,
-      "--envoy",
-      "none",
-    ]);
+    strait = new StraitProcess(runArgs(dir, { xdsAddress: `127.0.0.1:${xdsPort}` }));
     await strait.waitForLog((l) => l.msg === "xDS server listening");
     // One client names no namespace (the producer routes), one names web (its consumer route).
     client = new Caller(bootstrap(xdsPort, "e2e-gamma-client", {}));

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { REPO, StraitProcess } from "./support/strait-process.ts";
+import { REPO, runArgs, StraitProcess } from "./support/strait-process.ts";
 
 const running: StraitProcess[] = [];
 afterEach(async () => {
@@ -11,19 +11,7 @@ afterEach(async () => {
 
 async function startStandalone(dir: string): Promise<{ proc: StraitProcess; base: string }> {
   // Free ports only, and no managed Envoy: these tests are about the controller (the Envoy tests are in envoy.e2e).
-  const proc = new StraitProcess([
-    "run",
-    "-f",
-    dir,
-    "--http-address",
-    "127.0.0.1:0",
-    "--xds-address",
-    "127.0.0.1:0",
-    "--envoy",
-    "none",
-    "--log-level",
-    "debug",
-  ]);
+  const proc = new StraitProcess(runArgs(dir, { extra: ["--log-level", "debug"] }));
   running.push(proc);
   const line = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"));
   return { proc, base: `http://${String(line.address)}` };
@@ -49,18 +37,7 @@ describe("strait run -f (standalone)", () => {
       // Served an empty configuration before (an Envoy connecting would drop every listener).
       ["/nonexistent/manifests", [], "-f /nonexistent/manifests: no such file or folder"],
     ] as const) {
-      const proc = new StraitProcess([
-        "run",
-        "-f",
-        manifests,
-        "--http-address",
-        "127.0.0.1:0",
-        "--xds-address",
-        "127.0.0.1:0",
-        "--envoy",
-        "none",
-        ...flags,
-      ]);
+      const proc = new StraitProcess(runArgs(manifests, { extra: [...flags] }));
       running.push(proc);
       expect(await proc.exited, error).toBe(1);
       expect(proc.stderr.join("\n")).toContain(error);

@@ -15,7 +15,7 @@ import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syncState } from "../src/cli/commands/proxy-status.ts";
 import type { ClientStatus } from "../src/xds/server/index.ts";
-import { REPO, STRAIT_BIN, StraitProcess } from "./support/strait-process.ts";
+import { REPO, runArgs, STRAIT_BIN, StraitProcess } from "./support/strait-process.ts";
 
 interface CallLine {
   readonly at: number;
@@ -102,17 +102,7 @@ describe("proxyless gRPC (grpc-js-xds) through strait run -f", () => {
   let port = 0;
 
   const startStrait = async () => {
-    const proc = new StraitProcess([
-      "run",
-      "-f",
-      dir,
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      `127.0.0.1:${xdsPort}`,
-      "--envoy",
-      "none",
-    ]);
+    const proc = new StraitProcess(runArgs(dir, { xdsAddress: `127.0.0.1:${xdsPort}` }));
     await proc.waitForLog((l) => l.msg === "xDS server listening");
     return proc;
   };

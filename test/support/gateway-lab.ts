@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { ManagedEnvoy, resolveEnvoyBinary, type XdsApi } from "../../src/envoy/index.ts";
 import { freePort } from "./quickstart-copy.ts";
-import { StraitProcess } from "./strait-process.ts";
+import { runArgs, StraitProcess } from "./strait-process.ts";
 
 export interface Backend {
   readonly name: string;
@@ -143,19 +143,12 @@ ${filter}      backendRefs: [{ name: ${service}, port: 80 }]
   }
 
   async startStrait(): Promise<StraitProcess> {
-    const proc = new StraitProcess([
-      "run",
-      "-f",
-      this.dir,
-      "--http-address",
-      "127.0.0.1:0",
-      "--xds-address",
-      `127.0.0.1:${this.xdsPort}`,
-      "--envoy",
-      "none",
-      "--log-level",
-      process.env.GATEWAY_LAB_LOG_LEVEL ?? "info",
-    ]);
+    const proc = new StraitProcess(
+      runArgs(this.dir, {
+        xdsAddress: `127.0.0.1:${this.xdsPort}`,
+        extra: ["--log-level", process.env.GATEWAY_LAB_LOG_LEVEL ?? "info"],
+      }),
+    );
     const ops = await proc.waitForLog((l) => l.msg.startsWith("operations server listening"), 30_000);
     this.opsAddress = String(ops.address);
     this.strait = proc;

@@ -8,7 +8,7 @@ import { runPipeline } from "../../src/controller/pipeline.ts";
 import { parseManifestText } from "../../src/sources/manifests.ts";
 import { ResourceStore } from "../../src/sources/store.ts";
 import { type NodeConfig, prepareNodeConfig } from "../../src/xds/simulate/index.ts";
-import { StraitProcess } from "./strait-process.ts";
+import { runArgs, StraitProcess } from "./strait-process.ts";
 
 export const ADDRESS_POOL = ["127.0.1.0/24"];
 
@@ -69,17 +69,7 @@ export async function until<T>(
 
 /** `strait run -f dir` with its managed Envoy, once its operations server listens. */
 export async function startStrait(dir: string): Promise<StraitProcess> {
-  const proc = new StraitProcess([
-    "run",
-    "-f",
-    dir,
-    "--http-address",
-    "127.0.0.1:0",
-    "--xds-address",
-    "127.0.0.1:0",
-    "--envoy-admin-address",
-    "127.0.0.1:0",
-  ]);
+  const proc = new StraitProcess(runArgs(dir, { managedEnvoy: true }));
   await proc.waitForLog((l) => l.msg.startsWith("operations server listening"), 60_000);
   return proc;
 }

@@ -9,6 +9,33 @@ import { createInterface } from "node:readline";
 export const REPO = join(import.meta.dirname, "../..");
 export const STRAIT_BIN = join(REPO, "bin/strait");
 
+/**
+ * The arguments of a test's `strait run -f dir`: free ports only (the
+ * operations server on 127.0.0.1:0, xDS on `xdsAddress`, a free port unless
+ * given) and no managed Envoy, or with `managedEnvoy` one whose admin
+ * listens on a free port; `extra` flags after them.
+ */
+export function runArgs(
+  dir: string,
+  options: {
+    readonly xdsAddress?: string;
+    readonly managedEnvoy?: boolean;
+    readonly extra?: readonly string[];
+  } = {},
+): string[] {
+  return [
+    "run",
+    "-f",
+    dir,
+    "--http-address",
+    "127.0.0.1:0",
+    "--xds-address",
+    options.xdsAddress ?? "127.0.0.1:0",
+    ...(options.managedEnvoy === true ? ["--envoy-admin-address", "127.0.0.1:0"] : ["--envoy", "none"]),
+    ...(options.extra ?? []),
+  ];
+}
+
 export interface LogLine {
   readonly level: number;
   readonly msg: string;
