@@ -43,7 +43,7 @@ import type {
   envoy_config_route_v3_RouteAction as RouteAction,
 } from "../proto/envoy-types.ts";
 import { formatDuration } from "../proto/json-codec.ts";
-import { INVALID_BACKEND_CLUSTER } from "./route.ts";
+import { escapeRegex, INVALID_BACKEND_CLUSTER } from "./route.ts";
 
 /** Prefix of the clusters a refused route sends to; served to proxyless clients without endpoints. */
 export const PROXYLESS_UNSUPPORTED_CLUSTER = "strait/proxyless-unsupported";
@@ -64,10 +64,6 @@ export interface ProxylessRoutes {
   /** The clusters of refused routes and invalid backends, sorted: served without endpoints. */
   readonly empty: readonly string[];
   readonly notes: readonly ProxylessRouteNote[];
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function pathMatch(match: RouteMatch): EnvoyRouteMatch {

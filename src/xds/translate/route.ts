@@ -34,7 +34,8 @@ import { packAny } from "../proto/pack-any.ts";
  */
 export const INVALID_BACKEND_CLUSTER = "strait/invalid-backend";
 
-function escapeRegex(text: string): string {
+/** `text` as an RE2 pattern matching exactly it. */
+export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
