@@ -17,9 +17,16 @@
  * BENCH_WRITES_ONLY=1 measures only the policy writes, side by side: the
  * agent's `PUT /api/v1/desired-state` and `iptables-restore` of the same
  * rules, per size and round (no traffic, no L7, no pairs, no kernel cost).
+ *
+ * BENCH_ATTRIBUTION=N measures only where the cost over no policy goes, in N
+ * back-to-back triples (order rotating): no policy; strait-10 with the agent
+ * running (it reads and decodes every flow event on the same cores); strait-10
+ * with the agent stopped (SIGSTOP for the sample: the programs still run and
+ * write their events, which the full ring buffer then refuses) — and the
+ * agent's CPU time during the strait-10 samples.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { agentRequest } from "../src/agent/client.ts";
@@ -44,7 +51,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 /** Back-to-back pairs of none and strait-10, for the cost over no policy (see below). */
 const WRITES_ONLY = process.env.BENCH_WRITES_ONLY === "1";
-const PAIRS = WRITES_ONLY ? 0 : Number(process.env.BENCH_PAIRS ?? 15);
+const ATTRIBUTION = Number(process.env.BENCH_ATTRIBUTION ?? 0);
+const PAIRS = WRITES_ONLY || ATTRIBUTION > 0 ? 0 : Number(process.env.BENCH_PAIRS ?? 15);
 const TCP_LOAD = join(REPO, "build/bench/tcp-load");
 const CLIENT = CLIENT_IDENTITY;
 const SERVER = SERVER_IDENTITY;
@@ -245,6 +253,63 @@ async function main() {
       return performance.now() - t0;
     };
 
+    /** The agent's CPU time (user + system) so far, in ms (clock ticks of 10 ms). */
+    const agentCpuMs = () => {
+      const fields = readFileSync(`/proc/${agent.child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    };
+    const attribution = async () => {
+      const ratios = { running: [] as number[], stopped: [] as number[] };
+      const agentCpu: number[] = [];
+      const none = () => {
+        detach();
+        clearIptables();
+        return measure(client, server.ip, 8080).rate;
+      };
+      const running = async () => {
+        clearIptables();
+        await applyStrait(10);
+        const cpu0 = agentCpuMs();
+        const rate = measure(client, server.ip, 8080).rate;
+        agentCpu.push(agentCpuMs() - cpu0);
+        return rate;
+      };
+      const stopped = async () => {
+        clearIptables();
+        await applyStrait(10);
+        process.kill(agent.child.pid as number, "SIGSTOP");
+        try {
+          return measure(client, server.ip, 8080).rate;
+        } finally {
+          process.kill(agent.child.pid as number, "SIGCONT");
+        }
+      };
+      for (let i = 0; i < ATTRIBUTION; i++) {
+        const order = [0, 1, 2].map((k) => (k + i) % 3);
+        const rates: number[] = [];
+        for (const k of order) rates[k] = k === 0 ? none() : k === 1 ? await running() : await stopped();
+        ratios.running.push((rates[1] as number) / (rates[0] as number));
+        ratios.stopped.push((rates[2] as number) / (rates[0] as number));
+      }
+      const q = (values: number[], at: number) =>
+        Number(([...values].sort((a, b) => a - b)[Math.floor(at * (values.length - 1))] ?? 0).toFixed(3));
+      const spread = (values: number[]) => ({
+        median: q(values, 0.5),
+        q1: q(values, 0.25),
+        q3: q(values, 0.75),
+      });
+      return {
+        date: new Date().toISOString(),
+        loadAverage: { start: startLoad, end: loadavg().map((l) => Number(l.toFixed(2))) },
+        triples: ATTRIBUTION,
+        durationMs: DURATION_MS,
+        concurrency: CONCURRENCY,
+        straitVsNoneAgentRunning: spread(ratios.running),
+        straitVsNoneAgentStopped: spread(ratios.stopped),
+        agentCpuMsPerSample: spread(agentCpu),
+      };
+    };
+
     const samples = new Map<string, Sample[]>();
     const add = (name: string, s: Sample) => samples.set(name, [...(samples.get(name) ?? []), s]);
     /** Per size, one time per round (ms). */
@@ -269,6 +334,11 @@ async function main() {
       took(loadMs, `iptables-${n}`, performance.now() - t0);
       if (!WRITES_ONLY) add(`iptables-${n}`, measure(client, server.ip, 8080));
     };
+    if (ATTRIBUTION > 0) {
+      console.log(JSON.stringify(await attribution(), null, 2));
+      return;
+    }
+
     // Neighbours in time are the ones compared (strait vs iptables at a size, each vs none), and the
     // order flips every round, so drift on a shared machine spreads over all scenarios alike.
     for (let round = 0; round < ROUNDS; round++) {

@@ -121,6 +121,9 @@ function pod(objects: readonly Manifest[], kind: string, name: string): PodSpec 
 }
 
 /** The container's environment as the kubelet gives it: fieldRefs filled, $(VAR) references expanded. */
+/** Variables for the process's runtime, not strait settings: glibc's allocator tuning (bin/strait sets the same). */
+const RUNTIME_ENV = ["GLIBC_TUNABLES"];
+
 function environment(c: Container): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of c.env ?? []) {
@@ -138,9 +141,12 @@ function environment(c: Container): Record<string, string> {
   return out;
 }
 
-/** Every environment variable names a setting of `specs`, and the settings parser takes them all. */
+/**
+ * Every environment variable names a setting of `specs` (or is one of the
+ * runtime's, RUNTIME_ENV), and the settings parser takes them all.
+ */
 function settingsOf(specs: readonly SettingSpec[], env: Record<string, string>) {
-  const known = new Set(specs.map((s) => s.env));
+  const known = new Set([...specs.map((s) => s.env), ...RUNTIME_ENV]);
   for (const name of Object.keys(env)) expect(known, name).toContain(name);
   const settings = resolveSettings(specs, {}, env, undefined);
   for (const spec of specs) {

@@ -189,8 +189,11 @@ describe("Helm chart", () => {
     expect(env.get("STRAIT_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.namespace");
     expect(env.get("STRAIT_IDENTITY")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
     // STRAIT_XDS_ADDRESS belongs to the xDS server, whose settings land on another branch.
-    const known = new Set([...RUN_SETTINGS.map((s) => s.env), "STRAIT_XDS_ADDRESS"]);
+    // GLIBC_TUNABLES is glibc's, not a setting: the same mmap threshold bin/strait sets for `strait run`.
+    const known = new Set([...RUN_SETTINGS.map((s) => s.env), "STRAIT_XDS_ADDRESS", "GLIBC_TUNABLES"]);
     for (const name of env.keys()) expect(known, name).toContain(name);
+    const launcher = readFileSync(join(REPO, "bin/strait"), "utf8");
+    expect(launcher).toContain(`GLIBC_TUNABLES=${env.get("GLIBC_TUNABLES")?.value}`);
     const seconds = ["leaseDuration", "renewDeadline", "retryPeriod"].map((k) =>
       parseGatewayDuration(String(valueAt(`controller.leaderElection.${k}`))),
     );
