@@ -23,11 +23,12 @@
  * running (it reads and decodes every flow event on the same cores); strait-10
  * with the agent stopped (SIGSTOP for the sample: the programs still run and
  * write their events, which the full ring buffer then refuses) — and the
- * agent's CPU time during the strait-10 samples.
+ * agent's CPU time during the strait-10 samples; and the hook alone (a clsact
+ * qdisc on both host interfaces with no program in it).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { agentRequest } from "../src/agent/client.ts";
 import { Datapath } from "../src/datapath/datapath.ts";
@@ -259,19 +260,47 @@ async function main() {
       return (Number(fields[11]) + Number(fields[12])) * 10;
     };
     const attribution = async () => {
-      const ratios = { running: [] as number[], stopped: [] as number[] };
+      const ratios = { running: [] as number[], stopped: [] as number[], hookOnly: [] as number[] };
       const agentCpu: number[] = [];
+      /** The programs' run time as a share of the machine's CPU time (all cores) during a sample. */
+      const programShare: number[] = [];
+      const nsPerRun: number[] = [];
+      const CPUS = cpus().length;
+      execFileSync("sysctl", ["-qw", "kernel.bpf_stats_enabled=1"]);
+      stoppers.push(() => execFileSync("sysctl", ["-qw", "kernel.bpf_stats_enabled=0"]));
       const none = () => {
         detach();
         clearIptables();
         return measure(client, server.ip, 8080).rate;
       };
+      // The programs' own run time under this traffic (kernel.bpf_stats_enabled: run_time_ns and
+      // run_cnt per program, what `bpftool prog show` prints), summed over strait's programs.
+      const programStats = () => {
+        const progs = JSON.parse(
+          execFileSync("bpftool", ["prog", "show", "--json"], { encoding: "utf8" }),
+        ) as {
+          name?: string;
+          run_time_ns?: number;
+          run_cnt?: number;
+        }[];
+        const ours = progs.filter((p) => p.name === "from_endpoint" || p.name === "to_endpoint");
+        return {
+          ns: ours.reduce((sum, p) => sum + (p.run_time_ns ?? 0), 0),
+          runs: ours.reduce((sum, p) => sum + (p.run_cnt ?? 0), 0),
+        };
+      };
       const running = async () => {
         clearIptables();
         await applyStrait(10);
         const cpu0 = agentCpuMs();
+        const stats0 = programStats();
+        const t0 = process.hrtime.bigint();
         const rate = measure(client, server.ip, 8080).rate;
+        const wallNs = Number(process.hrtime.bigint() - t0);
+        const stats1 = programStats();
         agentCpu.push(agentCpuMs() - cpu0);
+        programShare.push((stats1.ns - stats0.ns) / wallNs / CPUS);
+        nsPerRun.push((stats1.ns - stats0.ns) / Math.max(1, stats1.runs - stats0.runs));
         return rate;
       };
       const stopped = async () => {
@@ -284,12 +313,24 @@ async function main() {
           process.kill(agent.child.pid as number, "SIGCONT");
         }
       };
+      // The hook alone: a clsact qdisc on both pods' host interfaces, no program in it.
+      const hookOnly = () => {
+        detach();
+        clearIptables();
+        for (const p of [client, server])
+          lab.inNode("tc", ["qdisc", "add", "dev", p.hostInterface, "clsact"]);
+        return measure(client, server.ip, 8080).rate;
+      };
+      const scenarios = [none, running, stopped, hookOnly];
       for (let i = 0; i < ATTRIBUTION; i++) {
-        const order = [0, 1, 2].map((k) => (k + i) % 3);
         const rates: number[] = [];
-        for (const k of order) rates[k] = k === 0 ? none() : k === 1 ? await running() : await stopped();
+        for (let j = 0; j < scenarios.length; j++) {
+          const k = (i + j) % scenarios.length;
+          rates[k] = await (scenarios[k] as () => number | Promise<number>)();
+        }
         ratios.running.push((rates[1] as number) / (rates[0] as number));
         ratios.stopped.push((rates[2] as number) / (rates[0] as number));
+        ratios.hookOnly.push((rates[3] as number) / (rates[0] as number));
       }
       const q = (values: number[], at: number) =>
         Number(([...values].sort((a, b) => a - b)[Math.floor(at * (values.length - 1))] ?? 0).toFixed(3));
@@ -306,7 +347,10 @@ async function main() {
         concurrency: CONCURRENCY,
         straitVsNoneAgentRunning: spread(ratios.running),
         straitVsNoneAgentStopped: spread(ratios.stopped),
+        clsactWithoutProgramsVsNone: spread(ratios.hookOnly),
         agentCpuMsPerSample: spread(agentCpu),
+        programsShareOfAllCpu: spread(programShare),
+        programNsPerRun: spread(nsPerRun),
       };
     };
 
