@@ -8,13 +8,24 @@
  * Run with --expose-gc (the npm script does) for a clean heap baseline.
  * `--routes N` scales the configuration as bench/manifests.ts does (one Gateway
  * per 50 routes, one Service per route), e.g. `--routes 50000`.
+ * `--changes N` sets the number of one-route changes (100), `--no-warm` skips
+ * the warm full pass, and `--profile` takes a CPU profile (node:inspector) of
+ * the change passes only and prints where their time goes, by self time per
+ * function and per file.
  */
+import { Session } from "node:inspector/promises";
 import { PipelineCache, runPipeline } from "../src/controller/pipeline.ts";
 import { LocalStatusWriter } from "../src/sources/status/local-status-writer.ts";
 import { generate, ISSUE_SIZE, route } from "./generate.ts";
 import { sizeFor } from "./manifests.ts";
 
-const CHANGES = 100;
+const flagValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const CHANGES = Number(flagValue("--changes") ?? 100);
+const PROFILE = process.argv.includes("--profile");
+const WARM = !process.argv.includes("--no-warm");
 const routesFlag = process.argv.indexOf("--routes");
 const SIZE = routesFlag < 0 ? ISSUE_SIZE : sizeFor(Number(process.argv[routesFlag + 1]));
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -29,6 +40,42 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+
+interface CpuProfile {
+  readonly nodes: readonly {
+    readonly id: number;
+    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  }[];
+  readonly samples?: readonly number[] | undefined;
+  readonly timeDeltas?: readonly number[] | undefined;
+}
+
+/** Self time (ms) by function and by file, the 15 largest of each, from a V8 CPU profile. */
+function profileSummary(p: CpuProfile) {
+  const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
+  const fns = new Map<string, number>();
+  const files = new Map<string, number>();
+  const samples = p.samples ?? [];
+  samples.forEach((id, i) => {
+    const frame = byId.get(id);
+    // The profiler's own stop call and idle time are not the passes'.
+    if (frame?.url === "node:inspector" || frame?.functionName === "(idle)") return;
+    const ms = (p.timeDeltas?.[i] ?? 0) / 1000;
+    const file = frame?.url.replace(/^.*\/(src|node_modules)\//, "$1/") || "(native)";
+    const fn = `${frame?.functionName || "(anonymous)"} ${file}:${(frame?.lineNumber ?? 0) + 1}`;
+    fns.set(fn, (fns.get(fn) ?? 0) + ms);
+    files.set(file, (files.get(file) ?? 0) + ms);
+  });
+  const top = (m: Map<string, number>) =>
+    Object.fromEntries(
+      [...m]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 15)
+        .map(([k, v]) => [k, Math.round(v)]),
+    );
+  const total = [...files.values()].reduce((a, b) => a + b, 0);
+  return { totalMs: Math.round(total), byFunction: top(fns), byFile: top(files) };
+}
 
 const generateStart = performance.now();
 const store = generate(SIZE);
@@ -62,6 +109,12 @@ sample();
 // Settle the start-up garbage (two full passes' worth), which is not what the change passes measure.
 gc?.();
 const changes: number[] = [];
+const session = PROFILE ? new Session() : undefined;
+if (session !== undefined) {
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+}
 for (let k = 1; k <= CHANGES; k++) {
   store.upsert("HTTPRoute", route((41 * k) % SIZE.routes, SIZE, k));
   const t = performance.now();
@@ -70,11 +123,13 @@ for (let k = 1; k <= CHANGES; k++) {
   sample();
   await statuses.write(out.statuses);
 }
+const profile =
+  session === undefined ? undefined : profileSummary((await session.post("Profiler.stop")).profile);
 
 // A fresh pass over the same final store, without the cache: the full-translation time when warm.
 const t2 = performance.now();
-runPipeline(store, { now: options.now, addressPool: options.addressPool });
-const warmFullMs = performance.now() - t2;
+if (WARM) runPipeline(store, { now: options.now, addressPool: options.addressPool });
+const warmFullMs = WARM ? performance.now() - t2 : Number.NaN;
 sample();
 
 gc?.();
@@ -108,6 +163,7 @@ console.log(
         p99: round(percentile(changes, 99)),
         max: round(Math.max(...changes)),
       },
+      ...(profile === undefined ? {} : { changePassesProfile: profile }),
       // peak: heap in use (garbage included) at the samples; live: after a full GC at the end.
       heapMiB: { afterGenerate: Math.round(baseHeap), peak: Math.round(peak), live: Math.round(liveHeap) },
     },
