@@ -56,6 +56,12 @@ describe("test hygiene", () => {
             );
         }
       }
+      // runArgs(dir, { xdsAddress }) (test/support/strait-process.ts): the address it is given.
+      for (const m of text.matchAll(/runArgs\([^)]*xdsAddress:\s*(`[^`]*`|"[^"]*"|[^,}\s]+)/g)) {
+        const value = (m[1] ?? "").trim();
+        if (!/:0["`]$/.test(value) && !/:\$\{[^}]+\}`$/.test(value))
+          offenders.push(`${relative(REPO, f)}: runArgs with xdsAddress ${value}`);
+      }
     }
     expect(offenders).toEqual([]);
   });

@@ -29,8 +29,9 @@ export function runArgs(
     dir,
     "--http-address",
     "127.0.0.1:0",
-    "--xds-address",
-    options.xdsAddress ?? "127.0.0.1:0",
+    ...(options.xdsAddress === undefined
+      ? ["--xds-address", "127.0.0.1:0"]
+      : ["--xds-address", options.xdsAddress]),
     ...(options.managedEnvoy === true ? ["--envoy-admin-address", "127.0.0.1:0"] : ["--envoy", "none"]),
     ...(options.extra ?? []),
   ];
