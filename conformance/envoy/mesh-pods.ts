@@ -233,18 +233,12 @@ export class MeshPods {
     request: TrafficRequest,
     extraHeaders: Readonly<Record<string, string>>,
   ): Promise<WireAnswer> {
-    const client = this.#clients.get(pod.ip);
-    if (client === undefined)
-      throw new Error(`no network namespace for the mesh client ${pod.namespace}/${pod.name}`);
-    const id = this.#next++;
-    return new Promise((resolve) => {
-      client.waiting.set(id, (answer) =>
-        resolve(answer.kind === "grpc" ? { kind: "failed", reason: "a gRPC answer to a request" } : answer),
-      );
-      client.helper.stdin?.write(
-        `${JSON.stringify({ id, target: { ...target, localAddress: pod.ip }, request, extraHeaders } satisfies MeshSend)}\n`,
-      );
-    });
+    return this.#ask(
+      pod,
+      (id) => ({ id, target: { ...target, localAddress: pod.ip }, request, extraHeaders }),
+      (answer) =>
+        answer.kind === "grpc" ? { kind: "failed", reason: "a gRPC answer to a request" } : answer,
+    );
   }
 
   /** Makes one unary gRPC call from inside the client Pod (its helper), as its HTTP requests are sent. */
@@ -254,21 +248,25 @@ export class MeshPods {
     method: string,
     metadata: Readonly<Record<string, string>>,
   ): Promise<{ code: number; message: string }> {
+    return this.#ask(
+      pod,
+      (id) => ({ id, target, grpc: { method, metadata } }),
+      (answer) =>
+        answer.kind === "grpc"
+          ? { code: answer.code, message: answer.message }
+          : { code: 14, message: answer.kind === "failed" ? answer.reason : "not a gRPC answer" },
+    );
+  }
+
+  /** One message to the client Pod's helper, and its answer as `read` takes it. */
+  #ask<T>(pod: Pod, message: (id: number) => MeshSend, read: (answer: MeshReply) => T): Promise<T> {
     const client = this.#clients.get(pod.ip);
     if (client === undefined)
       throw new Error(`no network namespace for the mesh client ${pod.namespace}/${pod.name}`);
     const id = this.#next++;
     return new Promise((resolve) => {
-      client.waiting.set(id, (answer) =>
-        resolve(
-          answer.kind === "grpc"
-            ? { code: answer.code, message: answer.message }
-            : { code: 14, message: answer.kind === "failed" ? answer.reason : "not a gRPC answer" },
-        ),
-      );
-      client.helper.stdin?.write(
-        `${JSON.stringify({ id, target, grpc: { method, metadata } } satisfies MeshSend)}\n`,
-      );
+      client.waiting.set(id, (answer) => resolve(read(answer)));
+      client.helper.stdin?.write(`${JSON.stringify(message(id))}\n`);
     });
   }
 
