@@ -30,8 +30,30 @@ export interface ProxylessResolverOptions {
   readonly clusterDomain?: string;
 }
 
-/** Backends by cluster name, kept while the model is the same object. */
-const backendIndex = new WeakMap<GatewayModel, ReadonlyMap<string, ServiceBackend>>();
+interface ModelIndex {
+  readonly backends: ReadonlyMap<string, ServiceBackend>;
+  readonly chains: ReadonlyMap<string, GatewayModel["mesh"]["chains"][number]>;
+  readonly tables: ReadonlyMap<string, GatewayModel["routeTables"][number]>;
+}
+
+/**
+ * Backends, mesh chains and route tables by name, kept while the model is the
+ * same object: every subscribed target resolves again on each publish.
+ */
+const modelIndex = new WeakMap<GatewayModel, ModelIndex>();
+
+function indexOf(model: GatewayModel): ModelIndex {
+  let index = modelIndex.get(model);
+  if (index === undefined) {
+    index = {
+      backends: new Map(model.backends.map((b) => [b.clusterName, b])),
+      chains: new Map(model.mesh.chains.map((c) => [c.name, c])),
+      tables: new Map(model.routeTables.map((t) => [t.name, t])),
+    };
+    modelIndex.set(model, index);
+  }
+  return index;
+}
 
 /**
  * The mesh routes of a Service port for clients of `namespace` (or of no
@@ -47,19 +69,13 @@ function meshRoutes(
   clusterName: string,
   namespace: string,
 ): ProxylessMeshRoutes | undefined {
-  const consumer = namespace === "" ? undefined : `${clusterName}/consumer/${namespace}`;
-  const chain =
-    model.mesh.chains.find((c) => consumer !== undefined && c.name === consumer) ??
-    model.mesh.chains.find((c) => c.name === clusterName && c.sourcePrefixes.length === 0);
+  const { backends, chains, tables } = indexOf(model);
+  const consumer = namespace === "" ? undefined : chains.get(`${clusterName}/consumer/${namespace}`);
+  const producer = chains.get(clusterName);
+  const chain = consumer ?? (producer?.sourcePrefixes.length === 0 ? producer : undefined);
   if (chain?.action.kind !== "http") return undefined;
-  const table = chain.action.routeTable;
-  const routes = model.routeTables.find((t) => t.name === table)?.virtualHosts.flatMap((v) => v.routes);
+  const routes = tables.get(chain.action.routeTable)?.virtualHosts.flatMap((v) => v.routes);
   if (routes === undefined) return undefined;
-  let backends = backendIndex.get(model);
-  if (backends === undefined) {
-    backends = new Map(model.backends.map((b) => [b.clusterName, b]));
-    backendIndex.set(model, backends);
-  }
   return { routes, backends };
 }
 
