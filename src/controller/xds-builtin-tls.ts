@@ -12,7 +12,7 @@ import type { CertificateAuthority } from "../auth/builtin-ca/authority.ts";
 import { issueXdsServerCertificate, RenewingCertificate } from "../auth/builtin-ca/xds-certificates.ts";
 import { derToPem, parseCertificate } from "../auth/certificate.ts";
 import { parseSpiffeId, type TrustDomain } from "../auth/spiffe-id.ts";
-import { NODE_KEY_METADATA, type NodeInfo } from "../xds/cache/node.ts";
+import { announcedNode, type NodeInfo } from "../xds/cache/node.ts";
 import type { XdsTls, XdsTlsSource } from "../xds/server/index.ts";
 
 export interface BuiltinXdsTls {
@@ -43,8 +43,7 @@ export function nodeAuthorization(
     const m = id?.ok && id.value.trustDomain === trustDomain ? NODE_CERT.exec(id.value.path) : null;
     if (m === null) return "the client certificate is not a node's xDS certificate";
     const certNode = m[1] ?? "";
-    const named = node.metadata[NODE_KEY_METADATA];
-    const announced = typeof named === "string" && named !== "" ? named : node.id;
+    const announced = announcedNode(node) ?? node.id;
     return announced === certNode
       ? undefined
       : `node ${certNode}'s certificate cannot speak for node "${announced}"`;

@@ -17,9 +17,15 @@ export interface NodeInfo {
 
 export const NODE_KEY_METADATA = "strait.dev/node";
 
-export function nodeKey(node: NodeInfo): string {
+/** The Kubernetes node a client announces (`strait.dev/node`), or undefined. */
+export function announcedNode(node: NodeInfo): string | undefined {
   const named = node.metadata[NODE_KEY_METADATA];
-  return typeof named === "string" && named !== "" ? `node/${named}` : `id/${node.id}`;
+  return typeof named === "string" && named !== "" ? named : undefined;
+}
+
+export function nodeKey(node: NodeInfo): string {
+  const named = announcedNode(node);
+  return named !== undefined ? `node/${named}` : `id/${node.id}`;
 }
 
 /** Whether a node key names a Kubernetes node (the client announced `strait.dev/node`). */
