@@ -8,6 +8,7 @@
  * (`enforced`), only what an entry allows passes, and a deny entry wins over
  * any allow entry that also matches.
  */
+import type { NodeEncryption } from "./encryption.ts";
 import type { ResourceRef } from "./resource-ref.ts";
 
 /**
@@ -38,9 +39,12 @@ export type L4Protocol = "TCP" | "UDP" | "SCTP" | "ICMP" | "ANY";
 
 /**
  * Mutual authentication a flow needs before it may pass
- * (`authentication.mode: required` maps to "mtls-spiffe").
+ * (`authentication.mode: required` maps to "mtls-spiffe"; with the
+ * controller's `--auth-encryption envoy`, to "mtls-spiffe-encrypted": a flow
+ * from another node must also come through the node Envoys' encrypted
+ * tunnel, see model/encryption.ts).
  */
-export type AuthType = "none" | "mtls-spiffe" | "always-fail";
+export type AuthType = "none" | "mtls-spiffe" | "mtls-spiffe-encrypted" | "always-fail";
 
 export interface PolicyEntry {
   readonly direction: Direction;
@@ -167,4 +171,6 @@ export interface NodePolicy {
   readonly l7: readonly L7Policy[];
   readonly ipcache: readonly IpcacheEntry[];
   readonly identities: readonly IdentityInfo[];
+  /** With `--auth-encryption envoy`: the flows this node's Envoy encrypts and accepts encrypted. */
+  readonly encryption?: NodeEncryption;
 }

@@ -22,7 +22,12 @@ export const POLICY_ENTRY = layout("policy_entry", [
 ]);
 
 export const POLICY_FLAGS = { DENY: 0x01 } as const;
-export const AUTH_TYPES: Readonly<Record<AuthType, number>> = { none: 0, "mtls-spiffe": 1, "always-fail": 2 };
+export const AUTH_TYPES: Readonly<Record<AuthType, number>> = {
+  none: 0,
+  "mtls-spiffe": 1,
+  "always-fail": 2,
+  "mtls-spiffe-encrypted": 3,
+};
 export const IPPROTO = { ANY: 0, ICMP: 1, TCP: 6, UDP: 17, SCTP: 132 } as const;
 
 export interface PolicyKey {

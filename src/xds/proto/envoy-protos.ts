@@ -70,6 +70,7 @@ export const STRAIT_TYPE_URLS = {
   authSettings: "type.googleapis.com/strait.v1.AuthSettings",
   endpointPolicy: "type.googleapis.com/strait.v1.EndpointPolicy",
   meshService: "type.googleapis.com/strait.v1.MeshService",
+  encryptPolicy: "type.googleapis.com/strait.v1.EncryptPolicy",
 } as const;
 
 export type EnvoyTypeUrl = (typeof TYPE_URLS)[keyof typeof TYPE_URLS];

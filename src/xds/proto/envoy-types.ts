@@ -3065,10 +3065,24 @@ export type strait_v1_AuthSettings = {
 };
 
 /** strait.v1.AuthType */
-export type strait_v1_AuthType = "AUTH_NONE" | "MTLS_SPIFFE" | "ALWAYS_FAIL";
+export type strait_v1_AuthType = "AUTH_NONE" | "MTLS_SPIFFE" | "ALWAYS_FAIL" | "MTLS_SPIFFE_ENCRYPTED";
 
 /** strait.v1.Direction */
 export type strait_v1_Direction = "DIRECTION_UNSPECIFIED" | "INGRESS" | "EGRESS";
+
+/** strait.v1.EncryptEntry */
+export type strait_v1_EncryptEntry = {
+  readonly remote_identity?: number;
+  readonly protocol?: strait_v1_Protocol;
+  readonly port?: number;
+  readonly proxy_port?: number;
+};
+
+/** strait.v1.EncryptPolicy */
+export type strait_v1_EncryptPolicy = {
+  readonly local_identity?: number;
+  readonly entries?: readonly strait_v1_EncryptEntry[];
+};
 
 /** strait.v1.EndpointPolicy */
 export type strait_v1_EndpointPolicy = {
@@ -3626,6 +3640,8 @@ export interface EnvoyMessages {
   "google.api.expr.v1alpha1.Type.MapType": google_api_expr_v1alpha1_Type_MapType;
   "google.rpc.Status": google_rpc_Status;
   "strait.v1.AuthSettings": strait_v1_AuthSettings;
+  "strait.v1.EncryptEntry": strait_v1_EncryptEntry;
+  "strait.v1.EncryptPolicy": strait_v1_EncryptPolicy;
   "strait.v1.EndpointPolicy": strait_v1_EndpointPolicy;
   "strait.v1.HostPrefix": strait_v1_HostPrefix;
   "strait.v1.Identity": strait_v1_Identity;

@@ -39,6 +39,7 @@ const AUTH: Readonly<Record<AuthType, strait_v1_AuthType>> = {
   none: "AUTH_NONE",
   "mtls-spiffe": "MTLS_SPIFFE",
   "always-fail": "ALWAYS_FAIL",
+  "mtls-spiffe-encrypted": "MTLS_SPIFFE_ENCRYPTED",
 };
 
 function entryJson(e: PolicyEntry): PolicyEntryJson {
