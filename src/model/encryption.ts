@@ -63,3 +63,31 @@ export interface NodeEncryption {
   /** SPIFFE trust domain of the SVIDs. */
   readonly trustDomain: string;
 }
+
+/**
+ * Where a node's agent writes the SVIDs its Envoy uses for the tunnel, as
+ * file-based SDS secrets, and where the controller's configuration points
+ * that Envoy: `<base>/<node>/`, so nodes sharing a machine (tests) or a
+ * hostPath never share files.
+ */
+export const DEFAULT_ENVOY_SVID_DIR = "/var/run/strait/envoy-svids";
+
+export function envoySvidDir(base: string, node: string): string {
+  return `${base.replace(/\/+$/, "")}/${node}`;
+}
+
+/** The file of one local identity's SVID (an SDS tls_certificate secret named svidSecretName). */
+export function svidFileName(identity: SecurityIdentity): string {
+  return `svid-${identity}.yaml`;
+}
+
+/** The file of the trust bundle (an SDS validation_context secret named bundleSecretName). */
+export const BUNDLE_FILE_NAME = "bundle.yaml";
+
+export function svidSecretName(trustDomain: string, identity: SecurityIdentity): string {
+  return `spiffe://${trustDomain}/identity/${identity}`;
+}
+
+export function bundleSecretName(trustDomain: string): string {
+  return `spiffe://${trustDomain}`;
+}
