@@ -186,6 +186,35 @@ export const RUN_SETTINGS = [
     clusterDefault: "strait.local",
   },
   {
+    flag: "auth-encryption",
+    key: "authEncryption",
+    env: "STRAIT_AUTH_ENCRYPTION",
+    type: "string",
+    description:
+      "Encryption of flows a policy requires authentication for (off or envoy): with envoy, such TCP flows between pods of different nodes go through the node Envoys' tunnel (HTTP/2 CONNECT over mutual TLS 1.3 with the identities' SVIDs, which the agents write for their Envoy with --envoy-svid-dir), and the destination refuses them in the clear.",
+    standaloneDefault: "off",
+    clusterDefault: "off",
+  },
+  {
+    flag: "auth-encryption-port",
+    key: "authEncryptionPort",
+    env: "STRAIT_AUTH_ENCRYPTION_PORT",
+    type: "string",
+    description: "With --auth-encryption envoy: the port of every node Envoy's inbound tunnel listener.",
+    standaloneDefault: "15008",
+    clusterDefault: "15008",
+  },
+  {
+    flag: "auth-encryption-svid-dir",
+    key: "authEncryptionSvidDir",
+    env: "STRAIT_AUTH_ENCRYPTION_SVID_DIR",
+    type: "string",
+    description:
+      "With --auth-encryption envoy: the folder under which each node's agent writes its Envoy's SVIDs (<folder>/<node>/, the agents' --envoy-svid-dir), as the node Envoys' configuration reads them.",
+    standaloneDefault: "/var/run/strait/envoy-svids",
+    clusterDefault: "/var/run/strait/envoy-svids",
+  },
+  {
     flag: "builtin-ca-dir",
     key: "builtinCaDir",
     env: "STRAIT_BUILTIN_CA_DIR",
@@ -559,4 +588,31 @@ export function controllerTrustDomain(settings: Settings): TrustDomain {
   const td = parseTrustDomain(stringSetting(settings, "trustDomain") ?? "strait.local");
   if (!td.ok) throw new StraitError(ERROR_CODES.CONFIG, `--trust-domain: ${td.error}`);
   return td.value;
+}
+
+/** `--auth-encryption` and its port and folder, checked; undefined when off. */
+export function controllerEncryption(
+  settings: Settings,
+): { readonly tunnelPort: number; readonly svidBase: string } | undefined {
+  const mode = stringSetting(settings, "authEncryption") ?? "off";
+  if (mode === "off") return undefined;
+  if (mode !== "envoy") {
+    throw new StraitError(ERROR_CODES.CONFIG, `--auth-encryption must be off or envoy, not "${mode}"`);
+  }
+  const portText = stringSetting(settings, "authEncryptionPort") ?? "15008";
+  const port = Number(portText);
+  if (!/^[0-9]+$/.test(portText) || port < 1 || port > 65535) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--auth-encryption-port must be a port (1-65535), not "${portText}"`,
+    );
+  }
+  const svidBase = stringSetting(settings, "authEncryptionSvidDir") ?? "/var/run/strait/envoy-svids";
+  if (!svidBase.startsWith("/")) {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      `--auth-encryption-svid-dir must be an absolute path, not "${svidBase}"`,
+    );
+  }
+  return { tunnelPort: port, svidBase };
 }

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { formatExclusion } from "../model/exclusion.ts";
 import type { DataPlaneRejection } from "../model/rejection.ts";
 import type { ResourceView } from "../resources/view.ts";
-import { controllerTrustDomain, type Settings, stringSetting } from "./config.ts";
+import { controllerEncryption, controllerTrustDomain, type Settings, stringSetting } from "./config.ts";
 import type { Reconciler } from "./controller.ts";
 import { PipelineCache, type PipelineOutput, type PolicySettings, runPipeline } from "./pipeline.ts";
 import { durationOf } from "./settings-check.ts";
@@ -18,7 +18,9 @@ export function policySettings(settings: Settings): PolicySettings {
   const accessLog = stringSetting(settings, "l7AccessLog");
   const trustDomain =
     stringSetting(settings, "trustDomain") === undefined ? undefined : controllerTrustDomain(settings);
+  const encryption = controllerEncryption(settings);
   return {
+    ...(encryption === undefined ? {} : { encryption }),
     ...(trustDomain === undefined ? {} : { trustDomain }),
     ...(clusterName === undefined ? {} : { clusterName }),
     ...(accessLog === undefined ? {} : { accessLog }),

@@ -23,6 +23,7 @@ import {
 import type { ResourceView } from "../resources/view.ts";
 import { TYPE_URLS } from "../xds/proto/envoy-protos.ts";
 import { agentResources, meshServiceResources } from "../xds/translate/agent-resources.ts";
+import { encryptionResources } from "../xds/translate/encryption.ts";
 import { type EnvoyResourceSet, translateGateway, XdsCache } from "../xds/translate/index.ts";
 import { l7Resources } from "../xds/translate/l7-policy.ts";
 import type { EnvoyResourceJson } from "../xds/translate/resource-set.ts";
@@ -44,6 +45,8 @@ export interface PolicySettings {
   readonly identityRecords?: readonly IdentityRecord[];
   /** How long an identity no pod has keeps its number before it is garbage-collected. */
   readonly identityGcAfterMs?: number;
+  /** `--auth-encryption envoy`: the tunnel's port and the agents' SVID folders' base. */
+  readonly encryption?: { readonly tunnelPort: number; readonly svidBase: string };
 }
 
 export const DEFAULT_TRUST_DOMAIN = "strait.local";
@@ -138,15 +141,27 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     ...(settings.identityRecords === undefined ? {} : { records: settings.identityRecords }),
     ...(settings.identityGcAfterMs === undefined ? {} : { identityGcAfterMs: settings.identityGcAfterMs }),
     ...(options.cache === undefined ? {} : { cache: options.cache.policy }),
+    ...(settings.encryption === undefined
+      ? {}
+      : {
+          encryption: {
+            tunnelPort: settings.encryption.tunnelPort,
+            trustDomain: settings.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+          },
+        }),
   });
   const nodeResources = new Map<string, NodeResources>();
   for (const node of policy.nodes) {
     const l7 = l7Resources(node, { accessLog: settings.accessLog ?? DEFAULT_L7_ACCESS_LOG });
+    const tunnel =
+      settings.encryption === undefined
+        ? undefined
+        : encryptionResources(node, { svidBase: settings.encryption.svidBase });
+    const listeners = new Map([...l7.listeners, ...(tunnel?.listeners ?? [])]);
+    const clusters = new Map([...l7.clusters, ...(tunnel?.clusters ?? [])]);
     nodeResources.set(node.node, {
       ...agentResources(node, { trustDomain: settings.trustDomain ?? DEFAULT_TRUST_DOMAIN }),
-      ...(l7.listeners.size === 0
-        ? {}
-        : { [TYPE_URLS.listener]: l7.listeners, [TYPE_URLS.cluster]: l7.clusters }),
+      ...(listeners.size === 0 ? {} : { [TYPE_URLS.listener]: listeners, [TYPE_URLS.cluster]: clusters }),
     });
   }
   const { resources, excluded } = translateGateway(model, options.cache?.xds);

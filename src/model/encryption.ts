@@ -24,7 +24,8 @@
  * node unless it came through its Envoy (DROP_NOT_ENCRYPTED); flows between
  * pods of one node never leave it and keep the auth map check.
  */
-import type { SecurityIdentity } from "./endpoint-policy.ts";
+/** A security identity (endpoint-policy.ts's SecurityIdentity, which imports this module's types). */
+type SecurityIdentity = number;
 
 /** The node Envoy's outbound encryption listener (transparent, on 127.0.0.1), the datapath's redirect target. */
 export const ENCRYPT_PROXY_PORT = 15004;

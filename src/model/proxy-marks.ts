@@ -16,4 +16,16 @@ export const MARK = {
    * client's, so conntrack never holds half of a redirected flow.
    */
   PROXY_REPLY: 0x0b00,
+  /**
+   * 0x0E00 | (identity << 16): the destination node Envoy's connection to a
+   * pod for a flow that came through the encrypted tunnel, whose client SVID
+   * proved `identity` (SO_MARK on the delivering cluster): the datapath takes
+   * the identity and counts the flow as authenticated.
+   */
+  FROM_PROXY_AUTH: 0x0e00,
 } as const;
+
+/** The from-proxy-authenticated mark of `identity` (identities fit 16 bits, as Cilium's marks). */
+export function fromProxyAuthenticatedMark(identity: number): number {
+  return (MARK.FROM_PROXY_AUTH | ((identity & 0xffff) << 16)) >>> 0;
+}

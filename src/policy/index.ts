@@ -7,6 +7,7 @@
  * identities and the caches come in as options. Cilium's semantics
  * throughout; each file says which part of Cilium it follows.
  */
+
 import type {
   HttpHeaderMatch,
   HttpRule,
@@ -20,6 +21,7 @@ import type { Result } from "../model/result.ts";
 import type { ObjectStatus } from "../model/status.ts";
 import { parseIpv4Prefix } from "../net/ipv4.ts";
 import type { ResourceView } from "../resources/view.ts";
+import { type EncryptionOptions, withEncryption } from "./encryption.ts";
 import { assignEndpointIds } from "./endpoint-ids.ts";
 import { type EndpointRules, endpointRules, type PassContext } from "./endpoint-rules.ts";
 import { allocateIdentities, cidrLabels, type Identity, type IdentityRecord } from "./identities.ts";
@@ -71,6 +73,8 @@ export interface PolicyOptions {
   readonly identityGcAfterMs?: number;
   readonly proxyPorts?: { readonly ingress: number; readonly egress: number };
   readonly cache?: PolicyCache;
+  /** `--auth-encryption envoy`: auth-required TCP flows between nodes go through the node Envoys' tunnel. */
+  readonly encryption?: EncryptionOptions;
 }
 
 export interface EndpointSummary {
@@ -369,7 +373,7 @@ export function computePolicy(view: ResourceView, options: PolicyOptions): Polic
   return {
     identities,
     records: allocation.records,
-    nodes: nodePolicies,
+    nodes: options.encryption === undefined ? nodePolicies : withEncryption(nodePolicies, options.encryption),
     statuses: parsed.statuses,
     invalid: parsed.invalid,
     warnings: parsed.warnings,

@@ -36,8 +36,8 @@ import { packAny } from "../proto/pack-any.ts";
 
 export const L7_CLUSTER = "strait/l7/original-dst";
 /** Linux SOL_SOCKET / SO_MARK, for a listener's socket option. */
-const SOL_SOCKET = 1;
-const SO_MARK = 36;
+export const SOL_SOCKET = 1;
+export const SO_MARK = 36;
 
 /**
  * What every listener the agent's TPROXY rules steer flows to (the L7
