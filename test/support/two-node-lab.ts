@@ -12,6 +12,9 @@ export class TwoNodeLab {
   readonly b: NodeLab;
   readonly addressA: string;
   readonly addressB: string;
+  /** The link's interface in node A's and node B's namespace. */
+  readonly linkA: string;
+  readonly linkB: string;
 
   constructor(octetA: number, octetB: number, linkOctet: number) {
     this.a = new NodeLab(octetA, "a");
@@ -20,6 +23,8 @@ export class TwoNodeLab {
     this.addressB = `10.233.${linkOctet}.2`;
     const ifA = `stau${process.pid % 100000}a`;
     const ifB = `stau${process.pid % 100000}b`;
+    this.linkA = ifA;
+    this.linkB = ifB;
     execFileSync("ip", [
       "link",
       "add",
