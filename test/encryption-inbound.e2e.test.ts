@@ -11,27 +11,25 @@
  * Root only: the delivering cluster sets SO_MARK (the from-proxy-authenticated
  * mark), which needs CAP_NET_ADMIN; as a normal user Envoy cannot connect.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as http2 from "node:http2";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PeerCertificate } from "node:tls";
+import { type PeerCertificate, connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EnvoySecretServer } from "../src/agent/envoy-sds.ts";
 import { CertificateAuthority } from "../src/auth/builtin-ca/authority.ts";
 import { derToPem } from "../src/auth/certificate.ts";
+import { MemoryIdentityProvider } from "../src/auth/memory-provider.ts";
 import { identitySpiffeId, parseTrustDomain, type TrustDomain } from "../src/auth/spiffe-id.ts";
 import { svidFrom } from "../src/auth/test-certificates.ts";
+import { bundleSet, trustBundle } from "../src/auth/trust-bundle.ts";
 import { resolveEnvoyBinary } from "../src/envoy/binary.ts";
-import { sdsTlsCertificateFile } from "../src/envoy/bootstrap.ts";
 import { ManagedEnvoy } from "../src/envoy/index.ts";
-import {
-  BUNDLE_FILE_NAME,
-  bundleSecretName,
-  envoySvidDir,
-  svidFileName,
-  svidSecretName,
-} from "../src/model/encryption.ts";
+import { svidSecretName } from "../src/model/encryption.ts";
 import type { NodePolicy } from "../src/model/endpoint-policy.ts";
 import { TYPE_URLS } from "../src/xds/proto/index.ts";
 import { encryptionResources, tunnelSni } from "../src/xds/translate/encryption.ts";
@@ -48,11 +46,6 @@ function td(name: string): TrustDomain {
   const t = parseTrustDomain(name);
   if (!t.ok) throw new Error(t.error);
   return t.value;
-}
-
-function atomicWrite(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
 }
 
 async function freePort(): Promise<number> {
@@ -122,11 +115,14 @@ describe.skipIf(!isRoot)(
     let client: Identity;
     let other: Identity;
     let foreign: Identity;
+    let provider: MemoryIdentityProvider;
+    let ca: CertificateAuthority;
+    let sds: EnvoySecretServer;
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "strait-encrypt-"));
       const now = new Date();
-      const ca = await CertificateAuthority.generate(td("strait.local"), now);
+      ca = await CertificateAuthority.generate(td("strait.local"), now);
       const foreignCa = await CertificateAuthority.generate(td("other.example"), now);
       caPem = derToPem(ca.rootDer);
       const identity = async (
@@ -140,25 +136,23 @@ describe.skipIf(!isRoot)(
       client = await identity(ca, "strait.local", CLIENT);
       other = await identity(ca, "strait.local", OTHER);
       foreign = await identity(foreignCa, "other.example", CLIENT);
-      const server = await identity(ca, "strait.local", SERVER);
-      const svidDir = envoySvidDir(join(dir, "svids"), NODE);
-      mkdirSync(svidDir, { recursive: true });
-      atomicWrite(
-        join(svidDir, svidFileName(SERVER)),
-        sdsTlsCertificateFile(svidSecretName("strait.local", SERVER), server.certPem, server.keyPem),
-      );
-      atomicWrite(
-        join(svidDir, BUNDLE_FILE_NAME),
-        JSON.stringify({
-          resources: [
-            {
-              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
-              name: bundleSecretName("strait.local"),
-              validation_context: { trusted_ca: { inline_string: caPem } },
-            },
-          ],
-        }),
-      );
+      // The agent's SDS, which may get the SVIDs after Envoy has the configuration that names them.
+      provider = new MemoryIdentityProvider(td("strait.local"));
+      sds = new EnvoySecretServer({
+        provider,
+        dir: join(dir, "sds"),
+        node: NODE,
+        logger: captureLogger("silent").logger,
+      });
+      await sds.start();
+      sds.setIdentities(new Set([SERVER]));
+      const serverSvid = await svidFrom(ca, identitySpiffeId(td("strait.local"), SERVER));
+      const writeSecrets = () => {
+        const bundle = trustBundle(td("strait.local"), [ca.rootDer]);
+        if (!bundle.ok) throw new Error(bundle.error);
+        provider.setBundles(bundleSet(bundle.value));
+        provider.setSvid(SERVER, serverSvid);
+      };
 
       echo = createServer((s) => s.pipe(s));
       await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
@@ -183,7 +177,7 @@ describe.skipIf(!isRoot)(
         },
       };
       const resources = encryptionResources(node, {
-        svidBase: join(dir, "svids"),
+        sdsDir: join(dir, "sds"),
         inboundAddress: "127.0.0.1",
       });
       xds = await startXds();
@@ -205,18 +199,40 @@ describe.skipIf(!isRoot)(
       });
       await envoy.start();
       const admin = envoy.adminAddress;
+      const listeners = () => fetch(`http://${admin}/listeners`).then((x) => x.text());
       const end = Date.now() + 15_000;
       for (;;) {
-        const r = await fetch(`http://${admin}/listeners`).then((x) => x.text());
+        const r = await listeners();
         if (r.includes("strait/encrypt/inbound")) break;
-        if (Date.now() > end) throw new Error(`no inbound listener: ${r}`);
+        if (Date.now() > end)
+          throw new Error(
+            `no inbound listener: ${r} ${JSON.stringify(xds.logs.filter((l) => l.level >= 40))}`,
+          );
         await new Promise((res) => setTimeout(res, 100));
       }
+      // Without its secrets the listener accepts nothing; with them (no restart, no new
+      // configuration) it carries the stream.
+      const attempt = () =>
+        tunnel(tunnelPort, {
+          identity: client,
+          caPem,
+          sni: tunnelSni("strait.local", SERVER),
+          authority: `127.0.0.1:${echoPort}`,
+        });
+      expect((await attempt()).echoed).toBeUndefined();
+      writeSecrets();
+      const until = Date.now() + 10_000;
+      while ((await attempt()).echoed === undefined) {
+        if (Date.now() > until) throw new Error("the SVID from the agent's SDS never reached the listener");
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(sds.secretNames()).toEqual(["spiffe://strait.local", svidSecretName("strait.local", SERVER)]);
     }, 60_000);
 
     afterAll(async () => {
       await envoy?.stop();
       await xds?.stop();
+      await sds?.stop();
       echo?.close();
       refusedEcho?.close();
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -263,6 +279,44 @@ describe.skipIf(!isRoot)(
         expect(r.status).toBeUndefined();
         expect(r.error).toBeDefined();
       }
+    });
+
+    it("presents a rotated SVID from the agent's SDS without a restart or a new configuration", async () => {
+      const presented = () =>
+        new Promise<string>((resolve, reject) => {
+          const socket = tlsConnect({
+            host: "127.0.0.1",
+            port: tunnelPort,
+            servername: tunnelSni("strait.local", SERVER),
+            ca: caPem,
+            cert: client.certPem,
+            key: client.keyPem,
+            ALPNProtocols: ["h2"],
+            checkServerIdentity: () => undefined,
+          });
+          socket.once("secureConnect", () => {
+            resolve(socket.getPeerCertificate().fingerprint256);
+            socket.destroy();
+          });
+          socket.once("error", reject);
+        });
+      const before = await presented();
+      const next = await svidFrom(ca, identitySpiffeId(td("strait.local"), SERVER));
+      provider.setSvid(SERVER, next);
+      const expected = new X509Certificate(next.chainDer[0] as Buffer).fingerprint256;
+      expect(expected).not.toBe(before);
+      const end = Date.now() + 10_000;
+      while ((await presented()) !== expected) {
+        if (Date.now() > end) throw new Error("Envoy never presented the rotated SVID");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = await tunnel(tunnelPort, {
+        identity: client,
+        caPem,
+        sni: sni(),
+        authority: `127.0.0.1:${echoPort}`,
+      });
+      expect(r.echoed).toBe("ping through the tunnel");
     });
 
     it("serves no chain for an SNI that names no local identity", async () => {

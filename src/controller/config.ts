@@ -205,14 +205,14 @@ export const RUN_SETTINGS = [
     clusterDefault: "15008",
   },
   {
-    flag: "auth-encryption-svid-dir",
-    key: "authEncryptionSvidDir",
-    env: "STRAIT_AUTH_ENCRYPTION_SVID_DIR",
+    flag: "auth-encryption-sds-dir",
+    key: "authEncryptionSdsDir",
+    env: "STRAIT_AUTH_ENCRYPTION_SDS_DIR",
     type: "string",
     description:
-      "With --auth-encryption envoy: the folder under which each node's agent writes its Envoy's SVIDs (<folder>/<node>/, the agents' --envoy-svid-dir), as the node Envoys' configuration reads them.",
-    standaloneDefault: "/var/run/strait/envoy-svids",
-    clusterDefault: "/var/run/strait/envoy-svids",
+      "With --auth-encryption envoy: the folder of the agents' SDS sockets (<folder>/<node>.sock, the agents' --envoy-sds-dir), where each node's Envoy gets its tunnel SVIDs.",
+    standaloneDefault: "/run/strait/envoy-sds",
+    clusterDefault: "/run/strait/envoy-sds",
   },
   {
     flag: "builtin-ca-dir",
@@ -593,7 +593,7 @@ export function controllerTrustDomain(settings: Settings): TrustDomain {
 /** `--auth-encryption` and its port and folder, checked; undefined when off. */
 export function controllerEncryption(
   settings: Settings,
-): { readonly tunnelPort: number; readonly svidBase: string } | undefined {
+): { readonly tunnelPort: number; readonly sdsDir: string } | undefined {
   const mode = stringSetting(settings, "authEncryption") ?? "off";
   if (mode === "off") return undefined;
   if (mode !== "envoy") {
@@ -607,12 +607,12 @@ export function controllerEncryption(
       `--auth-encryption-port must be a port (1-65535), not "${portText}"`,
     );
   }
-  const svidBase = stringSetting(settings, "authEncryptionSvidDir") ?? "/var/run/strait/envoy-svids";
-  if (!svidBase.startsWith("/")) {
+  const sdsDir = stringSetting(settings, "authEncryptionSdsDir") ?? "/run/strait/envoy-sds";
+  if (!sdsDir.startsWith("/")) {
     throw new StraitError(
       ERROR_CODES.CONFIG,
-      `--auth-encryption-svid-dir must be an absolute path, not "${svidBase}"`,
+      `--auth-encryption-sds-dir must be an absolute path, not "${sdsDir}"`,
     );
   }
-  return { tunnelPort: port, svidBase };
+  return { tunnelPort: port, sdsDir };
 }

@@ -45,8 +45,8 @@ export interface PolicySettings {
   readonly identityRecords?: readonly IdentityRecord[];
   /** How long an identity no pod has keeps its number before it is garbage-collected. */
   readonly identityGcAfterMs?: number;
-  /** `--auth-encryption envoy`: the tunnel's port and the agents' SVID folders' base. */
-  readonly encryption?: { readonly tunnelPort: number; readonly svidBase: string };
+  /** `--auth-encryption envoy`: the tunnel's port and the folder of the agents' SDS sockets. */
+  readonly encryption?: { readonly tunnelPort: number; readonly sdsDir: string };
 }
 
 export const DEFAULT_TRUST_DOMAIN = "strait.local";
@@ -156,7 +156,7 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     const tunnel =
       settings.encryption === undefined
         ? undefined
-        : encryptionResources(node, { svidBase: settings.encryption.svidBase });
+        : encryptionResources(node, { sdsDir: settings.encryption.sdsDir });
     const listeners = new Map([...l7.listeners, ...(tunnel?.listeners ?? [])]);
     const clusters = new Map([...l7.clusters, ...(tunnel?.clusters ?? [])]);
     nodeResources.set(node.node, {

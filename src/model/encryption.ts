@@ -66,29 +66,23 @@ export interface NodeEncryption {
 }
 
 /**
- * Where a node's agent writes the SVIDs its Envoy uses for the tunnel, as
- * file-based SDS secrets, and where the controller's configuration points
- * that Envoy: `<base>/<node>/`, so nodes sharing a machine (tests) or a
- * hostPath never share files.
+ * Where a node's agent serves its Envoy the tunnel's SVIDs and the trust
+ * bundle (SDS over a unix socket, src/agent/envoy-sds.ts) and where the
+ * controller's configuration points that Envoy: `<dir>/<node>.sock`, so
+ * nodes sharing a machine (tests) or a host folder never share a socket.
  */
-export const DEFAULT_ENVOY_SVID_DIR = "/var/run/strait/envoy-svids";
+export const DEFAULT_ENVOY_SDS_DIR = "/run/strait/envoy-sds";
 
-export function envoySvidDir(base: string, node: string): string {
-  return `${base.replace(/\/+$/, "")}/${node}`;
+export function envoySdsSocket(dir: string, node: string): string {
+  return `${dir.replace(/\/+$/, "")}/${node}.sock`;
 }
 
-/** The file of one local identity's SVID (an SDS tls_certificate secret named svidSecretName). */
-export function svidFileName(identity: SecurityIdentity): string {
-  return `svid-${identity}.yaml`;
-}
-
-/** The file of the trust bundle (an SDS validation_context secret named bundleSecretName). */
-export const BUNDLE_FILE_NAME = "bundle.yaml";
-
+/** The SDS secret of one identity's SVID (a tls_certificate). */
 export function svidSecretName(trustDomain: string, identity: SecurityIdentity): string {
   return `spiffe://${trustDomain}/identity/${identity}`;
 }
 
+/** The SDS secret of the trust domain's roots (a validation_context). */
 export function bundleSecretName(trustDomain: string): string {
   return `spiffe://${trustDomain}`;
 }

@@ -22,6 +22,7 @@ const require = createRequire(import.meta.url);
 export const ENTRY_FILES = [
   "envoy/service/discovery/v3/ads.proto",
   "envoy/service/discovery/v3/discovery.proto",
+  "envoy/service/secret/v3/sds.proto",
   "envoy/config/listener/v3/listener.proto",
   "envoy/config/route/v3/route.proto",
   "envoy/config/cluster/v3/cluster.proto",

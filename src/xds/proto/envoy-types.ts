@@ -2682,6 +2682,9 @@ export type envoy_service_discovery_v3_ResourceName = {
   readonly dynamic_parameter_constraints?: envoy_service_discovery_v3_DynamicParameterConstraints;
 };
 
+/** envoy.service.secret.v3.SdsDummy */
+export type envoy_service_secret_v3_SdsDummy = { readonly [field: string]: never };
+
 /** envoy.type.http.v3.Cookie */
 export type envoy_type_http_v3_Cookie = {
   readonly name?: string;
@@ -3582,6 +3585,7 @@ export interface EnvoyMessages {
   "envoy.service.discovery.v3.Resource.CacheControl": envoy_service_discovery_v3_Resource_CacheControl;
   "envoy.service.discovery.v3.ResourceLocator": envoy_service_discovery_v3_ResourceLocator;
   "envoy.service.discovery.v3.ResourceName": envoy_service_discovery_v3_ResourceName;
+  "envoy.service.secret.v3.SdsDummy": envoy_service_secret_v3_SdsDummy;
   "envoy.type.http.v3.Cookie": envoy_type_http_v3_Cookie;
   "envoy.type.http.v3.PathTransformation": envoy_type_http_v3_PathTransformation;
   "envoy.type.http.v3.PathTransformation.Operation": envoy_type_http_v3_PathTransformation_Operation;

@@ -1,6 +1,9 @@
 /**
- * The gRPC service definition of envoy.service.discovery.v3.AggregatedDiscoveryService,
- * read from the Envoy protos (method paths and streaming flags). Requests are
+ * The gRPC service definitions of envoy.service.discovery.v3.AggregatedDiscoveryService
+ * and of envoy.service.secret.v3.SecretDiscoveryService (the same streams for
+ * one type: what an Envoy uses for an SDS config source that is not ADS, as
+ * the agent's SDS for its node's Envoy is), read from the Envoy protos
+ * (method paths and streaming flags). Requests are
  * decoded into values that cannot throw (see requests.ts); responses are the
  * bytes wire.ts assembles, so serialization is the identity.
  */
@@ -22,25 +25,31 @@ export interface AdsMethods {
   readonly DeltaAggregatedResources: Decoded<DeltaRequest>;
 }
 
-const DECODERS = {
-  StreamAggregatedResources: decodeSotwRequest,
-  DeltaAggregatedResources: decodeDeltaRequest,
-} as const;
+export const SDS_SERVICE = "envoy.service.secret.v3.SecretDiscoveryService";
 
-export function adsServiceDefinition(): ServiceDefinition {
-  const service = envoyRoot().lookupService(ADS_SERVICE);
+export interface SdsMethods {
+  readonly StreamSecrets: Decoded<SotwRequest>;
+  readonly DeltaSecrets: Decoded<DeltaRequest>;
+}
+
+type Decoder = (bytes: Buffer) => unknown;
+
+function streamsDefinition(
+  serviceName: string,
+  decoders: Readonly<Record<string, Decoder>>,
+): ServiceDefinition {
+  const service = envoyRoot().lookupService(serviceName);
   const definition: Record<string, ServiceDefinition[string]> = {};
-  for (const name of Object.keys(DECODERS) as (keyof typeof DECODERS)[]) {
+  for (const [name, decode] of Object.entries(decoders)) {
     const method = service.methods[name];
     if (method === undefined || method.requestStream !== true || method.responseStream !== true) {
       throw new StraitError(
         ERROR_CODES.INTERNAL,
-        `${ADS_SERVICE}.${name} is not a bidirectional stream in the protos`,
+        `${serviceName}.${name} is not a bidirectional stream in the protos`,
       );
     }
-    const decode = DECODERS[name];
     definition[name] = {
-      path: `/${ADS_SERVICE}/${name}`,
+      path: `/${serviceName}/${name}`,
       requestStream: true,
       responseStream: true,
       requestSerialize: (value: Buffer) => value,
@@ -51,4 +60,18 @@ export function adsServiceDefinition(): ServiceDefinition {
     };
   }
   return definition;
+}
+
+export function adsServiceDefinition(): ServiceDefinition {
+  return streamsDefinition(ADS_SERVICE, {
+    StreamAggregatedResources: decodeSotwRequest,
+    DeltaAggregatedResources: decodeDeltaRequest,
+  });
+}
+
+export function sdsServiceDefinition(): ServiceDefinition {
+  return streamsDefinition(SDS_SERVICE, {
+    StreamSecrets: decodeSotwRequest,
+    DeltaSecrets: decodeDeltaRequest,
+  });
 }

@@ -8,13 +8,14 @@
  * streams (over all clients), request size, subscriptions per stream, types
  * per stream, and the time a client may take to read a response.
  */
+import { chmodSync, rmSync } from "node:fs";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { Server as GrpcServer, ServerCredentials, type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ERROR_CODES, StraitError } from "../../errors.ts";
 import type { NodeInfo } from "../cache/node.ts";
 import type { SnapshotCache } from "../cache/snapshot-cache.ts";
-import { adsServiceDefinition } from "./ads-service.ts";
+import { adsServiceDefinition, sdsServiceDefinition } from "./ads-service.ts";
 import type { AdsStream, StreamContext, XdsLimits } from "./ads-stream.ts";
 import type { ClientStatus, XdsAnswer } from "./client-status.ts";
 import { DeltaStream } from "./delta-stream.ts";
@@ -146,16 +147,24 @@ export class XdsServer {
       ...(options.onAnswer === undefined ? {} : { answered: options.onAnswer }),
       ...(options.authorizeNode === undefined ? {} : { authorizeNode: options.authorizeNode }),
     };
+    const sotw = (call: ServerDuplexStream<Decoded<SotwRequest>, Buffer>) =>
+      this.#accept(call, (id) => new SotwStream(id, "sotw", call, this.#context));
+    const delta = (call: ServerDuplexStream<Decoded<DeltaRequest>, Buffer>) =>
+      this.#accept(call, (id) => new DeltaStream(id, "delta", call, this.#context));
     this.#grpc.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: ServerDuplexStream<Decoded<SotwRequest>, Buffer>) =>
-        this.#accept(call, (id) => new SotwStream(id, "sotw", call, this.#context)),
-      DeltaAggregatedResources: (call: ServerDuplexStream<Decoded<DeltaRequest>, Buffer>) =>
-        this.#accept(call, (id) => new DeltaStream(id, "delta", call, this.#context)),
+      StreamAggregatedResources: sotw,
+      DeltaAggregatedResources: delta,
     });
+    // The same streams for one type (Secrets), for an Envoy whose SDS config source is not ADS.
+    this.#grpc.addService(sdsServiceDefinition(), { StreamSecrets: sotw, DeltaSecrets: delta });
     const credentials = serverCredentials(options.tls);
     const injector = this.#grpc.createConnectionInjector(credentials);
     this.#net = createServer({ noDelay: true }, (socket) => {
-      const key = peerKey(socket.remoteAddress, socket.remotePort);
+      // A unix socket's peers have no address: each connection its own key.
+      const key =
+        socket.remoteAddress === undefined
+          ? `unix#${this.#nextStream++}`
+          : peerKey(socket.remoteAddress, socket.remotePort);
       this.#sockets.set(key, socket);
       socket.once("close", () => this.#sockets.delete(key));
       // A reset or a failed TLS handshake ends this connection only.
@@ -177,6 +186,24 @@ export class XdsServer {
     });
     const bound = this.#net.address();
     return { host, port: typeof bound === "object" && bound !== null ? bound.port : port };
+  }
+
+  /**
+   * Starts listening on a unix socket at `path` (a stale one is replaced),
+   * reachable only by its owner (mode 0600): the agent's SDS for its node's Envoy.
+   */
+  async listenPath(path: string): Promise<void> {
+    rmSync(path, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (cause: Error) =>
+        reject(new StraitError(ERROR_CODES.NETWORK, `cannot listen for xDS on ${path}`, { cause }));
+      this.#net.once("error", onError);
+      this.#net.listen({ path, backlog: LISTEN_BACKLOG }, () => {
+        this.#net.off("error", onError);
+        resolve();
+      });
+    });
+    chmodSync(path, 0o600);
   }
 
   /** Every open stream, for the ops API and `strait proxy-status`. */

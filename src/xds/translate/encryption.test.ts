@@ -46,7 +46,7 @@ const j = (v: unknown) => JSON.parse(JSON.stringify(v));
 
 describe("encryptionResources", () => {
   it("gives the source node one chain and one tunnel cluster per destination node", () => {
-    const r = encryptionResources(A, { svidBase: "/run/svids" });
+    const r = encryptionResources(A, { sdsDir: "/run/sds" });
     const listener = j(r.listeners.get(ENCRYPT_OUTBOUND_LISTENER));
     expect(listener.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 15004 });
     expect(listener.transparent).toBe(true);
@@ -75,8 +75,14 @@ describe("encryptionResources", () => {
     expect(tls.sni).toBe("1002.strait.local");
     expect(tls.common_tls_context.tls_certificate_sds_secret_configs[0]).toMatchObject({
       name: "spiffe://strait.local/identity/1001",
-      sds_config: { path_config_source: { path: "/run/svids/node-a/svid-1001.yaml" } },
+      sds_config: {
+        api_config_source: { grpc_services: [{ envoy_grpc: { cluster_name: "strait-agent-sds" } }] },
+      },
     });
+    // The agent's SDS socket of this node.
+    expect(
+      j(r.clusters.get("strait-agent-sds")).load_assignment.endpoints[0].lb_endpoints[0].endpoint.address,
+    ).toEqual({ pipe: { path: "/run/sds/node-a.sock" } });
     expect(
       tls.common_tls_context.combined_validation_context.default_validation_context
         .match_typed_subject_alt_names,
@@ -85,7 +91,7 @@ describe("encryptionResources", () => {
   });
 
   it("gives the destination node a chain per local identity, by SNI, and a route and a marked cluster per source", () => {
-    const r = encryptionResources(B, { svidBase: "/run/svids" });
+    const r = encryptionResources(B, { sdsDir: "/run/sds" });
     const listener = j(r.listeners.get(ENCRYPT_INBOUND_LISTENER));
     expect(listener.address.socket_address).toEqual({ address: "0.0.0.0", port_value: 15008 });
     const [chain] = listener.filter_chains;
@@ -116,15 +122,15 @@ describe("encryptionResources", () => {
 
   it("encodes every resource with the Envoy protos, validate rules included", () => {
     for (const n of [A, B]) {
-      const r = encryptionResources(n, { svidBase: "/run/svids" });
+      const r = encryptionResources(n, { sdsDir: "/run/sds" });
       for (const l of r.listeners.values()) expect(encodeResource(TYPE_URLS.listener, l).issues).toEqual([]);
       for (const c of r.clusters.values()) expect(encodeResource(TYPE_URLS.cluster, c).issues).toEqual([]);
     }
   });
 
   it("is empty without encryption, and without local pods for a pair", () => {
-    expect(encryptionResources(node({}), { svidBase: "/run/svids" }).listeners.size).toBe(0);
-    const lonely = encryptionResources({ ...B, endpoints: [] }, { svidBase: "/run/svids" });
+    expect(encryptionResources(node({}), { sdsDir: "/run/sds" }).listeners.size).toBe(0);
+    const lonely = encryptionResources({ ...B, endpoints: [] }, { sdsDir: "/run/sds" });
     expect(lonely.listeners.size).toBe(0);
     expect(lonely.clusters.size).toBe(0);
   });

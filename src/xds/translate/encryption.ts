@@ -22,18 +22,18 @@
  *   from-proxy-authenticated mark of that source identity, which the
  *   destination's datapath takes as the flow's authenticated identity.
  *
- * The SVIDs and the trust bundle are file-based SDS secrets the node's agent
- * writes (envoySvidDir in model/encryption.ts); Envoy reloads a renamed file.
+ * The SVIDs and the trust bundle come from the node's agent over SDS
+ * (src/agent/envoy-sds.ts), through the cluster `strait/agent-sds` to its
+ * unix socket; Envoy waits for a secret that is not there yet and takes a
+ * rotated one in place.
  */
 
 import {
-  BUNDLE_FILE_NAME,
   bundleSecretName,
   type DecryptEntry,
   ENCRYPT_PROXY_PORT,
   type EncryptEntry,
-  envoySvidDir,
-  svidFileName,
+  envoySdsSocket,
   svidSecretName,
 } from "../../model/encryption.ts";
 import type { NodePolicy, SecurityIdentity } from "../../model/endpoint-policy.ts";
@@ -52,9 +52,12 @@ import { escapeRegex } from "./route.ts";
 export const ENCRYPT_OUTBOUND_LISTENER = "strait/encrypt/outbound";
 export const ENCRYPT_INBOUND_LISTENER = "strait/encrypt/inbound";
 
+/** No slash: Envoy sends the cluster name as the gRPC :authority, and a slash is not allowed there. */
+export const AGENT_SDS_CLUSTER = "strait-agent-sds";
+
 export interface EncryptionTranslateOptions {
-  /** The agents' SVID folders' base (`--auth-encryption-svid-dir`). */
-  readonly svidBase: string;
+  /** The folder of the agents' SDS sockets (`--auth-encryption-sds-dir`). */
+  readonly sdsDir: string;
   /** The inbound listener's address; every address of the node by default. */
   readonly inboundAddress?: string;
 }
@@ -62,25 +65,43 @@ export interface EncryptionTranslateOptions {
 /** A tunnel stream can live as long as a TCP connection through tcp_proxy (its 1 h idle default). */
 const TUNNEL_IDLE_TIMEOUT = "3600s";
 
-function sds(name: string, dir: string, file: string) {
+function sds(name: string) {
   return {
     name,
     sds_config: {
-      path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } },
+      api_config_source: {
+        api_type: "DELTA_GRPC",
+        transport_api_version: "V3",
+        grpc_services: [{ envoy_grpc: { cluster_name: AGENT_SDS_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
       resource_api_version: "V3",
     },
   };
 }
 
+/** The cluster of the node agent's SDS socket. */
+function agentSdsCluster(socket: string): Cluster {
+  return {
+    name: AGENT_SDS_CLUSTER,
+    type: "STATIC",
+    connect_timeout: "1s",
+    typed_extension_protocol_options: HTTP2_ONLY,
+    load_assignment: {
+      cluster_name: AGENT_SDS_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socket } } } }] }],
+    },
+  };
+}
+
 function commonTls(
-  dir: string,
   trustDomain: string,
   local: SecurityIdentity,
   peers: readonly SecurityIdentity[],
 ): Record<string, unknown> {
   return {
     tls_params: { tls_minimum_protocol_version: "TLSv1_3", tls_maximum_protocol_version: "TLSv1_3" },
-    tls_certificate_sds_secret_configs: [sds(svidSecretName(trustDomain, local), dir, svidFileName(local))],
+    tls_certificate_sds_secret_configs: [sds(svidSecretName(trustDomain, local))],
     combined_validation_context: {
       default_validation_context: {
         match_typed_subject_alt_names: peers.map((p) => ({
@@ -88,7 +109,7 @@ function commonTls(
           matcher: { exact: svidSecretName(trustDomain, p) },
         })),
       },
-      validation_context_sds_secret_config: sds(bundleSecretName(trustDomain), dir, BUNDLE_FILE_NAME),
+      validation_context_sds_secret_config: sds(bundleSecretName(trustDomain)),
     },
   };
 }
@@ -119,7 +140,6 @@ function portKey(port: number | "any"): string {
 function outbound(
   node: NodePolicy,
   entries: readonly EncryptEntry[],
-  dir: string,
   trustDomain: string,
   tunnelPort: number,
 ): { listener?: Listener; clusters: Cluster[] } {
@@ -175,7 +195,7 @@ function outbound(
           name: "envoy.transport_sockets.tls",
           typed_config: packAny("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {
             sni: tunnelSni(trustDomain, e.remoteIdentity),
-            common_tls_context: commonTls(dir, trustDomain, e.localIdentity, [e.remoteIdentity]),
+            common_tls_context: commonTls(trustDomain, e.localIdentity, [e.remoteIdentity]),
           }),
         },
       });
@@ -208,7 +228,6 @@ function authorityRegex(addresses: readonly string[], ports: readonly (number | 
 function inbound(
   node: NodePolicy,
   entries: readonly DecryptEntry[],
-  dir: string,
   trustDomain: string,
   tunnelPort: number,
   address: string,
@@ -261,7 +280,7 @@ function inbound(
         name: "envoy.transport_sockets.tls",
         typed_config: packAny("envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", {
           require_client_certificate: true,
-          common_tls_context: commonTls(dir, trustDomain, destination, peerIds),
+          common_tls_context: commonTls(trustDomain, destination, peerIds),
         }),
       },
       filters: [
@@ -337,13 +356,14 @@ export function encryptionResources(node: NodePolicy, options: EncryptionTransla
   const clusters = new Map<string, Cluster>();
   const enc = node.encryption;
   if (enc === undefined) return { listeners, clusters };
-  const dir = envoySvidDir(options.svidBase, node.node);
   for (const part of [
-    outbound(node, enc.outbound, dir, enc.trustDomain, enc.tunnelPort),
-    inbound(node, enc.inbound, dir, enc.trustDomain, enc.tunnelPort, options.inboundAddress ?? "0.0.0.0"),
+    outbound(node, enc.outbound, enc.trustDomain, enc.tunnelPort),
+    inbound(node, enc.inbound, enc.trustDomain, enc.tunnelPort, options.inboundAddress ?? "0.0.0.0"),
   ]) {
     if (part.listener?.name !== undefined) listeners.set(part.listener.name, part.listener);
     for (const c of part.clusters) if (c.name !== undefined) clusters.set(c.name, c);
   }
+  if (listeners.size > 0)
+    clusters.set(AGENT_SDS_CLUSTER, agentSdsCluster(envoySdsSocket(options.sdsDir, node.node)));
   return { listeners, clusters };
 }
