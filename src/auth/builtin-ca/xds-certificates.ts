@@ -13,9 +13,9 @@
  * one in a mutual-auth handshake. Each is renewed at half its lifetime
  * (SPIRE's rule), retried with a doubling back-off while issuing fails.
  */
-import { messageOf } from "../../errors.ts";
 import { derToPem } from "../certificate.ts";
 import { generateKeyPair, privateKeyPem, publicKeyPem } from "../issue.ts";
+import { Renewal, type RenewalTiming } from "../renewal.ts";
 import { formatSpiffeId } from "../spiffe-id.ts";
 import { x509 } from "../x509-lib.ts";
 import { validateX509Svid } from "../x509-svid.ts";
@@ -87,51 +87,49 @@ export async function fetchXdsClientCertificate(
   };
 }
 
-export interface RenewingCertificateOptions {
+export interface RenewingCertificateOptions extends RenewalTiming {
   /** What the certificate is for, in log lines. */
   readonly what: string;
   readonly issue: () => Promise<CertificatePair>;
-  readonly now?: () => Date;
-  readonly retryMinMs?: number;
-  readonly retryMaxMs?: number;
-  readonly logger?: { warn(o: object, m: string): void; info(o: object, m: string): void };
 }
 
 /**
- * One certificate kept current: issued at `start()`, renewed at half the
- * lifetime left, listeners told of each new one. A failed issue is retried
- * with back-off; the current certificate is kept until it expires, then
- * `current()` is undefined (fail closed: no expired certificate is offered).
+ * One certificate kept current by a `Renewal` (renewal.ts): issued at
+ * `start()`, renewed at half the lifetime left, listeners told of each new
+ * one. A failed issue is retried with back-off; the current certificate is
+ * kept until it expires, then `current()` is undefined (fail closed: no
+ * expired certificate is offered).
  */
 export class RenewingCertificate {
-  readonly #o: RenewingCertificateOptions;
-  readonly #now: () => Date;
+  readonly #renewal: Renewal<CertificatePair>;
   readonly #listeners = new Set<(pair: CertificatePair) => void>();
-  #pair: CertificatePair | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #failures = 0;
-  #stopped = false;
   /** Certificates issued so far (tests and metrics). */
   issued = 0;
 
   constructor(options: RenewingCertificateOptions) {
-    this.#o = options;
-    this.#now = options.now ?? (() => new Date());
+    this.#renewal = new Renewal({
+      timing: options,
+      noun: "certificate",
+      logFields: { certificate: options.what },
+      issue: options.issue,
+      issued: (pair) => {
+        this.issued++;
+        for (const listener of this.#listeners) listener(pair);
+      },
+    });
   }
 
   /** Issues the first certificate; resolves whether that worked (retries go on in the background). */
   start(): Promise<boolean> {
-    return this.renewNow();
+    return this.#renewal.start();
   }
 
   stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#renewal.stop();
   }
 
   current(): CertificatePair | undefined {
-    const pair = this.#pair;
-    return pair !== undefined && pair.notAfter.getTime() > this.#now().getTime() ? pair : undefined;
+    return this.#renewal.current();
   }
 
   onChange(listener: (pair: CertificatePair) => void): () => void {
@@ -140,41 +138,7 @@ export class RenewingCertificate {
   }
 
   /** Issues a new certificate now (the renewal timer, and tests). */
-  async renewNow(): Promise<boolean> {
-    clearTimeout(this.#timer);
-    let pair: CertificatePair;
-    try {
-      pair = await this.#o.issue();
-    } catch (error) {
-      this.#failures++;
-      const min = this.#o.retryMinMs ?? 500;
-      const delay = Math.min(this.#o.retryMaxMs ?? 30_000, min * 2 ** Math.min(this.#failures - 1, 10));
-      this.#o.logger?.warn(
-        { certificate: this.#o.what, error: messageOf(error), retryInMs: delay },
-        "certificate not issued",
-      );
-      this.#schedule(delay);
-      return false;
-    }
-    if (this.#stopped) return false;
-    this.#failures = 0;
-    this.#pair = pair;
-    this.issued++;
-    const now = this.#now().getTime();
-    const renewInMs = Math.max(1_000, (pair.notAfter.getTime() - now) / 2);
-    this.#o.logger?.info(
-      { certificate: this.#o.what, notAfter: pair.notAfter.toISOString(), renewInMs: Math.round(renewInMs) },
-      "certificate issued",
-    );
-    for (const listener of this.#listeners) listener(pair);
-    this.#schedule(renewInMs);
-    return true;
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#stopped) return;
-    // setTimeout holds at most 2^31-1 ms; a longer wait is cut into that much at a time.
-    this.#timer = setTimeout(() => void this.renewNow(), Math.min(delayMs, 2 ** 31 - 1));
-    this.#timer.unref();
+  renewNow(): Promise<boolean> {
+    return this.#renewal.renewNow();
   }
 }
