@@ -42,6 +42,7 @@ function desired(entries: readonly PolicyEntry[], enforced = true): DatapathDesi
     policies: [policy],
     ipcache: [{ prefix: "10.251.0.7/32", identity: 1007 }],
     meshServices: [],
+    encrypt: [],
   };
 }
 
@@ -101,6 +102,7 @@ describe.skipIf(!canRunKernelTests)(`Datapath.apply on real maps ${KERNEL_SKIP_R
         strait_policy: 2,
         strait_ipcache: 1,
         strait_mesh_svc: 0,
+        strait_encrypt: 0,
       });
       expect(b.apply(desired([entry(1001, 80), entry(1002, 443)]))).toMatchObject({
         ok: true,
