@@ -283,6 +283,7 @@ export class Agent {
       policies: state.policies.filter((p) => wanted.has(p.endpointId)),
       ipcache: state.ipcache,
       meshServices: state.meshServices,
+      encrypt: state.encrypt,
     });
     if (!applied.ok) {
       for (const e of applied.error) if (e.kind === "full") this.#events.onMapFull?.(e);
