@@ -18,10 +18,12 @@ import { Datapath } from "../datapath/datapath.ts";
 import { addon } from "../datapath/native.ts";
 import { DIR, EVENT } from "../datapath/reasons.ts";
 import { ERROR_CODES, StraitError } from "../errors.ts";
+import { envoySvidDir } from "../model/encryption.ts";
 import { accessLogFlow, LineFollower } from "./access-log.ts";
 import { Agent } from "./agent.ts";
 import { type ApiTls, type ApiWrites, createAgentApi } from "./api.ts";
 import type { DesiredStateSource } from "./desired-state.ts";
+import { EnvoySvidFiles, envoySvidBase } from "./envoy-svids.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
 import { createAgentMetrics } from "./metrics.ts";
@@ -152,6 +154,19 @@ function xdsSource(
   });
 }
 
+function envoySvidFiles(base: string, node: string, auth: AgentAuth, logger: Logger): EnvoySvidFiles {
+  const dir = envoySvidDir(base, node);
+  const log = logger.child({ component: "envoy-svids" });
+  const files = new EnvoySvidFiles({
+    dir,
+    provider: auth.provider,
+    onError: (error, file) => log.error({ err: error, file }, "cannot write the Envoy's tunnel SVID file"),
+  });
+  files.start();
+  log.info({ dir }, "writing the Envoy's tunnel SVIDs");
+  return files;
+}
+
 export async function startAgent(settings: Settings, logger: Logger): Promise<RunningAgent> {
   // The API's files are read first: a missing certificate or token fails the start before anything is set up.
   const tls = tcpTls(
@@ -160,6 +175,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     stringSetting(settings, "apiClientCa"),
   );
   const tcpWrites = tcpWritesOf(stringSetting(settings, "apiTokenFile"), tls);
+  const svidBase = envoySvidBase(settings);
   const pinRoot = stringSetting(settings, "bpfRoot") ?? "/sys/fs/bpf/strait";
   const datapath = Datapath.open({ pinRoot });
   logger.info({ pinRoot }, "datapath loaded (pinned maps reused when present)");
@@ -171,6 +187,11 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     logger,
     registry: metrics.registry,
   });
+  // The node Envoy's tunnel SVIDs (--auth-encryption envoy), from the same provider.
+  const envoySvids =
+    svidBase === undefined || auth === undefined
+      ? undefined
+      : envoySvidFiles(svidBase, stringSetting(settings, "nodeName") ?? hostname(), auth, logger);
   const agent = new Agent({
     datapath,
     logger: logger.child({ component: "agent" }),
@@ -178,7 +199,10 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     events: {
       onRejected: (origin) => metrics.rejected.inc({ origin }),
       onMapFull: (e) => metrics.mapFull.inc({ map: e.map }),
-      onApplied: (state) => auth?.setDesired(state),
+      onApplied: (state) => {
+        auth?.setDesired(state);
+        envoySvids?.setIdentities(new Set(state.endpoints.map((e) => e.identity)));
+      },
     },
   });
 
@@ -287,6 +311,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     socketPath,
     async stop() {
       clearInterval(poll);
+      envoySvids?.stop();
       await auth?.stop();
       xdsCertificates?.stop();
       clearInterval(accessPoll);
