@@ -74,10 +74,14 @@ struct flow_path {
  * The auth check of an allowed new flow: 0 when it may pass, else the
  * packet's verdict (dropped, with its event). An auth type names a
  * requirement met by an unexpired auth map entry, or by the tunnel.
- * mtls-spiffe-encrypted with a peer on another node can only be met by the
- * tunnel: a handshake would not help, so the drop has no auth-required
- * event. Between pods of one node it is plain mtls-spiffe, keyed and evented
- * as such, so the auth manager handshakes as for any mtls-spiffe flow.
+ * mtls-spiffe-encrypted for a TCP flow with a peer on another node can only
+ * be met by the tunnel: a handshake would not help, so the drop has no
+ * auth-required event. Otherwise it is plain mtls-spiffe, keyed and evented
+ * as such, so the auth manager handshakes as for any mtls-spiffe flow:
+ * between pods of one node (the flow never leaves it), and for other
+ * protocols under an any-protocol entry (the tunnel carries TCP streams
+ * only, so those stay authenticated in the clear, as the controller's
+ * model/encryption.ts says).
  */
 static __always_inline int auth_check(struct __sk_buff *skb, const struct packet *pkt, __u8 direction,
 				      const struct endpoint_info *local, struct ipcache_info peer,
@@ -89,7 +93,7 @@ static __always_inline int auth_check(struct __sk_buff *skb, const struct packet
 	if (auth_type == AUTH_TYPE_NONE || authenticated)
 		return 0;
 	if (auth_type == AUTH_TYPE_MTLS_SPIFFE_ENCRYPTED) {
-		if (peer.node != 0)
+		if (peer.node != 0 && pkt->protocol == IPPROTO_TCP)
 			return drop(skb, pkt, direction, DROP_NOT_ENCRYPTED, local->id, src_identity,
 				    dst_identity);
 		auth_type = AUTH_TYPE_MTLS_SPIFFE;

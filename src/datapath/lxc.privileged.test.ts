@@ -486,6 +486,33 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
       ]);
     });
 
+    it("keeps the auth map check for other protocols under an any-protocol mtls-spiffe-encrypted entry (the tunnel carries TCP only)", () => {
+      endpoint(B, true, false);
+      remote(C);
+      policy(
+        { endpointId: B.id, direction: DIR.INGRESS, identity: C.identity, protocol: 0 },
+        { authType: AUTH.MTLS_SPIFFE_ENCRYPTED },
+      );
+      const udp = () => run("to", { src: C.ip, dst: B.ip, protocol: "udp", sport, dport: 53 });
+      expect(udp().retval).toBe(TC_ACT_SHOT);
+      expect(run("to", tcp(C.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+      expect(events().map((e) => [e.protocol, e.type, e.dropReason, e.authType, e.remoteNode])).toEqual([
+        [17, EVENT.AUTH_REQUIRED, DROP.AUTH_REQUIRED, AUTH.MTLS_SPIFFE, C.node],
+        [6, EVENT.DROP, DROP.NOT_ENCRYPTED, 0, "0.0.0.0"],
+      ]);
+      dp.maps.strait_auth.update(
+        encodeAuthKey({
+          localIdentity: B.identity,
+          remoteIdentity: C.identity,
+          remoteNode: mustParseIpv4(C.node),
+          authType: AUTH.MTLS_SPIFFE,
+        }),
+        encodeAuthInfo(addon().bootTimeNs() + 60_000_000_000n),
+      );
+      expect(udp().retval).toBe(TC_ACT_OK);
+      expect(run("to", tcp(C.ip, B.ip, 80, TCP.SYN, sport + 1)).retval).toBe(TC_ACT_SHOT);
+    });
+
     it("checks a flow between pods of this node to an mtls-spiffe-encrypted entry in the auth map, as mtls-spiffe", () => {
       endpoint(A, false, false);
       endpoint(B, true, false);

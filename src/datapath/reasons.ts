@@ -18,8 +18,8 @@ export const DROP = {
   INVALID_PACKET: 7,
   CT_CREATE_FAILED: 8,
   /**
-   * The policy requires encryption (auth mtls-spiffe-encrypted) and the flow
-   * from another node did not come through the node Envoys' tunnel.
+   * The policy requires encryption (auth mtls-spiffe-encrypted) and the TCP
+   * flow from another node did not come through the node Envoys' tunnel.
    */
   NOT_ENCRYPTED: 9,
 } as const;
