@@ -100,17 +100,22 @@ export class Datapath {
 
   /**
    * Brings endpoints, policy, ipcache, mesh services and encrypt entries to `desired`. Order, and why:
-   * 1. upsert ipcache and policy entries: new entries of endpoints that are
+   * 1. upsert encrypt entries: a flow they send into the node Envoys' tunnel
+   *    counts as authenticated under the old policy too, so an egress entry
+   *    that turns mtls-spiffe-encrypted in step 2 never meets a flow still
+   *    sent in the clear (DROP_NOT_ENCRYPTED); the caller installs the TPROXY
+   *    rule of a new proxy port before, so a redirected flow finds its rule;
+   * 2. upsert ipcache and policy entries: new entries of endpoints that are
    *    not enforced yet change nothing, and an added deny wins at once;
-   * 2. upsert endpoints: enforcement flags flip only once their policy is in;
-   * 3. upsert mesh services: they depend on no other map (a ClusterIP is no
-   *    endpoint and has no identity); the caller installs the TPROXY rule of
-   *    a new proxy port before, so a redirected flow always finds its listener's rule;
-   *    the encrypt entries likewise (identities and ports, no other map's keys);
-   * 4. prune encrypt entries, mesh services, policy, endpoints, ipcache: stale entries go last, so an
+   * 3. upsert endpoints: enforcement flags flip only once their policy is in;
+   * 4. upsert mesh services: they depend on no other map (a ClusterIP is no
+   *    endpoint and has no identity), and their listener's rule is in as well;
+   * 5. prune encrypt entries, mesh services, policy, endpoints, ipcache: stale entries go last, so an
    *    endpoint that stops being enforced allows all before its entries vanish.
    * At every moment each flow gets either the old state's verdict or the new
-   * one's. A state that would not fit a map is refused before any write.
+   * one's (or, while step 1 is in and step 2 is not, the new redirect under the
+   * old policy, which drops nothing the old state passed). A state that would
+   * not fit a map is refused before any write.
    */
   apply(desired: DatapathDesired): Result<ApplyStats, MapWriteError[]> {
     const content = {
@@ -142,7 +147,7 @@ export class Datapath {
     if (full.length > 0) return err(full);
 
     let written = 0;
-    for (const name of ["ipcache", "policy", "endpoints", "meshServices", "encrypt"] as const) {
+    for (const name of ["encrypt", "ipcache", "policy", "endpoints", "meshServices"] as const) {
       const r = syncs[name].upsert(content[name]);
       written += r.written;
       if (r.error !== undefined) return err([r.error]);
