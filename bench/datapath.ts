@@ -161,6 +161,7 @@ function kernelCost(): Record<string, { newFlowDeniedNs: number; establishedNs: 
         policies: [{ endpointId: 2, ingressEnforced: true, egressEnforced: false, entries, sources: [] }],
         ipcache,
         meshServices: [],
+        encrypt: [],
       });
       if (!r.ok) throw new Error(JSON.stringify(r.error));
       const run = (src: string, flags: number) => {

@@ -6,7 +6,8 @@
  *  - to_endpoint, on the veth's egress: packets delivered to the pod (its ingress policy).
  * Decision order for each packet: parse → which endpoint → connection tracking
  * (established flows and replies pass without a policy lookup) → mesh
- * services (from_endpoint only) → ipcache (peer identity) → policy → auth →
+ * services (from_endpoint only) → ipcache (peer identity and node) →
+ * encryption (from_endpoint, peer on another node) → policy → auth →
  * create the CT entry → mark for the proxy.
  */
 #include "lib/common.h"
@@ -19,6 +20,7 @@
 #include "lib/events.h"
 #include "lib/metrics.h"
 #include "lib/mesh.h"
+#include "lib/encrypt.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -53,6 +55,57 @@ static __always_inline int pass(struct __sk_buff *skb, __u8 direction, __u16 pro
 	return TC_ACT_OK;
 }
 
+/* What the program knows of a new flow besides its packet and peer. */
+struct flow_path {
+	/* Redirect when the policy entry names no proxy port (a local destination's L7 ingress). */
+	__u16 proxy_port;
+	/*
+	 * The node Envoy's outbound encryption listener (the encrypt map's hit).
+	 * It wins over an L7 port of the egress entry: the flow leaves the node,
+	 * and in the clear it would be refused by the destination
+	 * (DROP_NOT_ENCRYPTED); the controller leaves L7 flows out of the map.
+	 */
+	__u16 encrypt_port;
+	/* The node Envoys' tunnel authenticates the peer: sent into it, or arrived through it. */
+	__u8 authenticated;
+};
+
+/*
+ * The auth check of an allowed new flow: 0 when it may pass, else the
+ * packet's verdict (dropped, with its event). An auth type names a
+ * requirement met by an unexpired auth map entry, or by the tunnel.
+ * mtls-spiffe-encrypted for a TCP flow with a peer on another node can only
+ * be met by the tunnel: a handshake would not help, so the drop has no
+ * auth-required event. Otherwise it is plain mtls-spiffe, keyed and evented
+ * as such, so the auth manager handshakes as for any mtls-spiffe flow:
+ * between pods of one node (the flow never leaves it), and for other
+ * protocols under an any-protocol entry (the tunnel carries TCP streams
+ * only, so those stay authenticated in the clear, as the controller's
+ * model/encryption.ts says).
+ */
+static __always_inline int auth_check(struct __sk_buff *skb, const struct packet *pkt, __u8 direction,
+				      const struct endpoint_info *local, struct ipcache_info peer,
+				      __u8 auth_type, __u8 authenticated)
+{
+	__u32 src_identity = direction == DIR_EGRESS ? local->identity : peer.identity;
+	__u32 dst_identity = direction == DIR_EGRESS ? peer.identity : local->identity;
+
+	if (auth_type == AUTH_TYPE_NONE || authenticated)
+		return 0;
+	if (auth_type == AUTH_TYPE_MTLS_SPIFFE_ENCRYPTED) {
+		if (peer.node != 0 && pkt->protocol == IPPROTO_TCP)
+			return drop(skb, pkt, direction, DROP_NOT_ENCRYPTED, local->id, src_identity,
+				    dst_identity);
+		auth_type = AUTH_TYPE_MTLS_SPIFFE;
+	}
+	if (auth_valid(local->identity, peer.identity, peer.node, auth_type))
+		return 0;
+	count_packet(skb, direction, VERDICT_DROPPED, DROP_AUTH_REQUIRED);
+	emit_event(skb, pkt, EVENT_AUTH_REQUIRED, VERDICT_DROPPED, DROP_AUTH_REQUIRED, direction, local->id,
+		   src_identity, dst_identity, 0, auth_type, peer.node);
+	return TC_ACT_SHOT;
+}
+
 /*
  * The part shared by both directions once the packet's endpoint and peer are
  * known: policy, auth, CT entry, event. `local` is the endpoint whose policy
@@ -60,7 +113,7 @@ static __always_inline int pass(struct __sk_buff *skb, __u8 direction, __u16 pro
  */
 static __always_inline int new_flow(struct __sk_buff *skb, const struct packet *pkt, __u8 direction,
 				    const struct endpoint_info *local, struct ipcache_info peer,
-				    __u16 extra_proxy_port)
+				    struct flow_path path)
 {
 	__u32 src_identity = direction == DIR_EGRESS ? local->identity : peer.identity;
 	__u32 dst_identity = direction == DIR_EGRESS ? peer.identity : local->identity;
@@ -69,15 +122,11 @@ static __always_inline int new_flow(struct __sk_buff *skb, const struct packet *
 	if (v.drop_reason != DROP_NONE)
 		return drop(skb, pkt, direction, v.drop_reason, local->id, src_identity, dst_identity);
 
-	if (v.auth_type != AUTH_TYPE_NONE &&
-	    !auth_valid(local->identity, peer.identity, peer.node, v.auth_type)) {
-		count_packet(skb, direction, VERDICT_DROPPED, DROP_AUTH_REQUIRED);
-		emit_event(skb, pkt, EVENT_AUTH_REQUIRED, VERDICT_DROPPED, DROP_AUTH_REQUIRED, direction,
-			   local->id, src_identity, dst_identity, 0, v.auth_type, peer.node);
-		return TC_ACT_SHOT;
-	}
+	int refused = auth_check(skb, pkt, direction, local, peer, v.auth_type, path.authenticated);
+	if (refused)
+		return refused;
 
-	__u16 proxy_port = v.proxy_port ? v.proxy_port : extra_proxy_port;
+	__u16 proxy_port = path.encrypt_port ? path.encrypt_port : v.proxy_port ? v.proxy_port : path.proxy_port;
 	if (ct_create(pkt, direction, src_identity, proxy_port) < 0)
 		return drop(skb, pkt, direction, DROP_CT_CREATE_FAILED, local->id, src_identity, dst_identity);
 
@@ -138,6 +187,16 @@ int from_endpoint(struct __sk_buff *skb)
 	if (mesh_port)
 		return mesh_flow(skb, &pkt, ep, mesh_port);
 
+	/* A flow to a pod of another node that the node Envoy carries encrypted. */
+	struct ipcache_info peer = ipcache_resolve(pkt.daddr);
+	if (peer.node != 0) {
+		__u16 encrypt_port = encrypt_proxy_port(ep->identity, peer.identity, &pkt);
+		if (encrypt_port) {
+			struct flow_path tunnel = { .encrypt_port = encrypt_port, .authenticated = 1 };
+			return new_flow(skb, &pkt, DIR_EGRESS, ep, peer, tunnel);
+		}
+	}
+
 	/*
 	 * An L7 redirect must happen here, before the node's PREROUTING where
 	 * TPROXY runs: the destination's to_endpoint is too late. So when the
@@ -146,15 +205,15 @@ int from_endpoint(struct __sk_buff *skb)
 	 * destination's own program still enforces its ingress policy on the
 	 * proxy's upstream connection.
 	 */
-	__u16 ingress_proxy_port = 0;
+	struct flow_path path = {};
 	struct endpoint_info *dst_ep = endpoint_lookup(pkt.daddr);
 	if (dst_ep) {
 		struct policy_verdict dv =
 			policy_check(dst_ep, DIR_INGRESS, ep->identity, pkt.protocol, pkt.dport);
 		if (dv.drop_reason == DROP_NONE)
-			ingress_proxy_port = dv.proxy_port;
+			path.proxy_port = dv.proxy_port;
 	}
-	return new_flow(skb, &pkt, DIR_EGRESS, ep, ipcache_resolve(pkt.daddr), ingress_proxy_port);
+	return new_flow(skb, &pkt, DIR_EGRESS, ep, peer, path);
 }
 
 SEC("tc")
@@ -178,8 +237,17 @@ int to_endpoint(struct __sk_buff *skb)
 		return pass(skb, DIR_INGRESS, 0);
 
 	struct ipcache_info peer = ipcache_resolve(pkt.saddr);
-	/* The node's proxy tells, in the mark, which identity its upstream connection speaks for. */
-	if ((skb->mark & MARK_MAGIC_MASK) == MARK_MAGIC_FROM_PROXY && (skb->mark >> 16) != 0)
+	struct flow_path path = {};
+	__u32 magic = skb->mark & MARK_MAGIC_MASK;
+	/*
+	 * The node's proxy tells, in the mark, which identity its upstream
+	 * connection speaks for; the inbound encryption listener also tells that
+	 * the tunnel's mutual TLS authenticated it. A mark with no identity is
+	 * ignored: the flow is judged on its address, in the clear.
+	 */
+	if ((magic == MARK_MAGIC_FROM_PROXY || magic == MARK_MAGIC_FROM_PROXY_AUTH) && (skb->mark >> 16) != 0) {
 		peer.identity = skb->mark >> 16;
-	return new_flow(skb, &pkt, DIR_INGRESS, ep, peer, 0);
+		path.authenticated = magic == MARK_MAGIC_FROM_PROXY_AUTH;
+	}
+	return new_flow(skb, &pkt, DIR_INGRESS, ep, peer, path);
 }

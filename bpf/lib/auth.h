@@ -18,6 +18,14 @@
 #define AUTH_TYPE_NONE 0
 #define AUTH_TYPE_MTLS_SPIFFE 1
 #define AUTH_TYPE_ALWAYS_FAIL 2
+/*
+ * Authenticated and encrypted (src/model/encryption.ts): a TCP flow with a
+ * peer on another node must come through the node Envoys' mutual-TLS tunnel
+ * (it is never looked up here); between pods of one node, and for other
+ * protocols (the tunnel carries TCP only), it needs an AUTH_TYPE_MTLS_SPIFFE
+ * entry, as a plain mtls-spiffe flow does.
+ */
+#define AUTH_TYPE_MTLS_SPIFFE_ENCRYPTED 3
 
 struct auth_key {
 	__u32 local_identity;

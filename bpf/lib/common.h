@@ -28,11 +28,16 @@
  *  - proxy reply: 0x0B00, set by the proxy (SO_MARK on its transparent listeners) on its side of a
  *                redirected connection, so the node's raw OUTPUT rule leaves it untracked; the
  *                datapath does not act on it.
+ *  - from proxy, authenticated: 0x0E00 | (source identity << 16), set by the node Envoy's inbound
+ *                encryption listener on its connection to the destination pod: the source's SVID
+ *                was verified by the tunnel's mutual TLS, so the flow counts as authenticated
+ *                (no auth map lookup). Node-namespace only, as from proxy.
  */
 #define MARK_MAGIC_MASK 0x0F00
 #define MARK_MAGIC_TO_PROXY 0x0200
 #define MARK_MAGIC_FROM_PROXY 0x0A00
 #define MARK_MAGIC_PROXY_REPLY 0x0B00
+#define MARK_MAGIC_FROM_PROXY_AUTH 0x0E00
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02

@@ -24,6 +24,7 @@
 #define DROP_FRAGMENT 6            /* IP fragments are not supported */
 #define DROP_INVALID_PACKET 7      /* truncated or malformed headers */
 #define DROP_CT_CREATE_FAILED 8    /* the connection-tracking entry could not be written */
+#define DROP_NOT_ENCRYPTED 9       /* encryption required; a TCP flow from another node bypassed the tunnel */
 #define DROP_REASON_MAX 16
 
 /* Flow event types (struct flow_event.type). */

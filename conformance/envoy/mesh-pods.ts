@@ -222,6 +222,7 @@ export class MeshPods {
       policies: [],
       ipcache: clients.map((c) => ({ prefix: `${c.pod.ip}/32`, identity: c.identity })),
       meshServices: this.#services,
+      encrypt: [],
     });
     if (!r.ok) throw new Error(`the datapath refused the mesh state: ${JSON.stringify(r.error)}`);
   }

@@ -16,6 +16,7 @@ import type { MapWriteError } from "../datapath/map-sync.ts";
 import { addon } from "../datapath/native.ts";
 import { installTproxy } from "../datapath/tproxy.ts";
 import { messageOf } from "../errors.ts";
+import type { EncryptEntry } from "../model/encryption.ts";
 import { type EndpointPolicy, type LocalEndpoint, RESERVED_IDENTITIES } from "../model/endpoint-policy.ts";
 import type { MeshService } from "../model/mesh-service.ts";
 import { err, ok, type Result } from "../model/result.ts";
@@ -41,6 +42,8 @@ export interface AgentStatus {
   readonly proxyPorts: readonly number[];
   /** The Service ports whose new flows the datapath redirects to the mesh listener. */
   readonly meshServices: readonly MeshService[];
+  /** The flows to pods of other nodes the datapath sends to the node Envoy's encryption listener. */
+  readonly encrypt: readonly EncryptEntry[];
   readonly lastError?: {
     readonly time: string;
     readonly origin: string;
@@ -83,6 +86,7 @@ export class Agent {
   #proxyPorts: number[] = [];
   /** The mesh services of the last reconciled state: in the datapath's map. */
   #meshServices: readonly MeshService[] = [];
+  #encrypt: readonly EncryptEntry[] = [];
   #tproxyInstalled = false;
   #lastError: AgentStatus["lastError"];
   #chain: Promise<unknown> = Promise.resolve();
@@ -154,6 +158,7 @@ export class Agent {
           policies: state.policies.length,
           ipcache: state.ipcache.length,
           meshServices: state.meshServices.length,
+          encrypt: state.encrypt.length,
         },
         "desired state applied",
       );
@@ -283,6 +288,7 @@ export class Agent {
       policies: state.policies.filter((p) => wanted.has(p.endpointId)),
       ipcache: state.ipcache,
       meshServices: state.meshServices,
+      encrypt: state.encrypt,
     });
     if (!applied.ok) {
       for (const e of applied.error) if (e.kind === "full") this.#events.onMapFull?.(e);
@@ -304,6 +310,7 @@ export class Agent {
     if (!tproxied.ok) return tproxied;
     this.#status = status;
     this.#meshServices = state.meshServices;
+    this.#encrypt = state.encrypt;
     return ok(undefined);
   }
 
@@ -356,6 +363,7 @@ export class Agent {
       cniAttachments: this.cni.all().length,
       proxyPorts: this.#proxyPorts,
       meshServices: this.#meshServices,
+      encrypt: this.#encrypt,
       ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
       maps,
     };

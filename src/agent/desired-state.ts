@@ -4,6 +4,8 @@
  * strait's own resource types (xds-source.ts, the normal source); a file or
  * the agent's local API provide it when the agent runs on its own.
  */
+
+import type { EncryptEntry } from "../model/encryption.ts";
 import type { EndpointPolicy, IpcacheEntry, LocalEndpoint } from "../model/endpoint-policy.ts";
 import type { MeshService } from "../model/mesh-service.ts";
 
@@ -22,6 +24,12 @@ export interface DesiredState {
    * form (absent = none).
    */
   readonly meshServices: readonly MeshService[];
+  /**
+   * Flows from local identities to pods of other nodes that the node Envoy
+   * carries encrypted (src/model/encryption.ts): the datapath's encrypt map.
+   * Optional in the file and API form (absent = none).
+   */
+  readonly encrypt: readonly EncryptEntry[];
 }
 
 export const EMPTY_DESIRED_STATE: DesiredState = {
@@ -29,6 +37,7 @@ export const EMPTY_DESIRED_STATE: DesiredState = {
   policies: [],
   ipcache: [],
   meshServices: [],
+  encrypt: [],
 };
 
 /** An update the source could not turn into a DesiredState: rejected, the previous state stays. */

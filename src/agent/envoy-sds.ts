@@ -15,11 +15,25 @@ import { mkdirSync } from "node:fs";
 import type { Logger } from "pino";
 import { derToPem } from "../auth/certificate.ts";
 import type { IdentityProvider } from "../auth/identity-provider.ts";
+import { type Settings, stringSetting } from "../controller/config.ts";
+import { ERROR_CODES, StraitError } from "../errors.ts";
 import { bundleSecretName, envoySdsSocket, svidSecretName } from "../model/encryption.ts";
 import { SnapshotCache } from "../xds/cache/index.ts";
 import { TYPE_URLS } from "../xds/proto/index.ts";
 import { DEFAULT_LIMITS, XdsServer } from "../xds/server/index.ts";
 import type { EnvoyResourceJson } from "../xds/translate/resource-set.ts";
+
+/** `--envoy-sds-dir`, checked: the SVIDs come from an identity provider. */
+export function envoySdsDir(settings: Settings): string | undefined {
+  const dir = stringSetting(settings, "envoySdsDir");
+  if (dir !== undefined && (stringSetting(settings, "authProvider") ?? "none") === "none") {
+    throw new StraitError(
+      ERROR_CODES.CONFIG,
+      "--envoy-sds-dir needs an identity provider (--auth-provider builtin-ca, spire or cert-manager): the SVIDs come from it",
+    );
+  }
+  return dir;
+}
 
 export class EnvoySecretServer {
   readonly #provider: IdentityProvider;

@@ -56,7 +56,11 @@ const TCP_FLAGS: readonly [number, string][] = [
   [0x08, "PSH"],
   [0x20, "URG"],
 ];
-const AUTH_NAMES: Readonly<Record<number, string>> = { 1: "mtls-spiffe", 2: "always-fail" };
+const AUTH_NAMES: Readonly<Record<number, string>> = {
+  1: "mtls-spiffe",
+  2: "always-fail",
+  3: "mtls-spiffe-encrypted",
+};
 
 export function toFlow(
   ev: RawFlowEvent,

@@ -111,6 +111,14 @@ export const AGENT_SETTINGS = [
       "With --xds-tls-builtin-ca: the folder where the agent keeps the node's Envoy's xDS client certificate, as a file-based SDS secret (xds-client.yaml) that Envoy's bootstrap watches; renewed at half its lifetime.",
   },
   {
+    flag: "envoy-sds-dir",
+    key: "envoySdsDir",
+    env: "STRAIT_ENVOY_SDS_DIR",
+    type: "string",
+    description:
+      "For the controller's --auth-encryption envoy: the folder (its --auth-encryption-sds-dir, usually /run/strait/envoy-sds) where the agent serves its node's Envoy, over SDS on <folder>/<node>.sock (root only), the SVID of every local identity and the trust bundle for the encrypted tunnel, rotated in place. Needs an --auth-provider. Off without it.",
+  },
+  {
     flag: "envoy-access-log",
     key: "envoyAccessLog",
     env: "STRAIT_ENVOY_ACCESS_LOG",
@@ -125,7 +133,7 @@ export const AGENT_SETTINGS = [
     env: "STRAIT_DESIRED_STATE",
     type: "string",
     description:
-      "JSON or YAML file of desired state (endpoints, policies, ipcache, meshServices), watched, for an agent running without a controller. Without it and --xds-address, the state comes from PUT /api/v1/desired-state.",
+      "JSON or YAML file of desired state (endpoints, policies, ipcache, meshServices, encrypt), watched, for an agent running without a controller. Without it and --xds-address, the state comes from PUT /api/v1/desired-state.",
   },
   {
     flag: "api-token-file",

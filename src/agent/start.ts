@@ -22,6 +22,7 @@ import { accessLogFlow, LineFollower } from "./access-log.ts";
 import { Agent } from "./agent.ts";
 import { type ApiTls, type ApiWrites, createAgentApi } from "./api.ts";
 import type { DesiredStateSource } from "./desired-state.ts";
+import { EnvoySecretServer, envoySdsDir } from "./envoy-sds.ts";
 import { FileDesiredStateSource } from "./file-source.ts";
 import { FlowBuffer, toFlow } from "./flows.ts";
 import { createAgentMetrics } from "./metrics.ts";
@@ -160,6 +161,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     stringSetting(settings, "apiClientCa"),
   );
   const tcpWrites = tcpWritesOf(stringSetting(settings, "apiTokenFile"), tls);
+  const sdsDir = envoySdsDir(settings);
   const pinRoot = stringSetting(settings, "bpfRoot") ?? "/sys/fs/bpf/strait";
   const datapath = Datapath.open({ pinRoot });
   logger.info({ pinRoot }, "datapath loaded (pinned maps reused when present)");
@@ -171,6 +173,17 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     logger,
     registry: metrics.registry,
   });
+  // The node Envoy's tunnel SVIDs (--auth-encryption envoy), from the same provider, over SDS.
+  const envoySds =
+    sdsDir === undefined || auth === undefined
+      ? undefined
+      : new EnvoySecretServer({
+          provider: auth.provider,
+          dir: sdsDir,
+          node: stringSetting(settings, "nodeName") ?? hostname(),
+          logger,
+        });
+  await envoySds?.start();
   const agent = new Agent({
     datapath,
     logger: logger.child({ component: "agent" }),
@@ -178,7 +191,10 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     events: {
       onRejected: (origin) => metrics.rejected.inc({ origin }),
       onMapFull: (e) => metrics.mapFull.inc({ map: e.map }),
-      onApplied: (state) => auth?.setDesired(state),
+      onApplied: (state) => {
+        auth?.setDesired(state);
+        envoySds?.setIdentities(new Set(state.endpoints.map((e) => e.identity)));
+      },
     },
   });
 
@@ -200,6 +216,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
   try {
     xdsCertificates = startAgentXdsCertificates(settings, logger);
   } catch (error) {
+    await envoySds?.stop();
     await auth?.stop();
     throw error;
   }
@@ -287,6 +304,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     socketPath,
     async stop() {
       clearInterval(poll);
+      await envoySds?.stop();
       await auth?.stop();
       xdsCertificates?.stop();
       clearInterval(accessPoll);

@@ -103,6 +103,63 @@ describe("validateDesiredState", () => {
     ]);
   });
 
+  it("takes encrypt entries (protocol TCP and any port by default, none when absent) and names their bad fields", () => {
+    const flow = { localIdentity: 1001, remoteIdentity: 1002, port: 8080, proxyPort: 15004 };
+    const r = validateDesiredState({ encrypt: [flow, { ...flow, port: "any" }] });
+    expect(r.ok && r.value.encrypt).toEqual([
+      { ...flow, protocol: "TCP" },
+      { ...flow, port: "any", protocol: "TCP" },
+    ]);
+    const noPort = validateDesiredState({
+      encrypt: [{ localIdentity: 1001, remoteIdentity: 1002, proxyPort: 15004 }],
+    });
+    expect(noPort.ok && noPort.value.encrypt[0]?.port).toBe("any");
+    const none = validateDesiredState({});
+    expect(none.ok && none.value.encrypt).toEqual([]);
+    const bad = validateDesiredState({
+      encrypt: [
+        { localIdentity: 0, remoteIdentity: "web", protocol: "UDP", port: 70000, proxyPort: 0, node: "a" },
+        flow,
+        { ...flow, proxyPort: 15005 },
+        "flow",
+      ],
+    });
+    expect(bad.ok ? [] : bad.error.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      "encrypt[0].node: unknown field",
+      "encrypt[0].localIdentity: must be an integer in 1..4294967295",
+      "encrypt[0].remoteIdentity: must be an integer in 1..4294967295",
+      'encrypt[0].protocol: must be "TCP"',
+      "encrypt[0].port: must be an integer in 1..65535",
+      "encrypt[0].proxyPort: must be an integer in 1..65535",
+      "encrypt[3]: must be an object",
+      "encrypt[2]: 1001>1002:8080 is also encrypt[1]",
+    ]);
+  });
+
+  it("takes the mtls-spiffe-encrypted auth type of a policy entry", () => {
+    const r = validateDesiredState({
+      endpoints: [{ id: 1, identity: 1001, hostInterface: "veth1" }],
+      policies: [
+        {
+          endpointId: 1,
+          ingressEnforced: true,
+          egressEnforced: false,
+          entries: [
+            {
+              direction: "ingress",
+              remoteIdentity: 1002,
+              protocol: "TCP",
+              port: 80,
+              verdict: "allow",
+              auth: "mtls-spiffe-encrypted",
+            },
+          ],
+        },
+      ],
+    });
+    expect(r.ok && r.value.policies[0]?.entries[0]?.auth).toBe("mtls-spiffe-encrypted");
+  });
+
   it("rejects what is not an object", () => {
     expect(validateDesiredState([1, 2])).toEqual({
       ok: false,

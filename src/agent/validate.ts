@@ -3,6 +3,7 @@
  * file): every error names its field. Pure.
  */
 
+import type { EncryptEntry } from "../model/encryption.ts";
 import {
   type AuthType,
   type EndpointPolicy,
@@ -19,7 +20,7 @@ import { parseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
 import type { DesiredState, FieldError } from "./desired-state.ts";
 
 const PROTOCOLS: readonly L4Protocol[] = ["TCP", "UDP", "SCTP", "ICMP", "ANY"];
-const AUTH: readonly AuthType[] = ["none", "mtls-spiffe", "always-fail"];
+const AUTH: readonly AuthType[] = ["none", "mtls-spiffe", "always-fail", "mtls-spiffe-encrypted"];
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 type Obj = Record<string, unknown>;
@@ -239,13 +240,34 @@ function meshService(c: Checker, v: unknown, f: string): MeshService | undefined
   return { service, address, port, protocol: "TCP", proxyPort };
 }
 
+function encryptEntry(c: Checker, v: unknown, f: string): EncryptEntry | undefined {
+  const o = c.object(v, f);
+  if (o === undefined) return undefined;
+  c.only(o, f, ["localIdentity", "remoteIdentity", "protocol", "port", "proxyPort"]);
+  const localIdentity = c.identity(o.localIdentity, `${f}.localIdentity`);
+  const remoteIdentity = c.identity(o.remoteIdentity, `${f}.remoteIdentity`);
+  // The tunnel carries streams (HTTP/2 CONNECT): TCP only.
+  if (o.protocol !== undefined && o.protocol !== "TCP") c.fail(`${f}.protocol`, 'must be "TCP"');
+  const port = o.port === undefined || o.port === "any" ? "any" : c.int(o.port, `${f}.port`, 1, 65535);
+  const proxyPort = c.int(o.proxyPort, `${f}.proxyPort`, 1, 65535);
+  if (
+    localIdentity === undefined ||
+    remoteIdentity === undefined ||
+    port === undefined ||
+    proxyPort === undefined
+  )
+    return undefined;
+  return { localIdentity, remoteIdentity, protocol: "TCP", port, proxyPort };
+}
+
 /** Parses and checks a desired state; every problem is reported with its field path. */
 export function validateDesiredState(input: unknown): Result<DesiredState, FieldError[]> {
   const c = new Checker();
   const o = c.object(input, "(root)");
   if (o === undefined) return err(c.errors);
   for (const key of Object.keys(o)) {
-    if (!["endpoints", "policies", "ipcache", "meshServices"].includes(key)) c.fail(key, "unknown field");
+    if (!["endpoints", "policies", "ipcache", "meshServices", "encrypt"].includes(key))
+      c.fail(key, "unknown field");
   }
   const endpoints = (c.array(o.endpoints, "endpoints") ?? []).map((e, i) =>
     endpoint(c, e, `endpoints[${i}]`),
@@ -255,6 +277,7 @@ export function validateDesiredState(input: unknown): Result<DesiredState, Field
   const meshServices = (c.array(o.meshServices, "meshServices") ?? []).map((m, i) =>
     meshService(c, m, `meshServices[${i}]`),
   );
+  const encrypt = (c.array(o.encrypt, "encrypt") ?? []).map((e, i) => encryptEntry(c, e, `encrypt[${i}]`));
 
   const ids = new Map<number, number>();
   endpoints.forEach((e, i) => {
@@ -283,11 +306,21 @@ export function validateDesiredState(input: unknown): Result<DesiredState, Field
     if (seen !== undefined) c.fail(`meshServices[${i}]`, `${name} is also meshServices[${seen}]`);
     services.set(name, i);
   });
+  // One map entry per identity pair and port, for the same reason.
+  const flows = new Map<string, number>();
+  encrypt.forEach((e, i) => {
+    if (e === undefined) return;
+    const name = `${e.localIdentity}>${e.remoteIdentity}:${e.port}`;
+    const seen = flows.get(name);
+    if (seen !== undefined) c.fail(`encrypt[${i}]`, `${name} is also encrypt[${seen}]`);
+    flows.set(name, i);
+  });
   if (c.errors.length > 0) return err(c.errors);
   return ok({
     endpoints: endpoints as LocalEndpoint[],
     policies: policies as EndpointPolicy[],
     ipcache: ipcache as IpcacheEntry[],
     meshServices: meshServices as MeshService[],
+    encrypt: encrypt as EncryptEntry[],
   });
 }

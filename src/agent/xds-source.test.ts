@@ -174,6 +174,78 @@ describe("the agent's xDS source", () => {
     expect(fifth.meshServices).toEqual([]);
   });
 
+  it("receives what its node's Envoy encrypts (--auth-encryption envoy) as encrypt entries, and the encrypted auth type", async () => {
+    harness = await startXds();
+    const h = harness;
+    const store = new ResourceStore();
+    load(
+      store,
+      `${MANIFESTS.replace("toPorts:", "authentication: { mode: required }\n      toPorts:").replace(
+        "spec: { nodeName: node-a, containers: [{ name: c, image: x }] }\nstatus: { podIP: 10.9.0.10 }",
+        "spec: { nodeName: node-b, containers: [{ name: c, image: x }] }\nstatus: { podIP: 10.9.0.10 }",
+      )}
+---
+apiVersion: v1
+kind: Node
+metadata: { name: node-b }
+status: { addresses: [{ type: InternalIP, address: 192.168.1.2 }] }
+`,
+    );
+    const out = runPipeline(store, {
+      now: new Date(),
+      addressPool: ["127.0.1.0/24"],
+      policy: { encryption: { tunnelPort: 15008, sdsDir: "/run/strait/envoy-sds" } },
+    });
+    for (const [node, resources] of out.nodeResources) h.cache.setNodeResources(`node/${node}`, resources);
+    h.cache.publish(out.resources);
+    const node = (name: string) => out.policy.nodes.find((n) => n.node === name);
+    const outbound = node("node-a")?.encryption?.outbound ?? [];
+    expect(outbound).toHaveLength(1); // client (node-a) → server (node-b), port 80
+
+    const states: DesiredState[] = [];
+    source = new XdsDesiredStateSource({
+      address: h.address,
+      node: "node-a",
+      logger: pino({ level: "silent" }),
+    });
+    await source.start(
+      async (state) => {
+        states.push(state);
+        return { ok: true };
+      },
+      () => undefined,
+    );
+    const first = await until("the first state", () => states[0]);
+    expect(first.encrypt).toEqual(outbound);
+    expect(first.encrypt[0]).toMatchObject({ port: 80, protocol: "TCP", proxyPort: 15004 });
+    const client = first.endpoints.find((e) => e.pod === "default/client");
+    expect(first.encrypt[0]?.localIdentity).toBe(client?.identity);
+
+    // The server's node: its ingress entry requires the tunnel.
+    const server = new XdsDesiredStateSource({
+      address: h.address,
+      node: "node-b",
+      logger: pino({ level: "silent" }),
+    });
+    const serverStates: DesiredState[] = [];
+    await server.start(
+      async (state) => {
+        serverStates.push(state);
+        return { ok: true };
+      },
+      () => undefined,
+    );
+    try {
+      const b = await until("node-b's state", () => serverStates[0]);
+      expect(b.encrypt).toEqual([]);
+      expect(b.policies.flatMap((p) => p.entries).map((e) => [e.remoteIdentity, e.port, e.auth])).toEqual([
+        [client?.identity, 80, "mtls-spiffe-encrypted"],
+      ]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("reconnects after the server goes away, without an empty state in between", async () => {
     harness = await startXds();
     const store = new ResourceStore();

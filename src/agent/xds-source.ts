@@ -39,6 +39,7 @@ export const AGENT_TYPES: readonly string[] = [
   STRAIT_TYPE_URLS.authSettings,
   STRAIT_TYPE_URLS.endpointPolicy,
   STRAIT_TYPE_URLS.meshService,
+  STRAIT_TYPE_URLS.encryptPolicy,
 ];
 const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
@@ -334,6 +335,7 @@ export class XdsDesiredStateSource implements DesiredStateSource {
       policies: s.policies,
       ipcache: s.ipcache,
       meshServices: s.meshServices,
+      encrypt: s.encrypt,
     });
     return parsed.ok ? { ok: true, value: parsed.value } : { ok: false, errors: parsed.error };
   }

@@ -21,6 +21,7 @@ export const MAP_NAMES = [
   "strait_events",
   "strait_counters",
   "strait_mesh_svc",
+  "strait_encrypt",
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 

@@ -7,7 +7,9 @@
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "../../test/support/kernel.ts";
+import type { EncryptEntry } from "../model/encryption.ts";
 import type { EndpointPolicy, PolicyEntry } from "../model/endpoint-policy.ts";
+import { decodeEncryptInfo, decodeEncryptKey } from "./codecs/encrypt.ts";
 import { decodePolicyKey } from "./codecs/policy.ts";
 import { Datapath, type DatapathDesired } from "./datapath.ts";
 
@@ -42,6 +44,7 @@ function desired(entries: readonly PolicyEntry[], enforced = true): DatapathDesi
     policies: [policy],
     ipcache: [{ prefix: "10.251.0.7/32", identity: 1007 }],
     meshServices: [],
+    encrypt: [],
   };
 }
 
@@ -66,6 +69,49 @@ describe.skipIf(!canRunKernelTests)(`Datapath.apply on real maps ${KERNEL_SKIP_R
         [1001, 80],
         [1003, 22],
       ]);
+    } finally {
+      dp.close();
+    }
+  });
+
+  it("brings the encrypt map to the desired entries: adds, changes, and removes stale ones", () => {
+    const dp = Datapath.open({ pinRoot: null });
+    const flow = (remoteIdentity: number, port: number | "any", proxyPort = 15004): EncryptEntry => ({
+      localIdentity: 1007,
+      remoteIdentity,
+      protocol: "TCP",
+      port,
+      proxyPort,
+    });
+    const content = () =>
+      dp
+        .map("strait_encrypt")
+        .keys()
+        .map((k) => {
+          const key = decodeEncryptKey(k);
+          return [
+            key.remoteIdentity,
+            key.port,
+            decodeEncryptInfo(dp.map("strait_encrypt").lookup(k) as Buffer),
+          ];
+        })
+        .sort();
+    try {
+      const first = dp.apply({ ...desired([]), encrypt: [flow(2001, 443), flow(2002, "any")] });
+      expect(first).toMatchObject({ ok: true, value: { entries: { encrypt: 2 } } });
+      expect(content()).toEqual([
+        [2001, 443, 15004],
+        [2002, 0, 15004],
+      ]);
+      const next = dp.apply({ ...desired([]), encrypt: [flow(2001, 443, 15005), flow(2003, 80)] });
+      expect(next).toMatchObject({ ok: true, value: { entries: { encrypt: 2 } } });
+      expect(content()).toEqual([
+        [2001, 443, 15005],
+        [2003, 80, 15004],
+      ]);
+      expect(dp.apply(desired([])).ok).toBe(true);
+      expect(content()).toEqual([]);
+      expect(dp.entryCounts().strait_encrypt).toBe(0);
     } finally {
       dp.close();
     }
@@ -101,6 +147,7 @@ describe.skipIf(!canRunKernelTests)(`Datapath.apply on real maps ${KERNEL_SKIP_R
         strait_policy: 2,
         strait_ipcache: 1,
         strait_mesh_svc: 0,
+        strait_encrypt: 0,
       });
       expect(b.apply(desired([entry(1001, 80), entry(1002, 443)]))).toMatchObject({
         ok: true,

@@ -4,6 +4,8 @@
  * of wrong verdicts, tc attachment per endpoint interface, the auth map,
  * counters and flow events.
  */
+
+import type { EncryptEntry } from "../model/encryption.ts";
 import type { AuthType, EndpointPolicy, IpcacheEntry } from "../model/endpoint-policy.ts";
 import type { MeshService } from "../model/mesh-service.ts";
 import { err, ok, type Result } from "../model/result.ts";
@@ -13,6 +15,7 @@ import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { COUNTERS_MAX, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
 import { AUTH_TYPES } from "./codecs/policy.ts";
 import {
+  encryptEntries,
   endpointEntries,
   ipcacheEntries,
   meshServiceEntries,
@@ -30,9 +33,11 @@ export interface DatapathDesired {
   readonly ipcache: readonly IpcacheEntry[];
   /** Service ports whose new flows go to the node Envoy's mesh listener (GAMMA). */
   readonly meshServices: readonly MeshService[];
+  /** Flows to pods of other nodes that the node Envoy carries encrypted (src/model/encryption.ts). */
+  readonly encrypt: readonly EncryptEntry[];
 }
 
-type OwnedMap = "endpoints" | "policy" | "ipcache" | "meshServices";
+type OwnedMap = "endpoints" | "policy" | "ipcache" | "meshServices" | "encrypt";
 
 export interface ApplyStats {
   readonly written: number;
@@ -54,6 +59,7 @@ export class Datapath {
   readonly #policy: MapSync;
   readonly #ipcache: MapSync;
   readonly #mesh: MapSync;
+  readonly #encrypt: MapSync;
   #ring: number | undefined;
   readonly #cpus: number;
 
@@ -63,6 +69,7 @@ export class Datapath {
     this.#policy = new MapSync(object.maps.strait_policy);
     this.#ipcache = new MapSync(object.maps.strait_ipcache);
     this.#mesh = new MapSync(object.maps.strait_mesh_svc);
+    this.#encrypt = new MapSync(object.maps.strait_encrypt);
     this.#cpus = addon().possibleCpus();
   }
 
@@ -73,13 +80,17 @@ export class Datapath {
 
   /** Entries in the agent-owned maps, as last written (no syscall). */
   entryCounts(): Readonly<
-    Record<"strait_endpoints" | "strait_policy" | "strait_ipcache" | "strait_mesh_svc", number>
+    Record<
+      "strait_endpoints" | "strait_policy" | "strait_ipcache" | "strait_mesh_svc" | "strait_encrypt",
+      number
+    >
   > {
     return {
       strait_endpoints: this.#endpoints.size,
       strait_policy: this.#policy.size,
       strait_ipcache: this.#ipcache.size,
       strait_mesh_svc: this.#mesh.size,
+      strait_encrypt: this.#encrypt.size,
     };
   }
 
@@ -88,17 +99,23 @@ export class Datapath {
   }
 
   /**
-   * Brings endpoints, policy, ipcache and mesh services to `desired`. Order, and why:
-   * 1. upsert ipcache and policy entries: new entries of endpoints that are
+   * Brings endpoints, policy, ipcache, mesh services and encrypt entries to `desired`. Order, and why:
+   * 1. upsert encrypt entries: a flow they send into the node Envoys' tunnel
+   *    counts as authenticated under the old policy too, so an egress entry
+   *    that turns mtls-spiffe-encrypted in step 2 never meets a flow still
+   *    sent in the clear (DROP_NOT_ENCRYPTED); the caller installs the TPROXY
+   *    rule of a new proxy port before, so a redirected flow finds its rule;
+   * 2. upsert ipcache and policy entries: new entries of endpoints that are
    *    not enforced yet change nothing, and an added deny wins at once;
-   * 2. upsert endpoints: enforcement flags flip only once their policy is in;
-   * 3. upsert mesh services: they depend on no other map (a ClusterIP is no
-   *    endpoint and has no identity); the caller installs the TPROXY rule of
-   *    a new proxy port before, so a redirected flow always finds its listener's rule;
-   * 4. prune mesh services, policy, endpoints, ipcache: stale entries go last, so an
+   * 3. upsert endpoints: enforcement flags flip only once their policy is in;
+   * 4. upsert mesh services: they depend on no other map (a ClusterIP is no
+   *    endpoint and has no identity), and their listener's rule is in as well;
+   * 5. prune encrypt entries, mesh services, policy, endpoints, ipcache: stale entries go last, so an
    *    endpoint that stops being enforced allows all before its entries vanish.
    * At every moment each flow gets either the old state's verdict or the new
-   * one's. A state that would not fit a map is refused before any write.
+   * one's (or, while step 1 is in and step 2 is not, the new redirect under the
+   * old policy, which drops nothing the old state passed). A state that would
+   * not fit a map is refused before any write.
    */
   apply(desired: DatapathDesired): Result<ApplyStats, MapWriteError[]> {
     const content = {
@@ -106,12 +123,14 @@ export class Datapath {
       policy: policyEntries(desired.policies),
       ipcache: ipcacheEntries(desired.ipcache),
       meshServices: meshServiceEntries(desired.meshServices),
+      encrypt: encryptEntries(desired.encrypt),
     };
     const syncs = {
       endpoints: this.#endpoints,
       policy: this.#policy,
       ipcache: this.#ipcache,
       meshServices: this.#mesh,
+      encrypt: this.#encrypt,
     };
     const full: MapWriteError[] = [];
     for (const [name, sync] of Object.entries(syncs) as [keyof typeof syncs, MapSync][]) {
@@ -128,13 +147,13 @@ export class Datapath {
     if (full.length > 0) return err(full);
 
     let written = 0;
-    for (const name of ["ipcache", "policy", "endpoints", "meshServices"] as const) {
+    for (const name of ["encrypt", "ipcache", "policy", "endpoints", "meshServices"] as const) {
       const r = syncs[name].upsert(content[name]);
       written += r.written;
       if (r.error !== undefined) return err([r.error]);
     }
     let deleted = 0;
-    for (const name of ["meshServices", "policy", "endpoints", "ipcache"] as const)
+    for (const name of ["encrypt", "meshServices", "policy", "endpoints", "ipcache"] as const)
       deleted += syncs[name].prune(content[name]);
     return ok({
       written,
@@ -144,6 +163,7 @@ export class Datapath {
         policy: content.policy.size,
         ipcache: content.ipcache.size,
         meshServices: content.meshServices.size,
+        encrypt: content.encrypt.size,
       },
     });
   }

@@ -11,6 +11,7 @@ import { type DatapathObject, loadDatapathObject, type MapName } from "./bpf-obj
 import { encodeAuthInfo, encodeAuthKey } from "./codecs/auth.ts";
 import { counterIndex, encodeCounterKey, sumPerCpu } from "./codecs/counters.ts";
 import { decodeCtEntry } from "./codecs/ct.ts";
+import { encodeEncryptInfo, encodeEncryptKey } from "./codecs/encrypt.ts";
 import { encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
 import { decodeFlowEvent, type RawFlowEvent } from "./codecs/flow-event.ts";
 import { encodeIpcacheInfo, encodeIpcacheKey } from "./codecs/ipcache.ts";
@@ -23,7 +24,7 @@ import {
   type PolicyValue,
 } from "./codecs/policy.ts";
 import { addon } from "./native.ts";
-import { DIR, DROP, EVENT, toProxyMark, VERDICT } from "./reasons.ts";
+import { DIR, DROP, EVENT, fromProxyAuthenticatedMark, toProxyMark, VERDICT } from "./reasons.ts";
 
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
@@ -104,6 +105,7 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
       "strait_ct",
       "strait_auth",
       "strait_mesh_svc",
+      "strait_encrypt",
     );
     events();
     sport += 1;
@@ -323,6 +325,225 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
     expect(run("to", tcp(node, B.ip, 80, TCP.SYN, sport + 1), 0x0a00 | (A.identity << 16)).retval).toBe(
       TC_ACT_OK,
     );
+  });
+
+  describe("encryption of auth-required flows (model/encryption.ts)", () => {
+    const ENCRYPT_PORT = 15004;
+    const AUTH = { MTLS_SPIFFE: 1, MTLS_SPIFFE_ENCRYPTED: 3 } as const;
+
+    function remote(pod: { ip: string; identity: number; node: string }) {
+      dp.maps.strait_ipcache.update(
+        encodeIpcacheKey({ octets: mustParseIpv4(pod.ip), length: 32 }),
+        encodeIpcacheInfo({ identity: pod.identity, node: mustParseIpv4(pod.node) }),
+      );
+    }
+    function encrypt(local: number, remoteIdentity: number, port: number | "any") {
+      dp.maps.strait_encrypt.update(
+        encodeEncryptKey({
+          localIdentity: local,
+          remoteIdentity,
+          port: port === "any" ? 0 : port,
+          protocol: IPPROTO.TCP,
+        }),
+        encodeEncryptInfo(ENCRYPT_PORT),
+      );
+    }
+    function ctEntries() {
+      return dp.maps.strait_ct.keys().map((k) => decodeCtEntry(dp.maps.strait_ct.lookup(k) as Buffer));
+    }
+
+    it("sends a new flow to a pod of another node found in the encrypt map to the encryption listener, its CT entry keeping the port", () => {
+      endpoint(A, false, true);
+      remote(C);
+      // The egress entry requires encrypted auth: the tunnel meets it, no auth map entry needed.
+      policy(
+        { endpointId: A.id, direction: DIR.EGRESS, identity: C.identity, port: 443 },
+        { authType: AUTH.MTLS_SPIFFE_ENCRYPTED },
+      );
+      encrypt(A.identity, C.identity, 443);
+      const syn = run("from", tcp(A.ip, C.ip, 443));
+      expect(syn).toEqual({ retval: TC_ACT_OK, mark: toProxyMark(ENCRYPT_PORT) });
+      expect(events()).toEqual([
+        expect.objectContaining({
+          type: EVENT.POLICY_VERDICT,
+          verdict: VERDICT.REDIRECTED,
+          direction: DIR.EGRESS,
+          sourceIdentity: A.identity,
+          destinationIdentity: C.identity,
+          proxyPort: ENCRYPT_PORT,
+          authType: AUTH.MTLS_SPIFFE_ENCRYPTED,
+          remoteNode: C.node,
+        }),
+      ]);
+      expect(ctEntries()).toEqual([
+        expect.objectContaining({ proxyPort: ENCRYPT_PORT, sourceIdentity: A.identity }),
+      ]);
+      // The rest of the connection follows the CT entry, even once the map entry is gone.
+      clear("strait_encrypt");
+      expect(run("from", tcp(A.ip, C.ip, 443, TCP.ACK)).mark).toBe(toProxyMark(ENCRYPT_PORT));
+      // A new flow then goes in the clear, and the destination would refuse it: here the source does.
+      const plain = run("from", tcp(A.ip, C.ip, 443, TCP.SYN, sport + 1));
+      expect(plain.retval).toBe(TC_ACT_SHOT);
+      expect(events().map((e) => [e.type, e.dropReason])).toEqual([[EVENT.DROP, DROP.NOT_ENCRYPTED]]);
+    });
+
+    it("looks up the exact port, then any port; other peers, other ports and pods of this node go in the clear", () => {
+      endpoint(A, false, false);
+      endpoint(B, false, false);
+      remote(C);
+      const D = { ip: "10.250.9.10", identity: 2003, node: C.node };
+      remote(D);
+      encrypt(A.identity, C.identity, "any");
+      encrypt(A.identity, D.identity, 8080);
+      encrypt(A.identity, B.identity, "any"); // B is local: never looked up
+      expect(run("from", tcp(A.ip, C.ip, 5432)).mark).toBe(toProxyMark(ENCRYPT_PORT));
+      expect(run("from", tcp(A.ip, D.ip, 8080)).mark).toBe(toProxyMark(ENCRYPT_PORT));
+      expect(run("from", tcp(A.ip, D.ip, 8081))).toEqual({ retval: TC_ACT_OK, mark: 0 });
+      expect(run("from", tcp(A.ip, B.ip, 80))).toEqual({ retval: TC_ACT_OK, mark: 0 });
+      const udp = run("from", { src: A.ip, dst: C.ip, protocol: "udp", sport, dport: 53 });
+      expect(udp).toEqual({ retval: TC_ACT_OK, mark: 0 });
+    });
+
+    it("still applies the egress policy (deny and default deny drop), and wins over the entry's L7 port", () => {
+      endpoint(A, false, true);
+      remote(C);
+      encrypt(A.identity, C.identity, "any");
+      expect(run("from", tcp(A.ip, C.ip, 443)).retval).toBe(TC_ACT_SHOT);
+      policy(
+        { endpointId: A.id, direction: DIR.EGRESS, identity: C.identity, port: 80 },
+        { proxyPort: 15001 },
+      );
+      policy({ endpointId: A.id, direction: DIR.EGRESS, identity: 0, port: 22 }, { deny: true });
+      policy({ endpointId: A.id, direction: DIR.EGRESS, identity: C.identity, port: 22 });
+      expect(run("from", tcp(A.ip, C.ip, 22)).retval).toBe(TC_ACT_SHOT);
+      expect(events().map((e) => e.dropReason)).toEqual([DROP.POLICY_DEFAULT_DENY, DROP.POLICY_DENIED]);
+      expect(run("from", tcp(A.ip, C.ip, 80)).mark).toBe(toProxyMark(ENCRYPT_PORT));
+    });
+
+    it("takes the identity of the from-proxy-authenticated mark and counts the flow as authenticated", () => {
+      endpoint(B, true, false);
+      for (const authType of [AUTH.MTLS_SPIFFE, AUTH.MTLS_SPIFFE_ENCRYPTED]) {
+        clear("strait_policy", "strait_ct");
+        policy({ endpointId: B.id, direction: DIR.INGRESS, identity: C.identity, port: 80 }, { authType });
+        // The destination node's Envoy connects from the node's address (world); the auth map is empty.
+        const node = "10.250.0.254";
+        const mark = fromProxyAuthenticatedMark(C.identity);
+        expect(mark).toBe(0x0e00 | (C.identity << 16));
+        expect(run("to", tcp(node, B.ip, 80), mark).retval).toBe(TC_ACT_OK);
+        // The same mark for an identity the entry does not allow: denied.
+        const other = run(
+          "to",
+          tcp(node, B.ip, 80, TCP.SYN, sport + 1),
+          fromProxyAuthenticatedMark(A.identity),
+        );
+        expect(other.retval).toBe(TC_ACT_SHOT);
+        // The plain from-proxy mark names the identity but authenticates nothing.
+        const unauthenticated = run(
+          "to",
+          tcp(node, B.ip, 80, TCP.SYN, sport + 2),
+          0x0a00 | (C.identity << 16),
+        );
+        expect(unauthenticated.retval).toBe(TC_ACT_SHOT);
+        expect(events().map((e) => [e.sourceIdentity, e.verdict, e.dropReason, e.authType])).toEqual([
+          [C.identity, VERDICT.FORWARDED, DROP.NONE, authType],
+          [A.identity, VERDICT.DROPPED, DROP.POLICY_DEFAULT_DENY, 0],
+          [C.identity, VERDICT.DROPPED, DROP.AUTH_REQUIRED, AUTH.MTLS_SPIFFE],
+        ]);
+      }
+      // A mark with no identity is ignored: the flow is judged on its address (world here).
+      policy({ endpointId: B.id, direction: DIR.INGRESS, identity: 0, port: 81 }, { authType: 1 });
+      expect(run("to", tcp("10.250.0.254", B.ip, 81), 0x0e00).retval).toBe(TC_ACT_SHOT);
+    });
+
+    it("drops a plaintext flow from a pod of another node to an mtls-spiffe-encrypted entry, with no auth-required event", () => {
+      endpoint(B, true, false);
+      remote(C);
+      policy(
+        { endpointId: B.id, direction: DIR.INGRESS, identity: C.identity, port: 80 },
+        { authType: AUTH.MTLS_SPIFFE_ENCRYPTED },
+      );
+      // Not even a valid auth map entry lets it in: only the tunnel does.
+      for (const authType of [AUTH.MTLS_SPIFFE, AUTH.MTLS_SPIFFE_ENCRYPTED])
+        dp.maps.strait_auth.update(
+          encodeAuthKey({
+            localIdentity: B.identity,
+            remoteIdentity: C.identity,
+            remoteNode: mustParseIpv4(C.node),
+            authType,
+          }),
+          encodeAuthInfo(addon().bootTimeNs() + 60_000_000_000n),
+        );
+      expect(run("to", tcp(C.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+      expect(events()).toEqual([
+        expect.objectContaining({
+          type: EVENT.DROP,
+          verdict: VERDICT.DROPPED,
+          dropReason: DROP.NOT_ENCRYPTED,
+          direction: DIR.INGRESS,
+          sourceIdentity: C.identity,
+          destinationIdentity: B.identity,
+        }),
+      ]);
+    });
+
+    it("keeps the auth map check for other protocols under an any-protocol mtls-spiffe-encrypted entry (the tunnel carries TCP only)", () => {
+      endpoint(B, true, false);
+      remote(C);
+      policy(
+        { endpointId: B.id, direction: DIR.INGRESS, identity: C.identity, protocol: 0 },
+        { authType: AUTH.MTLS_SPIFFE_ENCRYPTED },
+      );
+      const udp = () => run("to", { src: C.ip, dst: B.ip, protocol: "udp", sport, dport: 53 });
+      expect(udp().retval).toBe(TC_ACT_SHOT);
+      expect(run("to", tcp(C.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+      expect(events().map((e) => [e.protocol, e.type, e.dropReason, e.authType, e.remoteNode])).toEqual([
+        [17, EVENT.AUTH_REQUIRED, DROP.AUTH_REQUIRED, AUTH.MTLS_SPIFFE, C.node],
+        [6, EVENT.DROP, DROP.NOT_ENCRYPTED, 0, "0.0.0.0"],
+      ]);
+      dp.maps.strait_auth.update(
+        encodeAuthKey({
+          localIdentity: B.identity,
+          remoteIdentity: C.identity,
+          remoteNode: mustParseIpv4(C.node),
+          authType: AUTH.MTLS_SPIFFE,
+        }),
+        encodeAuthInfo(addon().bootTimeNs() + 60_000_000_000n),
+      );
+      expect(udp().retval).toBe(TC_ACT_OK);
+      expect(run("to", tcp(C.ip, B.ip, 80, TCP.SYN, sport + 1)).retval).toBe(TC_ACT_SHOT);
+    });
+
+    it("checks a flow between pods of this node to an mtls-spiffe-encrypted entry in the auth map, as mtls-spiffe", () => {
+      endpoint(A, false, false);
+      endpoint(B, true, false);
+      policy(
+        { endpointId: B.id, direction: DIR.INGRESS, identity: A.identity, port: 80 },
+        { authType: AUTH.MTLS_SPIFFE_ENCRYPTED },
+      );
+      expect(run("to", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+      expect(events()).toEqual([
+        expect.objectContaining({
+          type: EVENT.AUTH_REQUIRED,
+          dropReason: DROP.AUTH_REQUIRED,
+          sourceIdentity: A.identity,
+          destinationIdentity: B.identity,
+          remoteNode: "0.0.0.0",
+          authType: AUTH.MTLS_SPIFFE, // what the auth manager handshakes for
+        }),
+      ]);
+      const key = { localIdentity: B.identity, remoteIdentity: A.identity };
+      // An entry of the encrypted type is not what the datapath reads.
+      dp.maps.strait_auth.update(
+        encodeAuthKey({ ...key, authType: AUTH.MTLS_SPIFFE_ENCRYPTED }),
+        encodeAuthInfo(addon().bootTimeNs() + 60_000_000_000n),
+      );
+      expect(run("to", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+      dp.maps.strait_auth.update(
+        encodeAuthKey({ ...key, authType: AUTH.MTLS_SPIFFE }),
+        encodeAuthInfo(addon().bootTimeNs() + 60_000_000_000n),
+      );
+      expect(run("to", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_OK);
+    });
   });
 
   it("drops spoofed sources, unknown destinations and fragments", () => {

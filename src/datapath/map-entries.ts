@@ -6,9 +6,12 @@
  * to build (no Buffer per entry), and written straight into MapSync's batch
  * buffers. `entryBytes` turns one back into bytes.
  */
+
+import type { EncryptEntry } from "../model/encryption.ts";
 import type { EndpointPolicy, IpcacheEntry, PolicyEntry } from "../model/endpoint-policy.ts";
 import type { MeshService } from "../model/mesh-service.ts";
 import { mustParseIpv4, parseIpv4Prefix } from "../net/ipv4.ts";
+import { ENCRYPT_KEY, encodeEncryptInfo, encodeEncryptKey, encryptKeyOf } from "./codecs/encrypt.ts";
 import { ENDPOINT_KEY, encodeEndpointInfo, encodeEndpointKey } from "./codecs/endpoints.ts";
 import { encodeIpcacheInfo, encodeIpcacheKey, IPCACHE_INFO, IPCACHE_KEY } from "./codecs/ipcache.ts";
 import { offsetOf } from "./codecs/layout.ts";
@@ -151,5 +154,16 @@ export function meshServiceEntries(services: readonly MeshService[]): MapContent
       encodeMeshSvcKey(meshSvcKeyOf(m)).toString("latin1"),
       encodeMeshSvcInfo(m.proxyPort).toString("latin1"),
     );
+  return out;
+}
+
+/** One entry per (local identity, remote identity, port); validation refuses two proxy ports for one. */
+export function encryptEntries(entries: readonly EncryptEntry[]): MapContent {
+  const out = new Map<string, string>();
+  const key = new Scratch(ENCRYPT_KEY.size);
+  for (const e of entries) {
+    encodeEncryptKey(encryptKeyOf(e), key.zeroed());
+    out.set(key.string(), encodeEncryptInfo(e.proxyPort).toString("latin1"));
+  }
   return out;
 }

@@ -11,6 +11,7 @@ import {
   DROP_REASON_NAMES,
   EVENT,
   EVENT_NAMES,
+  fromProxyAuthenticatedMark,
   fromProxyMark,
   MARK,
   toProxyMark,
@@ -60,9 +61,11 @@ describe("reasons.ts mirrors bpf/lib/reasons.h", () => {
       TO_PROXY: MARK.TO_PROXY,
       FROM_PROXY: MARK.FROM_PROXY,
       PROXY_REPLY: MARK.PROXY_REPLY,
+      FROM_PROXY_AUTH: MARK.FROM_PROXY_AUTH,
     });
     // Cilium's well-known example: proxy port 15001 → 0x993a0200.
     expect(toProxyMark(15001)).toBe(0x993a0200);
     expect(fromProxyMark(1001)).toBe(0x03e90a00);
+    expect(fromProxyAuthenticatedMark(1001)).toBe(0x03e90e00);
   });
 });

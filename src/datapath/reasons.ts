@@ -2,7 +2,7 @@
  * Verdicts, drop reasons, event types and directions of the datapath: the
  * mirror of bpf/lib/reasons.h (reasons.test.ts keeps them in sync).
  */
-import { MARK } from "../model/proxy-marks.ts";
+import { fromProxyAuthenticatedMark, MARK } from "../model/proxy-marks.ts";
 
 export const VERDICT = { FORWARDED: 0, DROPPED: 1, REDIRECTED: 2 } as const;
 export const VERDICT_MAX = 3;
@@ -17,6 +17,11 @@ export const DROP = {
   FRAGMENT: 6,
   INVALID_PACKET: 7,
   CT_CREATE_FAILED: 8,
+  /**
+   * The policy requires encryption (auth mtls-spiffe-encrypted) and the TCP
+   * flow from another node did not come through the node Envoys' tunnel.
+   */
+  NOT_ENCRYPTED: 9,
 } as const;
 export const DROP_REASON_MAX = 16;
 
@@ -44,6 +49,7 @@ export const DROP_REASON_NAMES: Readonly<Record<number, string>> = {
   [DROP.FRAGMENT]: "fragmentation not supported",
   [DROP.INVALID_PACKET]: "invalid packet",
   [DROP.CT_CREATE_FAILED]: "ct entry could not be created",
+  [DROP.NOT_ENCRYPTED]: "not encrypted",
 };
 
 export const EVENT_NAMES: Readonly<Record<number, string>> = {
@@ -52,8 +58,8 @@ export const EVENT_NAMES: Readonly<Record<number, string>> = {
   [EVENT.AUTH_REQUIRED]: "auth-required",
 };
 
-/** skb->mark values (bpf/lib/common.h): Cilium's ABI, and the proxy reply mark. */
-export { MARK };
+/** skb->mark values (bpf/lib/common.h): Cilium's ABI, the proxy reply mark and the tunnel's authenticated mark. */
+export { fromProxyAuthenticatedMark, MARK };
 
 /** The mark the datapath puts on a packet for the proxy on `port`: 0x0200 | (be16(port) << 16). */
 export function toProxyMark(port: number): number {

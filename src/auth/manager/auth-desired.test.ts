@@ -3,7 +3,10 @@ import type { PolicyEntry } from "../../model/endpoint-policy.ts";
 import { authDesiredOf, staleReason } from "./auth-desired.ts";
 import { LOCAL_NODE } from "./auth-key.ts";
 
-const entry = (remoteIdentity: number | "any", auth?: "mtls-spiffe"): PolicyEntry => ({
+const entry = (
+  remoteIdentity: number | "any",
+  auth?: "mtls-spiffe" | "mtls-spiffe-encrypted",
+): PolicyEntry => ({
   direction: "ingress",
   remoteIdentity,
   protocol: "TCP",
@@ -40,6 +43,20 @@ describe("which auth entries are still wanted", () => {
     );
     expect(
       staleReason(authDesiredOf(state([entry(1001, "mtls-spiffe")])), { ...key, localIdentity: 1005 }),
+    ).toMatch(/local identity/);
+  });
+  it("keeps the entries an mtls-spiffe-encrypted entry requires, as mtls-spiffe ones (same-node peers still handshake)", () => {
+    const d = authDesiredOf({
+      ...state([entry(1002, "mtls-spiffe-encrypted"), entry(1001, "mtls-spiffe-encrypted")]),
+    });
+    expect(d.required.get(1002)).toEqual(new Set([1002, 1001]));
+    expect(staleReason(d, { ...key, remoteIdentity: 1002, remoteNode: LOCAL_NODE })).toBeUndefined();
+    expect(staleReason(d, key)).toBeUndefined();
+    expect(
+      staleReason(authDesiredOf(state([entry(1001, "mtls-spiffe-encrypted")])), {
+        ...key,
+        localIdentity: 1005,
+      }),
     ).toMatch(/local identity/);
   });
   it("treats local endpoints as being on this node", () => {

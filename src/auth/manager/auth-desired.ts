@@ -6,12 +6,20 @@
  * auth map. Pure. The policy stage (src/policy) produces the same model, so
  * nothing changes here when it feeds the agent over xDS.
  */
-import type { EndpointPolicy, IpcacheEntry, LocalEndpoint } from "../../model/endpoint-policy.ts";
+import type { AuthType, EndpointPolicy, IpcacheEntry, LocalEndpoint } from "../../model/endpoint-policy.ts";
 import { type AuthKey, LOCAL_NODE } from "./auth-key.ts";
+
+/**
+ * The auth types whose entries the auth manager handshakes for (auth map
+ * type mtls-spiffe). mtls-spiffe-encrypted counts too: a flow between pods
+ * of this node is checked in the auth map as mtls-spiffe (bpf/lxc.c), and
+ * only a flow from another node goes through the Envoys' tunnel instead.
+ */
+const HANDSHAKE_AUTH: ReadonlySet<AuthType> = new Set(["mtls-spiffe", "mtls-spiffe-encrypted"]);
 
 export interface AuthDesired {
   readonly localIdentities: ReadonlySet<number>;
-  /** local identity → remote identities (or "any") that need mtls-spiffe. */
+  /** local identity → remote identities (or "any") that need mtls-spiffe (or mtls-spiffe-encrypted). */
   readonly required: ReadonlyMap<number, ReadonlySet<number | "any">>;
   /** remote identity → the nodes (IPv4, LOCAL_NODE for this one) where it has endpoints. */
   readonly nodesOf: ReadonlyMap<number, ReadonlySet<string>>;
@@ -29,7 +37,7 @@ export function authDesiredOf(state: {
     const local = identityOf.get(p.endpointId);
     if (local === undefined) continue;
     for (const e of p.entries) {
-      if (e.verdict !== "allow" || e.auth !== "mtls-spiffe") continue;
+      if (e.verdict !== "allow" || !HANDSHAKE_AUTH.has(e.auth ?? "none")) continue;
       let set = required.get(local);
       if (set === undefined) {
         set = new Set();

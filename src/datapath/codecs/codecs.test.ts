@@ -10,6 +10,7 @@ import { addon, LXC_OBJECT_PATH } from "../native.ts";
 import { AUTH_INFO, AUTH_KEY } from "./auth.ts";
 import { COUNTER } from "./counters.ts";
 import { CT_ENTRY, CT_KEY } from "./ct.ts";
+import { ENCRYPT_INFO, ENCRYPT_KEY } from "./encrypt.ts";
 import { ENDPOINT_INFO, ENDPOINT_KEY } from "./endpoints.ts";
 import { FLOW_EVENT } from "./flow-event.ts";
 import { IPCACHE_INFO, IPCACHE_KEY } from "./ipcache.ts";
@@ -32,6 +33,8 @@ const LAYOUTS: readonly StructLayout[] = [
   COUNTER,
   MESH_SVC_KEY,
   MESH_SVC_INFO,
+  ENCRYPT_KEY,
+  ENCRYPT_INFO,
 ];
 
 describe.skipIf(!nativeBuilt)(

@@ -36,6 +36,7 @@ const ROWS: Readonly<Record<string, Omit<XdsTypeInfo, "typeUrl" | "known">>> = {
   [STRAIT_TYPE_URLS.authSettings]: { short: "AUTH", wildcard: true, fullStateInSotw: true },
   [STRAIT_TYPE_URLS.endpointPolicy]: { short: "EPS", wildcard: true, fullStateInSotw: true },
   [STRAIT_TYPE_URLS.meshService]: { short: "MSVC", wildcard: true, fullStateInSotw: true },
+  [STRAIT_TYPE_URLS.encryptPolicy]: { short: "ENC", wildcard: true, fullStateInSotw: true },
 };
 
 /** Push order of the agent's types, after the Envoy ones. */
@@ -45,6 +46,7 @@ export const AGENT_TYPE_ORDER: readonly string[] = [
   STRAIT_TYPE_URLS.authSettings,
   STRAIT_TYPE_URLS.endpointPolicy,
   STRAIT_TYPE_URLS.meshService,
+  STRAIT_TYPE_URLS.encryptPolicy,
 ];
 
 export const XDS_TYPES: readonly XdsTypeInfo[] = [...TYPE_ORDER, ...AGENT_TYPE_ORDER].map((typeUrl) => {

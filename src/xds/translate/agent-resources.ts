@@ -4,7 +4,11 @@
  * identity (its labels, and its prefixes in the node's ipcache), and the
  * node's auth settings, so a change to one pod updates one or two resources,
  * not the node's whole state (the delta protocol then sends only those).
+ * With encryption on, one EncryptPolicy per local identity that sends flows
+ * encrypted (named by the identity number).
  */
+
+import type { EncryptEntry } from "../../model/encryption.ts";
 import type {
   AuthType,
   EndpointPolicy,
@@ -19,6 +23,8 @@ import { type MeshService, meshServiceName } from "../../model/mesh-service.ts";
 import { STRAIT_TYPE_URLS } from "../proto/envoy-protos.ts";
 import type {
   strait_v1_AuthSettings as AuthSettingsJson,
+  strait_v1_EncryptEntry as EncryptEntryJson,
+  strait_v1_EncryptPolicy as EncryptPolicyJson,
   strait_v1_EndpointPolicy as EndpointPolicyJson,
   strait_v1_HostPrefix as HostPrefixJson,
   strait_v1_IdentityHosts as IdentityHostsJson,
@@ -79,6 +85,33 @@ export function meshServiceResources(services: readonly MeshService[]): AgentRes
   };
 }
 
+/**
+ * The node's outbound encryption as one resource per local identity. The
+ * type is always there (empty without encryption): the agent waits for every
+ * type it subscribes to before it applies a first state.
+ */
+function encryptResources(outbound: readonly EncryptEntry[]): Map<string, EncryptPolicyJson> {
+  const byLocal = new Map<number, EncryptEntryJson[]>();
+  for (const e of outbound) {
+    const list = byLocal.get(e.localIdentity) ?? [];
+    list.push({
+      remote_identity: e.remoteIdentity,
+      protocol: e.protocol,
+      ...(e.port === "any" ? {} : { port: e.port }), // proto3 leaves 0 (any) out
+      proxy_port: e.proxyPort,
+    });
+    byLocal.set(e.localIdentity, list);
+  }
+  return new Map(
+    [...byLocal]
+      .sort(([a], [b]) => a - b)
+      .map(([local, entries]): [string, EncryptPolicyJson] => [
+        String(local),
+        { local_identity: local, entries },
+      ]),
+  );
+}
+
 export function agentResources(node: NodePolicy, settings: AgentSettings): AgentResourceSet {
   const policies = new Map(node.policies.map((p) => [p.endpointId, p]));
   const endpoints = new Map<string, EndpointPolicyJson>();
@@ -114,6 +147,7 @@ export function agentResources(node: NodePolicy, settings: AgentSettings): Agent
       ["default", { trust_domain: settings.trustDomain }],
     ]),
     [STRAIT_TYPE_URLS.endpointPolicy]: endpoints,
+    [STRAIT_TYPE_URLS.encryptPolicy]: encryptResources(node.encryption?.outbound ?? []),
   };
 }
 
@@ -133,6 +167,7 @@ const AUTH_BACK: Readonly<Record<string, AuthType>> = {
   AUTH_NONE: "none",
   MTLS_SPIFFE: "mtls-spiffe",
   ALWAYS_FAIL: "always-fail",
+  MTLS_SPIFFE_ENCRYPTED: "mtls-spiffe-encrypted",
 };
 
 function num(v: unknown): number {
@@ -165,6 +200,7 @@ export interface AgentState {
   readonly identities: readonly IdentityInfo[];
   readonly trustDomain?: string;
   readonly meshServices: readonly MeshService[];
+  readonly encrypt: readonly EncryptEntry[];
 }
 
 /** Resources by type URL then name (decoded), as the agent holds them → what it enforces. */
@@ -216,8 +252,28 @@ export function agentStateFrom(resources: ReadonlyMap<string, ReadonlyMap<string
       proxyPort: num(j.proxy_port),
     });
   }
+  const encrypt: EncryptEntry[] = [];
+  for (const j of resources.get(STRAIT_TYPE_URLS.encryptPolicy)?.values() ?? []) {
+    const localIdentity = num(j.local_identity);
+    for (const e of Array.isArray(j.entries) ? (j.entries as Json[]) : []) {
+      const port = num(e.port);
+      encrypt.push({
+        localIdentity,
+        remoteIdentity: num(e.remote_identity),
+        protocol: "TCP", // the proto's validation allows nothing else
+        port: port === 0 ? "any" : port,
+        proxyPort: num(e.proxy_port),
+      });
+    }
+  }
   const auth = resources.get(STRAIT_TYPE_URLS.authSettings)?.get("default");
   return {
+    encrypt: encrypt.sort(
+      (a, b) =>
+        a.localIdentity - b.localIdentity ||
+        a.remoteIdentity - b.remoteIdentity ||
+        (a.port === "any" ? 0 : a.port) - (b.port === "any" ? 0 : b.port),
+    ),
     meshServices: meshServices.sort((a, b) => meshServiceName(a).localeCompare(meshServiceName(b))),
     endpoints: endpoints.sort((a, b) => a.id - b.id),
     policies: policies.sort((a, b) => a.endpointId - b.endpointId),
