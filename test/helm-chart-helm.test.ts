@@ -18,6 +18,7 @@ import { parseCertificate } from "../src/auth/certificate.ts";
 import { generateKeyPair, publicKeyPem } from "../src/auth/issue.ts";
 import { parseTrustDomain } from "../src/auth/spiffe-id.ts";
 import {
+  controllerEncryption,
   durationSetting,
   RUN_SETTINGS,
   resolveSettings,
@@ -27,6 +28,7 @@ import {
 import { parseHostPort } from "../src/controller/ops-server.ts";
 import { xdsListenConfig } from "../src/controller/xds-serving.ts";
 import { sdsFileConfig, XDS_CLIENT_SECRET, XDS_CLIENT_SECRET_FILE } from "../src/envoy/bootstrap.ts";
+import { envoySdsSocket } from "../src/model/encryption.ts";
 import { TYPE_URLS, validateResource } from "../src/xds/proto/index.ts";
 import { AUTH_NODE, AUTH_PROVIDER_VALUES, authProviderSets } from "./support/chart-auth-values.ts";
 import { type Manifest, parseManifests } from "./support/control-plane/apply.ts";
@@ -509,5 +511,72 @@ describe("charts/strait xDS over mutual TLS with the built-in CA", () => {
       expect((envoy.volumeMounts ?? []).map((m) => m.name)).not.toContain("xds-tls");
       expect(envoy.command).toBeUndefined();
     }
+  });
+});
+
+describe("charts/strait auth.encryption", () => {
+  const renderWith = (provider: string, sets: readonly string[]) =>
+    parseManifests(
+      helm([
+        "template",
+        "strait",
+        CHART,
+        "--namespace",
+        "strait-system",
+        ...authProviderSets(provider),
+        ...sets.flatMap((x) => ["--set", x]),
+      ]),
+    );
+
+  it("envoy: the controller gives the node Envoys the tunnel, each agent serves its Envoy's SVIDs on the socket the controller names, in a folder both containers mount", () => {
+    const objects = renderWith("builtin-ca", ["auth.encryption=envoy"]);
+    expect(
+      helm(["lint", "--strict", CHART, ...authProviderSets("builtin-ca"), "--set", "auth.encryption=envoy"]),
+    ).toContain("0 chart(s) failed");
+    const run = settingsOf(
+      RUN_SETTINGS,
+      environment(container(pod(objects, "Deployment", "strait-controller"), "controller")),
+    );
+    expect(controllerEncryption(run)).toEqual({ tunnelPort: 15008, sdsDir: "/run/strait/envoy-sds" });
+    const spec = pod(objects, "DaemonSet", "strait-agent");
+    const agent = settingsOf(AGENT_SETTINGS, environment(container(spec, "agent")));
+    const socket = envoySdsSocket(stringSetting(agent, "envoySdsDir") ?? "", NODE);
+    expect(socket).toBe(envoySdsSocket("/run/strait/envoy-sds", NODE));
+    // The socket's folder is one volume, mounted in the agent and in Envoy at the same path.
+    const mountOf = (c: Container) =>
+      (c.volumeMounts ?? []).find((m) => socket.startsWith(`${m.mountPath}/`));
+    const agentMount = mountOf(container(spec, "agent"));
+    const envoy = container(spec, "envoy");
+    const envoyMount = mountOf(envoy);
+    expect(agentMount?.name).toBeDefined();
+    expect(envoyMount?.name).toBe(agentMount?.name);
+    expect(envoyMount?.mountPath).toBe(agentMount?.mountPath);
+    // Envoy runs as root to reach the root-only socket, and takes the tunnel on the host port.
+    expect(environment(envoy).ENVOY_UID).toBe("0");
+    expect(envoy.ports).toEqual([{ name: "tunnel", containerPort: 15008, hostPort: 15008, protocol: "TCP" }]);
+  });
+
+  it("off (the default): no tunnel settings and no tunnel port", () => {
+    const objects = renderWith("builtin-ca", []);
+    const run = settingsOf(
+      RUN_SETTINGS,
+      environment(container(pod(objects, "Deployment", "strait-controller"), "controller")),
+    );
+    expect(controllerEncryption(run)).toBeUndefined();
+    const envoy = container(pod(objects, "DaemonSet", "strait-agent"), "envoy");
+    expect(envoy.ports).toBeUndefined();
+  });
+
+  it("refuses an unknown mode, and envoy without an auth provider, with a clear message", () => {
+    const fails = (sets: readonly string[]) => {
+      try {
+        helm(["template", "strait", CHART, ...sets.flatMap((x) => ["--set", x])]);
+      } catch (error) {
+        return String((error as { stderr?: string }).stderr);
+      }
+      throw new Error(`helm rendered ${sets.join(" ")}`);
+    };
+    expect(fails(["auth.encryption=ipsec"])).toContain('auth.encryption must be off or envoy, not "ipsec"');
+    expect(fails(["auth.encryption=envoy"])).toContain("auth.encryption envoy needs auth.provider");
   });
 });

@@ -7,7 +7,8 @@
  * Ops: listenTcp, listenUdp (echo servers that prefix replies with their tag),
  * tcpConnect (connect, send, await the echo), tcpOpen/tcpSend (a long-lived
  * connection), udpSend, listenTransparent (a TPROXY pass-through proxy),
- * listenHttp (answers `tag:METHOD /path`), httpRequest (one request, a new connection).
+ * listenHttp (answers `tag:METHOD /path`), httpRequest (one request, a new connection),
+ * listenSink / sendBulk (a throughput sample: bytes one way, their count back).
  */
 import { createSocket } from "node:dgram";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
@@ -218,6 +219,41 @@ const handlers: Record<string, (r: Request) => Promise<Record<string, unknown>>>
     await Promise.all(Array.from({ length: r.concurrency as number }, worker));
     const seconds = (performance.now() - started) / 1000;
     return { ok: true, connections: latencies.length, errors, seconds, ...percentiles(latencies) };
+  },
+  /** A sink on `port`: counts what a connection sends until its end, then answers the count. */
+  async listenSink(r) {
+    const server = createServer((c) => {
+      c.on("error", () => undefined);
+      let n = 0;
+      c.on("data", (d) => {
+        n += d.length;
+      });
+      c.on("end", () => c.end(`${n}\n`));
+    });
+    await new Promise<void>((res) => server.listen(r.port as number, "0.0.0.0", res));
+    return { ok: true };
+  },
+  /** Benchmark: `bytes` to a sink on one connection, half-closed, until it answers their count. */
+  async sendBulk(r) {
+    const total = r.bytes as number;
+    const chunk = Buffer.alloc(256 * 1024, 0x61);
+    const t0 = performance.now();
+    try {
+      const s = await connect(r.host as string, r.port as number, 2000);
+      const answer = awaitLine(s, (r.timeoutMs as number) ?? 60_000);
+      let sent = 0;
+      while (sent < total) {
+        const part = chunk.subarray(0, Math.min(chunk.length, total - sent));
+        sent += part.length;
+        if (!s.write(part)) await new Promise((res) => s.once("drain", res));
+      }
+      s.end();
+      const received = Number(await answer);
+      s.destroy();
+      return { ok: received === total, received, seconds: (performance.now() - t0) / 1000 };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
   },
   /** Benchmark: `count` sequential requests on one connection; latency percentiles. */
   async pingPong(r) {

@@ -65,3 +65,18 @@ none
 {{- define "strait.xdsServerNames" -}}
 strait-controller,strait-controller.{{ .Release.Namespace }},strait-controller.{{ .Release.Namespace }}.svc,{{ include "strait.xdsHost" . }}
 {{- end -}}
+
+{{/*
+auth.encryption, checked: off or envoy; envoy needs an auth provider (the SVIDs).
+*/}}
+{{- define "strait.authEncryption" -}}
+{{- $e := toString .Values.auth.encryption -}}
+{{- if eq $e "false" -}}{{- $e = "off" -}}{{- end -}}
+{{- if not (has $e (list "off" "envoy")) -}}
+{{- fail (printf "auth.encryption must be off or envoy, not %q" $e) -}}
+{{- end -}}
+{{- if and (eq $e "envoy") (eq (include "strait.authProvider" .) "none") -}}
+{{- fail "auth.encryption envoy needs auth.provider (builtin-ca, spire or cert-manager): the tunnel uses the identities' SVIDs" -}}
+{{- end -}}
+{{- $e -}}
+{{- end -}}

@@ -1,0 +1,313 @@
+/**
+ * Two "nodes" with everything the encrypted tunnel needs, for the
+ * end-to-end test and the benchmark: TwoNodeLab (node namespaces joined by a
+ * veth pair), the built-in CA's issuer and the controller (`strait run -f`)
+ * in node A's namespace, a `strait agent` per node (its state over xDS, SVIDs
+ * from the issuer, the SDS socket for its Envoy), a real Envoy per node
+ * bootstrapped to the controller, pods made by the real CNI chain: `client`
+ * and `intruder` on node A, `server` on node B. The controller can be
+ * restarted with or without `--auth-encryption envoy` and the server's
+ * auth-required policy, to compare the three on one lab.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { pino } from "pino";
+import { agentRequest } from "../../src/agent/client.ts";
+import { CertificateAuthority } from "../../src/auth/builtin-ca/authority.ts";
+import { derToPem } from "../../src/auth/certificate.ts";
+import { DEFAULT_TRUST_DOMAIN } from "../../src/auth/spiffe-id.ts";
+import { DEFAULT_ENVOY_BINARY, ManagedEnvoy } from "../../src/envoy/index.ts";
+import type { NodeLab, Pod } from "./netns-lab.ts";
+import { REPO, type StraitProcess } from "./strait-process.ts";
+import { TwoNodeLab } from "./two-node-lab.ts";
+
+export const SERVER_PORT = 7070;
+export const SINK_PORT = 7071;
+export const TUNNEL_PORT = 15008;
+
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A JSON-lines child in a namespace (the issuer, the link capture). */
+export class JsonChild {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[] = [];
+  readonly stderr: string[] = [];
+
+  constructor(netns: string, args: readonly string[], stdin: "ignore" | "pipe" = "ignore") {
+    this.child = spawn("nsenter", [`--net=/run/netns/${netns}`, ...args], { stdio: [stdin, "pipe", "pipe"] });
+    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (l) => {
+      try {
+        this.lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        // not JSON
+      }
+    });
+    createInterface({ input: this.child.stderr as NodeJS.ReadableStream }).on("line", (l) =>
+      this.stderr.push(l),
+    );
+  }
+
+  line(match: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    return waitUntil(
+      `a line from ${this.child.spawnargs.join(" ")} (stderr: ${this.stderr.join("\n")})`,
+      async () => this.lines.find(match),
+      timeoutMs,
+    );
+  }
+
+  stop(): void {
+    this.child.kill("SIGKILL");
+  }
+}
+
+const POLICY = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: server-auth, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: server } }
+  ingress:
+    - fromEndpoints: [{ matchLabels: { app: client } }]
+      authentication: { mode: required }
+      toPorts: [{ ports: [{ port: "${SERVER_PORT}", protocol: TCP }, { port: "${SINK_PORT}", protocol: TCP }] }]
+`;
+
+export interface Mode {
+  /** `--auth-encryption envoy`. */
+  readonly encryption: boolean;
+  /** The server's policy requiring authentication from the client (else no policy at all). */
+  readonly policy: boolean;
+}
+
+export class EncryptionLab {
+  readonly lab: TwoNodeLab;
+  readonly sdsDir: string;
+  readonly #caDir: string;
+  readonly #manifests: string;
+  readonly #issuerPort: number;
+  #issuer: JsonChild | undefined;
+  #controller: StraitProcess | undefined;
+  #xdsPort = 0;
+  agentA: StraitProcess | undefined;
+  agentB: StraitProcess | undefined;
+  envoyA: ManagedEnvoy | undefined;
+  envoyB: ManagedEnvoy | undefined;
+  client!: Pod;
+  intruder!: Pod;
+  server!: Pod;
+
+  constructor(octetA: number, octetB: number, linkOctet: number) {
+    this.lab = new TwoNodeLab(octetA, octetB, linkOctet);
+    this.sdsDir = join(this.lab.a.dir, "envoy-sds");
+    this.#caDir = join(this.lab.a.dir, "ca");
+    this.#manifests = join(this.lab.a.dir, "manifests");
+    // Any port is free in a namespace made for this lab.
+    this.#issuerPort = 20000 + (process.pid % 20000);
+  }
+
+  async start(mode: Mode): Promise<void> {
+    const lab = this.lab;
+    mkdirSync(this.#caDir, { recursive: true });
+    const ca = await CertificateAuthority.loadOrCreate(DEFAULT_TRUST_DOMAIN, this.#caDir, new Date());
+    writeFileSync(join(this.#caDir, "root.pem"), derToPem(ca.rootDer));
+    this.#issuer = new JsonChild(lab.a.nodeNs, [
+      process.execPath,
+      join(REPO, "test/support/builtin-ca-issuer.ts"),
+      this.#caDir,
+      DEFAULT_TRUST_DOMAIN,
+      lab.addressA,
+      String(this.#issuerPort),
+      "600000",
+      "node-a=token-a,node-b=token-b",
+    ]);
+    await this.#issuer.line((l) => typeof l.url === "string");
+    mkdirSync(this.#manifests);
+    // The nodes first: the CNI chain needs the agents, the agents the controller.
+    this.#writeCluster(false, false);
+    await this.#startController(mode.encryption);
+    this.agentA = this.#startAgent(lab.a, "node-a", "a");
+    this.agentB = this.#startAgent(lab.b, "node-b", "b");
+    await this.agentA.waitForLog((l) => l.msg === "agent API listening");
+    await this.agentB.waitForLog((l) => l.msg === "agent API listening");
+    this.client = lab.a.addPod("client");
+    this.intruder = lab.a.addPod("intruder");
+    this.server = lab.b.addPod("server");
+    this.#writeCluster(mode.policy);
+    await this.server.helper.call("listenTcp", { port: SERVER_PORT });
+    await this.server.helper.call("listenSink", { port: SINK_PORT });
+    this.envoyA = this.#envoy(lab.a, "node-a");
+    this.envoyB = this.#envoy(lab.b, "node-b");
+    await this.envoyA.start();
+    await this.envoyB.start();
+    await this.settled(mode);
+  }
+
+  /** The controller again with another mode; agents and Envoys reconnect to it. */
+  async restart(mode: Mode): Promise<void> {
+    await this.#controller?.stop("SIGTERM");
+    this.#writeCluster(mode.policy);
+    await this.#startController(mode.encryption, this.#xdsPort);
+    await this.settled(mode);
+  }
+
+  /** Until both agents programmed their pods and the Envoys hold the mode's tunnel listeners. */
+  async settled(mode: Mode): Promise<void> {
+    for (const node of [this.lab.a, this.lab.b]) {
+      await waitUntil("the pods programmed", async () => {
+        const s = (await agentRequest(node.socket, "GET", "/api/v1/status")).body as {
+          endpoints: { state: string }[];
+        };
+        return s.endpoints.length > 0 && s.endpoints.every((e) => e.state === "programmed")
+          ? true
+          : undefined;
+      });
+    }
+    const tunnel = mode.encryption && mode.policy;
+    for (const [node, envoy, listener] of [
+      [this.lab.a, this.envoyA, "strait/encrypt/outbound"],
+      [this.lab.b, this.envoyB, "strait/encrypt/inbound"],
+    ] as const) {
+      if (envoy === undefined) continue;
+      await waitUntil(`${listener} ${tunnel ? "active" : "gone"}`, async () =>
+        (await this.listenersOf(node, envoy)).includes(listener) === tunnel ? true : undefined,
+      );
+    }
+  }
+
+  async listenersOf(node: NodeLab, envoy: ManagedEnvoy): Promise<string> {
+    const helper = node.nodeHelper();
+    try {
+      const r = await helper.call("httpRequest", {
+        host: "127.0.0.1",
+        port: Number(envoy.adminAddress?.split(":")[1]),
+        path: "/listeners",
+      });
+      return String(r.body ?? "");
+    } finally {
+      helper.stop();
+    }
+  }
+
+  async restartEnvoyA(): Promise<void> {
+    this.envoyA = this.#envoy(this.lab.a, "node-a");
+    await this.envoyA.start();
+  }
+
+  #writeCluster(policy: boolean, pods = true): void {
+    const lab = this.lab;
+    const pod = (p: Pod, node: string, labels: Record<string, string>) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${p.name}, namespace: default, labels: ${JSON.stringify(labels)} }
+spec: { nodeName: ${node}, containers: [{ name: main, image: example }] }
+status: { podIP: ${p.ip}, podIPs: [{ ip: ${p.ip} }], phase: Running }
+`;
+    const node = (name: string, address: string) =>
+      `apiVersion: v1\nkind: Node\nmetadata: { name: ${name} }\nstatus: { addresses: [{ type: InternalIP, address: ${address} }] }\n`;
+    const file = join(this.#manifests, "cluster.yaml");
+    writeFileSync(
+      `${file}.tmp`,
+      [
+        node("node-a", lab.addressA),
+        node("node-b", lab.addressB),
+        "apiVersion: v1\nkind: Namespace\nmetadata: { name: default }\n",
+        ...(pods
+          ? [
+              pod(this.client, "node-a", { app: "client" }),
+              pod(this.intruder, "node-a", { app: "intruder" }),
+              pod(this.server, "node-b", { app: "server" }),
+            ]
+          : []),
+        ...(policy ? [POLICY] : []),
+      ].join("---\n"),
+    );
+    // One rename: the file source never reads half a file.
+    renameSync(`${file}.tmp`, file);
+  }
+
+  async #startController(encryption: boolean, port = 0): Promise<void> {
+    this.#controller = this.lab.a.startInNode([
+      "run",
+      "-f",
+      this.#manifests,
+      "--xds-address",
+      `0.0.0.0:${port}`,
+      // Inside namespaces made for the lab; xDS over mutual TLS has its own test (xds-builtin-ca).
+      "--xds-plaintext",
+      "--http-address",
+      "127.0.0.1:0",
+      ...(encryption ? ["--auth-encryption", "envoy", "--auth-encryption-sds-dir", this.sdsDir] : []),
+      "--log-level",
+      "info",
+    ]);
+    const xds = await this.#controller.waitForLog((l) => l.msg === "xDS server listening");
+    this.#xdsPort = Number(String(xds.address).split(":").pop());
+  }
+
+  #startAgent(node: NodeLab, name: string, which: "a" | "b"): StraitProcess {
+    writeFileSync(join(node.dir, "token"), `token-${which}\n`);
+    return node.startAgent("info", [
+      "--xds-address",
+      `${this.lab.addressA}:${this.#xdsPort}`,
+      "--node-name",
+      name,
+      "--auth-provider",
+      "builtin-ca",
+      "--auth-address",
+      `${which === "a" ? this.lab.addressA : this.lab.addressB}:${this.#issuerPort + 1}`,
+      "--builtin-ca-url",
+      `https://${this.lab.addressA}:${this.#issuerPort}`,
+      "--builtin-ca-root",
+      join(this.#caDir, "root.pem"),
+      "--builtin-ca-token-file",
+      join(node.dir, "token"),
+      "--envoy-sds-dir",
+      this.sdsDir,
+    ]);
+  }
+
+  #envoy(node: NodeLab, name: string): ManagedEnvoy {
+    return new ManagedEnvoy({
+      binary: DEFAULT_ENVOY_BINARY,
+      bootstrap: {
+        nodeId: `envoy-${name}`,
+        node: name,
+        xds: { host: this.lab.addressA, port: this.#xdsPort },
+        api: "delta",
+        admin: { host: "127.0.0.1", port: 0 },
+      },
+      logger: pino({ level: "warn" }),
+      concurrency: 1,
+      commandPrefix: ["nsenter", `--net=/run/netns/${node.nodeNs}`],
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.envoyA?.stop();
+    await this.envoyB?.stop();
+    await this.agentA?.stop("SIGKILL");
+    await this.agentB?.stop("SIGKILL");
+    await this.#controller?.stop("SIGTERM");
+    this.#issuer?.stop();
+    this.lab.cleanup();
+  }
+}
