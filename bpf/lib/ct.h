@@ -87,6 +87,16 @@ static __always_inline int ct_lookup(const struct packet *pkt, __u8 direction, s
 	struct ct_entry *entry = bpf_map_lookup_elem(&strait_ct, &key);
 	int result = CT_ESTABLISHED;
 
+	/*
+	 * A SYN without ACK in the original direction opens a new connection,
+	 * even on the tuple of one that just closed (its entry lingers
+	 * CT_LIFETIME_TCP_CLOSING, and busy clients reuse ports within that):
+	 * the policy decides again, so a policy change (an L7 redirect, required
+	 * auth or encryption) applies to it as to any new connection.
+	 */
+	if (entry && entry->expires >= now && pkt->protocol == IPPROTO_TCP &&
+	    (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
+		return CT_NEW;
 	if (!entry || entry->expires < now) {
 		struct ct_key reply = {
 			.saddr = pkt->daddr,

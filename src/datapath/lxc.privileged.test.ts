@@ -317,6 +317,25 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
     expect(entry.packets).toBe(3n);
   });
 
+  it("decides again on a new SYN over the tuple of a closed connection, with the policy of now", () => {
+    endpoint(A, true, true);
+    endpoint(B, true, true);
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: B.identity, port: 80 });
+    expect(run("from", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_OK);
+    expect(run("from", tcp(A.ip, B.ip, 80, TCP.FIN | TCP.ACK)).retval).toBe(TC_ACT_OK);
+    // The policy now sends that port to the proxy; the client reuses the same source port at once.
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: B.identity, port: 80 }, { proxyPort: 15002 });
+    const reopened = run("from", tcp(A.ip, B.ip, 80));
+    expect(reopened.retval).toBe(TC_ACT_OK);
+    expect(reopened.mark).toBe(toProxyMark(15002));
+    // And the rest of that connection follows the new decision.
+    expect(run("from", tcp(A.ip, B.ip, 80, TCP.ACK)).mark).toBe(toProxyMark(15002));
+    // Denied now: the next SYN on the tuple is dropped, where the old entry would have let it by.
+    clear("strait_policy");
+    policy({ endpointId: A.id, direction: DIR.EGRESS, identity: 0, port: 443 });
+    expect(run("from", tcp(A.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
+  });
+
   it("uses the identity a proxy's upstream connection carries in its mark", () => {
     endpoint(B, true, false);
     policy({ endpointId: B.id, direction: DIR.INGRESS, identity: A.identity, port: 80 });
