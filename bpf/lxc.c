@@ -93,9 +93,13 @@ static __always_inline int auth_check(struct __sk_buff *skb, const struct packet
 	if (auth_type == AUTH_TYPE_NONE || authenticated)
 		return 0;
 	if (auth_type == AUTH_TYPE_MTLS_SPIFFE_ENCRYPTED) {
-		if (peer.node != 0 && pkt->protocol == IPPROTO_TCP)
-			return drop(skb, pkt, direction, DROP_NOT_ENCRYPTED, local->id, src_identity,
-				    dst_identity);
+		if (peer.node != 0 && pkt->protocol == IPPROTO_TCP) {
+			/* A drop event that names the requirement and the peer's node, for observe. */
+			count_packet(skb, direction, VERDICT_DROPPED, DROP_NOT_ENCRYPTED);
+			emit_event(skb, pkt, EVENT_DROP, VERDICT_DROPPED, DROP_NOT_ENCRYPTED, direction, local->id,
+				   src_identity, dst_identity, 0, auth_type, peer.node);
+			return TC_ACT_SHOT;
+		}
 		auth_type = AUTH_TYPE_MTLS_SPIFFE;
 	}
 	if (auth_valid(local->identity, peer.identity, peer.node, auth_type))

@@ -501,6 +501,8 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
           direction: DIR.INGRESS,
           sourceIdentity: C.identity,
           destinationIdentity: B.identity,
+          authType: AUTH.MTLS_SPIFFE_ENCRYPTED, // the requirement, and the node the flow came from
+          remoteNode: C.node,
         }),
       ]);
     });
@@ -517,7 +519,7 @@ describe.skipIf(!canRunKernelTests)(`bpf/lxc.c under BPF_PROG_TEST_RUN ${KERNEL_
       expect(run("to", tcp(C.ip, B.ip, 80)).retval).toBe(TC_ACT_SHOT);
       expect(events().map((e) => [e.protocol, e.type, e.dropReason, e.authType, e.remoteNode])).toEqual([
         [17, EVENT.AUTH_REQUIRED, DROP.AUTH_REQUIRED, AUTH.MTLS_SPIFFE, C.node],
-        [6, EVENT.DROP, DROP.NOT_ENCRYPTED, 0, "0.0.0.0"],
+        [6, EVENT.DROP, DROP.NOT_ENCRYPTED, AUTH.MTLS_SPIFFE_ENCRYPTED, C.node],
       ]);
       dp.maps.strait_auth.update(
         encodeAuthKey({
