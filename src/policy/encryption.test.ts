@@ -113,6 +113,26 @@ describe("withEncryption", () => {
     expect(b?.policies[0]?.entries).toEqual(entries);
   });
 
+  it("leaves a pair authenticated only when its source has L7 egress rules on the port (the tunnel would bypass them)", () => {
+    const a = node("a", [[1, CLIENT, "10.0.1.2"]]);
+    const withL7 = {
+      ...a,
+      l7: [
+        { endpointId: 1, direction: "egress" as const, port: 7070, proxyPort: 15002, rules: [], sources: [] },
+      ],
+    };
+    const [outA, outB] = withEncryption([withL7, node("b", [[1, SERVER, "10.0.2.2"]], [entry({})])], OPTIONS);
+    expect(outA?.encryption?.outbound).toEqual([]);
+    expect(outB?.encryption?.inbound).toEqual([]);
+    expect(outB?.policies[0]?.entries[0]?.auth).toBe("mtls-spiffe");
+    // Another port of the same pair is still encrypted.
+    const [, other] = withEncryption(
+      [withL7, node("b", [[1, SERVER, "10.0.2.2"]], [entry({ port: 8080 })])],
+      OPTIONS,
+    );
+    expect(other?.policies[0]?.entries[0]?.auth).toBe("mtls-spiffe-encrypted");
+  });
+
   it("needs no tunnel between pods of one node", () => {
     const [b] = withEncryption(
       [

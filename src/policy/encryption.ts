@@ -8,8 +8,10 @@
  * entries alike, so either node's policy is enough.
  *
  * What is not encrypted keeps mtls-spiffe (authenticated, in the clear):
- * UDP, SCTP and ICMP entries (the tunnel carries streams) and ports with L7
- * rules (their listener is the node's L7 one; planned). A port range is sent
+ * UDP, SCTP and ICMP entries (the tunnel carries streams), ports with L7
+ * rules (their listener is the node's L7 one; planned), and entries whose
+ * source has L7 egress rules on the port (its flow must go through its own
+ * node's L7 listener, which the tunnel would bypass). A port range is sent
  * encrypted on every port: encrypting more than needed is safe, as the
  * destination's datapath still applies the pod's policy.
  */
@@ -60,26 +62,42 @@ class PairSet {
   }
 }
 
-function rewrite(policy: EndpointPolicy): EndpointPolicy {
-  if (!policy.entries.some(encrypted)) return policy;
+function rewrite(policy: EndpointPolicy, keep: ReadonlySet<PolicyEntry>): EndpointPolicy {
+  if (!policy.entries.some((e) => encrypted(e) && !keep.has(e))) return policy;
   return {
     ...policy,
-    entries: policy.entries.map((e) => (encrypted(e) ? { ...e, auth: "mtls-spiffe-encrypted" } : e)),
+    entries: policy.entries.map((e) =>
+      encrypted(e) && !keep.has(e) ? { ...e, auth: "mtls-spiffe-encrypted" } : e,
+    ),
   };
 }
 
 /** The nodes' policies with encryption: entries rewritten, and each node's `encryption`. */
 export function withEncryption(nodes: readonly NodePolicy[], options: EncryptionOptions): NodePolicy[] {
   const nodesOf = new Map<SecurityIdentity, Set<string>>();
+  // Egress L7 ports of each identity (`identity|port`; `identity|*` for any): a source whose flow
+  // goes to its node's L7 egress listener must keep it there, so such pairs are not encrypted.
+  const egressL7 = new Set<string>();
   for (const node of nodes) {
+    const identityOf = new Map(node.endpoints.map((e) => [e.id, e.identity]));
     for (const ep of node.endpoints) {
       const set = nodesOf.get(ep.identity) ?? new Set<string>();
       set.add(node.node);
       nodesOf.set(ep.identity, set);
     }
+    for (const l7 of node.l7) {
+      const id = identityOf.get(l7.endpointId);
+      if (l7.direction !== "egress" || id === undefined) continue;
+      egressL7.add(`${id}|${l7.port}`);
+      egressL7.add(`${id}|*`);
+    }
   }
+  const l7Source = (source: SecurityIdentity, port: Port) =>
+    egressL7.has(port === "any" ? `${source}|*` : `${source}|${port}`);
   const workloads = [...nodesOf.keys()].filter((id) => id >= FIRST_WORKLOAD_IDENTITY);
   const pairs = new PairSet();
+  /** Entries left authenticated only (mtls-spiffe), for a source's egress L7 rules. */
+  const keep = new Set<PolicyEntry>();
   for (const node of nodes) {
     const identityOf = new Map(node.endpoints.map((e) => [e.id, e.identity]));
     for (const policy of node.policies) {
@@ -87,11 +105,19 @@ export function withEncryption(nodes: readonly NodePolicy[], options: Encryption
       if (local === undefined) continue;
       for (const e of policy.entries) {
         if (!encrypted(e)) continue;
-        const remotes = e.remoteIdentity === "any" ? workloads : [e.remoteIdentity];
+        const port = portOf(e);
+        // No node Envoy on the other side of a reserved identity.
+        const remotes = (e.remoteIdentity === "any" ? workloads : [e.remoteIdentity]).filter(
+          (r) => r >= FIRST_WORKLOAD_IDENTITY,
+        );
+        const sources = e.direction === "ingress" ? remotes : [local];
+        if (sources.some((source) => l7Source(source, port))) {
+          keep.add(e);
+          continue;
+        }
         for (const remote of remotes) {
-          if (remote < FIRST_WORKLOAD_IDENTITY) continue; // no node Envoy on the other side
-          if (e.direction === "ingress") pairs.add(remote, local, portOf(e));
-          else pairs.add(local, remote, portOf(e));
+          if (e.direction === "ingress") pairs.add(remote, local, port);
+          else pairs.add(local, remote, port);
         }
       }
     }
@@ -125,7 +151,7 @@ export function withEncryption(nodes: readonly NodePolicy[], options: Encryption
   }
   return nodes.map((node) => ({
     ...node,
-    policies: node.policies.map(rewrite),
+    policies: node.policies.map((p) => rewrite(p, keep)),
     encryption: {
       outbound: outbound.get(node.node) ?? [],
       inbound: inbound.get(node.node) ?? [],
