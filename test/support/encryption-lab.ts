@@ -181,6 +181,21 @@ export class EncryptionLab {
           : undefined;
       });
     }
+    // Node B's agent enforces the mode's auth on the server (none, mtls-spiffe or mtls-spiffe-encrypted).
+    const wanted = !mode.policy ? undefined : mode.encryption ? "mtls-spiffe-encrypted" : "mtls-spiffe";
+    await waitUntil(`node B's policy (${wanted ?? "none"})`, async () => {
+      const d = (await agentRequest(this.lab.b.socket, "GET", "/api/v1/desired-state")).body as {
+        policies?: { entries: { auth?: string }[] }[];
+      };
+      const auths = (d.policies ?? []).flatMap((p) => p.entries.map((x) => x.auth));
+      return wanted === undefined
+        ? auths.length === 0
+          ? true
+          : undefined
+        : auths.includes(wanted)
+          ? true
+          : undefined;
+    });
     const tunnel = mode.encryption && mode.policy;
     for (const [node, envoy, listener] of [
       [this.lab.a, this.envoyA, "strait/encrypt/outbound"],
