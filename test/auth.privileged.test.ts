@@ -11,10 +11,9 @@
  * and, in the second part, from real SPIRE (spire-server, one spire-agent per
  * node, the Delegated Identity API), built by scripts/build-spire.sh.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
 import type { Flow } from "../src/agent/flows.ts";
@@ -23,11 +22,13 @@ import { derToPem } from "../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN, type TrustDomain } from "../src/auth/spiffe-id.ts";
 import { SpireEntrySync } from "../src/auth/spire/entry-sync.ts";
 import { desiredEndpoint as ep } from "./support/desired-endpoint.ts";
+import { JsonChild } from "./support/json-child.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { type Pod, sweepLeftovers } from "./support/netns-lab.ts";
 import { SpireProcess, spireBinDir, writeAgentConfig, writeServerConfig } from "./support/spire.ts";
 import { REPO, type StraitProcess } from "./support/strait-process.ts";
 import { TwoNodeLab } from "./support/two-node-lab.ts";
+import { waitForValue } from "./support/wait.ts";
 
 const CLIENT = 1001;
 const SERVER = 1002;
@@ -79,51 +80,6 @@ function desiredStates(lab: TwoNodeLab, client: Pod, server: Pod) {
     ],
   };
   return { a, b };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A child process in a namespace whose stdout is JSON lines. */
-class JsonChild {
-  readonly child: ChildProcess;
-  readonly lines: Record<string, unknown>[] = [];
-  readonly stderr: string[] = [];
-
-  constructor(netns: string, args: readonly string[]) {
-    this.child = spawn("nsenter", [`--net=/run/netns/${netns}`, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (l) => {
-      try {
-        this.lines.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        // not JSON
-      }
-    });
-    createInterface({ input: this.child.stderr as NodeJS.ReadableStream }).on("line", (l) =>
-      this.stderr.push(l),
-    );
-  }
-
-  line(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-    return waitFor(
-      `a line from ${String(this.child.spawnargs.join(" "))} (stderr: ${this.stderr.join("\n")})`,
-      async () => this.lines.find(match),
-      15_000,
-    );
-  }
-
-  stop(): void {
-    this.child.kill("SIGKILL");
-  }
 }
 
 describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP_REASON ?? ""}`, () => {
@@ -193,7 +149,7 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
     expect((await agentRequest(lab.b.socket, "PUT", "/api/v1/desired-state", b)).status).toBe(200);
     expect((await server.helper.call("listenTcp", { port: PORT })).ok).toBe(true);
     // Both agents hold their identity's SVID before the first connection.
-    await waitFor(
+    await waitForValue(
       "SVIDs issued",
       async () => (issuer.lines.filter((l) => l.issued !== undefined).length >= 2 ? true : undefined),
       30_000,
@@ -297,7 +253,7 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
       await agentA.waitForLog((l) => l.msg === "agent API listening");
       await otherIssuer.line((l) => l.issued !== undefined);
       // Let B's entry lapse (it lives at most 8 s), then B must fail to re-authenticate.
-      await waitFor(
+      await waitForValue(
         "B's entry to expire",
         async () => ((await authStatus(lab.b.socket)).entries.length === 0 ? true : undefined),
         20_000,
@@ -333,7 +289,7 @@ describe.skipIf(!canRunKernelTests)(`mutual auth between two nodes ${KERNEL_SKIP
     ]);
     try {
       await rogue.line((l) => typeof l.url === "string");
-      await waitFor(
+      await waitForValue(
         "B's entry to expire",
         async () => ((await authStatus(lab.b.socket)).entries.length === 0 ? true : undefined),
         20_000,
@@ -429,7 +385,7 @@ describe.skipIf(!canRunKernelTests)(
     async function healthy(which: "a" | "b"): Promise<void> {
       const node = which === "a" ? lab.a : lab.b;
       const conf = agentConf[which];
-      await waitFor(
+      await waitForValue(
         `spire-agent ${which} healthy (${spireAgents[which]?.output.join("")})`,
         async () => {
           try {
@@ -455,7 +411,7 @@ describe.skipIf(!canRunKernelTests)(
       });
       spireServer = new SpireProcess(lab.a.nodeNs, join(bin, "spire-server"), ["run", "-config", serverConf]);
       const apiSocket = join(serverDir, "api.sock");
-      await waitFor(
+      await waitForValue(
         `spire-server healthy (${spireServer.output.join("")})`,
         async () => {
           try {
@@ -553,7 +509,7 @@ describe.skipIf(!canRunKernelTests)(
           .slice(-15)
           .map((l) => (typeof l === "string" ? l : JSON.stringify(l)))
           .join("\n");
-      await waitFor(
+      await waitForValue(
         "SVIDs from SPIRE on both nodes",
         async () =>
           agentA.logs.some((l) => l.msg === "SVIDs from SPIRE") &&
@@ -614,7 +570,7 @@ describe.skipIf(!canRunKernelTests)(
 
       startSpireAgent("a");
       await healthy("a");
-      await waitFor(
+      await waitForValue(
         "client2 to get through after SPIRE's return",
         async () => {
           const r = await client2.helper.call("tcpConnect", { host: server.ip, port: PORT, timeoutMs: 8000 });

@@ -18,10 +18,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
 import type { Flow } from "../src/agent/flows.ts";
-import { EncryptionLab, JsonChild, SERVER_PORT, TUNNEL_PORT, waitUntil } from "./support/encryption-lab.ts";
+import { EncryptionLab, SERVER_PORT, TUNNEL_PORT } from "./support/encryption-lab.ts";
+import { JsonChild } from "./support/json-child.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { sweepLeftovers } from "./support/netns-lab.ts";
 import { REPO } from "./support/strait-process.ts";
+import { waitForValue } from "./support/wait.ts";
 
 const SECRET = "a-line-that-must-never-cross-the-link-in-the-clear";
 
@@ -120,7 +122,7 @@ describe.skipIf(!canRunKernelTests)(
         expect(r.ok).toBe(false);
       } finally {
         await e.restartEnvoyA();
-        await waitUntil("the outbound listener again", async () =>
+        await waitForValue("the outbound listener again", async () =>
           e.envoyA !== undefined &&
           (await e.listenersOf(e.lab.a, e.envoyA)).includes("strait/encrypt/outbound")
             ? true

@@ -9,75 +9,23 @@
  * restarted with or without `--auth-encryption envoy` and the server's
  * auth-required policy, to compare the three on one lab.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { pino } from "pino";
 import { agentRequest } from "../../src/agent/client.ts";
 import { CertificateAuthority } from "../../src/auth/builtin-ca/authority.ts";
 import { derToPem } from "../../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN } from "../../src/auth/spiffe-id.ts";
 import { DEFAULT_ENVOY_BINARY, ManagedEnvoy } from "../../src/envoy/index.ts";
+import { JsonChild } from "./json-child.ts";
 import type { NodeLab, Pod } from "./netns-lab.ts";
 import { REPO, type StraitProcess } from "./strait-process.ts";
 import { TwoNodeLab } from "./two-node-lab.ts";
+import { waitForValue } from "./wait.ts";
 
 export const SERVER_PORT = 7070;
 export const SINK_PORT = 7071;
 export const TUNNEL_PORT = 15008;
-
-export async function waitUntil<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A JSON-lines child in a namespace (the issuer, the link capture). */
-export class JsonChild {
-  readonly child: ChildProcess;
-  readonly lines: Record<string, unknown>[] = [];
-  readonly stderr: string[] = [];
-
-  constructor(netns: string, args: readonly string[], stdin: "ignore" | "pipe" = "ignore") {
-    this.child = spawn("nsenter", [`--net=/run/netns/${netns}`, ...args], { stdio: [stdin, "pipe", "pipe"] });
-    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (l) => {
-      try {
-        this.lines.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        // not JSON
-      }
-    });
-    createInterface({ input: this.child.stderr as NodeJS.ReadableStream }).on("line", (l) =>
-      this.stderr.push(l),
-    );
-  }
-
-  line(match: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    return waitUntil(
-      `a line from ${this.child.spawnargs.join(" ")} (stderr: ${this.stderr.join("\n")})`,
-      async () => this.lines.find(match),
-      timeoutMs,
-    );
-  }
-
-  stop(): void {
-    this.child.kill("SIGKILL");
-  }
-}
 
 const POLICY = `
 apiVersion: cilium.io/v2
@@ -172,7 +120,7 @@ export class EncryptionLab {
   /** Until both agents programmed their pods and the Envoys hold the mode's tunnel listeners. */
   async settled(mode: Mode): Promise<void> {
     for (const node of [this.lab.a, this.lab.b]) {
-      await waitUntil("the pods programmed", async () => {
+      await waitForValue("the pods programmed", async () => {
         const s = (await agentRequest(node.socket, "GET", "/api/v1/status")).body as {
           endpoints: { state: string }[];
         };
@@ -183,7 +131,7 @@ export class EncryptionLab {
     }
     // Node B's agent enforces the mode's auth on the server (none, mtls-spiffe or mtls-spiffe-encrypted).
     const wanted = !mode.policy ? undefined : mode.encryption ? "mtls-spiffe-encrypted" : "mtls-spiffe";
-    await waitUntil(`node B's policy (${wanted ?? "none"})`, async () => {
+    await waitForValue(`node B's policy (${wanted ?? "none"})`, async () => {
       const d = (await agentRequest(this.lab.b.socket, "GET", "/api/v1/desired-state")).body as {
         policies?: { entries: { auth?: string }[] }[];
       };
@@ -202,7 +150,7 @@ export class EncryptionLab {
       [this.lab.b, this.envoyB, "strait/encrypt/inbound"],
     ] as const) {
       if (envoy === undefined) continue;
-      await waitUntil(`${listener} ${tunnel ? "active" : "gone"}`, async () =>
+      await waitForValue(`${listener} ${tunnel ? "active" : "gone"}`, async () =>
         (await this.listenersOf(node, envoy)).includes(listener) === tunnel ? true : undefined,
       );
     }
