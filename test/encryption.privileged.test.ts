@@ -100,6 +100,17 @@ describe.skipIf(!canRunKernelTests)(
       expect(admitted?.source.identity).toBe(clientIdentity);
       // And no auth-required drop: the tunnel is the authentication.
       expect(flows.filter((f) => f.eventType === "auth-required")).toEqual([]);
+      // Each agent serves its Envoy its own identities' SVIDs and the bundle, nothing else.
+      const sdsOf = async (socket: string) =>
+        ((await agentRequest(socket, "GET", "/api/v1/auth")).body as { envoySds?: { secrets: string[] } })
+          .envoySds?.secrets;
+      const serverIdentity = admitted?.destination.identity;
+      expect(await sdsOf(e.lab.b.socket)).toEqual([
+        "spiffe://strait.local",
+        `spiffe://strait.local/identity/${serverIdentity}`,
+      ]);
+      expect(await sdsOf(e.lab.a.socket)).toContain(`spiffe://strait.local/identity/${clientIdentity}`);
+      expect(await sdsOf(e.lab.a.socket)).not.toContain(`spiffe://strait.local/identity/${serverIdentity}`);
     });
 
     it("still refuses a pod the policy does not allow", async () => {

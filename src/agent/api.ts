@@ -9,7 +9,8 @@
  *   GET  /api/v1/desired-state          the state being enforced
  *   PUT  /api/v1/desired-state          replace it (400 with field errors; 507 when a map would overflow)
  *   GET  /api/v1/flows[?follow=true]    recent flows (JSON), or a stream of them (NDJSON)
- *   GET  /api/v1/auth                   mutual auth: provider, auth map entries, failed handshakes
+ *   GET  /api/v1/auth                   mutual auth: provider, auth map entries, failed handshakes,
+ *                                       the secrets served to the node's Envoy for the tunnel
  *   POST /api/v1/auth                   write an auth map entry by hand (tests, debugging)
  *   POST /api/v1/cni/{add,del,check,gc} strait-cni
  *
@@ -61,6 +62,8 @@ export interface AgentApiDeps {
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
   readonly auth?: AgentAuth;
+  /** The node Envoy's SDS for the encrypted tunnel (--envoy-sds-dir), when served. */
+  readonly envoySds?: { readonly socket: string; secretNames(): readonly string[] };
   readonly notReadyReason: () => string | undefined;
 }
 
@@ -306,11 +309,14 @@ export function createAgentApi(
     return reply;
   });
 
-  app.get("/api/v1/auth", async () =>
-    deps.auth === undefined
+  app.get("/api/v1/auth", async () => ({
+    ...(deps.auth === undefined
       ? { provider: "none", healthy: false, entries: [], failures: [] }
-      : deps.auth.status(),
-  );
+      : deps.auth.status()),
+    ...(deps.envoySds === undefined
+      ? {}
+      : { envoySds: { socket: deps.envoySds.socket, secrets: deps.envoySds.secretNames() } }),
+  }));
   app.post("/api/v1/auth", async (request, reply) => {
     const { body: b, errors } = bodyOf(request.body, [
       "localIdentity",

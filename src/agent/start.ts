@@ -281,6 +281,7 @@ export async function startAgent(settings: Settings, logger: Logger): Promise<Ru
     metrics,
     logger,
     ...(auth === undefined ? {} : { auth }),
+    ...(envoySds === undefined ? {} : { envoySds }),
     notReadyReason: () => ready,
   };
   const socketPath = stringSetting(settings, "apiSocket") ?? "/run/strait/agent.sock";
