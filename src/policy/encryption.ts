@@ -19,6 +19,7 @@
 import { type DecryptEntry, ENCRYPT_PROXY_PORT, type EncryptEntry } from "../model/encryption.ts";
 import type { EndpointPolicy, NodePolicy, PolicyEntry, SecurityIdentity } from "../model/endpoint-policy.ts";
 import { FIRST_WORKLOAD_IDENTITY } from "../model/endpoint-policy.ts";
+import { LAST_WORKLOAD_IDENTITY } from "./identities.ts";
 
 export interface EncryptionOptions {
   readonly tunnelPort: number;
@@ -94,7 +95,9 @@ export function withEncryption(nodes: readonly NodePolicy[], options: Encryption
   }
   const l7Source = (source: SecurityIdentity, port: Port) =>
     egressL7.has(port === "any" ? `${source}|*` : `${source}|${port}`);
-  const workloads = [...nodesOf.keys()].filter((id) => id >= FIRST_WORKLOAD_IDENTITY);
+  const workloads = [...nodesOf.keys()].filter(
+    (id) => id >= FIRST_WORKLOAD_IDENTITY && id <= LAST_WORKLOAD_IDENTITY,
+  );
   const pairs = new PairSet();
   /** Entries left authenticated only (mtls-spiffe), for a source's egress L7 rules. */
   const keep = new Set<PolicyEntry>();
@@ -106,9 +109,10 @@ export function withEncryption(nodes: readonly NodePolicy[], options: Encryption
       for (const e of policy.entries) {
         if (!encrypted(e)) continue;
         const port = portOf(e);
-        // No node Envoy on the other side of a reserved identity.
+        // Workload identities only: no node Envoy is on the other side of a reserved or CIDR
+        // identity, and the tunnel's mark carries 16 bits of identity.
         const remotes = (e.remoteIdentity === "any" ? workloads : [e.remoteIdentity]).filter(
-          (r) => r >= FIRST_WORKLOAD_IDENTITY,
+          (r) => r >= FIRST_WORKLOAD_IDENTITY && r <= LAST_WORKLOAD_IDENTITY,
         );
         const sources = e.direction === "ingress" ? remotes : [local];
         if (sources.some((source) => l7Source(source, port))) {
