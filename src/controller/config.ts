@@ -191,7 +191,7 @@ export const RUN_SETTINGS = [
     env: "STRAIT_AUTH_ENCRYPTION",
     type: "string",
     description:
-      "Encryption of flows a policy requires authentication for (off or envoy): with envoy, such TCP flows between pods of different nodes go through the node Envoys' tunnel (HTTP/2 CONNECT over mutual TLS 1.3 with the identities' SVIDs, which the agents write for their Envoy with --envoy-svid-dir), and the destination refuses them in the clear.",
+      "Encryption of flows a policy requires authentication for (off or envoy): with envoy, such TCP flows between pods of different nodes go through the node Envoys' tunnel (HTTP/2 CONNECT over mutual TLS 1.3 with the identities' SVIDs, which each agent serves its node's Envoy over SDS, --envoy-sds-dir), and the destination refuses them in the clear. UDP, SCTP, ICMP and ports with HTTP rules stay authenticated only.",
     standaloneDefault: "off",
     clusterDefault: "off",
   },
