@@ -12,7 +12,10 @@
  * SYN), its bytes never cross the link in the clear, the server's datapath
  * takes the client's identity from the tunnel's mark, and each agent serves
  * its Envoy only its own pods' SVIDs although SPIRE hands every agent every
- * identity's under strait's selector.
+ * identity's under strait's selector. With the client node's SPIRE agent
+ * down, the running Envoy keeps the SVID it holds (Envoy ignores an SDS
+ * removal), a restarted one has none and fails closed, and SPIRE's return
+ * brings the tunnel back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
@@ -21,6 +24,7 @@ import { EncryptionLab, SERVER_PORT } from "./support/encryption-lab.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { sweepLeftovers } from "./support/netns-lab.ts";
 import { spireBinaries } from "./support/spire.ts";
+import { waitForValue } from "./support/wait.ts";
 
 const SECRET = "a-line-spire-s-tunnel-must-never-show-in-the-clear";
 
@@ -123,5 +127,52 @@ describe.skipIf(SKIP_REASON !== undefined)(
       });
       expect(r.ok).toBe(false);
     });
+
+    it("with the client node's SPIRE agent down: Envoy keeps the SVID it holds, a restarted Envoy has none and fails closed, and SPIRE's return restores the tunnel", async () => {
+      const connect = () =>
+        e.client.helper.call("tcpConnect", {
+          host: e.server.ip,
+          port: SERVER_PORT,
+          message: "again",
+          timeoutMs: 3000,
+        });
+      const clientSvid = `spiffe://strait.local/identity/${await identityOf(e.lab.a.socket, "default/client")}`;
+      const envoyCerts = async () =>
+        e.envoyA === undefined ? "" : e.envoyAdmin(e.lab.a, e.envoyA, "/certs");
+      await e.spire?.killAgent("node-a");
+      await e.agentA?.waitForLog((l) => l.msg === "SPIRE agent unreachable: SVIDs dropped", 30_000);
+      // The agent drops SPIRE's SVIDs and stops serving them (SPIRE is the source of truth)...
+      await waitForValue("node A's SDS empty", async () =>
+        (await authOf(e.lab.a.socket)).envoySds?.secrets.length === 0 ? true : undefined,
+      );
+      // ...but Envoy ignores an SDS removal and keeps the SVID it holds: the tunnel still works.
+      expect(await envoyCerts()).toContain(clientSvid);
+      expect(await connect()).toMatchObject({ ok: true, reply: "server:again" });
+
+      // A node Envoy that starts meanwhile gets no SVID: no tunnel, and no plain text either.
+      await e.envoyA?.stop();
+      await e.restartEnvoyA();
+      await waitForValue("the outbound listener on the new Envoy", async () =>
+        e.envoyA !== undefined && (await e.listenersOf(e.lab.a, e.envoyA)).includes("strait/encrypt/outbound")
+          ? true
+          : undefined,
+      );
+      expect(await envoyCerts()).not.toContain(clientSvid);
+      const refused = await connect();
+      expect(refused.ok, JSON.stringify(refused)).toBe(false);
+
+      const t0 = performance.now();
+      await e.spire?.restartAgent("node-a");
+      await e.svidsServed(60_000);
+      const back = await waitForValue("the tunnel again", async () => {
+        const r = await connect();
+        return r.ok === true ? r : undefined;
+      });
+      process.stdout.write(
+        `spire-agent restarted to the tunnel working again: ${(performance.now() - t0).toFixed(0)} ms\n`,
+      );
+      expect(back).toMatchObject({ ok: true, reply: "server:again" });
+      expect(await envoyCerts()).toContain(clientSvid);
+    }, 120_000);
   },
 );

@@ -177,6 +177,10 @@ class SpireIdentities implements Identities {
     ];
   }
 
+  get nodes(): SpireNodes | undefined {
+    return this.#spire;
+  }
+
   tails(): string {
     return this.#spire?.tails() ?? "";
   }
@@ -322,6 +326,11 @@ export class EncryptionLab {
     }
   }
 
+  /** SPIRE's processes, when it is the provider. */
+  get spire(): SpireNodes | undefined {
+    return this.#identities instanceof SpireIdentities ? this.#identities.nodes : undefined;
+  }
+
   /** The controller's log lines (its SPIRE entry sync says what it did). */
   get controllerLogs(): readonly unknown[] {
     return this.#controller?.logs ?? [];
@@ -375,12 +384,17 @@ export class EncryptionLab {
   }
 
   async listenersOf(node: NodeLab, envoy: ManagedEnvoy): Promise<string> {
+    return this.envoyAdmin(node, envoy, "/listeners");
+  }
+
+  /** A GET of the Envoy's admin interface (on the node's loopback), its body. */
+  async envoyAdmin(node: NodeLab, envoy: ManagedEnvoy, path: string): Promise<string> {
     const helper = node.nodeHelper();
     try {
       const r = await helper.call("httpRequest", {
         host: "127.0.0.1",
         port: Number(envoy.adminAddress?.split(":")[1]),
-        path: "/listeners",
+        path,
       });
       return String(r.body ?? "");
     } finally {

@@ -232,11 +232,7 @@ export class SpireNodes {
       const agent = this.#agents.get(node.name);
       if (agent === undefined) continue;
       await healthy(`spire-agent on ${node.name}`, agent.process, () =>
-        node.lab.inNode(join(this.#bin, "spire-agent"), [
-          "healthcheck",
-          "-socketPath",
-          agent.conf.publicSocket,
-        ]),
+        agentHealthcheck(this.#bin, node.lab, agent.conf.publicSocket),
       );
     }
   }
@@ -246,6 +242,27 @@ export class SpireNodes {
     const agent = this.#agents.get(node);
     if (agent === undefined) throw new Error(`no spire-agent on ${node}`);
     return agent.conf.adminSocket;
+  }
+
+  /** Kills the node's spire-agent (SIGKILL, as a crash). */
+  async killAgent(node: string): Promise<void> {
+    await this.#agents.get(node)?.process.kill();
+  }
+
+  /** The node's spire-agent again, with its data folder (it rejoins with the SVID it holds), until healthy. */
+  async restartAgent(node: string): Promise<void> {
+    const agent = this.#agents.get(node);
+    const lab = this.#nodes.find((n) => n.name === node)?.lab;
+    if (agent === undefined || lab === undefined) throw new Error(`no spire-agent on ${node}`);
+    const process = new SpireProcess(lab.nodeNs, join(this.#bin, "spire-agent"), [
+      "run",
+      "-config",
+      agent.conf.file,
+    ]);
+    this.#agents.set(node, { conf: agent.conf, process });
+    await healthy(`spire-agent on ${node}`, process, () =>
+      agentHealthcheck(this.#bin, lab, agent.conf.publicSocket),
+    );
   }
 
   /** What the server and each agent printed last. */
@@ -260,6 +277,15 @@ export class SpireNodes {
     for (const a of this.#agents.values()) await a.process.kill();
     await this.#serverProcess?.kill();
   }
+}
+
+/** spire-agent's health check in the node's namespace (throws until it is up; its complaints are not printed). */
+function agentHealthcheck(bin: string, lab: NodeLab, socket: string): void {
+  execFileSync(
+    "nsenter",
+    [`--net=/run/netns/${lab.nodeNs}`, join(bin, "spire-agent"), "healthcheck", "-socketPath", socket],
+    { stdio: "ignore" },
+  );
 }
 
 /** Polls `check` (which throws until the process is up) for 30 s; a timeout quotes the process's output. */
