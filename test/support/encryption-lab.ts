@@ -9,9 +9,9 @@
  * restarted with or without `--auth-encryption envoy` and the server's
  * auth-required policy, to compare the three on one lab.
  *
- * The provider is the built-in CA (its issuer in node A's namespace) or real
- * SPIRE (SpireNodes: spire-server in node A's namespace, a spire-agent per
- * node); with SPIRE the controller keeps the registration entries through the
+ * The provider (encryption-identities.ts) is the built-in CA (its issuer in
+ * node A's namespace) or real SPIRE (SpireNodes: spire-server in node A's
+ * namespace, a spire-agent per node); with SPIRE the controller keeps the registration entries through the
  * server's API socket and the agents take their SVIDs over the Delegated
  * Identity API, as a user's cluster would.
  */
@@ -19,13 +19,12 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { agentRequest } from "../../src/agent/client.ts";
-import { CertificateAuthority } from "../../src/auth/builtin-ca/authority.ts";
-import { derToPem } from "../../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN } from "../../src/auth/spiffe-id.ts";
 import { DEFAULT_ENVOY_BINARY, ManagedEnvoy } from "../../src/envoy/index.ts";
+import { BuiltinCaIdentities, type Identities, SpireIdentities } from "./encryption-identities.ts";
 import { JsonChild } from "./json-child.ts";
 import type { NodeLab, Pod } from "./netns-lab.ts";
-import { SpireNodes, spireBinDir, tail } from "./spire.ts";
+import { type SpireNodes, tail } from "./spire.ts";
 import { REPO, type StraitProcess } from "./strait-process.ts";
 import { TwoNodeLab } from "./two-node-lab.ts";
 import { waitForValue } from "./wait.ts";
@@ -58,138 +57,6 @@ export interface LabOptions {
   readonly provider?: "builtin-ca" | "spire";
 }
 
-/** One identity provider's processes and the flags that point strait's controller and agents at them. */
-interface Identities {
-  start(lab: TwoNodeLab): Promise<void>;
-  controllerArgs(): readonly string[];
-  agentArgs(node: NodeLab, name: string): readonly string[];
-  /** What the provider's processes printed last, for a timeout's message. */
-  tails(): string;
-  stop(): Promise<void>;
-}
-
-/** The built-in CA's issuer in node A's namespace; each node's agent asks it with its own token. */
-class BuiltinCaIdentities implements Identities {
-  readonly #caDir: string;
-  readonly #port: number;
-  #lab: TwoNodeLab | undefined;
-  #issuer: JsonChild | undefined;
-
-  constructor(caDir: string, port: number) {
-    this.#caDir = caDir;
-    this.#port = port;
-  }
-
-  async start(lab: TwoNodeLab): Promise<void> {
-    this.#lab = lab;
-    mkdirSync(this.#caDir, { recursive: true });
-    const ca = await CertificateAuthority.loadOrCreate(DEFAULT_TRUST_DOMAIN, this.#caDir, new Date());
-    writeFileSync(join(this.#caDir, "root.pem"), derToPem(ca.rootDer));
-    this.#issuer = new JsonChild(lab.a.nodeNs, [
-      process.execPath,
-      join(REPO, "test/support/builtin-ca-issuer.ts"),
-      this.#caDir,
-      DEFAULT_TRUST_DOMAIN,
-      lab.addressA,
-      String(this.#port),
-      "600000",
-      "node-a=token-node-a,node-b=token-node-b",
-    ]);
-    await this.#issuer.line((l) => typeof l.url === "string");
-  }
-
-  controllerArgs(): readonly string[] {
-    return [];
-  }
-
-  agentArgs(node: NodeLab, name: string): readonly string[] {
-    const lab = this.#lab as TwoNodeLab;
-    writeFileSync(join(node.dir, "token"), `token-${name}\n`);
-    return [
-      "--auth-provider",
-      "builtin-ca",
-      "--auth-address",
-      `${node === lab.a ? lab.addressA : lab.addressB}:${this.#port + 1}`,
-      "--builtin-ca-url",
-      `https://${lab.addressA}:${this.#port}`,
-      "--builtin-ca-root",
-      join(this.#caDir, "root.pem"),
-      "--builtin-ca-token-file",
-      join(node.dir, "token"),
-    ];
-  }
-
-  tails(): string {
-    return `--- issuer\n${tail(this.#issuer?.stderr ?? [])}`;
-  }
-
-  async stop(): Promise<void> {
-    this.#issuer?.stop();
-  }
-}
-
-/**
- * Real SPIRE: the controller keeps the registration entries (`--spire-server-socket`) and the
- * delegate entry for the selector of strait's agent process (the unix workload attestor sees
- * its uid), which each spire-agent authorizes; the agents subscribe on their node's admin socket.
- */
-class SpireIdentities implements Identities {
-  readonly #port: number;
-  #lab: TwoNodeLab | undefined;
-  #spire: SpireNodes | undefined;
-
-  constructor(port: number) {
-    this.#port = port;
-  }
-
-  async start(lab: TwoNodeLab): Promise<void> {
-    this.#lab = lab;
-    this.#spire = new SpireNodes(
-      spireBinDir(),
-      { lab: lab.a, host: lab.addressA, port: this.#port },
-      [
-        { name: "node-a", lab: lab.a },
-        { name: "node-b", lab: lab.b },
-      ],
-      DEFAULT_TRUST_DOMAIN,
-    );
-    await this.#spire.start();
-  }
-
-  controllerArgs(): readonly string[] {
-    return [
-      "--spire-server-socket",
-      this.#spire?.serverSocket ?? "",
-      "--spire-delegate-selector",
-      `unix:uid:${process.getuid?.() ?? 0}`,
-    ];
-  }
-
-  agentArgs(node: NodeLab, name: string): readonly string[] {
-    const lab = this.#lab as TwoNodeLab;
-    return [
-      "--auth-provider",
-      "spire",
-      "--spire-admin-socket",
-      this.#spire?.adminSocket(name) ?? "",
-      "--auth-address",
-      `${node === lab.a ? lab.addressA : lab.addressB}:${this.#port + 1}`,
-    ];
-  }
-
-  get nodes(): SpireNodes | undefined {
-    return this.#spire;
-  }
-
-  tails(): string {
-    return this.#spire?.tails() ?? "";
-  }
-
-  async stop(): Promise<void> {
-    await this.#spire?.stop();
-  }
-}
-
 export class EncryptionLab {
   readonly lab: TwoNodeLab;
   readonly sdsDir: string;
@@ -215,13 +82,13 @@ export class EncryptionLab {
     const port = 20000 + (process.pid % 20000);
     this.#identities =
       this.provider === "spire"
-        ? new SpireIdentities(port)
-        : new BuiltinCaIdentities(join(this.lab.a.dir, "ca"), port);
+        ? new SpireIdentities(this.lab, port)
+        : new BuiltinCaIdentities(this.lab, join(this.lab.a.dir, "ca"), port);
   }
 
   async start(mode: Mode): Promise<void> {
     const lab = this.lab;
-    await this.#identities.start(lab);
+    await this.#identities.start();
     mkdirSync(this.#manifests);
     // The nodes first: the CNI chain needs the agents, the agents the controller.
     this.#writeCluster(false, false);
