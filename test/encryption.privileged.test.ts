@@ -14,15 +14,12 @@
  * policy does not allow is still refused, and with the source node's Envoy
  * gone the flow fails closed rather than falling back to plain text.
  */
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentRequest } from "../src/agent/client.ts";
 import type { Flow } from "../src/agent/flows.ts";
-import { EncryptionLab, SERVER_PORT, TUNNEL_PORT } from "./support/encryption-lab.ts";
-import { JsonChild } from "./support/json-child.ts";
+import { EncryptionLab, SERVER_PORT } from "./support/encryption-lab.ts";
 import { canRunKernelTests, KERNEL_SKIP_REASON } from "./support/kernel.ts";
 import { sweepLeftovers } from "./support/netns-lab.ts";
-import { REPO } from "./support/strait-process.ts";
 import { waitForValue } from "./support/wait.ts";
 
 const SECRET = "a-line-that-must-never-cross-the-link-in-the-clear";
@@ -46,33 +43,7 @@ describe.skipIf(!canRunKernelTests)(
     });
 
     it("carries the client's flow through the tunnel at once, never in the clear on the link", async () => {
-      const sniffer = new JsonChild(
-        e.lab.b.nodeNs,
-        [
-          "python3",
-          join(REPO, "test/support/sniff.py"),
-          e.lab.linkB,
-          String(TUNNEL_PORT),
-          Buffer.from(SECRET).toString("hex"),
-        ],
-        "pipe",
-      );
-      await sniffer.line((l) => l.listening !== undefined);
-      const t0 = performance.now();
-      const r = await e.client.helper.call("tcpConnect", {
-        host: e.server.ip,
-        port: SERVER_PORT,
-        message: SECRET,
-        timeoutMs: 5000,
-      });
-      const elapsed = performance.now() - t0;
-      // The capture's control: the same bytes sent across the link in the clear, once (UDP, no reply).
-      const nodeA = e.lab.a.nodeHelper();
-      await nodeA.call("udpSend", { host: e.lab.addressB, port: 9, message: SECRET, timeoutMs: 300 });
-      nodeA.stop();
-      await new Promise((res) => setTimeout(res, 200));
-      sniffer.child.stdin?.end();
-      const capture = await sniffer.line((l) => l.frames !== undefined);
+      const { reply: r, elapsedMs: elapsed, capture } = await e.connectCaptured(SECRET);
       expect(r, JSON.stringify(r)).toMatchObject({ ok: true, reply: `server:${SECRET}` });
       // No dropped first SYN waiting for a handshake (that costs the 1 s retransmission timer).
       expect(elapsed).toBeLessThan(900);

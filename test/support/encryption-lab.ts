@@ -1,24 +1,30 @@
 /**
  * Two "nodes" with everything the encrypted tunnel needs, for the
- * end-to-end test and the benchmark: TwoNodeLab (node namespaces joined by a
- * veth pair), the built-in CA's issuer and the controller (`strait run -f`)
+ * end-to-end tests and the benchmark: TwoNodeLab (node namespaces joined by a
+ * veth pair), the identity provider and the controller (`strait run -f`)
  * in node A's namespace, a `strait agent` per node (its state over xDS, SVIDs
- * from the issuer, the SDS socket for its Envoy), a real Envoy per node
+ * from the provider, the SDS socket for its Envoy), a real Envoy per node
  * bootstrapped to the controller, pods made by the real CNI chain: `client`
  * and `intruder` on node A, `server` on node B. The controller can be
  * restarted with or without `--auth-encryption envoy` and the server's
  * auth-required policy, to compare the three on one lab.
+ *
+ * The provider (encryption-identities.ts) is the built-in CA (its issuer in
+ * node A's namespace) or real SPIRE (SpireNodes: spire-server in node A's
+ * namespace, a spire-agent per node); with SPIRE the controller keeps the registration entries through the
+ * server's API socket and the agents take their SVIDs over the Delegated
+ * Identity API, as a user's cluster would.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { agentRequest } from "../../src/agent/client.ts";
-import { CertificateAuthority } from "../../src/auth/builtin-ca/authority.ts";
-import { derToPem } from "../../src/auth/certificate.ts";
 import { DEFAULT_TRUST_DOMAIN } from "../../src/auth/spiffe-id.ts";
 import { DEFAULT_ENVOY_BINARY, ManagedEnvoy } from "../../src/envoy/index.ts";
+import { BuiltinCaIdentities, type Identities, SpireIdentities } from "./encryption-identities.ts";
 import { JsonChild } from "./json-child.ts";
 import type { NodeLab, Pod } from "./netns-lab.ts";
+import { type SpireNodes, tail } from "./spire.ts";
 import { REPO, type StraitProcess } from "./strait-process.ts";
 import { TwoNodeLab } from "./two-node-lab.ts";
 import { waitForValue } from "./wait.ts";
@@ -46,13 +52,17 @@ export interface Mode {
   readonly policy: boolean;
 }
 
+export interface LabOptions {
+  /** Where the agents' SVIDs come from (default builtin-ca). */
+  readonly provider?: "builtin-ca" | "spire";
+}
+
 export class EncryptionLab {
   readonly lab: TwoNodeLab;
   readonly sdsDir: string;
-  readonly #caDir: string;
+  readonly provider: "builtin-ca" | "spire";
+  readonly #identities: Identities;
   readonly #manifests: string;
-  readonly #issuerPort: number;
-  #issuer: JsonChild | undefined;
   #controller: StraitProcess | undefined;
   #xdsPort = 0;
   agentA: StraitProcess | undefined;
@@ -63,37 +73,28 @@ export class EncryptionLab {
   intruder!: Pod;
   server!: Pod;
 
-  constructor(octetA: number, octetB: number, linkOctet: number) {
+  constructor(octetA: number, octetB: number, linkOctet: number, options: LabOptions = {}) {
     this.lab = new TwoNodeLab(octetA, octetB, linkOctet);
     this.sdsDir = join(this.lab.a.dir, "envoy-sds");
-    this.#caDir = join(this.lab.a.dir, "ca");
     this.#manifests = join(this.lab.a.dir, "manifests");
+    this.provider = options.provider ?? "builtin-ca";
     // Any port is free in a namespace made for this lab.
-    this.#issuerPort = 20000 + (process.pid % 20000);
+    const port = 20000 + (process.pid % 20000);
+    this.#identities =
+      this.provider === "spire"
+        ? new SpireIdentities(this.lab, port)
+        : new BuiltinCaIdentities(this.lab, join(this.lab.a.dir, "ca"), port);
   }
 
   async start(mode: Mode): Promise<void> {
     const lab = this.lab;
-    mkdirSync(this.#caDir, { recursive: true });
-    const ca = await CertificateAuthority.loadOrCreate(DEFAULT_TRUST_DOMAIN, this.#caDir, new Date());
-    writeFileSync(join(this.#caDir, "root.pem"), derToPem(ca.rootDer));
-    this.#issuer = new JsonChild(lab.a.nodeNs, [
-      process.execPath,
-      join(REPO, "test/support/builtin-ca-issuer.ts"),
-      this.#caDir,
-      DEFAULT_TRUST_DOMAIN,
-      lab.addressA,
-      String(this.#issuerPort),
-      "600000",
-      "node-a=token-a,node-b=token-b",
-    ]);
-    await this.#issuer.line((l) => typeof l.url === "string");
+    await this.#identities.start();
     mkdirSync(this.#manifests);
     // The nodes first: the CNI chain needs the agents, the agents the controller.
     this.#writeCluster(false, false);
     await this.#startController(mode.encryption);
-    this.agentA = this.#startAgent(lab.a, "node-a", "a");
-    this.agentB = this.#startAgent(lab.b, "node-b", "b");
+    this.agentA = this.#startAgent(lab.a, "node-a");
+    this.agentB = this.#startAgent(lab.b, "node-b");
     await this.agentA.waitForLog((l) => l.msg === "agent API listening");
     await this.agentB.waitForLog((l) => l.msg === "agent API listening");
     this.client = lab.a.addPod("client");
@@ -107,6 +108,99 @@ export class EncryptionLab {
     await this.envoyA.start();
     await this.envoyB.start();
     await this.settled(mode);
+    // SPIRE's agents fetch the controller's new entries on a sync interval (about 5 s) and
+    // strait's provider reconnects with back-off until they do: on a loaded machine that is
+    // far from instant, so the lab waits until each node's SDS serves its pods' SVIDs.
+    if (this.provider === "spire") await this.svidsServed(90_000);
+  }
+
+  /** Until each agent's SDS serves the bundle and an SVID for every identity of its node's pods. */
+  async svidsServed(timeoutMs = 15_000): Promise<void> {
+    for (const [node, agent] of [
+      [this.lab.a, this.agentA],
+      [this.lab.b, this.agentB],
+    ] as const) {
+      await waitForValue(
+        `${node.nodeNs}'s SDS serving its pods' SVIDs`,
+        async () => {
+          const status = (await agentRequest(node.socket, "GET", "/api/v1/status")).body as {
+            endpoints: { identity: number }[];
+          };
+          const auth = (await agentRequest(node.socket, "GET", "/api/v1/auth")).body as {
+            envoySds?: { secrets: string[] };
+          };
+          const served = new Set(auth.envoySds?.secrets ?? []);
+          const wanted = [
+            `spiffe://${DEFAULT_TRUST_DOMAIN}`,
+            ...status.endpoints.map((e) => `spiffe://${DEFAULT_TRUST_DOMAIN}/identity/${e.identity}`),
+          ];
+          return wanted.every((name) => served.has(name)) ? true : undefined;
+        },
+        timeoutMs,
+      ).catch((error: Error) => {
+        throw new Error(
+          `${error.message}\n--- strait agent\n${tail(agent?.logs ?? [])}\n` +
+            `--- controller\n${tail(this.#controller?.logs ?? [])}\n${this.#identities.tails()}`,
+        );
+      });
+    }
+  }
+
+  /**
+   * The client's connection to the server (`message` echoed back), under a capture of node B's
+   * end of the link (test/support/sniff.py). The capture's control: the same bytes sent across
+   * the link in the clear once, after the connection (UDP, no reply), so a capture that saw
+   * nothing at all cannot pass for one that saw no plain text.
+   */
+  async connectCaptured(message: string): Promise<{
+    reply: Record<string, unknown>;
+    elapsedMs: number;
+    capture: Record<string, unknown>;
+  }> {
+    const sniffer = new JsonChild(
+      this.lab.b.nodeNs,
+      [
+        "python3",
+        join(REPO, "test/support/sniff.py"),
+        this.lab.linkB,
+        String(TUNNEL_PORT),
+        Buffer.from(message).toString("hex"),
+      ],
+      "pipe",
+    );
+    try {
+      await sniffer.line((l) => l.listening !== undefined);
+      const t0 = performance.now();
+      const reply = await this.client.helper.call("tcpConnect", {
+        host: this.server.ip,
+        port: SERVER_PORT,
+        message,
+        timeoutMs: 5000,
+      });
+      const elapsedMs = performance.now() - t0;
+      const nodeA = this.lab.a.nodeHelper();
+      try {
+        await nodeA.call("udpSend", { host: this.lab.addressB, port: 9, message, timeoutMs: 300 });
+      } finally {
+        nodeA.stop();
+      }
+      await new Promise((res) => setTimeout(res, 200));
+      sniffer.child.stdin?.end();
+      const capture = await sniffer.line((l) => l.frames !== undefined);
+      return { reply, elapsedMs, capture };
+    } finally {
+      sniffer.stop();
+    }
+  }
+
+  /** SPIRE's processes, when it is the provider. */
+  get spire(): SpireNodes | undefined {
+    return this.#identities instanceof SpireIdentities ? this.#identities.nodes : undefined;
+  }
+
+  /** The controller's log lines (its SPIRE entry sync says what it did). */
+  get controllerLogs(): readonly unknown[] {
+    return this.#controller?.logs ?? [];
   }
 
   /** The controller again with another mode; agents and Envoys reconnect to it. */
@@ -157,12 +251,17 @@ export class EncryptionLab {
   }
 
   async listenersOf(node: NodeLab, envoy: ManagedEnvoy): Promise<string> {
+    return this.envoyAdmin(node, envoy, "/listeners");
+  }
+
+  /** A GET of the Envoy's admin interface (on the node's loopback), its body. */
+  async envoyAdmin(node: NodeLab, envoy: ManagedEnvoy, path: string): Promise<string> {
     const helper = node.nodeHelper();
     try {
       const r = await helper.call("httpRequest", {
         host: "127.0.0.1",
         port: Number(envoy.adminAddress?.split(":")[1]),
-        path: "/listeners",
+        path,
       });
       return String(r.body ?? "");
     } finally {
@@ -219,6 +318,7 @@ status: { podIP: ${p.ip}, podIPs: [{ ip: ${p.ip} }], phase: Running }
       "--http-address",
       "127.0.0.1:0",
       ...(encryption ? ["--auth-encryption", "envoy", "--auth-encryption-sds-dir", this.sdsDir] : []),
+      ...this.#identities.controllerArgs(),
       "--log-level",
       "info",
     ]);
@@ -226,23 +326,13 @@ status: { podIP: ${p.ip}, podIPs: [{ ip: ${p.ip} }], phase: Running }
     this.#xdsPort = Number(String(xds.address).split(":").pop());
   }
 
-  #startAgent(node: NodeLab, name: string, which: "a" | "b"): StraitProcess {
-    writeFileSync(join(node.dir, "token"), `token-${which}\n`);
+  #startAgent(node: NodeLab, name: string): StraitProcess {
     return node.startAgent("info", [
       "--xds-address",
       `${this.lab.addressA}:${this.#xdsPort}`,
       "--node-name",
       name,
-      "--auth-provider",
-      "builtin-ca",
-      "--auth-address",
-      `${which === "a" ? this.lab.addressA : this.lab.addressB}:${this.#issuerPort + 1}`,
-      "--builtin-ca-url",
-      `https://${this.lab.addressA}:${this.#issuerPort}`,
-      "--builtin-ca-root",
-      join(this.#caDir, "root.pem"),
-      "--builtin-ca-token-file",
-      join(node.dir, "token"),
+      ...this.#identities.agentArgs(node, name),
       "--envoy-sds-dir",
       this.sdsDir,
     ]);
@@ -270,7 +360,7 @@ status: { podIP: ${p.ip}, podIPs: [{ ip: ${p.ip} }], phase: Running }
     await this.agentA?.stop("SIGKILL");
     await this.agentB?.stop("SIGKILL");
     await this.#controller?.stop("SIGTERM");
-    this.#issuer?.stop();
+    await this.#identities.stop();
     this.lab.cleanup();
   }
 }
