@@ -184,6 +184,7 @@ describe.skipIf(!isRoot)(
       xds.cache.publish({
         [TYPE_URLS.listener]: resources.listeners as never,
         [TYPE_URLS.cluster]: resources.clusters as never,
+        [TYPE_URLS.routeConfiguration]: resources.routes as never,
       });
       envoy = new ManagedEnvoy({
         binary: resolveEnvoyBinary(),

@@ -162,6 +162,9 @@ export function runPipeline(view: ResourceView, options: PipelineOptions): Pipel
     nodeResources.set(node.node, {
       ...agentResources(node, { trustDomain: settings.trustDomain ?? DEFAULT_TRUST_DOMAIN }),
       ...(listeners.size === 0 ? {} : { [TYPE_URLS.listener]: listeners, [TYPE_URLS.cluster]: clusters }),
+      ...(tunnel === undefined || tunnel.routes.size === 0
+        ? {}
+        : { [TYPE_URLS.routeConfiguration]: tunnel.routes }),
     });
   }
   const { resources, excluded } = translateGateway(model, options.cache?.xds);

@@ -103,7 +103,9 @@ describe("encryptionResources", () => {
         (m: { matcher: { exact: string } }) => m.matcher.exact,
       ),
     ).toEqual(["spiffe://strait.local/identity/1001", "spiffe://strait.local/identity/1003"]);
-    const routes = chain.filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    const hcm = chain.filters[0].typed_config;
+    expect(hcm.rds.route_config_name).toBe("strait/encrypt/inbound/1002");
+    const routes = j(r.routes.get("strait/encrypt/inbound/1002")).virtual_hosts[0].routes;
     expect(
       routes.map((x: { match: { headers: { string_match: { safe_regex: { regex: string } } }[] } }) =>
         x.match.headers.map((h) => h.string_match.safe_regex.regex),
@@ -120,11 +122,35 @@ describe("encryptionResources", () => {
     });
   });
 
+  it("keeps the inbound chain as it was when a pod of the identity comes: only its routes change, so Envoy keeps the tunnels on it", () => {
+    const before = encryptionResources(B, { sdsDir: "/run/sds" });
+    const more = encryptionResources(
+      {
+        ...B,
+        endpoints: [
+          ...B.endpoints,
+          { id: 2, identity: SERVER, addresses: ["10.0.2.3"], hostInterface: "", sources: [] },
+        ],
+      },
+      { sdsDir: "/run/sds" },
+    );
+    const chain = (x: typeof before) => j(x.listeners.get(ENCRYPT_INBOUND_LISTENER)).filter_chains[0];
+    expect(chain(more)).toEqual(chain(before));
+    expect(j(more.routes.get("strait/encrypt/inbound/1002"))).not.toEqual(
+      j(before.routes.get("strait/encrypt/inbound/1002")),
+    );
+    expect(JSON.stringify(j(more.routes.get("strait/encrypt/inbound/1002")))).toContain(
+      "10\\\\.0\\\\.2\\\\.3",
+    );
+  });
+
   it("encodes every resource with the Envoy protos, validate rules included", () => {
     for (const n of [A, B]) {
       const r = encryptionResources(n, { sdsDir: "/run/sds" });
       for (const l of r.listeners.values()) expect(encodeResource(TYPE_URLS.listener, l).issues).toEqual([]);
       for (const c of r.clusters.values()) expect(encodeResource(TYPE_URLS.cluster, c).issues).toEqual([]);
+      for (const x of r.routes.values())
+        expect(encodeResource(TYPE_URLS.routeConfiguration, x).issues).toEqual([]);
     }
   });
 

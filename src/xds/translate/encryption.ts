@@ -20,7 +20,9 @@
  *   accept a CONNECT only for the destination's local pod addresses and
  *   allowed ports, and deliver it (ORIGINAL_DST, from :authority) with the
  *   from-proxy-authenticated mark of that source identity, which the
- *   destination's datapath takes as the flow's authenticated identity.
+ *   destination's datapath takes as the flow's authenticated identity. The
+ *   routes come over RDS (one configuration per local identity), so pods
+ *   coming and going leave the chain, and the tunnels on it, alone.
  *
  * The SVIDs and the trust bundle come from the node's agent over SDS
  * (src/agent/envoy-sds.ts), through the cluster `strait/agent-sds` to its
@@ -44,6 +46,7 @@ import type {
   envoy_config_listener_v3_FilterChain as FilterChain,
   envoy_config_listener_v3_Listener as Listener,
   envoy_config_route_v3_Route as Route,
+  envoy_config_route_v3_RouteConfiguration as RouteConfiguration,
 } from "../proto/envoy-types.ts";
 import { packAny } from "../proto/pack-any.ts";
 import { cidr, type L7Resources, SO_MARK, SOL_SOCKET, transparentListenerOptions } from "./l7-policy.ts";
@@ -142,7 +145,7 @@ function outbound(
   entries: readonly EncryptEntry[],
   trustDomain: string,
   tunnelPort: number,
-): { listener?: Listener; clusters: Cluster[] } {
+): { listener?: Listener; clusters: Cluster[]; routes?: RouteConfiguration[] } {
   const chains: FilterChain[] = [];
   const clusters = new Map<string, Cluster>();
   for (const e of entries) {
@@ -231,7 +234,7 @@ function inbound(
   trustDomain: string,
   tunnelPort: number,
   address: string,
-): { listener?: Listener; clusters: Cluster[] } {
+): { listener?: Listener; clusters: Cluster[]; routes?: RouteConfiguration[] } {
   const byDestination = new Map<SecurityIdentity, Map<SecurityIdentity, (number | "any")[]>>();
   for (const e of entries) {
     const peers = byDestination.get(e.localIdentity) ?? new Map<SecurityIdentity, (number | "any")[]>();
@@ -239,6 +242,7 @@ function inbound(
     byDestination.set(e.localIdentity, peers);
   }
   const chains: FilterChain[] = [];
+  const routeConfigs: RouteConfiguration[] = [];
   const sources = new Set<SecurityIdentity>();
   for (const [destination, peers] of [...byDestination].sort(([a], [b]) => a - b)) {
     const addresses = node.endpoints
@@ -246,6 +250,7 @@ function inbound(
       .flatMap((ep) => ep.addresses);
     if (addresses.length === 0) continue;
     const peerIds = [...peers.keys()].sort((a, b) => a - b);
+    const routeName = `strait/encrypt/inbound/${destination}`;
     const routes: Route[] = peerIds.map((source) => {
       sources.add(source);
       return {
@@ -273,6 +278,7 @@ function inbound(
         },
       };
     });
+    routeConfigs.push({ name: routeName, virtual_hosts: [{ name: "tunnel", domains: ["*"], routes }] });
     chains.push({
       name: `inbound/${destination}`,
       filter_chain_match: { server_names: [tunnelSni(trustDomain, destination)] },
@@ -296,10 +302,10 @@ function inbound(
               forward_client_cert_details: "SANITIZE_SET",
               set_current_client_cert_details: { uri: true },
               stream_idle_timeout: TUNNEL_IDLE_TIMEOUT,
-              route_config: {
-                name: `strait/encrypt/inbound/${destination}`,
-                virtual_hosts: [{ name: "tunnel", domains: ["*"], routes }],
-              },
+              // Over RDS, so a pod of this identity coming or going changes its routes only:
+              // the chain stays the same, and Envoy keeps the tunnels it carries (a changed
+              // chain is drained).
+              rds: { route_config_name: routeName, config_source: { ads: {}, resource_api_version: "V3" } },
               http_filters: [
                 {
                   name: "envoy.filters.http.router",
@@ -347,23 +353,34 @@ function inbound(
       filter_chains: chains,
     },
     clusters,
+    routes: routeConfigs,
   };
 }
 
-/** The node's tunnel listeners and clusters; empty without encryption or without pairs. */
-export function encryptionResources(node: NodePolicy, options: EncryptionTranslateOptions): L7Resources {
+export interface EncryptionResources extends L7Resources {
+  /** The inbound listener's routes, one configuration per local identity (RDS). */
+  readonly routes: ReadonlyMap<string, RouteConfiguration>;
+}
+
+/** The node's tunnel listeners, clusters and routes; empty without encryption or without pairs. */
+export function encryptionResources(
+  node: NodePolicy,
+  options: EncryptionTranslateOptions,
+): EncryptionResources {
   const listeners = new Map<string, Listener>();
   const clusters = new Map<string, Cluster>();
+  const routes = new Map<string, RouteConfiguration>();
   const enc = node.encryption;
-  if (enc === undefined) return { listeners, clusters };
+  if (enc === undefined) return { listeners, clusters, routes };
   for (const part of [
     outbound(node, enc.outbound, enc.trustDomain, enc.tunnelPort),
     inbound(node, enc.inbound, enc.trustDomain, enc.tunnelPort, options.inboundAddress ?? "0.0.0.0"),
   ]) {
     if (part.listener?.name !== undefined) listeners.set(part.listener.name, part.listener);
     for (const c of part.clusters) if (c.name !== undefined) clusters.set(c.name, c);
+    for (const r of part.routes ?? []) if (r.name !== undefined) routes.set(r.name, r);
   }
   if (listeners.size > 0)
     clusters.set(AGENT_SDS_CLUSTER, agentSdsCluster(envoySdsSocket(options.sdsDir, node.node)));
-  return { listeners, clusters };
+  return { listeners, clusters, routes };
 }
