@@ -70,6 +70,7 @@ export class EncryptionLab {
   envoyA: ManagedEnvoy | undefined;
   envoyB: ManagedEnvoy | undefined;
   client!: Pod;
+  readonly #moreServers: Pod[] = [];
   intruder!: Pod;
   server!: Pod;
 
@@ -203,6 +204,14 @@ export class EncryptionLab {
     return this.#controller?.logs ?? [];
   }
 
+  /** Another server pod (app=server) on node B, added to the cluster the controller reads. */
+  async addServer(name: string, mode: Mode): Promise<Pod> {
+    const pod = this.lab.b.addPod(name);
+    this.#moreServers.push(pod);
+    this.#writeCluster(mode.policy);
+    return pod;
+  }
+
   /** The controller again with another mode; agents and Envoys reconnect to it. */
   async restart(mode: Mode): Promise<void> {
     await this.#controller?.stop("SIGTERM");
@@ -297,6 +306,7 @@ status: { podIP: ${p.ip}, podIPs: [{ ip: ${p.ip} }], phase: Running }
               pod(this.client, "node-a", { app: "client" }),
               pod(this.intruder, "node-a", { app: "intruder" }),
               pod(this.server, "node-b", { app: "server" }),
+              ...this.#moreServers.map((p) => pod(p, "node-b", { app: "server" })),
             ]
           : []),
         ...(policy ? [POLICY] : []),
